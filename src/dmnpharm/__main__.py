@@ -1,0 +1,7 @@
+"""Allow ``python -m dmnpharm``."""
+
+import sys
+
+from dmnpharm.cli import main
+
+sys.exit(main())

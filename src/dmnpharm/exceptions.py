@@ -1,0 +1,47 @@
+"""Errors raised by dmnpharm.
+
+Every error derives from :class:`DmnpharmError` and from the builtin it refines,
+so callers can catch either (``except ValueError`` still works for bad input).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DmnpharmError",
+    "InputError",
+    "OutputExistsError",
+    "StudyValidationError",
+]
+
+
+class DmnpharmError(Exception):
+    """Base class of every error raised on purpose by dmnpharm."""
+
+
+class InputError(DmnpharmError, ValueError):
+    """An argument, file or value given by the user is not usable."""
+
+
+class OutputExistsError(DmnpharmError, FileExistsError):
+    """The output folder exists and overwriting it was not asked for."""
+
+
+class StudyValidationError(InputError):
+    """A study folder has one or more problems, all listed at once.
+
+    Parameters
+    ----------
+    study : str
+        The study folder that was checked.
+    problems : list of str
+        One human-readable line per problem, each naming the file, row or value.
+    """
+
+    def __init__(self, study: str, problems: list[str]) -> None:
+        self.study = study
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        n = len(self.problems)
+        super().__init__(
+            f"study '{study}' has {n} problem{'s' if n != 1 else ''}; nothing was computed:\n{lines}"
+        )

@@ -1,0 +1,368 @@
+"""Load and validate an ROI-level study folder, reporting every problem at once."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from dmnpharm._utils import closest_match, get_logger
+from dmnpharm.exceptions import InputError, StudyValidationError
+
+__all__ = ["RoiRun", "RoiStudy", "load_roi_study", "read_study_atlas_name"]
+
+_LOG = get_logger("io")
+_ENTITY = re.compile(r"([a-zA-Z]+)-([a-zA-Z0-9]+)")
+MIN_VOLUMES = 10
+
+
+@dataclass(frozen=True, eq=False)
+class RoiRun:
+    """One run's region time series and where it came from.
+
+    Parameters
+    ----------
+    participant_id, session_id : str
+        BIDS labels with their prefixes.
+    run : str
+        Run label without prefix; empty when the session has one run.
+    path : Path
+        The time-series file.
+    repetition_time : float
+        Seconds, from the JSON sidecar.
+    data : numpy.ndarray
+        Volumes x regions, float64.
+    """
+
+    participant_id: str
+    session_id: str
+    run: str
+    path: Path
+    repetition_time: float
+    data: npt.NDArray[np.float64] = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class RoiStudy:
+    """A validated ROI-level study: the design, one row per run, and the runs.
+
+    Parameters
+    ----------
+    root : Path
+        The study folder.
+    atlas : str
+        Atlas registry name all runs share.
+    design : pandas.DataFrame
+        One row per run (same order as ``runs``): ``participant_id``,
+        ``session_id``, ``run``, every column of ``participants.tsv`` and of the
+        subject's sessions file (``condition`` among them), ``repetition_time``,
+        ``n_volumes`` and ``path`` (relative to ``root``).
+    runs : tuple of RoiRun
+        The loaded runs.
+    """
+
+    root: Path
+    atlas: str
+    design: pd.DataFrame
+    runs: tuple[RoiRun, ...]
+
+
+def _read_table(path: Path, problems: list[str]) -> pd.DataFrame | None:
+    try:
+        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: cannot be read as a TSV table ({exc})")
+        return None
+
+
+def _required_column(table: pd.DataFrame, column: str, path: Path, problems: list[str]) -> bool:
+    if column in table.columns:
+        return True
+    hint = closest_match(column, [str(c) for c in table.columns])
+    fix = f"; did you mean '{hint}'? Rename that column" if hint else f"; add a '{column}' column"
+    problems.append(
+        f"{path}: has no '{column}' column (columns: {', '.join(map(str, table.columns))}){fix}"
+    )
+    return False
+
+
+def _blank_cells(table: pd.DataFrame, column: str, path: Path, problems: list[str]) -> None:
+    values = table[column].str.strip()
+    for row in np.flatnonzero((values == "") | (values == "n/a")):
+        problems.append(f"{path}, line {row + 2}: '{column}' is empty; give every row a value")
+
+
+def _duplicates(table: pd.DataFrame, column: str, path: Path, problems: list[str]) -> None:
+    dup = table[column].duplicated(keep="first")
+    for row in np.flatnonzero(dup.to_numpy()):
+        value = table[column].iloc[row]
+        problems.append(f"{path}, line {row + 2}: {column} '{value}' is listed twice")
+
+
+def _parse_entities(path: Path) -> dict[str, str]:
+    stem = path.name.removesuffix("_timeseries.tsv")
+    return dict(_ENTITY.findall(stem))
+
+
+def _read_sidecar(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    side = path.with_suffix(".json")
+    if not side.is_file():
+        problems.append(f"{side}: sidecar is missing; it must give RepetitionTime in seconds")
+        return None
+    try:
+        content = json.loads(side.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        problems.append(f"{side}: is not valid JSON ({exc})")
+        return None
+    if not isinstance(content, dict):
+        problems.append(f"{side}: must hold a JSON object")
+        return None
+    tr = content.get("RepetitionTime")
+    if not isinstance(tr, int | float) or isinstance(tr, bool) or not np.isfinite(tr) or tr <= 0:
+        problems.append(
+            f"{side}: RepetitionTime is {tr!r}; it must be a positive number of seconds"
+        )
+        return None
+    return content
+
+
+def _read_timeseries(
+    path: Path, labels: Sequence[str], problems: list[str]
+) -> npt.NDArray[np.float64] | None:
+    try:
+        table = pd.read_csv(path, sep="\t", na_values=["n/a"])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: cannot be read as a TSV table ({exc})")
+        return None
+    columns = [str(c) for c in table.columns]
+    if len(columns) != len(labels):
+        problems.append(
+            f"{path}: has {len(columns)} columns but the atlas has {len(labels)} regions; "
+            "each column must be one region, in atlas order, with the region label as header"
+        )
+        return None
+    if columns != list(labels):
+        first = next(i for i, (a, b) in enumerate(zip(columns, labels, strict=True)) if a != b)
+        problems.append(
+            f"{path}: column {first + 1} is '{columns[first]}' but the atlas region there is "
+            f"'{labels[first]}'; write the columns in atlas order with atlas labels"
+        )
+        return None
+    non_numeric = [c for c in columns if not pd.api.types.is_numeric_dtype(table[c])]
+    if non_numeric:
+        col = non_numeric[0]
+        bad = pd.to_numeric(table[col], errors="coerce").isna() & table[col].notna()
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        problems.append(
+            f"{path}, line {row + 2}, column '{col}': value {table[col].iloc[row]!r} "
+            "is not a number"
+        )
+        return None
+    data = table.to_numpy(dtype=np.float64)
+    finite = np.isfinite(data)
+    if not finite.all():
+        rows, cols = np.nonzero(~finite)
+        problems.append(
+            f"{path}, line {rows[0] + 2}, column '{columns[cols[0]]}': value is "
+            f"{data[rows[0], cols[0]]} ({int((~finite).sum())} non-finite values in the file); "
+            "fix or remove the run; dmnpharm does not fill missing data silently"
+        )
+        return None
+    if data.shape[0] < MIN_VOLUMES:
+        problems.append(
+            f"{path}: has {data.shape[0]} volumes; at least {MIN_VOLUMES} are needed"
+        )
+        return None
+    constant = np.flatnonzero(data.std(axis=0) == 0)
+    if constant.size:
+        problems.append(
+            f"{path}: region '{columns[constant[0]]}' is constant ({constant.size} constant "
+            "regions); correlation with a constant signal is undefined"
+        )
+        return None
+    return data
+
+
+def read_study_atlas_name(root: str | Path) -> str:
+    """Return the atlas named by the study's time-series sidecars.
+
+    Parameters
+    ----------
+    root : str or Path
+        Study folder.
+
+    Returns
+    -------
+    str
+        The one ``Atlas`` value (or ``atlas-`` entity) all runs share.
+
+    Raises
+    ------
+    InputError
+        No time-series files, or runs that name different atlases.
+    """
+    folder = Path(root)
+    if not folder.is_dir():
+        raise InputError(f"study folder '{root}' does not exist; check the path")
+    names: set[str] = set()
+    for path in sorted(folder.glob("sub-*/ses-*/func/*_timeseries.tsv")):
+        side = path.with_suffix(".json")
+        atlas = None
+        if side.is_file():
+            try:
+                content = json.loads(side.read_text(encoding="utf-8"))
+                atlas = content.get("Atlas") if isinstance(content, dict) else None
+            except json.JSONDecodeError:
+                atlas = None
+        names.add(str(atlas or _parse_entities(path).get("atlas", "")))
+    names.discard("")
+    if not names:
+        raise InputError(
+            f"study '{root}' has no sub-*/ses-*/func/*_timeseries.tsv file naming an atlas; "
+            "give the atlas with --atlas"
+        )
+    if len(names) > 1:
+        raise InputError(
+            f"runs in '{root}' name different atlases ({', '.join(sorted(names))}); "
+            "choose one with --atlas"
+        )
+    return names.pop()
+
+
+def load_roi_study(root: str | Path, atlas: str, labels: Sequence[str]) -> RoiStudy:
+    """Read, validate and load an ROI-level study folder.
+
+    Every file is checked before anything is returned, and all problems are
+    reported together: missing or malformed tables, design rows without data,
+    data without design rows, duplicates, missing sidecars, column counts that
+    differ from the atlas, non-numeric or non-finite values, constant regions.
+
+    Parameters
+    ----------
+    root : str or Path
+        Study folder (see :mod:`dmnpharm.io` for the layout).
+    atlas : str
+        Atlas registry name; runs whose ``atlas-`` entity differs are ignored
+        with a log message.
+    labels : sequence of str
+        The atlas's region labels, expected as the time-series header.
+
+    Returns
+    -------
+    RoiStudy
+        The design (one row per run) and the loaded runs.
+
+    Raises
+    ------
+    InputError
+        The folder does not exist.
+    StudyValidationError
+        One or more problems; the message lists each with file and line.
+    """
+    folder = Path(root)
+    if not folder.is_dir():
+        raise InputError(f"study folder '{root}' does not exist; check the path")
+    problems: list[str] = []
+    participants_path = folder / "participants.tsv"
+    if not participants_path.is_file():
+        raise StudyValidationError(
+            str(root), [f"{participants_path}: is missing; list every participant_id in it"]
+        )
+    participants = _read_table(participants_path, problems)
+    if participants is None or not _required_column(
+        participants, "participant_id", participants_path, problems
+    ):
+        raise StudyValidationError(str(root), problems)
+    _blank_cells(participants, "participant_id", participants_path, problems)
+    _duplicates(participants, "participant_id", participants_path, problems)
+    listed = [p for p in participants["participant_id"].str.strip() if p and p != "n/a"]
+    on_disk = sorted(p.name for p in folder.glob("sub-*") if p.is_dir())
+    for name in sorted(set(on_disk) - set(listed)):
+        problems.append(
+            f"{folder / name}: folder has no row in {participants_path}; add a row or remove it"
+        )
+
+    rows: list[dict[str, Any]] = []
+    runs: list[RoiRun] = []
+    for line, pid in enumerate(participants["participant_id"].str.strip(), start=2):
+        if not pid or pid == "n/a" or pid not in on_disk:
+            if pid and pid != "n/a":
+                problems.append(
+                    f"{participants_path}, line {line}: participant '{pid}' has no folder "
+                    f"{folder / pid}"
+                )
+            continue
+        sessions_path = folder / pid / f"{pid}_sessions.tsv"
+        if not sessions_path.is_file():
+            problems.append(
+                f"{sessions_path}: is missing; it must list each session_id with its condition"
+            )
+            continue
+        sessions = _read_table(sessions_path, problems)
+        if sessions is None:
+            continue
+        ok = _required_column(sessions, "session_id", sessions_path, problems)
+        ok = _required_column(sessions, "condition", sessions_path, problems) and ok
+        if not ok:
+            continue
+        _blank_cells(sessions, "condition", sessions_path, problems)
+        _duplicates(sessions, "session_id", sessions_path, problems)
+        files = sorted((folder / pid).glob("ses-*/func/*_timeseries.tsv"))
+        by_session: dict[str, list[Path]] = {}
+        for path in files:
+            entities = _parse_entities(path)
+            if entities.get("atlas", atlas) != atlas:
+                _LOG.info("ignoring %s: atlas is not %s", path, atlas)
+                continue
+            by_session.setdefault(path.parent.parent.name, []).append(path)
+        session_ids = list(sessions["session_id"].str.strip())
+        for ses in sorted(set(by_session) - set(session_ids)):
+            problems.append(
+                f"{folder / pid / ses}: has data but no row in {sessions_path}; "
+                "add the session and its condition"
+            )
+        participant_row = participants.iloc[line - 2].to_dict()
+        for s_line, ses in enumerate(session_ids, start=2):
+            paths = by_session.get(ses, [])
+            if not paths:
+                problems.append(
+                    f"{sessions_path}, line {s_line}: session '{ses}' has no "
+                    f"*_atlas-{atlas}_timeseries.tsv under {folder / pid / ses / 'func'}"
+                )
+                continue
+            session_row = sessions.iloc[s_line - 2].to_dict()
+            for path in paths:
+                sidecar = _read_sidecar(path, problems)
+                data = _read_timeseries(path, labels, problems)
+                if sidecar is None or data is None:
+                    continue
+                run = _parse_entities(path).get("run", "")
+                tr = float(sidecar["RepetitionTime"])
+                runs.append(RoiRun(pid, ses, run, path, tr, data))
+                rows.append(
+                    {
+                        **participant_row,
+                        **session_row,
+                        "participant_id": pid,
+                        "session_id": ses,
+                        "run": run,
+                        "repetition_time": tr,
+                        "n_volumes": data.shape[0],
+                        "path": path.relative_to(folder).as_posix(),
+                    }
+                )
+    if problems:
+        raise StudyValidationError(str(root), problems)
+    if not runs:
+        raise StudyValidationError(str(root), [f"{folder}: no run was found"])
+    design = pd.DataFrame(rows)
+    for column in ("participant_id", "session_id", "run", "condition", "path"):
+        design[column] = design[column].astype(str).str.strip()
+    return RoiStudy(root=folder, atlas=atlas, design=design, runs=tuple(runs))

@@ -1,0 +1,280 @@
+"""Paired (within-subject) tests with sign-flip permutation inference.
+
+Under the null hypothesis of no condition effect, and with errors symmetric about
+zero, each subject's paired difference is as likely to have either sign, so the
+subjects are the exchangeability blocks and flipping signs generates the null.
+The sum of squares of the differences does not change under a flip, so a flipped
+t statistic needs only the flipped sum: one +/-1 matrix times the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import stats as sps
+
+from dmnpharm._utils import closest_match
+from dmnpharm.exceptions import InputError
+
+__all__ = ["RESULT_COLUMNS", "paired_differences", "paired_test", "sign_flip_test"]
+
+#: Columns of a group result table, in order. Other tools read these names.
+RESULT_COLUMNS: tuple[str, ...] = (
+    "measure",
+    "contrast",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "statistic",
+    "df",
+    "p_parametric",
+    "p_uncorrected",
+    "p_fwer",
+    "p_fdr",
+    "n",
+    "effect_size_dz",
+    "test",
+    "n_permutations",
+    "exchangeability",
+)
+
+_BATCH = 2048
+# Flipped statistics within this relative distance of the observed one count as
+# ties (the identity flip must count as "as extreme" despite rounding).
+_TIE_RTOL = 1e-10
+
+
+def paired_differences(
+    table: pd.DataFrame,
+    condition_a: str,
+    condition_b: str,
+    condition_column: str = "condition",
+) -> pd.DataFrame:
+    """Return per-subject differences ``a - b`` of every measure.
+
+    Runs of the same subject and condition are averaged first, so a subject
+    counts once whatever its number of runs.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy metrics table with ``participant_id``, ``measure``, ``value`` and
+        ``condition_column``.
+    condition_a, condition_b : str
+        The two conditions compared (e.g. ``"drug"``, ``"placebo"``).
+    condition_column : str
+        Column holding the condition.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Subjects (index, sorted) x measures (columns, in first-seen order).
+
+    Raises
+    ------
+    InputError
+        A condition is absent, or a subject lacks one of the two conditions.
+    """
+    for column in ("participant_id", "measure", "value", condition_column):
+        if column not in table.columns:
+            raise InputError(f"metrics table has no '{column}' column")
+    present = sorted(set(table[condition_column].astype(str)))
+    for cond in (condition_a, condition_b):
+        if cond not in present:
+            hint = closest_match(cond, present)
+            fix = f"; did you mean '{hint}'?" if hint else ""
+            raise InputError(
+                f"condition '{cond}' is not in the design (conditions: {', '.join(present)}){fix}"
+            )
+    if condition_a == condition_b:
+        raise InputError(f"the contrast compares '{condition_a}' with itself")
+    subset = table[table[condition_column].isin([condition_a, condition_b])]
+    means = subset.pivot_table(
+        index="participant_id",
+        columns=[condition_column, "measure"],
+        values="value",
+        aggfunc="mean",
+        sort=True,
+    )
+    have = subset.groupby("participant_id")[condition_column].agg(lambda s: set(s))
+    incomplete = [
+        f"{pid} has only {', '.join(sorted(conds))}"
+        for pid, conds in have.items()
+        if conds != {condition_a, condition_b}
+    ]
+    if incomplete:
+        raise InputError(
+            "a paired test needs every subject under both "
+            f"'{condition_a}' and '{condition_b}': {'; '.join(incomplete)}. "
+            "Add the missing sessions or remove these subjects from participants.tsv"
+        )
+    measures = list(dict.fromkeys(subset["measure"]))
+    diffs = means[condition_a][measures] - means[condition_b][measures]
+    diffs.columns.name = None
+    return diffs
+
+
+def _flip_matrix(
+    n: int, n_permutations: int, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.float64], bool]:
+    if n < 63 and 2**n <= n_permutations:
+        codes = np.arange(2**n, dtype=np.int64)[:, None]
+        bits = (codes >> np.arange(n, dtype=np.int64)) & 1
+        return (1.0 - 2.0 * bits).astype(np.float64), True
+    signs = rng.integers(0, 2, size=(n_permutations, n), dtype=np.int8)
+    return (1.0 - 2.0 * signs).astype(np.float64), False
+
+
+def _t_from_sums(
+    sums: npt.NDArray[np.float64], sumsq: npt.NDArray[np.float64], n: int
+) -> npt.NDArray[np.float64]:
+    mean = sums / n
+    var = np.maximum(sumsq - n * mean**2, 0.0) / (n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = mean / np.sqrt(var / n)
+    return np.where(var > 0, t, np.where(mean == 0, 0.0, np.inf * np.sign(mean)))
+
+
+def sign_flip_test(
+    differences: npt.NDArray[np.floating[Any]],
+    n_permutations: int = 10_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, npt.NDArray[np.float64]]:
+    """One-sample t test of paired differences with sign-flip permutation p-values.
+
+    Parameters
+    ----------
+    differences : numpy.ndarray
+        Subjects x measures (a 1D array is one measure).
+    n_permutations : int
+        Random sign flips drawn. When ``2**n_subjects`` is not larger, every
+        flip is enumerated instead and the p-values are exact.
+    seed : int
+        Seed of the random flips.
+    confidence : float
+        Level of the parametric confidence interval of the mean difference.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Per measure: ``estimate`` (mean difference), ``ci_low``, ``ci_high``,
+        ``statistic`` (t), ``df``, ``p_parametric`` (two-sided, Student t),
+        ``p_uncorrected`` (two-sided permutation), ``p_fwer`` (max-|t| over
+        measures), ``effect_size_dz`` (mean / sd); and ``n_permutations`` and
+        ``exact`` (1.0 when flips were enumerated) as length-1 arrays.
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    if d.ndim == 1:
+        d = d[:, None]
+    n, _ = d.shape
+    if n < 2:
+        raise InputError(f"a paired test needs at least 2 subjects, got {n}")
+    if not np.isfinite(d).all():
+        raise InputError("paired differences contain non-finite values")
+    if n_permutations < 1:
+        raise InputError(f"n_permutations must be positive, got {n_permutations}")
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must be between 0 and 1, got {confidence}")
+    sums = d.sum(axis=0)
+    sumsq = np.einsum("ij,ij->j", d, d)
+    t_obs = _t_from_sums(sums, sumsq, n)
+    mean = sums / n
+    sd = d.std(axis=0, ddof=1)
+    se = sd / np.sqrt(n)
+    crit = sps.t.ppf(0.5 + confidence / 2, n - 1)
+    flips, exact = _flip_matrix(n, n_permutations, np.random.default_rng(seed))
+    threshold = np.abs(t_obs) * (1 - _TIE_RTOL)
+    count = np.zeros_like(t_obs)
+    count_max = np.zeros_like(t_obs)
+    for start in range(0, flips.shape[0], _BATCH):
+        t_null = np.abs(_t_from_sums(flips[start : start + _BATCH] @ d, sumsq, n))
+        count += (t_null >= threshold).sum(axis=0)
+        count_max += (t_null.max(axis=1)[:, None] >= threshold).sum(axis=0)
+    n_flips = flips.shape[0]
+    if exact:
+        p_unc, p_fwer = count / n_flips, count_max / n_flips
+    else:
+        p_unc, p_fwer = (count + 1) / (n_flips + 1), (count_max + 1) / (n_flips + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dz = np.where(sd > 0, mean / sd, np.nan)
+    return {
+        "estimate": mean,
+        "ci_low": mean - crit * se,
+        "ci_high": mean + crit * se,
+        "statistic": t_obs,
+        "df": np.full_like(mean, n - 1),
+        "p_parametric": 2 * sps.t.sf(np.abs(t_obs), n - 1),
+        "p_uncorrected": p_unc,
+        "p_fwer": p_fwer,
+        "effect_size_dz": dz,
+        "n_permutations": np.array([float(n_flips)]),
+        "exact": np.array([1.0 if exact else 0.0]),
+    }
+
+
+def paired_test(
+    table: pd.DataFrame,
+    contrast: Sequence[str],
+    n_permutations: int = 10_000,
+    seed: int = 0,
+    condition_column: str = "condition",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Test a within-subject contrast of two conditions for every measure.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy metrics table (see :func:`paired_differences`).
+    contrast : sequence of two str
+        ``(a, b)``: the estimate is the mean over subjects of ``a - b``.
+    n_permutations : int
+        Random sign flips (exact enumeration when there are fewer).
+    seed : int
+        Seed of the flips.
+    condition_column : str
+        Column holding the condition.
+    confidence : float
+        Level of the confidence interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure with :data:`RESULT_COLUMNS`. ``p_fwer`` controls
+        the family-wise error over all measures in the table (max-|t|);
+        ``p_fdr`` is Benjamini-Hochberg over the permutation p-values.
+    """
+    if len(contrast) != 2:
+        raise InputError(f"a paired contrast names two conditions, got {list(contrast)}")
+    cond_a, cond_b = str(contrast[0]), str(contrast[1])
+    diffs = paired_differences(table, cond_a, cond_b, condition_column)
+    res = sign_flip_test(diffs.to_numpy(), n_permutations, seed, confidence)
+    n_subjects = diffs.shape[0]
+    n_flips = int(res["n_permutations"][0])
+    flips = f"all {n_flips} flips (exact)" if res["exact"][0] else f"{n_flips} random flips, seed {seed}"
+    scheme = (
+        "sign flips of per-subject paired differences, each subject one exchangeability "
+        f"block; {flips}"
+    )
+    out = pd.DataFrame(
+        {
+            "measure": list(diffs.columns),
+            "contrast": f"{cond_a}-{cond_b}",
+            **{k: res[k] for k in ("estimate", "ci_low", "ci_high", "statistic", "df")},
+            "p_parametric": res["p_parametric"],
+            "p_uncorrected": res["p_uncorrected"],
+            "p_fwer": res["p_fwer"],
+            "p_fdr": sps.false_discovery_control(res["p_uncorrected"], method="bh"),
+            "n": n_subjects,
+            "effect_size_dz": res["effect_size_dz"],
+            "test": f"paired t, sign-flip permutation ({cond_a} vs {cond_b})",
+            "n_permutations": n_flips,
+            "exchangeability": scheme,
+        }
+    )
+    return out[list(RESULT_COLUMNS)]
