@@ -14,6 +14,12 @@ from dmnpharm.exceptions import OutputExistsError
 __all__ = ["staged_output_dir"]
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def staged_output_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a staging folder that becomes ``out`` only if the block succeeds.
@@ -51,6 +57,7 @@ def staged_output_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path
         )
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    staging.chmod(0o777 & ~_current_umask())
     try:
         yield staging
     except BaseException:

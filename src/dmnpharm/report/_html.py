@@ -1,0 +1,112 @@
+"""Render the HTML report from a template shipped as package data."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+__all__ = ["ReportContent", "render_report", "write_report"]
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("dmnpharm.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        number = float(value)
+        if math.isnan(number):
+            return "n/a"
+        if number != 0 and abs(number) < 10 ** (-digits):
+            return f"{number:.{digits - 1}e}"
+        return f"{number:.{digits}f}" if not float(number).is_integer() else f"{int(number)}"
+    return str(value)
+
+
+_ENV.filters["fmt"] = _fmt
+
+
+@dataclass(frozen=True, eq=False)
+class ReportContent:
+    """Everything a report shows; every string is escaped when rendered.
+
+    Parameters
+    ----------
+    title : str
+        Page title.
+    design : dict
+        Name to value lines of the design summary.
+    results : pandas.DataFrame
+        Group result table (one row per measure).
+    figures : dict
+        Measure name to a PNG data URI.
+    methods : str
+        Methods paragraph built from the actual configuration.
+    provenance : dict
+        Configuration, versions and input hashes.
+    exclusions : list of str
+        Subjects or runs left out, with reasons; empty when none.
+    ground_truth : list of dict
+        Planted effects of a simulated study (``measure``, ``value``), if any.
+    """
+
+    title: str
+    design: dict[str, str]
+    results: pd.DataFrame
+    figures: dict[str, str]
+    methods: str
+    provenance: dict[str, Any]
+    exclusions: list[str] = field(default_factory=list)
+    ground_truth: list[dict[str, Any]] = field(default_factory=list)
+
+
+def render_report(content: ReportContent) -> str:
+    """Render a report to an HTML string.
+
+    Parameters
+    ----------
+    content : ReportContent
+        What to show.
+
+    Returns
+    -------
+    str
+        One self-contained HTML document (figures embedded, no external links).
+    """
+    template = _ENV.get_template("report.html.j2")
+    return template.render(
+        c=content,
+        rows=content.results.to_dict(orient="records"),
+        provenance_json=json.dumps(content.provenance, indent=2, sort_keys=True),
+    )
+
+
+def write_report(content: ReportContent, path: str | Path) -> Path:
+    """Render a report and write it to a file.
+
+    Parameters
+    ----------
+    content : ReportContent
+        What to show.
+    path : str or Path
+        Destination ``.html`` file.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(render_report(content), encoding="utf-8")
+    return dest

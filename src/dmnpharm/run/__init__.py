@@ -1,0 +1,7 @@
+"""Pipeline configuration and execution: study folder in, results out."""
+
+from dmnpharm.run._config import RunConfig
+from dmnpharm.run._demo import run_demo
+from dmnpharm.run._pipeline import RunResult, run_study
+
+__all__ = ["RunConfig", "RunResult", "run_demo", "run_study"]
