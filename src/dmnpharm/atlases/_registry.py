@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +104,10 @@ class Atlas:
         if unknown:
             raise ValueError(f"atlas {self.name!r}: networks {unknown} are not in NETWORKS")
 
+    @cached_property
+    def _network_array(self) -> npt.NDArray[np.str_]:
+        return np.asarray(self.networks)
+
     @property
     def n_regions(self) -> int:
         """Number of regions."""
@@ -123,7 +127,7 @@ class Atlas:
             Sorted integer indices; raises if the atlas has no such region.
         """
         check_option("network", network, NETWORKS)
-        idx = np.flatnonzero(np.asarray(self.networks) == network)
+        idx = np.flatnonzero(self._network_array == network)
         if idx.size == 0:
             present = sorted(set(self.networks))
             raise ValueError(

@@ -139,10 +139,16 @@ def run_fc_metrics(
         raise ValueError(
             f"data has {data.shape[1]} regions but atlas {atlas.name!r} has {atlas.n_regions}"
         )
-    z = fisher_z_connectivity(data)
-    return {
-        m.name: network_mean_fc(
-            z, atlas.network_indices(m.network_a), atlas.network_indices(m.network_b)
-        )
+    # Only the regions the measures use enter the correlation matrix.
+    index = {
+        m.name: (atlas.network_indices(m.network_a), atlas.network_indices(m.network_b))
         for m in measures
+    }
+    used = np.unique(np.concatenate([np.concatenate(pair) for pair in index.values()]))
+    position = np.full(atlas.n_regions, -1)
+    position[used] = np.arange(used.size)
+    z = fisher_z_connectivity(np.asarray(data)[:, used])
+    return {
+        name: network_mean_fc(z, position[idx_a], position[idx_b])
+        for name, (idx_a, idx_b) in index.items()
     }

@@ -10,10 +10,14 @@ part white). Every term has unit variance, so the population correlation of two
 DMN regions is ``a_i a_j + b_i b_j`` and that of a DMN and a salience region is
 ``a_i a_j C[DMN, SN] + b_i b_j``.
 
-The drug scales the DMN loadings of the drug session by a factor ``k`` solved so
-that the population mean Fisher z over DMN pairs falls by exactly the planted
-amount, and divides the DMN rows of the source correlation by ``k``, so every
-DMN-to-other-network correlation (DMN-salience among them) is unchanged.
+The drug acts on the DMN source. Split it into the part predicted by the other
+network sources and an independent residual, ``s_DMN = S_o beta + r``; under drug
+the residual is scaled, ``s'_DMN = S_o beta + k r``. The covariance of the DMN
+source with every other source is then unchanged (so is DMN-salience
+connectivity), while its variance becomes ``v = R^2 + k^2 (1 - R^2)`` and the
+population correlation of two DMN regions ``a_i a_j v + b_i b_j``. ``v`` is solved
+per session so that the population mean Fisher z over DMN pairs moves by exactly
+the planted amount; region noise takes up the variance the DMN source gives up.
 """
 
 from __future__ import annotations
@@ -36,10 +40,10 @@ __all__ = ["CrossoverSpec", "SimulatedRun", "SimulatedStudy", "simulate_crossove
 _NOISE_FLOOR = 0.05
 
 _DEFAULT_COUPLING: tuple[tuple[str, str, float], ...] = (
-    ("DMN", "DAN", -0.3),
-    ("DMN", "SN", -0.2),
-    ("DMN", "CON", -0.2),
-    ("DMN", "FPN", 0.1),
+    ("DMN", "DAN", -0.25),
+    ("DMN", "SN", -0.15),
+    ("DMN", "CON", -0.15),
+    ("DMN", "FPN", 0.05),
     ("DAN", "FPN", 0.3),
     ("SN", "CON", 0.4),
     ("SN", "VAN", 0.3),
@@ -59,7 +63,11 @@ class CrossoverSpec:
     dmn_fc_decrease : float
         Planted drop of within-DMN connectivity under drug (mean Fisher z over
         DMN region pairs, population value, the same for every subject).
-        Negative values plant an increase.
+        Negative values plant an increase. The model's reach depends on each
+        subject's loadings: with the defaults, a decrease or increase of 0.10
+        fits every one of 300 simulated subjects, larger effects may not; a
+        session that cannot reach the planted value is an error, never
+        silently clipped.
     seed : int
         Seed of every random draw.
     n_volumes : int
@@ -93,8 +101,8 @@ class CrossoverSpec:
     atlas: str = "seitzman300"
     conditions: tuple[str, str] = ("placebo", "drug")
     network_loading: float = 0.5
-    global_loading: float = 0.3
-    subject_loading_sd: float = 0.08
+    global_loading: float = 0.25
+    subject_loading_sd: float = 0.06
     session_loading_sd: float = 0.04
     white_noise_fraction: float = 0.3
     network_coupling: tuple[tuple[str, str, float], ...] = field(
@@ -178,21 +186,25 @@ def _source_correlation(
     return corr
 
 
-def _mean_within_z(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
-    rho = np.outer(a, a) + np.outer(b, b)
+def _mean_within_z(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], v: float = 1.0
+) -> float:
+    rho = v * np.outer(a, a) + np.outer(b, b)
     return float(np.arctanh(rho[np.triu_indices(a.size, k=1)]).mean())
 
 
-def _solve_scale(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], target: float) -> float:
-    """Find k with mean_pairs atanh(k^2 a_i a_j + b_i b_j) == target."""
-    k_max = float(np.sqrt(np.min((1 - _NOISE_FLOOR - b**2) / a**2)))
-    low, high = _mean_within_z(1e-6 * a, b), _mean_within_z(k_max * a, b)
+def _solve_variance(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], r2: float, target: float
+) -> float:
+    """Find the DMN source variance v with mean_pairs atanh(v a_i a_j + b_i b_j) == target."""
+    v_max = float(np.min((1 - _NOISE_FLOOR - b**2) / a**2))
+    low, high = _mean_within_z(a, b, r2), _mean_within_z(a, b, v_max)
     if not low < target < high:
         raise InputError(
-            f"dmn_fc_decrease leads to a within-DMN Fisher z of {target:.3f}, outside what the "
-            f"model can reach ({low:.3f} to {high:.3f}); choose a smaller effect"
+            f"dmn_fc_decrease leads to a within-DMN Fisher z of {target:.3f} in a session whose "
+            f"model can reach only {low:.3f} to {high:.3f}; choose a smaller effect"
         )
-    return float(brentq(lambda k: _mean_within_z(k * a, b) - target, 1e-6, k_max, xtol=1e-14))
+    return float(brentq(lambda v: _mean_within_z(a, b, v) - target, r2, v_max, xtol=1e-14))
 
 
 def _draw_loadings(
@@ -224,6 +236,15 @@ def simulate_crossover(spec: CrossoverSpec) -> SimulatedStudy:
     base_corr = _source_correlation(latent, spec.network_coupling)
     dmn = np.flatnonzero(nets == "DMN")
     dmn_src = latent.index("DMN")
+    try:
+        chol = np.linalg.cholesky(base_corr)
+    except np.linalg.LinAlgError:
+        raise InputError(
+            "network_coupling does not form a valid correlation matrix; use weaker couplings"
+        ) from None
+    others = [i for i in range(len(latent)) if i != dmn_src]
+    beta = np.linalg.solve(base_corr[np.ix_(others, others)], base_corr[others, dmn_src])
+    r2 = float(base_corr[others, dmn_src] @ beta)
     rng = np.random.default_rng(spec.seed)
     n_reg = atlas.n_regions
     width = max(2, len(str(spec.n_subjects)))
@@ -233,49 +254,43 @@ def simulate_crossover(spec: CrossoverSpec) -> SimulatedStudy:
     subjects: list[dict[str, Any]] = []
     for s in range(spec.n_subjects):
         pid = f"sub-{s + 1:0{width}d}"
-        net_scale = np.clip(rng.normal(1.0, 0.1, size=len(latent)), 0.5, 1.5)
+        net_scale = np.clip(rng.normal(1.0, 0.08, size=len(latent)), 0.6, 1.4)
         mean_a = np.where(column >= 0, spec.network_loading * net_scale[column], 0.0)
-        a_subj = _draw_loadings(rng, mean_a, spec.subject_loading_sd, 0.05, 0.85)
+        a_subj = _draw_loadings(rng, mean_a, spec.subject_loading_sd, 0.05, 0.75)
         a_subj[column < 0] = 0.0
         b_subj = _draw_loadings(rng, np.full(n_reg, spec.global_loading), 0.05, 0.0, 0.6)
         order = (drug, placebo) if first_drug[s] else (placebo, drug)
         record: dict[str, Any] = {"participant_id": pid, "sequence": "-".join(order)}
         for ses_index, condition in enumerate(order, start=1):
-            a = _draw_loadings(rng, a_subj, spec.session_loading_sd, 0.05, 0.85)
+            a = _draw_loadings(rng, a_subj, spec.session_loading_sd, 0.05, 0.75)
             a[column < 0] = 0.0
             b = b_subj
-            corr = base_corr.copy()
             baseline = _mean_within_z(a[dmn], b[dmn])
-            scale = 1.0
+            variance = 1.0
             if condition == drug and spec.dmn_fc_decrease != 0:
-                scale = _solve_scale(a[dmn], b[dmn], baseline - spec.dmn_fc_decrease)
-                a[dmn] *= scale
-                corr[dmn_src, :] /= scale
-                corr[:, dmn_src] /= scale
-                corr[dmn_src, dmn_src] = 1.0
+                variance = _solve_variance(a[dmn], b[dmn], r2, baseline - spec.dmn_fc_decrease)
             noise_var = 1.0 - a**2 - b**2
-            if noise_var.min() < _NOISE_FLOOR - 1e-12:
+            noise_var[dmn] -= a[dmn] ** 2 * (variance - 1.0)
+            if noise_var.min() < _NOISE_FLOOR - 1e-9:
                 raise InputError("loadings leave too little region noise; lower the loadings")
-            try:
-                chol = np.linalg.cholesky(corr)
-            except np.linalg.LinAlgError:
-                raise InputError(
-                    "network_coupling with this drug effect is not a valid correlation "
-                    "matrix; use weaker couplings or a smaller effect"
-                ) from None
             sources = bold_like_noise(rng, spec.n_volumes, len(latent), spec.repetition_time)
             sources = sources @ chol.T
+            if variance != 1.0:
+                k = np.sqrt((variance - r2) / (1.0 - r2))
+                predicted = sources[:, others] @ beta
+                sources[:, dmn_src] = predicted + k * (sources[:, dmn_src] - predicted)
             glob = bold_like_noise(rng, spec.n_volumes, 1, spec.repetition_time)
             noise = np.sqrt(1 - spec.white_noise_fraction) * bold_like_noise(
                 rng, spec.n_volumes, n_reg, spec.repetition_time
             ) + np.sqrt(spec.white_noise_fraction) * rng.standard_normal((spec.n_volumes, n_reg))
             signal = np.where(column >= 0, a, 0.0) * sources[:, np.maximum(column, 0)]
             data = 100.0 + signal + b * glob + np.sqrt(noise_var) * noise
-            truth = _mean_within_z(a[dmn], b[dmn])
+            truth = _mean_within_z(a[dmn], b[dmn], variance)
             runs.append(SimulatedRun(pid, f"ses-{ses_index}", condition, data, truth))
             record[f"population_dmn_within_fc_{condition}"] = truth
             if condition == drug:
-                record["dmn_loading_scale_drug"] = scale
+                record["dmn_source_variance_drug"] = variance
+                record["population_dmn_within_fc_drug_session_without_drug"] = baseline
         subjects.append(record)
     truth_value = {"dmn_within_fc": -spec.dmn_fc_decrease, "dmn_salience_fc": 0.0}
     ground_truth: dict[str, Any] = {

@@ -1,0 +1,49 @@
+"""Shared fixtures: a seeded generator, small simulated studies, the real-data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dmnpharm.simulate import CrossoverSpec, simulate_crossover, write_simulated_study
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """Return a seeded generator; tests must pass whatever the seed."""
+    return np.random.default_rng(20261125)
+
+
+#: A small study with unequal sizes so axis mix-ups fail: 7 subjects, 37 volumes.
+SMALL_SPEC = CrossoverSpec(n_subjects=7, n_volumes=37, seed=11, repetition_time=1.5)
+
+
+@pytest.fixture(scope="session")
+def small_study_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Write the small simulated study once per session (read-only for tests)."""
+    dest = tmp_path_factory.mktemp("template") / "study"
+    return write_simulated_study(simulate_crossover(SMALL_SPEC), dest)
+
+
+@pytest.fixture
+def small_study(small_study_template: Path, tmp_path: Path) -> Path:
+    """Return a private, modifiable copy of the small simulated study."""
+    import shutil
+
+    dest = tmp_path / "study"
+    shutil.copytree(small_study_template, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Return the real-data folder, or skip the test with the reason."""
+    root = Path(os.environ.get("DMNPHARM_DATA", REPO.parent / "shared" / "data"))
+    if not root.is_dir():
+        pytest.skip(f"real data folder {root} is absent (set DMNPHARM_DATA to use it)")
+    return root

@@ -1,0 +1,130 @@
+"""Loading an ROI-level study, and every bad input named with file and line."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dmnpharm.atlases import load_atlas
+from dmnpharm.exceptions import InputError, StudyValidationError
+from dmnpharm.io import RoiStudy, load_roi_study, read_study_atlas_name, roi_run_path, write_roi_run
+
+ATLAS = load_atlas("seitzman300")
+
+
+def _load(root: Path) -> RoiStudy:
+    return load_roi_study(root, "seitzman300", ATLAS.labels)
+
+
+def _first_run(root: Path) -> Path:
+    return roi_run_path(root, "sub-01", "ses-1", "seitzman300")
+
+
+def test_loads_simulated_study(small_study: Path) -> None:
+    """All 14 runs load with their design and data in atlas order."""
+    study = _load(small_study)
+    assert len(study.runs) == 14
+    assert study.design["participant_id"].nunique() == 7
+    assert set(study.design["condition"]) == {"placebo", "drug"}
+    assert study.design["repetition_time"].eq(1.5).all()
+    assert study.runs[0].data.shape == (37, 300)
+    assert read_study_atlas_name(small_study) == "seitzman300"
+    assert list(study.design["path"])[0].startswith("sub-01/ses-1/func/")
+
+
+def test_missing_folder() -> None:
+    """A study folder that does not exist is named."""
+    with pytest.raises(InputError, match="study folder '/no/such/dir' does not exist"):
+        _load(Path("/no/such/dir"))
+
+
+def test_sessions_without_condition_column(small_study: Path) -> None:
+    """The sessions file is named with its columns and a fix."""
+    path = small_study / "sub-03" / "sub-03_sessions.tsv"
+    table = pd.read_csv(path, sep="\t").rename(columns={"condition": "treatment"})
+    table.to_csv(path, sep="\t", index=False)
+    with pytest.raises(StudyValidationError) as info:
+        _load(small_study)
+    assert len(info.value.problems) == 1
+    assert str(path) in info.value.problems[0]
+    assert "no 'condition' column" in info.value.problems[0]
+    assert "treatment" in info.value.problems[0]
+
+
+def test_column_count_mismatch(small_study: Path) -> None:
+    """A file with a column missing names the file and both counts."""
+    path = _first_run(small_study)
+    table = pd.read_csv(path, sep="\t")
+    table.iloc[:, :-1].to_csv(path, sep="\t", index=False)
+    with pytest.raises(StudyValidationError, match=r"has 299 columns but the atlas has 300"):
+        _load(small_study)
+
+
+def test_nan_value_names_line_and_column(small_study: Path) -> None:
+    """A NaN is reported with its file line and region column."""
+    path = _first_run(small_study)
+    table = pd.read_csv(path, sep="\t")
+    table.iloc[4, 10] = np.nan
+    table.to_csv(path, sep="\t", index=False, na_rep="n/a")
+    column = ATLAS.labels[10]
+    with pytest.raises(StudyValidationError, match=rf"line 6, column '{column}'"):
+        _load(small_study)
+
+
+def test_all_problems_reported_together(small_study: Path) -> None:
+    """Several problems in several files come back in one error."""
+    (small_study / "sub-02" / "sub-02_sessions.tsv").unlink()
+    _first_run(small_study).with_suffix(".json").write_text(json.dumps({"Atlas": "x"}))
+    with (small_study / "participants.tsv").open("a") as handle:
+        handle.write("sub-99\tplacebo-drug\n")
+    extra = roi_run_path(small_study, "sub-04", "ses-3", "seitzman300")
+    write_roi_run(extra, np.ones((37, 300)) + np.arange(300), ATLAS.labels, {"RepetitionTime": 2})
+    with pytest.raises(StudyValidationError) as info:
+        _load(small_study)
+    text = "\n".join(info.value.problems)
+    assert "sub-02_sessions.tsv: is missing" in text
+    assert "RepetitionTime is None" in text
+    assert "participant 'sub-99' has no folder" in text
+    assert "ses-3: has data but no row" in text
+    assert len(info.value.problems) == 4
+
+
+def test_session_without_data_and_duplicates(small_study: Path) -> None:
+    """A listed session with no file and a duplicated participant are both named."""
+    _first_run(small_study).unlink()
+    participants = small_study / "participants.tsv"
+    lines = participants.read_text().splitlines()
+    participants.write_text("\n".join([*lines, lines[1]]) + "\n")
+    with pytest.raises(StudyValidationError) as info:
+        _load(small_study)
+    text = "\n".join(info.value.problems)
+    assert "sub-01_sessions.tsv, line 2: session 'ses-1' has no" in text
+    assert "participants.tsv, line 9: participant_id 'sub-01' is listed twice" in text
+
+
+def test_constant_region_and_wrong_label(small_study: Path) -> None:
+    """A constant column and a renamed column are both refused."""
+    path = _first_run(small_study)
+    table = pd.read_csv(path, sep="\t")
+    table.iloc[:, 5] = 3.0
+    table.to_csv(path, sep="\t", index=False)
+    other = roi_run_path(small_study, "sub-02", "ses-1", "seitzman300")
+    renamed = pd.read_csv(other, sep="\t").rename(columns={ATLAS.labels[2]: "roi3"})
+    renamed.to_csv(other, sep="\t", index=False)
+    with pytest.raises(StudyValidationError) as info:
+        _load(small_study)
+    text = "\n".join(info.value.problems)
+    assert f"region '{ATLAS.labels[5]}' is constant" in text
+    assert f"column 3 is 'roi3' but the atlas region there is '{ATLAS.labels[2]}'" in text
+
+
+def test_atlas_name_conflict(small_study: Path) -> None:
+    """Runs naming different atlases need an explicit choice."""
+    side = _first_run(small_study).with_suffix(".json")
+    content = json.loads(side.read_text())
+    content["Atlas"] = "dosenbach160"
+    side.write_text(json.dumps(content))
+    with pytest.raises(InputError, match="name different atlases"):
+        read_study_atlas_name(small_study)
