@@ -42,6 +42,7 @@ class StudyValidationError(InputError):
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         n = len(self.problems)
+        plural = "s" if n != 1 else ""
         super().__init__(
-            f"study '{study}' has {n} problem{'s' if n != 1 else ''}; nothing was computed:\n{lines}"
+            f"study '{study}' has {n} problem{plural}; nothing was computed:\n{lines}"
         )

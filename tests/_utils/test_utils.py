@@ -34,9 +34,14 @@ def test_sha256_matches_hashlib(tmp_path: Path) -> None:
 def test_staged_output_appears_only_on_success(tmp_path: Path) -> None:
     """A failing block leaves neither the output nor a staging folder behind."""
     out = tmp_path / "out"
-    with pytest.raises(RuntimeError), staged_output_dir(out) as staging:
-        (staging / "half.tsv").write_text("partial")
-        raise RuntimeError("boom")
+
+    def write_half_then_fail() -> None:
+        with staged_output_dir(out) as staging:
+            (staging / "half.tsv").write_text("partial")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        write_half_then_fail()
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
     with staged_output_dir(out) as staging:

@@ -9,7 +9,13 @@ import pytest
 
 from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import InputError, StudyValidationError
-from dmnpharm.io import RoiStudy, load_roi_study, read_study_atlas_name, roi_run_path, write_roi_run
+from dmnpharm.io import (
+    RoiStudy,
+    load_roi_study,
+    read_study_atlas_name,
+    roi_run_path,
+    write_roi_run,
+)
 
 ATLAS = load_atlas("seitzman300")
 
@@ -31,7 +37,7 @@ def test_loads_simulated_study(small_study: Path) -> None:
     assert study.design["repetition_time"].eq(1.5).all()
     assert study.runs[0].data.shape == (37, 300)
     assert read_study_atlas_name(small_study) == "seitzman300"
-    assert list(study.design["path"])[0].startswith("sub-01/ses-1/func/")
+    assert study.design["path"].iloc[0].startswith("sub-01/ses-1/func/")
 
 
 def test_missing_folder() -> None:

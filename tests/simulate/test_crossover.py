@@ -47,8 +47,9 @@ def test_layout_and_ground_truth(tmp_path: Path) -> None:
     assert list(sessions.columns) == ["session_id", "condition"]
     assert set(sessions["condition"]) == {"placebo", "drug"}
     side = json.loads(
-        (root / "sub-01/ses-1/func/sub-01_ses-1_task-rest_atlas-seitzman300_timeseries.json")
-        .read_text()
+        (
+            root / "sub-01/ses-1/func/sub-01_ses-1_task-rest_atlas-seitzman300_timeseries.json"
+        ).read_text()
     )
     assert side["RepetitionTime"] == 2.0
     truth = json.loads((root / "ground_truth.json").read_text())

@@ -65,8 +65,8 @@ def staged_output_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path
         raise
     if final.exists():
         trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-        os.replace(final, trash / final.name)
-        os.replace(staging, final)
+        final.replace(trash / final.name)
+        staging.replace(final)
         shutil.rmtree(trash, ignore_errors=True)
     else:
-        os.replace(staging, final)
+        staging.replace(final)

@@ -68,6 +68,4 @@ def check_option(name: str, value: str, allowed: Iterable[str], where: str = "")
     suggestion = f"; did you mean '{hint}'?" if hint is not None else ""
     location = f" in {where}" if where else ""
     listed = ", ".join(repr(o) for o in options)
-    raise InputError(
-        f"{name} {value!r}{location} is not one of {listed}{suggestion}"
-    )
+    raise InputError(f"{name} {value!r}{location} is not one of {listed}{suggestion}")

@@ -145,8 +145,7 @@ def _seitzman300() -> Atlas:
     source = [str(n) for n in bunch["networks"]]
     labels = tuple(f"{net}_{i + 1:03d}" for i, net in enumerate(source))
     coords = tuple(
-        (float(x), float(y), float(z))
-        for x, y, z in rois[["x", "y", "z"]].to_numpy(dtype=float)
+        (float(x), float(y), float(z)) for x, y, z in rois[["x", "y", "z"]].to_numpy(dtype=float)
     )
     return Atlas(
         name="seitzman300",
@@ -171,8 +170,7 @@ def _dosenbach160() -> Atlas:
     names = [str(n) for n in bunch["labels"]]
     labels = tuple(f"{name.replace(' ', '_')}_{i + 1:03d}" for i, name in enumerate(names))
     coords = tuple(
-        (float(x), float(y), float(z))
-        for x, y, z in rois[["x", "y", "z"]].to_numpy(dtype=float)
+        (float(x), float(y), float(z)) for x, y, z in rois[["x", "y", "z"]].to_numpy(dtype=float)
     )
     return Atlas(
         name="dosenbach160",

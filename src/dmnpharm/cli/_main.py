@@ -43,11 +43,15 @@ def _add_common(sub: argparse.ArgumentParser) -> None:
 
 def _add_analysis(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
-        "--contrast", type=_contrast, default=("drug", "placebo"),
+        "--contrast",
+        type=_contrast,
+        default=("drug", "placebo"),
         help="within-subject contrast A-B (default: drug-placebo)",
     )
     sub.add_argument(
-        "--permutations", type=_positive_int, default=10_000,
+        "--permutations",
+        type=_positive_int,
+        default=10_000,
         help="random sign flips for permutation p-values (default: 10000)",
     )
     sub.add_argument(
@@ -76,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", required=True, help="study folder to write")
     sim.add_argument("--subjects", type=_positive_int, default=24, help="subjects (default 24)")
     sim.add_argument(
-        "--effect", type=float, default=0.10,
+        "--effect",
+        type=float,
+        default=0.10,
         help="planted decrease of within-DMN FC under drug, Fisher z (default 0.10)",
     )
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -94,10 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = subs.add_parser(
         "demo", help="simulate a crossover study, analyse it and write an HTML report"
     )
-    demo.add_argument("--out", default="dmnpharm-demo", help="output folder (default dmnpharm-demo)")
+    demo.add_argument(
+        "--out", default="dmnpharm-demo", help="output folder (default dmnpharm-demo)"
+    )
     demo.add_argument("--subjects", type=_positive_int, default=24, help="subjects (default 24)")
     demo.add_argument(
-        "--effect", type=float, default=0.10,
+        "--effect",
+        type=float,
+        default=0.10,
         help="planted decrease of within-DMN FC under drug, Fisher z (default 0.10)",
     )
     demo.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
@@ -118,8 +128,11 @@ def _configure_logging(verbose: bool, quiet: bool) -> logging.Handler:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         spec = CrossoverSpec(
-            n_subjects=args.subjects, dmn_fc_decrease=args.effect, seed=args.seed,
-            n_volumes=args.volumes, repetition_time=args.tr,
+            n_subjects=args.subjects,
+            dmn_fc_decrease=args.effect,
+            seed=args.seed,
+            n_volumes=args.volumes,
+            repetition_time=args.tr,
         )
         path = write_simulated_study(simulate_crossover(spec), args.out, overwrite=args.overwrite)
         print(path)

@@ -176,9 +176,7 @@ def _read_timeseries(
         )
         return None
     if data.shape[0] < MIN_VOLUMES:
-        problems.append(
-            f"{path}: has {data.shape[0]} volumes; at least {MIN_VOLUMES} are needed"
-        )
+        problems.append(f"{path}: has {data.shape[0]} volumes; at least {MIN_VOLUMES} are needed")
         return None
     constant = np.flatnonzero(data.std(axis=0) == 0)
     if constant.size:
@@ -328,7 +326,7 @@ def load_roi_study(root: str | Path, atlas: str, labels: Sequence[str]) -> RoiSt
                 f"{folder / pid / ses}: has data but no row in {sessions_path}; "
                 "add the session and its condition"
             )
-        participant_row = participants.iloc[line - 2].to_dict()
+        participant_row = {str(k): v for k, v in participants.iloc[line - 2].items()}
         for s_line, ses in enumerate(session_ids, start=2):
             paths = by_session.get(ses, [])
             if not paths:
@@ -337,7 +335,7 @@ def load_roi_study(root: str | Path, atlas: str, labels: Sequence[str]) -> RoiSt
                     f"*_atlas-{atlas}_timeseries.tsv under {folder / pid / ses / 'func'}"
                 )
                 continue
-            session_row = sessions.iloc[s_line - 2].to_dict()
+            session_row = {str(k): v for k, v in sessions.iloc[s_line - 2].items()}
             for path in paths:
                 sidecar = _read_sidecar(path, problems)
                 data = _read_timeseries(path, labels, problems)

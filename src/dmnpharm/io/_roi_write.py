@@ -69,7 +69,7 @@ def write_roi_run(
     labels: Sequence[str],
     sidecar: Mapping[str, Any],
     decimals: int = 4,
-) -> None:
+) -> Path:
     """Write one run's region time series and its JSON sidecar.
 
     Parameters
@@ -84,6 +84,11 @@ def write_roi_run(
         Sidecar content; must hold ``RepetitionTime`` in seconds.
     decimals : int
         Fixed decimals written per value (files are byte-reproducible).
+
+    Returns
+    -------
+    Path
+        The written time-series file.
     """
     if data.ndim != 2 or data.shape[1] != len(labels):
         raise ValueError(f"data of shape {data.shape} does not match {len(labels)} labels")
@@ -97,3 +102,4 @@ def write_roi_run(
     dest.with_suffix(".json").write_text(
         json.dumps(dict(sidecar), indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
+    return dest

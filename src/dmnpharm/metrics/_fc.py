@@ -79,7 +79,7 @@ def fisher_z_connectivity(data: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np
         raise ValueError("a region's signal is constant; its correlation is undefined")
     x /= norms
     r = x.T @ x
-    z = np.arctanh(np.clip(r, -_R_CLIP, _R_CLIP))
+    z: npt.NDArray[np.float64] = np.arctanh(np.clip(r, -_R_CLIP, _R_CLIP))
     np.fill_diagonal(z, 0.0)
     return z
 

@@ -46,8 +46,16 @@ def paired_condition_figure(
         ax.plot(x, row, color="0.6", linewidth=0.8, alpha=0.7, marker="o", markersize=2.5)
     means = np.nanmean(table, axis=0)
     sem = np.nanstd(table, axis=0, ddof=1) / np.sqrt(np.sum(np.isfinite(table), axis=0))
-    ax.errorbar(x, means, yerr=1.96 * sem, color="C3", linewidth=2.2, marker="s", capsize=4,
-                label="mean ± 1.96 SEM")
+    ax.errorbar(
+        x,
+        means,
+        yerr=1.96 * sem,
+        color="C3",
+        linewidth=2.2,
+        marker="s",
+        capsize=4,
+        label="mean ± 1.96 SEM",
+    )
     ax.set_xticks(x, [str(c) for c in conditions])
     ax.set_xlim(-0.4, len(conditions) - 0.6)
     ax.set_ylabel(ylabel)

@@ -109,9 +109,7 @@ def _metrics_table(study: RoiStudy, config: RunConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _execute(
-    study_path: Path, staging: Path, config: RunConfig, recorded_study: str
-) -> RunResult:
+def _execute(study_path: Path, staging: Path, config: RunConfig, recorded_study: str) -> RunResult:
     if config.atlas is None:
         raise ValueError("the atlas must be resolved before execution")
     study = load_roi_study(study_path, config.atlas, load_atlas(config.atlas).labels)

@@ -118,7 +118,7 @@ def build_report(
     )
     figures = {
         m.name: paired_condition_figure(
-            per_subject[m.name], [b, a], m.name, "mean Fisher z"
+            pd.DataFrame(per_subject[m.name]), [b, a], m.name, "mean Fisher z"
         )
         for m in MEASURES
         if m.name in per_subject.columns.get_level_values(0)

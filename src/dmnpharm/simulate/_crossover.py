@@ -105,9 +105,7 @@ class CrossoverSpec:
     subject_loading_sd: float = 0.06
     session_loading_sd: float = 0.04
     white_noise_fraction: float = 0.3
-    network_coupling: tuple[tuple[str, str, float], ...] = field(
-        default=_DEFAULT_COUPLING
-    )
+    network_coupling: tuple[tuple[str, str, float], ...] = field(default=_DEFAULT_COUPLING)
 
     def __post_init__(self) -> None:
         """Validate ranges, naming the parameter and the value given."""

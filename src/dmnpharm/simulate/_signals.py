@@ -21,7 +21,8 @@ def _bold_gain(n_volumes: int, repetition_time: float) -> npt.NDArray[np.float64
     weights[0] = 1.0
     if n_volumes % 2 == 0:
         weights[-1] = 1.0
-    return np.sqrt(power * n_volumes / np.sum(weights * power))
+    gain: npt.NDArray[np.float64] = np.sqrt(power * n_volumes / np.sum(weights * power))
+    return gain
 
 
 def bold_like_noise(
@@ -51,4 +52,5 @@ def bold_like_noise(
     """
     white = rng.standard_normal((n_volumes, n_signals))
     spectrum = np.fft.rfft(white, axis=0) * _bold_gain(n_volumes, repetition_time)[:, None]
-    return np.fft.irfft(spectrum, n=n_volumes, axis=0)
+    signals: npt.NDArray[np.float64] = np.fft.irfft(spectrum, n=n_volumes, axis=0)
+    return signals

@@ -8,14 +8,15 @@ from pathlib import Path
 import pandas as pd
 
 from dmnpharm._utils import staged_output_dir
-
 from dmnpharm.io import roi_run_path, write_roi_run, write_tsv
 from dmnpharm.simulate._crossover import SimulatedStudy
 
 __all__ = ["write_simulated_study"]
 
 
-def write_simulated_study(study: SimulatedStudy, dest: str | Path, overwrite: bool = False) -> Path:
+def write_simulated_study(
+    study: SimulatedStudy, dest: str | Path, overwrite: bool = False
+) -> Path:
     """Write a simulated study into a folder, atomically.
 
     Parameters

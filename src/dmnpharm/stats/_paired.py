@@ -100,11 +100,10 @@ def paired_differences(
         aggfunc="mean",
         sort=True,
     )
-    have = subset.groupby("participant_id")[condition_column].agg(lambda s: set(s))
     incomplete = [
-        f"{pid} has only {', '.join(sorted(conds))}"
-        for pid, conds in have.items()
-        if conds != {condition_a, condition_b}
+        f"{pid} has only {', '.join(sorted(set(conds)))}"
+        for pid, conds in subset.groupby("participant_id")[condition_column]
+        if set(conds) != {condition_a, condition_b}
     ]
     if incomplete:
         raise InputError(
@@ -113,9 +112,11 @@ def paired_differences(
             "Add the missing sessions or remove these subjects from participants.tsv"
         )
     measures = list(dict.fromkeys(subset["measure"]))
-    diffs = means[condition_a][measures] - means[condition_b][measures]
-    diffs.columns.name = None
-    return diffs
+    return pd.DataFrame(
+        means[condition_a][measures].to_numpy() - means[condition_b][measures].to_numpy(),
+        index=means.index,
+        columns=measures,
+    )
 
 
 def _flip_matrix(
@@ -256,7 +257,11 @@ def paired_test(
     res = sign_flip_test(diffs.to_numpy(), n_permutations, seed, confidence)
     n_subjects = diffs.shape[0]
     n_flips = int(res["n_permutations"][0])
-    flips = f"all {n_flips} flips (exact)" if res["exact"][0] else f"{n_flips} random flips, seed {seed}"
+    flips = (
+        f"all {n_flips} flips (exact)"
+        if res["exact"][0]
+        else f"{n_flips} random flips, seed {seed}"
+    )
     scheme = (
         "sign flips of per-subject paired differences, each subject one exchangeability "
         f"block; {flips}"

@@ -1,0 +1,149 @@
+"""The command line, called in-process through ``main([...])``."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dmnpharm.cli import build_parser, main
+
+
+def test_demo_detects_the_planted_effect(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default demo finds the lower within-DMN FC (p_fwer < 0.05) and prints the report."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == str(out / "report.html")
+    assert (out / "study" / "ground_truth.json").is_file()
+    results = pd.read_csv(out / "group" / "results.tsv", sep="\t").set_index("measure")
+    within = results.loc["dmn_within_fc"]
+    assert within["p_fwer"] < 0.05
+    assert within["ci_low"] < -0.10 < within["ci_high"]
+    assert within["n"] == 24
+    assert results.loc["dmn_salience_fc", "p_fwer"] >= 0.05
+    html = (out / "report.html").read_text()
+    assert "dmn_within_fc" in html
+    assert html.count("data:image/png;base64,") == 2
+
+
+def test_demo_without_effect_detects_nothing(tmp_path: Path) -> None:
+    """With --effect 0 (default seed) no measure reaches p_fwer < 0.05."""
+    out = tmp_path / "demo0"
+    assert main(["demo", "--out", str(out), "--effect", "0", "-q"]) == 0
+    results = pd.read_csv(out / "group" / "results.tsv", sep="\t")
+    assert (results["p_fwer"] >= 0.05).all()
+
+
+def test_simulate_then_run(tmp_path: Path) -> None:
+    """Simulate writes a study that run analyses; same seeds give identical results files."""
+    study = tmp_path / "study"
+    assert (
+        main(
+            ["simulate", "--out", str(study), "--subjects", "6", "--volumes", "40", "--seed", "2"]
+        )
+        == 0
+    )
+    assert main(["run", str(study), "--out", str(tmp_path / "r1"), "--permutations", "99"]) == 0
+    assert main(["run", str(study), "--out", str(tmp_path / "r2"), "--permutations", "99"]) == 0
+    first = (tmp_path / "r1" / "group" / "results.tsv").read_bytes()
+    assert first == (tmp_path / "r2" / "group" / "results.tsv").read_bytes()
+    assert (
+        main(
+            [
+                "simulate",
+                "--out",
+                str(tmp_path / "s2"),
+                "--subjects",
+                "6",
+                "--volumes",
+                "40",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["run", str(tmp_path / "s2"), "--out", str(tmp_path / "r3"), "--permutations", "99"])
+        == 0
+    )
+    assert first != (tmp_path / "r3" / "group" / "results.tsv").read_bytes()
+
+
+def test_existing_output_needs_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A non-empty --out is kept and named unless --overwrite is given."""
+    out = tmp_path / "s"
+    assert main(["simulate", "--out", str(out), "--subjects", "2", "--volumes", "20"]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "--out", str(out), "--subjects", "2", "--volumes", "20"]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    assert (
+        main(["simulate", "--out", str(out), "--subjects", "3", "--volumes", "20", "--overwrite"])
+        == 0
+    )
+    assert (out / "sub-03").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+        (["run", "x", "--out", "y", "--bogus"], 2, "unrecognized arguments: --bogus"),
+        (["simulate", "--out", "s", "--subjects", "0"], 2, "0 must be at least 1"),
+        (["run", "x", "--out", "y", "--contrast", "drug"], 2, "must be two condition labels"),
+        (["demo", "--out", "d", "--effect", "0.95"], 1, "model can reach only"),
+    ],
+)
+def test_usage_errors(
+    argv: list[str],
+    code: int,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unknown commands, options and values exit non-zero with a clear message."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == code
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_study_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A study folder that does not exist is named; nothing is written."""
+    missing = tmp_path / "nope"
+    assert main(["run", str(missing), "--out", str(tmp_path / "out")]) == 1
+    assert f"study folder '{missing}' does not exist" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_study_lists_problems(
+    small_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Missing condition column and NaN values: each named, exit 1, no output."""
+    sessions = small_study / "sub-02" / "sub-02_sessions.tsv"
+    sessions.write_text(sessions.read_text().replace("condition", "cond"))
+    run_file = next((small_study / "sub-04" / "ses-2" / "func").glob("*_timeseries.tsv"))
+    lines = run_file.read_text().splitlines()
+    cells = lines[3].split("\t")
+    cells[7] = "nan"
+    lines[3] = "\t".join(cells)
+    run_file.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    assert main(["run", str(small_study), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "2 problems" in err
+    assert f"{sessions}: has no 'condition' column" in err
+    assert f"{run_file}, line 4, column" in err
+    assert not out.exists()
+
+
+def test_parser_lists_the_commands() -> None:
+    """The three commands of the walking skeleton exist."""
+    help_text = build_parser().format_help()
+    for command in ("simulate", "run", "demo"):
+        assert command in help_text

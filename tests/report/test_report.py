@@ -1,0 +1,71 @@
+"""The HTML report: self-contained, escaped, with figures."""
+
+import base64
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dmnpharm.report import ReportContent, paired_condition_figure, render_report, write_report
+from dmnpharm.stats import RESULT_COLUMNS
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+def _results() -> pd.DataFrame:
+    row = dict.fromkeys(RESULT_COLUMNS, 0.5)
+    row.update(measure="dmn_within_fc", contrast="drug-placebo", n=10, p_fwer=0.01)
+    row.update(test="paired", exchangeability="sign flips", df=9, n_permutations=100)
+    return pd.DataFrame([row])
+
+
+def test_figure_is_a_png_data_uri(rng: np.random.Generator) -> None:
+    """The figure decodes to PNG bytes."""
+    values = pd.DataFrame(rng.normal(size=(9, 2)), columns=["placebo", "drug"])
+    uri = paired_condition_figure(values, ["placebo", "drug"], "m", "z")
+    assert uri.startswith("data:image/png;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_user_strings_are_escaped(tmp_path: Path) -> None:
+    """A hostile participant label or drug name appears as text, never as markup."""
+    content = ReportContent(
+        title=f"report for {EVIL}",
+        design={"participants": EVIL},
+        results=_results().assign(contrast=f"{EVIL}-placebo"),
+        figures={},
+        methods=f"drug {EVIL}",
+        provenance={"label": EVIL},
+        exclusions=[f"{EVIL}: one condition only"],
+    )
+    html = write_report(content, tmp_path / "r.html").read_text()
+    assert EVIL not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script" not in html.lower()
+
+
+def test_report_is_self_contained() -> None:
+    """No external resources: every src is a data URI."""
+    content = ReportContent(
+        title="t",
+        design={"n": "3"},
+        results=_results(),
+        figures={"dmn_within_fc": "data:image/png;base64,AAAA"},
+        methods="m",
+        provenance={},
+        ground_truth=[
+            {
+                "measure": "dmn_within_fc",
+                "contrast": "drug-placebo",
+                "value": -0.1,
+                "estimate": -0.09,
+                "covered": True,
+            }
+        ],
+    )
+    html = render_report(content)
+    assert "http://" not in html
+    assert "https://" not in html
+    assert 'src="data:image/png;base64,AAAA"' in html
+    assert 'class="num sig"' in html  # p_fwer 0.01 is marked
+    assert "Planted effects" in html

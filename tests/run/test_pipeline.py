@@ -1,0 +1,123 @@
+"""``run_study`` and ``run_demo`` end to end on small simulated studies."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dmnpharm.exceptions import InputError, StudyValidationError
+from dmnpharm.run import RunConfig, run_study
+from dmnpharm.stats import RESULT_COLUMNS
+
+FAST = RunConfig(n_permutations=500)
+
+
+def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
+    """Tables, provenance and report are written; the tables agree with the return value."""
+    out = tmp_path / "out"
+    result = run_study(small_study, out, FAST)
+    for name in (
+        "metrics.tsv",
+        "metrics.parquet",
+        "group/results.tsv",
+        "group/results.parquet",
+        "group/design.tsv",
+        "group/paired_differences.tsv",
+        "provenance.json",
+        "report.html",
+    ):
+        assert (out / name).is_file(), name
+    results = pd.read_csv(out / "group" / "results.tsv", sep="\t")
+    assert list(results.columns) == list(RESULT_COLUMNS)
+    assert list(results["measure"]) == ["dmn_within_fc", "dmn_salience_fc"]
+    assert (results["n"] == 7).all()
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "group" / "results.parquet"), result.results
+    )
+    metrics = pd.read_parquet(out / "metrics.parquet")
+    assert len(metrics) == 14 * 2
+    for column in (
+        "participant_id",
+        "session_id",
+        "run",
+        "condition",
+        "measure",
+        "network_a",
+        "network_b",
+        "value",
+        "atlas",
+        "strategy",
+        "estimator",
+    ):
+        assert column in metrics.columns
+    assert set(metrics["atlas"]) == {"seitzman300"}
+    assert set(metrics["strategy"]) == {"none"}
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["config"]["atlas"] == "seitzman300"
+    assert provenance["config"]["n_permutations"] == 500
+    assert len(provenance["inputs"]) == 1 + 14 * 2 + 7
+    assert all(len(h) == 64 for h in provenance["inputs"].values())
+    assert result.report == out / "report.html"
+
+
+def test_same_seed_identical_results(small_study: Path, tmp_path: Path) -> None:
+    """Two runs with one seed give byte-identical tables; another seed other p-values.
+
+    100 flips are fewer than the 2**7 = 128 possible, so flips are drawn at random.
+    """
+    random_flips = RunConfig(n_permutations=100)
+    run_study(small_study, tmp_path / "a", random_flips)
+    run_study(small_study, tmp_path / "b", random_flips)
+    for name in ("group/results.tsv", "metrics.tsv", "group/paired_differences.tsv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    other = RunConfig(n_permutations=100, seed=1)
+    run_study(small_study, tmp_path / "c", other)
+    a = pd.read_csv(tmp_path / "a" / "group" / "results.tsv", sep="\t")
+    c = pd.read_csv(tmp_path / "c" / "group" / "results.tsv", sep="\t")
+    pd.testing.assert_series_equal(a["statistic"], c["statistic"])
+    assert not a["p_uncorrected"].equals(c["p_uncorrected"])
+
+
+def test_subject_with_one_condition_fails_before_any_output(
+    small_study: Path, tmp_path: Path
+) -> None:
+    """A subject without a drug session is named with its sessions file; nothing is written."""
+    sessions = small_study / "sub-05" / "sub-05_sessions.tsv"
+    table = pd.read_csv(sessions, sep="\t")
+    drug_session = table.loc[table["condition"] == "drug", "session_id"].item()
+    table.loc[table["condition"] == "drug", "condition"] = "placebo"
+    table.to_csv(sessions, sep="\t", index=False)
+    out = tmp_path / "out"
+    with pytest.raises(StudyValidationError) as info:
+        run_study(small_study, out, FAST)
+    assert str(sessions) in str(info.value)
+    assert "participant 'sub-05' has no run under 'drug'" in str(info.value)
+    assert drug_session
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [small_study]
+
+
+def test_unknown_contrast_condition(small_study: Path, tmp_path: Path) -> None:
+    """A contrast naming an absent condition lists the conditions there are."""
+    config = RunConfig(contrast=("active", "placebo"), n_permutations=10)
+    with pytest.raises(StudyValidationError, match="condition 'active' of the contrast"):
+        run_study(small_study, tmp_path / "out", config)
+
+
+def test_config_rejects_unavailable_choices() -> None:
+    """Choices that do not exist yet are refused, not ignored."""
+    with pytest.raises(InputError, match="strategy '36p' is not available"):
+        RunConfig(strategy="36p")
+    with pytest.raises(InputError, match="two different conditions"):
+        RunConfig(contrast=("drug", "drug"))
+
+
+def test_ground_truth_shown_in_report(small_study: Path, tmp_path: Path) -> None:
+    """A simulated study's planted effects appear beside the estimates in the report."""
+    result = run_study(small_study, tmp_path / "out", FAST)
+    html = result.report.read_text()
+    assert "Planted effects" in html
+    assert "dmn_within_fc" in html
+    assert "Methods" in html
+    assert "seitzman300" in html
