@@ -454,6 +454,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "blas_threads": blas_threads(),
         "machine": platform.machine(),
+        "load_average_1min_start": os.getloadavg()[0],
     }
     print(
         f"data: {args.subjects} subjects x {args.measures} measures "
@@ -498,6 +499,11 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             f"{memory[name] / 2**20:>10.1f}"
         )
     print(f"  ratio nilearn / dmnpharm (median time): {ratio:.2f}")
+    env["load_average_1min_end"] = os.getloadavg()[0]
+    print(
+        f"  1-min load average {env['load_average_1min_start']:.2f} at start, "
+        f"{env['load_average_1min_end']:.2f} at end (other work on the machine skews times)"
+    )
 
     return {
         "config": {
