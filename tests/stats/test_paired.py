@@ -145,3 +145,13 @@ def test_incomplete_subject_and_unknown_condition() -> None:
         paired_differences(table, "drug", "Placebo")
     with pytest.raises(InputError, match="at least 2 subjects"):
         sign_flip_test(np.ones((1, 2)))
+
+
+def test_all_zero_differences_give_p_one(rng: np.random.Generator) -> None:
+    """A measure that never differs has t = 0 and p = 1, and does not disturb the others."""
+    d = np.column_stack([np.zeros(12), rng.normal(1.0, 1.0, 12)])
+    res = sign_flip_test(d, n_permutations=300)
+    assert res["statistic"][0] == 0.0
+    assert res["p_uncorrected"][0] == 1.0
+    assert res["p_fwer"][0] == 1.0
+    assert res["p_uncorrected"][1] < 0.05

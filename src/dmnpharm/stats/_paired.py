@@ -42,7 +42,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "exchangeability",
 )
 
-_BATCH = 2048
+# Bytes of flipped sums held at once; bounds memory whatever the number of measures.
+_BATCH_BYTES = 64 * 2**20
 # Flipped statistics within this relative distance of the observed one count as
 # ties (the identity flip must count as "as extreme" despite rounding).
 _TIE_RTOL = 1e-10
@@ -189,18 +190,28 @@ def sign_flip_test(
     se = sd / np.sqrt(n)
     crit = sps.t.ppf(0.5 + confidence / 2, n - 1)
     flips, exact = _flip_matrix(n, n_permutations, np.random.default_rng(seed))
-    threshold = np.abs(t_obs) * (1 - _TIE_RTOL)
-    count = np.zeros_like(t_obs)
-    count_max = np.zeros_like(t_obs)
-    for start in range(0, flips.shape[0], _BATCH):
-        t_null = np.abs(_t_from_sums(flips[start : start + _BATCH] @ d, sumsq, n))
-        count += (t_null >= threshold).sum(axis=0)
-        count_max += (t_null.max(axis=1)[:, None] >= threshold).sum(axis=0)
+    # For one measure, |t| of a flip grows with |sum of flipped differences| because the
+    # sum of squares is fixed; dividing each column by sqrt(n * SS) makes the flipped sums
+    # monotone in |t| on one scale for every measure, so the max-|t| null needs no t at all.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(sumsq > 0, 1.0 / np.sqrt(n * sumsq), 0.0)
+    scaled = d * scale
+    threshold = np.abs(sums * scale) * (1 - _TIE_RTOL)
+    threshold[sumsq == 0] = np.inf  # all-zero differences: t = 0, p = 1 (set below)
+    count = np.zeros(d.shape[1])
+    count_max = np.zeros(d.shape[1])
+    batch = max(1, _BATCH_BYTES // (8 * d.shape[1]))
+    for start in range(0, flips.shape[0], batch):
+        null = np.abs(flips[start : start + batch] @ scaled)
+        count += (null >= threshold).sum(axis=0)
+        count_max += (null.max(axis=1)[:, None] >= threshold).sum(axis=0)
     n_flips = flips.shape[0]
     if exact:
         p_unc, p_fwer = count / n_flips, count_max / n_flips
     else:
         p_unc, p_fwer = (count + 1) / (n_flips + 1), (count_max + 1) / (n_flips + 1)
+    p_unc[sumsq == 0] = 1.0
+    p_fwer[sumsq == 0] = 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         dz = np.where(sd > 0, mean / sd, np.nan)
     return {
