@@ -138,7 +138,8 @@ def _t_from_sums(
     var = np.maximum(sumsq - n * mean**2, 0.0) / (n - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = mean / np.sqrt(var / n)
-    return np.where(var > 0, t, np.where(mean == 0, 0.0, np.inf * np.sign(mean)))
+    # zero variance: t is 0 when the mean is 0 too, else +/- infinity (a constant shift)
+    return np.where(var > 0, t, np.copysign(np.where(mean == 0, 0.0, np.inf), mean))
 
 
 def sign_flip_test(
