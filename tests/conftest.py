@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dmnpharm.simulate import CrossoverSpec, simulate_crossover, write_simulated_study
+from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_simulated_study
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,15 +20,19 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(20261125)
 
 
-#: A small study with unequal sizes so axis mix-ups fail: 7 subjects, 37 volumes.
-SMALL_SPEC = CrossoverSpec(n_subjects=7, n_volumes=37, seed=11, repetition_time=1.5)
+#: A small study with unequal sizes so axis mix-ups fail: 8 subjects, 37 volumes.
+SMALL_SPEC = replace(
+    load_preset("demo-crossover", seed=11),
+    design=replace(load_preset("demo-crossover").design, n_subjects=8),
+    signal=SignalSpec(n_volumes=37, repetition_time=1.5),
+)
 
 
 @pytest.fixture(scope="session")
 def small_study_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Write the small simulated study once per session (read-only for tests)."""
     dest = tmp_path_factory.mktemp("template") / "study"
-    return write_simulated_study(simulate_crossover(SMALL_SPEC), dest)
+    return write_simulated_study(simulate_study(SMALL_SPEC), dest)
 
 
 @pytest.fixture

@@ -82,10 +82,10 @@ def test_existing_output_needs_overwrite(
     assert main(["simulate", "--out", str(out), "--subjects", "2", "--volumes", "20"]) == 1
     assert "--overwrite" in capsys.readouterr().err
     assert (
-        main(["simulate", "--out", str(out), "--subjects", "3", "--volumes", "20", "--overwrite"])
+        main(["simulate", "--out", str(out), "--subjects", "4", "--volumes", "20", "--overwrite"])
         == 0
     )
-    assert (out / "sub-03").is_dir()
+    assert (out / "sub-04").is_dir()
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,9 @@ def test_existing_output_needs_overwrite(
         (["run", "x", "--out", "y", "--bogus"], 2, "unrecognized arguments: --bogus"),
         (["simulate", "--out", "s", "--subjects", "0"], 2, "0 must be at least 1"),
         (["run", "x", "--out", "y", "--contrast", "drug"], 2, "must be two condition labels"),
-        (["demo", "--out", "d", "--effect", "0.95"], 1, "model can reach only"),
+        (["demo", "--out", "d", "--effect", "0.95"], 1, "outside what this run's model can reach"),
+        (["simulate", "--out", "s", "--subjects", "5"], 1, "cannot be counterbalanced"),
+        (["simulate", "--out", "s", "--preset", "lsd"], 1, "preset 'lsd' is not one of"),
     ],
 )
 def test_usage_errors(

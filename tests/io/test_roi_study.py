@@ -29,10 +29,10 @@ def _first_run(root: Path) -> Path:
 
 
 def test_loads_simulated_study(small_study: Path) -> None:
-    """All 14 runs load with their design and data in atlas order."""
+    """All 16 runs load with their design and data in atlas order."""
     study = _load(small_study)
-    assert len(study.runs) == 14
-    assert study.design["participant_id"].nunique() == 7
+    assert len(study.runs) == 16
+    assert study.design["participant_id"].nunique() == 8
     assert set(study.design["condition"]) == {"placebo", "drug"}
     assert study.design["repetition_time"].eq(1.5).all()
     assert study.runs[0].data.shape == (37, 300)
@@ -107,7 +107,7 @@ def test_session_without_data_and_duplicates(small_study: Path) -> None:
         _load(small_study)
     text = "\n".join(info.value.problems)
     assert "sub-01_sessions.tsv, line 2: session 'ses-1' has no" in text
-    assert "participants.tsv, line 9: participant_id 'sub-01' is listed twice" in text
+    assert "participants.tsv, line 10: participant_id 'sub-01' is listed twice" in text
 
 
 def test_constant_region_and_wrong_label(small_study: Path) -> None:

@@ -31,12 +31,12 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
     results = pd.read_csv(out / "group" / "results.tsv", sep="\t")
     assert list(results.columns) == list(RESULT_COLUMNS)
     assert list(results["measure"]) == ["dmn_within_fc", "dmn_salience_fc"]
-    assert (results["n"] == 7).all()
+    assert (results["n"] == 8).all()
     pd.testing.assert_frame_equal(
         pd.read_parquet(out / "group" / "results.parquet"), result.results
     )
     metrics = pd.read_parquet(out / "metrics.parquet")
-    assert len(metrics) == 14 * 2
+    assert len(metrics) == 16 * 2
     for column in (
         "participant_id",
         "session_id",
@@ -56,7 +56,7 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["config"]["atlas"] == "seitzman300"
     assert provenance["config"]["n_permutations"] == 500
-    assert len(provenance["inputs"]) == 1 + 14 * 2 + 7
+    assert len(provenance["inputs"]) == 1 + 16 * 2 + 8
     assert all(len(h) == 64 for h in provenance["inputs"].values())
     assert result.report == out / "report.html"
 
@@ -64,7 +64,7 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
 def test_same_seed_identical_results(small_study: Path, tmp_path: Path) -> None:
     """Two runs with one seed give byte-identical tables; another seed other p-values.
 
-    100 flips are fewer than the 2**7 = 128 possible, so flips are drawn at random.
+    100 flips are fewer than the 2**8 = 256 possible, so flips are drawn at random.
     """
     random_flips = RunConfig(n_permutations=100)
     run_study(small_study, tmp_path / "a", random_flips)

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
 from dmnpharm import __version__
 from dmnpharm._utils import LOGGER_NAME
-from dmnpharm.exceptions import DmnpharmError
+from dmnpharm.exceptions import DmnpharmError, InputError
 from dmnpharm.run import RunConfig, run_demo, run_study
-from dmnpharm.simulate import CrossoverSpec, simulate_crossover, write_simulated_study
+from dmnpharm.simulate import (
+    Effect,
+    StudySpec,
+    load_preset,
+    preset_names,
+    simulate_study,
+    spec_from_dict,
+    write_simulated_study,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -59,6 +70,43 @@ def _add_analysis(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_overrides(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--subjects", type=_positive_int, default=None, help="subjects (default: the preset's)"
+    )
+    sub.add_argument(
+        "--effect",
+        type=float,
+        default=None,
+        help="replace the drug effects by a decrease of within-DMN FC of this size (Fisher z)",
+    )
+    sub.add_argument("--seed", type=int, default=None, help="simulation seed (default 0)")
+
+
+def _study_spec(args: argparse.Namespace) -> StudySpec:
+    if getattr(args, "spec", None):
+        path = Path(args.spec)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read spec file '{path}': {exc}") from None
+        spec = spec_from_dict(data.get("spec", data) if isinstance(data, dict) else data)
+    else:
+        spec = load_preset(getattr(args, "preset", None) or "demo-crossover")
+    if args.subjects is not None:
+        spec = replace(spec, design=replace(spec.design, n_subjects=args.subjects))
+    if args.effect is not None:
+        spec = replace(spec, effects=(Effect("within_fc", -args.effect, "DMN"),))
+    if args.seed is not None:
+        spec = replace(spec, seed=args.seed)
+    signal = spec.signal
+    if getattr(args, "volumes", None) is not None:
+        signal = replace(signal, n_volumes=args.volumes)
+    if getattr(args, "tr", None) is not None:
+        signal = replace(signal, repetition_time=args.tr)
+    return replace(spec, signal=signal)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of ``dmnpharm``.
 
@@ -75,19 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sim = subs.add_parser(
-        "simulate", help="write a simulated placebo/drug crossover study with a planted effect"
+        "simulate", help="write a simulated study with planted effects (ROI level)"
     )
     sim.add_argument("--out", required=True, help="study folder to write")
-    sim.add_argument("--subjects", type=_positive_int, default=24, help="subjects (default 24)")
-    sim.add_argument(
-        "--effect",
-        type=float,
-        default=0.10,
-        help="planted decrease of within-DMN FC under drug, Fisher z (default 0.10)",
+    source = sim.add_mutually_exclusive_group()
+    source.add_argument(
+        "--preset",
+        default=None,
+        help=f"named study (default demo-crossover): {', '.join(preset_names())}",
     )
-    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sim.add_argument("--volumes", type=_positive_int, default=200, help="volumes per run")
-    sim.add_argument("--tr", type=float, default=2.0, help="repetition time in seconds")
+    source.add_argument("--spec", default=None, help="JSON file holding a StudySpec")
+    _add_overrides(sim)
+    sim.add_argument("--volumes", type=_positive_int, default=None, help="volumes per run")
+    sim.add_argument("--tr", type=float, default=None, help="repetition time in seconds")
     _add_common(sim)
 
     run = subs.add_parser("run", help="analyse an ROI-level study folder")
@@ -103,14 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--out", default="dmnpharm-demo", help="output folder (default dmnpharm-demo)"
     )
-    demo.add_argument("--subjects", type=_positive_int, default=24, help="subjects (default 24)")
-    demo.add_argument(
-        "--effect",
-        type=float,
-        default=0.10,
-        help="planted decrease of within-DMN FC under drug, Fisher z (default 0.10)",
-    )
-    demo.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    _add_overrides(demo)
     _add_analysis(demo)
     _add_common(demo)
     return parser
@@ -127,14 +168,8 @@ def _configure_logging(verbose: bool, quiet: bool) -> logging.Handler:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
-        spec = CrossoverSpec(
-            n_subjects=args.subjects,
-            dmn_fc_decrease=args.effect,
-            seed=args.seed,
-            n_volumes=args.volumes,
-            repetition_time=args.tr,
-        )
-        path = write_simulated_study(simulate_crossover(spec), args.out, overwrite=args.overwrite)
+        spec = _study_spec(args)
+        path = write_simulated_study(simulate_study(spec), args.out, overwrite=args.overwrite)
         print(path)
         return 0
     config = RunConfig(
@@ -146,8 +181,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         result = run_study(args.study, args.out, config, overwrite=args.overwrite)
     else:
-        spec = CrossoverSpec(n_subjects=args.subjects, dmn_fc_decrease=args.effect, seed=args.seed)
-        result = run_demo(args.out, spec, config, overwrite=args.overwrite)
+        result = run_demo(args.out, _study_spec(args), config, overwrite=args.overwrite)
     if not args.quiet:
         shown = result.results[["measure", "contrast", "estimate", "ci_low", "ci_high", "p_fwer"]]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=sys.stderr)

@@ -210,7 +210,7 @@ def read_study_atlas_name(root: str | Path) -> str:
     if not folder.is_dir():
         raise InputError(f"study folder '{root}' does not exist; check the path")
     names: set[str] = set()
-    for path in sorted(folder.glob("sub-*/ses-*/func/*_timeseries.tsv")):
+    for path in sorted(folder.glob("sub-*/ses-*/func/*_atlas-*_timeseries.tsv")):
         side = path.with_suffix(".json")
         atlas = None
         if side.is_file():
@@ -223,7 +223,7 @@ def read_study_atlas_name(root: str | Path) -> str:
     names.discard("")
     if not names:
         raise InputError(
-            f"study '{root}' has no sub-*/ses-*/func/*_timeseries.tsv file naming an atlas; "
+            f"study '{root}' has no sub-*/ses-*/func/*_atlas-*_timeseries.tsv file; "
             "give the atlas with --atlas"
         )
     if len(names) > 1:
@@ -312,7 +312,7 @@ def load_roi_study(root: str | Path, atlas: str, labels: Sequence[str]) -> RoiSt
             continue
         _blank_cells(sessions, "condition", sessions_path, problems)
         _duplicates(sessions, "session_id", sessions_path, problems)
-        files = sorted((folder / pid).glob("ses-*/func/*_timeseries.tsv"))
+        files = sorted((folder / pid).glob("ses-*/func/*_atlas-*_timeseries.tsv"))
         by_session: dict[str, list[Path]] = {}
         for path in files:
             entities = _parse_entities(path)

@@ -58,19 +58,30 @@ def methods_paragraph(design: pd.DataFrame, config: RunConfig, versions: dict[st
     )
 
 
-def _ground_truth_rows(truth: dict[str, Any], results: pd.DataFrame) -> list[dict[str, Any]]:
-    by_measure = results.set_index("measure")
+# Ground-truth keys of the simulator for the measures this pipeline computes.
+_TRUTH_KEYS = {"dmn_within_fc": "within_fc_DMN", "dmn_salience_fc": "between_fc_DMN_SN"}
+
+
+def _ground_truth_rows(
+    truth: dict[str, Any], results: pd.DataFrame, contrast: tuple[str, str]
+) -> list[dict[str, Any]]:
+    """Planted contrast per measure: the mean over subjects of the population values."""
+    runs = pd.DataFrame(truth.get("runs", []))
+    if runs.empty or "condition" not in runs:
+        return []
     rows = []
-    for effect in truth.get("planted_effects", []):
-        name = effect.get("measure")
-        if name not in by_measure.index:
+    for r in results.to_dict(orient="records"):
+        key = _TRUTH_KEYS.get(str(r["measure"]))
+        if key is None or key not in runs:
             continue
-        r = by_measure.loc[name]
-        value = float(effect["value"])
+        means = runs.pivot_table(index="participant_id", columns="condition", values=key)
+        if not set(contrast) <= set(means.columns):
+            continue
+        value = float((means[contrast[0]] - means[contrast[1]]).mean())
         rows.append(
             {
-                "measure": name,
-                "contrast": effect.get("contrast", ""),
+                "measure": r["measure"],
+                "contrast": f"{contrast[0]}-{contrast[1]}",
                 "value": value,
                 "estimate": float(r["estimate"]),
                 "covered": bool(r["ci_low"] <= value <= r["ci_high"]),
@@ -142,6 +153,6 @@ def build_report(
         methods=methods_paragraph(design, config, provenance.get("versions", {})),
         provenance=provenance,
         exclusions=[],
-        ground_truth=_ground_truth_rows(truth, results) if truth else [],
+        ground_truth=_ground_truth_rows(truth, results, config.contrast) if truth else [],
     )
     return write_report(content, path)

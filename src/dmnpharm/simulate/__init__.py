@@ -1,23 +1,67 @@
 """Synthetic studies with known (planted) drug effects.
 
-The generator that tests, the demo and users share: same spec and seed, same
-bytes.
+The generator that tests, the demo and users share: a frozen :class:`StudySpec`
+(design, signal, effects, response) and a seed give byte-identical files.
 """
 
-from dmnpharm.simulate._crossover import (
-    CrossoverSpec,
-    SimulatedRun,
-    SimulatedStudy,
-    simulate_crossover,
+from dmnpharm.simulate._confounds import cosine_basis, dvars, fmriprep_confounds
+from dmnpharm.simulate._design import (
+    build_design,
+    dose_response,
+    time_course,
+    williams_sequences,
 )
+from dmnpharm.simulate._model import RunModel, mean_fisher_z
+from dmnpharm.simulate._motion import framewise_displacement, motion_artifact, simulate_motion
+from dmnpharm.simulate._presets import PRESETS, load_preset, preset_names
+from dmnpharm.simulate._run_signals import RunSignals, generate_run
 from dmnpharm.simulate._signals import bold_like_noise
+from dmnpharm.simulate._spec import (
+    DESIGN_KINDS,
+    EFFECT_MEASURES,
+    Condition,
+    DesignSpec,
+    Effect,
+    ResponseSpec,
+    SignalSpec,
+    StudySpec,
+    spec_from_dict,
+    spec_to_dict,
+)
+from dmnpharm.simulate._study import SimulatedRun, SimulatedStudy, simulate_study
 from dmnpharm.simulate._write import write_simulated_study
 
 __all__ = [
-    "CrossoverSpec",
+    "DESIGN_KINDS",
+    "EFFECT_MEASURES",
+    "PRESETS",
+    "Condition",
+    "DesignSpec",
+    "Effect",
+    "ResponseSpec",
+    "RunModel",
+    "RunSignals",
+    "SignalSpec",
     "SimulatedRun",
     "SimulatedStudy",
+    "StudySpec",
     "bold_like_noise",
-    "simulate_crossover",
+    "build_design",
+    "cosine_basis",
+    "dose_response",
+    "dvars",
+    "fmriprep_confounds",
+    "framewise_displacement",
+    "generate_run",
+    "load_preset",
+    "mean_fisher_z",
+    "motion_artifact",
+    "preset_names",
+    "simulate_motion",
+    "simulate_study",
+    "spec_from_dict",
+    "spec_to_dict",
+    "time_course",
+    "williams_sequences",
     "write_simulated_study",
 ]

@@ -4,25 +4,43 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from dmnpharm._utils import staged_output_dir
 from dmnpharm.io import roi_run_path, write_roi_run, write_tsv
-from dmnpharm.simulate._crossover import SimulatedStudy
+from dmnpharm.simulate._study import SimulatedStudy
 
 __all__ = ["write_simulated_study"]
+
+#: Design columns written to the sessions files when the design has them.
+_SESSION_COLUMNS = ("session_id", "condition", "dose_mg", "hours_since_dose", "treatment_weeks")
+#: Participant columns that are ground truth, not observable data.
+_HIDDEN = ("response", "planted_brain_change")
+
+
+def _json(path: Path, content: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def write_simulated_study(
     study: SimulatedStudy, dest: str | Path, overwrite: bool = False
 ) -> Path:
-    """Write a simulated study into a folder, atomically.
+    """Write a simulated study (ROI level) into a folder, atomically.
+
+    Layout: ``participants.tsv``, ``sub-*/sub-*_sessions.tsv`` (``condition``,
+    dose, time since dose, treatment weeks), and per run
+    ``sub-*/ses-*/func/*_atlas-<A>_timeseries.tsv`` (one column per region) and
+    ``*_desc-confounds_timeseries.tsv`` (fMRIPrep's column names), each with a
+    JSON sidecar giving ``RepetitionTime``; ``ground_truth.json`` holds the spec,
+    the planted effects and each run's population truth.
 
     Parameters
     ----------
     study : SimulatedStudy
-        From :func:`dmnpharm.simulate.simulate_crossover`.
+        From :func:`dmnpharm.simulate.simulate_study`.
     dest : str or Path
         Output folder. Files are written to a hidden sibling first and moved
         into place at the end, so an interrupted write leaves nothing behind.
@@ -41,49 +59,53 @@ def write_simulated_study(
 
 def _write(study: SimulatedStudy, root: Path) -> None:
     spec = study.spec
-    subjects = study.ground_truth["subjects"]
-    write_tsv(
-        pd.DataFrame(
-            {
-                "participant_id": [s["participant_id"] for s in subjects],
-                "sequence": [s["sequence"] for s in subjects],
-            }
-        ),
-        root / "participants.tsv",
+    sig = spec.signal
+    participants = study.participants.drop(columns=[c for c in _HIDDEN if c in study.participants])
+    write_tsv(participants, root / "participants.tsv")
+    _json(
+        root / "dataset_description.json",
+        {
+            "Name": f"dmnpharm simulated study ({spec.name}, ROI level)",
+            "BIDSVersion": "1.9.0",
+            "DatasetType": "derivative",
+            "GeneratedBy": [
+                {"Name": "dmnpharm", "Version": study.ground_truth["dmnpharm_version"]}
+            ],
+        },
     )
-    (root / "dataset_description.json").write_text(
-        json.dumps(
-            {
-                "Name": "dmnpharm simulated placebo/drug crossover (ROI level)",
-                "BIDSVersion": "1.9.0",
-                "DatasetType": "derivative",
-                "GeneratedBy": [
-                    {"Name": "dmnpharm", "Version": study.ground_truth["dmnpharm_version"]}
-                ],
-            },
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
-    sessions: dict[str, list[dict[str, str]]] = {}
+    sessions = study.sessions
+    columns = [c for c in _SESSION_COLUMNS if c in sessions.columns]
+    for pid, rows in sessions.groupby("participant_id", sort=False):
+        write_tsv(rows[columns], root / str(pid) / f"{pid}_sessions.tsv")
     for run in study.runs:
-        sessions.setdefault(run.participant_id, []).append(
-            {"session_id": run.session_id, "condition": run.condition}
-        )
+        path = roi_run_path(root, run.participant_id, run.session_id, sig.atlas)
         write_roi_run(
-            roi_run_path(root, run.participant_id, run.session_id, spec.atlas),
+            path,
             run.data,
             study.atlas.labels,
             {
-                "RepetitionTime": spec.repetition_time,
-                "Atlas": spec.atlas,
+                "RepetitionTime": sig.repetition_time,
+                "Atlas": sig.atlas,
                 "Space": study.atlas.space,
                 "Description": "simulated region mean BOLD signal (not denoised)",
             },
         )
-    for pid, rows in sessions.items():
-        write_tsv(pd.DataFrame(rows), root / pid / f"{pid}_sessions.tsv")
-    (root / "ground_truth.json").write_text(
-        json.dumps(study.ground_truth, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+        stem = path.name.replace(f"_atlas-{sig.atlas}_timeseries.tsv", "")
+        confounds_path = path.parent / f"{stem}_desc-confounds_timeseries.tsv"
+        write_tsv(_rounded(run.signals.confounds), confounds_path)
+        _json(
+            confounds_path.with_suffix(".json"),
+            {"RepetitionTime": sig.repetition_time, "Description": "simulated fMRIPrep confounds"},
+        )
+    _json(root / "ground_truth.json", _truth_with_subjects(study))
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.round(6)
+
+
+def _truth_with_subjects(study: SimulatedStudy) -> dict[str, Any]:
+    truth = dict(study.ground_truth)
+    hidden = [c for c in ("participant_id", *_HIDDEN) if c in study.participants]
+    truth["subjects"] = study.participants[hidden].to_dict(orient="records")
+    return truth

@@ -1,0 +1,206 @@
+"""The population model of one run: loadings, source covariance, and exact targets.
+
+Region ``i`` of network ``k`` has BOLD signal ``m_i (a_i s_k + b_i g + sqrt(n_i) e_i)``
+plus white scanner noise of SD ``t``: ``s`` are network sources with covariance
+``S``, ``g`` the global signal, ``e_i`` region noise, ``m_i`` an amplitude factor.
+The population correlation of regions ``i`` (network ``k``) and ``j`` (network ``l``) is
+``m_i m_j (a_i a_j S_kl + b_i b_j) / (sd_i sd_j)`` with
+``sd_i^2 = m_i^2 (a_i^2 S_kk + b_i^2 + n_i) + t^2``. Network-level connectivity is the
+mean Fisher z over region pairs, so targets set in Fisher z are met exactly by a
+one-dimensional root search on ``S_kk`` (within) or ``S_kl`` (between).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import brentq
+
+from dmnpharm.exceptions import InputError
+
+__all__ = ["NOISE_FLOOR", "RunModel", "mean_fisher_z", "solve_between", "solve_within"]
+
+#: Smallest region-noise variance a solution may leave.
+NOISE_FLOOR = 0.05
+
+Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class RunModel:
+    """Parameters of one run's population model.
+
+    Parameters
+    ----------
+    column : numpy.ndarray
+        Source index per region (-1: no network).
+    a, b, noise, amp : numpy.ndarray
+        Per region: network loading, global loading, region-noise variance,
+        amplitude factor.
+    sources : numpy.ndarray
+        Source covariance (networks x networks).
+    thermal_sd : float
+        White scanner noise SD.
+    """
+
+    column: npt.NDArray[np.intp]
+    a: Array
+    b: Array
+    noise: Array
+    amp: Array
+    sources: Array
+    thermal_sd: float
+
+    def region_sd(self) -> Array:
+        """Return each region's population signal SD (BOLD and thermal noise).
+
+        Returns
+        -------
+        numpy.ndarray
+            One value per region.
+        """
+        s_kk = np.where(self.column >= 0, np.diag(self.sources)[np.maximum(self.column, 0)], 0.0)
+        bold = self.amp**2 * (self.a**2 * s_kk + self.b**2 + self.noise)
+        sd: Array = np.sqrt(bold + self.thermal_sd**2)
+        return sd
+
+
+def mean_fisher_z(
+    model: RunModel, idx_a: npt.NDArray[np.intp], idx_b: npt.NDArray[np.intp]
+) -> float:
+    """Return the population mean Fisher z between two region sets.
+
+    When the two sets are the same, the mean is over distinct pairs.
+
+    Parameters
+    ----------
+    model : RunModel
+        The run's parameters.
+    idx_a, idx_b : numpy.ndarray
+        Region indices.
+
+    Returns
+    -------
+    float
+        Mean of ``arctanh(rho_ij)``.
+    """
+    sd = model.region_sd()
+    ca, cb = model.column[idx_a], model.column[idx_b]
+    s_ab = model.sources[np.ix_(np.maximum(ca, 0), np.maximum(cb, 0))]
+    s_ab = np.where((ca[:, None] >= 0) & (cb[None, :] >= 0), s_ab, 0.0)
+    cov = np.outer(model.amp[idx_a] * model.a[idx_a], model.amp[idx_b] * model.a[idx_b]) * s_ab
+    cov += np.outer(model.amp[idx_a] * model.b[idx_a], model.amp[idx_b] * model.b[idx_b])
+    rho = cov / np.outer(sd[idx_a], sd[idx_b])
+    if np.array_equal(idx_a, idx_b):
+        rho = rho[np.triu_indices(idx_a.size, k=1)]
+    return float(np.arctanh(np.clip(rho, -0.999999, 0.999999)).mean())
+
+
+def _with_variance(model: RunModel, k: int, members: npt.NDArray[np.intp], v: float) -> RunModel:
+    """Set S_kk = v; region noise of network k absorbs the change (BOLD variance kept)."""
+    sources = model.sources.copy()
+    old = sources[k, k]
+    sources[k, k] = v
+    noise = model.noise.copy()
+    noise[members] -= model.a[members] ** 2 * (v - old)
+    return replace(model, sources=sources, noise=noise)
+
+
+def _with_covariance(model: RunModel, k: int, q: int, c: float) -> RunModel:
+    sources = model.sources.copy()
+    sources[k, q] = sources[q, k] = c
+    return replace(model, sources=sources)
+
+
+def solve_within(model: RunModel, k: int, target: float, label: str) -> RunModel:
+    """Return the model with S_kk set so the within-network mean Fisher z equals ``target``.
+
+    Parameters
+    ----------
+    model : RunModel
+        Current parameters.
+    k : int
+        Source index of the network.
+    target : float
+        Wanted population mean Fisher z over the network's region pairs.
+    label : str
+        Names the effect in an error.
+
+    Returns
+    -------
+    RunModel
+        A new model.
+    """
+    members = np.flatnonzero(model.column == k)
+    others = [i for i in range(model.sources.shape[0]) if i != k]
+    c = model.sources[others, k]
+    low = float(c @ np.linalg.solve(model.sources[np.ix_(others, others)], c)) + 1e-6
+    a2 = model.a[members] ** 2
+    high = model.sources[k, k] + float(np.min((model.noise[members] - NOISE_FLOOR) / a2))
+
+    def gap(v: float) -> float:
+        return mean_fisher_z(_with_variance(model, k, members, v), members, members) - target
+
+    if not low < high or gap(low) > 0 or gap(high) < 0:
+        reach = (gap(low) + target, gap(high) + target) if low < high else (np.nan, np.nan)
+        raise InputError(
+            f"{label}: a within-network Fisher z of {target:.3f} is outside what this run's "
+            f"model can reach ({reach[0]:.3f} to {reach[1]:.3f}); choose a smaller effect"
+        )
+    v = float(brentq(gap, low, high, xtol=1e-13))
+    return _with_variance(model, k, members, v)
+
+
+def _pd_interval(model: RunModel, k: int, q: int) -> tuple[float, float]:
+    """Find by bisection the interval of S_kq values keeping S positive definite."""
+
+    def ok(c: float) -> bool:
+        return bool(np.linalg.eigvalsh(_with_covariance(model, k, q, c).sources)[0] > 1e-6)
+
+    start = model.sources[k, q]
+    bound = float(np.sqrt(model.sources[k, k] * model.sources[q, q]))
+    ends = []
+    for limit in (-bound, bound):
+        inside, outside = start, limit
+        for _ in range(60):
+            mid = (inside + outside) / 2
+            inside, outside = (mid, outside) if ok(mid) else (inside, mid)
+        ends.append(inside)
+    return ends[0], ends[1]
+
+
+def solve_between(model: RunModel, k: int, q: int, target: float, label: str) -> RunModel:
+    """Return the model with S_kl set so the between-network mean Fisher z equals ``target``.
+
+    Parameters
+    ----------
+    model : RunModel
+        Current parameters.
+    k, q : int
+        Source indices of the two networks.
+    target : float
+        Wanted population mean Fisher z over region pairs of the two networks.
+    label : str
+        Names the effect in an error.
+
+    Returns
+    -------
+    RunModel
+        A new model.
+    """
+    idx_k = np.flatnonzero(model.column == k)
+    idx_l = np.flatnonzero(model.column == q)
+    low, high = _pd_interval(model, k, q)
+
+    def gap(c: float) -> float:
+        return mean_fisher_z(_with_covariance(model, k, q, c), idx_k, idx_l) - target
+
+    if gap(low) > 0 or gap(high) < 0:
+        raise InputError(
+            f"{label}: a between-network Fisher z of {target:.3f} is outside what this run's "
+            f"model can reach ({gap(low) + target:.3f} to {gap(high) + target:.3f}); choose a "
+            "smaller effect"
+        )
+    return _with_covariance(model, k, q, float(brentq(gap, low, high, xtol=1e-13)))

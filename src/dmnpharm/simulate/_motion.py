@@ -1,0 +1,298 @@
+"""Simulated head motion: realignment parameters, framewise displacement, artifacts.
+
+Realignment parameters follow fMRIPrep: columns ``trans_x, trans_y, trans_z`` in
+mm and ``rot_x, rot_y, rot_z`` in radians. Internally every axis is built in
+"mm of displacement": rotations as the arc they sweep on a 50 mm sphere, the
+head radius used by framewise displacement (Power et al. 2012), so that one
+scale calibrates all six axes.
+
+References
+----------
+Power JD, Barnes KA, Snyder AZ, Schlaggar BL, Petersen SE (2012). Spurious but
+systematic correlations in functional connectivity MRI networks arise from
+subject motion. NeuroImage 59(3):2142-2154. doi:10.1016/j.neuroimage.2011.10.018
+
+Power JD, Mitra A, Laumann TO, Snyder AZ, Schlaggar BL, Petersen SE (2014).
+Methods to detect, characterize, and remove motion artifact in resting state
+fMRI. NeuroImage 84:320-341. doi:10.1016/j.neuroimage.2013.08.048
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy.ndimage import gaussian_filter1d
+from scipy.optimize import brentq
+
+from dmnpharm.exceptions import InputError
+
+__all__ = ["MOTION_COLUMNS", "framewise_displacement", "motion_artifact", "simulate_motion"]
+
+#: Names and order of the realignment parameters, as fMRIPrep writes them.
+MOTION_COLUMNS: tuple[str, ...] = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
+
+_RADIUS_MM = 50.0
+# Relative size per axis (mm of displacement). Slow drift is mostly the head
+# sinking into the pillow and nodding (trans_z, rot_x); respiration moves the image
+# mostly along y and z; jerks can go any way but favour the same nodding axes.
+_DRIFT_WEIGHTS = np.array([0.4, 0.6, 1.0, 0.8, 0.3, 0.3])
+_JITTER_WEIGHTS = np.array([0.3, 1.0, 0.7, 0.5, 0.25, 0.25])
+_SPIKE_WEIGHTS = np.array([0.5, 0.8, 1.0, 1.0, 0.5, 0.5])
+_DRIFT_REFERENCE_S = 300.0  # drift_mm is the random-walk SD after 5 minutes
+_DRIFT_SMOOTHING_S = 15.0  # Gaussian smoothing of the walk: drift is slow, not steppy
+_RESPIRATION_HZ = (0.2, 0.33)  # 12 to 20 breaths per minute
+_RESPIRATORY_SHARE = 0.6  # of jitter variance; the rest is white (registration noise)
+_SPIKE_SIZE = 8.0  # jerk amplitude relative to the jitter's per-axis SD
+_TRANSIENT_HALVING = 0.5  # motion-locked signal transients halve every volume
+
+
+def _as_array(
+    name: str, value: npt.ArrayLike, ndim: int, *, allow_nan: bool = False
+) -> npt.NDArray[np.float64]:
+    """Return ``value`` as a float array with ``ndim`` axes and no infinity, or raise."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim != ndim:
+        raise InputError(f"{name} must have {ndim} axes; got shape {array.shape}")
+    bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(f"{name} has a non-finite value {float(array[first])} at index {first}")
+    return array
+
+
+def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if not (ok and np.isfinite(value)):
+        rule = "non-negative" if allow_zero else "positive"
+        raise InputError(f"{name} must be {rule} and finite; got {value!r}")
+
+
+def _mean_fd_mm(displacement: npt.NDArray[np.float64]) -> float:
+    """Mean FD of parameters already expressed in mm on every axis."""
+    return float(np.abs(np.diff(displacement, axis=0)).sum(axis=1).mean())
+
+
+def _drift(
+    rng: np.random.Generator, n_volumes: int, repetition_time: float, drift_mm: float
+) -> npt.NDArray[np.float64]:
+    steps = rng.standard_normal((n_volumes, 6)) * np.sqrt(repetition_time / _DRIFT_REFERENCE_S)
+    walk = np.cumsum(steps, axis=0)
+    smooth = gaussian_filter1d(walk, sigma=_DRIFT_SMOOTHING_S / repetition_time, axis=0)
+    drift: npt.NDArray[np.float64] = drift_mm * _DRIFT_WEIGHTS * smooth
+    return drift
+
+
+def _jitter(
+    rng: np.random.Generator, n_volumes: int, repetition_time: float
+) -> npt.NDArray[np.float64]:
+    """Respiration-like oscillation (aliased by the TR) plus white noise, unit SD per axis."""
+    seconds = np.arange(n_volumes) * repetition_time
+    rate = rng.uniform(*_RESPIRATION_HZ)
+    wander = np.cumsum(rng.normal(0.0, 0.5 * np.sqrt(repetition_time), n_volumes))
+    phase = 2 * np.pi * rate * seconds + wander
+    offsets = rng.uniform(0.0, 2 * np.pi, 6)
+    breathing = np.sqrt(2.0) * np.cos(phase[:, None] + offsets)
+    white = rng.standard_normal((n_volumes, 6))
+    mixed = np.sqrt(_RESPIRATORY_SHARE) * breathing + np.sqrt(1 - _RESPIRATORY_SHARE) * white
+    jitter: npt.NDArray[np.float64] = _JITTER_WEIGHTS * mixed
+    return jitter
+
+
+def _spikes(
+    rng: np.random.Generator, n_volumes: int, repetition_time: float, spike_rate: float
+) -> npt.NDArray[np.float64]:
+    """Jerks: sudden displacements that return part of the way within seconds."""
+    spikes = np.zeros((n_volumes, 6))
+    n_spikes = rng.poisson(spike_rate * n_volumes * repetition_time / 60.0)
+    seconds = np.arange(n_volumes) * repetition_time
+    for onset in rng.integers(1, n_volumes, size=n_spikes):
+        size = _SPIKE_SIZE * rng.lognormal(0.0, 0.5)
+        direction = rng.standard_normal(6) * _SPIKE_WEIGHTS
+        kept = rng.uniform(0.1, 0.6)
+        time_constant = rng.uniform(2.0, 8.0)
+        elapsed = seconds[onset:] - seconds[onset]
+        shape = kept + (1 - kept) * np.exp(-elapsed / time_constant)
+        spikes[onset:] += size * shape[:, None] * direction
+    return spikes
+
+
+def simulate_motion(
+    rng: np.random.Generator,
+    n_volumes: int,
+    repetition_time: float,
+    mean_fd: float,
+    spike_rate: float = 0.5,
+    drift_mm: float = 0.3,
+) -> npt.NDArray[np.float64]:
+    """Simulate realignment parameters whose mean framewise displacement is ``mean_fd``.
+
+    Three parts are summed (Power et al. 2014 describe all three in real data):
+    a slow drift (a Gaussian-smoothed random walk, 15 s kernel), a fast jitter
+    (a respiration-like oscillation at 12-20 breaths per minute, aliased by the
+    TR, plus white registration noise) and jerks (a Poisson number of sudden
+    displacements at random volumes, each returning 40-90 % of the way with a
+    2-8 s time constant). The drift keeps the absolute size set by ``drift_mm``;
+    jitter and jerks are scaled together by the one factor that makes the run's
+    mean FD equal ``mean_fd`` (found by root finding; FD is convex in that
+    factor, so the root is unique).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    n_volumes : int
+        Volumes in the run; at least 2.
+    repetition_time : float
+        Seconds between volumes.
+    mean_fd : float
+        Mean framewise displacement of the run in mm (Power et al. 2012, 50 mm
+        head radius), over volumes 2 to ``n_volumes``. Typical adults lie
+        between 0.08 and 0.5.
+    spike_rate : float
+        Expected jerks per minute of scanning.
+    drift_mm : float
+        Size of the slow drift: the SD, in mm, that ``trans_z`` (the most
+        drifting axis) wanders in 5 minutes; other axes drift 0.3 to 0.8 times
+        as much. 0 gives no drift.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n_volumes x 6``: ``trans_x, trans_y, trans_z`` in mm and
+        ``rot_x, rot_y, rot_z`` in radians (fMRIPrep's order and units),
+        relative to the first volume. ``framewise_displacement(params)``
+        averages to ``mean_fd`` up to about 1e-9 relative error.
+
+    Raises
+    ------
+    InputError
+        If a parameter is out of range, or if the drift alone already moves
+        more than ``mean_fd`` per volume (lower ``drift_mm``).
+    """
+    if int(n_volumes) != n_volumes or n_volumes < 2:
+        raise InputError(f"n_volumes must be an integer of at least 2; got {n_volumes!r}")
+    _check_positive("repetition_time", repetition_time)
+    _check_positive("mean_fd", mean_fd)
+    _check_positive("spike_rate", spike_rate, allow_zero=True)
+    _check_positive("drift_mm", drift_mm, allow_zero=True)
+    n_volumes = int(n_volumes)
+    drift = _drift(rng, n_volumes, repetition_time, drift_mm)
+    fast = _jitter(rng, n_volumes, repetition_time)
+    fast += _spikes(rng, n_volumes, repetition_time, spike_rate)
+    drift_fd, fast_fd = _mean_fd_mm(drift), _mean_fd_mm(fast)
+    if drift_fd >= mean_fd:
+        raise InputError(
+            f"drift_mm={drift_mm!r} alone gives a mean FD of {drift_fd:.3g} mm, not below "
+            f"mean_fd={mean_fd!r}; lower drift_mm"
+        )
+    # FD(drift + c * fast) >= c * FD(fast) - FD(drift), so the root lies below `high`.
+    high = (mean_fd + drift_fd) / fast_fd
+    scale = brentq(lambda c: _mean_fd_mm(drift + c * fast) - mean_fd, 0.0, high, xtol=1e-14)
+    params = drift + scale * fast
+    params -= params[0]
+    params[:, 3:] /= _RADIUS_MM
+    return params
+
+
+def framewise_displacement(
+    params: npt.ArrayLike, radius_mm: float = 50.0
+) -> npt.NDArray[np.float64]:
+    """Compute framewise displacement (Power et al. 2012).
+
+    ``FD_t = sum_k |p_k(t) - p_k(t-1)|`` over the three translations (mm) and the
+    three rotations converted to the arc length (mm) they sweep on a sphere of
+    radius ``radius_mm``.
+
+    Parameters
+    ----------
+    params : array_like
+        ``n_volumes x 6`` realignment parameters in fMRIPrep's order and units
+        (``trans_x, trans_y, trans_z`` in mm, ``rot_x, rot_y, rot_z`` in radians).
+    radius_mm : float
+        Head radius that turns radians into mm; 50 mm as in Power et al. (2012)
+        and fMRIPrep.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n_volumes`` values in mm; the first is NaN (fMRIPrep writes ``n/a``).
+    """
+    array = _as_array("params", params, 2)
+    if array.shape[1] != 6:
+        raise InputError(
+            f"params must have 6 columns ({', '.join(MOTION_COLUMNS)}); got {array.shape[1]}"
+        )
+    _check_positive("radius_mm", radius_mm)
+    step = np.abs(np.diff(array, axis=0))
+    step[:, 3:] *= radius_mm
+    return np.concatenate([[np.nan], step.sum(axis=1)])
+
+
+def motion_artifact(
+    rng: np.random.Generator,
+    params: npt.ArrayLike,
+    fd: npt.ArrayLike,
+    n_signals: int,
+    strength: float,
+) -> npt.NDArray[np.float64]:
+    """Simulate how head motion contaminates region or voxel signals.
+
+    The artifact of signal ``i`` is ``strength * (P b_i + a_i s)``:
+
+    * ``P`` holds the realignment parameters in mm (rotations as 50 mm arcs),
+      centred over time, and ``b_i ~ N(0, I/6)`` are per-signal loadings: the
+      part linear in the parameters that regression of the six parameters
+      removes (Friston et al. 1996, Magn Reson Med 35:346-355).
+    * ``s`` is a motion-locked transient shared by every signal: each volume
+      adds its FD (mm), halving every following volume, and ``s`` is centred
+      over time. Loadings ``a_i ~ N(0.95, 0.312^2)`` are mostly positive, so
+      high-FD volumes move all signals together and inflate their correlation,
+      as in real data (Power et al. 2012, 2014).
+
+    Over the loadings, the expected variance (time-averaged, about the time
+    mean) of each signal's artifact is
+    ``strength^2 * (sum_k var_t(P_k) / 6 + var_t(s))``, since ``E b_ik^2 = 1/6``,
+    ``E a_i^2 = 1`` and the two parts are uncorrelated.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the loadings.
+    params : array_like
+        ``n_volumes x 6`` realignment parameters (fMRIPrep order and units).
+    fd : array_like
+        ``n_volumes`` framewise displacement values in mm; NaN (the first
+        volume) counts as 0.
+    n_signals : int
+        Signals (columns) to contaminate.
+    strength : float
+        Signal units per mm of motion; 0 gives zeros.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n_volumes x n_signals``, to be added to the clean signals.
+    """
+    motion = _as_array("params", params, 2)
+    displacement = _as_array("fd", fd, 1, allow_nan=True)
+    if motion.shape[1] != 6:
+        raise InputError(f"params must have 6 columns; got {motion.shape[1]}")
+    if displacement.size != motion.shape[0]:
+        raise InputError(
+            f"fd has {displacement.size} values but params has {motion.shape[0]} volumes"
+        )
+    if int(n_signals) != n_signals or n_signals < 1:
+        raise InputError(f"n_signals must be a positive integer; got {n_signals!r}")
+    _check_positive("strength", strength, allow_zero=True)
+    n_volumes, n_signals = motion.shape[0], int(n_signals)
+    if strength == 0:
+        return np.zeros((n_volumes, n_signals))
+    mm = motion * np.array([1.0, 1.0, 1.0, _RADIUS_MM, _RADIUS_MM, _RADIUS_MM])
+    mm -= mm.mean(axis=0)
+    linear = mm @ rng.normal(0.0, np.sqrt(1 / 6), size=(6, n_signals))
+    kernel = _TRANSIENT_HALVING ** np.arange(min(n_volumes, 30))
+    transient = np.convolve(np.nan_to_num(displacement, nan=0.0), kernel)[:n_volumes]
+    transient -= transient.mean()
+    shared = rng.normal(0.95, np.sqrt(1 - 0.95**2), size=n_signals)
+    artifact: npt.NDArray[np.float64] = strength * (linear + transient[:, None] * shared)
+    return artifact

@@ -1,0 +1,116 @@
+"""Draw one run's signals from its population model, with motion, drift and confounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from dmnpharm.simulate._confounds import fmriprep_confounds
+from dmnpharm.simulate._model import RunModel
+from dmnpharm.simulate._motion import framewise_displacement, motion_artifact, simulate_motion
+from dmnpharm.simulate._signals import bold_like_noise
+from dmnpharm.simulate._spec import SignalSpec
+
+__all__ = ["RunSignals", "generate_run"]
+
+Array = npt.NDArray[np.float64]
+
+#: Baseline of the written region signals (arbitrary units, percent-like).
+BASELINE = 100.0
+_N_COMPCOR = 5
+_N_NUISANCE_VOXELS = 40
+
+
+@dataclass(frozen=True, eq=False)
+class RunSignals:
+    """One run's signals and the parts they are made of.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Region time series as written (volumes x regions): baseline + BOLD +
+        thermal noise + drift + motion artifact.
+    bold : numpy.ndarray
+        The BOLD part alone (what the population model describes).
+    global_signal : numpy.ndarray
+        The global source ``g`` (volumes).
+    nuisance : numpy.ndarray
+        Drift + motion artifact per region (what denoising should remove).
+    confounds : pandas.DataFrame
+        fMRIPrep-style confounds table of the run.
+    """
+
+    data: Array = field(repr=False)
+    bold: Array = field(repr=False)
+    global_signal: Array = field(repr=False)
+    nuisance: Array = field(repr=False)
+    confounds: pd.DataFrame = field(repr=False)
+
+
+def _drift(rng: np.random.Generator, n_volumes: int, n_signals: int, sd: float) -> Array:
+    """Slow scanner drift: random linear, quadratic and half-cosine terms per signal."""
+    t = np.linspace(-1.0, 1.0, n_volumes)
+    basis = np.column_stack([t, t**2 - np.mean(t**2), np.cos(np.pi * (t + 1) / 2)])
+    basis /= basis.std(axis=0)
+    weights = rng.normal(0.0, sd / np.sqrt(3), size=(3, n_signals))
+    drift: Array = basis @ weights
+    return drift
+
+
+def generate_run(
+    rng: np.random.Generator, model: RunModel, signal: SignalSpec, mean_fd: float
+) -> RunSignals:
+    """Draw one run.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    model : RunModel
+        Population parameters of the run (after effects are applied).
+    signal : SignalSpec
+        Acquisition and nuisance settings.
+    mean_fd : float
+        Target mean framewise displacement of the run, mm.
+
+    Returns
+    -------
+    RunSignals
+        Signals and confounds.
+    """
+    n_t, tr = signal.n_volumes, signal.repetition_time
+    n_src, n_reg = model.sources.shape[0], model.a.size
+    chol = np.linalg.cholesky(model.sources)
+    sources = bold_like_noise(rng, n_t, n_src, tr) @ chol.T
+    glob = bold_like_noise(rng, n_t, 1, tr)[:, 0]
+    region_noise = bold_like_noise(rng, n_t, n_reg, tr) * np.sqrt(model.noise)
+    network = np.where(model.column >= 0, model.a, 0.0) * sources[:, np.maximum(model.column, 0)]
+    bold = model.amp * (network + np.outer(glob, model.b) + region_noise)
+    thermal = model.thermal_sd * rng.standard_normal((n_t, n_reg))
+    params = simulate_motion(rng, n_t, tr, mean_fd)
+    fd = framewise_displacement(params)
+    artifact = motion_artifact(rng, params, fd, n_reg, signal.motion_artifact)
+    nuisance = _drift(rng, n_t, n_reg, signal.drift_sd) + artifact
+    data = BASELINE + bold + thermal + nuisance
+    # white matter and CSF carry global, drift and motion signal but no neural networks
+    compartments = (
+        0.3 * glob[:, None]
+        + _drift(rng, n_t, _N_NUISANCE_VOXELS, signal.drift_sd)
+        + motion_artifact(rng, params, fd, _N_NUISANCE_VOXELS, signal.motion_artifact)
+        + 0.5 * rng.standard_normal((n_t, _N_NUISANCE_VOXELS))
+    )
+    centred = compartments - compartments.mean(axis=0)
+    left, _, _ = np.linalg.svd(centred, full_matrices=False)
+    confounds = fmriprep_confounds(
+        params,
+        global_signal=data.mean(axis=1),
+        csf=BASELINE + compartments[:, : _N_NUISANCE_VOXELS // 2].mean(axis=1),
+        white_matter=BASELINE + compartments[:, _N_NUISANCE_VOXELS // 2 :].mean(axis=1),
+        data=data,
+        acompcor=left[:, :_N_COMPCOR],
+        repetition_time=tr,
+    )
+    return RunSignals(data, bold, glob, nuisance, confounds)
