@@ -149,3 +149,23 @@ def test_parser_lists_the_commands() -> None:
     help_text = build_parser().format_help()
     for command in ("simulate", "run", "demo"):
         assert command in help_text
+
+
+def test_simulate_voxel_level(tmp_path: Path) -> None:
+    """--level voxel writes fMRIPrep-style derivatives for every run."""
+    out = tmp_path / "vox"
+    argv = [
+        "simulate",
+        "--out",
+        str(out),
+        "--level",
+        "voxel",
+        "--subjects",
+        "2",
+        "--volumes",
+        "20",
+    ]
+    assert main(argv) == 0
+    images = sorted(out.glob("derivatives/fmriprep/sub-*/ses-*/func/*_desc-preproc_bold.nii.gz"))
+    assert len(images) == 4
+    assert (out / "ground_truth.json").is_file()

@@ -22,6 +22,7 @@ from dmnpharm.simulate import (
     simulate_study,
     spec_from_dict,
     write_simulated_study,
+    write_voxel_study,
 )
 
 __all__ = ["build_parser", "main"]
@@ -136,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(sim)
     sim.add_argument("--volumes", type=_positive_int, default=None, help="volumes per run")
     sim.add_argument("--tr", type=float, default=None, help="repetition time in seconds")
+    sim.add_argument(
+        "--level",
+        choices=("roi", "voxel"),
+        default="roi",
+        help="roi: region time series; voxel: 2 mm MNI images in fMRIPrep's layout",
+    )
     _add_common(sim)
 
     run = subs.add_parser("run", help="analyse an ROI-level study folder")
@@ -169,7 +176,8 @@ def _configure_logging(verbose: bool, quiet: bool) -> logging.Handler:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         spec = _study_spec(args)
-        path = write_simulated_study(simulate_study(spec), args.out, overwrite=args.overwrite)
+        writer = write_voxel_study if args.level == "voxel" else write_simulated_study
+        path = writer(simulate_study(spec), args.out, overwrite=args.overwrite)
         print(path)
         return 0
     config = RunConfig(

@@ -30,11 +30,13 @@ from dmnpharm.simulate._spec import (
 )
 from dmnpharm.simulate._study import SimulatedRun, SimulatedStudy, simulate_study
 from dmnpharm.simulate._write import write_simulated_study
+from dmnpharm.simulate._write_voxel import VOXEL_SPACE, write_voxel_study
 
 __all__ = [
     "DESIGN_KINDS",
     "EFFECT_MEASURES",
     "PRESETS",
+    "VOXEL_SPACE",
     "Condition",
     "DesignSpec",
     "Effect",
@@ -64,4 +66,5 @@ __all__ = [
     "time_course",
     "williams_sequences",
     "write_simulated_study",
+    "write_voxel_study",
 ]

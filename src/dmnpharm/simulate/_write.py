@@ -12,7 +12,7 @@ from dmnpharm._utils import staged_output_dir
 from dmnpharm.io import roi_run_path, write_roi_run, write_tsv
 from dmnpharm.simulate._study import SimulatedStudy
 
-__all__ = ["write_simulated_study"]
+__all__ = ["session_table", "visible_participants", "write_simulated_study"]
 
 #: Design columns written to the sessions files when the design has them.
 _SESSION_COLUMNS = ("session_id", "condition", "dose_mg", "hours_since_dose", "treatment_weeks")
@@ -57,11 +57,46 @@ def write_simulated_study(
     return Path(dest)
 
 
+def visible_participants(study: SimulatedStudy) -> pd.DataFrame:
+    """Return the participants table without its ground-truth columns.
+
+    Parameters
+    ----------
+    study : SimulatedStudy
+        The simulated study.
+
+    Returns
+    -------
+    pandas.DataFrame
+        What ``participants.tsv`` holds.
+    """
+    return study.participants.drop(columns=[c for c in _HIDDEN if c in study.participants])
+
+
+def session_table(study: SimulatedStudy) -> list[tuple[str, pd.DataFrame]]:
+    """Return each participant's sessions table.
+
+    Parameters
+    ----------
+    study : SimulatedStudy
+        The simulated study.
+
+    Returns
+    -------
+    list of (str, pandas.DataFrame)
+        Participant label and the rows of its ``sub-*_sessions.tsv``.
+    """
+    sessions = study.sessions
+    columns = [c for c in _SESSION_COLUMNS if c in sessions.columns]
+    return [
+        (str(pid), rows[columns]) for pid, rows in sessions.groupby("participant_id", sort=False)
+    ]
+
+
 def _write(study: SimulatedStudy, root: Path) -> None:
     spec = study.spec
     sig = spec.signal
-    participants = study.participants.drop(columns=[c for c in _HIDDEN if c in study.participants])
-    write_tsv(participants, root / "participants.tsv")
+    write_tsv(visible_participants(study), root / "participants.tsv")
     _json(
         root / "dataset_description.json",
         {
@@ -73,10 +108,8 @@ def _write(study: SimulatedStudy, root: Path) -> None:
             ],
         },
     )
-    sessions = study.sessions
-    columns = [c for c in _SESSION_COLUMNS if c in sessions.columns]
-    for pid, rows in sessions.groupby("participant_id", sort=False):
-        write_tsv(rows[columns], root / str(pid) / f"{pid}_sessions.tsv")
+    for pid, table in session_table(study):
+        write_tsv(table, root / pid / f"{pid}_sessions.tsv")
     for run in study.runs:
         path = roi_run_path(root, run.participant_id, run.session_id, sig.atlas)
         write_roi_run(

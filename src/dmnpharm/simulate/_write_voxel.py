@@ -1,0 +1,128 @@
+"""Write a simulated study at voxel level, in the layout fMRIPrep writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dmnpharm._utils import staged_output_dir
+from dmnpharm.io import write_tsv
+from dmnpharm.simulate._study import SimulatedStudy
+from dmnpharm.simulate._voxel import write_bold_run, write_mask
+from dmnpharm.simulate._voxel_grid import brain_mask, region_label_volume
+from dmnpharm.simulate._write import session_table, visible_participants
+
+__all__ = ["VOXEL_SPACE", "write_voxel_study"]
+
+#: fMRIPrep space and resolution entities of the written images.
+VOXEL_SPACE = "space-MNI152NLin2009cAsym_res-2"
+
+
+def _json(path: Path, content: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_voxel_study(
+    study: SimulatedStudy, dest: str | Path, radius_mm: float = 5.0, overwrite: bool = False
+) -> Path:
+    """Write a simulated study as raw BIDS tables plus fMRIPrep-style derivatives.
+
+    Each region's signal fills a sphere of ``radius_mm`` around its atlas
+    coordinate on the 2 mm MNI152NLin2009cAsym grid, with independent voxel
+    noise sized so that the sphere mean carries about the ROI-level form's
+    thermal noise; other brain voxels carry the global signal and noise.
+    Layout: ``participants.tsv``, ``sub-*/sub-*_sessions.tsv``,
+    ``dataset_description.json``, and under ``derivatives/fmriprep/sub-*/ses-*/func/``
+    the ``*_space-MNI152NLin2009cAsym_res-2_desc-preproc_bold.nii.gz``,
+    ``*_desc-brain_mask.nii.gz`` and ``*_desc-confounds_timeseries.tsv`` with JSON
+    sidecars giving ``RepetitionTime``; ``ground_truth.json`` at the top.
+
+    Parameters
+    ----------
+    study : SimulatedStudy
+        From :func:`dmnpharm.simulate.simulate_study`.
+    dest : str or Path
+        Output folder, written atomically (staging folder, then rename).
+    radius_mm : float
+        Sphere radius of each region.
+    overwrite : bool
+        Replace ``dest`` if it exists and is not empty.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+    """
+    with staged_output_dir(dest, overwrite=overwrite) as root:
+        _write(study, root, radius_mm)
+    return Path(dest)
+
+
+def _write(study: SimulatedStudy, root: Path, radius_mm: float) -> None:
+    sig = study.spec.signal
+    version = study.ground_truth["dmnpharm_version"]
+    write_tsv(visible_participants(study), root / "participants.tsv")
+    _json(
+        root / "dataset_description.json",
+        {
+            "Name": f"dmnpharm simulated study ({study.spec.name})",
+            "BIDSVersion": "1.9.0",
+            "DatasetType": "raw",
+        },
+    )
+    for pid, table in session_table(study):
+        write_tsv(table, root / pid / f"{pid}_sessions.tsv")
+    fmriprep = root / "derivatives" / "fmriprep"
+    _json(
+        fmriprep / "dataset_description.json",
+        {
+            "Name": "simulated fMRIPrep-style derivatives",
+            "BIDSVersion": "1.9.0",
+            "DatasetType": "derivative",
+            "GeneratedBy": [
+                {
+                    "Name": "dmnpharm",
+                    "Version": version,
+                    "Description": "simulation in fMRIPrep's output layout",
+                }
+            ],
+        },
+    )
+    mask = brain_mask()
+    labels = region_label_volume(study.atlas, radius_mm=radius_mm, mask=mask)
+    per_region = np.bincount(labels.ravel())[1:]
+    voxel_noise = sig.thermal_noise_sd * float(np.sqrt(np.median(per_region)))
+    rng = np.random.default_rng([study.spec.seed, 1])
+    for run in study.runs:
+        func = fmriprep / run.participant_id / run.session_id / "func"
+        stem = f"{run.participant_id}_{run.session_id}_task-rest"
+        bold = func / f"{stem}_{VOXEL_SPACE}_desc-preproc_bold.nii.gz"
+        write_bold_run(
+            bold,
+            run.signals.bold + run.signals.nuisance,
+            run.signals.global_signal * sig.global_loading,
+            labels,
+            mask,
+            rng,
+            voxel_noise,
+            sig.repetition_time,
+        )
+        _json(
+            bold.with_name(bold.name.replace(".nii.gz", ".json")),
+            {"RepetitionTime": sig.repetition_time, "SkullStripped": False, "TaskName": "rest"},
+        )
+        write_mask(func / f"{stem}_{VOXEL_SPACE}_desc-brain_mask.nii.gz", mask)
+        confounds = func / f"{stem}_desc-confounds_timeseries.tsv"
+        write_tsv(run.signals.confounds.round(6), confounds)
+        _json(confounds.with_suffix(".json"), {"RepetitionTime": sig.repetition_time})
+    truth = dict(study.ground_truth)
+    truth["voxel_layout"] = {
+        "space": VOXEL_SPACE,
+        "sphere_radius_mm": radius_mm,
+        "voxel_noise_sd": voxel_noise,
+    }
+    _json(root / "ground_truth.json", truth)
