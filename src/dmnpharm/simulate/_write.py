@@ -12,7 +12,7 @@ from dmnpharm._utils import staged_output_dir
 from dmnpharm.io import roi_run_path, write_roi_run, write_tsv
 from dmnpharm.simulate._study import SimulatedStudy
 
-__all__ = ["session_table", "visible_participants", "write_simulated_study"]
+__all__ = ["json_file", "session_table", "visible_participants", "write_simulated_study"]
 
 #: Design columns written to the sessions files when the design has them.
 _SESSION_COLUMNS = ("session_id", "condition", "dose_mg", "hours_since_dose", "treatment_weeks")
@@ -20,7 +20,16 @@ _SESSION_COLUMNS = ("session_id", "condition", "dose_mg", "hours_since_dose", "t
 _HIDDEN = ("response", "planted_brain_change")
 
 
-def _json(path: Path, content: dict[str, Any]) -> None:
+def json_file(path: Path, content: dict[str, Any]) -> None:
+    """Write a JSON file with sorted keys, creating its folder.
+
+    Parameters
+    ----------
+    path : Path
+        Destination.
+    content : dict
+        JSON-ready content.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -97,7 +106,7 @@ def _write(study: SimulatedStudy, root: Path) -> None:
     spec = study.spec
     sig = spec.signal
     write_tsv(visible_participants(study), root / "participants.tsv")
-    _json(
+    json_file(
         root / "dataset_description.json",
         {
             "Name": f"dmnpharm simulated study ({spec.name}, ROI level)",
@@ -126,11 +135,11 @@ def _write(study: SimulatedStudy, root: Path) -> None:
         stem = path.name.replace(f"_atlas-{sig.atlas}_timeseries.tsv", "")
         confounds_path = path.parent / f"{stem}_desc-confounds_timeseries.tsv"
         write_tsv(_rounded(run.signals.confounds), confounds_path)
-        _json(
+        json_file(
             confounds_path.with_suffix(".json"),
             {"RepetitionTime": sig.repetition_time, "Description": "simulated fMRIPrep confounds"},
         )
-    _json(root / "ground_truth.json", _truth_with_subjects(study))
+    json_file(root / "ground_truth.json", _truth_with_subjects(study))
 
 
 def _rounded(frame: pd.DataFrame) -> pd.DataFrame:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -13,17 +11,12 @@ from dmnpharm.io import write_tsv
 from dmnpharm.simulate._study import SimulatedStudy
 from dmnpharm.simulate._voxel import write_bold_run, write_mask
 from dmnpharm.simulate._voxel_grid import brain_mask, region_label_volume
-from dmnpharm.simulate._write import session_table, visible_participants
+from dmnpharm.simulate._write import json_file, session_table, visible_participants
 
 __all__ = ["VOXEL_SPACE", "write_voxel_study"]
 
 #: fMRIPrep space and resolution entities of the written images.
 VOXEL_SPACE = "space-MNI152NLin2009cAsym_res-2"
-
-
-def _json(path: Path, content: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def write_voxel_study(
@@ -66,7 +59,7 @@ def _write(study: SimulatedStudy, root: Path, radius_mm: float) -> None:
     sig = study.spec.signal
     version = study.ground_truth["dmnpharm_version"]
     write_tsv(visible_participants(study), root / "participants.tsv")
-    _json(
+    json_file(
         root / "dataset_description.json",
         {
             "Name": f"dmnpharm simulated study ({study.spec.name})",
@@ -77,7 +70,7 @@ def _write(study: SimulatedStudy, root: Path, radius_mm: float) -> None:
     for pid, table in session_table(study):
         write_tsv(table, root / pid / f"{pid}_sessions.tsv")
     fmriprep = root / "derivatives" / "fmriprep"
-    _json(
+    json_file(
         fmriprep / "dataset_description.json",
         {
             "Name": "simulated fMRIPrep-style derivatives",
@@ -111,18 +104,18 @@ def _write(study: SimulatedStudy, root: Path, radius_mm: float) -> None:
             voxel_noise,
             sig.repetition_time,
         )
-        _json(
+        json_file(
             bold.with_name(bold.name.replace(".nii.gz", ".json")),
             {"RepetitionTime": sig.repetition_time, "SkullStripped": False, "TaskName": "rest"},
         )
         write_mask(func / f"{stem}_{VOXEL_SPACE}_desc-brain_mask.nii.gz", mask)
         confounds = func / f"{stem}_desc-confounds_timeseries.tsv"
         write_tsv(run.signals.confounds.round(6), confounds)
-        _json(confounds.with_suffix(".json"), {"RepetitionTime": sig.repetition_time})
+        json_file(confounds.with_suffix(".json"), {"RepetitionTime": sig.repetition_time})
     truth = dict(study.ground_truth)
     truth["voxel_layout"] = {
         "space": VOXEL_SPACE,
         "sphere_radius_mm": radius_mm,
         "voxel_noise_sd": voxel_noise,
     }
-    _json(root / "ground_truth.json", truth)
+    json_file(root / "ground_truth.json", truth)
