@@ -250,16 +250,18 @@ def test_rating_correlates_with_brain_change(tmp_path: Path) -> None:
     """The rating's correlation with each subject's planted change is the set -0.6.
 
     120 subjects: the sampling SD of a correlation of -0.6 is about 0.06, so the
-    tolerance is 0.2; the measured brain change correlates in the same direction.
+    tolerance is 0.2. The measured brain change (200 volumes, with sampling noise and
+    motion) correlates in the same direction: -0.15 to -0.34 over seeds 1-5, and
+    the test asks for below -0.1.
     """
     spec = StudySpec(
         design=DesignSpec(n_subjects=120),
-        signal=SignalSpec(n_volumes=60),
-        effects=(Effect("within_fc", -0.10, "DMN"),),
+        signal=SignalSpec(n_volumes=200),
+        effects=(Effect("within_fc", -0.08, "DMN"),),
         response=ResponseSpec(
             heterogeneity_sd=0.3, rating="ego_dissolution", rating_correlation=-0.6
         ),
-        seed=8,
+        seed=1,
     )
     root = write_simulated_study(simulate_study(spec), tmp_path / "s")
     participants = pd.read_csv(root / "participants.tsv", sep="\t").set_index("participant_id")

@@ -22,11 +22,17 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import gaussian_filter1d
-from scipy.optimize import brentq
 
 from dmnpharm.exceptions import InputError
 
-__all__ = ["MOTION_COLUMNS", "framewise_displacement", "motion_artifact", "simulate_motion"]
+__all__ = [
+    "MOTION_COLUMNS",
+    "framewise_displacement",
+    "motion_artifact",
+    "motion_artifact_batch",
+    "simulate_motion",
+    "simulate_motion_batch",
+]
 
 #: Names and order of the realignment parameters, as fMRIPrep writes them.
 MOTION_COLUMNS: tuple[str, ...] = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
@@ -67,53 +73,146 @@ def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> Non
         raise InputError(f"{name} must be {rule} and finite; got {value!r}")
 
 
-def _mean_fd_mm(displacement: npt.NDArray[np.float64]) -> float:
-    """Mean FD of parameters already expressed in mm on every axis."""
-    return float(np.abs(np.diff(displacement, axis=0)).sum(axis=1).mean())
+def _mean_fd_mm(displacement: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Mean FD per run of parameters already in mm on every axis (runs x volumes x 6)."""
+    fd: npt.NDArray[np.float64] = np.abs(np.diff(displacement, axis=1)).sum(axis=2).mean(axis=1)
+    return fd
 
 
 def _drift(
-    rng: np.random.Generator, n_volumes: int, repetition_time: float, drift_mm: float
+    rng: np.random.Generator, shape: tuple[int, int], repetition_time: float, drift_mm: float
 ) -> npt.NDArray[np.float64]:
-    steps = rng.standard_normal((n_volumes, 6)) * np.sqrt(repetition_time / _DRIFT_REFERENCE_S)
-    walk = np.cumsum(steps, axis=0)
-    smooth = gaussian_filter1d(walk, sigma=_DRIFT_SMOOTHING_S / repetition_time, axis=0)
+    steps = rng.standard_normal((*shape, 6)) * np.sqrt(repetition_time / _DRIFT_REFERENCE_S)
+    walk = np.cumsum(steps, axis=1)
+    smooth = gaussian_filter1d(walk, sigma=_DRIFT_SMOOTHING_S / repetition_time, axis=1)
     drift: npt.NDArray[np.float64] = drift_mm * _DRIFT_WEIGHTS * smooth
     return drift
 
 
 def _jitter(
-    rng: np.random.Generator, n_volumes: int, repetition_time: float
+    rng: np.random.Generator, shape: tuple[int, int], repetition_time: float
 ) -> npt.NDArray[np.float64]:
     """Respiration-like oscillation (aliased by the TR) plus white noise, unit SD per axis."""
+    n_runs, n_volumes = shape
     seconds = np.arange(n_volumes) * repetition_time
-    rate = rng.uniform(*_RESPIRATION_HZ)
-    wander = np.cumsum(rng.normal(0.0, 0.5 * np.sqrt(repetition_time), n_volumes))
+    rate = rng.uniform(*_RESPIRATION_HZ, size=(n_runs, 1))
+    wander = np.cumsum(rng.normal(0.0, 0.5 * np.sqrt(repetition_time), shape), axis=1)
     phase = 2 * np.pi * rate * seconds + wander
-    offsets = rng.uniform(0.0, 2 * np.pi, 6)
-    breathing = np.sqrt(2.0) * np.cos(phase[:, None] + offsets)
-    white = rng.standard_normal((n_volumes, 6))
+    offsets = rng.uniform(0.0, 2 * np.pi, (n_runs, 1, 6))
+    breathing = np.sqrt(2.0) * np.cos(phase[:, :, None] + offsets)
+    white = rng.standard_normal((*shape, 6))
     mixed = np.sqrt(_RESPIRATORY_SHARE) * breathing + np.sqrt(1 - _RESPIRATORY_SHARE) * white
     jitter: npt.NDArray[np.float64] = _JITTER_WEIGHTS * mixed
     return jitter
 
 
 def _spikes(
-    rng: np.random.Generator, n_volumes: int, repetition_time: float, spike_rate: float
+    rng: np.random.Generator, shape: tuple[int, int], repetition_time: float, spike_rate: float
 ) -> npt.NDArray[np.float64]:
     """Jerks: sudden displacements that return part of the way within seconds."""
-    spikes = np.zeros((n_volumes, 6))
-    n_spikes = rng.poisson(spike_rate * n_volumes * repetition_time / 60.0)
-    seconds = np.arange(n_volumes) * repetition_time
-    for onset in rng.integers(1, n_volumes, size=n_spikes):
-        size = _SPIKE_SIZE * rng.lognormal(0.0, 0.5)
-        direction = rng.standard_normal(6) * _SPIKE_WEIGHTS
-        kept = rng.uniform(0.1, 0.6)
-        time_constant = rng.uniform(2.0, 8.0)
-        elapsed = seconds[onset:] - seconds[onset]
-        shape = kept + (1 - kept) * np.exp(-elapsed / time_constant)
-        spikes[onset:] += size * shape[:, None] * direction
+    n_runs, n_volumes = shape
+    counts = rng.poisson(spike_rate * n_volumes * repetition_time / 60.0, size=n_runs)
+    total = int(counts.sum())
+    run = np.repeat(np.arange(n_runs), counts)
+    onset = rng.integers(1, n_volumes, size=total)
+    size = _SPIKE_SIZE * rng.lognormal(0.0, 0.5, size=total)
+    direction = rng.standard_normal((total, 6)) * _SPIKE_WEIGHTS
+    kept = rng.uniform(0.1, 0.6, size=total)
+    time_constant = rng.uniform(2.0, 8.0, size=total)
+    # each jerk's time course, zero before its onset, summed into its run
+    elapsed = (np.arange(n_volumes)[None, :] - onset[:, None]) * repetition_time
+    shape_t = kept[:, None] + (1 - kept[:, None]) * np.exp(
+        -np.maximum(elapsed, 0.0) / time_constant[:, None]
+    )
+    shape_t[elapsed < 0] = 0.0
+    spikes = np.zeros((n_runs, n_volumes, 6))
+    np.add.at(spikes, run, (size[:, None] * shape_t)[:, :, None] * direction[:, None, :])
     return spikes
+
+
+def _solve_scale(
+    drift: npt.NDArray[np.float64], fast: npt.NDArray[np.float64], target: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Per run, the factor ``c`` with mean FD of ``drift + c * fast`` equal to ``target``.
+
+    Mean FD is convex and piecewise linear in ``c``; Newton's method started right
+    of the root descends monotonically onto it and ends on the exact linear piece.
+    """
+    d_drift, d_fast = np.diff(drift, axis=1), np.diff(fast, axis=1)
+    drift_fd, fast_fd = _mean_fd_mm(drift), _mean_fd_mm(fast)
+    # FD(drift + c * fast) >= c * FD(fast) - FD(drift), so the root lies below this
+    scale = (target + drift_fd) / fast_fd
+    for _ in range(200):
+        moved = d_drift + scale[:, None, None] * d_fast
+        gap = np.abs(moved).sum(axis=2).mean(axis=1) - target
+        if np.all(np.abs(gap) <= 1e-13 * target):
+            break
+        slope = (np.sign(moved) * d_fast).sum(axis=2).mean(axis=1)
+        scale = scale - np.where(np.abs(gap) > 1e-13 * target, gap / slope, 0.0)
+    return scale
+
+
+def simulate_motion_batch(
+    rng: np.random.Generator,
+    n_volumes: int,
+    repetition_time: float,
+    mean_fd: npt.ArrayLike,
+    spike_rate: float = 0.5,
+    drift_mm: float = 0.3,
+) -> npt.NDArray[np.float64]:
+    """Simulate realignment parameters of many runs at once, one mean FD per run.
+
+    The model is :func:`simulate_motion`'s; this is its vectorised form (used by
+    power analysis, which simulates tens of thousands of runs).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    n_volumes : int
+        Volumes per run; at least 2.
+    repetition_time : float
+        Seconds between volumes.
+    mean_fd : array_like
+        Wanted mean framewise displacement of each run, mm (one value per run).
+    spike_rate : float
+        Expected jerks per minute of scanning.
+    drift_mm : float
+        Size of the slow drift (see :func:`simulate_motion`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``runs x n_volumes x 6`` in fMRIPrep's order and units, each run
+        relative to its first volume.
+
+    Raises
+    ------
+    InputError
+        If a parameter is out of range, or if the drift alone already moves a run
+        more than its ``mean_fd`` per volume (lower ``drift_mm``).
+    """
+    if int(n_volumes) != n_volumes or n_volumes < 2:
+        raise InputError(f"n_volumes must be an integer of at least 2; got {n_volumes!r}")
+    target = _as_array("mean_fd", np.atleast_1d(np.asarray(mean_fd, dtype=np.float64)), 1)
+    _check_positive("repetition_time", repetition_time)
+    _check_positive("mean_fd", float(target.min()) if target.size else 1.0)
+    _check_positive("spike_rate", spike_rate, allow_zero=True)
+    _check_positive("drift_mm", drift_mm, allow_zero=True)
+    shape = (target.size, int(n_volumes))
+    drift = _drift(rng, shape, repetition_time, drift_mm)
+    fast = _jitter(rng, shape, repetition_time) + _spikes(rng, shape, repetition_time, spike_rate)
+    drift_fd = _mean_fd_mm(drift)
+    if np.any(drift_fd >= target):
+        worst = int(np.argmax(drift_fd - target))
+        raise InputError(
+            f"drift_mm={drift_mm!r} alone gives a mean FD of {drift_fd[worst]:.3g} mm, not "
+            f"below mean_fd={float(target[worst])!r}; lower drift_mm"
+        )
+    params = drift + _solve_scale(drift, fast, target)[:, None, None] * fast
+    params -= params[:, :1]
+    params[:, :, 3:] /= _RADIUS_MM
+    return params
 
 
 def simulate_motion(
@@ -133,8 +232,8 @@ def simulate_motion(
     displacements at random volumes, each returning 40-90 % of the way with a
     2-8 s time constant). The drift keeps the absolute size set by ``drift_mm``;
     jitter and jerks are scaled together by the one factor that makes the run's
-    mean FD equal ``mean_fd`` (found by root finding; FD is convex in that
-    factor, so the root is unique).
+    mean FD equal ``mean_fd`` (found by Newton's method; FD is convex and
+    piecewise linear in that factor, so the root is unique and met exactly).
 
     Parameters
     ----------
@@ -169,29 +268,10 @@ def simulate_motion(
         If a parameter is out of range, or if the drift alone already moves
         more than ``mean_fd`` per volume (lower ``drift_mm``).
     """
-    if int(n_volumes) != n_volumes or n_volumes < 2:
-        raise InputError(f"n_volumes must be an integer of at least 2; got {n_volumes!r}")
-    _check_positive("repetition_time", repetition_time)
     _check_positive("mean_fd", mean_fd)
-    _check_positive("spike_rate", spike_rate, allow_zero=True)
-    _check_positive("drift_mm", drift_mm, allow_zero=True)
-    n_volumes = int(n_volumes)
-    drift = _drift(rng, n_volumes, repetition_time, drift_mm)
-    fast = _jitter(rng, n_volumes, repetition_time)
-    fast += _spikes(rng, n_volumes, repetition_time, spike_rate)
-    drift_fd, fast_fd = _mean_fd_mm(drift), _mean_fd_mm(fast)
-    if drift_fd >= mean_fd:
-        raise InputError(
-            f"drift_mm={drift_mm!r} alone gives a mean FD of {drift_fd:.3g} mm, not below "
-            f"mean_fd={mean_fd!r}; lower drift_mm"
-        )
-    # FD(drift + c * fast) >= c * FD(fast) - FD(drift), so the root lies below `high`.
-    high = (mean_fd + drift_fd) / fast_fd
-    scale = brentq(lambda c: _mean_fd_mm(drift + c * fast) - mean_fd, 0.0, high, xtol=1e-14)
-    params = drift + scale * fast
-    params -= params[0]
-    params[:, 3:] /= _RADIUS_MM
-    return params
+    return simulate_motion_batch(
+        rng, n_volumes, repetition_time, [mean_fd], spike_rate, drift_mm
+    )[0]
 
 
 def framewise_displacement(
@@ -284,15 +364,50 @@ def motion_artifact(
     if int(n_signals) != n_signals or n_signals < 1:
         raise InputError(f"n_signals must be a positive integer; got {n_signals!r}")
     _check_positive("strength", strength, allow_zero=True)
-    n_volumes, n_signals = motion.shape[0], int(n_signals)
-    if strength == 0:
-        return np.zeros((n_volumes, n_signals))
-    mm = motion * np.array([1.0, 1.0, 1.0, _RADIUS_MM, _RADIUS_MM, _RADIUS_MM])
-    mm -= mm.mean(axis=0)
-    linear = mm @ rng.normal(0.0, np.sqrt(1 / 6), size=(6, n_signals))
-    kernel = _TRANSIENT_HALVING ** np.arange(min(n_volumes, 30))
-    transient = np.convolve(np.nan_to_num(displacement, nan=0.0), kernel)[:n_volumes]
-    transient -= transient.mean()
-    shared = rng.normal(0.95, np.sqrt(1 - 0.95**2), size=n_signals)
-    artifact: npt.NDArray[np.float64] = strength * (linear + transient[:, None] * shared)
+    return motion_artifact_batch(rng, motion[None], displacement[None], int(n_signals), strength)[0]
+
+
+def motion_artifact_batch(
+    rng: np.random.Generator,
+    params: npt.NDArray[np.float64],
+    fd: npt.NDArray[np.float64],
+    n_signals: int,
+    strength: float | npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Vectorised :func:`motion_artifact` over runs (no input checks; internal use).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the loadings.
+    params : numpy.ndarray
+        ``runs x volumes x 6`` realignment parameters.
+    fd : numpy.ndarray
+        ``runs x volumes`` framewise displacement (NaN counts as 0).
+    n_signals : int
+        Signals per run.
+    strength : float or numpy.ndarray
+        Signal units per mm of motion, one value or one per run.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``runs x volumes x n_signals``.
+    """
+    n_runs, n_volumes, _ = params.shape
+    gain = np.broadcast_to(np.asarray(strength, dtype=np.float64), (n_runs,))
+    if not gain.any():
+        return np.zeros((n_runs, n_volumes, n_signals))
+    mm = params * np.array([1.0, 1.0, 1.0, _RADIUS_MM, _RADIUS_MM, _RADIUS_MM])
+    mm -= mm.mean(axis=1, keepdims=True)
+    linear = mm @ rng.normal(0.0, np.sqrt(1 / 6), size=(n_runs, 6, n_signals))
+    steps = np.nan_to_num(fd, nan=0.0)
+    transient = np.zeros_like(steps)
+    for lag in range(min(n_volumes, 30)):
+        transient[:, lag:] += _TRANSIENT_HALVING**lag * steps[:, : n_volumes - lag]
+    transient -= transient.mean(axis=1, keepdims=True)
+    shared = rng.normal(0.95, np.sqrt(1 - 0.95**2), size=(n_runs, 1, n_signals))
+    artifact: npt.NDArray[np.float64] = gain[:, None, None] * (
+        linear + transient[:, :, None] * shared
+    )
     return artifact
