@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -13,11 +14,12 @@ from pathlib import Path
 from dmnpharm import __version__
 from dmnpharm._utils import LOGGER_NAME
 from dmnpharm.exceptions import DmnpharmError, InputError
-from dmnpharm.run import RunConfig, run_demo, run_study
+from dmnpharm.run import RunConfig, run_demo, run_study, write_power
 from dmnpharm.simulate import (
     Effect,
     StudySpec,
     load_preset,
+    power_analysis,
     preset_names,
     simulate_study,
     spec_from_dict,
@@ -45,6 +47,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
+
+
+def _size_list(text: str) -> tuple[int, ...]:
+    sizes = tuple(_positive_int(part.strip()) for part in text.split(",") if part.strip())
+    if not sizes:
+        raise argparse.ArgumentTypeError("give at least one sample size, e.g. 10,20,30")
+    return sizes
 
 
 def _add_common(sub: argparse.ArgumentParser) -> None:
@@ -152,6 +161,48 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis(run)
     _add_common(run)
 
+    power = subs.add_parser(
+        "power",
+        help="power of a design's main contrast by repeated ROI-level simulation",
+    )
+    power.add_argument("--out", required=True, help="output folder (table, curve, provenance)")
+    power_source = power.add_mutually_exclusive_group()
+    power_source.add_argument(
+        "--preset",
+        default=None,
+        help=f"named study (default demo-crossover): {', '.join(preset_names())}",
+    )
+    power_source.add_argument("--spec", default=None, help="JSON file holding a StudySpec")
+    power.add_argument(
+        "--subjects",
+        type=_size_list,
+        default=(10, 20, 30, 40),
+        help="comma-separated sample sizes (default 10,20,30,40)",
+    )
+    power.add_argument(
+        "--studies", type=_positive_int, default=1000, help="studies per size (default 1000)"
+    )
+    power.add_argument(
+        "--measure",
+        default=None,
+        help="within_fc_<NET> or between_fc_<A>_<B> (default: the spec's first FC effect)",
+    )
+    power.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    power.add_argument(
+        "--permutations",
+        type=_positive_int,
+        default=1000,
+        help="sign flips or relabellings per simulated study (default 1000)",
+    )
+    power.add_argument("--seed", type=int, default=0, help="seed of the analysis (default 0)")
+    power.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="processes for the simulation (default: one per core)",
+    )
+    _add_common(power)
+
     demo = subs.add_parser(
         "demo", help="simulate a crossover study, analyse it and write an HTML report"
     )
@@ -180,6 +231,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         path = writer(simulate_study(spec), args.out, overwrite=args.overwrite)
         print(path)
         return 0
+    if args.command == "power":
+        return _power(args)
     config = RunConfig(
         atlas=getattr(args, "atlas", None),
         contrast=args.contrast,
@@ -194,6 +247,29 @@ def _dispatch(args: argparse.Namespace) -> int:
         shown = result.results[["measure", "contrast", "estimate", "ci_low", "ci_high", "p_fwer"]]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=sys.stderr)
     print(result.report)
+    return 0
+
+
+def _power(args: argparse.Namespace) -> int:
+    spec = _study_spec(argparse.Namespace(**{**vars(args), "subjects": None, "effect": None}))
+    result = power_analysis(
+        spec,
+        args.subjects,
+        args.studies,
+        alpha=args.alpha,
+        n_permutations=args.permutations,
+        seed=args.seed,
+        measure=args.measure,
+        workers=args.workers,
+    )
+    outputs = write_power(result, args.out, overwrite=args.overwrite)
+    if not args.quiet:
+        shown = result.table[["n_subjects", "power", "power_ci_low", "power_ci_high"]]
+        print(
+            f"{spec.name}: {result.contrast.description} ({result.contrast.test})", file=sys.stderr
+        )
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=sys.stderr)
+    print(outputs.table)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["paired_condition_figure"]
+__all__ = ["paired_condition_figure", "power_curve_figure"]
 
 
 def paired_condition_figure(
@@ -64,3 +65,42 @@ def paired_condition_figure(
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def power_curve_figure(table: pd.DataFrame, title: str, target: float = 0.8) -> bytes:
+    """Plot power against sample size with its Monte Carlo interval, as PNG bytes.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``n_subjects``, ``power``, ``power_ci_low``, ``power_ci_high``
+        and ``alpha`` (as :func:`dmnpharm.simulate.power_analysis` returns).
+    title : str
+        Figure title (the contrast).
+    target : float
+        Conventional power target drawn as a dashed line.
+
+    Returns
+    -------
+    bytes
+        A PNG image.
+    """
+    fig = Figure(figsize=(5.0, 3.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    n = table["n_subjects"].to_numpy(dtype=float)
+    power = table["power"].to_numpy(dtype=float)
+    below = power - table["power_ci_low"].to_numpy(dtype=float)
+    above = table["power_ci_high"].to_numpy(dtype=float) - power
+    ax.errorbar(n, power, yerr=[below, above], color="C0", marker="o", capsize=4, linewidth=2)
+    ax.axhline(target, color="0.4", linestyle="--", linewidth=1, label=f"power {target:g}")
+    alpha = float(table["alpha"].iloc[0])
+    ax.axhline(alpha, color="C3", linestyle=":", linewidth=1, label=f"alpha {alpha:g}")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("subjects")
+    ax.set_ylabel("power (95 % interval)")
+    ax.set_title(textwrap.fill(title, 64), fontsize=9)
+    ax.legend(loc="center right", fontsize=8, frameon=False)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()

@@ -4,6 +4,7 @@ The generator that tests, the demo and users share: a frozen :class:`StudySpec`
 (design, signal, effects, response) and a seed give byte-identical files.
 """
 
+from dmnpharm.simulate._batch import MeasureTarget, simulate_measure_runs
 from dmnpharm.simulate._confounds import cosine_basis, dvars, fmriprep_confounds
 from dmnpharm.simulate._design import (
     build_design,
@@ -12,7 +13,19 @@ from dmnpharm.simulate._design import (
     williams_sequences,
 )
 from dmnpharm.simulate._model import RunModel, mean_fisher_z
-from dmnpharm.simulate._motion import framewise_displacement, motion_artifact, simulate_motion
+from dmnpharm.simulate._motion import (
+    framewise_displacement,
+    motion_artifact,
+    simulate_motion,
+    simulate_motion_batch,
+)
+from dmnpharm.simulate._power import (
+    POWER_COLUMNS,
+    PowerContrast,
+    PowerResult,
+    main_contrast,
+    power_analysis,
+)
 from dmnpharm.simulate._presets import PRESETS, load_preset, preset_names
 from dmnpharm.simulate._run_signals import RunSignals, generate_run
 from dmnpharm.simulate._signals import bold_like_noise
@@ -29,17 +42,21 @@ from dmnpharm.simulate._spec import (
     spec_to_dict,
 )
 from dmnpharm.simulate._study import SimulatedRun, SimulatedStudy, simulate_study
-from dmnpharm.simulate._write import write_simulated_study
+from dmnpharm.simulate._write import json_file, write_simulated_study
 from dmnpharm.simulate._write_voxel import VOXEL_SPACE, write_voxel_study
 
 __all__ = [
     "DESIGN_KINDS",
     "EFFECT_MEASURES",
+    "POWER_COLUMNS",
     "PRESETS",
     "VOXEL_SPACE",
     "Condition",
     "DesignSpec",
     "Effect",
+    "MeasureTarget",
+    "PowerContrast",
+    "PowerResult",
     "ResponseSpec",
     "RunModel",
     "RunSignals",
@@ -55,11 +72,16 @@ __all__ = [
     "fmriprep_confounds",
     "framewise_displacement",
     "generate_run",
+    "json_file",
     "load_preset",
+    "main_contrast",
     "mean_fisher_z",
     "motion_artifact",
+    "power_analysis",
     "preset_names",
+    "simulate_measure_runs",
     "simulate_motion",
+    "simulate_motion_batch",
     "simulate_study",
     "spec_from_dict",
     "spec_to_dict",

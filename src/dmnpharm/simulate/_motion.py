@@ -28,6 +28,7 @@ from dmnpharm.exceptions import InputError
 __all__ = [
     "MOTION_COLUMNS",
     "framewise_displacement",
+    "framewise_displacement_batch",
     "motion_artifact",
     "motion_artifact_batch",
     "simulate_motion",
@@ -269,9 +270,9 @@ def simulate_motion(
         more than ``mean_fd`` per volume (lower ``drift_mm``).
     """
     _check_positive("mean_fd", mean_fd)
-    return simulate_motion_batch(
-        rng, n_volumes, repetition_time, [mean_fd], spike_rate, drift_mm
-    )[0]
+    runs = simulate_motion_batch(rng, n_volumes, repetition_time, [mean_fd], spike_rate, drift_mm)
+    params: npt.NDArray[np.float64] = runs[0]
+    return params
 
 
 def framewise_displacement(
@@ -303,9 +304,32 @@ def framewise_displacement(
             f"params must have 6 columns ({', '.join(MOTION_COLUMNS)}); got {array.shape[1]}"
         )
     _check_positive("radius_mm", radius_mm)
-    step = np.abs(np.diff(array, axis=0))
-    step[:, 3:] *= radius_mm
-    return np.concatenate([[np.nan], step.sum(axis=1)])
+    fd: npt.NDArray[np.float64] = framewise_displacement_batch(array[None], radius_mm)[0]
+    return fd
+
+
+def framewise_displacement_batch(
+    params: npt.NDArray[np.float64], radius_mm: float = _RADIUS_MM
+) -> npt.NDArray[np.float64]:
+    """Vectorised :func:`framewise_displacement` over runs (no input checks).
+
+    Parameters
+    ----------
+    params : numpy.ndarray
+        ``runs x volumes x 6`` realignment parameters.
+    radius_mm : float
+        Head radius turning rotations into arcs.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``runs x volumes``; the first volume of each run is NaN.
+    """
+    step = np.abs(np.diff(params, axis=1))
+    step[:, :, 3:] *= radius_mm
+    first = np.full((params.shape[0], 1), np.nan)
+    fd: npt.NDArray[np.float64] = np.concatenate([first, step.sum(axis=2)], axis=1)
+    return fd
 
 
 def motion_artifact(
@@ -364,7 +388,9 @@ def motion_artifact(
     if int(n_signals) != n_signals or n_signals < 1:
         raise InputError(f"n_signals must be a positive integer; got {n_signals!r}")
     _check_positive("strength", strength, allow_zero=True)
-    return motion_artifact_batch(rng, motion[None], displacement[None], int(n_signals), strength)[0]
+    runs = motion_artifact_batch(rng, motion[None], displacement[None], int(n_signals), strength)
+    artifact: npt.NDArray[np.float64] = runs[0]
+    return artifact
 
 
 def motion_artifact_batch(

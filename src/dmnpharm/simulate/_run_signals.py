@@ -14,7 +14,7 @@ from dmnpharm.simulate._motion import framewise_displacement, motion_artifact, s
 from dmnpharm.simulate._signals import bold_like_noise
 from dmnpharm.simulate._spec import SignalSpec
 
-__all__ = ["RunSignals", "generate_run"]
+__all__ = ["RunSignals", "drift_batch", "generate_run"]
 
 Array = npt.NDArray[np.float64]
 
@@ -50,13 +50,35 @@ class RunSignals:
     confounds: pd.DataFrame = field(repr=False)
 
 
-def _drift(rng: np.random.Generator, n_volumes: int, n_signals: int, sd: float) -> Array:
-    """Slow scanner drift: random linear, quadratic and half-cosine terms per signal."""
+def drift_batch(
+    rng: np.random.Generator, n_runs: int, n_volumes: int, n_signals: int, sd: float
+) -> Array:
+    """Slow scanner drift: random linear, quadratic and half-cosine terms per signal.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the weights.
+    n_runs, n_volumes, n_signals : int
+        Shape of the result.
+    sd : float
+        Expected SD of each signal's drift over the run.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n_runs x n_volumes x n_signals``.
+    """
     t = np.linspace(-1.0, 1.0, n_volumes)
     basis = np.column_stack([t, t**2 - np.mean(t**2), np.cos(np.pi * (t + 1) / 2)])
     basis /= basis.std(axis=0)
-    weights = rng.normal(0.0, sd / np.sqrt(3), size=(3, n_signals))
+    weights = rng.normal(0.0, sd / np.sqrt(3), size=(n_runs, 3, n_signals))
     drift: Array = basis @ weights
+    return drift
+
+
+def _drift(rng: np.random.Generator, n_volumes: int, n_signals: int, sd: float) -> Array:
+    drift: Array = drift_batch(rng, 1, n_volumes, n_signals, sd)[0]
     return drift
 
 

@@ -5,14 +5,26 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["bold_like_noise"]
+__all__ = ["bold_gain", "bold_like_noise"]
 
 
-def _bold_gain(n_volumes: int, repetition_time: float) -> npt.NDArray[np.float64]:
-    """Amplitude gain per rFFT bin, scaled so white unit noise keeps unit variance.
+def bold_gain(n_volumes: int, repetition_time: float) -> npt.NDArray[np.float64]:
+    """Return the amplitude gain per rFFT bin, scaled so white unit noise keeps unit variance.
 
     The power spectrum falls as 1/f above a 0.01 Hz knee and is cut steeply above
     0.1 Hz, so most power lies below 0.1 Hz as in resting-state BOLD.
+
+    Parameters
+    ----------
+    n_volumes : int
+        Time points.
+    repetition_time : float
+        Seconds between volumes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n_volumes // 2 + 1`` gains, 0 at 0 Hz.
     """
     freqs = np.fft.rfftfreq(n_volumes, d=repetition_time)
     power = 1.0 / (0.01 + freqs) / (1.0 + (freqs / 0.1) ** 4)
@@ -51,6 +63,6 @@ def bold_like_noise(
         most of its power below 0.1 Hz.
     """
     white = rng.standard_normal((n_volumes, n_signals))
-    spectrum = np.fft.rfft(white, axis=0) * _bold_gain(n_volumes, repetition_time)[:, None]
+    spectrum = np.fft.rfft(white, axis=0) * bold_gain(n_volumes, repetition_time)[:, None]
     signals: npt.NDArray[np.float64] = np.fft.irfft(spectrum, n=n_volumes, axis=0)
     return signals

@@ -1,0 +1,82 @@
+"""``dmnpharm power``: power analysis outputs (table, per-study tests, curve, provenance)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dmnpharm._utils import get_logger, staged_output_dir
+from dmnpharm.report import power_curve_figure
+from dmnpharm.run._pipeline import _versions
+from dmnpharm.simulate import PowerResult, json_file, spec_to_dict
+
+__all__ = ["PowerOutputs", "write_power"]
+
+_LOG = get_logger("run")
+
+
+@dataclass(frozen=True)
+class PowerOutputs:
+    """Where a power analysis was written.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder.
+    table : Path
+        ``power.tsv``: one row per sample size.
+    figure : Path
+        ``power.png``: the power curve.
+    """
+
+    out: Path
+    table: Path
+    figure: Path
+
+
+def write_power(result: PowerResult, out: str | Path, overwrite: bool = False) -> PowerOutputs:
+    """Write a power analysis atomically: all files appear together or none do.
+
+    Parameters
+    ----------
+    result : PowerResult
+        From :func:`dmnpharm.simulate.power_analysis`.
+    out : str or Path
+        Output folder: ``power.tsv``, ``power_studies.tsv`` (every simulated
+        study's test), ``power.png`` and ``power.json`` (spec, contrast, seed,
+        versions).
+    overwrite : bool
+        Replace a non-empty ``out``.
+
+    Returns
+    -------
+    PowerOutputs
+        Final paths.
+    """
+    final = Path(out)
+    contrast = result.contrast
+    with staged_output_dir(final, overwrite=overwrite) as staging:
+        result.table.to_csv(staging / "power.tsv", sep="\t", index=False, float_format="%.6g")
+        result.studies.to_csv(
+            staging / "power_studies.tsv", sep="\t", index=False, float_format="%.6g"
+        )
+        title = f"{result.spec.name}: {contrast.description} ({contrast.test})"
+        (staging / "power.png").write_bytes(power_curve_figure(result.table, title))
+        json_file(
+            staging / "power.json",
+            {
+                "generator": "dmnpharm.simulate.power_analysis",
+                "contrast": {
+                    "measure": contrast.target.name,
+                    "test": contrast.test,
+                    "condition_a": contrast.condition_a,
+                    "condition_b": contrast.condition_b,
+                    "description": contrast.description,
+                },
+                "seed": result.seed,
+                "spec": spec_to_dict(result.spec),
+                "versions": _versions(),
+            },
+        )
+    _LOG.info("power analysis written to %s", final)
+    return PowerOutputs(final, final / "power.tsv", final / "power.png")
