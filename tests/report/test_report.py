@@ -6,7 +6,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dmnpharm.report import ReportContent, paired_condition_figure, render_report, write_report
+from dmnpharm.report import (
+    ReportContent,
+    paired_condition_figure,
+    power_curve_figure,
+    render_report,
+    write_report,
+)
 from dmnpharm.stats import RESULT_COLUMNS
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -69,3 +75,19 @@ def test_report_is_self_contained() -> None:
     assert 'src="data:image/png;base64,AAAA"' in html
     assert 'class="num sig"' in html  # p_fwer 0.01 is marked
     assert "Planted effects" in html
+
+
+def test_power_curve_is_a_png() -> None:
+    """The power curve renders to PNG bytes from a power table."""
+    table = pd.DataFrame(
+        {
+            "n_subjects": [10, 20],
+            "power": [0.4, 0.8],
+            "power_ci_low": [0.35, 0.75],
+            "power_ci_high": [0.45, 0.85],
+            "alpha": [0.05, 0.05],
+        }
+    )
+    png = power_curve_figure(table, "a long title " * 10)
+    assert png.startswith(b"\x89PNG")
+    assert len(png) > 5000

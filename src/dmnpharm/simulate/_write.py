@@ -20,7 +20,7 @@ _SESSION_COLUMNS = ("session_id", "condition", "dose_mg", "hours_since_dose", "t
 _HIDDEN = ("response", "planted_brain_change")
 
 
-def json_file(path: Path, content: dict[str, Any]) -> None:
+def json_file(path: Path, content: dict[str, Any]) -> Path:
     """Write a JSON file with sorted keys, creating its folder.
 
     Parameters
@@ -29,9 +29,15 @@ def json_file(path: Path, content: dict[str, Any]) -> None:
         Destination.
     content : dict
         JSON-ready content.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 def write_simulated_study(
