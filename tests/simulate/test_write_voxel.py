@@ -1,5 +1,6 @@
 """The voxel-level form: fMRIPrep layout, and agreement with the ROI-level form."""
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,9 +10,16 @@ import pandas as pd
 from nilearn.maskers import NiftiLabelsMasker
 
 from dmnpharm.metrics import run_fc_metrics
-from dmnpharm.simulate import SignalSpec, load_preset, simulate_study
-from dmnpharm.simulate._voxel_grid import MNI_RES2_AFFINE, brain_mask, region_label_volume
-from dmnpharm.simulate._write_voxel import VOXEL_SPACE, write_voxel_study
+from dmnpharm.simulate import (
+    MNI_RES2_AFFINE,
+    VOXEL_SPACE,
+    SignalSpec,
+    brain_mask,
+    load_preset,
+    region_label_volume,
+    simulate_study,
+    write_voxel_study,
+)
 
 
 def test_voxel_form_layout_and_agreement_with_roi_form(tmp_path: Path) -> None:
@@ -39,6 +47,9 @@ def test_voxel_form_layout_and_agreement_with_roi_form(tmp_path: Path) -> None:
         func / "sub-01_ses-1_task-rest_desc-confounds_timeseries.tsv", sep="\t"
     )
     assert len(confounds) == 40
+    layout = json.loads((root / "ground_truth.json").read_text())["voxel_layout"]
+    assert layout["signal_fraction"] == 0.01
+    assert layout["sphere_radius_mm"] == 5.0
     labels = region_label_volume(study.atlas, radius_mm=5.0, mask=brain_mask())
     labels_img = nib.Nifti1Image(labels, np.array(MNI_RES2_AFFINE))
     masker = NiftiLabelsMasker(labels_img, standardize=None, strategy="mean")

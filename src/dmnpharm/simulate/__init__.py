@@ -42,12 +42,22 @@ from dmnpharm.simulate._spec import (
     spec_to_dict,
 )
 from dmnpharm.simulate._study import SimulatedRun, SimulatedStudy, simulate_study
+from dmnpharm.simulate._voxel import (
+    MNI_RES2_AFFINE,
+    MNI_RES2_SHAPE,
+    brain_mask,
+    region_label_volume,
+    write_bold_run,
+    write_mask,
+)
 from dmnpharm.simulate._write import json_file, write_simulated_study
 from dmnpharm.simulate._write_voxel import VOXEL_SPACE, write_voxel_study
 
 __all__ = [
     "DESIGN_KINDS",
     "EFFECT_MEASURES",
+    "MNI_RES2_AFFINE",
+    "MNI_RES2_SHAPE",
     "POWER_COLUMNS",
     "PRESETS",
     "VOXEL_SPACE",
@@ -65,6 +75,7 @@ __all__ = [
     "SimulatedStudy",
     "StudySpec",
     "bold_like_noise",
+    "brain_mask",
     "build_design",
     "cosine_basis",
     "dose_response",
@@ -79,6 +90,7 @@ __all__ = [
     "motion_artifact",
     "power_analysis",
     "preset_names",
+    "region_label_volume",
     "simulate_measure_runs",
     "simulate_motion",
     "simulate_motion_batch",
@@ -87,6 +99,8 @@ __all__ = [
     "spec_to_dict",
     "time_course",
     "williams_sequences",
+    "write_bold_run",
+    "write_mask",
     "write_simulated_study",
     "write_voxel_study",
 ]

@@ -55,6 +55,11 @@ def write_voxel_study(
     return Path(dest)
 
 
+#: Signal units per unit of image intensity relative to each voxel's baseline: one
+#: unit of region signal is a 1 % intensity change, as BOLD fluctuations are.
+SIGNAL_FRACTION = 0.01
+
+
 def _write(study: SimulatedStudy, root: Path, radius_mm: float) -> None:
     sig = study.spec.signal
     version = study.ground_truth["dmnpharm_version"]
@@ -103,6 +108,7 @@ def _write(study: SimulatedStudy, root: Path, radius_mm: float) -> None:
             rng,
             voxel_noise,
             sig.repetition_time,
+            signal_fraction=SIGNAL_FRACTION,
         )
         json_file(
             bold.with_name(bold.name.replace(".nii.gz", ".json")),
@@ -117,5 +123,7 @@ def _write(study: SimulatedStudy, root: Path, radius_mm: float) -> None:
         "space": VOXEL_SPACE,
         "sphere_radius_mm": radius_mm,
         "voxel_noise_sd": voxel_noise,
+        "signal_fraction": SIGNAL_FRACTION,
+        "intensity_model": "baseline_v * (1 + signal_fraction * (region signal + voxel noise))",
     }
     json_file(root / "ground_truth.json", truth)
