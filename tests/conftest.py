@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,3 +53,17 @@ def shared_data() -> Path:
     if not root.is_dir():
         pytest.skip(f"real data folder {root} is absent (set DMNPHARM_DATA to use it)")
     return root
+
+
+@pytest.fixture
+def atlas_folder(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point DMNPHARM_ATLAS_DIR at the real atlas files (skip when absent)."""
+    from dmnpharm.atlases import load_atlas
+
+    folder = shared_data / "atlases"
+    if not folder.is_dir():
+        pytest.skip(f"atlas folder {folder} is absent")
+    monkeypatch.setenv("DMNPHARM_ATLAS_DIR", str(folder))
+    load_atlas.cache_clear()
+    yield folder
+    load_atlas.cache_clear()

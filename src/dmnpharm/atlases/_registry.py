@@ -82,6 +82,11 @@ class Atlas:
         Template space of the coordinates.
     reference : str
         Citation of the atlas.
+    image : str
+        Path of the labels image for atlases defined by one ("" for
+        coordinate atlases, whose regions are spheres around ``coords``).
+    label_values : tuple of int
+        The image's label value of each region (empty without an image).
     """
 
     name: str
@@ -91,6 +96,8 @@ class Atlas:
     coords: tuple[tuple[float, float, float], ...]
     space: str
     reference: str
+    image: str = ""
+    label_values: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         """Check that every per-region field has one entry per region."""
@@ -100,6 +107,10 @@ class Atlas:
                 raise ValueError(f"atlas {self.name!r}: {field} has a length other than {n}")
         if len(set(self.labels)) != n:
             raise ValueError(f"atlas {self.name!r}: region labels are not unique")
+        if bool(self.image) != bool(self.label_values) or (
+            self.label_values and len(self.label_values) != n
+        ):
+            raise ValueError(f"atlas {self.name!r}: needs one label value per region of its image")
         unknown = sorted(set(self.networks) - set(NETWORKS))
         if unknown:
             raise ValueError(f"atlas {self.name!r}: networks {unknown} are not in NETWORKS")
@@ -186,9 +197,22 @@ def _dosenbach160() -> Atlas:
     )
 
 
+def _schaefer(n_parcels: int, n_networks: int) -> Callable[[], Atlas]:
+    def load() -> Atlas:
+        from dmnpharm.atlases._labels import schaefer_atlas
+
+        return schaefer_atlas(n_parcels, n_networks)
+
+    return load
+
+
 _REGISTRY: dict[str, Callable[[], Atlas]] = {
     "seitzman300": _seitzman300,
     "dosenbach160": _dosenbach160,
+    **{
+        f"schaefer{p}_{n}": _schaefer(p, n)
+        for p, n in ((100, 7), (200, 7), (400, 7), (100, 17), (200, 17), (400, 17))
+    },
 }
 
 

@@ -114,6 +114,8 @@ def _study_spec(args: argparse.Namespace) -> StudySpec:
         signal = replace(signal, n_volumes=args.volumes)
     if getattr(args, "tr", None) is not None:
         signal = replace(signal, repetition_time=args.tr)
+    if args.command == "simulate" and args.atlas is not None:
+        signal = replace(signal, atlas=args.atlas)
     return replace(spec, signal=signal)
 
 
@@ -146,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(sim)
     sim.add_argument("--volumes", type=_positive_int, default=None, help="volumes per run")
     sim.add_argument("--tr", type=float, default=None, help="repetition time in seconds")
+    sim.add_argument(
+        "--atlas",
+        default=None,
+        help="regions and networks: seitzman300 (default), dosenbach160, or schaefer"
+        "{100,200,400}_{7,17} from $DMNPHARM_ATLAS_DIR",
+    )
     sim.add_argument(
         "--level",
         choices=("roi", "voxel"),

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from functools import cache
 
+import nibabel as nib
 import numpy as np
 import numpy.typing as npt
+from nibabel.processing import resample_from_to
 
 from dmnpharm.atlases import Atlas
 from dmnpharm.exceptions import InputError
@@ -109,14 +111,20 @@ def check_grid_mask(mask: npt.ArrayLike, name: str = "mask") -> npt.NDArray[np.b
 def region_label_volume(
     atlas: Atlas, radius_mm: float = 5.0, mask: npt.ArrayLike | None = None
 ) -> npt.NDArray[np.int32]:
-    """Label the voxels of spherical regions around an atlas's coordinates.
+    """Label the voxels of an atlas's regions on the 2 mm grid.
+
+    Coordinate atlases get spheres around their centres. Atlases defined by a
+    labels image (e.g. Schaefer 2018) get that image resampled onto the grid by
+    nearest neighbour (the labels move to the data's grid, never the reverse).
+    Schaefer images are in MNI152NLin6Asym and the grid is MNI152NLin2009cAsym;
+    the two templates differ by a few millimetres, which this ignores.
 
     Parameters
     ----------
     atlas : Atlas
         Regions with MNI centres in mm, e.g. ``load_atlas("seitzman300")``.
     radius_mm : float
-        Sphere radius in mm; a voxel belongs to a sphere when the distance from
+        Coordinate atlases: sphere radius in mm; a voxel belongs to a sphere when the distance from
         its centre to the region's centre is at most ``radius_mm``. Seitzman-300
         uses 5 mm.
     mask : array_like or None
@@ -142,7 +150,43 @@ def region_label_volume(
     if not (np.isfinite(radius) and radius > 0):
         raise InputError(f"radius_mm must be a positive number of mm; got {radius_mm!r}")
     inside = brain_mask() if mask is None else check_grid_mask(mask)
+    if atlas.image:
+        labels = _resampled_labels(atlas, inside)
+    else:
+        labels = _sphere_labels(atlas, radius, inside)
+    counts = np.bincount(labels.ravel(), minlength=atlas.n_regions + 1)[1:]
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        shown = ", ".join(f"{atlas.labels[i]!r} at {atlas.coords[i]}" for i in empty[:5])
+        more = f" and {empty.size - 5} more" if empty.size > 5 else ""
+        how = (
+            "resampling its labels image into" if atlas.image else f"radius_mm={radius_mm} inside"
+        )
+        raise InputError(
+            f"{empty.size} region(s) of atlas {atlas.name!r} have no voxel after {how} "
+            f"the mask: {shown}{more}; use a larger radius_mm or a mask that covers them"
+        )
+    return labels
 
+
+def _resampled_labels(atlas: Atlas, inside: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
+    """Region number (1-based, atlas order) per grid voxel from the atlas's labels image."""
+    image = nib.load(atlas.image)
+    target = (MNI_RES2_SHAPE, MNI_RES2_AFFINE)
+    on_grid = resample_from_to(image, target, order=0)  # type: ignore[no-untyped-call]
+    values = np.round(np.asarray(on_grid.dataobj)).astype(np.int64)
+    lookup = np.zeros(max(int(values.max()), max(atlas.label_values)) + 1, dtype=np.int32)
+    lookup[list(atlas.label_values)] = np.arange(1, atlas.n_regions + 1, dtype=np.int32)
+    labels: npt.NDArray[np.int32] = np.where(inside, lookup[np.maximum(values, 0)], 0).astype(
+        np.int32
+    )
+    return labels
+
+
+def _sphere_labels(
+    atlas: Atlas, radius: float, inside: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.int32]:
+    """Region number (1-based) per grid voxel: nearest centre within ``radius`` mm."""
     shape = np.array(MNI_RES2_SHAPE)
     voxel_mm = np.diag(MNI_RES2_AFFINE)[:3]
     origin = MNI_RES2_AFFINE[:3, 3]
@@ -161,15 +205,4 @@ def region_label_volume(
         take = (dist2 <= radius**2) & inside[box] & (dist2 < best[box])
         labels[box][take] = r + 1
         best[box][take] = dist2[take]
-
-    counts = np.bincount(labels.ravel(), minlength=atlas.n_regions + 1)[1:]
-    empty = np.flatnonzero(counts == 0)
-    if empty.size:
-        shown = ", ".join(f"{atlas.labels[i]!r} at {atlas.coords[i]}" for i in empty[:5])
-        more = f" and {empty.size - 5} more" if empty.size > 5 else ""
-        raise InputError(
-            f"{empty.size} region(s) of atlas {atlas.name!r} have no voxel within "
-            f"radius_mm={radius_mm} inside the mask: {shown}{more}; use a larger "
-            "radius_mm or a mask that covers them"
-        )
     return labels

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dmnpharm._utils import staged_output_dir
+from dmnpharm._utils import sha256_file, staged_output_dir
 from dmnpharm.io import write_tsv
 from dmnpharm.simulate._study import SimulatedStudy
 from dmnpharm.simulate._voxel import write_bold_run, write_mask
@@ -119,9 +119,19 @@ def _write(study: SimulatedStudy, root: Path, radius_mm: float) -> None:
         write_tsv(run.signals.confounds.round(6), confounds)
         json_file(confounds.with_suffix(".json"), {"RepetitionTime": sig.repetition_time})
     truth = dict(study.ground_truth)
+    atlas = study.atlas
+    regions: dict[str, object] = (
+        {
+            "regions": "labels image resampled to the grid by nearest neighbour",
+            "atlas_image": Path(atlas.image).name,
+            "atlas_image_sha256": sha256_file(Path(atlas.image)),
+        }
+        if atlas.image
+        else {"regions": "spheres around the atlas coordinates", "sphere_radius_mm": radius_mm}
+    )
     truth["voxel_layout"] = {
         "space": VOXEL_SPACE,
-        "sphere_radius_mm": radius_mm,
+        **regions,
         "voxel_noise_sd": voxel_noise,
         "signal_fraction": SIGNAL_FRACTION,
         "intensity_model": "baseline_v * (1 + signal_fraction * (region signal + voxel noise))",
