@@ -8,7 +8,7 @@ import pytest
 
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.run import RunConfig, run_study
-from dmnpharm.stats import RESULT_COLUMNS
+from dmnpharm.stats import EXTRA_COLUMNS, RESULT_COLUMNS
 
 FAST = RunConfig(n_permutations=500)
 
@@ -29,7 +29,7 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
     ):
         assert (out / name).is_file(), name
     results = pd.read_csv(out / "group" / "results.tsv", sep="\t")
-    assert list(results.columns) == list(RESULT_COLUMNS)
+    assert list(results.columns) == list(RESULT_COLUMNS + EXTRA_COLUMNS)
     assert list(results["measure"]) == ["dmn_within_fc", "dmn_salience_fc"]
     assert (results["n"] == 8).all()
     pd.testing.assert_frame_equal(

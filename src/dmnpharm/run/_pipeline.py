@@ -19,7 +19,7 @@ from dmnpharm.io import RoiStudy, load_roi_study, read_study_atlas_name, write_t
 from dmnpharm.metrics import MEASURES, run_fc_metrics
 from dmnpharm.run._config import RunConfig
 from dmnpharm.run._reporting import build_report
-from dmnpharm.stats import paired_differences, paired_test
+from dmnpharm.stats import ModelSpec, analyse, paired_differences
 
 __all__ = ["RunResult", "run_study"]
 
@@ -122,9 +122,14 @@ def _execute(study_path: Path, staging: Path, config: RunConfig, recorded_study:
         study.atlas,
     )
     metrics = _metrics_table(study, config)
-    results = paired_test(
-        metrics, config.contrast, config.n_permutations, config.seed, confidence=config.confidence
+    model = analyse(
+        metrics,
+        ModelSpec(within="condition", contrast=(config.contrast[0], config.contrast[1])),
+        config.n_permutations,
+        config.seed,
+        confidence=config.confidence,
     )
+    results = model.results
     diffs = paired_differences(metrics, *config.contrast)
     group = staging / "group"
     group.mkdir(parents=True, exist_ok=True)
@@ -133,6 +138,7 @@ def _execute(study_path: Path, staging: Path, config: RunConfig, recorded_study:
     write_tsv(results, group / "results.tsv")
     results.to_parquet(group / "results.parquet", index=False)
     write_tsv(study.design, group / "design.tsv")
+    (group / "model.txt").write_text(model.summary + "\n", encoding="utf-8")
     write_tsv(diffs.reset_index(), group / "paired_differences.tsv")
     provenance = {
         "command": "run",

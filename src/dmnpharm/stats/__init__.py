@@ -1,5 +1,13 @@
-"""Group statistics: paired and two-group designs with permutation inference."""
+"""Group statistics: designs, GLM permutation inference, effect sizes.
 
+:func:`analyse` turns a tidy metrics table and a :class:`ModelSpec` into a result
+table; :func:`permutation_glm` is the engine (Freedman-Lane, exchangeability
+blocks, max-statistic FWER); :func:`sign_flip_test` the fast paired path.
+"""
+
+from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
+from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
+from dmnpharm.stats._model import EXTRA_COLUMNS, ModelSpec, StatsResult, analyse
 from dmnpharm.stats._paired import (
     RESULT_COLUMNS,
     paired_differences,
@@ -9,9 +17,21 @@ from dmnpharm.stats._paired import (
 from dmnpharm.stats._two_sample import two_sample_permutation_test
 
 __all__ = [
+    "EXTRA_COLUMNS",
     "RESULT_COLUMNS",
+    "Exchangeability",
+    "GlmResult",
+    "ModelSpec",
+    "StatsResult",
+    "analyse",
+    "bootstrap_ci",
+    "cohens_dz",
+    "draw_permutations",
+    "hedges_g",
     "paired_differences",
     "paired_test",
+    "pearson_r",
+    "permutation_glm",
     "sign_flip_test",
     "two_sample_permutation_test",
 ]
