@@ -14,7 +14,7 @@ from pathlib import Path
 from dmnpharm import __version__
 from dmnpharm._utils import LOGGER_NAME
 from dmnpharm.exceptions import DmnpharmError, InputError
-from dmnpharm.run import RunConfig, run_demo, run_study, write_power
+from dmnpharm.run import RunConfig, run_demo, run_stats, run_study, write_power
 from dmnpharm.simulate import (
     Effect,
     StudySpec,
@@ -26,6 +26,7 @@ from dmnpharm.simulate import (
     write_simulated_study,
     write_voxel_study,
 )
+from dmnpharm.stats import ModelSpec
 
 __all__ = ["build_parser", "main"]
 
@@ -169,6 +170,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis(run)
     _add_common(run)
 
+    stats = subs.add_parser("stats", help="fit a group model to a tidy metrics table")
+    stats.add_argument(
+        "table", help="metrics table (TSV or Parquet): participant_id, measure, value"
+    )
+    stats.add_argument("--out", required=True, help="output folder")
+    stats.add_argument("--within", default=None, help="within-subject factor, e.g. condition")
+    stats.add_argument(
+        "--contrast", type=_contrast, default=None, help="levels of --within compared, A-B"
+    )
+    stats.add_argument("--between", default=None, help="between-subject factor, e.g. group")
+    stats.add_argument(
+        "--between-contrast", type=_contrast, default=None, help="levels of --between, A-B"
+    )
+    stats.add_argument(
+        "--covariate", action="append", default=[], help="nuisance covariate (repeatable)"
+    )
+    stats.add_argument(
+        "--test-covariate", default=None, help="subject covariate whose association is tested"
+    )
+    stats.add_argument(
+        "--trend", default=None, help="numeric column: within-subject linear trend (e.g. dose_mg)"
+    )
+    stats.add_argument("--block", default=None, help="exchangeability block column, e.g. site")
+    stats.add_argument("--subject", default="participant_id", help="subject column")
+    stats.add_argument(
+        "--drop-incomplete",
+        action="store_true",
+        help="leave out (and list) subjects lacking a level instead of refusing",
+    )
+    stats.add_argument(
+        "--permutations", type=_positive_int, default=10_000, help="permutations (default 10000)"
+    )
+    stats.add_argument("--perm-seed", type=int, default=0, help="permutation seed (default 0)")
+    _add_common(stats)
+
     power = subs.add_parser(
         "power",
         help="power of a design's main contrast by repeated ROI-level simulation",
@@ -241,6 +277,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "power":
         return _power(args)
+    if args.command == "stats":
+        return _stats(args)
     config = RunConfig(
         atlas=getattr(args, "atlas", None),
         contrast=args.contrast,
@@ -255,6 +293,29 @@ def _dispatch(args: argparse.Namespace) -> int:
         shown = result.results[["measure", "contrast", "estimate", "ci_low", "ci_high", "p_fwer"]]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=sys.stderr)
     print(result.report)
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    spec = ModelSpec(
+        within=args.within,
+        contrast=args.contrast,
+        between=args.between,
+        between_contrast=args.between_contrast,
+        covariates=tuple(args.covariate),
+        test_covariate=args.test_covariate,
+        trend=args.trend,
+        block=args.block,
+        subject=args.subject,
+        incomplete="drop" if args.drop_incomplete else "refuse",
+    )
+    result = run_stats(
+        args.table, args.out, spec, args.permutations, args.perm_seed, overwrite=args.overwrite
+    )
+    if not args.quiet:
+        shown = result.results[["measure", "contrast", "estimate", "statistic", "p_fwer"]]
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=sys.stderr)
+    print(Path(args.out) / "results.tsv")
     return 0
 
 

@@ -4,5 +4,15 @@ from dmnpharm.run._config import RunConfig
 from dmnpharm.run._demo import run_demo
 from dmnpharm.run._pipeline import RunResult, run_study
 from dmnpharm.run._power import PowerOutputs, write_power
+from dmnpharm.run._stats import read_metrics_table, run_stats
 
-__all__ = ["PowerOutputs", "RunConfig", "RunResult", "run_demo", "run_study", "write_power"]
+__all__ = [
+    "PowerOutputs",
+    "RunConfig",
+    "RunResult",
+    "read_metrics_table",
+    "run_demo",
+    "run_stats",
+    "run_study",
+    "write_power",
+]

@@ -1,0 +1,125 @@
+"""``dmnpharm stats``: a group model on any tidy metrics table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from dmnpharm._utils import get_logger, sha256_file, staged_output_dir
+from dmnpharm.exceptions import InputError
+from dmnpharm.io import write_tsv
+from dmnpharm.run._pipeline import _versions
+from dmnpharm.stats import ModelSpec, StatsResult, analyse
+
+__all__ = ["read_metrics_table", "run_stats"]
+
+_LOG = get_logger("run")
+
+
+def read_metrics_table(path: str | Path) -> pd.DataFrame:
+    """Read a tidy metrics table from TSV or Parquet.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.tsv`` (tab separated, ``n/a`` for missing) or ``.parquet``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table; identifier columns are read as text.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, of another type or unreadable, or lacks
+        ``participant_id``, ``measure`` or ``value``.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"metrics table '{file}' does not exist")
+    try:
+        if file.suffix == ".parquet":
+            table = pd.read_parquet(file)
+        elif file.suffix in (".tsv", ".txt"):
+            table = pd.read_csv(
+                file,
+                sep="\t",
+                na_values=["n/a"],
+                keep_default_na=False,
+                dtype={"participant_id": str, "session_id": str},
+            )
+        else:
+            raise InputError(f"'{file}': use a .tsv or .parquet metrics table")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read metrics table '{file}': {exc}") from None
+    missing = [c for c in ("participant_id", "measure", "value") if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"metrics table '{file}' lacks the column(s) {', '.join(missing)}; it needs one "
+            "row per run and measure with participant_id, measure and value"
+        )
+    return table
+
+
+def run_stats(
+    table_path: str | Path,
+    out: str | Path,
+    spec: ModelSpec,
+    n_permutations: int = 10_000,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> StatsResult:
+    """Fit a group model to a metrics table and write the results atomically.
+
+    Parameters
+    ----------
+    table_path : str or Path
+        Tidy metrics table (TSV or Parquet).
+    out : str or Path
+        Output folder: ``results.tsv`` and ``.parquet`` (one row per measure),
+        ``design.tsv`` (the model's rows and regressors), ``model.txt`` (the
+        model and permutation scheme in words) and ``provenance.json``.
+    spec : ModelSpec
+        The model.
+    n_permutations : int
+        Permutations or sign flips.
+    seed : int
+        Seed of permutations and bootstrap.
+    overwrite : bool
+        Replace a non-empty ``out``.
+
+    Returns
+    -------
+    StatsResult
+        The fitted model.
+    """
+    table = read_metrics_table(table_path)
+    result = analyse(table, spec, n_permutations, seed)
+    with staged_output_dir(Path(out), overwrite=overwrite) as staging:
+        write_tsv(result.results, staging / "results.tsv")
+        result.results.to_parquet(staging / "results.parquet", index=False)
+        design = result.design
+        first = [c for c in (spec.subject, spec.within) if c and c in design.columns]
+        write_tsv(
+            design[first + [c for c in design.columns if c not in first]], staging / "design.tsv"
+        )
+        dropped = "".join(f"\nleft out: {d}" for d in result.dropped)
+        (staging / "model.txt").write_text(result.summary + dropped + "\n", encoding="utf-8")
+        provenance = {
+            "command": "stats",
+            "model": asdict(spec),
+            "n_permutations": n_permutations,
+            "seed": seed,
+            "dropped": list(result.dropped),
+            "versions": _versions(),
+            "inputs": {Path(table_path).name: sha256_file(Path(table_path))},
+        }
+        (staging / "provenance.json").write_text(
+            json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+    _LOG.info("%s", result.summary)
+    return result
