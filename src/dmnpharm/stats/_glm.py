@@ -198,19 +198,20 @@ def permutation_glm(
         raise InputError(f"the contrast has {cc.shape[1]} entries but the design {p} columns")
     if not (np.isfinite(yy).all() and np.isfinite(xx).all()):
         raise InputError("the data or the design contain non-finite values")
+    if n - p < 1:
+        raise InputError(f"{n} rows and {p} regressors leave no residual degrees of freedom")
     rank = np.linalg.matrix_rank(xx)
     if rank < p:
         names = column_names or tuple(f"column {i}" for i in range(p))
-        _, _, pivot = linalg.qr(xx, mode="economic", pivoting=True)
-        dependent = ", ".join(names[int(i)] for i in pivot[rank:])
+        null = linalg.null_space(xx)
+        involved = np.flatnonzero(np.abs(null).max(axis=1) > 1e-8)
+        dependent = ", ".join(names[int(i)] for i in involved)
         raise InputError(
-            f"the design is rank deficient (rank {rank} of {p} columns): {dependent} "
-            "is a combination of the other columns; drop it or the columns it duplicates"
+            f"the design is rank deficient (rank {rank} of {p} columns); linearly "
+            f"dependent: {dependent}. Drop one of them (or a constant or all-zero column)"
         )
     if np.linalg.matrix_rank(cc) < cc.shape[0]:
         raise InputError("the contrast rows are linearly dependent")
-    if n - p < 1:
-        raise InputError(f"{n} rows and {p} regressors leave no residual degrees of freedom")
     if n_permutations < 1:
         raise InputError(f"n_permutations must be positive, got {n_permutations}")
     exch = exchangeability or Exchangeability()
