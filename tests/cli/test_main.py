@@ -201,3 +201,25 @@ def test_power_writes_table_curve_and_provenance(
     assert provenance["contrast"]["measure"] == "within_fc_DMN"
     assert provenance["spec"]["name"] == "crossover-ssri-healthy"
     assert main(argv) == 1  # the folder exists now: --overwrite is needed
+
+
+def test_stats_on_the_demo_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Stats on run's metrics table gives run's results; bad levels are explained."""
+    demo = tmp_path / "demo"
+    assert main(["demo", "--out", str(demo), "--permutations", "999", "-q"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "stats"
+    argv = ["stats", str(demo / "metrics.parquet"), "--out", str(out)]
+    argv += ["--within", "condition", "--contrast", "drug-placebo", "--permutations", "999"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip() == str(out / "results.tsv")
+    ours = pd.read_csv(out / "results.tsv", sep="\t")
+    theirs = pd.read_csv(demo / "group" / "results.tsv", sep="\t")
+    pd.testing.assert_frame_equal(ours, theirs)
+    assert "Sign flips" in (out / "model.txt").read_text()
+    assert json.loads((out / "provenance.json").read_text())["model"]["within"] == "condition"
+    bad = ["stats", str(demo / "metrics.tsv"), "--out", str(tmp_path / "bad")]
+    bad += ["--within", "condition", "--contrast", "drugs-placebo"]
+    assert main(bad) == 1
+    assert "did you mean 'drug'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
