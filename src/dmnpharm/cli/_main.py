@@ -199,6 +199,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out (and list) subjects lacking a level instead of refusing",
     )
+    method = stats.add_mutually_exclusive_group()
+    method.add_argument(
+        "--mixed",
+        action="store_true",
+        help="random-intercept mixed model (statsmodels MixedLM, Wald tests) instead",
+    )
+    method.add_argument(
+        "--normalization",
+        type=_contrast,
+        default=None,
+        metavar="PATIENT-CONTROL",
+        help="test patients' distance to controls (group column) between --contrast times",
+    )
     stats.add_argument(
         "--permutations", type=_positive_int, default=10_000, help="permutations (default 10000)"
     )
@@ -309,8 +322,16 @@ def _stats(args: argparse.Namespace) -> int:
         subject=args.subject,
         incomplete="drop" if args.drop_incomplete else "refuse",
     )
+    method = "mixed" if args.mixed else "normalization" if args.normalization else "permutation"
     result = run_stats(
-        args.table, args.out, spec, args.permutations, args.perm_seed, overwrite=args.overwrite
+        args.table,
+        args.out,
+        spec,
+        args.permutations,
+        args.perm_seed,
+        overwrite=args.overwrite,
+        method=method,
+        groups=args.normalization,
     )
     if not args.quiet:
         shown = result.results[["measure", "contrast", "estimate", "statistic", "p_fwer"]]

@@ -12,7 +12,7 @@ from dmnpharm._utils import get_logger, sha256_file, staged_output_dir
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import write_tsv
 from dmnpharm.run._pipeline import _versions
-from dmnpharm.stats import ModelSpec, StatsResult, analyse
+from dmnpharm.stats import ModelSpec, StatsResult, analyse, mixed_model, normalization
 
 __all__ = ["read_metrics_table", "run_stats"]
 
@@ -72,6 +72,8 @@ def run_stats(
     n_permutations: int = 10_000,
     seed: int = 0,
     overwrite: bool = False,
+    method: str = "permutation",
+    groups: tuple[str, str] | None = None,
 ) -> StatsResult:
     """Fit a group model to a metrics table and write the results atomically.
 
@@ -91,6 +93,12 @@ def run_stats(
         Seed of permutations and bootstrap.
     overwrite : bool
         Replace a non-empty ``out``.
+    method : str
+        ``permutation`` (:func:`dmnpharm.stats.analyse`), ``mixed``
+        (:func:`dmnpharm.stats.mixed_model`) or ``normalization``
+        (:func:`dmnpharm.stats.normalization`, with ``groups``).
+    groups : tuple of str, optional
+        ``(patient, control)`` values of the ``group`` column, for normalization.
 
     Returns
     -------
@@ -98,7 +106,16 @@ def run_stats(
         The fitted model.
     """
     table = read_metrics_table(table_path)
-    result = analyse(table, spec, n_permutations, seed)
+    if method == "mixed":
+        result = mixed_model(table, spec)
+    elif method == "normalization":
+        if groups is None:
+            raise InputError("normalization needs the patient and control group labels")
+        result = normalization(table, spec, groups[0], groups[1], n_permutations, seed)
+    elif method == "permutation":
+        result = analyse(table, spec, n_permutations, seed)
+    else:
+        raise InputError(f"method must be permutation, mixed or normalization; got {method!r}")
     with staged_output_dir(Path(out), overwrite=overwrite) as staging:
         write_tsv(result.results, staging / "results.tsv")
         result.results.to_parquet(staging / "results.parquet", index=False)
@@ -112,6 +129,8 @@ def run_stats(
         provenance = {
             "command": "stats",
             "model": asdict(spec),
+            "method": method,
+            "groups": list(groups) if groups else None,
             "n_permutations": n_permutations,
             "seed": seed,
             "dropped": list(result.dropped),

@@ -14,6 +14,7 @@ from dmnpharm.stats._paired import (
     paired_test,
     sign_flip_test,
 )
+from dmnpharm.stats._special import mixed_model, normalization
 from dmnpharm.stats._two_sample import two_sample_permutation_test
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "cohens_dz",
     "draw_permutations",
     "hedges_g",
+    "mixed_model",
+    "normalization",
     "paired_differences",
     "paired_test",
     "pearson_r",

@@ -1,0 +1,256 @@
+"""Two analyses beside the GLM: normalization towards controls, and a mixed model.
+
+**Normalization** asks whether treatment moves patients towards healthy controls.
+For each measure and time point the controls give a reference (mean and SD); each
+patient's distance is ``|x - mean_controls| / sd_controls``; the per-patient change
+of distance (after minus before, negative = closer to controls) is tested by sign
+flips. The reference is itself estimated, and patients far from it at baseline
+drift back by regression to the mean, so a placebo arm (``between``) is the fair
+comparison: the arm difference of distance changes is then tested by permuting
+patients.
+
+**Mixed model** (statsmodels ``MixedLM``, random intercept per subject, REML) uses
+every run, including subjects missing a session, for unbalanced repeated measures.
+Its p-values are Wald tests (no permutation); the family-wise column is Holm's
+step-down adjustment over measures.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+from statsmodels.regression.mixed_linear_model import MixedLM
+from statsmodels.stats.multitest import multipletests
+
+from dmnpharm.exceptions import InputError
+from dmnpharm.stats._effects import cohens_dz, hedges_g
+from dmnpharm.stats._glm import Exchangeability, permutation_glm
+from dmnpharm.stats._model import (
+    EXTRA_COLUMNS,
+    ModelSpec,
+    StatsResult,
+    _need_column,
+    _need_level,
+    _subject_column,
+    _wide,
+)
+from dmnpharm.stats._paired import RESULT_COLUMNS, sign_flip_test
+
+__all__ = ["mixed_model", "normalization"]
+
+
+def normalization(
+    table: pd.DataFrame,
+    spec: ModelSpec,
+    patient: str,
+    control: str,
+    n_permutations: int = 10_000,
+    seed: int = 0,
+) -> StatsResult:
+    """Test whether patients move towards the control reference between two time points.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy metrics with the columns ``spec`` names.
+    spec : ModelSpec
+        ``within`` (time column) and ``contrast`` ``(after, before)``; ``block``
+        is not used. When ``between`` and ``between_contrast`` are given (e.g.
+        ``arm``, ``("drug", "placebo")``), patients' distance changes are
+        compared between those arms; otherwise they are tested against zero.
+    patient, control : str
+        Values of the ``group`` column marking patients and controls.
+    n_permutations : int
+        Sign flips or permutations.
+    seed : int
+        Seed.
+
+    Returns
+    -------
+    StatsResult
+        ``estimate``: mean change of distance (control SD units; negative =
+        normalization), or its arm difference.
+
+    Raises
+    ------
+    InputError
+        Missing columns or levels, fewer than 2 controls at a time point, or a
+        control SD of 0.
+    """
+    if not (spec.within and spec.contrast):
+        raise InputError("normalization needs within (time) and contrast (after-before)")
+    _need_column(table, "group", "group")
+    for level in (patient, control):
+        _need_level(table, "group", level)
+    after, before = spec.contrast
+    groups = table.groupby(spec.subject)["group"].first().astype(str)
+    wide, dropped = _wide(table, spec, spec.within, [after, before])
+    distance = {}
+    for level in (after, before):
+        values = wide[level]
+        ctrl = values[groups.loc[values.index] == control]
+        if len(ctrl) < 2:
+            raise InputError(f"normalization needs at least 2 controls at '{level}'")
+        sd = ctrl.std(ddof=1)
+        if (sd == 0).any():
+            raise InputError(f"the controls' SD is 0 at '{level}' for {list(sd.index[sd == 0])}")
+        patients = values[groups.loc[values.index] == patient]
+        distance[level] = (patients - ctrl.mean()).abs() / sd
+    change = distance[after] - distance[before]
+    measures, d = list(change.columns), change.to_numpy()
+    label = f"distance to {control}s: {after} - {before}"
+    if spec.between and spec.between_contrast:
+        arm = _subject_column(table, spec, spec.between).loc[change.index].astype(str)
+        a, b = spec.between_contrast
+        keep = arm.isin([a, b]).to_numpy()
+        in_a = (arm[keep] == a).to_numpy()
+        x = np.column_stack([np.ones(keep.sum()), in_a - in_a.mean()])
+        res = permutation_glm(d[keep], x, [0, 1], Exchangeability(), n_permutations, seed)
+        crit = sps.t.ppf(0.975, res.df[1])
+        rows: dict[str, Any] = {
+            "contrast": f"{label}, {a} - {b}",
+            "estimate": res.estimate,
+            "ci_low": res.estimate - crit * res.se,
+            "ci_high": res.estimate + crit * res.se,
+            "statistic": res.statistic,
+            "df": res.df[1],
+            "p_parametric": res.p_parametric,
+            "p_uncorrected": res.p_uncorrected,
+            "p_fwer": res.p_fwer,
+            "n": int(keep.sum()),
+            "effect_size": hedges_g(d[keep][in_a], d[keep][~in_a]),
+            "effect_size_kind": "hedges_g",
+            "partial_eta2": res.partial_eta2,
+        }
+        scheme = f"patients freely exchangeable between {a} and {b}; {n_permutations} permutations"
+    else:
+        sf = sign_flip_test(d, n_permutations, seed)
+        rows = {
+            "contrast": label,
+            **{k: sf[k] for k in ("estimate", "ci_low", "ci_high", "statistic")},
+            "df": float(len(d) - 1),
+            **{k: sf[k] for k in ("p_parametric", "p_uncorrected", "p_fwer")},
+            "n": len(d),
+            "effect_size": cohens_dz(d),
+            "effect_size_kind": "d_z",
+            "partial_eta2": sf["statistic"] ** 2 / (sf["statistic"] ** 2 + len(d) - 1),
+        }
+        scheme = (
+            f"sign flips of per-patient distance changes; {int(sf['n_permutations'][0])} flips"
+        )
+    out = pd.DataFrame({"measure": measures, **rows})
+    out["p_fdr"] = sps.false_discovery_control(out["p_uncorrected"], method="bh")
+    out["effect_size_dz"] = out["effect_size"] if rows["effect_size_kind"] == "d_z" else np.nan
+    out["effect_size_ci_low"] = np.nan
+    out["effect_size_ci_high"] = np.nan
+    out["test"] = "normalization"
+    out["n_permutations"] = n_permutations
+    out["exchangeability"] = scheme
+    out["model"] = "normalization"
+    summary = (
+        f"Normalization: each {patient}'s distance to the {control} mean (in {control} SD "
+        f"units, per measure and time point), change {after} - {before}; negative means "
+        f"closer to {control}s. {scheme}, seed {seed}. The reference is estimated from "
+        f"{control}s and regression to the mean also shrinks distances; compare with a "
+        "placebo arm where there is one."
+    )
+    design = pd.DataFrame({spec.subject: change.index})
+    return StatsResult(out[list(RESULT_COLUMNS + EXTRA_COLUMNS)], design, summary, tuple(dropped))
+
+
+def mixed_model(table: pd.DataFrame, spec: ModelSpec) -> StatsResult:
+    """Fit a random-intercept mixed model per measure (statsmodels MixedLM, REML).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Tidy metrics; every run is used, so subjects missing a session count.
+    spec : ModelSpec
+        ``within`` and ``contrast`` ``(a, b)``: the fixed effect of ``a`` vs the
+        reference ``b``; with ``between`` and ``between_contrast``, the
+        ``within x between`` interaction is tested instead. ``covariates`` are
+        added as fixed effects.
+
+    Returns
+    -------
+    StatsResult
+        Wald z tests (``df`` is NaN); ``p_uncorrected`` equals ``p_parametric``;
+        ``p_fwer`` is Holm over measures; convergence warnings are listed in
+        the summary.
+
+    Raises
+    ------
+    InputError
+        Missing columns or levels.
+    """
+    if not (spec.within and spec.contrast):
+        raise InputError("the mixed model needs within and contrast (a-b)")
+    _need_column(table, spec.within, "within")
+    a, b = spec.contrast
+    for level in (a, b):
+        _need_level(table, spec.within, level)
+    data = table[table[spec.within].astype(str).isin([a, b])].copy()
+    data["_x"] = (data[spec.within].astype(str) == a).astype(float)
+    fixed = ["_x"]
+    term = "_x"
+    if spec.between and spec.between_contrast:
+        ga, gb = spec.between_contrast
+        data = data[data[spec.between].astype(str).isin([ga, gb])]
+        data["_g"] = (data[spec.between].astype(str) == ga).astype(float)
+        data["_xg"] = data["_x"] * data["_g"]
+        fixed += ["_g", "_xg"]
+        term = "_xg"
+    for cov in spec.covariates:
+        _need_column(table, cov, "covariate")
+        data[cov] = pd.to_numeric(data[cov], errors="coerce")
+        fixed.append(cov)
+    rows, problems = [], []
+    for measure, sub in data.groupby("measure", sort=False):
+        exog = np.column_stack([np.ones(len(sub)), sub[fixed].to_numpy(dtype=float)])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = MixedLM(sub["value"].to_numpy(float), exog, groups=sub[spec.subject]).fit(
+                reml=True
+            )
+        problems += [f"{measure}: {w.message}" for w in caught]
+        k = 1 + fixed.index(term)
+        est, se = float(fit.fe_params[k]), float(fit.bse_fe[k])
+        z = est / se
+        rows.append(
+            {
+                "measure": measure,
+                "estimate": est,
+                "ci_low": est - 1.959964 * se,
+                "ci_high": est + 1.959964 * se,
+                "statistic": z,
+                "p_parametric": float(2 * sps.norm.sf(abs(z))),
+                "n": int(sub[spec.subject].nunique()),
+            }
+        )
+    out = pd.DataFrame(rows)
+    label = f"{a}-{b}" if term == "_x" else f"({a}-{b}) x ({spec.between_contrast})"
+    out["contrast"] = label
+    out["df"] = np.nan
+    out["p_uncorrected"] = out["p_parametric"]
+    out["p_fwer"] = multipletests(out["p_parametric"], method="holm")[1]
+    out["p_fdr"] = sps.false_discovery_control(out["p_parametric"], method="bh")
+    for column in ("effect_size_dz", "effect_size", "effect_size_ci_low", "effect_size_ci_high"):
+        out[column] = np.nan
+    out["effect_size_kind"] = ""
+    out["partial_eta2"] = np.nan
+    out["test"] = "mixed model (random intercept, REML), Wald z"
+    out["n_permutations"] = 0
+    out["exchangeability"] = "none (parametric); Holm over measures for p_fwer"
+    out["model"] = "mixed"
+    summary = (
+        f"Mixed model per measure: value ~ {' + '.join(['1', *fixed])} with a random "
+        f"intercept per {spec.subject} (statsmodels MixedLM, REML); Wald z test of "
+        f"{label}; Holm over measures."
+        + (f" Warnings: {'; '.join(problems)}." if problems else "")
+    )
+    design = data[[spec.subject, spec.within, *fixed]].drop_duplicates()
+    return StatsResult(out[list(RESULT_COLUMNS + EXTRA_COLUMNS)], design, summary, ())
