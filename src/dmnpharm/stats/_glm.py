@@ -20,6 +20,7 @@ statistic (|t| or F) per permutation; all measures share the permutations.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,13 @@ from scipy import stats as sps
 
 from dmnpharm.exceptions import InputError
 
-__all__ = ["Exchangeability", "GlmResult", "draw_permutations", "permutation_glm"]
+__all__ = [
+    "Exchangeability",
+    "GlmResult",
+    "draw_permutations",
+    "null_statistics",
+    "permutation_glm",
+]
 
 Array = npt.NDArray[np.float64]
 
@@ -147,6 +154,77 @@ def draw_permutations(
     return perms
 
 
+@dataclass(frozen=True, eq=False)
+class _FreedmanLane:
+    """Projections of one design and contrast, and the nuisance residuals of the data."""
+
+    q: int
+    df2: float
+    q_x: Array
+    q_i: Array
+    resid_z: Array
+    pinv: Array
+
+    @classmethod
+    def build(cls, yy: Array, xx: Array, cc: Array) -> _FreedmanLane:
+        q = cc.shape[0]
+        q_z = _orthonormal(xx @ linalg.null_space(cc))
+        q_x = _orthonormal(xx)
+        pinv: Array = np.asarray(np.linalg.pinv(xx), dtype=np.float64)
+        if q == 1:
+            a = pinv.T @ cc[0]  # c' beta = a' y; a lies in col(X), orthogonal to Z
+            q_i = (a / np.linalg.norm(a))[:, None]
+        else:
+            q_i = _orthonormal(q_x - q_z @ (q_z.T @ q_x))
+        resid_z = yy - q_z @ (q_z.T @ yy)
+        return cls(q, float(xx.shape[0] - xx.shape[1]), q_x, q_i, resid_z, pinv)
+
+    def statistics(self, m: Array) -> Array:
+        """Signed t (q = 1) or F per (permutation, measure) of permuted residuals m."""
+        proj_x = np.einsum("nr,bnk->brk", self.q_x, m)
+        rss = np.einsum("bnk,bnk->bk", m, m) - np.einsum("brk,brk->bk", proj_x, proj_x)
+        sigma2 = np.maximum(rss, 0.0) / self.df2
+        proj_i = np.einsum("nr,bnk->brk", self.q_i, m)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.q == 1:
+                out: Array = proj_i[:, 0, :] / np.sqrt(sigma2)
+            else:
+                out = np.einsum("brk,brk->bk", proj_i, proj_i) / self.q / sigma2
+        return np.nan_to_num(out, nan=0.0, posinf=np.inf, neginf=-np.inf)
+
+
+def null_statistics(
+    model: _FreedmanLane, exchangeability: Exchangeability, n_permutations: int, seed: int
+) -> Iterator[tuple[int, Array]]:
+    """Yield ``(first permutation index, statistics)`` batches of the permutation null.
+
+    Parameters
+    ----------
+    model : _FreedmanLane
+        Prepared design, contrast and nuisance residuals.
+    exchangeability : Exchangeability
+        How rows may be shuffled.
+    n_permutations : int
+        Permutations drawn (seeded by ``seed``).
+    seed : int
+        Seed.
+
+    Yields
+    ------
+    tuple of (int, numpy.ndarray)
+        The batch's first permutation and its ``batch x measures`` statistics
+        (signed t, or F), in a batch size that bounds memory.
+    """
+    n, k = model.resid_z.shape
+    perms = draw_permutations(exchangeability, n, n_permutations, np.random.default_rng(seed))
+    batch = max(1, _BATCH_BYTES // (8 * n * k))
+    flipped = exchangeability.kind == "sign-flip"
+    for start in range(0, n_permutations, batch):
+        chunk = perms[start : start + batch]
+        m = chunk[:, :, None] * model.resid_z[None] if flipped else model.resid_z[chunk]
+        yield start, model.statistics(m)
+
+
 def permutation_glm(
     y: npt.ArrayLike,
     x: npt.ArrayLike,
@@ -215,51 +293,20 @@ def permutation_glm(
     if n_permutations < 1:
         raise InputError(f"n_permutations must be positive, got {n_permutations}")
     exch = exchangeability or Exchangeability()
-    q = cc.shape[0]
-    df2 = float(n - p)
-    null_c = linalg.null_space(cc)
-    z = xx @ null_c
-    q_z = _orthonormal(z)
-    q_x = _orthonormal(xx)
-    pinv = np.linalg.pinv(xx)
-    if q == 1:
-        a = pinv.T @ cc[0]  # c' beta = a' y; a lies in col(X), orthogonal to Z
-        q_i = (a / np.linalg.norm(a))[:, None]
-    else:
-        inner = q_x - q_z @ (q_z.T @ q_x)
-        q_i = _orthonormal(inner)
-    resid_z = yy - q_z @ (q_z.T @ yy)
-
-    def stats_of(m: Array) -> Array:
-        """Statistic per (permutation, measure) for permuted residuals m (B x n x k)."""
-        proj_x = np.einsum("nr,bnk->brk", q_x, m)
-        rss = np.einsum("bnk,bnk->bk", m, m) - np.einsum("brk,brk->bk", proj_x, proj_x)
-        sigma2 = np.maximum(rss, 0.0) / df2
-        proj_i = np.einsum("nr,bnk->brk", q_i, m)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if q == 1:
-                out: Array = proj_i[:, 0, :] / np.sqrt(sigma2)
-            else:
-                out = np.einsum("brk,brk->bk", proj_i, proj_i) / q / sigma2
-        return np.nan_to_num(out, nan=0.0, posinf=np.inf, neginf=-np.inf)
-
-    observed = stats_of(resid_z[None])[0]
-    rng = np.random.default_rng(seed)
-    perms = draw_permutations(exch, n, n_permutations, rng)
+    model = _FreedmanLane.build(yy, xx, cc)
+    q, df2, pinv = model.q, model.df2, model.pinv
+    observed = model.statistics(model.resid_z[None])[0]
     target = np.abs(observed) if q == 1 else observed
     threshold = target * (1 - _TIE_RTOL)
     count = np.zeros(yy.shape[1])
-    count_max = np.zeros(yy.shape[1])
-    batch = max(1, _BATCH_BYTES // (8 * n * yy.shape[1]))
-    for start in range(0, n_permutations, batch):
-        chunk = perms[start : start + batch]
-        flipped = exch.kind == "sign-flip"
-        m = chunk[:, :, None] * resid_z[None] if flipped else resid_z[chunk]
-        null = stats_of(m)
+    row_max = np.empty(n_permutations)
+    for start, null in null_statistics(model, exch, n_permutations, seed):
         if q == 1:
             null = np.abs(null)
         count += (null >= threshold).sum(axis=0)
-        count_max += (null.max(axis=1)[:, None] >= threshold).sum(axis=0)
+        row_max[start : start + null.shape[0]] = null.max(axis=1)
+    ordered = np.sort(row_max)
+    count_max = ordered.size - np.searchsorted(ordered, threshold, side="left")
     p_unc = (count + 1) / (n_permutations + 1)
     p_fwer = (count_max + 1) / (n_permutations + 1)
     beta = pinv @ yy
