@@ -8,6 +8,7 @@ blocks, max-statistic FWER); :func:`sign_flip_test` the fast paired path.
 from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
 from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
 from dmnpharm.stats._model import EXTRA_COLUMNS, ModelSpec, StatsResult, analyse
+from dmnpharm.stats._nbs import NbsResult, network_based_statistic
 from dmnpharm.stats._paired import (
     RESULT_COLUMNS,
     paired_differences,
@@ -23,6 +24,7 @@ __all__ = [
     "Exchangeability",
     "GlmResult",
     "ModelSpec",
+    "NbsResult",
     "StatsResult",
     "analyse",
     "bootstrap_ci",
@@ -30,6 +32,7 @@ __all__ = [
     "draw_permutations",
     "hedges_g",
     "mixed_model",
+    "network_based_statistic",
     "normalization",
     "paired_differences",
     "paired_test",
