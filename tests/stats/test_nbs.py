@@ -45,8 +45,18 @@ def test_nbs_finds_the_planted_component(rng: np.random.Generator) -> None:
     assert intensity.components["p_fwer"].iloc[0] < 0.05
 
 
-def test_nbs_null_fwer_is_alpha(rng: np.random.Generator) -> None:
-    """No effect: some component reaches p < 0.05 in about 5 % of 200 datasets (+/- 0.045)."""
+@pytest.mark.parametrize(
+    ("measure", "low", "high"), [("intensity", 0.005, 0.095), ("extent", 0.0, 0.08)]
+)
+def test_nbs_null_fwer_is_alpha(
+    rng: np.random.Generator, measure: str, low: float, high: float
+) -> None:
+    """No effect: some component reaches p <= 0.05 in about 5 % of 200 datasets.
+
+    Intensity is continuous: 0.05 +/- 0.045. Extents are small integers with many
+    ties here (20 nodes, threshold 2.5), which makes the extent test conservative
+    (3.7 % over 300 datasets in our check), so only an upper bound is asserted.
+    """
     flips = Exchangeability("sign-flip")
     hits = []
     for i in range(200):
@@ -60,9 +70,10 @@ def test_nbs_null_fwer_is_alpha(rng: np.random.Generator) -> None:
             exchangeability=flips,
             n_permutations=99,
             seed=i,
+            measure=measure,
         )
         hits.append(bool((res.components["p_fwer"] <= 0.05).any()))
-    assert np.mean(hits) == pytest.approx(0.05, abs=0.045)
+    assert low <= np.mean(hits) <= high
 
 
 def test_nbs_rejects_bad_input(rng: np.random.Generator) -> None:
