@@ -5,6 +5,7 @@ table; :func:`permutation_glm` is the engine (Freedman-Lane, exchangeability
 blocks, max-statistic FWER); :func:`sign_flip_test` the fast paired path.
 """
 
+from dmnpharm.stats._backend import BACKENDS, array_module, flip_counts
 from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
 from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
 from dmnpharm.stats._model import EXTRA_COLUMNS, ModelSpec, StatsResult, analyse
@@ -19,6 +20,7 @@ from dmnpharm.stats._special import mixed_model, normalization
 from dmnpharm.stats._two_sample import two_sample_permutation_test
 
 __all__ = [
+    "BACKENDS",
     "EXTRA_COLUMNS",
     "RESULT_COLUMNS",
     "Exchangeability",
@@ -27,9 +29,11 @@ __all__ = [
     "NbsResult",
     "StatsResult",
     "analyse",
+    "array_module",
     "bootstrap_ci",
     "cohens_dz",
     "draw_permutations",
+    "flip_counts",
     "hedges_g",
     "mixed_model",
     "network_based_statistic",
