@@ -17,6 +17,7 @@ from dmnpharm.stats._paired import (
     sign_flip_test,
 )
 from dmnpharm.stats._special import mixed_model, normalization
+from dmnpharm.stats._tfce import TfceResult, tfce, tfce_permutation_test
 from dmnpharm.stats._two_sample import two_sample_permutation_test
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ModelSpec",
     "NbsResult",
     "StatsResult",
+    "TfceResult",
     "analyse",
     "array_module",
     "bootstrap_ci",
@@ -43,5 +45,7 @@ __all__ = [
     "pearson_r",
     "permutation_glm",
     "sign_flip_test",
+    "tfce",
+    "tfce_permutation_test",
     "two_sample_permutation_test",
 ]
