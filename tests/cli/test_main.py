@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -223,3 +224,41 @@ def test_stats_on_the_demo_metrics(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(bad) == 1
     assert "did you mean 'drug'" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_stats_mixed_and_normalization_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--mixed and --normalization run on a trial-like table and say what they did."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(24):
+        group = "control" if i < 8 else "patient"
+        arm = "none" if i < 8 else ("drug" if i < 16 else "placebo")
+        for time in ("pre", "post"):
+            shift = 1.0 if group == "patient" and not (arm == "drug" and time == "post") else 0.0
+            rows.append(
+                {
+                    "participant_id": f"sub-{i:02d}",
+                    "condition": time,
+                    "group": group,
+                    "arm": arm,
+                    "measure": "dmn_within_fc",
+                    "value": shift + rng.normal(0, 0.5),
+                }
+            )
+    table = tmp_path / "metrics.tsv"
+    pd.DataFrame(rows).to_csv(table, sep="\t", index=False)
+    base = ["stats", str(table), "--within", "condition", "--contrast", "post-pre", "-q"]
+    assert main([*base, "--out", str(tmp_path / "mixed"), "--mixed"]) == 0
+    assert "random intercept" in (tmp_path / "mixed" / "model.txt").read_text()
+    norm = [*base, "--out", str(tmp_path / "norm"), "--normalization", "patient-control"]
+    norm += ["--between", "arm", "--between-contrast", "drug-placebo", "--permutations", "999"]
+    assert main(norm) == 0
+    result = pd.read_csv(tmp_path / "norm" / "results.tsv", sep="\t")
+    assert result["model"].iloc[0] == "normalization"
+    assert result["estimate"].iloc[0] < 0  # drug patients end closer to controls
+    provenance = json.loads((tmp_path / "norm" / "provenance.json").read_text())
+    assert provenance["method"] == "normalization"
+    assert provenance["groups"] == ["patient", "control"]
+    capsys.readouterr()
