@@ -1,4 +1,4 @@
-"""Reading and writing study folders: design tables and region time series.
+"""Reading and writing study folders: BIDS/fMRIPrep discovery, design tables, time series.
 
 The ROI-level study format is BIDS-like::
 
@@ -10,6 +10,7 @@ The ROI-level study format is BIDS-like::
 Each time-series file has a header of region labels and one row per volume.
 """
 
+from dmnpharm.io._bids import DEFAULT_SPACE, BidsStudy, BoldRun, discover_study
 from dmnpharm.io._roi_study import (
     RoiRun,
     RoiStudy,
@@ -19,8 +20,12 @@ from dmnpharm.io._roi_study import (
 from dmnpharm.io._roi_write import roi_run_path, write_roi_run, write_tsv
 
 __all__ = [
+    "DEFAULT_SPACE",
+    "BidsStudy",
+    "BoldRun",
     "RoiRun",
     "RoiStudy",
+    "discover_study",
     "load_roi_study",
     "read_study_atlas_name",
     "roi_run_path",
