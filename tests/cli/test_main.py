@@ -262,3 +262,23 @@ def test_stats_mixed_and_normalization_from_the_cli(
     assert provenance["method"] == "normalization"
     assert provenance["groups"] == ["patient", "control"]
     capsys.readouterr()
+
+
+def test_validate_clean_and_broken_voxel_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 0 with a summary when clean; exit 1 listing every problem otherwise."""
+    study = tmp_path / "vox"
+    argv = ["simulate", "--level", "voxel", "--subjects", "2", "--volumes", "20"]
+    assert main([*argv, "--out", str(study), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(study)]) == 0
+    assert "valid; 4 runs of 2 participants" in capsys.readouterr().out
+    func = study / "derivatives" / "fmriprep" / "sub-02" / "ses-2" / "func"
+    next(func.glob("*_desc-confounds_timeseries.tsv")).unlink()
+    (study / "sub-01" / "sub-01_sessions.tsv").unlink()
+    assert main(["validate", str(study)]) == 1
+    err = capsys.readouterr().err
+    assert "2 problems" in err
+    assert "has no confounds file" in err
+    assert "sub-01_sessions.tsv: is missing, but sub-01 has runs in ses-1, ses-2" in err

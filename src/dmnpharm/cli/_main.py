@@ -13,7 +13,9 @@ from pathlib import Path
 
 from dmnpharm import __version__
 from dmnpharm._utils import LOGGER_NAME
+from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import DmnpharmError, InputError
+from dmnpharm.io import DEFAULT_SPACE, discover_study, load_roi_study, read_study_atlas_name
 from dmnpharm.run import RunConfig, run_demo, run_stats, run_study, write_power
 from dmnpharm.simulate import (
     Effect,
@@ -170,6 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis(run)
     _add_common(run)
 
+    validate = subs.add_parser(
+        "validate", help="check a study folder (BIDS + fMRIPrep, or ROI level) and list problems"
+    )
+    validate.add_argument("study", help="study folder")
+    validate.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep output space")
+    validate.add_argument("--res", default=None, help="resolution entity (res-), if several")
+    validate.add_argument("--task", default=None, help="only runs of this task")
+    validate.add_argument("--design", default=None, help="explicit design TSV")
+    validate.add_argument(
+        "--derivatives", default=None, help="fMRIPrep folder (default STUDY/derivatives/fmriprep)"
+    )
+    _add_common(validate)
+
     stats = subs.add_parser("stats", help="fit a group model to a tidy metrics table")
     stats.add_argument(
         "table", help="metrics table (TSV or Parquet): participant_id, measure, value"
@@ -292,6 +307,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _power(args)
     if args.command == "stats":
         return _stats(args)
+    if args.command == "validate":
+        return _validate(args)
     config = RunConfig(
         atlas=getattr(args, "atlas", None),
         contrast=args.contrast,
@@ -306,6 +323,25 @@ def _dispatch(args: argparse.Namespace) -> int:
         shown = result.results[["measure", "contrast", "estimate", "ci_low", "ci_high", "p_fwer"]]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=sys.stderr)
     print(result.report)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    root = Path(args.study)
+    derivatives = Path(args.derivatives) if args.derivatives else root / "derivatives" / "fmriprep"
+    if derivatives.is_dir():
+        study = discover_study(
+            root, args.space, args.res, args.derivatives, args.task, args.design
+        )
+        n_subjects = study.design["participant_id"].nunique()
+        print(
+            f"{root}: valid; {len(study.runs)} runs of {n_subjects} participants in space "
+            f"{study.space}, TR {study.runs[0].repetition_time:g} s"
+        )
+        return 0
+    atlas = read_study_atlas_name(root)
+    roi = load_roi_study(root, atlas, load_atlas(atlas).labels)
+    print(f"{root}: valid; {len(roi.runs)} ROI-level runs, atlas {atlas}")
     return 0
 
 

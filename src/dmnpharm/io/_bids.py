@@ -174,7 +174,7 @@ def _read_design_table(path: Path, problems: list[str]) -> pd.DataFrame | None:
         return None
 
 
-def _design_from_bids(root: Path, problems: list[str]) -> pd.DataFrame | None:
+def _design_from_bids(root: Path, problems: list[str], runs: list[BoldRun]) -> pd.DataFrame | None:
     participants_path = root / "participants.tsv"
     if not participants_path.is_file():
         problems.append(f"{participants_path}: is missing; list every participant_id in it")
@@ -190,6 +190,13 @@ def _design_from_bids(root: Path, problems: list[str]) -> pd.DataFrame | None:
         pid = str(prow["participant_id"]).strip()
         sessions_path = root / pid / f"{pid}_sessions.tsv"
         if not sessions_path.is_file():
+            with_sessions = sorted({r.session_id for r in runs if r.participant_id == pid} - {""})
+            if with_sessions:
+                problems.append(
+                    f"{sessions_path}: is missing, but {pid} has runs in "
+                    f"{', '.join(with_sessions)}; list each session_id with its condition"
+                )
+                continue
             rows.append({**prow, "session_id": "", "_source": f"{participants_path}, line {line}"})
             continue
         sessions = _read_design_table(sessions_path, problems)
@@ -361,7 +368,7 @@ def discover_study(
     table = (
         _design_from_file(Path(design), problems)
         if design
-        else _design_from_bids(folder, problems)
+        else _design_from_bids(folder, problems, runs)
     )
     design_rows = _merge_design(runs, table, problems) if table is not None else None
     if problems:
@@ -387,11 +394,20 @@ def _merge_design(runs: list[BoldRun], table: pd.DataFrame, problems: list[str])
         entry = {str(k): v for k, v in record.items()}
         index[(str(entry["participant_id"]), str(entry["session_id"]), str(entry["run"]))] = entry
     rows, used = [], set()
+    listed = set(table["participant_id"])
+
+    def design_missing(run: BoldRun) -> bool:
+        """Tell whether the subject's whole sessions file is missing (reported once)."""
+        missing = run.participant_id not in listed
+        return missing and any(f"{run.participant_id}_sessions.tsv" in p for p in problems)
+
     for run in runs:
         row = index.get((run.participant_id, run.session_id, run.run)) or index.get(
             (run.participant_id, run.session_id, "")
         )
         if row is None:
+            if design_missing(run):
+                continue
             problems.append(
                 f"{run.bold}: has no design row for {run.participant_id} "
                 f"{run.session_id or '(no session)'}; add it to the sessions file or design TSV"
