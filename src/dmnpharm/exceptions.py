@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "DmnpharmError",
     "InputError",
+    "MotionImbalanceWarning",
     "OutputExistsError",
     "StudyValidationError",
 ]
@@ -46,3 +47,11 @@ class StudyValidationError(InputError):
         super().__init__(
             f"study '{study}' has {n} problem{plural}; nothing was computed:\n{lines}"
         )
+
+
+class MotionImbalanceWarning(UserWarning):
+    """Head motion or censoring differs between the conditions or groups compared.
+
+    Differences in motion bias connectivity (Power et al. 2012), so a drug effect
+    on FC may be a motion effect; the warning names the measure and the test.
+    """

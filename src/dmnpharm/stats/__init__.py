@@ -16,6 +16,7 @@ from dmnpharm.stats._paired import (
     paired_test,
     sign_flip_test,
 )
+from dmnpharm.stats._qc import QC_MEASURES, motion_imbalance, qc_fc, run_qc
 from dmnpharm.stats._special import mixed_model, normalization
 from dmnpharm.stats._tfce import TfceResult, tfce, tfce_permutation_test
 from dmnpharm.stats._two_sample import two_sample_permutation_test
@@ -23,6 +24,7 @@ from dmnpharm.stats._two_sample import two_sample_permutation_test
 __all__ = [
     "BACKENDS",
     "EXTRA_COLUMNS",
+    "QC_MEASURES",
     "RESULT_COLUMNS",
     "Exchangeability",
     "GlmResult",
@@ -38,12 +40,15 @@ __all__ = [
     "flip_counts",
     "hedges_g",
     "mixed_model",
+    "motion_imbalance",
     "network_based_statistic",
     "normalization",
     "paired_differences",
     "paired_test",
     "pearson_r",
     "permutation_glm",
+    "qc_fc",
+    "run_qc",
     "sign_flip_test",
     "tfce",
     "tfce_permutation_test",
