@@ -41,6 +41,9 @@ class RunSignals:
         Drift + motion artifact per region (what denoising should remove).
     confounds : pandas.DataFrame
         fMRIPrep-style confounds table of the run.
+    confounds_meta : dict
+        fMRIPrep-style confounds JSON content: per ``a_comp_cor_XX`` its
+        method, mask, singular value and (cumulative) variance explained.
     """
 
     data: Array = field(repr=False)
@@ -48,6 +51,7 @@ class RunSignals:
     global_signal: Array = field(repr=False)
     nuisance: Array = field(repr=False)
     confounds: pd.DataFrame = field(repr=False)
+    confounds_meta: dict[str, dict[str, object]] = field(default_factory=dict, repr=False)
 
 
 def drift_batch(
@@ -125,7 +129,19 @@ def generate_run(
         + 0.5 * rng.standard_normal((n_t, _N_NUISANCE_VOXELS))
     )
     centred = compartments - compartments.mean(axis=0)
-    left, _, _ = np.linalg.svd(centred, full_matrices=False)
+    left, singular, _ = np.linalg.svd(centred, full_matrices=False)
+    explained = singular**2 / np.sum(singular**2)
+    meta: dict[str, dict[str, object]] = {
+        f"a_comp_cor_{k:02d}": {
+            "Method": "aCompCor",
+            "Mask": "combined",
+            "SingularValue": float(singular[k]),
+            "VarianceExplained": float(explained[k]),
+            "CumulativeVarianceExplained": float(np.cumsum(explained)[k]),
+            "Retained": True,
+        }
+        for k in range(_N_COMPCOR)
+    }
     confounds = fmriprep_confounds(
         params,
         global_signal=data.mean(axis=1),
@@ -135,4 +151,4 @@ def generate_run(
         acompcor=left[:, :_N_COMPCOR],
         repetition_time=tr,
     )
-    return RunSignals(data, bold, glob, nuisance, confounds)
+    return RunSignals(data, bold, glob, nuisance, confounds, meta)

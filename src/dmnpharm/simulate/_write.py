@@ -143,7 +143,11 @@ def _write(study: SimulatedStudy, root: Path) -> None:
         write_tsv(_rounded(run.signals.confounds), confounds_path)
         json_file(
             confounds_path.with_suffix(".json"),
-            {"RepetitionTime": sig.repetition_time, "Description": "simulated fMRIPrep confounds"},
+            {
+                "RepetitionTime": sig.repetition_time,
+                "Description": "simulated fMRIPrep confounds",
+                **run.signals.confounds_meta,
+            },
         )
     json_file(root / "ground_truth.json", _truth_with_subjects(study))
 

@@ -117,7 +117,10 @@ def _write(study: SimulatedStudy, root: Path, radius_mm: float) -> None:
         write_mask(func / f"{stem}_{VOXEL_SPACE}_desc-brain_mask.nii.gz", mask)
         confounds = func / f"{stem}_desc-confounds_timeseries.tsv"
         write_tsv(run.signals.confounds.round(6), confounds)
-        json_file(confounds.with_suffix(".json"), {"RepetitionTime": sig.repetition_time})
+        json_file(
+            confounds.with_suffix(".json"),
+            {"RepetitionTime": sig.repetition_time, **run.signals.confounds_meta},
+        )
     truth = dict(study.ground_truth)
     atlas = study.atlas
     regions: dict[str, object] = (
