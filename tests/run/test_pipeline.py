@@ -8,6 +8,7 @@ import pytest
 
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.run import RunConfig, run_study
+from dmnpharm.signal import DenoiseConfig
 from dmnpharm.stats import EXTRA_COLUMNS, RESULT_COLUMNS
 
 FAST = RunConfig(n_permutations=500)
@@ -56,7 +57,7 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["config"]["atlas"] == "seitzman300"
     assert provenance["config"]["n_permutations"] == 500
-    assert len(provenance["inputs"]) == 1 + 16 * 2 + 8
+    assert len(provenance["inputs"]) == 1 + 16 * 3 + 8  # + confounds TSVs
     assert all(len(h) == 64 for h in provenance["inputs"].values())
     assert result.report == out / "report.html"
 
@@ -106,9 +107,11 @@ def test_unknown_contrast_condition(small_study: Path, tmp_path: Path) -> None:
 
 
 def test_config_rejects_unavailable_choices() -> None:
-    """Choices that do not exist yet are refused, not ignored."""
-    with pytest.raises(InputError, match="strategy '36p' is not available"):
-        RunConfig(strategy="36p")
+    """Choices that do not exist are refused, not ignored."""
+    with pytest.raises(InputError, match="36q"):
+        RunConfig(denoise=DenoiseConfig("36q"))
+    with pytest.raises(InputError, match="estimator"):
+        RunConfig(estimator="tangent")
     with pytest.raises(InputError, match="two different conditions"):
         RunConfig(contrast=("drug", "drug"))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dmnpharm.exceptions import InputError
+from dmnpharm.io import DEFAULT_SPACE
+from dmnpharm.signal import DenoiseConfig
 
 __all__ = ["RunConfig"]
 
@@ -26,11 +28,19 @@ class RunConfig:
         Seed of the sign flips.
     confidence : float
         Level of the confidence intervals.
-    strategy : str
-        Confound strategy applied to the region signals. ROI-level input is
-        used as provided: ``"none"``.
+    denoise : DenoiseConfig
+        Confound strategy, censoring and filtering applied to every run's region
+        signals with the run's fMRIPrep confounds (``DenoiseConfig("none")``:
+        signals used as provided).
     estimator : str
         Connectivity estimator: Pearson correlation, Fisher z transformed.
+    space : str
+        fMRIPrep output space analysed (BIDS studies).
+    radius_mm : float
+        Sphere radius of coordinate atlases at voxel level.
+    allow_failures : bool
+        Go on without runs that cannot be read (listed in the outputs);
+        otherwise such a run stops the analysis before anything is written.
     """
 
     atlas: str | None = None
@@ -38,8 +48,16 @@ class RunConfig:
     n_permutations: int = 10_000
     seed: int = 0
     confidence: float = 0.95
-    strategy: str = "none"
+    denoise: DenoiseConfig = field(default_factory=lambda: DenoiseConfig("none"))
     estimator: str = "pearson_fisher_z"
+    space: str = DEFAULT_SPACE
+    radius_mm: float = 5.0
+    allow_failures: bool = False
+
+    @property
+    def strategy(self) -> str:
+        """Name of the denoising strategy (e.g. ``acompcor+gsr``)."""
+        return str(self.denoise.name)
 
     def __post_init__(self) -> None:
         """Check values that are wrong whatever the study."""
@@ -51,10 +69,6 @@ class RunConfig:
             raise InputError(f"n_permutations must be positive, got {self.n_permutations}")
         if not 0 < self.confidence < 1:
             raise InputError(f"confidence must be between 0 and 1, got {self.confidence}")
-        if self.strategy != "none":
-            raise InputError(
-                f"strategy {self.strategy!r} is not available for ROI-level input; use 'none'"
-            )
         if self.estimator != "pearson_fisher_z":
             raise InputError(
                 f"estimator {self.estimator!r} is not available; use 'pearson_fisher_z'"

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import json
 import platform
+import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from dmnpharm import __version__
 from dmnpharm._utils import get_logger, sha256_file, staged_output_dir
 from dmnpharm.atlases import load_atlas
-from dmnpharm.exceptions import StudyValidationError
+from dmnpharm.exceptions import InputError, MotionImbalanceWarning, StudyValidationError
 from dmnpharm.io import RoiStudy, load_roi_study, read_study_atlas_name, write_tsv
-from dmnpharm.metrics import MEASURES, run_fc_metrics
+from dmnpharm.metrics import MEASURES
 from dmnpharm.run._config import RunConfig
+from dmnpharm.run._process import process_run, read_confounds
 from dmnpharm.run._reporting import build_report
-from dmnpharm.stats import ModelSpec, analyse, paired_differences
+from dmnpharm.stats import ModelSpec, analyse, motion_imbalance, paired_differences
 
 __all__ = ["RunResult", "run_study"]
 
@@ -86,27 +92,159 @@ def _check_pairs(study: RoiStudy, config: RunConfig) -> None:
         raise StudyValidationError(str(study.root), problems)
 
 
-def _metrics_table(study: RoiStudy, config: RunConfig) -> pd.DataFrame:
-    atlas = load_atlas(study.atlas)
+@dataclass(frozen=True, eq=False)
+class StudyRun:
+    """One run ready for per-run work, from either kind of study.
+
+    Parameters
+    ----------
+    design : dict
+        The run's design row (``participant_id``, ``session_id``, ``condition`` ...).
+    label : str
+        Names the run (its input file) in messages.
+    load : Callable
+        Returns the region signals (volumes x regions, atlas order).
+    confounds : Path or None
+        The run's fMRIPrep confounds TSV.
+    repetition_time : float
+        Seconds.
+    """
+
+    design: dict[str, Any]
+    label: str
+    load: Callable[[], npt.NDArray[np.float64]]
+    confounds: Path | None
+    repetition_time: float
+
+
+def _process_all(
+    runs: list[StudyRun], config: RunConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str], dict[str, Any]]:
+    """Clean, QC and measure every run; collect exclusions and failures."""
+    atlas = load_atlas(str(config.atlas))
     spec = {m.name: m for m in MEASURES}
-    design_cols = [c for c in study.design.columns if c not in ("path", "n_volumes")]
     rows: list[dict[str, Any]] = []
-    for (_, design_row), run in zip(study.design.iterrows(), study.runs, strict=True):
-        _LOG.debug("metrics for %s", run.path)
-        for measure, value in run_fc_metrics(run.data, atlas).items():
+    qc_rows: list[dict[str, Any]] = []
+    exclusions: list[str] = []
+    failures: list[str] = []
+    records: dict[str, Any] = {}
+    for run in runs:
+        keys = {k: v for k, v in run.design.items() if k not in ("path", "n_volumes")}
+        try:
+            confounds, meta = read_confounds(run.confounds)
+            done = process_run(
+                run.load(), confounds, meta, run.repetition_time, config, atlas, run.label
+            )
+        except InputError as exc:
+            failures.append(str(exc))
+            continue
+        records[run.label] = done.record
+        if done.qc:
+            qc_rows.append({**keys, **done.qc})
+        if done.excluded:
+            exclusions.append(f"{run.label}: excluded ({done.excluded})")
+            continue
+        for measure, value in done.metrics.items():
             rows.append(
                 {
-                    **{c: design_row[c] for c in design_cols},
+                    **keys,
                     "measure": measure,
                     "network_a": spec[measure].network_a,
                     "network_b": spec[measure].network_b,
                     "value": value,
-                    "atlas": study.atlas,
+                    "atlas": config.atlas,
                     "strategy": config.strategy,
                     "estimator": config.estimator,
                 }
             )
-    return pd.DataFrame(rows)
+    if failures and not config.allow_failures:
+        raise StudyValidationError(
+            "the study", [*failures, "use --allow-failures to go on without these runs"]
+        )
+    exclusions += [f"failed and left out: {f}" for f in failures]
+    return pd.DataFrame(rows), pd.DataFrame(qc_rows), exclusions, records
+
+
+def _finish(
+    runs: list[StudyRun],
+    design: pd.DataFrame,
+    staging: Path,
+    config: RunConfig,
+    provenance: dict[str, Any],
+    truth: dict[str, Any] | None,
+) -> RunResult:
+    """Per-run work, group statistics, QC, outputs and report (shared by both study kinds)."""
+    metrics, qc, exclusions, records = _process_all(runs, config)
+    if metrics.empty:
+        raise StudyValidationError("the study", ["every run was excluded", *exclusions])
+    spec = ModelSpec(
+        within="condition",
+        contrast=(config.contrast[0], config.contrast[1]),
+        incomplete="drop" if exclusions else "refuse",
+    )
+    model = analyse(
+        metrics, spec, config.n_permutations, config.seed, confidence=config.confidence
+    )
+    exclusions += [f"left out of the paired test: {d}" for d in model.dropped]
+    results = model.results
+    group = staging / "group"
+    group.mkdir(parents=True, exist_ok=True)
+    imbalance = pd.DataFrame()
+    if not qc.empty and "condition" in qc:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MotionImbalanceWarning)
+            imbalance = motion_imbalance(qc, spec, n_permutations=2000, seed=config.seed)
+        for warning in caught:
+            _LOG.warning("%s", warning.message)
+            exclusions.append(f"motion imbalance: {warning.message}")
+        write_tsv(qc, group / "qc.tsv")
+        if not imbalance.empty:
+            write_tsv(imbalance, group / "motion_imbalance.tsv")
+    diffs = paired_differences(metrics, *config.contrast)
+    write_tsv(metrics, staging / "metrics.tsv")
+    metrics.to_parquet(staging / "metrics.parquet", index=False)
+    write_tsv(results, group / "results.tsv")
+    results.to_parquet(group / "results.parquet", index=False)
+    write_tsv(design, group / "design.tsv")
+    (group / "model.txt").write_text(model.summary + "\n", encoding="utf-8")
+    write_tsv(diffs.reset_index(), group / "paired_differences.tsv")
+    write_tsv(pd.DataFrame({"exclusion": exclusions}), group / "exclusions.tsv")
+    provenance = {
+        **provenance,
+        "config": {**asdict(config), "denoise": config.denoise.to_dict()},
+        "denoising": config.denoise.describe(),
+        "cleaning_per_run": records,
+        "exclusions": exclusions,
+        "versions": _versions(),
+    }
+    (staging / "provenance.json").write_text(
+        json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+    )
+    report = build_report(
+        design, metrics, results, config, provenance, truth, staging / "report.html", exclusions
+    )
+    return RunResult(out=staging, metrics=metrics, results=results, report=report)
+
+
+def _identity(data: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return data
+
+
+def _roi_runs(study: RoiStudy) -> list[StudyRun]:
+    runs = []
+    for (_, row), run in zip(study.design.iterrows(), study.runs, strict=True):
+        stem = run.path.name.split("_atlas-")[0]
+        confounds = run.path.parent / f"{stem}_desc-confounds_timeseries.tsv"
+        runs.append(
+            StudyRun(
+                {str(k): v for k, v in row.items()},
+                str(run.path),
+                partial(_identity, run.data),
+                confounds if confounds.is_file() else None,
+                run.repetition_time,
+            )
+        )
+    return runs
 
 
 def _execute(study_path: Path, staging: Path, config: RunConfig, recorded_study: str) -> RunResult:
@@ -115,55 +253,29 @@ def _execute(study_path: Path, staging: Path, config: RunConfig, recorded_study:
     study = load_roi_study(study_path, config.atlas, load_atlas(config.atlas).labels)
     _check_pairs(study, config)
     _LOG.info(
-        "study %s: %d participants, %d runs, atlas %s",
+        "study %s: %d participants, %d runs, atlas %s, denoising %s",
         recorded_study,
         study.design["participant_id"].nunique(),
         len(study.runs),
         study.atlas,
+        config.strategy,
     )
-    metrics = _metrics_table(study, config)
-    model = analyse(
-        metrics,
-        ModelSpec(within="condition", contrast=(config.contrast[0], config.contrast[1])),
-        config.n_permutations,
-        config.seed,
-        confidence=config.confidence,
+    runs = _roi_runs(study)
+    inputs = sorted(
+        [study.root / "participants.tsv"]
+        + [r.path for r in study.runs]
+        + [r.path.with_suffix(".json") for r in study.runs]
+        + [r.confounds for r in runs if r.confounds is not None]
+        + list(study.root.glob("sub-*/sub-*_sessions.tsv"))
     )
-    results = model.results
-    diffs = paired_differences(metrics, *config.contrast)
-    group = staging / "group"
-    group.mkdir(parents=True, exist_ok=True)
-    write_tsv(metrics, staging / "metrics.tsv")
-    metrics.to_parquet(staging / "metrics.parquet", index=False)
-    write_tsv(results, group / "results.tsv")
-    results.to_parquet(group / "results.parquet", index=False)
-    write_tsv(study.design, group / "design.tsv")
-    (group / "model.txt").write_text(model.summary + "\n", encoding="utf-8")
-    write_tsv(diffs.reset_index(), group / "paired_differences.tsv")
     provenance = {
         "command": "run",
         "study": recorded_study,
-        "config": asdict(config),
-        "versions": _versions(),
-        "inputs": {
-            p.relative_to(study.root).as_posix(): sha256_file(p)
-            for p in sorted(
-                [study.root / "participants.tsv"]
-                + [r.path for r in study.runs]
-                + [r.path.with_suffix(".json") for r in study.runs]
-                + list(study.root.glob("sub-*/sub-*_sessions.tsv"))
-            )
-        },
+        "inputs": {p.relative_to(study.root).as_posix(): sha256_file(p) for p in inputs},
     }
-    (staging / "provenance.json").write_text(
-        json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
     truth_file = study.root / "ground_truth.json"
     truth = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.is_file() else None
-    report = build_report(
-        study.design, metrics, results, config, provenance, truth, staging / "report.html"
-    )
-    return RunResult(out=staging, metrics=metrics, results=results, report=report)
+    return _finish(runs, study.design, staging, config, provenance, truth)
 
 
 def run_study(

@@ -98,6 +98,7 @@ def build_report(
     provenance: dict[str, Any],
     truth: dict[str, Any] | None,
     path: Path,
+    exclusions: list[str] | None = None,
 ) -> Path:
     """Write the HTML report of a run.
 
@@ -117,6 +118,8 @@ def build_report(
         ``ground_truth.json`` of a simulated study, shown beside the estimates.
     path : Path
         Destination file.
+    exclusions : list of str, optional
+        Runs, subjects or volumes left out and warnings, each with its reason.
 
     Returns
     -------
@@ -152,7 +155,7 @@ def build_report(
         figures=figures,
         methods=methods_paragraph(design, config, provenance.get("versions", {})),
         provenance=provenance,
-        exclusions=[],
+        exclusions=list(exclusions or []),
         ground_truth=_ground_truth_rows(truth, results, config.contrast) if truth else [],
     )
     return write_report(content, path)

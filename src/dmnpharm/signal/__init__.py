@@ -1,0 +1,23 @@
+"""Denoising of region time series: named confound strategies, censoring, filtering.
+
+:class:`DenoiseConfig` names a strategy (``6p``, ``24p``, ``36p``, ``acompcor``,
+``aroma``, with or without global signal regression) and its censoring and
+filter settings; :func:`clean_run` applies it to one run's signals with the
+run's fMRIPrep confounds table and returns the cleaned kept volumes with a
+provenance record. Results agree with :func:`nilearn.signal.clean` fed by
+:func:`nilearn.interfaces.fmriprep.load_confounds` where the two define the
+same thing (see :func:`clean_run`).
+"""
+
+from dmnpharm.signal._clean import CleanResult, clean_run
+from dmnpharm.signal._config import STRATEGIES, DenoiseConfig
+from dmnpharm.signal._confounds import kept_volumes, select_confounds
+
+__all__ = [
+    "STRATEGIES",
+    "CleanResult",
+    "DenoiseConfig",
+    "clean_run",
+    "kept_volumes",
+    "select_confounds",
+]
