@@ -17,6 +17,7 @@ from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import DmnpharmError, InputError
 from dmnpharm.io import DEFAULT_SPACE, discover_study, load_roi_study, read_study_atlas_name
 from dmnpharm.run import RunConfig, run_demo, run_stats, run_study, write_power
+from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import (
     Effect,
     StudySpec,
@@ -63,6 +64,46 @@ def _add_common(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     sub.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     sub.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+
+
+def _add_denoise(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--strategy",
+        default="none",
+        help="confound strategy: none, 6p, 24p, 36p, acompcor, aroma, each optionally +gsr "
+        "(default none)",
+    )
+    sub.add_argument("--fd-threshold", type=float, default=None, help="censor FD above (mm)")
+    sub.add_argument(
+        "--std-dvars-threshold", type=float, default=None, help="censor std-DVARS above"
+    )
+    sub.add_argument(
+        "--min-remaining",
+        type=float,
+        default=None,
+        help="exclude runs keeping fewer volumes (fraction if <= 1, else a count)",
+    )
+    sub.add_argument("--high-pass", type=float, default=None, help="high-pass cut-off (Hz)")
+    sub.add_argument("--low-pass", type=float, default=None, help="low-pass cut-off (Hz)")
+    sub.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="go on without runs that cannot be read (listed in the outputs and report)",
+    )
+
+
+def _denoise(args: argparse.Namespace) -> DenoiseConfig:
+    remaining = args.min_remaining
+    if remaining is not None and remaining > 1:
+        remaining = int(remaining)
+    return DenoiseConfig(
+        args.strategy,
+        fd_threshold=args.fd_threshold,
+        std_dvars_threshold=args.std_dvars_threshold,
+        min_remaining=remaining,
+        high_pass=args.high_pass,
+        low_pass=args.low_pass,
+    )
 
 
 def _add_analysis(sub: argparse.ArgumentParser) -> None:
@@ -169,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("study", help="study folder (participants.tsv, sub-*/ses-*/func/...)")
     run.add_argument("--out", required=True, help="output folder")
     run.add_argument("--atlas", default=None, help="atlas name (default: from the sidecars)")
+    run.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep space (BIDS studies)")
     _add_analysis(run)
+    _add_denoise(run)
     _add_common(run)
 
     validate = subs.add_parser(
@@ -283,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_overrides(demo)
     _add_analysis(demo)
+    _add_denoise(demo)
     _add_common(demo)
     return parser
 
@@ -314,6 +358,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         contrast=args.contrast,
         n_permutations=args.permutations,
         seed=args.perm_seed,
+        denoise=_denoise(args),
+        space=getattr(args, "space", DEFAULT_SPACE),
+        allow_failures=args.allow_failures,
     )
     if args.command == "run":
         result = run_study(args.study, args.out, config, overwrite=args.overwrite)

@@ -25,9 +25,9 @@ from dmnpharm.metrics import MEASURES
 from dmnpharm.run._config import RunConfig
 from dmnpharm.run._process import process_run, read_confounds
 from dmnpharm.run._reporting import build_report
-from dmnpharm.stats import ModelSpec, analyse, motion_imbalance, paired_differences
+from dmnpharm.stats import ModelSpec, analyse, motion_imbalance, paired_differences, qc_fc
 
-__all__ = ["RunResult", "run_study"]
+__all__ = ["RunResult", "StudyRun", "run_study"]
 
 _LOG = get_logger("run")
 _PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "nilearn", "matplotlib", "jinja2")
@@ -65,31 +65,31 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _check_pairs(study: RoiStudy, config: RunConfig) -> None:
-    """Fail before any metric is computed if a subject lacks a contrast condition."""
-    design = study.design
+def _check_design_pairs(design: pd.DataFrame, config: RunConfig, root: Path) -> None:
+    """Fail before any heavy work if a subject lacks a contrast condition."""
     wanted = set(config.contrast)
-    present = set(design["condition"])
+    present = set(design["condition"]) if "condition" in design else set()
     problems = []
     for cond in config.contrast:
         if cond not in present:
             problems.append(
                 f"condition '{cond}' of the contrast is in no sessions file "
-                f"(conditions: {', '.join(sorted(present))}); fix --contrast or the sessions files"
+                f"(conditions: {', '.join(sorted(map(str, present)))}); fix --contrast or the "
+                "sessions files"
             )
     if not problems:
         for pid, conds in design.groupby("participant_id")["condition"]:
             have = set(conds) & wanted
             if have != wanted:
                 missing = ", ".join(sorted(wanted - have))
-                sessions = study.root / str(pid) / f"{pid}_sessions.tsv"
+                sessions = root / str(pid) / f"{pid}_sessions.tsv"
                 problems.append(
                     f"{sessions}: participant '{pid}' has no run under '{missing}'; a paired "
                     f"test needs both '{config.contrast[0]}' and '{config.contrast[1]}'. Add "
                     "the session or remove the participant from participants.tsv"
                 )
     if problems:
-        raise StudyValidationError(str(study.root), problems)
+        raise StudyValidationError(str(root), problems)
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,9 +198,12 @@ def _finish(
             _LOG.warning("%s", warning.message)
             exclusions.append(f"motion imbalance: {warning.message}")
         write_tsv(qc, group / "qc.tsv")
+        _write_qc_fc(metrics, qc, group)
         if not imbalance.empty:
             write_tsv(imbalance, group / "motion_imbalance.tsv")
-    diffs = paired_differences(metrics, *config.contrast)
+    dropped_ids = {d.split(":")[0] for d in model.dropped}
+    complete = metrics[~metrics["participant_id"].isin(dropped_ids)]
+    diffs = paired_differences(complete, *config.contrast)
     write_tsv(metrics, staging / "metrics.tsv")
     metrics.to_parquet(staging / "metrics.parquet", index=False)
     write_tsv(results, group / "results.tsv")
@@ -230,6 +233,19 @@ def _identity(data: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return data
 
 
+def _write_qc_fc(metrics: pd.DataFrame, qc: pd.DataFrame, group: Path) -> None:
+    """QC-FC over subjects: each measure's subject mean vs the subject's mean FD."""
+    values = metrics.pivot_table(
+        index="participant_id", columns="measure", values="value", aggfunc="mean"
+    )
+    fd = qc.groupby("participant_id")["mean_fd"].mean()
+    try:
+        summary = qc_fc(values, fd)
+    except InputError as exc:
+        summary = {"not computed": str(exc)}  # type: ignore[dict-item]
+    (group / "qc_fc.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
 def _roi_runs(study: RoiStudy) -> list[StudyRun]:
     runs = []
     for (_, row), run in zip(study.design.iterrows(), study.runs, strict=True):
@@ -251,7 +267,7 @@ def _execute(study_path: Path, staging: Path, config: RunConfig, recorded_study:
     if config.atlas is None:
         raise ValueError("the atlas must be resolved before execution")
     study = load_roi_study(study_path, config.atlas, load_atlas(config.atlas).labels)
-    _check_pairs(study, config)
+    _check_design_pairs(study.design, config, study.root)
     _LOG.info(
         "study %s: %d participants, %d runs, atlas %s, denoising %s",
         recorded_study,
@@ -284,10 +300,18 @@ def run_study(
     config: RunConfig | None = None,
     overwrite: bool = False,
 ) -> RunResult:
-    """Validate an ROI-level study, compute DMN metrics per run and test the contrast.
+    """Validate a study, clean and measure every run, and test the contrast.
 
-    Nothing is written until the whole study has been validated; outputs are
-    written to a hidden staging folder and moved to ``out`` only when complete.
+    A folder with ``derivatives/fmriprep`` is a BIDS study: its runs are
+    discovered and validated (:func:`dmnpharm.io.discover_study`), region
+    signals are extracted from each preprocessed image in one streaming pass
+    (:func:`dmnpharm.extract.extract_timeseries`). Otherwise it is an ROI-level
+    study (:func:`dmnpharm.io.load_roi_study`). Either way every run is cleaned
+    with ``config.denoise`` and its confounds, summarised for QC, measured,
+    and the paired contrast is tested; motion imbalance between the conditions
+    is tested and warned about. Nothing is written until the whole study has
+    been validated; outputs are written to a hidden staging folder and moved
+    to ``out`` only when complete.
 
     Parameters
     ----------
@@ -296,7 +320,9 @@ def run_study(
     out : str or Path
         Output folder: ``metrics.tsv``/``.parquet``, ``group/results.tsv``/
         ``.parquet``, ``group/design.tsv``, ``group/paired_differences.tsv``,
-        ``provenance.json`` and ``report.html``.
+        ``group/qc.tsv``, ``group/motion_imbalance.tsv``,
+        ``group/exclusions.tsv``, ``group/model.txt``, ``provenance.json`` and
+        ``report.html``.
     config : RunConfig or None
         Analytic choices; defaults to ``RunConfig()``.
     overwrite : bool
@@ -308,9 +334,16 @@ def run_study(
         Tables in memory and the final paths.
     """
     cfg = config or RunConfig()
+    root = Path(study)
+    bids = (root / "derivatives" / "fmriprep").is_dir()
     if cfg.atlas is None:
-        cfg = replace(cfg, atlas=read_study_atlas_name(study))
+        cfg = replace(cfg, atlas="seitzman300" if bids else read_study_atlas_name(study))
     final = Path(out)
     with staged_output_dir(final, overwrite=overwrite) as staging:
-        result = _execute(Path(study), staging, cfg, str(Path(study).resolve()))
+        if bids:
+            from dmnpharm.run._bids import execute_bids
+
+            result = execute_bids(root, staging, cfg, str(root.resolve()))
+        else:
+            result = _execute(root, staging, cfg, str(root.resolve()))
     return replace(result, out=final, report=final / "report.html")

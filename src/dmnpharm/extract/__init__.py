@@ -1,0 +1,14 @@
+"""Region time series from 4D BOLD images, read once as a stream of volumes.
+
+:func:`extract_timeseries` averages the voxels of each atlas region (spheres
+around coordinates, or the regions of a labels image resampled onto the data
+grid by nearest neighbour) at every volume of a ``.nii``/``.nii.gz`` run. The
+image is read front to back a chunk of volumes at a time, so memory does not
+grow with the run's length, and the region means of a chunk come from one
+sparse averaging matrix. The voxel selection matches nilearn's
+``NiftiSpheresMasker`` (``allow_overlap=True``) and ``NiftiLabelsMasker``.
+"""
+
+from dmnpharm.extract._timeseries import Extraction, extract_timeseries
+
+__all__ = ["Extraction", "extract_timeseries"]
