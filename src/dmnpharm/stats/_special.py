@@ -29,7 +29,7 @@ from statsmodels.stats.multitest import multipletests
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._effects import cohens_dz, hedges_g
 from dmnpharm.stats._glm import Exchangeability, permutation_glm
-from dmnpharm.stats._model import (
+from dmnpharm.stats._model_parts import (
     EXTRA_COLUMNS,
     ModelSpec,
     StatsResult,

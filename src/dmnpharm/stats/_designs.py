@@ -1,0 +1,365 @@
+"""The group models behind :func:`dmnpharm.stats.analyse`: change, repeated, between."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import stats as sps
+
+from dmnpharm.exceptions import InputError
+from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
+from dmnpharm.stats._glm import Exchangeability, permutation_glm
+from dmnpharm.stats._model_parts import (
+    ModelSpec,
+    StatsResult,
+    _covariate_matrix,
+    _glm_p,
+    _row,
+    _scheme,
+    _subject_column,
+    _wide,
+)
+from dmnpharm.stats._paired import sign_flip_test
+
+__all__: list[str] = []
+
+
+def _change_model(
+    table: pd.DataFrame,
+    spec: ModelSpec,
+    n_permutations: int,
+    seed: int,
+    n_bootstrap: int,
+    confidence: float,
+) -> StatsResult:
+    """Models on per-subject changes a - b: paired, interaction, brain-behaviour."""
+    assert spec.within is not None
+    assert spec.contrast is not None
+    a, b = spec.contrast
+    if a == b:
+        raise InputError(f"the contrast compares '{a}' with itself")
+    wide, dropped = _wide(table, spec, spec.within, [a, b])
+    change = wide[a] - wide[b]
+    subjects, measures = change.index, list(change.columns)
+    n = len(subjects)
+    if n < 2:
+        raise InputError(f"the model needs at least 2 subjects; {n} remain")
+    covs, cov_names = _covariate_matrix(table, spec, subjects)
+    d = change.to_numpy()
+    label = f"{a}-{b}"
+    design = pd.DataFrame({spec.subject: subjects, f"change_{label}": "per measure"})
+    if spec.between:
+        groups = _subject_column(table, spec, spec.between).loc[subjects].astype(str)
+        levels = list(spec.between_contrast or sorted(groups.unique()))
+        if len(levels) != 2:
+            raise InputError(
+                f"'{spec.between}' has levels {sorted(groups.unique())}; name two with "
+                "between_contrast (--between-contrast A-B)"
+            )
+        keep = groups.isin(levels).to_numpy()
+        in_a = (groups[keep] == levels[0]).to_numpy()
+        x = np.column_stack([np.ones(keep.sum()), in_a - in_a.mean(), covs[keep]])
+        names = ("intercept", f"{spec.between}[{levels[0]}]", *cov_names)
+        blocks = _blocks(table, spec, subjects[keep])
+        res = permutation_glm(
+            d[keep], x, np.eye(x.shape[1])[1], blocks, n_permutations, seed, names
+        )
+        g = hedges_g(d[keep][in_a], d[keep][~in_a])
+        low, high = _ci("g", d[keep], n_bootstrap, seed, groups=in_a, confidence=confidence)
+        design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: subjects[keep]})
+        out = _row(
+            measures,
+            f"({label})[{levels[0]}] - ({label})[{levels[1]}]",
+            res.estimate,
+            res.se,
+            res.statistic,
+            res.df[1],
+            _glm_p(res),
+            int(keep.sum()),
+            ("hedges_g", g, low, high),
+            {"partial_eta2": res.partial_eta2, "model": "interaction"},
+            confidence,
+        )
+        summary = (
+            f"Group x {spec.within} interaction: per-subject change {label} compared "
+            f"between {spec.between} = {levels[0]} and {levels[1]} (OLS: change ~ 1 + "
+            f"{spec.between}{''.join(' + ' + c for c in cov_names)}), t test on the "
+            f"group term. {_scheme(blocks.description, n_permutations, seed)}."
+        )
+    elif spec.test_covariate:
+        cov = pd.to_numeric(
+            _subject_column(table, spec, spec.test_covariate).loc[subjects], errors="coerce"
+        )
+        if cov.isna().any():
+            raise InputError(f"'{spec.test_covariate}' must be numeric for every subject")
+        xc = cov.to_numpy(dtype=float)
+        x = np.column_stack([np.ones(n), xc - xc.mean(), covs])
+        names = ("intercept", spec.test_covariate, *cov_names)
+        blocks = _blocks(table, spec, subjects)
+        res = permutation_glm(d, x, np.eye(x.shape[1])[1], blocks, n_permutations, seed, names)
+        r = pearson_r(xc, d)
+        low, high = _ci("r", d, n_bootstrap, seed, covariate=xc, confidence=confidence)
+        design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: subjects})
+        out = _row(
+            measures,
+            f"slope of ({label}) on {spec.test_covariate}",
+            res.estimate,
+            res.se,
+            res.statistic,
+            res.df[1],
+            _glm_p(res),
+            n,
+            ("pearson_r", r, low, high),
+            {"partial_eta2": res.partial_eta2, "model": "brain-behaviour"},
+            confidence,
+        )
+        summary = (
+            f"Brain-behaviour: per-subject change {label} regressed on "
+            f"{spec.test_covariate} (OLS{''.join(', + ' + c for c in cov_names)}), t test "
+            f"on the slope; effect size Pearson r. "
+            f"{_scheme(blocks.description, n_permutations, seed)}."
+        )
+    else:
+        dz = cohens_dz(d)
+        low, high = _ci("dz", d, n_bootstrap, seed, confidence=confidence)
+        if covs.shape[1]:
+            x = np.column_stack([np.ones(n), covs])
+            names = ("intercept", *cov_names)
+            flips = Exchangeability("sign-flip", None, "sign flips of per-subject changes")
+            res = permutation_glm(d, x, np.eye(x.shape[1])[0], flips, n_permutations, seed, names)
+            stat, est, se, df = res.statistic, res.estimate, res.se, res.df[1]
+            p, eta2 = _glm_p(res), res.partial_eta2
+            count, exact = n_permutations, False
+        else:
+            x = np.ones((n, 1))
+            sf = sign_flip_test(d, n_permutations, seed, confidence)
+            stat, est, df = sf["statistic"], sf["estimate"], float(n - 1)
+            se = (sf["ci_high"] - sf["ci_low"]) / (2 * sps.t.ppf(0.5 + confidence / 2, df))
+            p = {k: sf[k] for k in ("p_parametric", "p_uncorrected", "p_fwer")}
+            eta2 = stat**2 / (stat**2 + df)
+            count, exact = int(sf["n_permutations"][0]), bool(sf["exact"][0])
+        design = pd.DataFrame(x, columns=["intercept", *cov_names]).assign(
+            **{spec.subject: subjects}
+        )
+        out = _row(
+            measures,
+            label,
+            est,
+            se,
+            stat,
+            df,
+            p,
+            n,
+            ("d_z", dz, low, high),
+            {"partial_eta2": eta2, "model": "paired"},
+            confidence,
+        )
+        flips_text = (
+            f"all {count} flips (exact)" if exact else f"{count} random flips, seed {seed}"
+        )
+        summary = (
+            f"Paired: per-subject change {label} of {spec.within}, one-sample t"
+            f"{' with covariates ' + ', '.join(cov_names) if cov_names else ''}. Sign flips "
+            f"of per-subject changes (each subject one block); {flips_text}."
+        )
+    out["test"] = summary.split(":")[0].lower()
+    out["n_permutations"] = n_permutations
+    out["exchangeability"] = summary.split(". ", 1)[-1]
+    return StatsResult(out, design, summary, tuple(dropped))
+
+
+def _blocks(table: pd.DataFrame, spec: ModelSpec, subjects: pd.Index) -> Exchangeability:
+    if not spec.block:
+        return Exchangeability("permute", None, "subjects freely exchangeable")
+    labels = _subject_column(table, spec, spec.block).loc[subjects].astype(str).to_numpy()
+    return Exchangeability(
+        "permute", labels, f"subjects exchangeable only within the same {spec.block}"
+    )
+
+
+def _ci(
+    kind: str,
+    values: npt.NDArray[np.float64],
+    n_bootstrap: int,
+    seed: int,
+    **kwargs: Any,
+) -> tuple[npt.ArrayLike, npt.ArrayLike]:
+    if n_bootstrap <= 0:
+        nan = np.full(values.shape[1], np.nan)
+        return nan, nan
+    return bootstrap_ci(kind, values, n_bootstrap=n_bootstrap, seed=seed, **kwargs)
+
+
+def _repeated_model(
+    table: pd.DataFrame, spec: ModelSpec, n_permutations: int, seed: int, confidence: float
+) -> StatsResult:
+    """Repeated measures: F over levels or a linear trend, permutation within subject."""
+    assert spec.within is not None
+    levels = sorted(set(table[spec.within].astype(str)))
+    if len(levels) < 2:
+        raise InputError(f"'{spec.within}' has one level ({levels[0]}); nothing to compare")
+    wide, dropped = _wide(table, spec, spec.within, levels)
+    measures = list(next(iter(wide.values())).columns)
+    subjects = next(iter(wide.values())).index
+    n = len(subjects)
+    if n < 2:
+        raise InputError(f"the model needs at least 2 subjects; {n} remain")
+    y = np.vstack([wide[lv].to_numpy() for lv in levels])  # level-major rows
+    subj = np.tile(np.arange(n), len(levels))
+    subject_dummies = np.eye(n)[subj]
+    if spec.trend:
+        per_level = (
+            table.assign(_lv=table[spec.within].astype(str))
+            .groupby("_lv")[spec.trend]
+            .agg(lambda s: float(np.mean(pd.to_numeric(s, errors="coerce"))))
+        )
+        if per_level.isna().any():
+            raise InputError(f"'{spec.trend}' must be numeric at every level of {spec.within}")
+        dose = np.repeat(per_level.loc[levels].to_numpy(dtype=float), n)
+        x = np.column_stack([dose - dose.mean(), subject_dummies])
+        contrast = np.eye(x.shape[1])[0]
+        names = (spec.trend, *[f"subject[{s}]" for s in subjects])
+        label = f"linear trend in {spec.trend}"
+        model = "trend"
+    else:
+        level_cols = np.column_stack(
+            [
+                (np.repeat(np.arange(len(levels)), n) == k).astype(float)
+                for k in range(1, len(levels))
+            ]
+        )
+        x = np.column_stack([level_cols, subject_dummies])
+        contrast = np.eye(x.shape[1])[: len(levels) - 1]
+        names = (
+            *[f"{spec.within}[{lv}]" for lv in levels[1:]],
+            *[f"subject[{s}]" for s in subjects],
+        )
+        label = f"any difference among {', '.join(levels)}"
+        model = "repeated F"
+    exch = Exchangeability(
+        "permute", subj, f"{spec.within} levels exchangeable only within subject"
+    )
+    res = permutation_glm(y, x, contrast, exch, n_permutations, seed, names)
+    out = _row(
+        measures,
+        label,
+        res.estimate,
+        res.se,
+        res.statistic,
+        res.df[1],
+        _glm_p(res),
+        n,
+        ("partial_eta2", res.partial_eta2, np.nan, np.nan),
+        {"partial_eta2": res.partial_eta2, "model": model},
+        confidence,
+    )
+    test = "t" if spec.trend else f"F({int(res.df[0])}, {int(res.df[1])})"
+    summary = (
+        f"Repeated measures: {label}, OLS with one intercept per subject, {test} test. "
+        f"{_scheme(exch.description, n_permutations, seed)}."
+    )
+    out["test"] = f"repeated measures {test}"
+    out["n_permutations"] = n_permutations
+    out["exchangeability"] = summary.split(". ", 1)[-1]
+    tested = contrast.shape[0] if contrast.ndim == 2 else 1
+    design = pd.DataFrame(x[:, :tested], columns=list(names)[:tested])
+    design.insert(0, spec.subject, np.asarray(subjects)[subj])
+    design.insert(1, spec.within, np.repeat(levels, n))
+    return StatsResult(out, design, summary, tuple(dropped))
+
+
+def _subject_model(
+    table: pd.DataFrame,
+    spec: ModelSpec,
+    n_permutations: int,
+    seed: int,
+    n_bootstrap: int,
+    confidence: float,
+) -> StatsResult:
+    """Between-subject models on one value per subject (mean over runs)."""
+    means = table.pivot_table(
+        index=spec.subject, columns="measure", values="value", aggfunc="mean"
+    )
+    measures = list(dict.fromkeys(table["measure"]))
+    means = means[measures]
+    subjects = means.index
+    y = means.to_numpy()
+    covs, cov_names = _covariate_matrix(table, spec, subjects)
+    blocks = _blocks(table, spec, subjects)
+    if spec.between:
+        groups = _subject_column(table, spec, spec.between).loc[subjects].astype(str)
+        levels = list(spec.between_contrast or sorted(groups.unique()))
+        keep = groups.isin(levels).to_numpy()
+        if len(levels) < 2:
+            raise InputError(f"'{spec.between}' has a single level; nothing to compare")
+        g = groups[keep].to_numpy()
+        dummies = np.column_stack([(g == lv).astype(float) for lv in levels[1:]])
+        x = np.column_stack([np.ones(keep.sum()), dummies - dummies.mean(axis=0), covs[keep]])
+        names = ("intercept", *[f"{spec.between}[{lv}]" for lv in levels[1:]], *cov_names)
+        if len(levels) == 2:
+            # estimate A - B: the coefficient of "is B" negated
+            contrast = -np.eye(x.shape[1])[1]
+            in_a = g == levels[0]
+            size = hedges_g(y[keep][in_a], y[keep][~in_a])
+            low, high = _ci("g", y[keep], n_bootstrap, seed, groups=in_a, confidence=confidence)
+            effect = ("hedges_g", size, low, high)
+            label = f"{spec.between}: {levels[0]} - {levels[1]}"
+        else:
+            contrast = np.eye(x.shape[1])[1 : len(levels)]
+            nan = np.full(y.shape[1], np.nan)
+            effect = ("partial_eta2", nan, nan, nan)
+            label = f"{spec.between}: any difference among {', '.join(levels)}"
+        exch = _blocks(table, spec, subjects[keep])
+        res = permutation_glm(y[keep], x, contrast, exch, n_permutations, seed, names)
+        if effect[0] == "partial_eta2":
+            effect = ("partial_eta2", res.partial_eta2, np.nan, np.nan)
+        n = int(keep.sum())
+        used = subjects[keep]
+        model = "groups"
+    elif spec.test_covariate:
+        cov = pd.to_numeric(
+            _subject_column(table, spec, spec.test_covariate).loc[subjects], errors="coerce"
+        )
+        if cov.isna().any():
+            raise InputError(f"'{spec.test_covariate}' must be numeric for every subject")
+        xc = cov.to_numpy(dtype=float)
+        x = np.column_stack([np.ones(len(subjects)), xc - xc.mean(), covs])
+        names = ("intercept", spec.test_covariate, *cov_names)
+        exch = blocks
+        res = permutation_glm(y, x, np.eye(x.shape[1])[1], exch, n_permutations, seed, names)
+        low, high = _ci("r", y, n_bootstrap, seed, covariate=xc, confidence=confidence)
+        effect = ("pearson_r", pearson_r(xc, y), low, high)
+        label = f"slope on {spec.test_covariate}"
+        n, used, model = len(subjects), subjects, "covariate"
+    else:
+        raise InputError(
+            "the model tests nothing: give within (+ contrast or trend), between, or a "
+            "test covariate"
+        )
+    out = _row(
+        measures,
+        label,
+        res.estimate,
+        res.se,
+        res.statistic,
+        res.df[1],
+        _glm_p(res),
+        n,
+        effect,
+        {"partial_eta2": res.partial_eta2, "model": model},
+        confidence,
+    )
+    test = "t" if res.df[0] == 1 else f"F({int(res.df[0])}, {int(res.df[1])})"
+    summary = (
+        f"Between subjects: {label}, OLS on one value per subject (mean over runs)"
+        f"{''.join(' + ' + c for c in cov_names)}, {test} test. "
+        f"{_scheme(exch.description, n_permutations, seed)}."
+    )
+    out["test"] = f"between subjects {test}"
+    out["n_permutations"] = n_permutations
+    out["exchangeability"] = summary.split(". ", 1)[-1]
+    design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: used})
+    return StatsResult(out, design, summary, ())
