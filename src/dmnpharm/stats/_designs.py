@@ -11,7 +11,7 @@ from scipy import stats as sps
 
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
-from dmnpharm.stats._glm import Exchangeability, permutation_glm
+from dmnpharm.stats._glm import Exchangeability, GlmResult, permutation_glm
 from dmnpharm.stats._model_parts import (
     ModelSpec,
     StatsResult,
@@ -70,17 +70,13 @@ def _change_model(
         g = hedges_g(d[keep][in_a], d[keep][~in_a])
         low, high = _ci("g", d[keep], n_bootstrap, seed, groups=in_a, confidence=confidence)
         design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: subjects[keep]})
-        out = _row(
+        out = _glm_row(
             measures,
             f"({label})[{levels[0]}] - ({label})[{levels[1]}]",
-            res.estimate,
-            res.se,
-            res.statistic,
-            res.df[1],
-            _glm_p(res),
+            res,
             int(keep.sum()),
             ("hedges_g", g, low, high),
-            {"partial_eta2": res.partial_eta2, "model": "interaction"},
+            "interaction",
             confidence,
         )
         summary = (
@@ -90,12 +86,7 @@ def _change_model(
             f"group term. {_scheme(blocks.description, n_permutations, seed)}."
         )
     elif spec.test_covariate:
-        cov = pd.to_numeric(
-            _subject_column(table, spec, spec.test_covariate).loc[subjects], errors="coerce"
-        )
-        if cov.isna().any():
-            raise InputError(f"'{spec.test_covariate}' must be numeric for every subject")
-        xc = cov.to_numpy(dtype=float)
+        xc = _numeric_covariate(table, spec, spec.test_covariate, subjects)
         x = np.column_stack([np.ones(n), xc - xc.mean(), covs])
         names = ("intercept", spec.test_covariate, *cov_names)
         blocks = _blocks(table, spec, subjects)
@@ -103,17 +94,13 @@ def _change_model(
         r = pearson_r(xc, d)
         low, high = _ci("r", d, n_bootstrap, seed, covariate=xc, confidence=confidence)
         design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: subjects})
-        out = _row(
+        out = _glm_row(
             measures,
             f"slope of ({label}) on {spec.test_covariate}",
-            res.estimate,
-            res.se,
-            res.statistic,
-            res.df[1],
-            _glm_p(res),
+            res,
             n,
             ("pearson_r", r, low, high),
-            {"partial_eta2": res.partial_eta2, "model": "brain-behaviour"},
+            "brain-behaviour",
             confidence,
         )
         summary = (
@@ -169,6 +156,41 @@ def _change_model(
     out["n_permutations"] = n_permutations
     out["exchangeability"] = summary.split(". ", 1)[-1]
     return StatsResult(out, design, summary, tuple(dropped))
+
+
+def _numeric_covariate(
+    table: pd.DataFrame, spec: ModelSpec, column: str, subjects: pd.Index
+) -> npt.NDArray[np.float64]:
+    """Return one numeric value per subject of a subject-level column, or raise."""
+    values = pd.to_numeric(_subject_column(table, spec, column).loc[subjects], errors="coerce")
+    if values.isna().any():
+        raise InputError(f"'{column}' must be numeric for every subject")
+    return values.to_numpy(dtype=float)
+
+
+def _glm_row(
+    measures: list[str],
+    label: str,
+    res: GlmResult,
+    n: int,
+    effect: tuple[str, npt.ArrayLike, npt.ArrayLike, npt.ArrayLike],
+    model: str,
+    confidence: float,
+) -> pd.DataFrame:
+    """Build the result rows of a permutation GLM fit (see ``_row``)."""
+    return _row(
+        measures,
+        label,
+        res.estimate,
+        res.se,
+        res.statistic,
+        res.df[1],
+        _glm_p(res),
+        n,
+        effect,
+        {"partial_eta2": res.partial_eta2, "model": model},
+        confidence,
+    )
 
 
 def _blocks(table: pd.DataFrame, spec: ModelSpec, subjects: pd.Index) -> Exchangeability:
@@ -243,17 +265,13 @@ def _repeated_model(
         "permute", subj, f"{spec.within} levels exchangeable only within subject"
     )
     res = permutation_glm(y, x, contrast, exch, n_permutations, seed, names)
-    out = _row(
+    out = _glm_row(
         measures,
         label,
-        res.estimate,
-        res.se,
-        res.statistic,
-        res.df[1],
-        _glm_p(res),
+        res,
         n,
         ("partial_eta2", res.partial_eta2, np.nan, np.nan),
-        {"partial_eta2": res.partial_eta2, "model": model},
+        model,
         confidence,
     )
     test = "t" if spec.trend else f"F({int(res.df[0])}, {int(res.df[1])})"
@@ -320,12 +338,7 @@ def _subject_model(
         used = subjects[keep]
         model = "groups"
     elif spec.test_covariate:
-        cov = pd.to_numeric(
-            _subject_column(table, spec, spec.test_covariate).loc[subjects], errors="coerce"
-        )
-        if cov.isna().any():
-            raise InputError(f"'{spec.test_covariate}' must be numeric for every subject")
-        xc = cov.to_numpy(dtype=float)
+        xc = _numeric_covariate(table, spec, spec.test_covariate, subjects)
         x = np.column_stack([np.ones(len(subjects)), xc - xc.mean(), covs])
         names = ("intercept", spec.test_covariate, *cov_names)
         exch = blocks
@@ -339,17 +352,13 @@ def _subject_model(
             "the model tests nothing: give within (+ contrast or trend), between, or a "
             "test covariate"
         )
-    out = _row(
+    out = _glm_row(
         measures,
         label,
-        res.estimate,
-        res.se,
-        res.statistic,
-        res.df[1],
-        _glm_p(res),
+        res,
         n,
         effect,
-        {"partial_eta2": res.partial_eta2, "model": model},
+        model,
         confidence,
     )
     test = "t" if res.df[0] == 1 else f"F({int(res.df[0])}, {int(res.df[1])})"
