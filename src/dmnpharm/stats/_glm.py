@@ -105,6 +105,14 @@ class GlmResult:
     n_permutations: int
 
 
+def _count_reaching(null: npt.ArrayLike, thresholds: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Count, per threshold, the null values at or above it (a sorted search, no grid)."""
+    ordered = np.sort(np.asarray(null, dtype=np.float64))
+    limits = np.asarray(thresholds, dtype=np.float64)
+    counts: npt.NDArray[np.int64] = ordered.size - np.searchsorted(ordered, limits, side="left")
+    return counts
+
+
 def _orthonormal(a: Array) -> Array:
     """Orthonormal basis of the column space of ``a`` (rank-revealing QR)."""
     if a.shape[1] == 0:
@@ -305,8 +313,7 @@ def permutation_glm(
             null = np.abs(null)
         count += (null >= threshold).sum(axis=0)
         row_max[start : start + null.shape[0]] = null.max(axis=1)
-    ordered = np.sort(row_max)
-    count_max = ordered.size - np.searchsorted(ordered, threshold, side="left")
+    count_max = _count_reaching(row_max, threshold)
     p_unc = (count + 1) / (n_permutations + 1)
     p_fwer = (count_max + 1) / (n_permutations + 1)
     beta = pinv @ yy

@@ -26,7 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from dmnpharm.exceptions import InputError
-from dmnpharm.stats._glm import Exchangeability, _FreedmanLane, null_statistics
+from dmnpharm.stats._glm import Exchangeability, _count_reaching, _FreedmanLane, null_statistics
 
 __all__ = ["NbsResult", "network_based_statistic"]
 
@@ -178,7 +178,7 @@ def network_based_statistic(
     found.sort(key=lambda item: -item[1])
     for k, (sign, size, members, nodes) in enumerate(found):
         edge_component[members] = k
-        count = int(np.sum(null_max >= size * (1 - 1e-12)))
+        count = int(_count_reaching(null_max, size * (1 - 1e-12)))
         rows.append(
             {
                 "component": k,

@@ -20,6 +20,7 @@ from scipy import stats as sps
 from dmnpharm._utils import closest_match
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._backend import array_module, flip_counts
+from dmnpharm.stats._glm import _count_reaching
 
 __all__ = ["RESULT_COLUMNS", "paired_differences", "paired_test", "sign_flip_test"]
 
@@ -237,10 +238,8 @@ def sign_flip_test(
         count, row_max = _tiled_counts(flips, scaled, threshold)
     else:
         count, row_max = flip_counts(array_module(backend), flips, scaled, threshold)
-    # FWER: how many flips' maximum reaches each measure's threshold (sorted search,
-    # not a flips x measures comparison)
-    ordered = np.sort(row_max)
-    count_max = (ordered.size - np.searchsorted(ordered, threshold, side="left")).astype(float)
+    # FWER: how many flips' maximum reaches each measure's threshold
+    count_max = _count_reaching(row_max, threshold).astype(float)
     n_flips = flips.shape[0]
     if exact:
         p_unc, p_fwer = count / n_flips, count_max / n_flips

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from dmnpharm.exceptions import InputError
-from dmnpharm.stats._glm import Exchangeability, _FreedmanLane, null_statistics
+from dmnpharm.stats._glm import Exchangeability, _count_reaching, _FreedmanLane, null_statistics
 
 __all__ = ["TfceResult", "tfce", "tfce_permutation_test"]
 
@@ -173,9 +173,7 @@ def tfce_permutation_test(
     ):
         for i, t in enumerate(batch):
             null_max[start + i] = np.abs(tfce(as_map(t), dh)).max()
-    ordered = np.sort(null_max)
-    observed = np.abs(enhanced[inside])
-    count = ordered.size - np.searchsorted(ordered, observed * (1 - 1e-10), side="left")
+    count = _count_reaching(null_max, np.abs(enhanced[inside]) * (1 - 1e-10))
     p_map = np.ones(inside.shape)
     p_map[inside] = (count + 1) / (n_permutations + 1)
     return TfceResult(t_map, enhanced, p_map, null_max)
