@@ -125,3 +125,36 @@ def test_space_and_folder_errors(voxel_template: Path, tmp_path: Path) -> None:
         discover_study(tmp_path / "nowhere")
     with pytest.raises(StudyValidationError, match="derivatives folder not found"):
         discover_study(tmp_path)
+
+
+def _as_aroma_outputs(study: Path) -> None:
+    """Rename the images as fMRIPrep 20-22 writes ICA-AROMA outputs (NLin6Asym, no res-)."""
+    for bold in study.glob("derivatives/fmriprep/sub-*/ses-*/func/*_desc-preproc_bold.nii.gz"):
+        head = bold.name.split("_space-")[0]
+        bold.rename(
+            bold.with_name(f"{head}_space-MNI152NLin6Asym_desc-smoothAROMAnonaggr_bold.nii.gz")
+        )
+        side = bold.with_name(bold.name.replace(".nii.gz", ".json"))
+        side.rename(
+            side.with_name(f"{head}_space-MNI152NLin6Asym_desc-smoothAROMAnonaggr_bold.json")
+        )
+    for mask in study.glob("derivatives/fmriprep/sub-*/ses-*/func/*_desc-brain_mask.nii.gz"):
+        head = mask.name.split("_space-")[0]
+        mask.rename(mask.with_name(f"{head}_space-MNI152NLin6Asym_res-2_desc-brain_mask.nii.gz"))
+
+
+def test_aroma_images_are_found_with_their_mask(voxel_study: Path) -> None:
+    """desc=smoothAROMAnonaggr finds the AROMA images and the res-2 mask of that space."""
+    _as_aroma_outputs(voxel_study)
+    study = discover_study(voxel_study, space="MNI152NLin6Asym", desc="smoothAROMAnonaggr")
+    assert len(study.runs) == 4
+    run = study.runs[0]
+    assert run.bold.name.endswith("_desc-smoothAROMAnonaggr_bold.nii.gz")
+    assert run.mask is not None
+    assert run.mask.name.endswith("space-MNI152NLin6Asym_res-2_desc-brain_mask.nii.gz")
+    assert run.confounds is not None
+    assert run.repetition_time == 2.0
+    with pytest.raises(StudyValidationError, match="--use-aroma"):
+        discover_study(voxel_study, desc="smoothAROMAnonaggr")
+    with pytest.raises(InputError, match="BIDS label"):
+        discover_study(voxel_study, desc="bad-desc")

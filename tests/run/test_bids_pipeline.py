@@ -5,9 +5,13 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pandas as pd
 import pytest
+from nilearn.maskers import NiftiSpheresMasker
 
+from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import StudyValidationError
 from dmnpharm.run import RunConfig, run_study
 from dmnpharm.signal import DenoiseConfig
@@ -73,3 +77,67 @@ def test_a_corrupt_run_stops_or_is_left_out_by_option(voxel_study: Path, tmp_pat
     assert "failed and left out" in text
     assert "sub-03" in text
     assert result.results["n"].eq(7).all()
+
+
+def _sphere_mean(image: Path, coords: list[tuple[float, float, float]]) -> float:
+    """Mean of a 3D map over 5 mm spheres (nilearn), NaN outside the mask read as 0."""
+    loaded = nib.load(image)
+    filled = nib.Nifti1Image(np.nan_to_num(loaded.get_fdata()), loaded.affine)
+    masker = NiftiSpheresMasker(coords, radius=5.0, standardize=None, allow_overlap=True)
+    return float(masker.fit_transform(filled).mean())
+
+
+def test_voxel_maps_come_from_the_same_run(voxel_study: Path, tmp_path: Path) -> None:
+    """--voxel-maps writes ALFF/fALFF and seed maps per run; the PCC map finds the DMN.
+
+    DMN regions share the simulated DMN source, so the PCC seed map is higher in
+    DMN spheres than in visual ones on placebo; the planted drop in within-DMN
+    FC shows as lower PCC-DMN values on drug, on average.
+    """
+    config = RunConfig(n_permutations=99, denoise=DenoiseConfig("6p"), voxel_maps=True)
+    result = run_study(voxel_study, tmp_path / "out", config)
+    folder = tmp_path / "out" / "voxel_maps"
+    assert len(list(folder.glob("*_boldmap.nii.gz"))) == 16 * 6
+    atlas = load_atlas("seitzman300")
+    dmn = [atlas.coords[i] for i in atlas.network_indices("DMN")]
+    vis = [atlas.coords[i] for i in atlas.network_indices("VIS")]
+    runs = result.metrics.drop_duplicates(["participant_id", "session_id"])
+    values: dict[str, list[float]] = {"placebo": [], "drug": [], "vis": []}
+    for _, run in runs.iterrows():
+        space = "space-MNI152NLin2009cAsym_res-2"
+        stem = f"{run['participant_id']}_{run['session_id']}_task-rest_{space}"
+        image = folder / f"{stem}_stat-seedPCC_boldmap.nii.gz"
+        values[str(run["condition"])].append(_sphere_mean(image, dmn))
+        if run["condition"] == "placebo":
+            values["vis"].append(_sphere_mean(image, vis))
+    # Single voxels carry voxel noise, so map values are attenuated region FC.
+    assert np.mean(values["placebo"]) > np.mean(values["vis"]) + 0.03
+    assert np.mean(values["placebo"]) > np.mean(values["drug"])
+    side = json.loads(next(folder.glob("*_stat-alff_boldmap.json")).read_text())
+    assert side["strategy"] == "6p"
+    assert side["amplitude"]["band_hz"] == [0.01, 0.08]
+    assert side["seeds"]["PCC"]["voxels"] > 0
+    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert "seed maps" in provenance["voxel_maps"]
+
+
+def test_aroma_strategy_reads_the_aroma_images(voxel_study: Path, tmp_path: Path) -> None:
+    """Strategy aroma analyses desc-smoothAROMAnonaggr images, and says so."""
+    study = Path(shutil.copytree(voxel_study, tmp_path / "study"))
+    func_dirs = sorted(study.glob("derivatives/fmriprep/sub-*/ses-*/func"))
+    for func in func_dirs:
+        for path in list(func.iterdir()):
+            name = path.name.replace("space-MNI152NLin2009cAsym", "space-MNI152NLin6Asym")
+            name = name.replace("_res-2_desc-preproc_bold", "_desc-smoothAROMAnonaggr_bold")
+            path.rename(func / name)
+        table = next(func.glob("*_desc-confounds_timeseries.tsv"))
+        confounds = pd.read_csv(table, sep="\t")
+        confounds["aroma_motion_01"] = np.random.default_rng(0).standard_normal(len(confounds))
+        confounds.to_csv(table, sep="\t", index=False, na_rep="n/a")
+    config = RunConfig(n_permutations=99, denoise=DenoiseConfig("aroma"), space="MNI152NLin6Asym")
+    result = run_study(study, tmp_path / "out", config)
+    assert result.results["n"].eq(8).all()
+    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert provenance["bold_images"] == "desc-smoothAROMAnonaggr_bold"
+    assert "AROMA" in provenance["denoising"]
+    assert all("smoothAROMAnonaggr" in name for name in provenance["inputs"] if "bold" in name)

@@ -211,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output folder")
     run.add_argument("--atlas", default=None, help="atlas name (default: from the sidecars)")
     run.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep space (BIDS studies)")
+    run.add_argument(
+        "--voxel-maps",
+        action="store_true",
+        help="BIDS studies: also write ALFF, fALFF and PCC/aMPFC seed maps per run "
+        "(same read of each image) under OUT/voxel_maps/",
+    )
     _add_analysis(run)
     _add_denoise(run)
     _add_common(run)
@@ -222,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep output space")
     validate.add_argument("--res", default=None, help="resolution entity (res-), if several")
     validate.add_argument("--task", default=None, help="only runs of this task")
+    validate.add_argument(
+        "--desc",
+        default="preproc",
+        help="desc- of the BOLD images: preproc, or smoothAROMAnonaggr (the aroma strategy)",
+    )
     validate.add_argument("--design", default=None, help="explicit design TSV")
     validate.add_argument(
         "--derivatives", default=None, help="fMRIPrep folder (default STUDY/derivatives/fmriprep)"
@@ -361,6 +372,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         denoise=_denoise(args),
         space=getattr(args, "space", DEFAULT_SPACE),
         allow_failures=args.allow_failures,
+        voxel_maps=getattr(args, "voxel_maps", False),
     )
     if args.command == "run":
         result = run_study(args.study, args.out, config, overwrite=args.overwrite)
@@ -378,7 +390,7 @@ def _validate(args: argparse.Namespace) -> int:
     derivatives = Path(args.derivatives) if args.derivatives else root / "derivatives" / "fmriprep"
     if derivatives.is_dir():
         study = discover_study(
-            root, args.space, args.res, args.derivatives, args.task, args.design
+            root, args.space, args.res, args.derivatives, args.task, args.design, args.desc
         )
         n_subjects = study.design["participant_id"].nunique()
         print(

@@ -1,4 +1,4 @@
-"""Region time series from 4D BOLD images, read once as a stream of volumes.
+"""Region time series and voxel-level maps from 4D BOLD images, read once as a stream.
 
 :func:`extract_timeseries` averages the voxels of each atlas region (spheres
 around coordinates, or the regions of a labels image resampled onto the data
@@ -7,8 +7,12 @@ image is read front to back a chunk of volumes at a time, so memory does not
 grow with the run's length, and the region means of a chunk come from one
 sparse averaging matrix. The voxel selection matches nilearn's
 ``NiftiSpheresMasker`` (``allow_overlap=True``) and ``NiftiLabelsMasker``.
+
+:func:`extract_with_maps` does the same and, from the same read, ALFF/fALFF
+and seed correlation maps (default seeds: :func:`dmn_seeds`, PCC and aMPFC).
 """
 
+from dmnpharm.extract._maps import VoxelMaps, dmn_seeds, extract_with_maps
 from dmnpharm.extract._timeseries import Extraction, extract_timeseries
 
-__all__ = ["Extraction", "extract_timeseries"]
+__all__ = ["Extraction", "VoxelMaps", "dmn_seeds", "extract_timeseries", "extract_with_maps"]

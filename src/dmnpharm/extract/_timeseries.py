@@ -141,6 +141,42 @@ def _regions(
     return regions, {"method": "spheres", "radius_mm": radius, "regions": _SPHERE_RULE}
 
 
+def stream_regions(
+    layout: BoldLayout,
+    regions: RegionMap,
+    chunk: int,
+    voxels: npt.NDArray[np.intp] | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32] | None]:
+    """Read the image once: region means and, optionally, some voxels' time series.
+
+    Returns the ``volumes x regions`` means (scaled by ``scl_slope`` and
+    ``scl_inter``) and, when ``voxels`` (flat indices, file order) are given,
+    their ``volumes x voxels`` scaled values as float32; else None.
+    """
+    columns = regions.columns
+    region_at = voxel_at = None
+    if voxels is not None:
+        columns = np.union1d(regions.columns, voxels)
+        region_at = np.searchsorted(columns, regions.columns)
+        voxel_at = np.searchsorted(columns, voxels)
+    series = np.empty((layout.n_volumes, regions.weights.shape[0]), dtype=np.float64)
+    kept = None if voxels is None else np.empty((layout.n_volumes, voxels.size), np.float32)
+    for start, values in iter_columns(layout, columns, chunk, "BOLD image"):
+        stop = start + values.shape[0]
+        used = values if voxel_at is None else values[:, region_at]
+        series[start:stop] = (regions.weights @ used.astype(np.float64).T).T
+        if kept is not None:
+            kept[start:stop] = values[:, voxel_at]
+    if layout.slope != 1.0 or layout.inter != 0.0:
+        # The weights of each region sum to 1, so scaling the means is exact.
+        series *= layout.slope
+        series += layout.inter
+        if kept is not None:
+            kept *= np.float32(layout.slope)
+            kept += np.float32(layout.inter)
+    return series, kept
+
+
 def extract_timeseries(
     bold: str | os.PathLike[str],
     atlas: Atlas,
@@ -206,27 +242,52 @@ def extract_timeseries(
         does not overlap the data grid; a region has no voxel (named);
         ``radius_mm``, ``chunk_volumes`` or ``repetition_time`` is invalid.
     """
+    extraction, _, _ = read_run(
+        Path(bold),
+        atlas,
+        mask=None if mask is None else Path(mask),
+        radius_mm=radius_mm,
+        chunk_volumes=chunk_volumes,
+        repetition_time=repetition_time,
+        keep_mask_voxels=False,
+    )
+    return extraction
+
+
+def read_run(
+    path: Path,
+    atlas: Atlas,
+    *,
+    mask: Path | None,
+    radius_mm: float,
+    chunk_volumes: int | None,
+    repetition_time: float | None,
+    keep_mask_voxels: bool,
+) -> tuple[Extraction, npt.NDArray[np.float32] | None, npt.NDArray[np.bool_] | None]:
+    """Check everything, then read the run once (see :func:`extract_timeseries`).
+
+    With ``keep_mask_voxels`` (a mask is then required) the in-mask voxels'
+    time series come back too, as float32 ``volumes x voxels`` in file order,
+    with the 3D mask.
+    """
     if not isinstance(atlas, Atlas):
         raise InputError(f"atlas must be a dmnpharm.atlases.Atlas; got {type(atlas).__name__}")
     radius = _positive("radius_mm", radius_mm, allow_zero=True)
-    path = Path(bold)
     layout = read_layout(path)
     chunk = _check_chunk(chunk_volumes, layout)
     tr, tr_source = _repetition_time(layout, repetition_time)
     inside = None
     if mask is not None:
-        inside = read_mask(Path(mask), layout.shape[:3], layout.affine, path)
+        inside = read_mask(mask, layout.shape[:3], layout.affine, path)
     regions, method = _regions(atlas, layout, radius, inside)
+    voxels = None
+    if keep_mask_voxels:
+        if inside is None:
+            raise InputError("voxel-level maps need a brain mask (mask=...)")
+        voxels = np.flatnonzero(inside.ravel(order="F"))
 
     began = time.perf_counter()
-    series = np.empty((layout.n_volumes, atlas.n_regions), dtype=np.float64)
-    for start, values in iter_columns(layout, regions.columns, chunk, "BOLD image"):
-        sums = regions.weights @ values.astype(np.float64).T
-        series[start : start + values.shape[0]] = sums.T
-    if layout.slope != 1.0 or layout.inter != 0.0:
-        # The weights of each region sum to 1, so scaling the means is exact.
-        series *= layout.slope
-        series += layout.inter
+    series, kept = stream_regions(layout, regions, chunk, voxels)
     seconds = time.perf_counter() - began
     _LOG.debug(
         "extracted %d regions x %d volumes from %s in %.2f s",
@@ -249,10 +310,17 @@ def extract_timeseries(
         "repetition_time": tr,
         "repetition_time_source": tr_source,
     }
-    return Extraction(
+    if kept is not None:
+        record["voxels_kept"] = {
+            "n": int(kept.shape[1]),
+            "dtype": "float32",
+            "why": "voxel-level maps requested; every in-mask voxel held from the same read",
+        }
+    extraction = Extraction(
         timeseries=series,
         labels=atlas.labels,
         n_voxels=regions.n_voxels,
         repetition_time=tr,
         record=record,
     )
+    return extraction, kept, inside

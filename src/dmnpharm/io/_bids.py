@@ -245,6 +245,26 @@ def _check_confounds(run: BoldRun, problems: list[str]) -> None:
         problems.append(f"{run.confounds}: columns with no values at all: {', '.join(empty)}")
 
 
+def _desc_hint(desc: str) -> str:
+    if desc != "smoothAROMAnonaggr":
+        return ""
+    return (
+        "; ICA-AROMA images exist only where fMRIPrep (< 23.0) ran with --use-aroma, in space "
+        "MNI152NLin6Asym: pass that space, or use fMRIPost-AROMA outputs as derivatives"
+    )
+
+
+def _mask_for(bold: Path, desc: str) -> Path:
+    """Return the run's brain mask: same entities (AROMA images: any ``res-`` of the space)."""
+    same = bold.parent / bold.name.replace(f"_desc-{desc}_bold", "_desc-brain_mask")
+    if same.is_file() or desc == "preproc":
+        return same
+    # fMRIPrep writes the AROMA image without res- while the mask of that space has one.
+    head = bold.name.split(f"_desc-{desc}_bold")[0]
+    found = sorted(bold.parent.glob(f"{head}*_desc-brain_mask.nii*"))
+    return found[0] if len(found) == 1 else same
+
+
 def discover_study(
     root: str | Path,
     space: str = DEFAULT_SPACE,
@@ -252,6 +272,7 @@ def discover_study(
     derivatives: str | Path | None = None,
     task: str | None = None,
     design: str | Path | None = None,
+    desc: str = "preproc",
 ) -> BidsStudy:
     """Find and validate every preprocessed BOLD run of a study, listing all problems.
 
@@ -270,6 +291,11 @@ def discover_study(
     design : str or Path, optional
         Explicit design TSV (one row per run: ``participant_id``, ``session_id``,
         optionally ``run``) instead of ``participants.tsv`` + sessions files.
+    desc : str
+        ``desc-`` entity of the BOLD images: ``preproc`` (default), or
+        ``smoothAROMAnonaggr`` for fMRIPrep's ICA-AROMA non-aggressively
+        denoised images (written by fMRIPrep before 23.0, in space
+        ``MNI152NLin6Asym``), which the ``aroma`` strategy needs.
 
     Returns
     -------
@@ -294,7 +320,9 @@ def discover_study(
             str(folder), [f"{deriv}: fMRIPrep derivatives folder not found; pass derivatives="]
         )
     by_space: dict[str, list[Path]] = {}
-    for path in sorted(deriv.glob("sub-*/**/func/*_desc-preproc_bold.nii*")):
+    if not desc or not desc.isalnum():
+        raise InputError(f"desc must be a BIDS label (letters and digits); got {desc!r}")
+    for path in sorted(deriv.glob(f"sub-*/**/func/*_desc-{desc}_bold.nii*")):
         ent = _entities(path.name)
         if task and ent.get("task") != task:
             continue
@@ -305,8 +333,9 @@ def discover_study(
         raise StudyValidationError(
             str(folder),
             [
-                f"{deriv}: no desc-preproc_bold image in space '{space}'"
+                f"{deriv}: no desc-{desc}_bold image in space '{space}'"
                 f"{f' res {res}' if res else ''} (spaces found: {spaces}); choose one with space="
+                + _desc_hint(desc)
             ],
         )
     chosen_keys = {(_entities(p.name).get("sub"), _entities(p.name).get("ses")) for p in chosen}
@@ -331,8 +360,7 @@ def discover_study(
             continue
         prefix = path.name.split("_space-")[0]
         confounds = path.parent / f"{prefix}_desc-confounds_timeseries.tsv"
-        mask_name = path.name.replace("_desc-preproc_bold", "_desc-brain_mask")
-        mask = path.parent / mask_name
+        mask = _mask_for(path, desc)
         tr = _sidecar_tr(path, problems) or header_tr
         run = BoldRun(
             participant_id=f"sub-{ent.get('sub', '')}",

@@ -9,27 +9,64 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from dmnpharm._utils import get_logger, sha256_file
 from dmnpharm.atlases import Atlas, load_atlas
-from dmnpharm.extract import extract_timeseries
+from dmnpharm.exceptions import InputError
+from dmnpharm.extract import Extraction, VoxelMaps, extract_timeseries, extract_with_maps
 from dmnpharm.io import BoldRun, discover_study
 from dmnpharm.run._config import RunConfig
 from dmnpharm.run._pipeline import RunResult, StudyRun, _check_design_pairs, _finish
+from dmnpharm.run._process import read_confounds
 
 __all__ = ["execute_bids"]
 
 _LOG = get_logger("run")
 
 
-def _load(run: BoldRun, atlas: Atlas, config: RunConfig) -> npt.NDArray[np.float64]:
-    extraction = extract_timeseries(
+def _voxel_maps(
+    run: BoldRun, atlas: Atlas, config: RunConfig, folder: Path
+) -> tuple[Extraction, VoxelMaps | None]:
+    """Extract the regions and, from the same read, the run's voxel maps; save the maps."""
+    if run.mask is None:
+        raise InputError(f"{run.bold}: voxel maps need the run's brain mask, none was found")
+    confounds, meta = read_confounds(run.confounds)
+    if confounds is None:
+        n_volumes = run.n_volumes
+        confounds = pd.DataFrame(index=range(n_volumes))
+    extraction, maps = extract_with_maps(
         run.bold,
         atlas,
-        mask=run.mask,
+        run.mask,
+        confounds,
+        config.denoise,
+        confounds_meta=meta,
         radius_mm=config.radius_mm,
         repetition_time=run.repetition_time,
     )
+    stem = run.bold.name.split("_desc-")[0]
+    if maps is None:
+        _LOG.warning("no voxel maps for %s: %s", run.bold.name, extraction.record["voxel_maps"])
+    else:
+        written = maps.save(folder, stem)
+        _LOG.info("wrote %d voxel maps of %s", len(written), run.bold.name)
+    return extraction, maps
+
+
+def _load(
+    run: BoldRun, atlas: Atlas, config: RunConfig, maps_folder: Path
+) -> npt.NDArray[np.float64]:
+    if config.voxel_maps:
+        extraction, _ = _voxel_maps(run, atlas, config, maps_folder)
+    else:
+        extraction = extract_timeseries(
+            run.bold,
+            atlas,
+            mask=run.mask,
+            radius_mm=config.radius_mm,
+            repetition_time=run.repetition_time,
+        )
     _LOG.debug("extracted %s: %s", run.bold.name, extraction.record)
     data: npt.NDArray[np.float64] = np.asarray(extraction.timeseries, dtype=np.float64)
     return data
@@ -56,7 +93,9 @@ def execute_bids(
     RunResult
         Tables and paths (inside ``staging``).
     """
-    study = discover_study(study_path, space=config.space)
+    # The aroma strategy cleans fMRIPrep's AROMA-denoised images, not the preproc ones.
+    desc = "smoothAROMAnonaggr" if config.denoise.strategy == "aroma" else "preproc"
+    study = discover_study(study_path, space=config.space, desc=desc)
     _check_design_pairs(study.design, config, study_path)
     atlas = load_atlas(str(config.atlas))
     _LOG.info(
@@ -72,7 +111,7 @@ def execute_bids(
         StudyRun(
             {str(k): v for k, v in row.items()},
             str(run.bold),
-            partial(_load, run, atlas, config),
+            partial(_load, run, atlas, config, staging / "voxel_maps"),
             run.confounds,
             float(run.repetition_time or 0.0),
         )
@@ -85,10 +124,17 @@ def execute_bids(
         "command": "run",
         "study": recorded_study,
         "space": study.space,
+        "bold_images": f"desc-{desc}_bold",
         "extraction": (
             "labels image resampled to each run's grid by nearest neighbour"
             if atlas.image
             else f"spheres of {config.radius_mm:g} mm around the atlas coordinates"
+        ),
+        "voxel_maps": (
+            "ALFF, fALFF (0.01-0.08 Hz, unfiltered cleaning) and PCC/aMPFC seed maps "
+            "(Andrews-Hanna 2010 centres, 8 mm) per run under voxel_maps/"
+            if config.voxel_maps
+            else None
         ),
         "inputs": {
             p.relative_to(study_path).as_posix(): sha256_file(p) for p in sorted(set(files))

@@ -41,6 +41,9 @@ class RunConfig:
     allow_failures : bool
         Go on without runs that cannot be read (listed in the outputs);
         otherwise such a run stops the analysis before anything is written.
+    voxel_maps : bool
+        BIDS studies: also write each run's ALFF, fALFF and PCC/aMPFC seed
+        correlation maps (from the same read of the image) under ``voxel_maps/``.
     """
 
     atlas: str | None = None
@@ -53,6 +56,7 @@ class RunConfig:
     space: str = DEFAULT_SPACE
     radius_mm: float = 5.0
     allow_failures: bool = False
+    voxel_maps: bool = False
 
     @property
     def strategy(self) -> str:

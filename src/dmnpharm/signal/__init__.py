@@ -6,18 +6,29 @@ filter settings; :func:`clean_run` applies it to one run's signals with the
 run's fMRIPrep confounds table and returns the cleaned kept volumes with a
 provenance record. Results agree with :func:`nilearn.signal.clean` fed by
 :func:`nilearn.interfaces.fmriprep.load_confounds` where the two define the
-same thing (see :func:`clean_run`).
+same thing (see :func:`clean_run`). :func:`low_frequency_amplitude` gives
+ALFF and fALFF, through the Lomb-Scargle spectrum when volumes were censored.
 """
 
 from dmnpharm.signal._clean import CleanResult, clean_run
 from dmnpharm.signal._config import STRATEGIES, DenoiseConfig
 from dmnpharm.signal._confounds import kept_volumes, select_confounds
+from dmnpharm.signal._spectrum import (
+    ALFF_BAND,
+    Amplitude,
+    amplitude_spectrum,
+    low_frequency_amplitude,
+)
 
 __all__ = [
+    "ALFF_BAND",
     "STRATEGIES",
+    "Amplitude",
     "CleanResult",
     "DenoiseConfig",
+    "amplitude_spectrum",
     "clean_run",
     "kept_volumes",
+    "low_frequency_amplitude",
     "select_confounds",
 ]
