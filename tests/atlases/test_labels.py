@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from dmnpharm.atlases import (
+    SCHAEFER_TO_SUBSYSTEM,
     SCHAEFER_TO_VOCAB,
+    SUBSYSTEMS,
     labels_atlas,
     load_atlas,
     schaefer_atlas,
@@ -91,3 +93,111 @@ def test_schaefer_17_networks_map_subsystems_to_dmn() -> None:
         s for s, n in zip(atlas.source_networks, atlas.networks, strict=True) if n == "DMN"
     }
     assert dmn_sources == {"DefaultA", "DefaultB", "DefaultC", "TempPar"}
+
+
+def test_labels_atlas_reads_a_tsv_with_mapping_and_subsystems(tmp_path: Path) -> None:
+    """A TSV table, network names through a mapping, and a subsystem column."""
+    image = _toy_image(tmp_path)
+    table = tmp_path / "toy.tsv"
+    table.write_text("index\tname\tnetwork\tsubsystem\n5\ta\tDefault\tmtl\n9\tb\tSN\t\n")
+    atlas = labels_atlas("toy", image, table, network_map={"Default": "DMN"})
+    assert atlas.networks == ("DMN", "SN")
+    assert atlas.source_networks == ("Default", "SN")
+    assert atlas.subsystems == ("mtl", "")
+    np.testing.assert_array_equal(atlas.subsystem_indices("mtl"), [0])
+    without = labels_atlas(
+        "toy",
+        image,
+        pd.read_csv(table, sep="\t").drop(columns="subsystem"),
+        network_map={"Default": "DMN"},
+    )
+    assert without.subsystems == ()
+
+
+def test_labels_atlas_names_file_row_and_value(tmp_path: Path) -> None:
+    """Errors from a TSV table name the file, its line and the value, and suggest a fix."""
+    image = _toy_image(tmp_path)
+    table = tmp_path / "toy.tsv"
+    table.write_text("index\tname\tnetwork\n5\ta\tDMN\n9\tb\tdefault\n")
+    with pytest.raises(InputError, match=r"toy.tsv' line 3: network 'default' is not in NET"):
+        labels_atlas("toy", image, table)
+    with pytest.raises(InputError, match=r"DMN, SN, FPN, DAN, VAN, CON, VIS, SMN, AUD, MTL"):
+        labels_atlas("toy", image, table)
+    with pytest.raises(InputError, match=r"nor a name of the mapping given \(Default\)"):
+        labels_atlas("toy", image, table, network_map={"Default": "DMN"})
+    with pytest.raises(InputError, match=r"sends {'default': 'Default'} outside"):
+        labels_atlas("toy", image, table, network_map={"default": "Default"})
+    table.write_text("index\tname\tnetwork\n5\ta\tDMN\n5\tb\tSN\n")
+    with pytest.raises(
+        InputError, match="line 3: index '5' repeats line 2; each region needs its own index"
+    ):
+        labels_atlas("toy", image, table)
+    table.write_text("index\tname\tnetwork\n5\ta\tDMN\n9\ta\tSN\n")
+    with pytest.raises(InputError, match=r"toy.tsv' line 3: name 'a' repeats line 2"):
+        labels_atlas("toy", image, table)
+    table.write_text("index\tname\tnetwork\n5\ta\tDMN\nnine\tb\tSN\n")
+    with pytest.raises(InputError, match="line 3: index 'nine' is not a positive integer"):
+        labels_atlas("toy", image, table)
+    table.write_text("index\tname\tnetwork\tsubsystem\n5\ta\tDMN\t\n9\tb\tSN\tcore\n")
+    with pytest.raises(InputError, match="line 3: subsystem 'core' is a DMN subsystem but"):
+        labels_atlas("toy", image, table)
+    table.write_text("index\tname\tnetwork\tsubsystem\n5\ta\tDMN\tMTL\n9\tb\tSN\t\n")
+    with pytest.raises(InputError, match=r"line 2: subsystem 'MTL' .*did you mean 'mtl'"):
+        labels_atlas("toy", image, table)
+    table.write_text("index\tlabel\tnetwork\n5\ta\tDMN\n9\tb\tSN\n")
+    with pytest.raises(InputError, match=r"has no column 'name'.* has index, label, network"):
+        labels_atlas("toy", image, table)
+
+
+def test_labels_atlas_errors_name_the_rows_of_a_dataframe(tmp_path: Path) -> None:
+    """Rows of a DataFrame table are named by their index label; the values are listed."""
+    image = _toy_image(tmp_path)
+    extra = pd.DataFrame(
+        {"index": [5, 9, 11], "name": ["a", "b", "c"], "network": ["DMN", "SN", "SN"]},
+        index=["r1", "r2", "r3"],
+    )
+    with pytest.raises(InputError, match=r"1 row\(s\) name labels .* row 'r3' \(index 11\)"):
+        labels_atlas("toy", image, extra)
+    only_one = pd.DataFrame({"index": [5], "name": ["a"], "network": ["DMN"]})
+    with pytest.raises(InputError, match=r"1 label value.* without a row .*: 9; add a row"):
+        labels_atlas("toy", image, only_one)
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("atlas_folder")
+@pytest.mark.parametrize(
+    ("n_parcels", "counts"),
+    [(100, (7, 10, 4)), (200, (14, 17, 6)), (400, (34, 32, 13))],
+)
+def test_schaefer_17_networks_carry_subsystems(
+    n_parcels: int, counts: tuple[int, int, int]
+) -> None:
+    """DefaultA/B/C parcels are the core/dMPFC/MTL subsystems; TempPar has none."""
+    atlas = load_atlas(f"schaefer{n_parcels}_17")
+    for code, count in zip(("core", "dmpfc", "mtl"), counts, strict=True):
+        idx = atlas.subsystem_indices(code)
+        assert idx.size == count
+        assert {atlas.source_networks[i] for i in idx} == {
+            s for s, c in SCHAEFER_TO_SUBSYSTEM.items() if c == code
+        }
+    temppar = [i for i, s in enumerate(atlas.source_networks) if s == "TempPar"]
+    assert temppar
+    assert all(atlas.subsystems[i] == "" for i in temppar)
+    assert all(atlas.networks[i] == "DMN" for i in temppar)
+
+
+@pytest.mark.realdata
+@pytest.mark.usefixtures("atlas_folder")
+def test_schaefer_7_networks_have_no_subsystems() -> None:
+    """The 7-network Default is not divided into subsystems."""
+    atlas = load_atlas("schaefer200_7")
+    assert atlas.subsystems == ()
+    with pytest.raises(ValueError, match="assigns no region to a DMN subsystem"):
+        atlas.subsystem_indices("core")
+
+
+def test_schaefer_subsystem_mapping() -> None:
+    """Only Default A/B/C have a subsystem, one each, all DMN networks."""
+    assert SCHAEFER_TO_SUBSYSTEM == {"DefaultA": "core", "DefaultB": "dmpfc", "DefaultC": "mtl"}
+    assert set(SCHAEFER_TO_SUBSYSTEM.values()) == set(SUBSYSTEMS)
+    assert all(SCHAEFER_TO_VOCAB[name] == "DMN" for name in SCHAEFER_TO_SUBSYSTEM)

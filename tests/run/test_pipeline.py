@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from dmnpharm.exceptions import InputError, StudyValidationError
+from dmnpharm.metrics import NETWORK_MEASURES
 from dmnpharm.run import RunConfig, run_study
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.stats import EXTRA_COLUMNS, RESULT_COLUMNS
@@ -31,13 +32,24 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     results = pd.read_csv(out / "group" / "results.tsv", sep="\t")
     assert list(results.columns) == list(RESULT_COLUMNS + EXTRA_COLUMNS)
-    assert list(results["measure"]) == ["dmn_within_fc", "dmn_salience_fc"]
+    assert list(results["measure"][:2]) == ["dmn_within_fc", "dmn_salience_fc"]
+    assert set(results["measure"]) <= set(NETWORK_MEASURES)
+    assert {"dmn_alff", "dmn_segregation", "dmn_anticorrelation"} <= set(results["measure"])
     assert (results["n"] == 8).all()
     pd.testing.assert_frame_equal(
         pd.read_parquet(out / "group" / "results.parquet"), result.results
     )
     metrics = pd.read_parquet(out / "metrics.parquet")
-    assert len(metrics) == 16 * 2
+    n_measures = len(results)
+    # Network-level rows of the configured cleaning and of its GSR counterpart.
+    assert len(metrics) == 16 * n_measures * 2
+    assert set(metrics["analysis"]) == {"primary", "gsr_sensitivity"}
+    assert set(metrics["level"]) == {"network"}
+    edges = pd.read_parquet(out / "metrics_edges.parquet")
+    assert set(edges["measure"]) == {"edge_fc"}
+    regions = pd.read_parquet(out / "metrics_regions.parquet")
+    assert {"gbc", "alff", "degree"} <= set(regions["measure"])
+    assert (out / "group" / "results_gsr_sensitivity.tsv").is_file()
     for column in (
         "participant_id",
         "session_id",
@@ -53,7 +65,7 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
     ):
         assert column in metrics.columns
     assert set(metrics["atlas"]) == {"seitzman300"}
-    assert set(metrics["strategy"]) == {"none"}
+    assert set(metrics["strategy"]) == {"none", "none+gsr"}
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["config"]["atlas"] == "seitzman300"
     assert provenance["config"]["n_permutations"] == 500
@@ -111,7 +123,7 @@ def test_config_rejects_unavailable_choices() -> None:
     with pytest.raises(InputError, match="36q"):
         RunConfig(denoise=DenoiseConfig("36q"))
     with pytest.raises(InputError, match="estimator"):
-        RunConfig(estimator="tangent")
+        RunConfig(estimator="spearman")
     with pytest.raises(InputError, match="two different conditions"):
         RunConfig(contrast=("drug", "drug"))
 

@@ -1,91 +1,39 @@
-"""Atlases defined by a labels image: Schaefer 2018 parcellations and a user's own.
+"""Atlases defined by a labels image and a table of its labels; the atlas folder.
 
 A labels image holds one integer per voxel (0: background); a table gives each
 label value a name and a network. Region order is the table's order; the region
-coordinates are the labels' centroids in mm.
-
-Schaefer 2018 parcel names read ``{7|17}Networks_{LH|RH}_{network}_...``; their
-networks map onto :data:`NETWORKS` by :data:`SCHAEFER_TO_VOCAB`. The salience and
-ventral attention networks are one network there (``SalVentAttn``) and map to SN.
-The 17-network ``TempPar`` maps to DMN, as it belongs to the 7-network Default
-network (Yeo et al. 2011).
+coordinates are the labels' centroids in mm. The Schaefer, Tian and Yeo atlases
+are built this way from the folder named by ``DMNPHARM_ATLAS_DIR``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from dmnpharm.atlases._registry import NETWORKS, Atlas
+from dmnpharm.atlases._atlas import Atlas
+from dmnpharm.atlases._tables import (
+    Locator,
+    check_unique,
+    file_locator,
+    frame_locator,
+    map_networks,
+    parse_subsystems,
+    read_tsv,
+    require_columns,
+)
 from dmnpharm.exceptions import InputError
 
-__all__ = ["ATLAS_DIR_ENV", "SCHAEFER_TO_VOCAB", "atlas_dir", "labels_atlas", "schaefer_atlas"]
+__all__ = ["ATLAS_DIR_ENV", "atlas_dir", "labels_atlas"]
 
 #: Environment variable naming the folder that holds atlas files.
 ATLAS_DIR_ENV = "DMNPHARM_ATLAS_DIR"
-
-#: Schaefer 2018 / Yeo 2011 network names (7 and 17 networks) in our vocabulary.
-SCHAEFER_TO_VOCAB: dict[str, str] = {
-    "Vis": "VIS",
-    "VisCent": "VIS",
-    "VisPeri": "VIS",
-    "SomMot": "SMN",
-    "SomMotA": "SMN",
-    "SomMotB": "SMN",
-    "DorsAttn": "DAN",
-    "DorsAttnA": "DAN",
-    "DorsAttnB": "DAN",
-    "SalVentAttn": "SN",
-    "SalVentAttnA": "SN",
-    "SalVentAttnB": "SN",
-    "Limbic": "LIM",
-    "LimbicA": "LIM",
-    "LimbicB": "LIM",
-    "Cont": "FPN",
-    "ContA": "FPN",
-    "ContB": "FPN",
-    "ContC": "FPN",
-    "Default": "DMN",
-    "DefaultA": "DMN",
-    "DefaultB": "DMN",
-    "DefaultC": "DMN",
-    "TempPar": "DMN",
-}
-
-# Files of each Schaefer variant inside the atlas folder (the layout of
-# ../shared/data/atlases; see its SOURCE.txt for where each file comes from).
-_SCHAEFER_FILES: dict[tuple[int, int], tuple[str, str]] = {
-    (100, 7): (
-        "schaefer2018_labels_derived/_derived_Schaefer2018_100Parcels_7Networks_order_"
-        "cortexonly_from_TianS1_MNI152NLin6Asym_2mm.nii.gz",
-        "schaefer2018_labels_derived/Schaefer2018_100Parcels_7Networks_order_labels.tsv",
-    ),
-    **{
-        (n, 7): (
-            f"schaefer2018_7networks_neuroparc/Schaefer{n}_space-MNI152NLin6_res-2x2x2.nii.gz",
-            f"schaefer2018_labels_derived/Schaefer2018_{n}Parcels_7Networks_order_labels.tsv",
-        )
-        for n in (200, 400)
-    },
-    **{
-        (n, 17): (
-            "schaefer2018_17networks_xcpd/tpl-MNI152NLin6Asym_atlas-Schaefer2018v0143_res-02_"
-            f"desc-{n}Parcels17Networks_dseg.nii.gz",
-            f"schaefer2018_17networks_xcpd/atlas-Schaefer2018v0143_desc-{n}Parcels17Networks_"
-            "dseg.tsv",
-        )
-        for n in (100, 200, 400)
-    },
-}
-
-_SCHAEFER_REFERENCE = (
-    "Schaefer A et al. (2018) Local-global parcellation of the human cerebral cortex from "
-    "intrinsic functional connectivity MRI. Cereb Cortex 28:3095-3114"
-)
 
 
 def atlas_dir() -> Path:
@@ -105,7 +53,8 @@ def atlas_dir() -> Path:
     if not value:
         raise InputError(
             f"this atlas is read from files: set {ATLAS_DIR_ENV} to the folder holding them "
-            "(laid out as ../shared/data/atlases, see docs) or use seitzman300/dosenbach160"
+            "(laid out as ../shared/data/atlases, see docs/atlases.md) or use one of the "
+            "embedded atlases seitzman300, dosenbach160, andrews_hanna"
         )
     path = Path(value)
     if not path.is_dir():
@@ -113,43 +62,41 @@ def atlas_dir() -> Path:
     return path
 
 
-def labels_atlas(
-    name: str,
-    image: str | Path,
-    table: pd.DataFrame,
-    reference: str = "",
-    space: str = "MNI152NLin6Asym",
-) -> Atlas:
-    """Build an atlas from a labels image and a table of its labels.
+def atlas_files(*relative: str) -> tuple[Path, ...]:
+    """Return files of the atlas folder, raising if one is missing."""
+    root = atlas_dir()
+    paths = tuple(root / part for part in relative)
+    for path in paths:
+        if not path.is_file():
+            raise InputError(
+                f"atlas file '{path}' is missing: {ATLAS_DIR_ENV} must hold the layout of "
+                "../shared/data/atlases (see docs/atlases.md)"
+            )
+    return paths
 
-    Parameters
-    ----------
-    name : str
-        Atlas name.
-    image : str or Path
-        3D integer labels image (0 is background).
-    table : pandas.DataFrame
-        One row per region, in region order, with columns ``index`` (the label
-        value), ``name`` and ``network`` (a code from :data:`NETWORKS`), and
-        optionally ``source_network`` (the authors' network name).
-    reference : str
-        Citation.
-    space : str
-        Template space of the image.
 
-    Returns
-    -------
-    Atlas
-        Regions in table order; ``coords`` are label centroids in mm, and
-        ``image``/``label_values`` point back to the image.
+def _cells(table: pd.DataFrame, column: str) -> list[str]:
+    return ["" if pd.isna(v) else str(v).strip() for v in table[column]]
 
-    Raises
-    ------
-    InputError
-        If the image cannot be read, a label value has no row or a row no
-        voxels, names repeat, or a network is not in the vocabulary.
-    """
-    path = Path(image)
+
+def _label_values(cells: list[str], locate: Locator) -> list[int]:
+    values = []
+    for i, cell in enumerate(cells):
+        try:
+            number = float(cell)
+        except ValueError:
+            number = float("nan")
+        if not (number.is_integer() and number > 0):
+            raise InputError(
+                f"{locate(i)}: index {cell!r} is not a positive integer; give the label "
+                "value of the region in the image (0 is background)"
+            )
+        values.append(int(number))
+    return values
+
+
+def _read_labels(path: Path) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Return the label values (rounded to integers) and the affine of a labels image."""
     try:
         img = nib.load(path)
     except (OSError, nib.filebasedimages.ImageFileError) as exc:
@@ -161,98 +108,123 @@ def labels_atlas(
         raise InputError(f"labels image '{path}' must be 3D; it has shape {data.shape}")
     if not np.allclose(data, np.round(data)):
         raise InputError(f"labels image '{path}' holds non-integer values")
-    values = np.round(data).astype(np.int64)
-    for column in ("index", "name", "network"):
-        if column not in table:
-            raise InputError(f"the labels table of '{path}' has no {column!r} column")
-    index = table["index"].astype(int).to_numpy()
-    present = np.unique(values[values != 0])
-    unnamed = np.setdiff1d(present, index)
-    if unnamed.size:
-        raise InputError(
-            f"labels image '{path}' has label values without a row in the table: "
-            f"{', '.join(map(str, unnamed[:10]))}"
-        )
-    empty = np.setdiff1d(index, present)
-    if empty.size:
-        raise InputError(
-            f"the labels table of '{path}' names labels with no voxel in the image: "
-            f"{', '.join(map(str, empty[:10]))}"
-        )
-    unknown = sorted(set(table["network"]) - set(NETWORKS))
-    if unknown:
-        raise InputError(f"labels table of '{path}': networks {unknown} are not in NETWORKS")
-    ijk = np.argwhere(values != 0)
-    which = values[values != 0]
-    order = np.searchsorted(np.sort(present), which)
+    return np.round(data).astype(np.int64), np.asarray(img.affine, dtype=np.float64)
+
+
+def _centroids_mm(
+    values: npt.NDArray[np.int64], affine: npt.NDArray[np.float64], labels: list[int]
+) -> tuple[tuple[float, float, float], ...]:
+    """Centroid in mm of each label, in the order of ``labels`` (all present)."""
+    inside = values != 0
+    which = values[inside]
+    present = np.unique(which)
     sums = np.zeros((present.size, 3))
-    np.add.at(sums, order, ijk)
-    centroid_ijk = sums / np.bincount(order)[:, None]
-    affine = np.asarray(img.affine, dtype=float)
-    centroid_mm = centroid_ijk @ affine[:3, :3].T + affine[:3, 3]
-    position = {int(v): i for i, v in enumerate(np.sort(present))}
-    coords = tuple(tuple(float(c) for c in centroid_mm[position[int(v)]]) for v in index)
-    source = table.get("source_network", table["network"]).astype(str)
-    try:
-        return Atlas(
-            name=name,
-            labels=tuple(table["name"].astype(str)),
-            networks=tuple(table["network"].astype(str)),
-            source_networks=tuple(source),
-            coords=coords,  # type: ignore[arg-type]
-            space=space,
-            reference=reference,
-            image=str(path),
-            label_values=tuple(int(v) for v in index),
-        )
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    np.add.at(sums, np.searchsorted(present, which), np.argwhere(inside))
+    centroid_ijk = sums / np.bincount(np.searchsorted(present, which))[:, None]
+    mm = centroid_ijk @ affine[:3, :3].T + affine[:3, 3]
+    row = np.searchsorted(present, np.asarray(labels))
+    return tuple((float(x), float(y), float(z)) for x, y, z in mm[row])
 
 
-def schaefer_atlas(n_parcels: int, n_networks: int) -> Atlas:
-    """Load a Schaefer 2018 parcellation (2 mm, MNI152NLin6Asym) from the atlas folder.
+def labels_atlas(
+    name: str,
+    image: str | Path,
+    table: pd.DataFrame | str | Path,
+    reference: str = "",
+    space: str = "MNI152NLin6Asym",
+    network_map: Mapping[str, str] | None = None,
+) -> Atlas:
+    """Build an atlas from a labels image and a table of its labels.
 
     Parameters
     ----------
-    n_parcels : int
-        100, 200 or 400.
-    n_networks : int
-        7 or 17 (the parcels' network order and names).
+    name : str
+        Atlas name.
+    image : str or Path
+        3D integer labels image (0 is background).
+    table : pandas.DataFrame or str or Path
+        One row per region, in region order, as a DataFrame or a tab-separated
+        file, with columns ``index`` (the label value), ``name`` and
+        ``network`` (a code from :data:`NETWORKS`, or a name of
+        ``network_map``), and optionally ``source_network`` (the authors'
+        network name; by default the ``network`` cell) and ``subsystem`` (a
+        code from :data:`SUBSYSTEMS`, or empty).
+    reference : str
+        Citation.
+    space : str
+        Template space of the image.
+    network_map : mapping of str to str, optional
+        Network names used in the table mapped to codes of :data:`NETWORKS`;
+        a cell that is not a key must be a code itself.
 
     Returns
     -------
     Atlas
-        Named ``schaefer{n_parcels}_{n_networks}``, networks mapped by
-        :data:`SCHAEFER_TO_VOCAB`.
+        Regions in table order; ``coords`` are label centroids in mm, and
+        ``image``/``label_values`` point back to the image.
 
     Raises
     ------
     InputError
-        If the variant is unknown or its files are missing.
+        If the image or table cannot be read, a label value of the image has
+        no row or a row no voxel, a label value or name repeats, or a network
+        or subsystem is not in the vocabulary; the message names the file and
+        row.
     """
-    key = (n_parcels, n_networks)
-    if key not in _SCHAEFER_FILES:
-        raise InputError(
-            f"no Schaefer atlas with {n_parcels} parcels and {n_networks} networks; "
-            f"available: {', '.join(f'{p}/{n}' for p, n in sorted(_SCHAEFER_FILES))}"
-        )
-    root = atlas_dir()
-    image, table_file = (root / part for part in _SCHAEFER_FILES[key])
-    for path in (image, table_file):
-        if not path.is_file():
-            raise InputError(f"Schaefer atlas file '{path}' is missing under {ATLAS_DIR_ENV}")
-    raw = pd.read_csv(table_file, sep="\t")
-    names = raw["name" if "name" in raw else "label"].astype(str)
-    source = names.str.split("_").str[2]
-    unknown = sorted(set(source) - set(SCHAEFER_TO_VOCAB))
-    if unknown:
-        raise InputError(f"'{table_file}': unknown Schaefer network names {unknown}")
-    table = pd.DataFrame(
-        {
-            "index": raw["index"].astype(int),
-            "name": names,
-            "network": source.map(SCHAEFER_TO_VOCAB),
-            "source_network": source,
-        }
+    path = Path(image)
+    values, affine = _read_labels(path)
+    if isinstance(table, pd.DataFrame):
+        frame = table
+        where = f"the labels table of '{path}'"
+        locate = frame_locator(where, frame)
+    else:
+        frame = read_tsv(Path(table))
+        where = f"'{table}'"
+        locate = file_locator(Path(table), len(frame))
+    require_columns(frame, ("index", "name", "network"), where)
+    label_values = _label_values(_cells(frame, "index"), locate)
+    names = _cells(frame, "name")
+    for i, label in enumerate(names):
+        if not label:
+            raise InputError(f"{locate(i)}: the region has no name")
+    check_unique([str(v) for v in label_values], "index", locate)
+    check_unique(names, "name", locate)
+    raw_networks = _cells(frame, "network")
+    networks = map_networks(raw_networks, network_map, locate)
+    subsystems = (
+        parse_subsystems(_cells(frame, "subsystem"), networks, locate)
+        if "subsystem" in frame.columns
+        else ()
     )
-    return labels_atlas(f"schaefer{n_parcels}_{n_networks}", image, table, _SCHAEFER_REFERENCE)
+    present = np.unique(values[values != 0])
+    unnamed = np.setdiff1d(present, label_values)
+    if unnamed.size:
+        raise InputError(
+            f"labels image '{path}' has {unnamed.size} label value(s) without a row in "
+            f"{where}: {', '.join(map(str, unnamed[:10]))}; add a row for each, or set them "
+            "to 0 in the image"
+        )
+    with_voxels = set(present.tolist())
+    empty = [i for i, v in enumerate(label_values) if v not in with_voxels]
+    if empty:
+        rows = "; ".join(f"{locate(i)} (index {label_values[i]})" for i in empty[:5])
+        raise InputError(
+            f"{len(empty)} row(s) name labels with no voxel in the image '{path}': {rows}; "
+            "remove those rows or use the image the table was made for"
+        )
+    source = _cells(frame, "source_network") if "source_network" in frame.columns else None
+    try:
+        return Atlas(
+            name=name,
+            labels=tuple(names),
+            networks=networks,
+            source_networks=tuple(source if source is not None else raw_networks),
+            coords=_centroids_mm(values, affine, label_values),
+            space=space,
+            reference=reference,
+            image=str(path),
+            label_values=tuple(label_values),
+            subsystems=subsystems,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None

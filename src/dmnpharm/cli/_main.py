@@ -16,6 +16,7 @@ from dmnpharm._utils import LOGGER_NAME
 from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import DmnpharmError, InputError
 from dmnpharm.io import DEFAULT_SPACE, discover_study, load_roi_study, read_study_atlas_name
+from dmnpharm.metrics import ESTIMATORS
 from dmnpharm.run import RunConfig, run_demo, run_stats, run_study, write_power
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import (
@@ -89,6 +90,18 @@ def _add_denoise(sub: argparse.ArgumentParser) -> None:
         "--allow-failures",
         action="store_true",
         help="go on without runs that cannot be read (listed in the outputs and report)",
+    )
+    sub.add_argument(
+        "--estimator",
+        default="pearson",
+        choices=tuple(ESTIMATORS),
+        help="connectivity estimator: pearson (Fisher z), partial (Ledoit-Wolf partial "
+        "correlation), tangent (group reference: geometric mean of all runs)",
+    )
+    sub.add_argument(
+        "--no-gsr-sensitivity",
+        action="store_true",
+        help="do not repeat the analysis with global signal regression toggled",
     )
 
 
@@ -373,6 +386,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         space=getattr(args, "space", DEFAULT_SPACE),
         allow_failures=args.allow_failures,
         voxel_maps=getattr(args, "voxel_maps", False),
+        estimator=args.estimator,
+        gsr_sensitivity=not args.no_gsr_sensitivity,
     )
     if args.command == "run":
         result = run_study(args.study, args.out, config, overwrite=args.overwrite)

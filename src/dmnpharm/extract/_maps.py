@@ -269,7 +269,9 @@ def extract_with_maps(
     tr = extraction.repetition_time
     affine = np.asarray(extraction.record["data"]["affine"], dtype=np.float64)
     if not seed_maps:
-        seeds = dataclasses.replace(seeds, labels=(), networks=(), source_networks=(), coords=())
+        seeds = dataclasses.replace(
+            seeds, labels=(), networks=(), source_networks=(), coords=(), subsystems=()
+        )
     seed_raw, seed_voxels = _seed_series(seeds, seed_radius_mm, voxels, inside, affine)
     # The mask's mean signal rides along so the run's censoring is known without seeds.
     probe = np.column_stack([voxels.mean(axis=1, dtype=np.float64), seed_raw])

@@ -1,5 +1,37 @@
-"""Subject-level DMN measures, one tidy row per run and measure."""
+"""Subject-level DMN measures, one tidy row per run and measure.
 
+Connectivity (:func:`connectivity_matrix`: shrunk correlation or partial
+correlation; :func:`tangent_connectivity` with a group reference), network
+summaries (within- and between-network means, segregation, global brain
+connectivity, DMN-task-positive anticorrelation), graph measures of DMN nodes
+(degree, participation), amplitude (:func:`region_amplitude`: ALFF, fALFF),
+dynamics (:func:`sliding_window_fc`) and complexity (sample entropy,
+Lempel-Ziv). Every function documents its definition, unit and reference.
+"""
+
+from dmnpharm.metrics._amplitude import RegionAmplitude, region_amplitude
+from dmnpharm.metrics._bundle import (
+    BUNDLE_COLUMNS,
+    ESTIMATORS,
+    NETWORK_MEASURES,
+    BundleConfig,
+    estimate_connectivity,
+    run_bundle,
+)
+from dmnpharm.metrics._complexity import (
+    lempel_ziv_complexity,
+    regional_lempel_ziv,
+    regional_sample_entropy,
+    sample_entropy,
+)
+from dmnpharm.metrics._connectivity import (
+    CONNECTIVITY_KINDS,
+    ConnectivityResult,
+    TangentResult,
+    connectivity_matrix,
+    tangent_connectivity,
+)
+from dmnpharm.metrics._dynamics import SlidingWindowResult, sliding_window_fc
 from dmnpharm.metrics._fc import (
     MEASURES,
     MeasureSpec,
@@ -7,11 +39,56 @@ from dmnpharm.metrics._fc import (
     network_mean_fc,
     run_fc_metrics,
 )
+from dmnpharm.metrics._graph import (
+    NodeGraphMeasures,
+    network_node_measures,
+    participation_coefficient,
+    proportional_threshold,
+)
+from dmnpharm.metrics._systems import (
+    TASK_POSITIVE_NETWORKS,
+    AnticorrelationResult,
+    dmn_anticorrelation,
+    global_brain_connectivity,
+    network_gbc,
+    network_segregation,
+    system_segregation,
+)
 
 __all__ = [
+    "BUNDLE_COLUMNS",
+    "CONNECTIVITY_KINDS",
+    "ESTIMATORS",
     "MEASURES",
+    "NETWORK_MEASURES",
+    "TASK_POSITIVE_NETWORKS",
+    "AnticorrelationResult",
+    "BundleConfig",
+    "ConnectivityResult",
     "MeasureSpec",
+    "NodeGraphMeasures",
+    "RegionAmplitude",
+    "SlidingWindowResult",
+    "TangentResult",
+    "connectivity_matrix",
+    "dmn_anticorrelation",
+    "estimate_connectivity",
     "fisher_z_connectivity",
+    "global_brain_connectivity",
+    "lempel_ziv_complexity",
+    "network_gbc",
     "network_mean_fc",
+    "network_node_measures",
+    "network_segregation",
+    "participation_coefficient",
+    "proportional_threshold",
+    "region_amplitude",
+    "regional_lempel_ziv",
+    "regional_sample_entropy",
+    "run_bundle",
     "run_fc_metrics",
+    "sample_entropy",
+    "sliding_window_fc",
+    "system_segregation",
+    "tangent_connectivity",
 ]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import DEFAULT_SPACE
+from dmnpharm.metrics import ESTIMATORS
 from dmnpharm.signal import DenoiseConfig
 
 __all__ = ["RunConfig"]
@@ -33,7 +34,10 @@ class RunConfig:
         signals with the run's fMRIPrep confounds (``DenoiseConfig("none")``:
         signals used as provided).
     estimator : str
-        Connectivity estimator: Pearson correlation, Fisher z transformed.
+        Connectivity estimator (:data:`dmnpharm.metrics.ESTIMATORS`):
+        ``pearson`` (Fisher z), ``partial`` (Ledoit-Wolf partial correlation,
+        Fisher z) or ``tangent`` (tangent space at the geometric mean of all
+        included runs' covariances, per analysis).
     space : str
         fMRIPrep output space analysed (BIDS studies).
     radius_mm : float
@@ -41,6 +45,10 @@ class RunConfig:
     allow_failures : bool
         Go on without runs that cannot be read (listed in the outputs);
         otherwise such a run stops the analysis before anything is written.
+    gsr_sensitivity : bool
+        Where a run's confounds have ``global_signal`` (and the strategy is not
+        ``36p``), also clean it with GSR toggled and store those metrics too,
+        marked ``analysis = gsr_sensitivity``; they get their own group test.
     voxel_maps : bool
         BIDS studies: also write each run's ALFF, fALFF and PCC/aMPFC seed
         correlation maps (from the same read of the image) under ``voxel_maps/``.
@@ -52,10 +60,11 @@ class RunConfig:
     seed: int = 0
     confidence: float = 0.95
     denoise: DenoiseConfig = field(default_factory=lambda: DenoiseConfig("none"))
-    estimator: str = "pearson_fisher_z"
+    estimator: str = "pearson"
     space: str = DEFAULT_SPACE
     radius_mm: float = 5.0
     allow_failures: bool = False
+    gsr_sensitivity: bool = True
     voxel_maps: bool = False
 
     @property
@@ -73,7 +82,8 @@ class RunConfig:
             raise InputError(f"n_permutations must be positive, got {self.n_permutations}")
         if not 0 < self.confidence < 1:
             raise InputError(f"confidence must be between 0 and 1, got {self.confidence}")
-        if self.estimator != "pearson_fisher_z":
+        if self.estimator not in ESTIMATORS:
             raise InputError(
-                f"estimator {self.estimator!r} is not available; use 'pearson_fisher_z'"
+                f"estimator {self.estimator!r} is not available; use one of "
+                f"{', '.join(ESTIMATORS)}"
             )

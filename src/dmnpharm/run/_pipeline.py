@@ -18,12 +18,19 @@ import pandas as pd
 
 from dmnpharm import __version__
 from dmnpharm._utils import get_logger, sha256_file, staged_output_dir
-from dmnpharm.atlases import load_atlas
+from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.exceptions import InputError, MotionImbalanceWarning, StudyValidationError
 from dmnpharm.io import RoiStudy, load_roi_study, read_study_atlas_name, write_tsv
-from dmnpharm.metrics import MEASURES
+from dmnpharm.metrics import tangent_connectivity
 from dmnpharm.run._config import RunConfig
-from dmnpharm.run._process import process_run, read_confounds
+from dmnpharm.run._process import (
+    GSR_SENSITIVITY,
+    PRIMARY,
+    ProcessedRun,
+    measure,
+    process_run,
+    read_confounds,
+)
 from dmnpharm.run._reporting import build_report
 from dmnpharm.stats import ModelSpec, analyse, motion_imbalance, paired_differences, qc_fc
 
@@ -117,17 +124,57 @@ class StudyRun:
     repetition_time: float
 
 
+def _tag(table: pd.DataFrame, keys: dict[str, Any], config: RunConfig) -> pd.DataFrame:
+    """Put the run's design columns in front of its bundle rows, atlas and estimator after."""
+    tagged = pd.concat([pd.DataFrame([keys] * len(table), index=table.index), table], axis=1)
+    tagged["atlas"] = config.atlas
+    tagged["estimator"] = config.estimator
+    return tagged
+
+
+def _tangent_tables(
+    pending: list[tuple[dict[str, Any], ProcessedRun, float, str]],
+    atlas: Atlas,
+    config: RunConfig,
+    records: dict[str, Any],
+) -> list[pd.DataFrame]:
+    """Tangent-space metrics: one group reference per analysis, from every included run."""
+    tables = []
+    analyses = dict.fromkeys(c.analysis for _, done, _, _ in pending for c in done.cleaned)
+    for analysis in analyses:
+        members = [
+            (keys, cleaned, tr, label)
+            for keys, done, tr, label in pending
+            for cleaned in done.cleaned
+            if cleaned.analysis == analysis
+        ]
+        tangent = tangent_connectivity(
+            [cleaned.data for _, cleaned, _, _ in members],
+            run_ids=[label for *_, label in members],
+        )
+        records.setdefault("tangent_reference", {})[analysis] = {
+            "runs": list(tangent.reference_runs),
+            "iterations": tangent.iterations,
+            "estimator": tangent.estimator,
+        }
+        for (keys, cleaned, tr, label), matrix in zip(members, tangent.matrices, strict=True):
+            table, record = measure(cleaned, atlas, tr, config, matrix=matrix)
+            records[label].setdefault("bundle", {})[analysis] = record
+            tables.append(_tag(table, keys, config))
+    return tables
+
+
 def _process_all(
     runs: list[StudyRun], config: RunConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str], dict[str, Any]]:
     """Clean, QC and measure every run; collect exclusions and failures."""
     atlas = load_atlas(str(config.atlas))
-    spec = {m.name: m for m in MEASURES}
-    rows: list[dict[str, Any]] = []
+    tables: list[pd.DataFrame] = []
     qc_rows: list[dict[str, Any]] = []
     exclusions: list[str] = []
     failures: list[str] = []
     records: dict[str, Any] = {}
+    pending: list[tuple[dict[str, Any], ProcessedRun, float, str]] = []
     for run in runs:
         keys = {k: v for k, v in run.design.items() if k not in ("path", "n_volumes")}
         try:
@@ -144,25 +191,19 @@ def _process_all(
         if done.excluded:
             exclusions.append(f"{run.label}: excluded ({done.excluded})")
             continue
-        for measure, value in done.metrics.items():
-            rows.append(
-                {
-                    **keys,
-                    "measure": measure,
-                    "network_a": spec[measure].network_a,
-                    "network_b": spec[measure].network_b,
-                    "value": value,
-                    "atlas": config.atlas,
-                    "strategy": config.strategy,
-                    "estimator": config.estimator,
-                }
-            )
+        if config.estimator == "tangent":
+            pending.append((keys, done, run.repetition_time, run.label))
+        else:
+            tables.append(_tag(done.metrics, keys, config))
     if failures and not config.allow_failures:
         raise StudyValidationError(
             "the study", [*failures, "use --allow-failures to go on without these runs"]
         )
     exclusions += [f"failed and left out: {f}" for f in failures]
-    return pd.DataFrame(rows), pd.DataFrame(qc_rows), exclusions, records
+    if pending:
+        tables += _tangent_tables(pending, atlas, config, records)
+    metrics = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return metrics, pd.DataFrame(qc_rows), exclusions, records
 
 
 def _finish(
@@ -174,9 +215,11 @@ def _finish(
     truth: dict[str, Any] | None,
 ) -> RunResult:
     """Per-run work, group statistics, QC, outputs and report (shared by both study kinds)."""
-    metrics, qc, exclusions, records = _process_all(runs, config)
-    if metrics.empty:
+    everything, qc, exclusions, records = _process_all(runs, config)
+    if everything.empty:
         raise StudyValidationError("the study", ["every run was excluded", *exclusions])
+    network = everything[everything["level"] == "network"].reset_index(drop=True)
+    metrics = network[network["analysis"] == PRIMARY].reset_index(drop=True)
     spec = ModelSpec(
         within="condition",
         contrast=(config.contrast[0], config.contrast[1]),
@@ -185,6 +228,17 @@ def _finish(
     model = analyse(
         metrics, spec, config.n_permutations, config.seed, confidence=config.confidence
     )
+    sensitivity = network[network["analysis"] == GSR_SENSITIVITY]
+    sensitivity_results = pd.DataFrame()
+    if not sensitivity.empty:
+        sensitivity_results = analyse(
+            sensitivity.reset_index(drop=True),
+            spec,
+            config.n_permutations,
+            config.seed,
+            confidence=config.confidence,
+        ).results
+        sensitivity_results.insert(0, "strategy", str(sensitivity["strategy"].iloc[0]))
     exclusions += [f"left out of the paired test: {d}" for d in model.dropped]
     results = model.results
     group = staging / "group"
@@ -204,8 +258,14 @@ def _finish(
     dropped_ids = {d.split(":")[0] for d in model.dropped}
     complete = metrics[~metrics["participant_id"].isin(dropped_ids)]
     diffs = paired_differences(complete, *config.contrast)
-    write_tsv(metrics, staging / "metrics.tsv")
-    metrics.to_parquet(staging / "metrics.parquet", index=False)
+    write_tsv(network, staging / "metrics.tsv")
+    network.to_parquet(staging / "metrics.parquet", index=False)
+    for level in ("region", "edge"):
+        rows = everything[everything["level"] == level]
+        if not rows.empty:
+            rows.to_parquet(staging / f"metrics_{level}s.parquet", index=False)
+    if not sensitivity_results.empty:
+        write_tsv(sensitivity_results, group / "results_gsr_sensitivity.tsv")
     write_tsv(results, group / "results.tsv")
     results.to_parquet(group / "results.parquet", index=False)
     write_tsv(design, group / "design.tsv")

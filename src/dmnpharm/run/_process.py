@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,53 @@ import pandas as pd
 
 from dmnpharm.atlases import Atlas
 from dmnpharm.exceptions import InputError
-from dmnpharm.metrics import run_fc_metrics
+from dmnpharm.metrics import BundleConfig, run_bundle
 from dmnpharm.run._config import RunConfig
-from dmnpharm.signal import clean_run
+from dmnpharm.signal import DenoiseConfig, clean_run
 from dmnpharm.stats import run_qc
 
-__all__ = ["ProcessedRun", "process_run", "read_confounds"]
+__all__ = [
+    "GSR_SENSITIVITY",
+    "PRIMARY",
+    "CleanedRun",
+    "ProcessedRun",
+    "bundle_config",
+    "gsr_counterpart",
+    "measure",
+    "process_run",
+    "read_confounds",
+]
+
+
+#: Name of the analysis with the configured cleaning, and of its GSR counterpart.
+PRIMARY = "primary"
+GSR_SENSITIVITY = "gsr_sensitivity"
+
+
+@dataclass(frozen=True, eq=False)
+class CleanedRun:
+    """One cleaning of a run, ready for the metrics bundle.
+
+    Parameters
+    ----------
+    analysis : str
+        ``"primary"`` (the configured strategy) or ``"gsr_sensitivity"`` (the
+        same with global signal regression toggled).
+    strategy : str
+        Name of the cleaning, e.g. ``"6p+gsr"``.
+    data : numpy.ndarray
+        Cleaned kept volumes x regions.
+    amplitude : numpy.ndarray
+        The same cleaning without the band-pass filter (for ALFF/fALFF).
+    kept : numpy.ndarray
+        Boolean per input volume.
+    """
+
+    analysis: str
+    strategy: str
+    data: npt.NDArray[np.float64] = field(repr=False)
+    amplitude: npt.NDArray[np.float64] = field(repr=False)
+    kept: npt.NDArray[np.bool_] = field(repr=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,23 +68,92 @@ class ProcessedRun:
 
     Parameters
     ----------
-    metrics : dict
-        Measure name to value; empty when the run was excluded.
+    metrics : pandas.DataFrame
+        The bundle (:func:`dmnpharm.metrics.run_bundle`) of every analysis,
+        with ``analysis`` and ``strategy`` columns; empty when the run was
+        excluded or when the estimator needs the whole group (tangent).
     qc : dict
         Motion and censoring summary (:func:`dmnpharm.stats.run_qc`).
     excluded : str or None
         Why the run was left out, or None.
     record : dict
-        What cleaning did (regressors, censoring, filter), for provenance.
-    cleaned : numpy.ndarray
-        The cleaned region signals (kept volumes), for derivative outputs.
+        What cleaning did (regressors, censoring, filter) and the bundle's
+        settings and notes, for provenance.
+    cleaned : tuple of CleanedRun
+        The cleaned signals of each analysis (empty when excluded).
     """
 
-    metrics: dict[str, float]
+    metrics: pd.DataFrame
     qc: dict[str, float]
     excluded: str | None
     record: dict[str, Any] = field(repr=False)
-    cleaned: npt.NDArray[np.float64] = field(repr=False)
+    cleaned: tuple[CleanedRun, ...] = field(repr=False)
+
+
+def gsr_counterpart(denoise: DenoiseConfig, confounds: pd.DataFrame) -> DenoiseConfig | None:
+    """Return the cleaning with GSR toggled, when the run allows it; else None.
+
+    Parameters
+    ----------
+    denoise : DenoiseConfig
+        The configured cleaning.
+    confounds : pandas.DataFrame
+        The run's confounds table; needs ``global_signal``.
+
+    Returns
+    -------
+    DenoiseConfig or None
+        None for ``36p`` (GSR is part of it) or without a ``global_signal`` column.
+    """
+    if denoise.strategy == "36p" or "global_signal" not in confounds:
+        return None
+    return replace(denoise, gsr=not denoise.gsr)
+
+
+def bundle_config(config: RunConfig) -> BundleConfig:
+    """Return the metrics bundle settings of a run configuration."""
+    return BundleConfig(estimator=config.estimator)
+
+
+def measure(
+    cleaned: CleanedRun,
+    atlas: Atlas,
+    repetition_time: float,
+    config: RunConfig,
+    matrix: npt.NDArray[np.float64] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Compute the metrics bundle of one cleaned run, marked with its analysis.
+
+    Parameters
+    ----------
+    cleaned : CleanedRun
+        The run's cleaned signals.
+    atlas : Atlas
+        Regions and networks.
+    repetition_time : float
+        Seconds.
+    config : RunConfig
+        Analytic choices (estimator).
+    matrix : numpy.ndarray or None
+        Connectivity from a group estimator (tangent); None estimates per run.
+
+    Returns
+    -------
+    tuple
+        The bundle table with ``analysis`` and ``strategy`` columns, and its record.
+    """
+    table, record = run_bundle(
+        cleaned.data,
+        atlas,
+        repetition_time,
+        config=bundle_config(config),
+        matrix=matrix,
+        amplitude_data=cleaned.amplitude,
+        kept=None if cleaned.kept.all() else cleaned.kept,
+    )
+    table.insert(0, "analysis", cleaned.analysis)
+    table["strategy"] = cleaned.strategy
+    return table, record
 
 
 def read_confounds(path: Path | None) -> tuple[pd.DataFrame | None, dict[str, Any] | None]:
@@ -112,7 +222,10 @@ def process_run(
     Returns
     -------
     ProcessedRun
-        Metrics (empty when excluded), QC and the cleaning record.
+        Metrics of every analysis (the configured cleaning and, when the run's
+        confounds allow it and ``config.gsr_sensitivity``, its GSR
+        counterpart), QC and the cleaning record; empty metrics when excluded
+        or when the estimator is the group's (tangent: see :func:`measure`).
 
     Raises
     ------
@@ -130,14 +243,38 @@ def process_run(
         if needs_confounds:
             raise InputError(f"{label}: strategy {denoise.name} needs a confounds table")
         confounds = pd.DataFrame(index=range(data.shape[0]))
+    variants = {PRIMARY: denoise}
+    counterpart = gsr_counterpart(denoise, confounds) if config.gsr_sensitivity else None
+    if counterpart is not None:
+        variants[GSR_SENSITIVITY] = counterpart
+    cleanings = {}
     try:
-        cleaned = clean_run(data, confounds, repetition_time, denoise, meta)
+        for analysis, cleaning in variants.items():
+            result = clean_run(data, confounds, repetition_time, cleaning, meta)
+            broad = result.data
+            if cleaning.filters and not result.excluded:
+                unfiltered = replace(cleaning, high_pass=None, low_pass=None)
+                broad = clean_run(data, confounds, repetition_time, unfiltered, meta).data
+            cleanings[analysis] = (result, broad)
     except InputError as exc:
         raise InputError(f"{label}: {exc}") from None
+    primary = cleanings[PRIMARY][0]
     qc: dict[str, float] = {}
     if "framewise_displacement" in confounds:
-        qc = run_qc(confounds, cleaned.kept, cleaned.dof_lost)
-    if cleaned.excluded:
-        return ProcessedRun({}, qc, str(cleaned.reason), cleaned.record, cleaned.data)
-    values = run_fc_metrics(cleaned.data, atlas)
-    return ProcessedRun(values, qc, None, cleaned.record, cleaned.data)
+        qc = run_qc(confounds, primary.kept, primary.dof_lost)
+    record = dict(primary.record)
+    if primary.excluded:
+        return ProcessedRun(pd.DataFrame(), qc, str(primary.reason), record, ())
+    cleaned = tuple(
+        CleanedRun(analysis, variants[analysis].name, result.data, broad, result.kept)
+        for analysis, (result, broad) in cleanings.items()
+    )
+    record["analyses"] = {c.analysis: c.strategy for c in cleaned}
+    if config.estimator == "tangent":
+        return ProcessedRun(pd.DataFrame(), qc, None, record, cleaned)
+    tables = []
+    for run in cleaned:
+        table, bundle_record = measure(run, atlas, repetition_time, config)
+        tables.append(table)
+        record.setdefault("bundle", {})[run.analysis] = bundle_record
+    return ProcessedRun(pd.concat(tables, ignore_index=True), qc, None, record, cleaned)

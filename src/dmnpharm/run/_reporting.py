@@ -8,14 +8,19 @@ from typing import Any
 import pandas as pd
 
 from dmnpharm.atlases import load_atlas
-from dmnpharm.metrics import MEASURES
+from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES
 from dmnpharm.report import ReportContent, paired_condition_figure, write_report
 from dmnpharm.run._config import RunConfig
 
 __all__ = ["build_report", "methods_paragraph"]
 
 
-def methods_paragraph(design: pd.DataFrame, config: RunConfig, versions: dict[str, str]) -> str:
+def methods_paragraph(
+    design: pd.DataFrame,
+    config: RunConfig,
+    versions: dict[str, str],
+    measures: list[str] | None = None,
+) -> str:
     """Write the methods paragraph from the configuration actually used.
 
     Parameters
@@ -26,6 +31,9 @@ def methods_paragraph(design: pd.DataFrame, config: RunConfig, versions: dict[st
         The analytic choices (atlas resolved).
     versions : dict
         Package versions recorded in provenance.
+    measures : list of str or None
+        The network-level measures tested (None: the within-DMN and
+        DMN-salience connectivity).
 
     Returns
     -------
@@ -37,15 +45,18 @@ def methods_paragraph(design: pd.DataFrame, config: RunConfig, versions: dict[st
     a, b = config.contrast
     trs = sorted(set(design["repetition_time"]))
     tr_text = ", ".join(f"{t:g}" for t in trs)
-    measure_text = "; ".join(f"{m.name} ({m.description})" for m in MEASURES)
+    tested = measures or ["dmn_within_fc", "dmn_salience_fc"]
+    measure_text = "; ".join(f"{m} ({NETWORK_MEASURES.get(m, m)})" for m in tested)
     return (
         f"Region time series of {len(design)} runs from {n_sub} participants (TR {tr_text} s) "
         f"were analysed with dmnpharm {versions.get('dmnpharm', '?')}. Regions were the "
         f"{atlas.n_regions} regions of the {atlas.name} atlas ({atlas.reference}), with the "
         f"atlas's own network labels mapped to dmnpharm's network vocabulary. "
         f"{config.denoise.describe()} For each run, "
-        f"Pearson correlations between all region pairs were Fisher z transformed and "
-        f"averaged into: {measure_text}. Runs of a participant under the same condition were "
+        f"connectivity between all region pairs was estimated as "
+        f"{ESTIMATORS[config.estimator]}, and the following network measures were computed: "
+        f"{measure_text}. Region-level and DMN edge-level values were stored but not tested. "
+        f"{_gsr_text(config)}Runs of a participant under the same condition were "
         f"averaged. The within-subject contrast {a} - {b} was tested with a paired t test per "
         f"measure; p-values came from {config.n_permutations} random sign flips of the "
         f"participants' paired differences (seed {config.seed}; exact enumeration when fewer "
@@ -54,6 +65,17 @@ def methods_paragraph(design: pd.DataFrame, config: RunConfig, versions: dict[st
         f"({config.confidence:.0%}) are parametric (Student t, n - 1 degrees of freedom). "
         f"Software: numpy {versions.get('numpy')}, scipy {versions.get('scipy')}, pandas "
         f"{versions.get('pandas')}, nilearn {versions.get('nilearn')}."
+    )
+
+
+def _gsr_text(config: RunConfig) -> str:
+    if not config.gsr_sensitivity or config.denoise.strategy == "36p":
+        return ""
+    other = "without" if config.denoise.gsr else "with"
+    return (
+        f"As a sensitivity analysis, every run whose confounds include the global signal was "
+        f"also cleaned {other} global signal regression and tested the same way "
+        f"(group/results_gsr_sensitivity.tsv). "
     )
 
 
@@ -129,12 +151,21 @@ def build_report(
     per_subject = metrics.pivot_table(
         index="participant_id", columns=["measure", "condition"], values="value", aggfunc="mean"
     )
+    units: dict[str, str] = (
+        {str(k): str(v) for k, v in metrics.groupby("measure")["unit"].first().items()}
+        if "unit" in metrics
+        else {}
+    )
+    shown = [
+        m
+        for m in results["measure"]
+        if m in ("dmn_within_fc", "dmn_salience_fc")
+        or float(results.set_index("measure").loc[m, "p_fwer"]) < 0.05
+    ]
     figures = {
-        m.name: paired_condition_figure(
-            pd.DataFrame(per_subject[m.name]), [b, a], m.name, "mean Fisher z"
-        )
-        for m in MEASURES
-        if m.name in per_subject.columns.get_level_values(0)
+        m: paired_condition_figure(pd.DataFrame(per_subject[m]), [b, a], m, str(units.get(m, "")))
+        for m in shown
+        if m in per_subject.columns.get_level_values(0)
     }
     conditions = design.groupby("condition")["participant_id"].nunique()
     design_lines = {
@@ -152,7 +183,9 @@ def build_report(
         design=design_lines,
         results=results,
         figures=figures,
-        methods=methods_paragraph(design, config, provenance.get("versions", {})),
+        methods=methods_paragraph(
+            design, config, provenance.get("versions", {}), list(results["measure"])
+        ),
         provenance=provenance,
         exclusions=list(exclusions or []),
         ground_truth=_ground_truth_rows(truth, results, config.contrast) if truth else [],

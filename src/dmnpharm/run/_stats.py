@@ -19,13 +19,17 @@ __all__ = ["read_metrics_table", "run_stats"]
 _LOG = get_logger("run")
 
 
-def read_metrics_table(path: str | Path) -> pd.DataFrame:
+def read_metrics_table(path: str | Path, analysis: str = "primary") -> pd.DataFrame:
     """Read a tidy metrics table from TSV or Parquet.
 
     Parameters
     ----------
     path : str or Path
         ``.tsv`` (tab separated, ``n/a`` for missing) or ``.parquet``.
+    analysis : str
+        Tables with an ``analysis`` column (as ``dmnpharm run`` writes):
+        the rows of this analysis (``primary`` or ``gsr_sensitivity``); with a
+        ``level`` column, network-level rows only.
 
     Returns
     -------
@@ -62,7 +66,18 @@ def read_metrics_table(path: str | Path) -> pd.DataFrame:
             f"metrics table '{file}' lacks the column(s) {', '.join(missing)}; it needs one "
             "row per run and measure with participant_id, measure and value"
         )
-    return table
+    # dmnpharm run writes network-level rows of the configured cleaning ("primary") and
+    # of its GSR counterpart; group models test one analysis at a time.
+    if "level" in table.columns:
+        table = table[table["level"] == "network"]
+    if "analysis" in table.columns:
+        if analysis not in set(table["analysis"]):
+            raise InputError(
+                f"metrics table '{file}' has no rows of analysis {analysis!r}; it has "
+                f"{', '.join(sorted(set(table['analysis'])))}"
+            )
+        table = table[table["analysis"] == analysis]
+    return table.reset_index(drop=True)
 
 
 def run_stats(

@@ -1,0 +1,201 @@
+"""The atlas container, the network vocabulary and the DMN subsystem codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+from dmnpharm._utils import check_option
+
+__all__ = ["NETWORKS", "SUBSYSTEMS", "Atlas"]
+
+#: The shared network vocabulary, with a short description of each code.
+NETWORKS: dict[str, str] = {
+    "DMN": "default mode network",
+    "SN": "salience network",
+    "FPN": "frontoparietal control network",
+    "DAN": "dorsal attention network",
+    "VAN": "ventral attention network",
+    "CON": "cingulo-opercular network",
+    "VIS": "visual network",
+    "SMN": "somatomotor network",
+    "AUD": "auditory network",
+    "MTL": "medial temporal lobe network",
+    "PMN": "parietal memory network",
+    "REW": "reward network",
+    "LIM": "limbic network",
+    "SUB": "subcortical regions",
+    "NONE": "not assigned to a network",
+}
+
+#: DMN subsystems of Andrews-Hanna et al. (2010), with a short description of each code.
+SUBSYSTEMS: dict[str, str] = {
+    "core": "midline core: posterior cingulate and anterior medial prefrontal cortex",
+    "dmpfc": "dorsal medial prefrontal subsystem: dMPFC, temporoparietal junction, "
+    "lateral temporal cortex, temporal pole",
+    "mtl": "medial temporal lobe subsystem: ventral MPFC, posterior inferior parietal "
+    "lobule, retrosplenial cortex, parahippocampal cortex, hippocampal formation",
+}
+
+
+@dataclass(frozen=True)
+class Atlas:
+    """A set of brain regions, each with a label, a network and a position.
+
+    Parameters
+    ----------
+    name : str
+        Registry name, e.g. ``"seitzman300"``.
+    labels : tuple of str
+        One unique label per region; these are the column names of region
+        time-series files.
+    networks : tuple of str
+        Network code per region, from :data:`NETWORKS`.
+    source_networks : tuple of str
+        The network name per region as the atlas's authors gave it.
+    coords : tuple of tuple of float
+        MNI coordinates (x, y, z) in mm per region.
+    space : str
+        Template space of the coordinates.
+    reference : str
+        Citation of the atlas.
+    image : str
+        Path of the labels image for atlases defined by one ("" for
+        coordinate atlases, whose regions are spheres around ``coords``).
+    label_values : tuple of int
+        The image's label value of each region (empty without an image).
+    subsystems : tuple of str
+        DMN subsystem per region: a code from :data:`SUBSYSTEMS`, or ``""``
+        for a region in none. Empty when the atlas does not divide its DMN
+        into subsystems; otherwise one entry per region, and only DMN regions
+        may have a code.
+    """
+
+    name: str
+    labels: tuple[str, ...]
+    networks: tuple[str, ...]
+    source_networks: tuple[str, ...]
+    coords: tuple[tuple[float, float, float], ...]
+    space: str
+    reference: str
+    image: str = ""
+    label_values: tuple[int, ...] = ()
+    subsystems: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Check that every per-region field has one entry per region."""
+        n = len(self.labels)
+        for field in ("networks", "source_networks", "coords"):
+            if len(getattr(self, field)) != n:
+                raise ValueError(f"atlas {self.name!r}: {field} has a length other than {n}")
+        if len(set(self.labels)) != n:
+            repeated = sorted({lab for lab in self.labels if self.labels.count(lab) > 1})
+            raise ValueError(f"atlas {self.name!r}: region labels are not unique: {repeated[:5]}")
+        if bool(self.image) != bool(self.label_values) or (
+            self.label_values and len(self.label_values) != n
+        ):
+            raise ValueError(f"atlas {self.name!r}: needs one label value per region of its image")
+        if len(set(self.label_values)) != len(self.label_values):
+            raise ValueError(f"atlas {self.name!r}: label values are not unique")
+        unknown = sorted(set(self.networks) - set(NETWORKS))
+        if unknown:
+            raise ValueError(
+                f"atlas {self.name!r}: networks {unknown} are not in NETWORKS "
+                f"({', '.join(NETWORKS)})"
+            )
+        self._check_subsystems()
+
+    def _check_subsystems(self) -> None:
+        if not self.subsystems:
+            return
+        if len(self.subsystems) != len(self.labels):
+            raise ValueError(
+                f"atlas {self.name!r}: subsystems must be empty or have one entry per "
+                f"region ({len(self.labels)}); it has {len(self.subsystems)}"
+            )
+        unknown = sorted(set(self.subsystems) - set(SUBSYSTEMS) - {""})
+        if unknown:
+            raise ValueError(
+                f"atlas {self.name!r}: subsystems {unknown} are not in SUBSYSTEMS "
+                f"({', '.join(SUBSYSTEMS)}) or '' for none"
+            )
+        outside = [
+            lab
+            for lab, net, sub in zip(self.labels, self.networks, self.subsystems, strict=True)
+            if sub and net != "DMN"
+        ]
+        if outside:
+            raise ValueError(
+                f"atlas {self.name!r}: regions outside the DMN have a DMN subsystem: {outside[:5]}"
+            )
+
+    @cached_property
+    def _network_array(self) -> npt.NDArray[np.str_]:
+        return np.asarray(self.networks)
+
+    @property
+    def n_regions(self) -> int:
+        """Number of regions."""
+        return len(self.labels)
+
+    def network_indices(self, network: str) -> npt.NDArray[np.intp]:
+        """Return the column indices of the regions in one network.
+
+        Parameters
+        ----------
+        network : str
+            A code from :data:`NETWORKS`, e.g. ``"DMN"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted integer indices; raises if the atlas has no such region.
+        """
+        check_option("network", network, NETWORKS)
+        idx = np.flatnonzero(self._network_array == network)
+        if idx.size == 0:
+            present = sorted(set(self.networks))
+            raise ValueError(
+                f"atlas {self.name!r} has no region in network {network!r}; "
+                f"it has {', '.join(present)}"
+            )
+        return idx
+
+    def subsystem_indices(self, subsystem: str) -> npt.NDArray[np.intp]:
+        """Return the column indices of the regions in one DMN subsystem.
+
+        Parameters
+        ----------
+        subsystem : str
+            A code from :data:`SUBSYSTEMS`: ``"core"``, ``"dmpfc"`` or ``"mtl"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted integer indices.
+
+        Raises
+        ------
+        InputError
+            If ``subsystem`` is not a code of :data:`SUBSYSTEMS`.
+        ValueError
+            If the atlas has no region in that subsystem; the message says
+            which subsystems it has, if any.
+        """
+        check_option("subsystem", subsystem, SUBSYSTEMS)
+        idx = np.flatnonzero(np.asarray(self.subsystems, dtype=str) == subsystem)
+        if idx.size == 0:
+            present = sorted(set(self.subsystems) - {""})
+            has = (
+                f"it has {', '.join(present)}"
+                if present
+                else "it assigns no region to a DMN subsystem (andrews_hanna, "
+                "schaefer*_17 and yeo17 do)"
+            )
+            raise ValueError(
+                f"atlas {self.name!r} has no region in subsystem {subsystem!r}; {has}"
+            )
+        return idx

@@ -1,0 +1,419 @@
+"""The DMN metrics bundle: every measure of one run, one tidy row each."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from dmnpharm.atlases import Atlas
+from dmnpharm.exceptions import InputError
+from dmnpharm.metrics._amplitude import region_amplitude
+from dmnpharm.metrics._complexity import regional_lempel_ziv, regional_sample_entropy
+from dmnpharm.metrics._connectivity import connectivity_matrix
+from dmnpharm.metrics._dynamics import sliding_window_fc
+from dmnpharm.metrics._fc import fisher_z_connectivity
+from dmnpharm.metrics._graph import network_node_measures
+from dmnpharm.metrics._systems import (
+    TASK_POSITIVE_NETWORKS,
+    dmn_anticorrelation,
+    global_brain_connectivity,
+    network_segregation,
+    system_segregation,
+)
+from dmnpharm.signal import ALFF_BAND
+
+__all__ = [
+    "BUNDLE_COLUMNS",
+    "ESTIMATORS",
+    "NETWORK_MEASURES",
+    "BundleConfig",
+    "estimate_connectivity",
+    "run_bundle",
+]
+
+Array = npt.NDArray[np.float64]
+
+#: Connectivity estimators: how the region-by-region matrix is made.
+ESTIMATORS: dict[str, str] = {
+    "pearson": "Pearson correlation, Fisher z transformed",
+    "partial": "partial correlation from the Ledoit-Wolf shrunk precision, Fisher z transformed",
+    "tangent": "tangent-space projection at the group's geometric mean covariance "
+    "(Varoquaux et al. 2010); unitless log-map values",
+}
+
+#: Network-level measures of the bundle, with one line each for reports.
+NETWORK_MEASURES: dict[str, str] = {
+    "dmn_within_fc": "mean connectivity over all pairs of DMN regions",
+    "dmn_core_within_fc": "mean connectivity within the DMN midline core subsystem",
+    "dmn_dmpfc_within_fc": "mean connectivity within the DMN dorsomedial subsystem",
+    "dmn_mtl_within_fc": "mean connectivity within the DMN medial temporal subsystem",
+    "dmn_salience_fc": "mean connectivity between DMN and salience regions",
+    "dmn_fpn_fc": "mean connectivity between DMN and frontoparietal control regions",
+    "dmn_dan_fc": "mean connectivity between DMN and dorsal attention regions",
+    "dmn_anticorrelation": "mean connectivity between DMN and the task-positive networks "
+    "present (DAN, FPN, SN, VAN, CON; Fox et al. 2005)",
+    "dmn_segregation": "(within-DMN - DMN-to-other) / within-DMN connectivity, negative "
+    "edges as zero (Chan et al. 2014)",
+    "system_segregation": "segregation of all networks together (Chan et al. 2014)",
+    "dmn_gbc": "mean over DMN regions of their mean connectivity with every other region "
+    "(global brain connectivity, Cole et al. 2010)",
+    "dmn_degree": "mean degree of DMN nodes in the graph of the strongest positive edges",
+    "dmn_participation": "mean participation coefficient of DMN nodes, networks as modules "
+    "(Guimera & Amaral 2005)",
+    "dmn_swfc_mean": "mean over sliding windows of within-DMN connectivity (Allen et al. 2014)",
+    "dmn_swfc_sd": "standard deviation over sliding windows of within-DMN connectivity",
+    "dmn_sample_entropy": "mean sample entropy of DMN region signals (Richman & Moorman 2000)",
+    "dmn_lz_complexity": "mean Lempel-Ziv complexity of DMN region signals (Lempel & Ziv 1976)",
+    "dmn_alff": "mean ALFF (0.01-0.08 Hz amplitude) of DMN regions (Zang et al. 2007)",
+    "dmn_falff": "mean fALFF of DMN regions (Zou et al. 2008)",
+    "dmn_zalff": "mean ALFF of DMN regions, z-scored over the run's regions",
+    "dmn_zfalff": "mean fALFF of DMN regions, z-scored over the run's regions",
+}
+
+#: Columns of the bundle table, in order.
+BUNDLE_COLUMNS = (
+    "measure",
+    "level",
+    "network_a",
+    "network_b",
+    "region_a",
+    "region_b",
+    "value",
+    "unit",
+)
+
+#: DMN's between-network partners measured when the atlas has them.
+_PARTNERS = (("SN", "dmn_salience_fc"), ("FPN", "dmn_fpn_fc"), ("DAN", "dmn_dan_fc"))
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    """What the bundle computes, and with which settings (all recorded).
+
+    Parameters
+    ----------
+    estimator : str
+        A key of :data:`ESTIMATORS`.
+    regions : bool
+        Also give per-region rows (GBC, ALFF/fALFF, DMN node degree and
+        participation, entropy and complexity of DMN regions).
+    edges : bool
+        Also give one row per pair of DMN regions.
+    density : float
+        Proportional threshold for degree and participation (fraction of
+        the strongest positive edges kept).
+    window_s : float
+        Sliding-window length in seconds.
+    window_step : int
+        Shift between windows in volumes.
+    entropy_m : int
+        Sample entropy template length.
+    entropy_r : float
+        Sample entropy tolerance in SDs of the signal.
+    band : tuple of float
+        ALFF band in Hz.
+    """
+
+    estimator: str = "pearson"
+    regions: bool = True
+    edges: bool = True
+    density: float = 0.1
+    window_s: float = 60.0
+    window_step: int = 1
+    entropy_m: int = 2
+    entropy_r: float = 0.2
+    band: tuple[float, float] = ALFF_BAND
+
+    def __post_init__(self) -> None:
+        """Check the settings."""
+        if self.estimator not in ESTIMATORS:
+            raise InputError(
+                f"estimator {self.estimator!r} is not known; use one of {', '.join(ESTIMATORS)}"
+            )
+        if not 0 < self.density < 1:
+            raise InputError(f"density must be between 0 and 1; got {self.density!r}")
+        if not (math.isfinite(self.window_s) and self.window_s > 0) or self.window_step < 1:
+            raise InputError("window_s must be positive and window_step at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as a JSON-ready dict."""
+        return {**asdict(self), "band": list(self.band)}
+
+
+def estimate_connectivity(data: npt.ArrayLike, estimator: str) -> Array:
+    """Return one run's region-by-region connectivity for a per-run estimator.
+
+    Parameters
+    ----------
+    data : array_like
+        Cleaned ``volumes x regions`` signals.
+    estimator : str
+        ``"pearson"`` (:func:`fisher_z_connectivity`) or ``"partial"``
+        (:func:`connectivity_matrix` with ``"partial correlation"``). The
+        tangent estimator needs the whole group: use
+        :func:`tangent_connectivity` and pass its matrices.
+
+    Returns
+    -------
+    numpy.ndarray
+        Regions x regions, zero diagonal.
+    """
+    if estimator == "pearson":
+        return fisher_z_connectivity(np.asarray(data, dtype=np.float64))
+    if estimator == "partial":
+        matrix: Array = connectivity_matrix(data, "partial correlation").matrix
+        return matrix
+    raise InputError(
+        f"estimator {estimator!r} cannot be computed one run at a time; "
+        "use 'pearson', 'partial', or tangent_connectivity over the group"
+    )
+
+
+def _row(
+    measure: str,
+    level: str,
+    value: float,
+    unit: str,
+    network_a: str,
+    network_b: str = "",
+    region_a: str = "",
+    region_b: str = "",
+) -> dict[str, Any]:
+    return {
+        "measure": measure,
+        "level": level,
+        "network_a": network_a,
+        "network_b": network_b or network_a,
+        "region_a": region_a,
+        "region_b": region_b,
+        "value": float(value),
+        "unit": unit,
+    }
+
+
+def _pair_mean(matrix: Array, a: npt.NDArray[np.intp], b: npt.NDArray[np.intp]) -> float:
+    if np.array_equal(a, b):
+        block = matrix[np.ix_(a, a)]
+        return float(block[np.triu_indices(a.size, k=1)].mean())
+    return float(matrix[np.ix_(a, b)].mean())
+
+
+def _connectivity_rows(
+    matrix: Array, atlas: Atlas, unit: str, config: BundleConfig, notes: list[str]
+) -> list[dict[str, Any]]:
+    networks = np.asarray(atlas.networks)
+    dmn = atlas.network_indices("DMN")
+    rows = [_row("dmn_within_fc", "network", _pair_mean(matrix, dmn, dmn), unit, "DMN")]
+    if atlas.subsystems:
+        for code in dict.fromkeys(s for s in atlas.subsystems if s):
+            members = atlas.subsystem_indices(code)
+            if members.size >= 2:
+                value = _pair_mean(matrix, members, members)
+                rows.append(_row(f"dmn_{code}_within_fc", "network", value, unit, f"DMN:{code}"))
+    for partner, name in _PARTNERS:
+        other = np.flatnonzero(networks == partner)
+        if other.size:
+            rows.append(
+                _row(name, "network", _pair_mean(matrix, dmn, other), unit, "DMN", partner)
+            )
+    others = set(atlas.networks) - {"DMN", "NONE"}
+    if others & set(TASK_POSITIVE_NETWORKS):
+        anti = dmn_anticorrelation(matrix, atlas.networks).value
+        rows.append(_row("dmn_anticorrelation", "network", anti, unit, "DMN", "task-positive"))
+    else:
+        notes.append("DMN anticorrelation not computed: the atlas has no task-positive network")
+    if others:
+        value = network_segregation(matrix, atlas.networks)
+        rows.append(_row("dmn_segregation", "network", value, "ratio", "DMN"))
+        value = system_segregation(matrix, atlas.networks)
+        rows.append(_row("system_segregation", "network", value, "ratio", "all"))
+    else:
+        notes.append("segregation and participation not computed: the atlas has only the DMN")
+    gbc = global_brain_connectivity(matrix)
+    rows.append(_row("dmn_gbc", "network", float(gbc[dmn].mean()), unit, "DMN", "all"))
+    nodes = network_node_measures(matrix, atlas.networks, "DMN", config.density)
+    rows.append(_row("dmn_degree", "network", nodes.mean_degree, "edges", "DMN"))
+    if others:
+        rows.append(_row("dmn_participation", "network", nodes.mean_participation, "0-1", "DMN"))
+    if config.regions:
+        for index, value in enumerate(gbc):
+            label, network = atlas.labels[index], atlas.networks[index]
+            rows.append(_row("gbc", "region", value, unit, network, "all", label))
+        for node, degree, part in zip(nodes.nodes, nodes.degree, nodes.participation, strict=True):
+            label = atlas.labels[int(node)]
+            rows.append(_row("degree", "region", degree, "edges", "DMN", "", label))
+            if others:
+                rows.append(_row("participation", "region", part, "0-1", "DMN", "", label))
+    if config.edges:
+        upper = np.triu_indices(dmn.size, k=1)
+        block = matrix[np.ix_(dmn, dmn)]
+        for i, j in zip(*upper, strict=True):
+            a, b = atlas.labels[int(dmn[i])], atlas.labels[int(dmn[j])]
+            rows.append(_row("edge_fc", "edge", block[i, j], unit, "DMN", "DMN", a, b))
+    return rows
+
+
+def _signal_rows(
+    data: Array, atlas: Atlas, tr: float, config: BundleConfig
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Dynamics and complexity of DMN signals (cleaned, kept volumes)."""
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    dmn = atlas.network_indices("DMN")
+    window = round(config.window_s / tr)
+    if data.shape[0] >= window + 1 and window >= 3:
+        dynamics = sliding_window_fc(
+            data, atlas.networks, tr=tr, window_s=config.window_s, step=config.window_step
+        )
+        rows.append(_row("dmn_swfc_mean", "network", dynamics.mean, "Fisher z", "DMN"))
+        if np.isfinite(dynamics.std):
+            rows.append(_row("dmn_swfc_sd", "network", dynamics.std, "Fisher z", "DMN"))
+    else:
+        notes.append(
+            f"sliding-window FC not computed: {data.shape[0]} volumes kept, a "
+            f"{config.window_s:g} s window needs more than {window}"
+        )
+    entropy = regional_sample_entropy(data[:, dmn], m=config.entropy_m, r=config.entropy_r)
+    complexity = regional_lempel_ziv(data[:, dmn])
+    finite = entropy[np.isfinite(entropy)]
+    if finite.size:
+        rows.append(_row("dmn_sample_entropy", "network", float(finite.mean()), "nats", "DMN"))
+    if finite.size < entropy.size:
+        notes.append(f"{entropy.size - finite.size} DMN regions had no sample-entropy match")
+    rows.append(
+        _row("dmn_lz_complexity", "network", float(complexity.mean()), "normalised", "DMN")
+    )
+    if config.regions:
+        for k, index in enumerate(dmn):
+            label = atlas.labels[int(index)]
+            rows.append(_row("sample_entropy", "region", entropy[k], "nats", "DMN", "", label))
+            rows.append(
+                _row("lz_complexity", "region", complexity[k], "normalised", "DMN", "", label)
+            )
+    return rows, notes
+
+
+def _amplitude_rows(
+    data: Array, atlas: Atlas, tr: float, kept: npt.ArrayLike | None, config: BundleConfig
+) -> list[dict[str, Any]]:
+    amplitude = region_amplitude(data, tr, atlas.networks, kept=kept, band=config.band)
+    units = {"alff": "signal units", "falff": "ratio", "zalff": "z", "zfalff": "z"}
+    if set(atlas.networks) <= {"DMN", "NONE"}:
+        # z over regions of the DMN alone averages to zero over the DMN by construction.
+        units = {"alff": "signal units", "falff": "ratio"}
+    rows = [
+        _row(f"dmn_{key}", "network", amplitude.networks["DMN"][key], unit, "DMN")
+        for key, unit in units.items()
+    ]
+    if config.regions:
+        for key, unit in units.items():
+            values = getattr(amplitude, key)
+            for index, value in enumerate(values):
+                label, network = atlas.labels[index], atlas.networks[index]
+                rows.append(_row(key, "region", value, unit, network, "", label))
+    return rows
+
+
+def run_bundle(
+    data: npt.ArrayLike,
+    atlas: Atlas,
+    tr: float,
+    *,
+    config: BundleConfig | None = None,
+    matrix: npt.ArrayLike | None = None,
+    amplitude_data: npt.ArrayLike | None = None,
+    kept: npt.ArrayLike | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Compute every DMN measure of one run.
+
+    Network-level rows (``level == "network"``), the ones group tests use:
+
+    * connectivity (from ``matrix``, or the estimator on ``data``):
+      ``dmn_within_fc``; ``dmn_<subsystem>_within_fc`` for atlases with DMN
+      subsystems; ``dmn_salience_fc``, ``dmn_fpn_fc``, ``dmn_dan_fc`` where
+      the atlas has the partner network; ``dmn_anticorrelation`` (Fox et al.
+      2005); ``dmn_segregation`` and ``system_segregation`` (Chan et al.
+      2014); ``dmn_gbc`` (Cole et al. 2010); ``dmn_degree`` and
+      ``dmn_participation`` (Guimera & Amaral 2005) at ``config.density``;
+    * amplitude: ``dmn_alff``, ``dmn_falff``, ``dmn_zalff``, ``dmn_zfalff``
+      (from ``amplitude_data``, the run cleaned without band-pass);
+    * dynamics and complexity: ``dmn_swfc_mean``, ``dmn_swfc_sd`` (Allen et
+      al. 2014), ``dmn_sample_entropy`` (Richman & Moorman 2000),
+      ``dmn_lz_complexity`` (Lempel & Ziv 1976).
+
+    Region rows (``gbc``, ``alff`` ..., ``degree``, ``participation``,
+    ``sample_entropy``, ``lz_complexity``) and edge rows (``edge_fc``, each
+    pair of DMN regions) follow when ``config`` asks for them.
+
+    Parameters
+    ----------
+    data : array_like
+        Cleaned ``volumes x regions`` signals (kept volumes), atlas order.
+    atlas : Atlas
+        Regions, networks and DMN subsystems; must have DMN regions.
+    tr : float
+        Repetition time in seconds.
+    config : BundleConfig or None
+        Settings; None uses the defaults.
+    matrix : array_like or None
+        A connectivity matrix to use instead of estimating one from
+        ``data`` (required for the tangent estimator, whose reference is the
+        group's).
+    amplitude_data : array_like or None
+        The run cleaned the same way but without band-pass filtering, for
+        ALFF/fALFF; None skips the amplitude measures (and says so).
+    kept : array_like of bool or None
+        Kept volumes of the run (one per volume), for the amplitude spectrum.
+
+    Returns
+    -------
+    tuple
+        The table (:data:`BUNDLE_COLUMNS`) and a record: estimator,
+        settings, and notes on measures that could not be computed.
+
+    Raises
+    ------
+    InputError
+        For an atlas without DMN regions, a matrix of the wrong shape, or
+        the input errors of the measures.
+    """
+    config = BundleConfig() if config is None else config
+    values = np.asarray(data, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != atlas.n_regions:
+        raise InputError(
+            f"data of shape {values.shape} do not have the {atlas.n_regions} regions of "
+            f"atlas {atlas.name!r}"
+        )
+    if "DMN" not in atlas.networks:
+        raise InputError(f"atlas {atlas.name!r} has no DMN region; the bundle measures the DMN")
+    if matrix is None:
+        connectivity = estimate_connectivity(values, config.estimator)
+    else:
+        connectivity = np.asarray(matrix, dtype=np.float64)
+        if connectivity.shape != (atlas.n_regions, atlas.n_regions):
+            raise InputError(
+                f"matrix of shape {connectivity.shape} does not match the atlas's "
+                f"{atlas.n_regions} regions"
+            )
+    unit = "tangent units" if config.estimator == "tangent" else "Fisher z"
+    notes: list[str] = []
+    rows = _connectivity_rows(connectivity, atlas, unit, config, notes)
+    signal_rows, signal_notes = _signal_rows(values, atlas, tr, config)
+    rows += signal_rows
+    notes += signal_notes
+    if amplitude_data is None:
+        notes.append("amplitude (ALFF/fALFF) not computed: no unfiltered signals given")
+    else:
+        rows += _amplitude_rows(np.asarray(amplitude_data, np.float64), atlas, tr, kept, config)
+    record = {
+        "estimator": config.estimator,
+        "estimator_description": ESTIMATORS[config.estimator],
+        "settings": config.to_dict(),
+        "notes": notes,
+    }
+    return pd.DataFrame(rows, columns=list(BUNDLE_COLUMNS)), record
