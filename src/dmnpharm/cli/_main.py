@@ -208,8 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--atlas",
         default=None,
-        help="regions and networks: seitzman300 (default), dosenbach160, or schaefer"
-        "{100,200,400}_{7,17} from $DMNPHARM_ATLAS_DIR",
+        help="regions and networks: seitzman300 (default), dosenbach160, andrews_hanna, or "
+        "from $DMNPHARM_ATLAS_DIR schaefer{100,200,400}_{7,17}, schaefer{100,200,400}_7_tian, "
+        "yeo7, yeo17",
     )
     sim.add_argument(
         "--level",
@@ -222,7 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = subs.add_parser("run", help="analyse an ROI-level study folder")
     run.add_argument("study", help="study folder (participants.tsv, sub-*/ses-*/func/...)")
     run.add_argument("--out", required=True, help="output folder")
-    run.add_argument("--atlas", default=None, help="atlas name (default: from the sidecars)")
+    run.add_argument(
+        "--atlas",
+        default=None,
+        help="atlas name (see dmnpharm simulate --help; default: from the ROI sidecars, or "
+        "seitzman300 for BIDS studies)",
+    )
     run.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep space (BIDS studies)")
     run.add_argument(
         "--voxel-maps",
