@@ -199,3 +199,12 @@ def test_planted_amplitude_change_is_found_by_alff_not_by_between_fc() -> None:
     assert t["dmn_zalff"] > 5
     for unrelated in measures[2:]:
         assert abs(t[unrelated]) < 2.5, (unrelated, t)
+
+
+def test_planted_between_fc_change_is_found_by_dmn_salience_only() -> None:
+    """A DMN-salience FC drop: dmn_salience_fc moves; within-DMN, DMN-FPN and ALFF do not."""
+    measures = ["dmn_salience_fc", "dmn_within_fc", "dmn_fpn_fc", "dmn_alff"]
+    t = _paired_t(Effect("between_fc", -0.12, "DMN", "SN"), measures)
+    assert t["dmn_salience_fc"] < -5
+    for unrelated in measures[1:]:
+        assert abs(t[unrelated]) < 2.5, (unrelated, t)
