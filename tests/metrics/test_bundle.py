@@ -152,6 +152,12 @@ def test_bad_inputs_are_refused(seitzman: Atlas, run_data: np.ndarray) -> None:
         BundleConfig(density=1.5)
     with pytest.raises(InputError, match="group"):
         estimate_connectivity(run_data, "tangent")
+    one_dmn = replace(
+        seitzman,
+        networks=(*("VIS" if n == "DMN" else n for n in seitzman.networks[:-1]), "DMN"),
+    )
+    with pytest.raises(InputError, match="1 DMN region"):
+        run_bundle(run_data, one_dmn, TR)
 
 
 def _paired_t(effect: Effect, measures: list[str]) -> dict[str, float]:

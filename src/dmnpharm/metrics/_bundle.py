@@ -389,8 +389,13 @@ def run_bundle(
             f"data of shape {values.shape} do not have the {atlas.n_regions} regions of "
             f"atlas {atlas.name!r}"
         )
-    if "DMN" not in atlas.networks:
-        raise InputError(f"atlas {atlas.name!r} has no DMN region; the bundle measures the DMN")
+    n_dmn = atlas.networks.count("DMN")
+    if n_dmn < 2:
+        raise InputError(
+            f"atlas {atlas.name!r} has {n_dmn} DMN region(s); the bundle needs at least two "
+            "(a network parcellation such as Yeo-7 has one region per network: use a "
+            "parcellation with several DMN parcels, e.g. schaefer200_7)"
+        )
     if matrix is None:
         connectivity = estimate_connectivity(values, config.estimator)
     else:
