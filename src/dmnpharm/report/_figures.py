@@ -8,11 +8,17 @@ import textwrap
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["paired_condition_figure", "power_curve_figure"]
+__all__ = [
+    "connectome_figure",
+    "matrix_figure",
+    "paired_condition_figure",
+    "power_curve_figure",
+]
 
 
 def paired_condition_figure(
@@ -104,3 +110,92 @@ def power_curve_figure(table: pd.DataFrame, title: str, target: float = 0.8) -> 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def _png_uri(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def matrix_figure(matrices: dict[str, npt.NDArray[np.float64]], title: str) -> str:
+    """Draw connectivity matrices side by side (e.g. each condition and their difference).
+
+    The condition panels share one colour scale; a panel whose name starts with
+    ``"difference"`` gets its own symmetric scale.
+
+    Parameters
+    ----------
+    matrices : dict of str to numpy.ndarray
+        Panel title to a square matrix (same size for all).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    str
+        A PNG data URI.
+    """
+    n = len(matrices)
+    fig = Figure(figsize=(3.3 * n + 0.6, 3.4), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    plain = [m for k, m in matrices.items() if not k.startswith("difference")]
+    reach = max((float(np.nanmax(np.abs(m))) for m in plain), default=1.0) or 1.0
+    for ax, (name, matrix) in zip(axes, matrices.items(), strict=True):
+        limit = reach
+        if name.startswith("difference"):
+            limit = float(np.nanmax(np.abs(matrix))) or 1.0
+        image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="none")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle(title, fontsize=10)
+    return _png_uri(fig)
+
+
+def connectome_figure(
+    edges: npt.NDArray[np.float64],
+    coords: Sequence[tuple[float, float, float]],
+    title: str,
+) -> str:
+    """Draw DMN nodes and the edges that changed on a glass brain (nilearn).
+
+    Parameters
+    ----------
+    edges : numpy.ndarray
+        Square matrix of edge values to draw (zeros are not drawn), e.g. the
+        paired t of the edges that pass a threshold.
+    coords : sequence of tuple of float
+        MNI coordinates of the nodes, in the matrix's order.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    str
+        A PNG data URI.
+    """
+    # Imported here: loading them is slow. nilearn's glass brain needs a figure that
+    # pyplot manages; it is closed below, so no window or global state is left behind.
+    from matplotlib import pyplot as plt
+    from nilearn import plotting
+
+    fig = plt.figure(figsize=(7.5, 2.8), dpi=110)
+    limit = float(np.max(np.abs(edges))) or 1.0
+    display = plotting.plot_connectome(
+        edges,
+        list(coords),
+        node_color="#2b6cb0",
+        node_size=12,
+        edge_vmin=-limit,
+        edge_vmax=limit,
+        figure=fig,
+        title=title,
+        colorbar=True,
+    )
+    uri = _png_uri(fig)
+    display.close()
+    plt.close(fig)
+    return uri

@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-__all__ = ["ReportContent", "render_report", "write_report"]
+__all__ = ["ReportContent", "Section", "render_report", "write_report"]
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("dmnpharm.report", "templates"),
@@ -37,6 +37,41 @@ _ENV.filters["fmt"] = _fmt
 
 
 @dataclass(frozen=True, eq=False)
+class Section:
+    """A titled part of a report: a note, tables and figures, all escaped when rendered.
+
+    Parameters
+    ----------
+    anchor : str
+        HTML id of the section (letters, digits and hyphens).
+    title : str
+        Heading.
+    note : str
+        A paragraph under the heading ("" for none).
+    tables : list of tuple
+        ``(caption, DataFrame)`` pairs, shown with their column names.
+    figures : list of tuple
+        ``(PNG data URI, caption)`` pairs.
+    """
+
+    anchor: str
+    title: str
+    note: str = ""
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    figures: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Check the anchor is a plain HTML id."""
+        if not self.anchor or not all(ch.isalnum() or ch == "-" for ch in self.anchor):
+            raise ValueError(
+                f"section anchor must be letters, digits and hyphens: {self.anchor!r}"
+            )
+        for uri, _ in self.figures:
+            if not uri.startswith("data:image/png;base64,"):
+                raise ValueError("section figures must be embedded PNG data URIs")
+
+
+@dataclass(frozen=True, eq=False)
 class ReportContent:
     """Everything a report shows; every string is escaped when rendered.
 
@@ -58,6 +93,8 @@ class ReportContent:
         Subjects or runs left out, with reasons; empty when none.
     ground_truth : list of dict
         Planted effects of a simulated study (``measure``, ``value``), if any.
+    sections : list of Section
+        Further parts (QC, connectivity, ...) shown after the group results.
     """
 
     title: str
@@ -68,6 +105,7 @@ class ReportContent:
     provenance: dict[str, Any]
     exclusions: list[str] = field(default_factory=list)
     ground_truth: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
 
 
 def render_report(content: ReportContent) -> str:
@@ -86,6 +124,16 @@ def render_report(content: ReportContent) -> str:
     template = _ENV.get_template("report.html.j2")
     return template.render(
         c=content,
+        sections=[
+            {
+                "s": section,
+                "tables": [
+                    (caption, list(table.columns), table.to_dict(orient="records"))
+                    for caption, table in section.tables
+                ],
+            }
+            for section in content.sections
+        ],
         rows=content.results.to_dict(orient="records"),
         provenance_json=json.dumps(content.provenance, indent=2, sort_keys=True),
     )

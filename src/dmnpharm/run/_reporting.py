@@ -5,11 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from dmnpharm.atlases import load_atlas
+from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES
-from dmnpharm.report import ReportContent, paired_condition_figure, write_report
+from dmnpharm.report import (
+    ReportContent,
+    Section,
+    connectome_figure,
+    matrix_figure,
+    paired_condition_figure,
+    write_report,
+)
 from dmnpharm.run._config import RunConfig
 
 __all__ = ["build_report", "methods_paragraph"]
@@ -111,6 +119,94 @@ def _ground_truth_rows(
     return rows
 
 
+def _qc_section(
+    qc: pd.DataFrame | None, imbalance: pd.DataFrame | None, qc_fc: dict[str, Any] | None
+) -> Section | None:
+    """Motion and censoring by condition, the imbalance test and QC-FC."""
+    if qc is None or qc.empty or "condition" not in qc:
+        return None
+    columns = [c for c in ("mean_fd", "max_fd", "percent_censored", "dof_lost") if c in qc]
+    by_condition = qc.groupby("condition")[columns].agg(["mean", "std"])
+    pairs: list[Any] = list(by_condition.columns)
+    by_condition.columns = [f"{pair[0]} {pair[1]}" for pair in pairs]
+    by_condition.insert(0, "runs", qc.groupby("condition").size())
+    tables = [
+        ("Motion and censoring by condition (mean and SD over runs)", by_condition.reset_index())
+    ]
+    if imbalance is not None and not imbalance.empty:
+        tables.append(("Does motion or censoring differ between conditions?", imbalance))
+    note = (
+        "Head motion (framewise displacement, mm) and censoring per run. A difference between "
+        "conditions can masquerade as a drug effect on connectivity; it is tested with the "
+        "same paired permutation test as the measures."
+    )
+    if qc_fc:
+        summary = ", ".join(f"{k.replace('_', ' ')} {float(v):.3g}" for k, v in qc_fc.items())
+        note += f" QC-FC (measures vs mean FD across subjects): {summary}."
+    return Section("qc", "Quality control", note, tables)
+
+
+def _edge_matrices(
+    edges: pd.DataFrame, labels: list[str], contrast: tuple[str, str]
+) -> tuple[dict[str, Any], Any]:
+    """Condition mean DMN matrices, their difference and the paired t of each edge."""
+    a, b = contrast
+    index = {label: k for k, label in enumerate(labels)}
+    per_subject = edges.pivot_table(
+        index="participant_id", columns=["condition", "region_a", "region_b"], values="value"
+    )
+    n = len(labels)
+
+    def fill(values: Any) -> Any:
+        matrix = np.zeros((n, n))
+        for pair, value in values.items():
+            i, j = index[str(pair[0])], index[str(pair[1])]
+            matrix[i, j] = matrix[j, i] = value
+        return matrix
+
+    means: dict[str, Any] = {c: fill(per_subject[c].mean(axis=0)) for c in (b, a)}
+    diff: Any = per_subject[a] - per_subject[b]
+    counts = diff.notna().sum(axis=0)
+    t_matrix = fill(diff.mean(axis=0) / (diff.std(axis=0, ddof=1) / np.sqrt(counts)))
+    means[f"difference {a} - {b}"] = means[a] - means[b]
+    return means, t_matrix
+
+
+def _connectivity_section(
+    edges: pd.DataFrame | None, atlas: Atlas, contrast: tuple[str, str]
+) -> Section | None:
+    """DMN edge matrices by condition, their difference, and the changed edges on a brain."""
+    if edges is None or edges.empty or not set(contrast) <= set(edges["condition"]):
+        return None
+    dmn = [atlas.labels[int(i)] for i in atlas.network_indices("DMN")]
+    matrices, t_matrix = _edge_matrices(edges, dmn, contrast)
+    figures = [
+        (
+            matrix_figure(matrices, "within-DMN connectivity"),
+            "Mean within-DMN connectivity (one row and column per DMN region, atlas order) "
+            "under each condition, and their difference.",
+        )
+    ]
+    coords = [atlas.coords[atlas.labels.index(label)] for label in dmn]
+    finite = np.isfinite(np.asarray(coords, dtype=float)).all()
+    strong = np.abs(np.nan_to_num(t_matrix)) > 3.5
+    if finite and strong.any():
+        shown = np.where(strong, t_matrix, 0.0)
+        figures.append(
+            (
+                connectome_figure(shown, coords, "DMN edges with |paired t| > 3.5"),
+                f"DMN nodes and the edges whose paired t ({contrast[0]} - {contrast[1]}) "
+                f"exceeds 3.5 in size ({int(strong.sum() // 2)} edges). Descriptive only: "
+                "edge-level inference needs NBS or max-T over edges (dmnpharm stats).",
+            )
+        )
+    note = (
+        "Connectivity between every pair of DMN regions, averaged over subjects "
+        "(each subject's runs under a condition averaged first)."
+    )
+    return Section("connectivity", "Within-DMN connectivity", note, figures=figures)
+
+
 def build_report(
     design: pd.DataFrame,
     metrics: pd.DataFrame,
@@ -120,6 +216,11 @@ def build_report(
     truth: dict[str, Any] | None,
     path: Path,
     exclusions: list[str] | None = None,
+    *,
+    qc: pd.DataFrame | None = None,
+    imbalance: pd.DataFrame | None = None,
+    qc_fc: dict[str, Any] | None = None,
+    edges: pd.DataFrame | None = None,
 ) -> Path:
     """Write the HTML report of a run.
 
@@ -141,6 +242,14 @@ def build_report(
         Destination file.
     exclusions : list of str, optional
         Runs, subjects or volumes left out and warnings, each with its reason.
+    qc : pandas.DataFrame or None
+        Per-run QC with the design columns (``group/qc.tsv``).
+    imbalance : pandas.DataFrame or None
+        The test of motion and censoring between conditions.
+    qc_fc : dict or None
+        QC-FC summary (``group/qc_fc.json``).
+    edges : pandas.DataFrame or None
+        Edge-level rows of the primary analysis (``metrics_edges.parquet``).
 
     Returns
     -------
@@ -189,5 +298,13 @@ def build_report(
         provenance=provenance,
         exclusions=list(exclusions or []),
         ground_truth=_ground_truth_rows(truth, results, config.contrast) if truth else [],
+        sections=[
+            section
+            for section in (
+                _qc_section(qc, imbalance, qc_fc),
+                _connectivity_section(edges, load_atlas(str(config.atlas)), config.contrast),
+            )
+            if section is not None
+        ],
     )
     return write_report(content, path)

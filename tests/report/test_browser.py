@@ -1,0 +1,161 @@
+"""The report in a real headless browser (Chromium driven by Playwright).
+
+``.ci/run`` installs Debian's ``chromium``; Playwright drives that binary (no browser
+download). Without Playwright or a Chromium binary these tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from dmnpharm.report import ReportContent, Section, matrix_figure, write_report
+from dmnpharm.run import RunConfig, run_demo
+from dmnpharm.simulate import SignalSpec, load_preset
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert(2)</script>"
+
+
+def _chromium() -> str:
+    path = os.environ.get("DMNPHARM_CHROMIUM") or shutil.which("chromium")
+    path = path or shutil.which("chromium-browser")
+    if not path:
+        pytest.skip("no Chromium binary (install Debian's chromium or set DMNPHARM_CHROMIUM)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    """Yield a headless Chromium controlled by Playwright."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    executable = _chromium()
+    with sync_api.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def _open(browser: Any, path: Path) -> tuple[Any, dict[str, list[str]]]:
+    """Open a file in a fresh page, recording console errors, page errors and dialogs."""
+    page = browser.new_page()
+    seen: dict[str, list[str]] = {"console": [], "page": [], "dialog": []}
+    page.on("console", lambda m: seen["console"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen["page"].append(str(e)))
+
+    def on_dialog(dialog: Any) -> None:
+        seen["dialog"].append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    return page, seen
+
+
+def _images_shown(page: Any) -> list[dict[str, Any]]:
+    """Each image's natural width and on-page box, from the browser itself."""
+    boxes: list[dict[str, Any]] = page.evaluate(
+        """() => Array.from(document.images).map(img => {
+            const box = img.getBoundingClientRect();
+            return {complete: img.complete, natural: img.naturalWidth,
+                    width: box.width, height: box.height, alt: img.alt};
+        })"""
+    )
+    return boxes
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """Run a small demo (10 subjects, 120 volumes) and return its report and results."""
+    base = load_preset("demo-crossover", seed=0)
+    spec = replace(
+        base, design=replace(base.design, n_subjects=10), signal=SignalSpec(n_volumes=120)
+    )
+    out = tmp_path_factory.mktemp("browser") / "demo"
+    result = run_demo(out, spec, RunConfig(n_permutations=500))
+    return Path(result.report), result.results
+
+
+def test_demo_report_renders_without_errors(
+    browser: Any, demo_report: tuple[Path, pd.DataFrame]
+) -> None:
+    """No console or page errors; every figure loads and has a size; key numbers are shown."""
+    path, results = demo_report
+    page, seen = _open(browser, path)
+    assert seen == {"console": [], "page": [], "dialog": []}
+    images = _images_shown(page)
+    assert len(images) >= 4
+    for image in images:
+        assert image["complete"], image["alt"]
+        assert image["natural"] > 0, image["alt"]
+        assert image["width"] > 50, image["alt"]
+        assert image["height"] > 50, image["alt"]
+    text = page.inner_text("body")
+    within = results.set_index("measure").loc["dmn_within_fc"]
+    assert f"{within['estimate']:.4f}" in text
+    for heading in ("Group results", "Quality control", "Within-DMN connectivity", "Methods"):
+        assert heading in text
+    row = page.locator('tr[data-measure="dmn_within_fc"]')
+    assert row.count() == 1
+    page.close()
+
+
+def test_user_strings_show_as_text_and_run_nothing(browser: Any, tmp_path: Path) -> None:
+    """A participant label holding HTML shows literally; no script or handler runs."""
+    results = pd.DataFrame(
+        [
+            {
+                "measure": HOSTILE,
+                "contrast": SCRIPT,
+                "estimate": -0.1,
+                "ci_low": -0.2,
+                "ci_high": 0.0,
+                "statistic": -2.0,
+                "df": 9,
+                "p_parametric": 0.04,
+                "p_uncorrected": 0.05,
+                "p_fwer": 0.05,
+                "p_fdr": 0.05,
+                "effect_size_dz": -0.6,
+                "n": 10,
+                "exchangeability": SCRIPT,
+            }
+        ]
+    )
+    figure = matrix_figure({"a": pd.DataFrame([[0.0, 1.0], [1.0, 0.0]]).to_numpy()}, HOSTILE)
+    content = ReportContent(
+        title=f"report for {HOSTILE}",
+        design={"participants": HOSTILE, SCRIPT: "drug"},
+        results=results,
+        figures={},
+        methods=f"Participant {HOSTILE} was scanned.",
+        provenance={"study": HOSTILE},
+        exclusions=[f"sub-{HOSTILE}: excluded"],
+        sections=[
+            Section(
+                "extra",
+                SCRIPT,
+                note=HOSTILE,
+                tables=[(HOSTILE, pd.DataFrame({HOSTILE: [SCRIPT]}))],
+                figures=[(figure, HOSTILE)],
+            )
+        ],
+    )
+    path = write_report(content, tmp_path / "report.html")
+    page, seen = _open(browser, path)
+    assert seen["dialog"] == []
+    assert seen["page"] == []
+    text = page.inner_text("body")
+    assert f"sub-{HOSTILE}: excluded" in text
+    assert SCRIPT in text
+    # Only the embedded figure is an image: the label did not become an <img>.
+    assert page.evaluate("() => document.images.length") == 1
+    assert page.evaluate("() => document.scripts.length") == 0
+    page.close()
