@@ -31,7 +31,11 @@ def test_demo_detects_the_planted_effect(
     assert "dmn_within_fc" in html
     # Figures: the two connectivity measures plus every other one with p_fwer < 0.05.
     others = results.drop(index=["dmn_within_fc", "dmn_salience_fc"])
-    assert html.count("data:image/png;base64,") == 2 + int((others["p_fwer"] < 0.05).sum())
+    # ... plus the DMN matrices and, when edges changed, the glass brain.
+    connectivity = html.count('alt="Mean within-DMN') + html.count('alt="DMN nodes')
+    assert connectivity == 2
+    n_figures = 2 + int((others["p_fwer"] < 0.05).sum()) + connectivity
+    assert html.count("data:image/png;base64,") == n_figures
 
 
 def test_demo_without_effect_detects_nothing(tmp_path: Path) -> None:

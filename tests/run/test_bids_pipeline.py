@@ -12,6 +12,7 @@ import pytest
 
 from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import StudyValidationError
+from dmnpharm.io import DEFAULT_SPACE
 from dmnpharm.run import RunConfig, run_study
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import (
@@ -58,6 +59,13 @@ def test_run_recovers_the_planted_effect_from_images(voxel_study: Path, tmp_path
     assert "acompcor" in provenance["denoising"] or "CompCor" in provenance["denoising"]
     assert len(provenance["cleaning_per_run"]) == 16
     assert set(result.metrics["strategy"]) == {"acompcor"}
+    relmats = sorted((out / "derivatives" / "dmnpharm").rglob("*_relmat.tsv"))
+    assert len(relmats) == 16
+    entities = f"_task-rest_space-{DEFAULT_SPACE}_atlas-seitzman300_stat-pearson_desc-acompcor_"
+    assert all(entities in path.name for path in relmats)
+    sidecar = json.loads(relmats[0].with_suffix(".json").read_text())
+    assert sidecar["ConfoundColumns"]
+    assert (voxel_study / sidecar["Sources"][0].removeprefix("bids:source:")).is_file()
 
 
 def test_a_corrupt_run_stops_or_is_left_out_by_option(voxel_study: Path, tmp_path: Path) -> None:

@@ -162,6 +162,13 @@ def test_estimators_are_recorded_and_recover_the_effect(
         assert set(metrics["unit"]) >= {"tangent units"}
     html = (tmp_path / "out" / "report.html").read_text()
     assert ESTIMATORS[estimator].split(" ")[0] in html
+    # each run's matrix, from the group's reference for tangent, is a BIDS derivative
+    derivatives = tmp_path / "out" / "derivatives" / "dmnpharm"
+    sidecars = sorted(derivatives.rglob(f"*_stat-{estimator}_desc-none_relmat.json"))
+    assert len(sidecars) == 16
+    if estimator == "tangent":
+        sidecar = json.loads(sidecars[0].read_text())
+        assert sidecar["TangentReference"]["runs"] == reference["primary"]["runs"]
 
 
 def test_gsr_sensitivity_can_be_turned_off(small_study: Path, tmp_path: Path) -> None:
@@ -171,3 +178,17 @@ def test_gsr_sensitivity_can_be_turned_off(small_study: Path, tmp_path: Path) ->
     metrics = pd.read_parquet(tmp_path / "out" / "metrics.parquet")
     assert set(metrics["analysis"]) == {"primary"}
     assert not (tmp_path / "out" / "group" / "results_gsr_sensitivity.tsv").exists()
+
+
+def test_drug_named_adds_the_catalog_comparison(small_study: Path, tmp_path: Path) -> None:
+    """--drug compares the results with the catalog; a misspelt drug fails before any work."""
+    config = RunConfig(n_permutations=99, drug="escitalopram")
+    run_study(small_study, tmp_path / "out", config)
+    compared = pd.read_csv(tmp_path / "out" / "compare" / "compare.tsv", sep="\t")
+    claims = compared[compared["kind"] == "claim"]
+    assert "ssri_healthy_within_decrease" in set(claims["id"])
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Beside the evidence catalog" in html
+    with pytest.raises(InputError, match="escitalopramm"):
+        run_study(small_study, tmp_path / "out2", RunConfig(drug="escitalopramm"))
+    assert not (tmp_path / "out2").exists()

@@ -1,7 +1,7 @@
 """Internal helpers: validation, hashing, atomic output folders, logging."""
 
 from dmnpharm._utils._hashing import sha256_file
-from dmnpharm._utils._logging import LOGGER_NAME, get_logger
+from dmnpharm._utils._logging import LOGGER_NAME, get_logger, log_to_file
 from dmnpharm._utils._output import staged_output_dir
 from dmnpharm._utils._validation import check_option, closest_match
 
@@ -10,6 +10,7 @@ __all__ = [
     "check_option",
     "closest_match",
     "get_logger",
+    "log_to_file",
     "sha256_file",
     "staged_output_dir",
 ]

@@ -14,6 +14,8 @@ from pathlib import Path
 from dmnpharm import __version__
 from dmnpharm._utils import LOGGER_NAME
 from dmnpharm.atlases import load_atlas
+from dmnpharm.cli._catalog import add_catalog_commands, dispatch_catalog
+from dmnpharm.cli._query import add_query_command, add_store_option, run_query
 from dmnpharm.exceptions import DmnpharmError, InputError
 from dmnpharm.io import DEFAULT_SPACE, discover_study, load_roi_study, read_study_atlas_name
 from dmnpharm.metrics import ESTIMATORS
@@ -97,6 +99,17 @@ def _add_denoise(sub: argparse.ArgumentParser) -> None:
         choices=tuple(ESTIMATORS),
         help="connectivity estimator: pearson (Fisher z), partial (Ledoit-Wolf partial "
         "correlation), tangent (group reference: geometric mean of all runs)",
+    )
+    sub.add_argument(
+        "--drug",
+        default=None,
+        help="compare the results with the evidence catalog for this agent or drug class "
+        "(see dmnpharm catalog drugs); adds OUT/compare/ and a report section",
+    )
+    sub.add_argument(
+        "--population",
+        default="healthy",
+        help="catalog population for --drug: healthy, patients, or a population id",
     )
     sub.add_argument(
         "--no-gsr-sensitivity",
@@ -239,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis(run)
     _add_denoise(run)
     _add_common(run)
+    add_store_option(run)
 
     validate = subs.add_parser(
         "validate", help="check a study folder (BIDS + fMRIPrep, or ROI level) and list problems"
@@ -358,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis(demo)
     _add_denoise(demo)
     _add_common(demo)
+    add_store_option(demo)
+
+    add_catalog_commands(subs, _add_common)
+    add_query_command(subs)
     return parser
 
 
@@ -383,6 +401,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _stats(args)
     if args.command == "validate":
         return _validate(args)
+    if args.command == "query":
+        return run_query(args)
+    if args.command in ("catalog", "compare"):
+        return dispatch_catalog(args)
     config = RunConfig(
         atlas=getattr(args, "atlas", None),
         contrast=args.contrast,
@@ -394,11 +416,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         voxel_maps=getattr(args, "voxel_maps", False),
         estimator=args.estimator,
         gsr_sensitivity=not args.no_gsr_sensitivity,
+        drug=args.drug,
+        population=args.population,
     )
+    log_level = logging.DEBUG if args.verbose else logging.INFO  # of OUT/dmnpharm.log
     if args.command == "run":
-        result = run_study(args.study, args.out, config, overwrite=args.overwrite)
+        result = run_study(args.study, args.out, config, args.overwrite, args.store, log_level)
     else:
-        result = run_demo(args.out, _study_spec(args), config, overwrite=args.overwrite)
+        spec = _study_spec(args)
+        result = run_demo(args.out, spec, config, args.overwrite, args.store, log_level)
     if not args.quiet:
         shown = result.results[["measure", "contrast", "estimate", "ci_low", "ci_high", "p_fwer"]]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=sys.stderr)

@@ -8,9 +8,21 @@ The ROI-level study format is BIDS-like::
     sub-<p>/ses-<s>/func/...timeseries.json   {"RepetitionTime": ..., "Atlas": ...}
 
 Each time-series file has a header of region labels and one row per volume.
+
+The same package writes the BIDS-derivatives outputs of ``dmnpharm run``
+(cleaned region signals and connectivity matrices, see :func:`derivative_path`).
 """
 
 from dmnpharm.io._bids import DEFAULT_SPACE, BidsStudy, BoldRun, discover_study
+from dmnpharm.io._derivatives import (
+    BIDS_VERSION,
+    ENTITY_ORDER,
+    bids_label,
+    derivative_path,
+    write_dataset_description,
+    write_relmat,
+    write_timeseries,
+)
 from dmnpharm.io._roi_study import (
     RoiRun,
     RoiStudy,
@@ -20,15 +32,22 @@ from dmnpharm.io._roi_study import (
 from dmnpharm.io._roi_write import roi_run_path, write_roi_run, write_tsv
 
 __all__ = [
+    "BIDS_VERSION",
     "DEFAULT_SPACE",
+    "ENTITY_ORDER",
     "BidsStudy",
     "BoldRun",
     "RoiRun",
     "RoiStudy",
+    "bids_label",
+    "derivative_path",
     "discover_study",
     "load_roi_study",
     "read_study_atlas_name",
     "roi_run_path",
+    "write_dataset_description",
+    "write_relmat",
     "write_roi_run",
+    "write_timeseries",
     "write_tsv",
 ]

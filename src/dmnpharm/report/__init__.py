@@ -2,6 +2,7 @@
 
 from dmnpharm.report._figures import (
     connectome_figure,
+    figure_uri,
     matrix_figure,
     paired_condition_figure,
     power_curve_figure,
@@ -12,6 +13,7 @@ __all__ = [
     "ReportContent",
     "Section",
     "connectome_figure",
+    "figure_uri",
     "matrix_figure",
     "paired_condition_figure",
     "power_curve_figure",

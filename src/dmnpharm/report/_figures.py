@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "connectome_figure",
+    "figure_uri",
     "matrix_figure",
     "paired_condition_figure",
     "power_curve_figure",
@@ -110,6 +111,22 @@ def power_curve_figure(table: pd.DataFrame, title: str, target: float = 0.8) -> 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def figure_uri(fig: Figure) -> str:
+    """Return a matplotlib figure as an embedded PNG data URI.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A figure with a canvas (e.g. made with ``FigureCanvasAgg``).
+
+    Returns
+    -------
+    str
+        ``data:image/png;base64,...``.
+    """
+    return _png_uri(fig)
 
 
 def _png_uri(fig: Figure) -> str:

@@ -17,7 +17,7 @@ from dmnpharm.exceptions import InputError
 from dmnpharm.extract import Extraction, VoxelMaps, extract_timeseries, extract_with_maps
 from dmnpharm.io import BoldRun, discover_study
 from dmnpharm.run._config import RunConfig
-from dmnpharm.run._pipeline import RunResult, StudyRun, _check_design_pairs, _finish
+from dmnpharm.run._pipeline import Outputs, RunResult, StudyRun, _check_design_pairs, _finish
 from dmnpharm.run._process import read_confounds
 
 __all__ = ["execute_bids"]
@@ -73,7 +73,7 @@ def _load(
 
 
 def execute_bids(
-    study_path: Path, staging: Path, config: RunConfig, recorded_study: str
+    study_path: Path, staging: Path, config: RunConfig, recorded_study: str, outputs: Outputs
 ) -> RunResult:
     """Analyse a BIDS study with fMRIPrep derivatives into ``staging``.
 
@@ -87,6 +87,9 @@ def execute_bids(
         Analysis choices; the atlas defaults to ``seitzman300``.
     recorded_study : str
         How the study is named in the provenance.
+    outputs : Outputs
+        The output folder, results store and input study, for the
+        derivatives and the store.
 
     Returns
     -------
@@ -114,6 +117,14 @@ def execute_bids(
             partial(_load, run, atlas, config, staging / "voxel_maps"),
             run.confounds,
             float(run.repetition_time or 0.0),
+            entities={
+                "sub": run.participant_id.removeprefix("sub-"),
+                "ses": run.session_id.removeprefix("ses-"),
+                "task": run.task,
+                "run": run.run,
+                "space": run.space,
+            },
+            source=run.bold.relative_to(study_path).as_posix(),
         )
         for run, (_, row) in zip(study.runs, study.design.iterrows(), strict=True)
     ]
@@ -142,4 +153,4 @@ def execute_bids(
     }
     truth_file = study_path / "ground_truth.json"
     truth = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.is_file() else None
-    return _finish(runs, study.design, staging, config, provenance, truth)
+    return _finish(runs, study.design, staging, config, provenance, truth, outputs)

@@ -49,6 +49,12 @@ class RunConfig:
         Where a run's confounds have ``global_signal`` (and the strategy is not
         ``36p``), also clean it with GSR toggled and store those metrics too,
         marked ``analysis = gsr_sensitivity``; they get their own group test.
+    drug : str or None
+        Agent or drug class of the evidence catalog to compare the results
+        with (``dmnpharm compare``); None skips the comparison.
+    population : str
+        Catalog population of the comparison: ``healthy``, ``patients`` or a
+        population id.
     voxel_maps : bool
         BIDS studies: also write each run's ALFF, fALFF and PCC/aMPFC seed
         correlation maps (from the same read of the image) under ``voxel_maps/``.
@@ -66,6 +72,8 @@ class RunConfig:
     allow_failures: bool = False
     gsr_sensitivity: bool = True
     voxel_maps: bool = False
+    drug: str | None = None
+    population: str = "healthy"
 
     @property
     def strategy(self) -> str:

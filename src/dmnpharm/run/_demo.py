@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
-from dmnpharm._utils import get_logger, staged_output_dir
+from dmnpharm._utils import get_logger, log_to_file, staged_output_dir
 from dmnpharm.run._config import RunConfig
-from dmnpharm.run._pipeline import RunResult, _execute
+from dmnpharm.run._pipeline import (
+    LOG_FILENAME,
+    Outputs,
+    RunResult,
+    _execute,
+    _final_result,
+    store_target,
+)
 from dmnpharm.simulate import StudySpec, load_preset, simulate_study, write_simulated_study
 
 __all__ = ["run_demo"]
@@ -20,6 +28,8 @@ def run_demo(
     spec: StudySpec | None = None,
     config: RunConfig | None = None,
     overwrite: bool = False,
+    store: str | Path | None = None,
+    log_level: int = logging.INFO,
 ) -> RunResult:
     """Simulate a placebo/drug crossover study into ``out/study`` and analyse it into ``out``.
 
@@ -34,7 +44,11 @@ def run_demo(
     config : RunConfig or None
         Analytic choices; the atlas is the simulated one.
     overwrite : bool
-        Replace a non-empty ``out``.
+        Replace a non-empty ``out`` (and the analysis in ``store``).
+    store : str, Path or None
+        Results store to append the analysis to; None: ``out/results.duckdb``.
+    log_level : int
+        Lowest level of the records written to ``out/dmnpharm.log``.
 
     Returns
     -------
@@ -44,8 +58,13 @@ def run_demo(
     sim_spec = spec or load_preset("demo-crossover")
     cfg = replace(config or RunConfig(), atlas=sim_spec.signal.atlas)
     final = Path(out)
-    with staged_output_dir(final, overwrite=overwrite) as staging:
+    with (
+        staged_output_dir(final, overwrite=overwrite) as staging,
+        log_to_file(staging / LOG_FILENAME, log_level),
+    ):
         _LOG.info("simulating %s (seed %d)", sim_spec.name, sim_spec.seed)
         write_simulated_study(simulate_study(sim_spec), staging / "study")
-        result = _execute(staging / "study", staging, cfg, "study")
-    return replace(result, out=final, report=final / "report.html")
+        target = store_target(store, final, staging)
+        outputs = Outputs(final, target, overwrite, final.resolve() / "study", staging / "study")
+        result = _execute(staging / "study", staging, cfg, "study", outputs)
+    return _final_result(result, final, staging)

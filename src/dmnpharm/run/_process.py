@@ -13,7 +13,7 @@ import pandas as pd
 
 from dmnpharm.atlases import Atlas
 from dmnpharm.exceptions import InputError
-from dmnpharm.metrics import BundleConfig, run_bundle
+from dmnpharm.metrics import BundleConfig, estimate_connectivity, run_bundle
 from dmnpharm.run._config import RunConfig
 from dmnpharm.signal import DenoiseConfig, clean_run
 from dmnpharm.stats import run_qc
@@ -81,6 +81,9 @@ class ProcessedRun:
         settings and notes, for provenance.
     cleaned : tuple of CleanedRun
         The cleaned signals of each analysis (empty when excluded).
+    matrix : numpy.ndarray or None
+        The connectivity matrix of the primary analysis that its metrics were
+        computed from; None when excluded or for the group's estimator (tangent).
     """
 
     metrics: pd.DataFrame
@@ -88,6 +91,7 @@ class ProcessedRun:
     excluded: str | None
     record: dict[str, Any] = field(repr=False)
     cleaned: tuple[CleanedRun, ...] = field(repr=False)
+    matrix: npt.NDArray[np.float64] | None = field(default=None, repr=False)
 
 
 def gsr_counterpart(denoise: DenoiseConfig, confounds: pd.DataFrame) -> DenoiseConfig | None:
@@ -224,8 +228,9 @@ def process_run(
     ProcessedRun
         Metrics of every analysis (the configured cleaning and, when the run's
         confounds allow it and ``config.gsr_sensitivity``, its GSR
-        counterpart), QC and the cleaning record; empty metrics when excluded
-        or when the estimator is the group's (tangent: see :func:`measure`).
+        counterpart), QC, the cleaning record and the primary analysis's
+        connectivity matrix; empty metrics (and no matrix) when excluded or
+        when the estimator is the group's (tangent: see :func:`measure`).
 
     Raises
     ------
@@ -273,8 +278,14 @@ def process_run(
     if config.estimator == "tangent":
         return ProcessedRun(pd.DataFrame(), qc, None, record, cleaned)
     tables = []
+    primary_matrix = None
     for run in cleaned:
-        table, bundle_record = measure(run, atlas, repetition_time, config)
+        matrix = estimate_connectivity(run.data, config.estimator)
+        table, bundle_record = measure(run, atlas, repetition_time, config, matrix=matrix)
         tables.append(table)
         record.setdefault("bundle", {})[run.analysis] = bundle_record
-    return ProcessedRun(pd.concat(tables, ignore_index=True), qc, None, record, cleaned)
+        if run.analysis == PRIMARY:
+            primary_matrix = matrix
+    return ProcessedRun(
+        pd.concat(tables, ignore_index=True), qc, None, record, cleaned, primary_matrix
+    )

@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 
 from dmnpharm.atlases import Atlas, load_atlas
+from dmnpharm.catalog import Comparison, forest_figure
 from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES
 from dmnpharm.report import (
     ReportContent,
     Section,
     connectome_figure,
+    figure_uri,
     matrix_figure,
     paired_condition_figure,
     write_report,
@@ -207,6 +209,43 @@ def _connectivity_section(
     return Section("connectivity", "Within-DMN connectivity", note, figures=figures)
 
 
+def catalog_section(comparison: Comparison) -> Section:
+    """Put this study's result beside the evidence catalog: claims, verdicts, forest plot.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        From :func:`dmnpharm.catalog.compare` on this run's results.
+
+    Returns
+    -------
+    Section
+        The claims table (one row per claim and measure) and the forest plot.
+    """
+    rows = comparison.rows
+    claims = rows[rows["kind"] == "claim"][
+        ["id", "measure", "literature_direction", "our_direction", "verdict"]
+    ].rename(columns={"id": "claim", "literature_direction": "expected"})
+    summary = comparison.summary
+    note = (
+        f"{summary['drug']} ({summary['drug_class']}), population {summary['population']}: "
+        f"the claims of the evidence catalog (version {summary['catalog_version']}) against "
+        f"this study's contrast {summary['contrast']} (a change counts at p FWER < "
+        f"{summary['alpha']}). " + " ".join(summary.get("not_testable", []))
+    )
+    figures = []
+    if not rows.empty:
+        title = f"{summary['drug']}: literature vs this study"
+        figures.append(
+            (
+                figure_uri(forest_figure(rows, title)),
+                "Standardized effects: the literature's findings (blue) and this study's d_z "
+                "with its CI (red), by measure. Full table: compare/compare.tsv.",
+            )
+        )
+    return Section("catalog", "Beside the evidence catalog", note, [("Claims", claims)], figures)
+
+
 def build_report(
     design: pd.DataFrame,
     metrics: pd.DataFrame,
@@ -221,6 +260,7 @@ def build_report(
     imbalance: pd.DataFrame | None = None,
     qc_fc: dict[str, Any] | None = None,
     edges: pd.DataFrame | None = None,
+    comparison: Comparison | None = None,
 ) -> Path:
     """Write the HTML report of a run.
 
@@ -250,6 +290,8 @@ def build_report(
         QC-FC summary (``group/qc_fc.json``).
     edges : pandas.DataFrame or None
         Edge-level rows of the primary analysis (``metrics_edges.parquet``).
+    comparison : Comparison or None
+        The catalog comparison of this study's results, when a drug was named.
 
     Returns
     -------
@@ -303,6 +345,7 @@ def build_report(
             for section in (
                 _qc_section(qc, imbalance, qc_fc),
                 _connectivity_section(edges, load_atlas(str(config.atlas)), config.contrast),
+                catalog_section(comparison) if comparison is not None else None,
             )
             if section is not None
         ],

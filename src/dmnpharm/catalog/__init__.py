@@ -1,0 +1,113 @@
+"""Evidence catalog: what the literature says drugs do to the default mode network.
+
+The catalog is a versioned TOML file shipped with dmnpharm
+(``dmnpharm/catalog/data/evidence.toml``): drug classes, agents and their
+targets, populations, studies with their findings on a controlled measure
+vocabulary (:data:`VOCABULARY`; :data:`COMPUTED` are those dmnpharm measures),
+disease baselines versus controls, and the claims of DESIGN.md with the
+studies that bear on them and a verdict derived by a written rule
+(:func:`derive_verdict`). :func:`load_catalog` reads and validates it;
+:func:`validate` lists every schema problem of a parsed file at once.
+"""
+
+from dmnpharm.catalog._load import DOI_PATTERN, default_catalog_path, load_catalog, validate
+from dmnpharm.catalog._model import (
+    ANY,
+    COMPUTED,
+    CONFIRMATION,
+    DESIGNS,
+    DIRECTIONS,
+    EFFECT_METRICS,
+    MODALITIES,
+    MODES,
+    RELATIONS,
+    VERDICTS,
+    VOCABULARY,
+    Agent,
+    Baseline,
+    Catalog,
+    Claim,
+    ClaimLink,
+    DrugClass,
+    Finding,
+    Population,
+    Study,
+    Target,
+    derive_verdict,
+)
+
+__all__ = [
+    "ANY",
+    "COMPUTED",
+    "CONFIRMATION",
+    "DESIGNS",
+    "DIRECTIONS",
+    "DOI_PATTERN",
+    "EFFECT_METRICS",
+    "MODALITIES",
+    "MODES",
+    "RELATIONS",
+    "VERDICTS",
+    "VOCABULARY",
+    "Agent",
+    "Baseline",
+    "Catalog",
+    "Claim",
+    "ClaimLink",
+    "DrugClass",
+    "Finding",
+    "Population",
+    "Study",
+    "Target",
+    "default_catalog_path",
+    "derive_verdict",
+    "load_catalog",
+    "validate",
+]
+
+# Queries and the comparison with a study's results (appended; see _query and _compare).
+from dmnpharm.catalog._compare import (
+    COMPARE_COLUMNS,
+    COMPARE_VERDICTS,
+    Comparison,
+    compare,
+    comparison_text,
+    read_results,
+    write_comparison,
+)
+from dmnpharm.catalog._forest import forest_figure
+from dmnpharm.catalog._query import (
+    FORMATS,
+    KINDS,
+    evidence_summary,
+    records,
+    render,
+    show,
+    summary_text,
+    table_of,
+)
+from dmnpharm.catalog._select import (
+    DrugSelection,
+    resolve_drug,
+)
+
+__all__ += [
+    "COMPARE_COLUMNS",
+    "COMPARE_VERDICTS",
+    "FORMATS",
+    "KINDS",
+    "Comparison",
+    "DrugSelection",
+    "compare",
+    "comparison_text",
+    "evidence_summary",
+    "forest_figure",
+    "read_results",
+    "records",
+    "render",
+    "resolve_drug",
+    "show",
+    "summary_text",
+    "table_of",
+    "write_comparison",
+]

@@ -1,0 +1,446 @@
+"""The results store: every analysis of a study in one DuckDB file, queryable with SQL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from dmnpharm import __version__
+from dmnpharm._utils import get_logger
+from dmnpharm.exceptions import InputError, OutputExistsError
+from dmnpharm.io import bids_label
+
+__all__ = [
+    "STORE_FILENAME",
+    "STORE_TABLES",
+    "check_new_analysis",
+    "make_analysis_id",
+    "query",
+    "store_path",
+    "write_analysis",
+]
+
+_LOG = get_logger("store")
+
+#: File name of the store inside an output folder.
+STORE_FILENAME = "results.duckdb"
+
+#: Tables of the store; each has an ``analysis_id`` column.
+STORE_TABLES = (
+    "analyses",
+    "runs",
+    "metrics",
+    "metrics_regions",
+    "metrics_edges",
+    "results",
+    "provenance",
+)
+
+_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+_INTEGER |= {f"U{t}" for t in _INTEGER}
+_NUMERIC = _INTEGER | {"FLOAT", "DOUBLE", "REAL"}
+_NULL_TYPE = '"NULL"'
+_INCOMING = "_dmnpharm_incoming"
+# Labels that stay text even when they look like numbers.
+_IDENTIFIERS = {"run", "sub", "ses", "task", "label"}
+
+
+def store_path(path: str | Path) -> Path:
+    """Return the store file a path names: a folder's ``results.duckdb``, or the file itself.
+
+    Parameters
+    ----------
+    path : str or Path
+        An output folder of ``dmnpharm run``, or a store file.
+
+    Returns
+    -------
+    Path
+        ``path / "results.duckdb"`` for an existing folder, else ``path``.
+    """
+    given = Path(path)
+    return given / STORE_FILENAME if given.is_dir() else given
+
+
+def make_analysis_id(atlas: str, strategy: str, estimator: str, identity: Any) -> str:
+    """Return a readable, deterministic analysis id.
+
+    Parameters
+    ----------
+    atlas : str
+        Atlas registry name.
+    strategy : str
+        Denoising strategy name (e.g. ``"acompcor+gsr"``), written as its BIDS label.
+    estimator : str
+        Connectivity estimator.
+    identity : object
+        Everything that makes the analysis what it is (configuration, input
+        hashes); JSON-serialised with sorted keys and hashed.
+
+    Returns
+    -------
+    str
+        ``<atlas>_<strategy label>_<estimator>_<8 hex digits>``, e.g.
+        ``seitzman300_acompcorGSR_pearson_1a2b3c4d``.
+    """
+    text = json.dumps(identity, sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return f"{atlas}_{bids_label(strategy)}_{estimator}_{digest}"
+
+
+@contextmanager
+def _connect(
+    path: Path, *, read_only: bool, timeout: float
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the store, waiting up to ``timeout`` seconds for another process's lock."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.Error as exc:
+            locked = "lock" in str(exc).lower()
+            if locked and time.monotonic() < deadline:
+                time.sleep(0.25)
+                continue
+            hint = (
+                f" (another process held it for {timeout:g} s; try again when it has finished)"
+                if locked
+                else ""
+            )
+            raise InputError(f"cannot open the results store '{path}'{hint}: {exc}") from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> None:
+    """Execute a statement and finish its result, so the connection is free again."""
+    con.execute(sql, params).fetchall()
+
+
+def _table_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return {str(name): str(kind) for name, kind in rows}
+
+
+def _wider(have: str, incoming: str) -> str:
+    """Return a type holding the values of both: BIGINT, DOUBLE, else VARCHAR."""
+    if have in _INTEGER and incoming in _INTEGER:
+        return "BIGINT"
+    numeric = (have in _NUMERIC or have.startswith("DECIMAL")) and (
+        incoming in _NUMERIC or incoming.startswith("DECIMAL")
+    )
+    return "DOUBLE" if numeric else "VARCHAR"
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Append rows by column name, adding and widening columns as the new rows need."""
+    con.register(_INCOMING, frame)
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {_INCOMING}").fetchall()
+        # An all-missing pandas column has DuckDB's NULL type: store it as text.
+        untyped = {str(row[0]) for row in described if row[1] == _NULL_TYPE}
+        incoming = {
+            str(row[0]): "VARCHAR" if row[0] in untyped else str(row[1]) for row in described
+        }
+        select = ", ".join(
+            f"CAST({_quote(c)} AS VARCHAR) AS {_quote(c)}" if c in untyped else _quote(c)
+            for c in incoming
+        )
+        existing = {name.lower(): (name, kind) for name, kind in _table_types(con, table).items()}
+        if not existing:
+            _run(con, f"CREATE TABLE {_quote(table)} AS SELECT {select} FROM {_INCOMING}")
+            return
+        for column, kind in incoming.items():
+            if column.lower() not in existing:
+                _run(con, f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(column)} {kind}")
+                continue
+            name, have = existing[column.lower()]
+            wider = have if have == kind else _wider(have, kind)
+            if wider != have:
+                _run(
+                    con,
+                    f"ALTER TABLE {_quote(table)} ALTER COLUMN {_quote(name)} "
+                    f"SET DATA TYPE {wider}",
+                )
+        _run(con, f"INSERT INTO {_quote(table)} BY NAME SELECT {select} FROM {_INCOMING}")
+    finally:
+        con.unregister(_INCOMING)
+
+
+def _has_analysis(con: duckdb.DuckDBPyConnection, analysis_id: str) -> bool:
+    if not _table_types(con, "analyses"):
+        return False
+    found = con.execute(
+        "SELECT count(*) FROM analyses WHERE analysis_id = ?", [analysis_id]
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def _exists_message(path: Path, analysis_id: str) -> str:
+    return (
+        f"analysis '{analysis_id}' is already in the results store '{path}' (same atlas, "
+        "strategy, estimator, configuration and inputs); pass --overwrite to replace it, or "
+        "choose another --store"
+    )
+
+
+def check_new_analysis(
+    path: str | Path, analysis_id: str, overwrite: bool = False, timeout: float = 60.0
+) -> None:
+    """Refuse, before any work, an analysis id the store already holds.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store file (a missing file holds nothing).
+    analysis_id : str
+        The id about to be written.
+    overwrite : bool
+        Allow replacing it (no check).
+    timeout : float
+        Seconds to wait for another process's lock on the store.
+
+    Returns
+    -------
+    None
+        Returns when the analysis may be written.
+
+    Raises
+    ------
+    OutputExistsError
+        If the store holds ``analysis_id`` and ``overwrite`` is False.
+    InputError
+        If the file is not a DuckDB store, or stays locked.
+    """
+    file = Path(path)
+    if overwrite or not file.is_file():
+        return
+    with _connect(file, read_only=True, timeout=timeout) as con:
+        if _has_analysis(con, analysis_id):
+            raise OutputExistsError(_exists_message(file, analysis_id))
+
+
+def _analysis_row(
+    analysis_id: str, provenance: Mapping[str, Any], output: str | None, n_runs: int
+) -> pd.DataFrame:
+    config = provenance.get("config") or {}
+    denoise = config.get("denoise") or {}
+    contrast = config.get("contrast")
+    return pd.DataFrame(
+        [
+            {
+                "analysis_id": analysis_id,
+                "created": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+                "atlas": config.get("atlas"),
+                "strategy": denoise.get("name"),
+                "estimator": config.get("estimator"),
+                "contrast": "-".join(map(str, contrast)) if contrast else None,
+                "study": provenance.get("study"),
+                "output": output,
+                "n_runs": n_runs,
+                "config": json.dumps(config, sort_keys=True, default=str),
+                "dmnpharm_version": __version__,
+            }
+        ]
+    )
+
+
+def _numeric_text(column: pd.Series) -> pd.Series:
+    """Return a text column as numbers when every value reads as one; else unchanged.
+
+    BIDS's ``n/a`` counts as missing; an empty string does not read as a number.
+    """
+    values = column.where(column != "n/a")
+    present = values.dropna()
+    if present.empty or not all(isinstance(v, str) and v.strip() for v in present):
+        return column
+    try:
+        return pd.to_numeric(values)
+    except (ValueError, TypeError):
+        return column
+
+
+def _tagged(analysis_id: str, frame: pd.DataFrame) -> pd.DataFrame:
+    tagged = frame.reset_index(drop=True).copy()
+    if "analysis_id" in tagged.columns:
+        tagged = tagged.drop(columns="analysis_id")
+    for name in tagged.columns:
+        column = tagged[name]
+        if not pd.api.types.is_string_dtype(column.dtype):
+            continue
+        if name not in _IDENTIFIERS and not name.endswith("_id"):
+            column = _numeric_text(column)
+        if pd.api.types.is_string_dtype(column.dtype):
+            # plain Python strings and None: every DuckDB version reads them as VARCHAR
+            column = column.astype(object).where(column.notna(), None)
+        tagged[name] = column
+    tagged.insert(0, "analysis_id", pd.Series([analysis_id] * len(tagged), dtype=object))
+    return tagged
+
+
+def write_analysis(
+    path: str | Path,
+    *,
+    analysis_id: str,
+    runs: pd.DataFrame,
+    metrics: pd.DataFrame,
+    results: pd.DataFrame,
+    provenance: Mapping[str, Any],
+    regions: pd.DataFrame | None = None,
+    edges: pd.DataFrame | None = None,
+    output: str | None = None,
+    overwrite: bool = False,
+    timeout: float = 60.0,
+) -> Path:
+    """Append one analysis to a results store (created when missing), in one transaction.
+
+    Tables (each row carries ``analysis_id``):
+
+    * ``analyses``: one row: ``created`` (UTC), ``atlas``, ``strategy``,
+      ``estimator``, ``contrast``, ``study``, ``output``, ``n_runs``,
+      ``config`` (JSON text: query it with ``config->>'$.seed'``) and
+      ``dmnpharm_version``;
+    * ``runs``: ``runs`` (design columns and QC, one row per run);
+    * ``metrics``: ``metrics`` (the tidy network-level table);
+      ``metrics_regions`` and ``metrics_edges``: ``regions`` and ``edges``;
+    * ``results``: ``results`` (group results of every analysis, e.g. the
+      configured cleaning and its GSR sensitivity, told apart by their own
+      columns);
+    * ``provenance``: ``provenance`` as JSON text.
+
+    Text columns whose every value reads as a number or is ``n/a`` (e.g.
+    ``dose_mg`` from a design file) are stored as numbers, except identifiers
+    (``*_id``, ``run``). Analyses whose tables have other columns (another design, other
+    measures) append without breaking: new columns are added (empty for the
+    earlier rows), and a column whose type differs is widened (integers to
+    BIGINT, numbers to DOUBLE, anything else to VARCHAR).
+
+    Parameters
+    ----------
+    path : str or Path
+        The store file.
+    analysis_id : str
+        Names the analysis (see :func:`make_analysis_id`).
+    runs, metrics, results : pandas.DataFrame
+        The run, metrics and group-result tables.
+    provenance : mapping
+        The analysis's provenance; ``config`` (``atlas``, ``estimator``,
+        ``contrast``, ``denoise.name``) and ``study`` fill the ``analyses`` row.
+    regions, edges : pandas.DataFrame or None
+        Region- and edge-level metrics, when computed.
+    output : str or None
+        The output folder written with the analysis.
+    overwrite : bool
+        Replace the rows of ``analysis_id`` if the store has them.
+    timeout : float
+        Seconds to wait for another process's lock on the store.
+
+    Returns
+    -------
+    Path
+        The store file.
+
+    Raises
+    ------
+    OutputExistsError
+        If the store holds ``analysis_id`` and ``overwrite`` is False; the
+        store is unchanged.
+    InputError
+        If the file is not a DuckDB store, or stays locked.
+    """
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    frames: dict[str, pd.DataFrame | None] = {
+        "analyses": _analysis_row(analysis_id, provenance, output, len(runs)),
+        "runs": runs,
+        "metrics": metrics,
+        "metrics_regions": regions,
+        "metrics_edges": edges,
+        "results": results,
+        "provenance": pd.DataFrame(
+            [{"provenance": json.dumps(dict(provenance), sort_keys=True, default=str)}]
+        ),
+    }
+    with _connect(file, read_only=False, timeout=timeout) as con:
+        _run(con, "BEGIN TRANSACTION")
+        try:
+            if _has_analysis(con, analysis_id):
+                if not overwrite:
+                    raise OutputExistsError(_exists_message(file, analysis_id))
+                for table in STORE_TABLES:
+                    if _table_types(con, table):
+                        _run(
+                            con,
+                            f"DELETE FROM {_quote(table)} WHERE analysis_id = ?",
+                            [analysis_id],
+                        )
+            for table, frame in frames.items():
+                if frame is not None and not frame.empty:
+                    _append(con, table, _tagged(analysis_id, frame))
+            _run(con, "COMMIT")
+        except BaseException:
+            _run(con, "ROLLBACK")
+            raise
+    _LOG.debug("stored analysis %s in %s", analysis_id, file)
+    return file
+
+
+def query(path: str | Path, sql: str, timeout: float = 60.0) -> pd.DataFrame:
+    """Run one SQL statement on a results store, read-only, and return its rows.
+
+    Parameters
+    ----------
+    path : str or Path
+        A store file, or an output folder holding ``results.duckdb``.
+    sql : str
+        DuckDB SQL over the tables of :data:`STORE_TABLES`, e.g.
+        ``SELECT analysis_id, measure, estimate, p_fwer FROM results``.
+    timeout : float
+        Seconds to wait for another process's write lock.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The result table.
+
+    Raises
+    ------
+    InputError
+        If there is no store, or the statement fails (the message lists the
+        tables when one is not found).
+    """
+    file = store_path(path)
+    if not file.is_file():
+        raise InputError(
+            f"no results store at '{file}'; give an output folder of dmnpharm run or the "
+            "--store file it wrote"
+        )
+    with _connect(file, read_only=True, timeout=timeout) as con:
+        try:
+            return con.execute(sql).fetchdf()
+        except duckdb.Error as exc:
+            hint = ""
+            if isinstance(exc, duckdb.CatalogException):
+                names = [r[0] for r in con.execute("SHOW TABLES").fetchall()]
+                hint = f" (tables: {', '.join(map(str, names))})"
+            raise InputError(f"query on '{file}' failed: {exc}{hint}") from None

@@ -1,0 +1,307 @@
+"""Comparing a simulated study's results with the evidence catalog.
+
+The study plants a within-DMN FC decrease and a DMN-salience FC increase under
+drug. A small catalog built here has one claim the first effect agrees with,
+one claim the second contradicts, and claims this study cannot test; the
+shipped catalog is compared for a smoke check.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dmnpharm.catalog import (
+    COMPARE_COLUMNS,
+    Agent,
+    Catalog,
+    Claim,
+    ClaimLink,
+    DrugClass,
+    Finding,
+    Population,
+    Study,
+    Target,
+    compare,
+    comparison_text,
+    load_catalog,
+    write_comparison,
+)
+from dmnpharm.exceptions import InputError, OutputExistsError
+from dmnpharm.run import RunConfig, run_study
+from dmnpharm.simulate import Effect, load_preset, simulate_study, write_simulated_study
+
+WITHIN, SALIENCE = "dmn_within_fc", "dmn_salience_fc"
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Simulate and analyse a 14-subject crossover with two planted effects (~4 s)."""
+    base = load_preset("demo-crossover", seed=3)
+    spec = replace(
+        base,
+        design=replace(base.design, n_subjects=14),
+        signal=replace(base.signal, n_volumes=100),
+        effects=(Effect("within_fc", -0.12, "DMN"), Effect("between_fc", 0.07, "DMN", "SN")),
+    )
+    root = tmp_path_factory.mktemp("compare")
+    study = write_simulated_study(simulate_study(spec), root / "study")
+    config = RunConfig(n_permutations=200, gsr_sensitivity=False)
+    run_study(study, root / "out", config)
+    return root / "out"
+
+
+def _study(id: str, population: str, findings: tuple[Finding, ...]) -> Study:
+    return Study(
+        id=id,
+        first_author=id[:-4].capitalize(),
+        year=int(id[-4:]),
+        journal="J Test",
+        doi=None,
+        agents=("escitalopram",),
+        drug_class="ssri_snri",
+        dose="20 mg",
+        design="crossover",
+        population=population,
+        n="20",
+        modality="rest",
+        findings=findings,
+        gsr=None,
+        confirmation="confirmed",
+        note="",
+    )
+
+
+def _claim(
+    id: str, population: str, measures: tuple[str, ...], direction: str, study: str
+) -> Claim:
+    return Claim(
+        id=id,
+        drug_class="ssri_snri",
+        population=population,
+        statement=f"statement of {id}",
+        measures=measures,
+        expected_direction=direction,
+        links=(ClaimLink(study, "supports"),),
+        verdict="weak",
+        rationale="one study",
+    )
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    """One class with claims each verdict can reach on the simulated study."""
+    return Catalog(
+        version="2026.11.0",
+        drug_classes=(
+            DrugClass("ssri_snri", "SSRIs and SNRIs", "reuptake inhibitors"),
+            DrugClass("psychedelic", "Classic psychedelics", "5-HT2A agonists"),
+        ),
+        agents=(
+            Agent("escitalopram", "Escitalopram", "ssri_snri", (Target("5HTT", "inhibitor"),)),
+            Agent("lsd", "LSD", "psychedelic", (Target("5HT2a", "agonist"),)),
+        ),
+        populations=(
+            Population("healthy", "Healthy volunteers", ""),
+            Population("mdd", "Major depression", ""),
+        ),
+        studies=(
+            _study(
+                "vandeven2013", "healthy", (Finding(WITHIN, "decrease", "t = -3", -0.66, "d"),)
+            ),
+            _study(
+                "other2020",
+                "healthy",
+                (
+                    Finding(SALIENCE, "decrease", "", -0.4, "g"),
+                    Finding("dmn_centrality", "decrease", "", -0.5, "d"),
+                ),
+            ),
+            _study("wang2017", "mdd", (Finding(WITHIN, "normalization", "", 0.3, "g"),)),
+        ),
+        baselines=(),
+        claims=(
+            _claim("within_decreases", "healthy", (WITHIN,), "decrease", "vandeven2013"),
+            _claim("salience_decreases", "healthy", (SALIENCE,), "decrease", "other2020"),
+            _claim("fpn_increases", "healthy", ("dmn_fpn_fc",), "increase", "other2020"),
+            _claim("dmn_changes", "healthy", (WITHIN,), "mixed", "other2020"),
+            _claim("task_only", "healthy", ("dmn_activity_task",), "decrease", "other2020"),
+            _claim("partly_covered", "healthy", (WITHIN, "global_fc"), "decrease", "vandeven2013"),
+            _claim("normalizes", "mdd", (WITHIN,), "normalization", "wang2017"),
+        ),
+    )
+
+
+def test_planted_effects_agree_and_contradict(results_dir: Path, catalog: Catalog) -> None:
+    """The planted decrease agrees with its claim; the planted increase contradicts its claim."""
+    result = compare(results_dir, "escitalopram", "healthy", catalog=catalog)
+    claims = {c["id"]: c for c in result.summary["claims"]}
+    assert set(claims) == {
+        "within_decreases",
+        "salience_decreases",
+        "fpn_increases",
+        "dmn_changes",
+        "task_only",
+        "partly_covered",
+    }
+    assert claims["within_decreases"]["verdict"] == "agrees"
+    assert claims["salience_decreases"]["verdict"] == "contradicts"
+    assert claims["fpn_increases"]["verdict"] == "inconclusive"
+    assert claims["dmn_changes"]["verdict"] == "not testable here"
+    assert claims["task_only"]["verdict"] == "not covered"
+    assert claims["task_only"]["measures_missing"] == ["dmn_activity_task"]
+    assert claims["partly_covered"]["verdict"] == "agrees"
+    assert claims["partly_covered"]["measures_missing"] == ["global_fc"]
+    assert (
+        "not tested here: needs global_fc (not computed"
+        in (claims["partly_covered"]["explanation"])
+    )
+    counts = result.summary["counts"]
+    assert counts["agrees"] == 2
+    assert counts["contradicts"] == 1
+    # The summary says plainly which claims this study cannot test, and why.
+    untestable = "\n".join(result.summary["not_testable"])
+    assert "task_only" in untestable
+    assert "dmn_activity_task (not computed by dmnpharm)" in untestable
+    assert "dmn_changes" in untestable
+    assert "within_decreases" not in untestable
+
+    rows = result.rows
+    assert list(rows.columns) == list(COMPARE_COLUMNS)
+    ours = rows[(rows["kind"] == "claim") & (rows["id"] == "within_decreases")].iloc[0]
+    assert ours["our_direction"] == "decrease"
+    assert ours["our_p_fwer"] < 0.05
+    assert ours["our_ci_high"] < 0
+    assert ours["our_effect_size_kind"] == "d_z"
+    assert ours["our_effect_size_ci_low"] <= ours["our_effect_size"] <= 0
+    salience = rows[(rows["kind"] == "claim") & (rows["measure"] == SALIENCE)].iloc[0]
+    assert salience["our_direction"] == "increase"
+
+
+def test_findings_beside_our_estimate(results_dir: Path, catalog: Catalog) -> None:
+    """Findings on measures we have sit beside our estimate; other populations are left out."""
+    result = compare(results_dir, "ssri_snri", catalog=catalog)
+    findings = result.rows[result.rows["kind"] == "finding"].set_index(["id", "measure"])
+    assert set(findings.index) == {("vandeven2013", WITHIN), ("other2020", SALIENCE)}
+    row = findings.loc[("vandeven2013", WITHIN)]
+    assert (row["literature_direction"], row["literature_effect_size"]) == ("decrease", -0.66)
+    assert row["literature_effect_metric"] == "d"
+    assert row["verdict"] == "agrees"
+    assert findings.loc[("other2020", SALIENCE), "verdict"] == "contradicts"
+    assert result.summary["n_findings"] == 2
+
+
+def test_patients_normalization_is_not_testable(results_dir: Path, catalog: Catalog) -> None:
+    """A normalization claim cannot be tested by a drug-placebo contrast; it is said so."""
+    result = compare(results_dir, "escitalopram", "patients", catalog=catalog)
+    claims = {c["id"]: c for c in result.summary["claims"]}
+    assert set(claims) == {"normalizes"}
+    assert claims["normalizes"]["verdict"] == "not testable here"
+    assert "normalization" in result.summary["not_testable"][0]
+    finding = result.rows[result.rows["kind"] == "finding"].iloc[0]
+    assert finding["verdict"] == "not testable here"
+
+
+def test_normalization_results_test_normalization_claims(tmp_path: Path, catalog: Catalog) -> None:
+    """Results of a normalization analysis (distance to controls) test normalization claims."""
+    table = pd.DataFrame(
+        {
+            "measure": [WITHIN],
+            "contrast": ["distance to controls: post - pre"],
+            "estimate": [-0.4],
+            "ci_low": [-0.6],
+            "ci_high": [-0.2],
+            "p_fwer": [0.01],
+            "effect_size_dz": [-0.9],
+            "model": ["normalization"],
+        }
+    )
+    table.to_csv(tmp_path / "results.tsv", sep="\t", index=False)
+    result = compare(tmp_path, "escitalopram", "mdd", catalog=catalog)
+    assert result.summary["model"] == "normalization"
+    assert result.summary["claims"][0]["verdict"] == "agrees"
+    healthy = compare(tmp_path, "escitalopram", "healthy", catalog=catalog)
+    verdicts = {c["id"]: c["verdict"] for c in healthy.summary["claims"]}
+    assert verdicts["within_decreases"] == "not testable here"
+
+
+def test_writes_tsv_json_and_forest(results_dir: Path, catalog: Catalog, tmp_path: Path) -> None:
+    """compare.tsv and compare.json parse back; the forest plot is a PNG; no silent overwrite."""
+    result = compare(results_dir, "escitalopram", catalog=catalog)
+    out = write_comparison(result, tmp_path / "cmp")
+    table = pd.read_csv(out / "compare.tsv", sep="\t", na_values=["n/a"])
+    assert list(table.columns) == list(COMPARE_COLUMNS)
+    assert len(table) == len(result.rows)
+    payload = json.loads((out / "compare.json").read_text())
+    assert payload["summary"]["counts"]["contradicts"] == 1
+    assert len(payload["rows"]) == len(result.rows)
+    assert (out / "compare_forest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(OutputExistsError):
+        write_comparison(result, out)
+    write_comparison(result, out, overwrite=True)
+    text = comparison_text(result)
+    assert "[agrees] within_decreases" in text
+    assert "[contradicts] salience_decreases" in text
+    assert "not testable from this study" in text
+
+
+def test_missing_results_names_the_path(tmp_path: Path, catalog: Catalog) -> None:
+    """A folder without results.tsv is refused, naming the file looked for."""
+    with pytest.raises(InputError, match=r"group/results\.tsv' does not exist"):
+        compare(tmp_path, "escitalopram", catalog=catalog)
+
+
+def test_bad_inputs_are_named(results_dir: Path, catalog: Catalog, tmp_path: Path) -> None:
+    """Unknown drug or population, a table without p_fwer, several contrasts."""
+    with pytest.raises(InputError, match=r"drug 'escitalopam' .*'Escitalopram'"):
+        compare(results_dir, "escitalopam", catalog=catalog)
+    with pytest.raises(InputError, match=r"population 'helthy' .*'healthy'"):
+        compare(results_dir, "lsd", "helthy", catalog=catalog)
+    pd.DataFrame({"measure": [WITHIN], "estimate": [0.1]}).to_csv(
+        tmp_path / "results.tsv", sep="\t", index=False
+    )
+    with pytest.raises(InputError, match=r"lacks the column.*p_fwer"):
+        compare(tmp_path, "lsd", catalog=catalog)
+    pd.DataFrame(
+        {"measure": [WITHIN] * 2, "contrast": ["a-b", "c-b"], "estimate": [1, 2], "p_fwer": [1, 1]}
+    ).to_csv(tmp_path / "results.tsv", sep="\t", index=False)
+    with pytest.raises(InputError, match="several contrasts"):
+        compare(tmp_path, "lsd", catalog=catalog)
+    picked = compare(tmp_path, "lsd", catalog=catalog, contrast="c-b")
+    assert picked.summary["contrast"] == "c-b"
+
+
+def test_shipped_catalog_smoke(results_dir: Path, tmp_path: Path) -> None:
+    """The shipped catalog compares with the simulated study and writes every file."""
+    shipped = load_catalog()
+    for drug in ("escitalopram", "ssri_snri"):
+        result = compare(results_dir, drug, "healthy", catalog=shipped)
+        assert result.summary["drug_class"] == shipped.agent("escitalopram").drug_class
+        assert result.summary["claims"], "the shipped catalog has SSRI claims in healthy people"
+        verdicts = {c["verdict"] for c in result.summary["claims"]}
+        assert verdicts <= {
+            "agrees",
+            "contradicts",
+            "inconclusive",
+            "mixed",
+            "not covered",
+            "not testable here",
+        }
+    # The shipped SSRI claim on healthy volunteers expects within-DMN FC to decrease,
+    # as planted: whatever else it names, its dmn_within_fc row agrees.
+    rows = result.rows
+    within = rows[
+        (rows["kind"] == "claim")
+        & (rows["measure"] == WITHIN)
+        & (rows["literature_direction"] == "decrease")
+    ]
+    assert len(within) > 0
+    assert set(within["verdict"]) == {"agrees"}
+    out = write_comparison(result, tmp_path / "shipped")
+    assert (out / "compare_forest.png").is_file()
+    patients = compare(results_dir, "escitalopram", "patients", catalog=shipped)
+    assert all(c["population"] != "healthy" for c in patients.summary["claims"])
