@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from dmnpharm.report import ReportContent, Section, matrix_figure, write_report
-from dmnpharm.run import RunConfig, run_demo
+from dmnpharm.run import RunConfig, run_demo, run_study
 from dmnpharm.simulate import SignalSpec, load_preset
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -158,4 +158,30 @@ def test_user_strings_show_as_text_and_run_nothing(browser: Any, tmp_path: Path)
     # Only the embedded figure is an image: the label did not become an <img>.
     assert page.evaluate("() => document.images.length") == 1
     assert page.evaluate("() => document.scripts.length") == 0
+    page.close()
+
+
+def test_voxel_level_study_report_renders(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The report of a BIDS (voxel-level) simulated study opens cleanly with its figures."""
+    from dmnpharm.signal import DenoiseConfig
+    from dmnpharm.simulate import simulate_study, write_voxel_study
+
+    base = load_preset("demo-crossover", seed=4)
+    spec = replace(
+        base, design=replace(base.design, n_subjects=4), signal=SignalSpec(n_volumes=50)
+    )
+    folder = tmp_path_factory.mktemp("voxel-browser")
+    study = write_voxel_study(simulate_study(spec), folder / "study")
+    config = RunConfig(n_permutations=99, denoise=DenoiseConfig("acompcor"))
+    result = run_study(study, folder / "out", config)
+    page, seen = _open(browser, Path(result.report))
+    assert seen == {"console": [], "page": [], "dialog": []}
+    images = _images_shown(page)
+    assert images
+    assert all(image["natural"] > 0 and image["width"] > 50 for image in images)
+    text = page.inner_text("body")
+    assert "acompcor" in text
+    assert "Quality control" in text
     page.close()

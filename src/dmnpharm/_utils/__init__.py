@@ -3,6 +3,7 @@
 from dmnpharm._utils._hashing import sha256_file
 from dmnpharm._utils._logging import LOGGER_NAME, get_logger, log_to_file
 from dmnpharm._utils._output import staged_output_dir
+from dmnpharm._utils._progress import progress, progress_enabled
 from dmnpharm._utils._validation import check_option, closest_match
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     "closest_match",
     "get_logger",
     "log_to_file",
+    "progress",
+    "progress_enabled",
     "sha256_file",
     "staged_output_dir",
 ]

@@ -20,7 +20,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from dmnpharm import __version__
-from dmnpharm._utils import get_logger, log_to_file, sha256_file, staged_output_dir
+from dmnpharm._utils import get_logger, log_to_file, progress, sha256_file, staged_output_dir
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.catalog import compare, load_catalog, resolve_drug, write_comparison
 from dmnpharm.exceptions import InputError, MotionImbalanceWarning, StudyValidationError
@@ -267,7 +267,7 @@ def _process_all(runs: list[StudyRun], config: RunConfig, writer: DerivativeWrit
     def shown(path: Path) -> str:
         return (DERIVATIVES_FOLDER / path.relative_to(writer.root)).as_posix()
 
-    for run in runs:
+    for run in progress(runs, "cleaning and measuring runs"):
         keys = {k: v for k, v in run.design.items() if k not in ("path", "n_volumes")}
         row: dict[str, Any] = {**keys, "source": run.source}
         try:
