@@ -134,3 +134,26 @@ def test_atlas_name_conflict(small_study: Path) -> None:
     side.write_text(json.dumps(content))
     with pytest.raises(InputError, match="name different atlases"):
         read_study_atlas_name(small_study)
+
+
+def test_atlas_with_an_underscore_round_trips(tmp_path: Path) -> None:
+    """An atlas name with '_' is written as a BIDS label and read back; old names still load."""
+    from dataclasses import replace
+
+    from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_simulated_study
+
+    base = load_preset("demo-crossover", seed=1)
+    spec = replace(
+        base,
+        design=replace(base.design, n_subjects=4),
+        signal=SignalSpec(atlas="andrews_hanna", n_volumes=40),
+    )
+    root = write_simulated_study(simulate_study(spec), tmp_path / "study")
+    names = sorted(p.name for p in root.glob("sub-*/ses-*/func/*_timeseries.tsv"))
+    assert all("_atlas-andrewsHanna_timeseries" in n for n in names if "confounds" not in n)
+    assert read_study_atlas_name(root) == "andrews_hanna"
+    labels = load_atlas("andrews_hanna").labels
+    assert len(load_roi_study(root, "andrews_hanna", labels).runs) == 8
+    for path in root.glob("sub-*/ses-*/func/*_atlas-andrewsHanna_timeseries.*"):
+        path.rename(path.with_name(path.name.replace("andrewsHanna", "andrews_hanna")))
+    assert len(load_roi_study(root, "andrews_hanna", labels).runs) == 8

@@ -15,6 +15,7 @@ import pandas as pd
 
 from dmnpharm._utils import closest_match, get_logger
 from dmnpharm.exceptions import InputError, StudyValidationError
+from dmnpharm.io._derivatives import bids_label
 
 __all__ = ["RoiRun", "RoiStudy", "load_roi_study", "read_study_atlas_name"]
 
@@ -316,7 +317,10 @@ def load_roi_study(root: str | Path, atlas: str, labels: Sequence[str]) -> RoiSt
         by_session: dict[str, list[Path]] = {}
         for path in files:
             entities = _parse_entities(path)
-            if entities.get("atlas", atlas) != atlas:
+            # The entity is the atlas's BIDS label (schaefer100x7); studies written before
+            # that carry the registry name itself (atlas-schaefer100_7) in the file name.
+            legacy = path.name.endswith(f"_atlas-{atlas}_timeseries.tsv")
+            if not legacy and entities.get("atlas", atlas) not in (atlas, bids_label(atlas)):
                 _LOG.info("ignoring %s: atlas is not %s", path, atlas)
                 continue
             by_session.setdefault(path.parent.parent.name, []).append(path)
@@ -332,7 +336,8 @@ def load_roi_study(root: str | Path, atlas: str, labels: Sequence[str]) -> RoiSt
             if not paths:
                 problems.append(
                     f"{sessions_path}, line {s_line}: session '{ses}' has no "
-                    f"*_atlas-{atlas}_timeseries.tsv under {folder / pid / ses / 'func'}"
+                    f"*_atlas-{bids_label(atlas)}_timeseries.tsv under "
+                    f"{folder / pid / ses / 'func'}"
                 )
                 continue
             session_row = {str(k): v for k, v in sessions.iloc[s_line - 2].items()}

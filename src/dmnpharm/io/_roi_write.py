@@ -11,6 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dmnpharm.io._derivatives import bids_label
+
 __all__ = ["roi_run_path", "write_roi_run", "write_tsv"]
 
 
@@ -49,7 +51,9 @@ def roi_run_path(
     session_id : str
         With its ``ses-`` prefix.
     atlas : str
-        Atlas registry name, written as the ``atlas-`` entity.
+        Atlas registry name, written as the ``atlas-`` entity in BIDS label form
+        (:func:`dmnpharm.io.bids_label`: ``schaefer100_7`` becomes ``schaefer100x7``,
+        since an underscore would end the entity); the sidecar keeps the name.
     run : str
         Run label without prefix; empty for a single run per session.
 
@@ -59,7 +63,8 @@ def roi_run_path(
         ``sub-*/ses-*/func/sub-*_ses-*_task-rest[_run-*]_atlas-*_timeseries.tsv``.
     """
     run_part = f"_run-{run}" if run else ""
-    name = f"{participant_id}_{session_id}_task-rest{run_part}_atlas-{atlas}_timeseries.tsv"
+    label = bids_label(atlas)
+    name = f"{participant_id}_{session_id}_task-rest{run_part}_atlas-{label}_timeseries.tsv"
     return Path(root) / participant_id / session_id / "func" / name
 
 

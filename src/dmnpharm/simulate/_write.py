@@ -138,7 +138,7 @@ def _write(study: SimulatedStudy, root: Path) -> None:
                 "Description": "simulated region mean BOLD signal (not denoised)",
             },
         )
-        stem = path.name.replace(f"_atlas-{sig.atlas}_timeseries.tsv", "")
+        stem = path.name.split("_atlas-")[0]
         confounds_path = path.parent / f"{stem}_desc-confounds_timeseries.tsv"
         write_tsv(_rounded(run.signals.confounds), confounds_path)
         json_file(
