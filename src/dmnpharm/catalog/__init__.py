@@ -10,19 +10,18 @@ studies that bear on them and a verdict derived by a written rule
 :func:`validate` lists every schema problem of a parsed file at once.
 """
 
+from dmnpharm.catalog._compare import (
+    COMPARE_COLUMNS,
+    COMPARE_VERDICTS,
+    Comparison,
+    compare,
+    comparison_text,
+    read_results,
+    write_comparison,
+)
+from dmnpharm.catalog._forest import forest_figure
 from dmnpharm.catalog._load import DOI_PATTERN, default_catalog_path, load_catalog, validate
 from dmnpharm.catalog._model import (
-    ANY,
-    COMPUTED,
-    CONFIRMATION,
-    DESIGNS,
-    DIRECTIONS,
-    EFFECT_METRICS,
-    MODALITIES,
-    MODES,
-    RELATIONS,
-    VERDICTS,
-    VOCABULARY,
     Agent,
     Baseline,
     Catalog,
@@ -35,47 +34,6 @@ from dmnpharm.catalog._model import (
     Target,
     derive_verdict,
 )
-
-__all__ = [
-    "ANY",
-    "COMPUTED",
-    "CONFIRMATION",
-    "DESIGNS",
-    "DIRECTIONS",
-    "DOI_PATTERN",
-    "EFFECT_METRICS",
-    "MODALITIES",
-    "MODES",
-    "RELATIONS",
-    "VERDICTS",
-    "VOCABULARY",
-    "Agent",
-    "Baseline",
-    "Catalog",
-    "Claim",
-    "ClaimLink",
-    "DrugClass",
-    "Finding",
-    "Population",
-    "Study",
-    "Target",
-    "default_catalog_path",
-    "derive_verdict",
-    "load_catalog",
-    "validate",
-]
-
-# Queries and the comparison with a study's results (appended; see _query and _compare).
-from dmnpharm.catalog._compare import (
-    COMPARE_COLUMNS,
-    COMPARE_VERDICTS,
-    Comparison,
-    compare,
-    comparison_text,
-    read_results,
-    write_comparison,
-)
-from dmnpharm.catalog._forest import forest_figure
 from dmnpharm.catalog._query import (
     FORMATS,
     KINDS,
@@ -86,22 +44,57 @@ from dmnpharm.catalog._query import (
     summary_text,
     table_of,
 )
-from dmnpharm.catalog._select import (
-    DrugSelection,
-    resolve_drug,
+from dmnpharm.catalog._select import DrugSelection, resolve_drug
+from dmnpharm.catalog._vocabulary import (
+    ANY,
+    COMPUTED,
+    CONFIRMATION,
+    DESIGNS,
+    DIRECTIONS,
+    EFFECT_METRICS,
+    MODALITIES,
+    MODES,
+    RELATIONS,
+    VERDICTS,
+    VOCABULARY,
 )
 
-__all__ += [
+__all__ = [
+    "ANY",
     "COMPARE_COLUMNS",
     "COMPARE_VERDICTS",
+    "COMPUTED",
+    "CONFIRMATION",
+    "DESIGNS",
+    "DIRECTIONS",
+    "DOI_PATTERN",
+    "EFFECT_METRICS",
     "FORMATS",
     "KINDS",
+    "MODALITIES",
+    "MODES",
+    "RELATIONS",
+    "VERDICTS",
+    "VOCABULARY",
+    "Agent",
+    "Baseline",
+    "Catalog",
+    "Claim",
+    "ClaimLink",
     "Comparison",
+    "DrugClass",
     "DrugSelection",
+    "Finding",
+    "Population",
+    "Study",
+    "Target",
     "compare",
     "comparison_text",
+    "default_catalog_path",
+    "derive_verdict",
     "evidence_summary",
     "forest_figure",
+    "load_catalog",
     "read_results",
     "records",
     "render",
@@ -109,5 +102,6 @@ __all__ += [
     "show",
     "summary_text",
     "table_of",
+    "validate",
     "write_comparison",
 ]

@@ -35,7 +35,7 @@ import pandas as pd
 from dmnpharm._utils import staged_output_dir
 from dmnpharm.catalog._forest import forest_figure
 from dmnpharm.catalog._load import load_catalog
-from dmnpharm.catalog._model import COMPUTED, Catalog, Claim, Study
+from dmnpharm.catalog._model import Catalog, Claim, Study
 from dmnpharm.catalog._query import records
 from dmnpharm.catalog._select import (
     HEALTHY,
@@ -45,6 +45,7 @@ from dmnpharm.catalog._select import (
     select_claims,
     select_studies,
 )
+from dmnpharm.catalog._vocabulary import COMPUTED
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import write_tsv
 

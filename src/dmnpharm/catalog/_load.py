@@ -11,15 +11,6 @@ from typing import Any
 
 from dmnpharm._utils import closest_match
 from dmnpharm.catalog._model import (
-    CONFIRMATION,
-    DESIGNS,
-    DIRECTIONS,
-    EFFECT_METRICS,
-    MODALITIES,
-    MODES,
-    RELATIONS,
-    VERDICTS,
-    VOCABULARY,
     Agent,
     Baseline,
     Catalog,
@@ -31,6 +22,17 @@ from dmnpharm.catalog._model import (
     Study,
     Target,
     derive_verdict,
+)
+from dmnpharm.catalog._vocabulary import (
+    CONFIRMATION,
+    DESIGNS,
+    DIRECTIONS,
+    EFFECT_METRICS,
+    MODALITIES,
+    MODES,
+    RELATIONS,
+    VERDICTS,
+    VOCABULARY,
 )
 from dmnpharm.exceptions import InputError
 

@@ -1,8 +1,7 @@
 """The evidence catalog's data model: frozen records and the verdict rule.
 
 Every record is a frozen dataclass so that a loaded catalog is hashable and can
-be stored in provenance. The controlled vocabularies live in ``_vocabulary``
-and are re-exported here.
+be stored in provenance. The controlled vocabularies live in ``_vocabulary``.
 """
 
 from __future__ import annotations
@@ -12,33 +11,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from dmnpharm._utils import closest_match
-from dmnpharm.catalog._vocabulary import (
-    ANY,
-    COMPUTED,
-    CONFIRMATION,
-    DESIGNS,
-    DIRECTIONS,
-    EFFECT_METRICS,
-    MODALITIES,
-    MODES,
-    RELATIONS,
-    VERDICTS,
-    VOCABULARY,
-)
+from dmnpharm.catalog._vocabulary import ANY, VOCABULARY
 from dmnpharm.exceptions import InputError
 
 __all__ = [
-    "ANY",
-    "COMPUTED",
-    "CONFIRMATION",
-    "DESIGNS",
-    "DIRECTIONS",
-    "EFFECT_METRICS",
-    "MODALITIES",
-    "MODES",
-    "RELATIONS",
-    "VERDICTS",
-    "VOCABULARY",
     "Agent",
     "Baseline",
     "Catalog",

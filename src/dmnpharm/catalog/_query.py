@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from dmnpharm._utils import check_option
-from dmnpharm.catalog._model import COMPUTED, Agent, Catalog, Claim, Study
+from dmnpharm.catalog._model import Agent, Catalog, Claim, Study
 from dmnpharm.catalog._select import (
     check_measure,
     check_population,
@@ -25,6 +25,7 @@ from dmnpharm.catalog._select import (
     select_claims,
     select_studies,
 )
+from dmnpharm.catalog._vocabulary import COMPUTED
 
 __all__ = [
     "CLAIM_COLUMNS",

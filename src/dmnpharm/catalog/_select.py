@@ -13,15 +13,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dmnpharm.catalog._model import (
-    ANY,
-    VOCABULARY,
-    Agent,
-    Catalog,
-    Claim,
-    DrugClass,
-    Study,
-)
+from dmnpharm.catalog._model import Agent, Catalog, Claim, DrugClass, Study
+from dmnpharm.catalog._vocabulary import ANY, VOCABULARY
 from dmnpharm.exceptions import InputError
 
 __all__ = [
