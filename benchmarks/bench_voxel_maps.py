@@ -75,6 +75,8 @@ from bench_extract import (  # the benchmarks folder is not a package
     _reset_peak_rss,
     _status,
     make_data,
+    warm_page_cache,
+    write_json,
 )
 
 from dmnpharm.atlases import load_atlas
@@ -293,10 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         make_confounds(args.volumes, args.seed).to_csv(
             paths["confounds"], sep="\t", index=False, na_rep="n/a"
         )
-        for suffix in args.files:  # into the page cache for every tool alike
-            with paths[suffix].open("rb") as stream:
-                while stream.read(16 << 20):
-                    pass
+        warm_page_cache([paths[suffix] for suffix in args.files])
         inside = np.asarray(nib.load(paths["mask"]).dataobj) > 0  # type: ignore[attr-defined]
         image_bytes = args.volumes * GRID_VOXELS * 4
         print(
@@ -355,15 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                     + (f", {a['nonfinite']} non-finite" if a["nonfinite"] else "")
                 )
         if args.json:
-            args.json.write_text(
-                json.dumps(
-                    {
-                        "args": vars(args) | {"json": str(args.json), "folder": str(args.folder)},
-                        "rows": rows,
-                    },
-                    indent=2,
-                )
-            )
+            write_json(args.json, args, rows)
     return 1 if failed else 0
 
 
