@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import signal as sp_signal
+from scipy import stats
 
 from dmnpharm.exceptions import InputError
-from dmnpharm.signal import ALFF_BAND, Amplitude, amplitude_spectrum, low_frequency_amplitude
+from dmnpharm.signal import (
+    ALFF_BAND,
+    Amplitude,
+    amplitude_spectrum,
+    low_frequency_amplitude,
+    zscore_finite,
+)
 from dmnpharm.signal._spectrum import _lomb_scargle_power
 
 TR = 2.0
@@ -145,3 +152,15 @@ def test_bad_inputs_are_refused() -> None:
     values[2, 1] = np.nan
     with pytest.raises(InputError, match="NaN"):
         amplitude_spectrum(values, TR)
+
+
+def test_zscore_finite_ignores_nan_and_refuses_degenerate_input() -> None:
+    """Scores equal scipy's zscore (ddof=1) over finite values; NaN stays; constants give NaN."""
+    values = np.array([1.0, 4.0, np.nan, 2.5, 7.0])
+    finite = values[np.isfinite(values)]
+    expected = stats.zscore(finite, ddof=1)
+    result = zscore_finite(values)
+    np.testing.assert_allclose(result[np.isfinite(values)], expected, rtol=1e-12)
+    assert np.isnan(result[2])
+    assert np.isnan(zscore_finite([3.0, 3.0, 3.0])).all()
+    assert np.isnan(zscore_finite([1.0, np.nan])).all()

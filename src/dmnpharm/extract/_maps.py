@@ -19,7 +19,13 @@ from dmnpharm.atlases import Atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.extract._regions import sphere_members
 from dmnpharm.extract._timeseries import Extraction, read_run
-from dmnpharm.signal import ALFF_BAND, DenoiseConfig, clean_run, low_frequency_amplitude
+from dmnpharm.signal import (
+    ALFF_BAND,
+    DenoiseConfig,
+    clean_run,
+    low_frequency_amplitude,
+    zscore_finite,
+)
 
 __all__ = ["VoxelMaps", "dmn_seeds", "extract_with_maps"]
 
@@ -165,13 +171,6 @@ def _to_volume(values: npt.ArrayLike, inside: npt.NDArray[np.bool_]) -> npt.NDAr
     return volume
 
 
-def _zscore(values: Array) -> Array:
-    finite = np.isfinite(values)
-    mean, sd = values[finite].mean(), values[finite].std(ddof=1)
-    scored: Array = (values - mean) / sd
-    return scored
-
-
 def extract_with_maps(
     bold: str | os.PathLike[str],
     atlas: Atlas,
@@ -305,8 +304,8 @@ def extract_with_maps(
     if alff:
         maps["alff"] = _to_volume(alff_values, inside)
         maps["falff"] = _to_volume(falff_values, inside)
-        maps["zalff"] = _to_volume(_zscore(alff_values), inside)
-        maps["zfalff"] = _to_volume(_zscore(falff_values), inside)
+        maps["zalff"] = _to_volume(zscore_finite(alff_values), inside)
+        maps["zfalff"] = _to_volume(zscore_finite(falff_values), inside)
         described["alff"] = {"units": "image units (mean amplitude 2|X(f)|/n over the band)"}
         described["falff"] = {"units": "unitless, band amplitude / amplitude of all f > 0"}
         described["zalff"] = {"units": "z over the mask's voxels (ALFF - mean) / SD"}

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dmnpharm.exceptions import InputError
-from dmnpharm.signal import ALFF_BAND, low_frequency_amplitude
+from dmnpharm.signal import ALFF_BAND, low_frequency_amplitude, zscore_finite
 
 __all__ = ["RegionAmplitude", "region_amplitude"]
 
@@ -45,17 +45,6 @@ class RegionAmplitude:
     networks: dict[str, dict[str, float]]
     method: str
     band: tuple[float, float]
-
-
-def _zscore(values: Array) -> Array:
-    finite = np.isfinite(values)
-    if finite.sum() < 2:
-        return np.full_like(values, np.nan)
-    sd = values[finite].std(ddof=1)
-    if sd == 0:
-        return np.full_like(values, np.nan)
-    scored: Array = (values - values[finite].mean()) / sd
-    return scored
 
 
 def _mean(values: Array) -> float:
@@ -111,7 +100,7 @@ def region_amplitude(
             f"{codes.size} codes were given"
         )
     amplitude = low_frequency_amplitude(values, tr, band=band, kept=kept)
-    zalff, zfalff = _zscore(amplitude.alff), _zscore(amplitude.falff)
+    zalff, zfalff = zscore_finite(amplitude.alff), zscore_finite(amplitude.falff)
     per_network: dict[str, dict[str, float]] = {}
     for network in dict.fromkeys(codes.tolist()):
         members = codes == network

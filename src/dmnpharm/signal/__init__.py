@@ -18,6 +18,7 @@ from dmnpharm.signal._spectrum import (
     Amplitude,
     amplitude_spectrum,
     low_frequency_amplitude,
+    zscore_finite,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "kept_volumes",
     "low_frequency_amplitude",
     "select_confounds",
+    "zscore_finite",
 ]

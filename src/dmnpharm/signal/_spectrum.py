@@ -33,7 +33,13 @@ import numpy.typing as npt
 
 from dmnpharm.exceptions import InputError
 
-__all__ = ["ALFF_BAND", "Amplitude", "amplitude_spectrum", "low_frequency_amplitude"]
+__all__ = [
+    "ALFF_BAND",
+    "Amplitude",
+    "amplitude_spectrum",
+    "low_frequency_amplitude",
+    "zscore_finite",
+]
 
 Array = npt.NDArray[np.float64]
 
@@ -259,3 +265,32 @@ def low_frequency_amplitude(
         method=method,
         record=record,
     )
+
+
+def zscore_finite(values: npt.ArrayLike) -> Array:
+    """Standardise values over their finite entries: ``(x - mean) / SD`` (SD with n - 1).
+
+    The z forms of ALFF and fALFF (Zang et al. 2007) standardise over the
+    voxels of a mask or the regions of an atlas; non-finite entries (e.g. the
+    fALFF of a constant signal) stay NaN and do not enter the mean or SD.
+
+    Parameters
+    ----------
+    values : array_like
+        One value per voxel or region.
+
+    Returns
+    -------
+    numpy.ndarray
+        The z-scores; all NaN when fewer than two values are finite or they
+        do not vary.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(x)
+    if finite.sum() < 2:
+        return np.full_like(x, np.nan)
+    sd = x[finite].std(ddof=1)
+    if sd == 0:
+        return np.full_like(x, np.nan)
+    scored: Array = (x - x[finite].mean()) / sd
+    return scored
