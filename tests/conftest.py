@@ -15,6 +15,20 @@ from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_sim
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_and_in_process_runs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Give every test its own result cache and run per-run work in-process.
+
+    A test never finds results another test cached, nor writes to the user's
+    cache. Per-run work runs synchronously unless a test asks for Dask (the
+    tests under ``tests/run/test_execution.py`` start real clusters).
+    """
+    monkeypatch.setenv("DMNPHARM_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("DMNPHARM_SCHEDULER", "synchronous")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """Return a seeded generator; tests must pass whatever the seed."""

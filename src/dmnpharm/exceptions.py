@@ -11,6 +11,8 @@ __all__ = [
     "InputError",
     "MotionImbalanceWarning",
     "OutputExistsError",
+    "OutputLockedError",
+    "RunFailuresError",
     "StudyValidationError",
 ]
 
@@ -25,6 +27,33 @@ class InputError(DmnpharmError, ValueError):
 
 class OutputExistsError(DmnpharmError, FileExistsError):
     """The output folder exists and overwriting it was not asked for."""
+
+
+class OutputLockedError(DmnpharmError):
+    """Another dmnpharm process is writing the same output folder."""
+
+
+class RunFailuresError(DmnpharmError):
+    """Some runs failed; the others' results were written, with the failures listed.
+
+    Parameters
+    ----------
+    out : str
+        The output folder that holds the results of the runs that succeeded.
+    failures : list of str
+        One message per failed run, naming its file.
+    """
+
+    def __init__(self, out: str, failures: list[str]) -> None:
+        self.out = out
+        self.failures = list(failures)
+        lines = "\n".join(f"  - {f}" for f in self.failures)
+        super().__init__(
+            f"{len(self.failures)} run(s) failed; the other runs were analysed and written to "
+            f"'{out}', with the failures listed in group/failures.tsv and the report:\n{lines}\n"
+            "Fix or remove the inputs named and run again (finished runs come from the cache), "
+            "or pass --allow-failures to accept the analysis without them."
+        )
 
 
 class StudyValidationError(InputError):

@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from dmnpharm.report import ReportContent, Section, matrix_figure, write_report
-from dmnpharm.run import RunConfig, run_demo, run_study
+from dmnpharm.run import RunConfig, run_demo, run_stats, run_study
 from dmnpharm.simulate import SignalSpec, load_preset
+from dmnpharm.stats import ModelSpec
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(2)</script>"
@@ -102,8 +103,45 @@ def test_demo_report_renders_without_errors(
     assert f"{within['estimate']:.4f}" in text
     for heading in ("Group results", "Quality control", "Within-DMN connectivity", "Methods"):
         assert heading in text
+    assert "Permutation null distributions" in text
+    assert "Chan et al. 2014, PNAS 111:E4997-E5006" in text  # a measure's source, in methods
     row = page.locator('tr[data-measure="dmn_within_fc"]')
     assert row.count() == 1
+    page.close()
+
+
+def test_stats_report_renders_without_errors(
+    browser: Any, demo_report: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    """``dmnpharm stats`` on the demo's metrics: a clean page, figures shown, numbers present."""
+    path, _ = demo_report
+    spec = ModelSpec(within="condition", contrast=("drug", "placebo"))
+    result = run_stats(path.parent / "metrics.parquet", tmp_path / "stats", spec, 500, seed=1)
+    page, seen = _open(browser, tmp_path / "stats" / "report.html")
+    assert seen == {"console": [], "page": [], "dialog": []}
+    images = _images_shown(page)
+    n_measures = len(result.results)
+    # values per measure (at most 12), the maximum null, one null per measure (at most 24)
+    assert len(images) == min(n_measures, 12) + 1 + min(n_measures, 24)
+    for image in images:
+        assert image["complete"], image["alt"]
+        assert image["natural"] > 0, image["alt"]
+        assert image["width"] > 50, image["alt"]
+        assert image["height"] > 50, image["alt"]
+    text = page.inner_text("body")
+    for heading in ("Design", "Group results", "Values per measure", "Permutation null"):
+        assert heading in text
+    assert "Methods" in text
+    assert "Provenance" in text
+    assert "metrics.parquet" in text
+    within = result.results.set_index("measure").loc["dmn_within_fc"]
+    row = page.locator('tr[data-measure="dmn_within_fc"]')
+    assert row.count() == 1
+    cells = row.inner_text()
+    assert f"{within['estimate']:.4f}" in cells
+    assert f"{within['statistic']:.2f}" in cells
+    assert f"{within['p_uncorrected']:.4f}" in cells
+    assert result.summary.split(";")[0] in text
     page.close()
 
 

@@ -10,10 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import dmnpharm.run._tasks as tasks_module
 from dmnpharm.atlases import load_atlas
-from dmnpharm.exceptions import StudyValidationError
+from dmnpharm.cli import main
+from dmnpharm.cli._main import RUN_FAILURES_EXIT
+from dmnpharm.exceptions import RunFailuresError
 from dmnpharm.io import DEFAULT_SPACE
-from dmnpharm.run import RunConfig, run_study
+from dmnpharm.run import Execution, RunConfig, run_study
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import (
     Effect,
@@ -68,22 +71,65 @@ def test_run_recovers_the_planted_effect_from_images(voxel_study: Path, tmp_path
     assert (voxel_study / sidecar["Sources"][0].removeprefix("bids:source:")).is_file()
 
 
-def test_a_corrupt_run_stops_or_is_left_out_by_option(voxel_study: Path, tmp_path: Path) -> None:
-    """A truncated image is named; with allow_failures the others go on and it is listed."""
+def test_a_corrupt_run_fails_alone_and_is_listed(voxel_study: Path, tmp_path: Path) -> None:
+    """A truncated image fails its run only: named, listed, the others analysed.
+
+    Without allow_failures the error (non-zero exit in the CLI) still comes
+    after the outputs of the other runs are written, failures listed; with it
+    the same analysis is accepted.
+    """
     study = Path(shutil.copytree(voxel_study, tmp_path / "study"))
     func = study / "derivatives" / "fmriprep" / "sub-03" / "ses-2" / "func"
     bold = next(func.glob("*_desc-preproc_bold.nii.gz"))
     bold.write_bytes(bold.read_bytes()[: bold.stat().st_size // 2])
     config = RunConfig(n_permutations=99)
-    with pytest.raises(StudyValidationError, match="sub-03_ses-2"):
+    with pytest.raises(RunFailuresError, match="sub-03_ses-2") as caught:
         run_study(study, tmp_path / "out", config)
-    assert not (tmp_path / "out").exists()
+    assert caught.value.out == str(tmp_path / "out")
+    failures = pd.read_csv(tmp_path / "out" / "group" / "failures.tsv", sep="\t")
+    assert len(failures) == 1
+    assert bold.name in failures["failure"].iloc[0]
+    runs = pd.read_csv(tmp_path / "out" / "group" / "exclusions.tsv", sep="\t")
+    assert "failed and left out" in " ".join(runs["exclusion"])
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert bold.name in report
+    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
+    assert len(provenance["failures"]) == 1
     result = run_study(study, tmp_path / "out2", replace(config, allow_failures=True))
     exclusions = pd.read_csv(tmp_path / "out2" / "group" / "exclusions.tsv", sep="\t")
     text = " ".join(exclusions["exclusion"])
     assert "failed and left out" in text
     assert "sub-03" in text
     assert result.results["n"].eq(7).all()
+    assert len(result.failures) == 1
+    args = ["run", str(study), "--permutations", "99", "-q", "--scheduler", "synchronous"]
+    assert main([*args, "--out", str(tmp_path / "out3")]) == RUN_FAILURES_EXIT
+    assert (tmp_path / "out3" / "group" / "failures.tsv").is_file()
+    assert main([*args, "--out", str(tmp_path / "out4"), "--allow-failures"]) == 0
+
+
+def test_a_new_cleaning_reuses_the_extracted_signals(
+    voxel_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Images are read once: another strategy cleans the cached region signals again."""
+    calls: list[str] = []
+    original = tasks_module.extract_timeseries
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(str(args[0]))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tasks_module, "extract_timeseries", counted)
+    first = run_study(voxel_study, tmp_path / "a", RunConfig(n_permutations=99))
+    assert len(calls) == 16
+    other = RunConfig(n_permutations=99, denoise=DenoiseConfig("6p"))
+    second = run_study(voxel_study, tmp_path / "b", other)
+    assert len(calls) == 16
+    assert set(second.metrics["strategy"]) == {"6p"}
+    uncached = run_study(voxel_study, tmp_path / "c", other, execution=Execution(cache=False))
+    assert len(calls) == 32
+    pd.testing.assert_frame_equal(second.metrics, uncached.metrics)
+    assert not first.metrics["value"].equals(second.metrics["value"])
 
 
 def _sphere_union(image: Path, coords: list[tuple[float, float, float]]) -> np.ndarray:

@@ -69,7 +69,8 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["config"]["atlas"] == "seitzman300"
     assert provenance["config"]["n_permutations"] == 500
-    assert len(provenance["inputs"]) == 1 + 16 * 3 + 8  # + confounds TSVs
+    # participants + 8 sessions + per run: time series, its JSON, confounds TSV and JSON
+    assert len(provenance["inputs"]) == 1 + 8 + 16 * 4
     assert all(len(h) == 64 for h in provenance["inputs"].values())
     assert result.report == out / "report.html"
 

@@ -112,3 +112,21 @@ def test_power_rejects_bad_requests() -> None:
         conditions=(Condition("placebo"), Condition("low", 1.0), Condition("high", 2.0)),
     )
     assert main_contrast(replace(spec, design=three_arms)).condition_a == "high"
+
+
+def test_progress_bar_at_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a terminal a bar counts the sample sizes; in a pipe nothing is drawn."""
+    import logging
+    import sys
+
+    from dmnpharm._utils import get_logger
+
+    spec = StudySpec(signal=SignalSpec(n_volumes=30), effects=(Effect("within_fc", 0.1, "DMN"),))
+    power_analysis(spec, [6, 8], 4, n_permutations=19, seed=0)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(get_logger(), "level", logging.INFO)
+    power_analysis(spec, [6, 8], 4, n_permutations=19, seed=0)
+    assert "simulating and testing 4 studies per size" in capsys.readouterr().err

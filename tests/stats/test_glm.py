@@ -145,3 +145,25 @@ def test_engine_rejects_bad_input(rng: np.random.Generator) -> None:
         permutation_glm(rng.normal(size=3), x[:3], [0, 1, 0])
     with pytest.raises(InputError, match="entries"):
         permutation_glm(rng.normal(size=10), x, [0, 1])
+
+
+def test_progress_bar_over_permutation_batches(
+    rng: np.random.Generator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a terminal (not --quiet) a bar follows the batches; the numbers do not change."""
+    import logging
+    import sys
+
+    from dmnpharm._utils import get_logger
+
+    y = rng.normal(size=(15, 6))
+    x = np.column_stack([np.ones(15), rng.normal(size=15)])
+    quiet = permutation_glm(y, x, [0, 1], n_permutations=300, seed=2)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr("dmnpharm.stats._glm._BATCH_BYTES", 8 * 15 * 6 * 50)  # 6 batches
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(get_logger(), "level", logging.INFO)
+    shown = permutation_glm(y, x, [0, 1], n_permutations=300, seed=2)
+    assert "permutations" in capsys.readouterr().err
+    np.testing.assert_array_equal(shown.p_uncorrected, quiet.p_uncorrected)
+    np.testing.assert_array_equal(shown.p_fwer, quiet.p_fwer)

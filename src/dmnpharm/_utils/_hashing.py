@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
-__all__ = ["sha256_file"]
+__all__ = ["HashMemo", "sha256_file"]
 
 _CHUNK = 1 << 20
 
@@ -28,3 +30,73 @@ def sha256_file(path: str | Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class HashMemo:
+    """Remember files' SHA-256 digests so that unchanged files are not read again.
+
+    A digest is reused only while the file's path, size, modification time
+    (nanoseconds) and inode are all unchanged; any change, including a rewrite
+    with the same content, means the file is hashed again. Digests are kept in
+    a small SQLite database, so a second invocation over thousands of large
+    images costs a ``stat`` per file instead of a full read.
+
+    Parameters
+    ----------
+    database : str, Path or None
+        The SQLite file (created when missing); None keeps nothing and hashes
+        every file every time.
+    """
+
+    def __init__(self, database: str | Path | None) -> None:
+        self._database = None if database is None else Path(database)
+        self._known: dict[tuple[str, int, int, int], str] = {}
+        self._new: list[tuple[str, int, int, int, str]] = []
+        if self._database is not None and self._database.is_file():
+            with closing(sqlite3.connect(self._database)) as connection:
+                try:
+                    rows = connection.execute(
+                        "SELECT path, size, mtime_ns, inode, sha256 FROM digests"
+                    ).fetchall()
+                except sqlite3.DatabaseError:
+                    rows = []
+            self._known = {(p, s, m, i): d for p, s, m, i, d in rows}
+
+    def sha256(self, path: str | Path) -> str:
+        """Return a file's SHA-256 digest, from memory when the file is unchanged.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file.
+
+        Returns
+        -------
+        str
+            64 lowercase hexadecimal characters.
+        """
+        resolved = Path(path).resolve()
+        info = resolved.stat()
+        key = (str(resolved), info.st_size, info.st_mtime_ns, info.st_ino)
+        digest = self._known.get(key)
+        if digest is None:
+            digest = sha256_file(resolved)
+            self._known[key] = digest
+            self._new.append((*key, digest))
+        return digest
+
+    def save(self) -> None:
+        """Write the digests computed since the last save to the database."""
+        if self._database is None or not self._new:
+            return
+        self._database.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self._database, timeout=60)) as connection, connection:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS digests (path TEXT, size INTEGER, "
+                "mtime_ns INTEGER, inode INTEGER, sha256 TEXT, "
+                "PRIMARY KEY (path, size, mtime_ns, inode))"
+            )
+            connection.executemany(
+                "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?)", self._new
+            )
+        self._new = []

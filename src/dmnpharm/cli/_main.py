@@ -16,10 +16,19 @@ from dmnpharm._utils import LOGGER_NAME
 from dmnpharm.atlases import load_atlas
 from dmnpharm.cli._catalog import add_catalog_commands, dispatch_catalog
 from dmnpharm.cli._query import add_query_command, add_store_option, run_query
-from dmnpharm.exceptions import DmnpharmError, InputError
+from dmnpharm.exceptions import DmnpharmError, InputError, RunFailuresError
 from dmnpharm.io import DEFAULT_SPACE, discover_study, load_roi_study, read_study_atlas_name
 from dmnpharm.metrics import ESTIMATORS
-from dmnpharm.run import RunConfig, run_demo, run_stats, run_study, write_power
+from dmnpharm.run import (
+    CLUSTERS,
+    SCHEDULER_ENV,
+    Execution,
+    RunConfig,
+    run_demo,
+    run_stats,
+    run_study,
+    write_power,
+)
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import (
     Effect,
@@ -34,7 +43,10 @@ from dmnpharm.simulate import (
 )
 from dmnpharm.stats import ModelSpec
 
-__all__ = ["build_parser", "main"]
+__all__ = ["RUN_FAILURES_EXIT", "build_parser", "main"]
+
+#: Exit code of ``run``/``demo`` when some runs failed and ``--allow-failures`` was not given.
+RUN_FAILURES_EXIT = 3
 
 
 def _contrast(text: str) -> tuple[str, str]:
@@ -118,6 +130,49 @@ def _add_denoise(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_execution(sub: argparse.ArgumentParser) -> None:
+    group = sub.add_argument_group("execution (changes where runs are computed, not results)")
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        help="local (a Dask cluster on this machine; the default), synchronous (in this "
+        "process), or the address of a running Dask scheduler, e.g. tcp://host:8786 "
+        f"(default: ${SCHEDULER_ENV} or local)",
+    )
+    group.add_argument(
+        "--cluster",
+        default=None,
+        choices=CLUSTERS,
+        help="start Dask workers as batch jobs through dask-jobqueue, configured by "
+        "~/.config/dask/jobqueue.yaml",
+    )
+    group.add_argument(
+        "--workers", type=_positive_int, default=None, help="worker processes (or batch jobs)"
+    )
+    group.add_argument(
+        "--memory-limit", default=None, help="memory per worker, e.g. 4GiB (default: shared)"
+    )
+    group.add_argument(
+        "--cache",
+        default=None,
+        help="per-run result cache folder (default: $DMNPHARM_CACHE or ~/.cache/dmnpharm)",
+    )
+    group.add_argument(
+        "--no-cache", action="store_true", help="neither reuse nor store per-run results"
+    )
+
+
+def _execution(args: argparse.Namespace) -> Execution:
+    return Execution(
+        scheduler=args.scheduler,
+        cluster=args.cluster,
+        workers=args.workers,
+        memory_limit=args.memory_limit,
+        cache_dir=args.cache,
+        cache=not args.no_cache,
+    )
+
+
 def _denoise(args: argparse.Namespace) -> DenoiseConfig:
     remaining = args.min_remaining
     if remaining is not None and remaining > 1:
@@ -147,6 +202,28 @@ def _add_analysis(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument(
         "--perm-seed", type=int, default=0, help="seed of the sign flips (default: 0)"
+    )
+    sub.add_argument(
+        "--between",
+        default=None,
+        help="between-subject design instead of the paired contrast: the participants "
+        "column compared, e.g. medication or group (observational cohorts)",
+    )
+    sub.add_argument(
+        "--between-contrast",
+        nargs=2,
+        metavar=("A", "B"),
+        default=None,
+        help="levels of --between compared, A minus B (default: its two levels)",
+    )
+    sub.add_argument(
+        "--covariate",
+        action="append",
+        default=[],
+        help="subject-level covariate of the between-subject model (repeatable), e.g. age",
+    )
+    sub.add_argument(
+        "--block", default=None, help="permute within these blocks (between design), e.g. site"
     )
 
 
@@ -251,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_analysis(run)
     _add_denoise(run)
+    _add_execution(run)
     _add_common(run)
     add_store_option(run)
 
@@ -371,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(demo)
     _add_analysis(demo)
     _add_denoise(demo)
+    _add_execution(demo)
     _add_common(demo)
     add_store_option(demo)
 
@@ -418,13 +497,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         gsr_sensitivity=not args.no_gsr_sensitivity,
         drug=args.drug,
         population=args.population,
+        between=args.between,
+        between_contrast=tuple(args.between_contrast) if args.between_contrast else None,
+        covariates=tuple(args.covariate),
+        block=args.block,
     )
     log_level = logging.DEBUG if args.verbose else logging.INFO  # of OUT/dmnpharm.log
     if args.command == "run":
-        result = run_study(args.study, args.out, config, args.overwrite, args.store, log_level)
+        result = run_study(
+            args.study, args.out, config, args.overwrite, args.store, log_level, _execution(args)
+        )
     else:
         spec = _study_spec(args)
-        result = run_demo(args.out, spec, config, args.overwrite, args.store, log_level)
+        result = run_demo(
+            args.out, spec, config, args.overwrite, args.store, log_level, _execution(args)
+        )
     if not args.quiet:
         shown = result.results[["measure", "contrast", "estimate", "ci_low", "ci_high", "p_fwer"]]
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=sys.stderr)
@@ -517,7 +604,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 on success, 1 for a dmnpharm error (the message names the file,
-        row or value), 2 for a usage error.
+        row or value), 2 for a usage error, 3 when some runs failed (the
+        others' results were written; see ``--allow-failures``).
     """
     parser = build_parser()
     try:
@@ -527,6 +615,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = _configure_logging(args.verbose, args.quiet)
     try:
         return _dispatch(args)
+    except RunFailuresError as exc:
+        print(f"dmnpharm {args.command}: error: {exc}", file=sys.stderr)
+        return RUN_FAILURES_EXIT
     except DmnpharmError as exc:
         print(f"dmnpharm {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -27,6 +27,7 @@ from dmnpharm.io._roi_study import (
     RoiRun,
     RoiStudy,
     load_roi_study,
+    read_roi_timeseries,
     read_study_atlas_name,
 )
 from dmnpharm.io._roi_write import roi_run_path, write_roi_run, write_tsv
@@ -43,6 +44,7 @@ __all__ = [
     "derivative_path",
     "discover_study",
     "load_roi_study",
+    "read_roi_timeseries",
     "read_study_atlas_name",
     "roi_run_path",
     "write_dataset_description",

@@ -189,6 +189,38 @@ def _read_timeseries(
     return data
 
 
+def read_roi_timeseries(path: str | Path, labels: Sequence[str]) -> npt.NDArray[np.float64]:
+    """Read one ROI-level time-series TSV, checked as :func:`load_roi_study` checks it.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``*_timeseries.tsv``: a header of region labels, one row per volume.
+    labels : sequence of str
+        The atlas's region labels, in order; the header must equal them.
+
+    Returns
+    -------
+    numpy.ndarray
+        Volumes x regions.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, its columns are not the atlas's
+        regions in order, a value is not a finite number, it is too short or a
+        region is constant (file, line and column named).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{file}: the time-series file does not exist")
+    problems: list[str] = []
+    data = _read_timeseries(file, labels, problems)
+    if data is None:
+        raise InputError("; ".join(problems))
+    return data
+
+
 def read_study_atlas_name(root: str | Path) -> str:
     """Return the atlas named by the study's time-series sidecars.
 

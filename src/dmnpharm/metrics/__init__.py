@@ -45,6 +45,7 @@ from dmnpharm.metrics._graph import (
     participation_coefficient,
     proportional_threshold,
 )
+from dmnpharm.metrics._references import ESTIMATOR_REFERENCES, MEASURE_REFERENCES
 from dmnpharm.metrics._systems import (
     TASK_POSITIVE_NETWORKS,
     AnticorrelationResult,
@@ -59,7 +60,9 @@ __all__ = [
     "BUNDLE_COLUMNS",
     "CONNECTIVITY_KINDS",
     "ESTIMATORS",
+    "ESTIMATOR_REFERENCES",
     "MEASURES",
+    "MEASURE_REFERENCES",
     "NETWORK_MEASURES",
     "TASK_POSITIVE_NETWORKS",
     "AnticorrelationResult",

@@ -15,7 +15,9 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "connectome_figure",
+    "covariate_figure",
     "figure_uri",
+    "group_values_figure",
     "matrix_figure",
     "paired_condition_figure",
     "power_curve_figure",
@@ -216,3 +218,101 @@ def connectome_figure(
     display.close()
     plt.close(fig)
     return uri
+
+
+def group_values_figure(
+    values: pd.Series,
+    groups: pd.Series,
+    order: Sequence[str],
+    title: str,
+    ylabel: str,
+) -> str:
+    """Plot one value per subject by group, with each group's mean, as a PNG data URI.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        One value per subject (e.g. a measure, or its change between sessions).
+    groups : pandas.Series
+        Each subject's group, same index as ``values``.
+    order : sequence of str
+        Groups on the x axis, in order (others are not drawn).
+    title, ylabel : str
+        Axis annotations.
+
+    Returns
+    -------
+    str
+        ``data:image/png;base64,...``.
+    """
+    fig = Figure(figsize=(4.2, 3.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    labels = groups.astype(str).reindex(values.index)
+    for k, group in enumerate(order):
+        y = values[labels == str(group)].to_numpy(dtype=float)
+        y = y[np.isfinite(y)]
+        if not y.size:
+            continue
+        # spread the points evenly over a narrow band (no randomness)
+        offsets = np.linspace(-0.15, 0.15, y.size) if y.size > 1 else np.zeros(1)
+        ax.plot(k + offsets, np.sort(y), "o", color="0.5", markersize=3.5, alpha=0.8)
+        sem = y.std(ddof=1) / np.sqrt(y.size) if y.size > 1 else 0.0
+        ax.errorbar(
+            k + 0.3,
+            y.mean(),
+            yerr=1.96 * sem,
+            color="C3",
+            marker="s",
+            capsize=4,
+            linewidth=2,
+            label="mean ± 1.96 SEM" if k == 0 else None,
+        )
+    ax.set_xticks(np.arange(len(order)), [str(g) for g in order])
+    ax.set_xlim(-0.5, len(order) - 0.3)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    return _png_uri(fig)
+
+
+def covariate_figure(
+    covariate: npt.ArrayLike,
+    values: npt.ArrayLike,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> str:
+    """Plot one value per subject against a covariate with the least-squares line.
+
+    Parameters
+    ----------
+    covariate : array_like
+        One covariate value per subject (e.g. a symptom rating).
+    values : array_like
+        One measure value (or change) per subject, same order.
+    title, xlabel, ylabel : str
+        Axis annotations.
+
+    Returns
+    -------
+    str
+        ``data:image/png;base64,...``.
+    """
+    x = np.asarray(covariate, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    fig = Figure(figsize=(4.2, 3.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(x, y, "o", color="0.4", markersize=4)
+    if x.size > 1 and np.ptp(x) > 0:
+        slope, intercept = np.polyfit(x, y, 1)
+        line = np.array([x.min(), x.max()])
+        ax.plot(line, intercept + slope * line, color="C3", linewidth=2, label="least squares")
+        ax.legend(loc="best", fontsize=8, frameon=False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    return _png_uri(fig)

@@ -95,6 +95,11 @@ class ReportContent:
         Planted effects of a simulated study (``measure``, ``value``), if any.
     sections : list of Section
         Further parts (QC, connectivity, ...) shown after the group results.
+    statistic_name : str
+        The test statistic in the results table (``t`` or ``F``).
+    fwer_method : str
+        How ``p_fwer`` controls the family-wise error, for the note under the
+        results table.
     """
 
     title: str
@@ -106,6 +111,26 @@ class ReportContent:
     exclusions: list[str] = field(default_factory=list)
     ground_truth: list[dict[str, Any]] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
+    statistic_name: str = "t"
+    fwer_method: str = "maximum |t| over measures"
+
+
+def _effect_rows(results: pd.DataFrame) -> tuple[list[dict[str, Any]], str]:
+    """Return result records with the effect size to show, and its kind if all rows share one.
+
+    Rows with ``effect_size_kind`` show ``effect_size``; others ``effect_size_dz``.
+    """
+    rows = [{str(k): v for k, v in record.items()} for record in results.to_dict("records")]
+    for row in rows:
+        kind = row.get("effect_size_kind")
+        if isinstance(kind, str) and kind:
+            row["effect_shown"], row["effect_kind_shown"] = row.get("effect_size"), kind
+        else:
+            dz = row.get("effect_size_dz", math.nan)
+            finite = isinstance(dz, float | int) and math.isfinite(float(dz))
+            row["effect_shown"], row["effect_kind_shown"] = dz, "d_z" if finite else ""
+    kinds = {str(row["effect_kind_shown"]) for row in rows} - {""}
+    return rows, kinds.pop() if len(kinds) == 1 else ""
 
 
 def render_report(content: ReportContent) -> str:
@@ -122,6 +147,7 @@ def render_report(content: ReportContent) -> str:
         One self-contained HTML document (figures embedded, no external links).
     """
     template = _ENV.get_template("report.html.j2")
+    rows, effect_kind = _effect_rows(content.results)
     return template.render(
         c=content,
         sections=[
@@ -134,7 +160,8 @@ def render_report(content: ReportContent) -> str:
             }
             for section in content.sections
         ],
-        rows=content.results.to_dict(orient="records"),
+        rows=rows,
+        effect_kind=effect_kind,
         provenance_json=json.dumps(content.provenance, indent=2, sort_keys=True),
     )
 

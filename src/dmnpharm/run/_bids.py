@@ -3,73 +3,20 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-import pandas as pd
-
-from dmnpharm._utils import get_logger, sha256_file
-from dmnpharm.atlases import Atlas, load_atlas
-from dmnpharm.exceptions import InputError
-from dmnpharm.extract import Extraction, VoxelMaps, extract_timeseries, extract_with_maps
-from dmnpharm.io import BoldRun, discover_study
+from dmnpharm._utils import get_logger
+from dmnpharm.atlases import load_atlas
+from dmnpharm.exceptions import StudyValidationError
+from dmnpharm.io import discover_study
 from dmnpharm.run._config import RunConfig
 from dmnpharm.run._pipeline import Outputs, RunResult, StudyRun, _check_design_pairs, _finish
-from dmnpharm.run._process import read_confounds
+from dmnpharm.run._tasks import RunTask
 
 __all__ = ["execute_bids"]
 
 _LOG = get_logger("run")
-
-
-def _voxel_maps(
-    run: BoldRun, atlas: Atlas, config: RunConfig, folder: Path
-) -> tuple[Extraction, VoxelMaps | None]:
-    """Extract the regions and, from the same read, the run's voxel maps; save the maps."""
-    if run.mask is None:
-        raise InputError(f"{run.bold}: voxel maps need the run's brain mask, none was found")
-    confounds, meta = read_confounds(run.confounds)
-    if confounds is None:
-        n_volumes = run.n_volumes
-        confounds = pd.DataFrame(index=range(n_volumes))
-    extraction, maps = extract_with_maps(
-        run.bold,
-        atlas,
-        run.mask,
-        confounds,
-        config.denoise,
-        confounds_meta=meta,
-        radius_mm=config.radius_mm,
-        repetition_time=run.repetition_time,
-    )
-    stem = run.bold.name.split("_desc-")[0]
-    if maps is None:
-        _LOG.warning("no voxel maps for %s: %s", run.bold.name, extraction.record["voxel_maps"])
-    else:
-        written = maps.save(folder, stem)
-        _LOG.info("wrote %d voxel maps of %s", len(written), run.bold.name)
-    return extraction, maps
-
-
-def _load(
-    run: BoldRun, atlas: Atlas, config: RunConfig, maps_folder: Path
-) -> npt.NDArray[np.float64]:
-    if config.voxel_maps:
-        extraction, _ = _voxel_maps(run, atlas, config, maps_folder)
-    else:
-        extraction = extract_timeseries(
-            run.bold,
-            atlas,
-            mask=run.mask,
-            radius_mm=config.radius_mm,
-            repetition_time=run.repetition_time,
-        )
-    _LOG.debug("extracted %s: %s", run.bold.name, extraction.record)
-    data: npt.NDArray[np.float64] = np.asarray(extraction.timeseries, dtype=np.float64)
-    return data
 
 
 def execute_bids(
@@ -113,10 +60,17 @@ def execute_bids(
     runs = [
         StudyRun(
             {str(k): v for k, v in row.items()},
-            str(run.bold),
-            partial(_load, run, atlas, config, staging / "voxel_maps"),
-            run.confounds,
-            float(run.repetition_time or 0.0),
+            RunTask(
+                label=str(run.bold),
+                source=run.bold.relative_to(study_path).as_posix(),
+                kind="bids",
+                data_file=str(run.bold),
+                repetition_time=float(run.repetition_time or 0.0),
+                config=config,
+                confounds=None if run.confounds is None else str(run.confounds),
+                mask=None if run.mask is None else str(run.mask),
+                n_volumes=run.n_volumes,
+            ),
             entities={
                 "sub": run.participant_id.removeprefix("sub-"),
                 "ses": run.session_id.removeprefix("ses-"),
@@ -124,13 +78,22 @@ def execute_bids(
                 "run": run.run,
                 "space": run.space,
             },
-            source=run.bold.relative_to(study_path).as_posix(),
         )
         for run, (_, row) in zip(study.runs, study.design.iterrows(), strict=True)
     ]
+    if config.voxel_maps:
+        unmasked = [run.label for run in runs if run.task.mask is None]
+        if unmasked:
+            raise StudyValidationError(
+                str(study_path),
+                [
+                    f"{label}: voxel maps need the run's brain mask, none was found"
+                    for label in unmasked
+                ],
+            )
     files = [study_path / "participants.tsv", *study_path.glob("sub-*/sub-*_sessions.tsv")]
-    for run in study.runs:
-        files += [p for p in (run.bold, run.confounds, run.mask) if p is not None]
+    for run in runs:
+        files += [Path(f) for f in run.task.input_files()]
     provenance: dict[str, Any] = {
         "command": "run",
         "study": recorded_study,
@@ -147,9 +110,7 @@ def execute_bids(
             if config.voxel_maps
             else None
         ),
-        "inputs": {
-            p.relative_to(study_path).as_posix(): sha256_file(p) for p in sorted(set(files))
-        },
+        "inputs": outputs.input_hashes(study_path, sorted(set(files))),
     }
     truth_file = study_path / "ground_truth.json"
     truth = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.is_file() else None

@@ -58,6 +58,20 @@ class RunConfig:
     voxel_maps : bool
         BIDS studies: also write each run's ALFF, fALFF and PCC/aMPFC seed
         correlation maps (from the same read of the image) under ``voxel_maps/``.
+    between : str or None
+        A between-subject design instead of the paired contrast: the
+        participants column compared (e.g. ``medication``, ``group``), for
+        observational cohorts and patient/control studies. Each subject's runs
+        are averaged; ``contrast`` is then unused.
+    between_contrast : tuple of str or None
+        ``(a, b)`` levels of ``between`` compared (A minus B); None when the
+        column has exactly two levels.
+    covariates : tuple of str
+        Subject-level nuisance covariates of the between-subject model (e.g.
+        ``age``), from the participants table.
+    block : str or None
+        Exchangeability blocks of the between-subject permutations (e.g.
+        ``site``): labels are permuted within blocks only.
     """
 
     atlas: str | None = None
@@ -74,6 +88,10 @@ class RunConfig:
     voxel_maps: bool = False
     drug: str | None = None
     population: str = "healthy"
+    between: str | None = None
+    between_contrast: tuple[str, str] | None = None
+    covariates: tuple[str, ...] = ()
+    block: str | None = None
 
     @property
     def strategy(self) -> str:
@@ -85,6 +103,18 @@ class RunConfig:
         if len(self.contrast) != 2 or self.contrast[0] == self.contrast[1]:
             raise InputError(
                 f"contrast must name two different conditions as A-B, got {self.contrast!r}"
+            )
+        if self.between is None and (self.between_contrast or self.covariates or self.block):
+            raise InputError(
+                "between_contrast, covariates and block belong to a between-subject design; "
+                "name its column with between (--between)"
+            )
+        if self.between_contrast is not None and (
+            len(self.between_contrast) != 2 or self.between_contrast[0] == self.between_contrast[1]
+        ):
+            raise InputError(
+                "between_contrast must name two different levels as A B, got "
+                f"{self.between_contrast!r}"
             )
         if self.n_permutations < 1:
             raise InputError(f"n_permutations must be positive, got {self.n_permutations}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dmnpharm._utils import get_logger, log_to_file, staged_output_dir
 from dmnpharm.run._config import RunConfig
+from dmnpharm.run._execute import Execution
 from dmnpharm.run._pipeline import (
     LOG_FILENAME,
     Outputs,
@@ -30,6 +31,7 @@ def run_demo(
     overwrite: bool = False,
     store: str | Path | None = None,
     log_level: int = logging.INFO,
+    execution: Execution | None = None,
 ) -> RunResult:
     """Simulate a placebo/drug crossover study into ``out/study`` and analyse it into ``out``.
 
@@ -49,6 +51,8 @@ def run_demo(
         Results store to append the analysis to; None: ``out/results.duckdb``.
     log_level : int
         Lowest level of the records written to ``out/dmnpharm.log``.
+    execution : Execution or None
+        Where per-run work runs and is cached (see :func:`dmnpharm.run.run_study`).
 
     Returns
     -------
@@ -65,6 +69,15 @@ def run_demo(
         _LOG.info("simulating %s (seed %d)", sim_spec.name, sim_spec.seed)
         write_simulated_study(simulate_study(sim_spec), staging / "study")
         target = store_target(store, final, staging)
-        outputs = Outputs(final, target, overwrite, final.resolve() / "study", staging / "study")
+        plan = execution or Execution()
+        outputs = Outputs(
+            final,
+            target,
+            overwrite,
+            final.resolve() / "study",
+            staging / "study",
+            execution=plan,
+            cache=plan.make_cache(),
+        )
         result = _execute(staging / "study", staging, cfg, "study", outputs)
     return _final_result(result, final, staging)

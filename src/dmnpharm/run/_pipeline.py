@@ -7,37 +7,54 @@ import logging
 import platform
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from dmnpharm import __version__
-from dmnpharm._utils import get_logger, log_to_file, progress, sha256_file, staged_output_dir
+from dmnpharm._utils import (
+    atomic_write_bytes,
+    closest_match,
+    get_logger,
+    log_to_file,
+    staged_output_dir,
+)
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.catalog import compare, load_catalog, resolve_drug, write_comparison
-from dmnpharm.exceptions import InputError, MotionImbalanceWarning, StudyValidationError
+from dmnpharm.exceptions import (
+    InputError,
+    MotionImbalanceWarning,
+    RunFailuresError,
+    StudyValidationError,
+)
 from dmnpharm.io import RoiRun, RoiStudy, load_roi_study, read_study_atlas_name, write_tsv
 from dmnpharm.metrics import tangent_connectivity
+from dmnpharm.run._cache import RunCache
 from dmnpharm.run._config import RunConfig
 from dmnpharm.run._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
+from dmnpharm.run._execute import Execution, run_tasks
 from dmnpharm.run._process import (
     GSR_SENSITIVITY,
     PRIMARY,
     ProcessedRun,
     measure,
-    process_run,
-    read_confounds,
 )
 from dmnpharm.run._reporting import build_report
-from dmnpharm.stats import ModelSpec, analyse, motion_imbalance, paired_differences, qc_fc
+from dmnpharm.run._stats_report import build_stats_report
+from dmnpharm.run._tasks import RunTask, Signals
+from dmnpharm.stats import (
+    ModelSpec,
+    StatsResult,
+    analyse,
+    motion_imbalance,
+    paired_differences,
+    qc_fc,
+)
 from dmnpharm.store import (
     STORE_FILENAME,
     check_new_analysis,
@@ -46,7 +63,15 @@ from dmnpharm.store import (
     write_analysis,
 )
 
-__all__ = ["LOG_FILENAME", "Outputs", "RunResult", "StudyRun", "run_study", "store_target"]
+__all__ = [
+    "LOG_FILENAME",
+    "Outputs",
+    "RunResult",
+    "StudyRun",
+    "model_spec",
+    "run_study",
+    "store_target",
+]
 
 _LOG = get_logger("run")
 
@@ -75,6 +100,9 @@ class RunResult:
         The analysis's id in the results store.
     store : Path or None
         The results store the analysis was written to.
+    failures : tuple of str
+        Runs that failed (each naming its file); their subjects are not in
+        the results.
     """
 
     out: Path
@@ -83,6 +111,7 @@ class RunResult:
     report: Path
     analysis_id: str = ""
     store: Path | None = None
+    failures: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +132,10 @@ class Outputs:
     source_now : Path or None
         Where that folder is while the analysis runs, when elsewhere (the
         demo's study is inside the staging folder).
+    execution : Execution
+        Where per-run work runs.
+    cache : RunCache
+        Per-run results and input files' digests.
     """
 
     final: Path
@@ -110,6 +143,17 @@ class Outputs:
     overwrite: bool
     source: Path
     source_now: Path | None = None
+    execution: Execution = field(default_factory=Execution)
+    cache: RunCache = field(default_factory=lambda: RunCache(None))
+
+    def input_hashes(self, root: Path, files: list[Path]) -> dict[str, str]:
+        """Return the SHA-256 of input files by path relative to ``root``, sorted.
+
+        Digests of files unchanged since an earlier invocation come from the cache.
+        """
+        hashes = {p.relative_to(root).as_posix(): self.cache.file_hash(p) for p in sorted(files)}
+        self.cache.save_hashes()
+        return hashes
 
 
 def _versions() -> dict[str, str]:
@@ -122,8 +166,66 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def model_spec(config: RunConfig, incomplete: str = "refuse") -> ModelSpec:
+    """Return the group model of a run configuration.
+
+    Parameters
+    ----------
+    config : RunConfig
+        With ``between``: the between-subject comparison of that column, with
+        its covariates and exchangeability blocks; otherwise the paired
+        contrast of ``condition``.
+    incomplete : str
+        ``refuse`` or ``drop`` subjects lacking a contrast condition (paired).
+
+    Returns
+    -------
+    ModelSpec
+        For :func:`dmnpharm.stats.analyse`.
+    """
+    if config.between is not None:
+        return ModelSpec(
+            between=config.between,
+            between_contrast=config.between_contrast,
+            covariates=config.covariates,
+            block=config.block,
+        )
+    return ModelSpec(
+        within="condition",
+        contrast=(config.contrast[0], config.contrast[1]),
+        incomplete=incomplete,
+    )
+
+
+def _check_between(design: pd.DataFrame, config: RunConfig, root: Path) -> None:
+    """Fail before any heavy work if the between-subject model's columns or levels are absent."""
+    problems = []
+    table = root / "participants.tsv"
+    wanted = [config.between, *config.covariates, config.block]
+    for column in [c for c in wanted if c is not None]:
+        if column not in design:
+            hint = closest_match(column, [str(c) for c in design.columns])
+            problems.append(
+                f"{table}: has no column '{column}'"
+                + (f"; did you mean '{hint}'?" if hint else "")
+            )
+    if not problems and config.between_contrast is not None:
+        levels = set(design[str(config.between)].astype(str))
+        for level in config.between_contrast:
+            if level not in levels:
+                problems.append(
+                    f"{table}: no participant has {config.between} = '{level}' (levels: "
+                    f"{', '.join(sorted(levels))}); fix --between-contrast"
+                )
+    if problems:
+        raise StudyValidationError(str(root), problems)
+
+
 def _check_design_pairs(design: pd.DataFrame, config: RunConfig, root: Path) -> None:
-    """Fail before any heavy work if a subject lacks a contrast condition."""
+    """Fail before any heavy work if a subject lacks a contrast condition (or model column)."""
+    if config.between is not None:
+        _check_between(design, config, root)
+        return
     wanted = set(config.contrast)
     present = set(design["condition"]) if "condition" in design else set()
     problems = []
@@ -157,39 +259,43 @@ class StudyRun:
     ----------
     design : dict
         The run's design row (``participant_id``, ``session_id``, ``condition`` ...).
-    label : str
-        Names the run (its input file) in messages.
-    load : Callable
-        Returns the region signals (volumes x regions, atlas order).
-    confounds : Path or None
-        The run's fMRIPrep confounds TSV.
-    repetition_time : float
-        Seconds.
+    task : RunTask
+        Its per-run work (files and choices), as sent to a worker.
     entities : mapping of str to str
         BIDS labels of the run without prefixes (``sub``, ``ses``, ``task``,
         ``run``, ``space``), for the derivatives' file names.
-    source : str
-        The input file relative to the study folder.
     """
 
     design: dict[str, Any]
-    label: str
-    load: Callable[[], npt.NDArray[np.float64]]
-    confounds: Path | None
-    repetition_time: float
+    task: RunTask
     entities: Mapping[str, str] = field(default_factory=dict)
-    source: str = ""
+
+    @property
+    def label(self) -> str:
+        """The run's input file, naming it in messages."""
+        return self.task.label
+
+    @property
+    def source(self) -> str:
+        """The input file relative to the study folder (names the run in records)."""
+        return self.task.source
+
+    @property
+    def repetition_time(self) -> float:
+        """Seconds."""
+        return self.task.repetition_time
 
 
 @dataclass(frozen=True, eq=False)
 class _Processed:
-    """Every run after per-run work: metrics, QC, the run table, exclusions, records."""
+    """Every run after per-run work: metrics, QC, the run table, exclusions, records, failures."""
 
     metrics: pd.DataFrame
     qc: pd.DataFrame
     runs: pd.DataFrame
     exclusions: list[str]
     records: dict[str, Any]
+    failures: list[str]
 
 
 def _counts(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -228,7 +334,7 @@ def _tangent_tables(
         ]
         tangent = tangent_connectivity(
             [cleaned.data for _, _, cleaned in members],
-            run_ids=[run.label for run, _, _ in members],
+            run_ids=[run.source for run, _, _ in members],
         )
         reference = {
             "runs": list(tangent.reference_runs),
@@ -238,13 +344,13 @@ def _tangent_tables(
         records.setdefault("tangent_reference", {})[analysis] = reference
         for (run, keys, cleaned), matrix in zip(members, tangent.matrices, strict=True):
             table, record = measure(cleaned, atlas, run.repetition_time, config, matrix=matrix)
-            records[run.label].setdefault("bundle", {})[analysis] = record
+            records[run.source].setdefault("bundle", {})[analysis] = record
             tables.append(_tag(table, keys, config))
             if analysis == PRIMARY:
-                relmats[run.label] = writer.write_relmat(
+                relmats[run.source] = writer.write_relmat(
                     run.entities,
                     matrix,
-                    records[run.label],
+                    records[run.source],
                     run.repetition_time,
                     run.source,
                     reference=reference,
@@ -252,7 +358,26 @@ def _tangent_tables(
     return tables, relmats
 
 
-def _process_all(runs: list[StudyRun], config: RunConfig, writer: DerivativeWriter) -> _Processed:
+def _write_maps(signals: Signals | None, folder: Path, run: StudyRun) -> None:
+    """Write a run's voxel map files (computed by its task) into the output."""
+    if signals is None:
+        return
+    if signals.maps_note:
+        _LOG.warning("no voxel maps for %s: %s", run.label, signals.maps_note)
+    for name, content in sorted(signals.maps.items()):
+        atomic_write_bytes(folder / name, content)
+    if signals.maps:
+        _LOG.debug("wrote %d voxel map files of %s", len(signals.maps), run.label)
+
+
+def _process_all(
+    runs: list[StudyRun],
+    config: RunConfig,
+    writer: DerivativeWriter,
+    execution: Execution,
+    cache: RunCache,
+    maps_folder: Path,
+) -> _Processed:
     """Clean, QC and measure every run; write its derivatives; collect exclusions and failures."""
     atlas = writer.atlas
     tables: list[pd.DataFrame] = []
@@ -267,19 +392,20 @@ def _process_all(runs: list[StudyRun], config: RunConfig, writer: DerivativeWrit
     def shown(path: Path) -> str:
         return (DERIVATIVES_FOLDER / path.relative_to(writer.root)).as_posix()
 
-    for run in progress(runs, "cleaning and measuring runs"):
+    outcomes = dict(run_tasks([run.task for run in runs], execution, cache))
+    # Outputs are written in study order whatever order the workers finished in.
+    for index, run in enumerate(runs):
+        outcome = outcomes[index]
         keys = {k: v for k, v in run.design.items() if k not in ("path", "n_volumes")}
         row: dict[str, Any] = {**keys, "source": run.source}
-        try:
-            confounds, meta = read_confounds(run.confounds)
-            done = process_run(
-                run.load(), confounds, meta, run.repetition_time, config, atlas, run.label
-            )
-        except InputError as exc:
-            failures.append(str(exc))
-            run_rows.append({**row, "status": "failed", "reason": str(exc)})
+        done = outcome.processed
+        if done is None:
+            failures.append(str(outcome.error))
+            run_rows.append({**row, "status": "failed", "reason": outcome.error})
             continue
-        records[run.label] = done.record
+        if config.voxel_maps:
+            _write_maps(outcome.signals, maps_folder, run)
+        records[run.source] = done.record
         row.update(done.qc)
         row.update(_counts(done.record))
         if done.qc:
@@ -310,17 +436,15 @@ def _process_all(runs: list[StudyRun], config: RunConfig, writer: DerivativeWrit
             tables.append(_tag(done.metrics, keys, config))
         row.update(status="included", reason=None)
         run_rows.append(row)
-        included[run.label] = row
-    if failures and not config.allow_failures:
-        raise StudyValidationError(
-            "the study", [*failures, "use --allow-failures to go on without these runs"]
-        )
+        included[run.source] = row
+    for failure in failures:
+        _LOG.error("run failed: %s", failure)
     exclusions += [f"failed and left out: {f}" for f in failures]
     if pending:
         tangent_tables, relmats = _tangent_tables(pending, atlas, config, records, writer)
         tables += tangent_tables
-        for label, path in relmats.items():
-            included[label]["relmat"] = shown(path)
+        for source, path in relmats.items():
+            included[source]["relmat"] = shown(path)
     metrics = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     _LOG.info(
         "%d runs measured, %d excluded, %d failed",
@@ -328,7 +452,9 @@ def _process_all(runs: list[StudyRun], config: RunConfig, writer: DerivativeWrit
         sum(r["status"] == "excluded" for r in run_rows),
         len(failures),
     )
-    return _Processed(metrics, pd.DataFrame(qc_rows), pd.DataFrame(run_rows), exclusions, records)
+    return _Processed(
+        metrics, pd.DataFrame(qc_rows), pd.DataFrame(run_rows), exclusions, records, failures
+    )
 
 
 def _finish(
@@ -357,18 +483,16 @@ def _finish(
     # that made them up to 35x slower on a loaded 2-core machine; parallelism belongs
     # across runs, not inside them.
     with threadpool_limits(limits=1, user_api="blas"):
-        processed = _process_all(runs, config, writer)
+        processed = _process_all(
+            runs, config, writer, outputs.execution, outputs.cache, staging / "voxel_maps"
+        )
     everything, qc, exclusions = processed.metrics, processed.qc, processed.exclusions
     records = processed.records
     if everything.empty:
         raise StudyValidationError("the study", ["every run was excluded", *exclusions])
     network = everything[everything["level"] == "network"].reset_index(drop=True)
     metrics = network[network["analysis"] == PRIMARY].reset_index(drop=True)
-    spec = ModelSpec(
-        within="condition",
-        contrast=(config.contrast[0], config.contrast[1]),
-        incomplete="drop" if exclusions else "refuse",
-    )
+    spec = model_spec(config, incomplete="drop" if exclusions else "refuse")
     model = analyse(
         metrics, spec, config.n_permutations, config.seed, confidence=config.confidence
     )
@@ -383,13 +507,14 @@ def _finish(
             confidence=config.confidence,
         ).results
         sensitivity_results.insert(0, "strategy", str(sensitivity["strategy"].iloc[0]))
-    exclusions += [f"left out of the paired test: {d}" for d in model.dropped]
+    test_name = "the between-subject test" if config.between else "the paired test"
+    exclusions += [f"left out of {test_name}: {d}" for d in model.dropped]
     results = model.results
     group = staging / "group"
     group.mkdir(parents=True, exist_ok=True)
     imbalance = pd.DataFrame()
     qc_fc_summary: dict[str, Any] = {}
-    if not qc.empty and "condition" in qc:
+    if not qc.empty and ("condition" in qc or config.between):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", MotionImbalanceWarning)
             imbalance = motion_imbalance(qc, spec, n_permutations=2000, seed=config.seed)
@@ -402,7 +527,9 @@ def _finish(
             write_tsv(imbalance, group / "motion_imbalance.tsv")
     dropped_ids = {d.split(":")[0] for d in model.dropped}
     complete = metrics[~metrics["participant_id"].isin(dropped_ids)]
-    diffs = paired_differences(complete, *config.contrast)
+    if config.between is None:
+        diffs = paired_differences(complete, *config.contrast)
+        write_tsv(diffs.reset_index(), group / "paired_differences.tsv")
     write_tsv(network, staging / "metrics.tsv")
     network.to_parquet(staging / "metrics.parquet", index=False)
     for level in ("region", "edge"):
@@ -415,8 +542,9 @@ def _finish(
     results.to_parquet(group / "results.parquet", index=False)
     write_tsv(design, group / "design.tsv")
     (group / "model.txt").write_text(model.summary + "\n", encoding="utf-8")
-    write_tsv(diffs.reset_index(), group / "paired_differences.tsv")
     write_tsv(pd.DataFrame({"exclusion": exclusions}), group / "exclusions.tsv")
+    if processed.failures:
+        write_tsv(pd.DataFrame({"failure": processed.failures}), group / "failures.tsv")
     provenance = {
         **provenance,
         "analysis_id": analysis_id,
@@ -424,6 +552,8 @@ def _finish(
         "denoising": config.denoise.describe(),
         "cleaning_per_run": records,
         "exclusions": exclusions,
+        "failures": processed.failures,
+        "execution": outputs.execution.describe(),
         "versions": _versions(),
     }
     (staging / "provenance.json").write_text(
@@ -434,21 +564,35 @@ def _finish(
     if config.drug is not None:
         comparison = compare(staging, config.drug, config.population)
         write_comparison(comparison, staging / "compare")
-    report = build_report(
-        design,
-        metrics,
-        results,
-        config,
-        provenance,
-        truth,
-        staging / "report.html",
-        exclusions,
-        qc=qc,
-        imbalance=imbalance,
-        qc_fc={k: v for k, v in qc_fc_summary.items() if isinstance(v, int | float)},
-        edges=edges,
-        comparison=comparison,
-    )
+    if config.between is not None:
+        # A between-subject design (cohorts): the group-model report of dmnpharm stats,
+        # which draws values by group and states the model, blocks and covariates.
+        report = build_stats_report(
+            complete,
+            spec,
+            model,
+            "permutation",
+            {**provenance, "n_permutations": config.n_permutations, "seed": config.seed},
+            staging / "report.html",
+            "metrics.tsv",
+            exclusions=exclusions,
+        )
+    else:
+        report = _paired_report(
+            design,
+            metrics,
+            model,
+            config,
+            provenance,
+            truth,
+            staging / "report.html",
+            exclusions,
+            qc=qc,
+            imbalance=imbalance,
+            qc_fc={k: v for k, v in qc_fc_summary.items() if isinstance(v, int | float)},
+            edges=edges,
+            comparison=comparison,
+        )
     store = write_analysis(
         outputs.store,
         analysis_id=analysis_id,
@@ -470,6 +614,33 @@ def _finish(
         report=report,
         analysis_id=analysis_id,
         store=store,
+        failures=tuple(processed.failures),
+    )
+
+
+def _paired_report(
+    design: pd.DataFrame,
+    metrics: pd.DataFrame,
+    model: StatsResult,
+    config: RunConfig,
+    provenance: dict[str, Any],
+    truth: dict[str, Any] | None,
+    path: Path,
+    exclusions: list[str],
+    **sections: Any,
+) -> Path:
+    """Write the report of a paired (crossover) analysis."""
+    return build_report(
+        design,
+        metrics,
+        model.results,
+        config,
+        provenance,
+        truth,
+        path,
+        exclusions,
+        null=model.null,
+        **sections,
     )
 
 
@@ -485,10 +656,6 @@ def _stored_results(
     other = sensitivity.copy()
     other.insert(0, "analysis", GSR_SENSITIVITY)
     return pd.concat([primary, other], ignore_index=True)
-
-
-def _identity(data: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return data
 
 
 def _write_qc_fc(metrics: pd.DataFrame, qc: pd.DataFrame, group: Path) -> dict[str, Any]:
@@ -521,22 +688,21 @@ def _roi_entities(run: RoiRun) -> dict[str, str]:
     }
 
 
-def _roi_runs(study: RoiStudy) -> list[StudyRun]:
+def _roi_runs(study: RoiStudy, config: RunConfig) -> list[StudyRun]:
     runs = []
     for (_, row), run in zip(study.design.iterrows(), study.runs, strict=True):
         stem = run.path.name.split("_atlas-")[0]
         confounds = run.path.parent / f"{stem}_desc-confounds_timeseries.tsv"
-        runs.append(
-            StudyRun(
-                {str(k): v for k, v in row.items()},
-                str(run.path),
-                partial(_identity, run.data),
-                confounds if confounds.is_file() else None,
-                run.repetition_time,
-                entities=_roi_entities(run),
-                source=run.path.relative_to(study.root).as_posix(),
-            )
+        task = RunTask(
+            label=str(run.path),
+            source=run.path.relative_to(study.root).as_posix(),
+            kind="roi",
+            data_file=str(run.path),
+            repetition_time=run.repetition_time,
+            config=config,
+            confounds=str(confounds) if confounds.is_file() else None,
         )
+        runs.append(StudyRun({str(k): v for k, v in row.items()}, task, _roi_entities(run)))
     return runs
 
 
@@ -555,18 +721,13 @@ def _execute(
         study.atlas,
         config.strategy,
     )
-    runs = _roi_runs(study)
-    inputs = sorted(
-        [study.root / "participants.tsv"]
-        + [r.path for r in study.runs]
-        + [r.path.with_suffix(".json") for r in study.runs]
-        + [r.confounds for r in runs if r.confounds is not None]
-        + list(study.root.glob("sub-*/sub-*_sessions.tsv"))
-    )
+    runs = _roi_runs(study, config)
+    inputs = [study.root / "participants.tsv", *study.root.glob("sub-*/sub-*_sessions.tsv")]
+    inputs += [Path(f) for r in runs for f in r.task.input_files()]
     provenance = {
         "command": "run",
         "study": recorded_study,
-        "inputs": {p.relative_to(study.root).as_posix(): sha256_file(p) for p in inputs},
+        "inputs": outputs.input_hashes(study.root, sorted(set(inputs))),
     }
     truth_file = study.root / "ground_truth.json"
     truth = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.is_file() else None
@@ -617,6 +778,7 @@ def run_study(
     overwrite: bool = False,
     store: str | Path | None = None,
     log_level: int = logging.INFO,
+    execution: Execution | None = None,
 ) -> RunResult:
     """Validate a study, clean and measure every run, and test the contrast.
 
@@ -656,11 +818,24 @@ def run_study(
         unless ``overwrite``.
     log_level : int
         Lowest level of the records written to ``out/dmnpharm.log``.
+    execution : Execution or None
+        Where per-run work runs (a local Dask cluster by default, or
+        ``$DMNPHARM_SCHEDULER``) and where per-run results are cached
+        (:class:`Execution`). Results do not depend on it.
 
     Returns
     -------
     RunResult
         Tables in memory, the final paths and the analysis id.
+
+    Raises
+    ------
+    RunFailuresError
+        Some runs could not be read and ``config.allow_failures`` is False:
+        the other runs' results are written to ``out`` all the same, with the
+        failures listed, and the error says so.
+    OutputLockedError
+        Another process is writing ``out``.
     """
     cfg = config or RunConfig()
     if cfg.drug is not None:
@@ -671,15 +846,26 @@ def run_study(
     if cfg.atlas is None:
         cfg = replace(cfg, atlas="seitzman300" if bids else read_study_atlas_name(study))
     final = Path(out)
+    plan = execution or Execution()
     with (
         staged_output_dir(final, overwrite=overwrite) as staging,
         log_to_file(staging / LOG_FILENAME, log_level),
     ):
-        outputs = Outputs(final, store_target(store, final, staging), overwrite, root.resolve())
+        outputs = Outputs(
+            final,
+            store_target(store, final, staging),
+            overwrite,
+            root.resolve(),
+            execution=plan,
+            cache=plan.make_cache(),
+        )
         if bids:
             from dmnpharm.run._bids import execute_bids
 
             result = execute_bids(root, staging, cfg, str(root.resolve()), outputs)
         else:
             result = _execute(root, staging, cfg, str(root.resolve()), outputs)
-    return _final_result(result, final, staging)
+    done = _final_result(result, final, staging)
+    if done.failures and not cfg.allow_failures:
+        raise RunFailuresError(str(final), list(done.failures))
+    return done

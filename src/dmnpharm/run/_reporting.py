@@ -17,10 +17,13 @@ from dmnpharm.report import (
     connectome_figure,
     figure_uri,
     matrix_figure,
+    null_section,
     paired_condition_figure,
+    references_sentence,
     write_report,
 )
 from dmnpharm.run._config import RunConfig
+from dmnpharm.stats import PermutationNull
 
 __all__ = ["build_report", "methods_paragraph"]
 
@@ -48,7 +51,8 @@ def methods_paragraph(
     Returns
     -------
     str
-        One paragraph of plain text.
+        One paragraph of plain text, ending with the source of each measure
+        (:data:`dmnpharm.metrics.MEASURE_REFERENCES`) and of the estimator.
     """
     atlas = load_atlas(str(config.atlas))
     n_sub = design["participant_id"].nunique()
@@ -74,8 +78,9 @@ def methods_paragraph(
         f"and false discovery rate by Benjamini-Hochberg. Confidence intervals "
         f"({config.confidence:.0%}) are parametric (Student t, n - 1 degrees of freedom). "
         f"Software: numpy {versions.get('numpy')}, scipy {versions.get('scipy')}, pandas "
-        f"{versions.get('pandas')}, nilearn {versions.get('nilearn')}."
-    )
+        f"{versions.get('pandas')}, nilearn {versions.get('nilearn')}. "
+        f"{references_sentence(tested, config.estimator)}"
+    ).rstrip()
 
 
 def _gsr_text(config: RunConfig) -> str:
@@ -261,6 +266,7 @@ def build_report(
     qc_fc: dict[str, Any] | None = None,
     edges: pd.DataFrame | None = None,
     comparison: Comparison | None = None,
+    null: PermutationNull | None = None,
 ) -> Path:
     """Write the HTML report of a run.
 
@@ -292,6 +298,9 @@ def build_report(
         Edge-level rows of the primary analysis (``metrics_edges.parquet``).
     comparison : Comparison or None
         The catalog comparison of this study's results, when a drug was named.
+    null : PermutationNull or None
+        The sign-flip null behind the results (``StatsResult.null``), drawn per
+        measure with its observed t and the family-wise critical value.
 
     Returns
     -------
@@ -343,6 +352,7 @@ def build_report(
         sections=[
             section
             for section in (
+                null_section(results, null) if null is not None else None,
                 _qc_section(qc, imbalance, qc_fc),
                 _connectivity_section(edges, load_atlas(str(config.atlas)), config.contrast),
                 catalog_section(comparison) if comparison is not None else None,

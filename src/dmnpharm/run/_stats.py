@@ -12,6 +12,7 @@ from dmnpharm._utils import get_logger, sha256_file, staged_output_dir
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import write_tsv
 from dmnpharm.run._pipeline import _versions
+from dmnpharm.run._stats_report import build_stats_report
 from dmnpharm.stats import ModelSpec, StatsResult, analyse, mixed_model, normalization
 
 __all__ = ["read_metrics_table", "run_stats"]
@@ -99,7 +100,9 @@ def run_stats(
     out : str or Path
         Output folder: ``results.tsv`` and ``.parquet`` (one row per measure),
         ``design.tsv`` (the model's rows and regressors), ``model.txt`` (the
-        model and permutation scheme in words) and ``provenance.json``.
+        model and permutation scheme in words), ``provenance.json`` and
+        ``report.html`` (self-contained: summary, results, values per measure,
+        permutation nulls, methods and provenance).
     spec : ModelSpec
         The model.
     n_permutations : int
@@ -154,6 +157,9 @@ def run_stats(
         }
         (staging / "provenance.json").write_text(
             json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        build_stats_report(
+            table, spec, result, method, provenance, staging / "report.html", Path(table_path).name
         )
     _LOG.info("%s", result.summary)
     return result

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from dmnpharm._utils import progress
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate._batch import MeasureTarget, simulate_measure_runs
 from dmnpharm.simulate._spec import Effect, StudySpec
@@ -276,6 +277,9 @@ def power_analysis(
 ) -> PowerResult:
     """Estimate the power of a spec's main contrast at several sample sizes.
 
+    At a terminal (and not under ``--quiet``) a progress bar counts the sample
+    sizes done (:func:`dmnpharm._utils.progress`).
+
     Parameters
     ----------
     spec : StudySpec
@@ -316,7 +320,8 @@ def power_analysis(
     contrast = main_contrast(spec, measure)
     children = np.random.SeedSequence(seed).spawn(len(sizes))
     table, per_study = [], []
-    for n, child in zip(sizes, children, strict=True):
+    steps = list(zip(sizes, children, strict=True))
+    for n, child in progress(steps, f"simulating and testing {n_studies} studies per size"):
         design = replace(spec.design, n_subjects=n)
         if spec.design.kind in ("trial", "cohort"):
             design = replace(design, n_controls=0)

@@ -10,6 +10,7 @@ from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
 from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
 from dmnpharm.stats._model import EXTRA_COLUMNS, ModelSpec, StatsResult, analyse
 from dmnpharm.stats._nbs import NbsResult, network_based_statistic
+from dmnpharm.stats._null import NULL_MEASURE_LIMIT, PermutationNull
 from dmnpharm.stats._paired import (
     RESULT_COLUMNS,
     paired_differences,
@@ -24,12 +25,14 @@ from dmnpharm.stats._two_sample import two_sample_permutation_test
 __all__ = [
     "BACKENDS",
     "EXTRA_COLUMNS",
+    "NULL_MEASURE_LIMIT",
     "QC_MEASURES",
     "RESULT_COLUMNS",
     "Exchangeability",
     "GlmResult",
     "ModelSpec",
     "NbsResult",
+    "PermutationNull",
     "StatsResult",
     "TfceResult",
     "analyse",

@@ -16,7 +16,9 @@ from dmnpharm.stats._model_parts import (
     ModelSpec,
     StatsResult,
     _covariate_matrix,
+    _flip_null,
     _glm_p,
+    _named_null,
     _row,
     _scheme,
     _subject_column,
@@ -67,6 +69,7 @@ def _change_model(
         res = permutation_glm(
             d[keep], x, np.eye(x.shape[1])[1], blocks, n_permutations, seed, names
         )
+        null = res.null
         g = hedges_g(d[keep][in_a], d[keep][~in_a])
         low, high = _ci("g", d[keep], n_bootstrap, seed, groups=in_a, confidence=confidence)
         design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: subjects[keep]})
@@ -91,6 +94,7 @@ def _change_model(
         names = ("intercept", spec.test_covariate, *cov_names)
         blocks = _blocks(table, spec, subjects)
         res = permutation_glm(d, x, np.eye(x.shape[1])[1], blocks, n_permutations, seed, names)
+        null = res.null
         r = pearson_r(xc, d)
         low, high = _ci("r", d, n_bootstrap, seed, covariate=xc, confidence=confidence)
         design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: subjects})
@@ -120,6 +124,7 @@ def _change_model(
             stat, est, se, df = res.statistic, res.estimate, res.se, res.df[1]
             p, eta2 = _glm_p(res), res.partial_eta2
             count, exact = n_permutations, False
+            null = res.null
         else:
             x = np.ones((n, 1))
             sf = sign_flip_test(d, n_permutations, seed, confidence)
@@ -128,6 +133,7 @@ def _change_model(
             p = {k: sf[k] for k in ("p_parametric", "p_uncorrected", "p_fwer")}
             eta2 = stat**2 / (stat**2 + df)
             count, exact = int(sf["n_permutations"][0]), bool(sf["exact"][0])
+            null = _flip_null(sf, measures)
         design = pd.DataFrame(x, columns=["intercept", *cov_names]).assign(
             **{spec.subject: subjects}
         )
@@ -155,7 +161,7 @@ def _change_model(
     out["test"] = summary.split(":")[0].lower()
     out["n_permutations"] = n_permutations
     out["exchangeability"] = summary.split(". ", 1)[-1]
-    return StatsResult(out, design, summary, tuple(dropped))
+    return StatsResult(out, design, summary, tuple(dropped), _named_null(null, measures))
 
 
 def _numeric_covariate(
@@ -286,7 +292,7 @@ def _repeated_model(
     design = pd.DataFrame(x[:, :tested], columns=list(names)[:tested])
     design.insert(0, spec.subject, np.asarray(subjects)[subj])
     design.insert(1, spec.within, np.repeat(levels, n))
-    return StatsResult(out, design, summary, tuple(dropped))
+    return StatsResult(out, design, summary, tuple(dropped), _named_null(res.null, measures))
 
 
 def _subject_model(
@@ -371,4 +377,4 @@ def _subject_model(
     out["n_permutations"] = n_permutations
     out["exchangeability"] = summary.split(". ", 1)[-1]
     design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: used})
-    return StatsResult(out, design, summary, ())
+    return StatsResult(out, design, summary, (), _named_null(res.null, measures))

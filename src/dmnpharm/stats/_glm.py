@@ -29,7 +29,9 @@ import numpy.typing as npt
 from scipy import linalg
 from scipy import stats as sps
 
+from dmnpharm._utils import progress
 from dmnpharm.exceptions import InputError
+from dmnpharm.stats._null import NULL_MEASURE_LIMIT, PermutationNull
 
 __all__ = [
     "Exchangeability",
@@ -92,6 +94,11 @@ class GlmResult:
         ``q F / (q F + n - p)``.
     n_permutations : int
         Permutations used (the identity is counted in the +1).
+    null : PermutationNull or None
+        The permuted statistics (signed t, or F) per measure, kept when there
+        are at most :data:`NULL_MEASURE_LIMIT` measures, and the maximum |t|
+        (or F) over measures per permutation; they reproduce ``p_uncorrected``
+        and ``p_fwer``.
     """
 
     estimate: Array
@@ -103,6 +110,7 @@ class GlmResult:
     p_fwer: Array
     partial_eta2: Array
     n_permutations: int
+    null: PermutationNull | None = None
 
 
 def _count_reaching(null: npt.ArrayLike, thresholds: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -227,7 +235,7 @@ def null_statistics(
     perms = draw_permutations(exchangeability, n, n_permutations, np.random.default_rng(seed))
     batch = max(1, _BATCH_BYTES // (8 * n * k))
     flipped = exchangeability.kind == "sign-flip"
-    for start in range(0, n_permutations, batch):
+    for start in progress(range(0, n_permutations, batch), "permutations"):
         chunk = perms[start : start + batch]
         m = chunk[:, :, None] * model.resid_z[None] if flipped else model.resid_z[chunk]
         yield start, model.statistics(m)
@@ -308,7 +316,10 @@ def permutation_glm(
     threshold = target * (1 - _TIE_RTOL)
     count = np.zeros(yy.shape[1])
     row_max = np.empty(n_permutations)
+    kept = np.empty((n_permutations, yy.shape[1])) if yy.shape[1] <= NULL_MEASURE_LIMIT else None
     for start, null in null_statistics(model, exch, n_permutations, seed):
+        if kept is not None:
+            kept[start : start + null.shape[0]] = null
         if q == 1:
             null = np.abs(null)
         count += (null >= threshold).sum(axis=0)
@@ -340,4 +351,5 @@ def permutation_glm(
         p_fwer=p_fwer,
         partial_eta2=eta2,
         n_permutations=n_permutations,
+        null=PermutationNull("t" if q == 1 else "F", row_max, kept, tie_rtol=_TIE_RTOL),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -12,6 +12,7 @@ from scipy import stats as sps
 
 from dmnpharm._utils import closest_match, get_logger
 from dmnpharm.exceptions import InputError
+from dmnpharm.stats._null import PermutationNull
 from dmnpharm.stats._paired import RESULT_COLUMNS
 
 __all__ = ["EXTRA_COLUMNS", "ModelSpec", "StatsResult"]
@@ -86,12 +87,20 @@ class StatsResult:
         Readable description of the model and the permutation scheme.
     dropped : tuple of str
         Subjects left out, each with its reason.
+    null : PermutationNull or None
+        The permutation null behind ``p_uncorrected`` and ``p_fwer``: each
+        measure's permuted statistic (columns named by measure, in the order
+        of ``results``) and the maximum statistic over measures per
+        permutation. With more than :data:`~dmnpharm.stats.NULL_MEASURE_LIMIT`
+        measures only the maximum is kept. None for models without
+        permutations (the mixed model).
     """
 
     results: pd.DataFrame
     design: pd.DataFrame
     summary: str
     dropped: tuple[str, ...] = field(default=())
+    null: PermutationNull | None = None
 
 
 def _need_column(table: pd.DataFrame, column: str, role: str) -> None:
@@ -221,6 +230,27 @@ def _glm_p(res: Any) -> dict[str, npt.NDArray[np.float64]]:
         "p_uncorrected": res.p_uncorrected,
         "p_fwer": res.p_fwer,
     }
+
+
+def _named_null(null: PermutationNull | None, measures: list[str]) -> PermutationNull | None:
+    """Name the columns of a null by measure (None stays None)."""
+    if null is None:
+        return None
+    return replace(null, measures=tuple(str(m) for m in measures))
+
+
+def _flip_null(
+    flipped: dict[str, npt.NDArray[np.float64]], measures: list[str]
+) -> PermutationNull:
+    """Return the null of a :func:`~dmnpharm.stats.sign_flip_test` result, named by measure."""
+    values = flipped["null_statistic"]
+    return PermutationNull(
+        "t",
+        flipped["null_maximum"],
+        values if values.shape[1] else None,
+        tuple(str(m) for m in measures),
+        exact=bool(flipped["exact"][0]),
+    )
 
 
 def _scheme(kind: str, count: int, seed: int) -> str:

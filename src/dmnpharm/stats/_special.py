@@ -33,6 +33,8 @@ from dmnpharm.stats._model_parts import (
     EXTRA_COLUMNS,
     ModelSpec,
     StatsResult,
+    _flip_null,
+    _named_null,
     _need_column,
     _need_level,
     _subject_column,
@@ -110,6 +112,7 @@ def normalization(
         in_a = (arm[keep] == a).to_numpy()
         x = np.column_stack([np.ones(keep.sum()), in_a - in_a.mean()])
         res = permutation_glm(d[keep], x, [0, 1], Exchangeability(), n_permutations, seed)
+        null = _named_null(res.null, measures)
         crit = sps.t.ppf(0.975, res.df[1])
         rows: dict[str, Any] = {
             "contrast": f"{label}, {a} - {b}",
@@ -129,6 +132,7 @@ def normalization(
         scheme = f"patients freely exchangeable between {a} and {b}; {n_permutations} permutations"
     else:
         sf = sign_flip_test(d, n_permutations, seed)
+        null = _flip_null(sf, measures)
         rows = {
             "contrast": label,
             **{k: sf[k] for k in ("estimate", "ci_low", "ci_high", "statistic")},
@@ -159,7 +163,9 @@ def normalization(
         "placebo arm where there is one."
     )
     design = pd.DataFrame({spec.subject: change.index})
-    return StatsResult(out[list(RESULT_COLUMNS + EXTRA_COLUMNS)], design, summary, tuple(dropped))
+    return StatsResult(
+        out[list(RESULT_COLUMNS + EXTRA_COLUMNS)], design, summary, tuple(dropped), null
+    )
 
 
 def mixed_model(table: pd.DataFrame, spec: ModelSpec) -> StatsResult:

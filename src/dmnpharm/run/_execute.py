@@ -1,0 +1,372 @@
+"""Where per-run tasks run: this process, a local Dask cluster, or any Dask cluster.
+
+The client (the ``dmnpharm run`` process) looks every run up in the cache,
+sends only the missing ones to the workers, stores each result in the cache
+as it arrives and hands it on. Results therefore never depend on where they
+were computed, a killed invocation keeps every run it had finished, and a
+worker that dies mid-task has its task rerun on another worker by Dask's
+scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from dmnpharm._utils import get_logger, progress
+from dmnpharm.exceptions import InputError
+from dmnpharm.run._cache import RunCache, default_cache_dir
+from dmnpharm.run._process import PRIMARY
+from dmnpharm.run._tasks import RunTask, Signals, TaskOutcome, execute_run
+
+__all__ = [
+    "CLUSTERS",
+    "SCHEDULER_ENV",
+    "Execution",
+    "run_tasks",
+    "task_keys",
+]
+
+_LOG = get_logger("run")
+
+#: Environment variable giving the default scheduler (``local``, ``synchronous`` or an address).
+SCHEDULER_ENV = "DMNPHARM_SCHEDULER"
+
+#: Batch systems reachable through dask-jobqueue.
+CLUSTERS = ("slurm", "pbs")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How and where per-run work is executed, and where its results are cached.
+
+    None of this changes a number in the outputs; it is recorded in the
+    provenance for the record only.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        ``local`` (a Dask cluster of worker processes on this machine),
+        ``synchronous`` (every run in this process, one after another; for
+        debugging and tiny studies) or the address of a running Dask scheduler
+        (``tcp://host:8786``). None: ``$DMNPHARM_SCHEDULER``, else ``local``.
+    cluster : str or None
+        ``slurm`` or ``pbs``: start workers as batch jobs through dask-jobqueue,
+        configured by the user's dask-jobqueue YAML (queue, account, cores,
+        memory, walltime ...).
+    workers : int or None
+        Worker processes (local cluster) or workers to request (batch
+        cluster). None: as many as the machine has cores, at most one per run
+        to compute (local); one per run up to 100 (batch).
+    memory_limit : str or None
+        Memory per worker, e.g. ``"4GiB"``. None: the local machine's memory
+        shared equally (local); the YAML's setting (batch).
+    cache_dir : str, Path or None
+        Cache folder; None: :func:`dmnpharm.run.default_cache_dir`.
+    cache : bool
+        Look up and store per-run results.
+    """
+
+    scheduler: str | None = None
+    cluster: str | None = None
+    workers: int | None = None
+    memory_limit: str | None = None
+    cache_dir: str | Path | None = None
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        """Check the options."""
+        if self.cluster is not None and self.cluster not in CLUSTERS:
+            raise InputError(
+                f"cluster {self.cluster!r} is not supported; use one of {', '.join(CLUSTERS)}"
+            )
+        if self.cluster is not None and self.scheduler not in (None, "local"):
+            raise InputError("give either a scheduler address or a batch cluster, not both")
+        if self.workers is not None and self.workers < 1:
+            raise InputError(f"workers must be at least 1, got {self.workers}")
+
+    @property
+    def mode(self) -> str:
+        """``synchronous``, ``local``, ``slurm``, ``pbs`` or ``address``."""
+        if self.cluster is not None:
+            return self.cluster
+        chosen = self.scheduler or os.environ.get(SCHEDULER_ENV) or "local"
+        return chosen if chosen in ("local", "synchronous") else "address"
+
+    @property
+    def address(self) -> str:
+        """The scheduler address (``address`` mode)."""
+        return str(self.scheduler or os.environ.get(SCHEDULER_ENV, ""))
+
+    def make_cache(self) -> RunCache:
+        """Return the cache these options ask for (disabled without ``cache``)."""
+        if not self.cache:
+            return RunCache(None)
+        return RunCache(self.cache_dir if self.cache_dir is not None else default_cache_dir())
+
+    def describe(self) -> dict[str, Any]:
+        """Return the options for the provenance (no host names or ports)."""
+        return {
+            "engine": "in-process" if self.mode == "synchronous" else "dask.distributed",
+            "mode": self.mode,
+            "workers": self.workers,
+            "memory_limit": self.memory_limit,
+            "cache": self.cache,
+        }
+
+
+def local_workers(n_tasks: int, requested: int | None = None) -> int:
+    """Return the worker processes of a local cluster: one per core, one thread each.
+
+    Parameters
+    ----------
+    n_tasks : int
+        Runs to compute (no more workers than that are started).
+    requested : int or None
+        Asked for by the user.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(requested or cores or 1, max(n_tasks, 1)))
+
+
+def _batch_cluster(execution: Execution, n_tasks: int) -> Any:
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise InputError(
+            f"--cluster {execution.cluster} needs dask-jobqueue; install it with "
+            "pip install 'dmnpharm[hpc]'"
+        ) from None
+    kind = {
+        "slurm": getattr(dask_jobqueue, "SLURMCluster"),  # noqa: B009 (not re-exported for mypy)
+        "pbs": getattr(dask_jobqueue, "PBSCluster"),  # noqa: B009
+    }
+    options: dict[str, Any] = {}
+    if execution.memory_limit is not None:
+        options["memory"] = execution.memory_limit
+    try:
+        cluster = kind[str(execution.cluster)](**options)
+    except ValueError as exc:
+        raise InputError(
+            f"cannot start a {execution.cluster} cluster ({exc}); set cores and memory (and "
+            "queue, account, walltime) in ~/.config/dask/jobqueue.yaml"
+        ) from None
+    cluster.scale(execution.workers or min(max(n_tasks, 1), 100))
+    return cluster
+
+
+@contextmanager
+def _client(execution: Execution, n_tasks: int) -> Iterator[Any]:
+    """Yield a Dask client for the mode (None when synchronous); close it afterwards."""
+    mode = execution.mode
+    if mode == "synchronous":
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    with ExitStack() as stack:
+        if mode == "address":
+            try:
+                client = stack.enter_context(
+                    Client(execution.address, timeout="30s")  # type: ignore[no-untyped-call]
+                )
+            except (OSError, TimeoutError) as exc:
+                raise InputError(
+                    f"cannot reach the Dask scheduler at {execution.address!r} ({exc}); check "
+                    "the address (tcp://host:port) and that the scheduler is running"
+                ) from None
+        else:
+            if mode == "local":
+                workers = local_workers(n_tasks, execution.workers)
+                cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    memory_limit=execution.memory_limit or "auto",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                _LOG.info("local Dask cluster: %d worker processes x 1 thread", workers)
+            else:
+                cluster = _batch_cluster(execution, n_tasks)
+                _LOG.info("%s cluster: %s", mode, cluster.job_script().splitlines()[0])
+            stack.enter_context(cluster)
+            client = stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
+        yield client
+
+
+def task_keys(task: RunTask, cache: RunCache) -> tuple[str | None, str]:
+    """Return a run's cache keys: its signals (BIDS images only) and its results.
+
+    Parameters
+    ----------
+    task : RunTask
+        The run.
+    cache : RunCache
+        Hashes its files (reusing digests of unchanged files).
+
+    Returns
+    -------
+    tuple
+        The key of the extracted region signals (None for ROI-level runs,
+        whose signals are a file read) and the key of the processed run.
+        The signals depend on the image, mask, atlas and sphere radius (and,
+        with voxel maps, on the cleaning and confounds too); the processed
+        run also on the confounds and the cleaning and metric choices. Group
+        options (contrast, permutations, seed, drug) are in neither.
+    """
+    config = task.config
+    hashes = {Path(f).name: cache.file_hash(f) for f in task.input_files()}
+    cleaning = {
+        "denoise": config.denoise.to_dict(),
+        "gsr_sensitivity": config.gsr_sensitivity,
+        "confounds": {k: v for k, v in hashes.items() if "confounds" in k},
+    }
+    signals_key = None
+    if task.kind == "bids":
+        image: dict[str, Any] = {
+            "bold": hashes[Path(task.data_file).name],
+            "mask": None if task.mask is None else hashes[Path(task.mask).name],
+            "atlas": config.atlas,
+            "radius_mm": config.radius_mm,
+            "repetition_time": task.repetition_time,
+            "voxel_maps": config.voxel_maps,
+        }
+        if config.voxel_maps:
+            image["cleaning"] = cleaning
+        signals_key = cache.key("signals", image)
+    run_key = cache.key(
+        "run",
+        {
+            "kind": task.kind,
+            "inputs": hashes,
+            "signals": signals_key,
+            "atlas": config.atlas,
+            "repetition_time": task.repetition_time,
+            "cleaning": cleaning,
+            "estimator": config.estimator,
+        },
+    )
+    return signals_key, run_key
+
+
+def _slim(outcome: TaskOutcome, task: RunTask) -> TaskOutcome:
+    """Keep what the run cache needs: the processed run and voxel map files, not signals."""
+    maps = outcome.signals.maps if outcome.signals is not None else {}
+    note = outcome.signals.maps_note if outcome.signals is not None else ""
+    kept = Signals(outcome.signals.data[:0], maps, note) if outcome.signals is not None else None
+    processed = outcome.processed
+    if processed is not None and task.config.estimator != "tangent":
+        # Only the primary cleaned signals are used again (written as derivatives);
+        # the tangent estimator needs every analysis's signals for the group reference.
+        primary = tuple(c for c in processed.cleaned if c.analysis == PRIMARY)
+        processed = replace(
+            processed, cleaned=tuple(replace(c, amplitude=c.data[:0]) for c in primary)
+        )
+    return replace(outcome, processed=processed, signals=kept)
+
+
+def _killed(task: RunTask, exc: BaseException) -> TaskOutcome:
+    return TaskOutcome(
+        task.label,
+        None,
+        f"{task.label}: the worker running it died repeatedly ({type(exc).__name__}: {exc}); "
+        "it may need more memory than a worker has (--memory-limit)",
+    )
+
+
+def run_tasks(
+    tasks: list[RunTask], execution: Execution, cache: RunCache
+) -> Iterator[tuple[int, TaskOutcome]]:
+    """Compute every run's task, from the cache where possible, yielding as they finish.
+
+    Parameters
+    ----------
+    tasks : list of RunTask
+        The runs.
+    execution : Execution
+        Where to compute.
+    cache : RunCache
+        Looked up before, and written after, each computation.
+
+    Yields
+    ------
+    tuple
+        ``(index into tasks, outcome)``, in order of completion. An outcome
+        holds the processed run or the error naming the run's file.
+    """
+    keys = [task_keys(task, cache) for task in tasks]
+    cache.save_hashes()
+    done: dict[int, TaskOutcome] = {}
+    todo: list[tuple[int, Signals | None]] = []
+    for index, (signals_key, run_key) in enumerate(keys):
+        hit = cache.load("run", run_key)
+        if isinstance(hit, TaskOutcome):
+            done[index] = hit
+            continue
+        signals = cache.load("signals", signals_key) if signals_key else None
+        todo.append((index, signals if isinstance(signals, Signals) else None))
+    if cache.enabled:
+        _LOG.info(
+            "%d of %d runs from the cache (%s), %d to compute",
+            len(done),
+            len(tasks),
+            cache.root,
+            len(todo),
+        )
+
+    from_cache = {index for index, signals in todo if signals is not None}
+
+    def finished(index: int, outcome: TaskOutcome) -> tuple[int, TaskOutcome]:
+        slim = _slim(outcome, tasks[index])
+        signals_key, run_key = keys[index]
+        if outcome.error is None:
+            fresh = index not in from_cache
+            if signals_key is not None and outcome.signals is not None and fresh:
+                cache.store("signals", signals_key, outcome.signals)
+            cache.store("run", run_key, slim)
+        return index, slim
+
+    def everything() -> Iterator[tuple[int, TaskOutcome]]:
+        yield from done.items()
+        if not todo:
+            return
+        with _client(execution, len(todo)) as client:
+            if client is None:
+                for index, signals in todo:
+                    yield finished(index, execute_run(tasks[index], signals))
+                return
+            from distributed import as_completed
+
+            futures = {
+                client.submit(
+                    execute_run,
+                    tasks[index],
+                    signals,
+                    key=f"dmnpharm-run-{keys[index][1][:24]}-{index}",
+                    pure=False,
+                ): index
+                for index, signals in todo
+            }
+            for future in as_completed(futures):  # type: ignore[no-untyped-call]
+                index = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:
+                    if type(exc).__name__ != "KilledWorker":
+                        raise
+                    outcome = _killed(tasks[index], exc)
+                future.release()
+                yield finished(index, outcome)
+
+    yield from progress(everything(), "cleaning and measuring runs", total=len(tasks))

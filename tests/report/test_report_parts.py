@@ -1,0 +1,149 @@
+"""Report parts: permutation-null figures and section, group and covariate figures, citations."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dmnpharm.report import (
+    ReportContent,
+    covariate_figure,
+    group_values_figure,
+    max_null_figure,
+    null_figure,
+    null_section,
+    references_sentence,
+    render_report,
+)
+from dmnpharm.stats import NULL_MEASURE_LIMIT, PermutationNull, sign_flip_test
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _png(uri: str) -> bytes:
+    assert uri.startswith("data:image/png;base64,")
+    data = base64.b64decode(uri.split(",", 1)[1])
+    assert data[:8] == PNG
+    return data
+
+
+def _paired(rng: np.random.Generator, k: int) -> tuple[pd.DataFrame, PermutationNull]:
+    """Results and the sign-flip null of k measures (the first with an effect)."""
+    d = rng.normal(0.0, 1.0, (14, k))
+    d[:, 0] += 1.2
+    out = sign_flip_test(d, n_permutations=300, seed=2)
+    measures = [f"m{j}" for j in range(k)]
+    results = pd.DataFrame(
+        {
+            "measure": measures,
+            "statistic": out["statistic"],
+            "p_uncorrected": out["p_uncorrected"],
+            "p_fwer": out["p_fwer"],
+        }
+    )
+    kept = out["null_statistic"]
+    null = PermutationNull(
+        "t", out["null_maximum"], kept if kept.shape[1] else None, tuple(measures)
+    )
+    return results, null
+
+
+def test_null_figures_are_pngs(rng: np.random.Generator) -> None:
+    """Per-measure and maximum nulls render, also with infinite or off-range values."""
+    null = rng.normal(size=500)
+    _png(null_figure(null, 2.5, 3.1, "t", "m"))
+    _png(null_figure(np.append(null, np.inf), np.inf, np.inf, "t", "constant"))
+    _png(null_figure(rng.f(2, 20, 300), 7.0, 4.2, "F", "an F"))
+    _png(max_null_figure(np.abs(null), [0.5, -4.0, np.inf], 3.0, "t", "maximum"))
+
+
+def test_null_section_draws_the_measures_with_the_smallest_p(rng: np.random.Generator) -> None:
+    """One maximum figure plus one per shown measure, the strongest first in line."""
+    results, null = _paired(rng, 5)
+    section = null_section(results, null, shown=2)
+    assert section.anchor == "nulls"
+    assert len(section.figures) == 3
+    assert "m0" in section.figures[1][1]
+    assert "Histograms for the 2 measures" in section.note
+    assert "(count + 1) / (300 + 1)" in section.note
+    for uri, _ in section.figures:
+        _png(uri)
+
+
+def test_null_section_with_only_the_maximum(rng: np.random.Generator) -> None:
+    """More measures than the limit: the maximum's figure only, and the note says why."""
+    results, null = _paired(rng, NULL_MEASURE_LIMIT + 1)
+    assert null.per_measure is None
+    section = null_section(results, null)
+    assert len(section.figures) == 1
+    assert "only the null of the maximum statistic" in section.note
+
+
+def test_group_and_covariate_figures_are_pngs(rng: np.random.Generator) -> None:
+    """One value per subject by group, and against a covariate."""
+    subjects = [f"sub-{i}" for i in range(9)]
+    values = pd.Series(rng.normal(size=9), index=subjects)
+    groups = pd.Series(["a", "b", "c"] * 3, index=subjects)
+    _png(group_values_figure(values, groups, ["b", "a", "absent"], "m", "z"))
+    _png(covariate_figure(rng.normal(size=9), values.to_numpy(), "m", "rating", "z"))
+    _png(covariate_figure(np.ones(3), [1.0, 2.0, np.nan], "flat", "x", "y"))
+
+
+def test_references_sentence_groups_sources() -> None:
+    """Measures sharing a source are cited together; plain averages and unknowns are not."""
+    text = references_sentence(
+        ["dmn_segregation", "dmn_within_fc", "not_a_measure", "system_segregation", "dmn_alff"],
+        "tangent",
+    )
+    assert text.startswith("References: tangent connectivity: Varoquaux et al. 2010")
+    assert "dmn_segregation and system_segregation: Chan et al. 2014" in text
+    assert "dmn_alff: Zang et al. 2007" in text
+    assert "dmn_within_fc is a plain average" in text
+    assert "not_a_measure" not in text
+    assert references_sentence(["not_a_measure"], "pearson") == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "cell"),
+    [("hedges_g", "effect size (hedges_g)", "0.50</td>"), (None, "effect size (d_z)", "0.40")],
+)
+def test_results_table_names_the_effect_size(kind: str | None, header: str, cell: str) -> None:
+    """The effect size's kind heads its column; tables without one show d_z."""
+    row = {
+        "measure": "m",
+        "contrast": "a-b",
+        "estimate": 0.1,
+        "ci_low": 0.0,
+        "ci_high": 0.2,
+        "statistic": 2.0,
+        "df": 9,
+        "p_parametric": 0.05,
+        "p_uncorrected": 0.05,
+        "p_fwer": 0.05,
+        "p_fdr": 0.05,
+        "n": 10,
+        "effect_size_dz": 0.4,
+        "exchangeability": "sign flips.",
+    }
+    if kind:
+        row.update(effect_size=0.5, effect_size_kind=kind)
+    content = ReportContent(
+        title="t",
+        design={},
+        results=pd.DataFrame([row]),
+        figures={},
+        methods="m",
+        provenance={},
+        statistic_name="F",
+        fwer_method="maximum F over measures",
+    )
+    html = render_report(content)
+    assert header in html
+    assert cell in html
+    assert "<th>F (df)</th>" in html
+    assert "maximum F over measures" in html
+    assert "sign flips.." not in html
+    assert "Each measure by condition" not in html  # no figures, no empty heading

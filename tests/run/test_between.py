@@ -1,0 +1,74 @@
+"""``dmnpharm run`` on an observational cohort: the between-subject design."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+from dmnpharm.exceptions import InputError, StudyValidationError
+from dmnpharm.run import RunConfig, run_study
+from dmnpharm.signal import DenoiseConfig
+from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_simulated_study
+
+CONFIG = RunConfig(
+    n_permutations=499,
+    denoise=DenoiseConfig("6p"),
+    between="medication",
+    between_contrast=("ssri", "none"),
+    covariates=("age",),
+    block="site",
+)
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Write 40 patients and 20 controls over 4 sites, one 80-volume run each."""
+    base = load_preset("cohort-observational", seed=2)
+    spec = replace(
+        base,
+        design=replace(base.design, n_subjects=40, n_controls=20),
+        signal=SignalSpec(n_volumes=80, repetition_time=2.0),
+    )
+    return write_simulated_study(simulate_study(spec), tmp_path_factory.mktemp("c") / "study")
+
+
+def test_between_design_matches_ordinary_least_squares(cohort: Path, tmp_path: Path) -> None:
+    """Estimates and t equal statsmodels OLS of value ~ medication + age + site per measure."""
+    result = run_study(cohort, tmp_path / "out", CONFIG)
+    participants = pd.read_csv(cohort / "participants.tsv", sep="\t")
+    metrics = result.metrics
+    assert set(metrics["participant_id"]) == set(participants["participant_id"])
+    for measure in ("dmn_within_fc", "dmn_salience_fc", "dmn_alff"):
+        rows = metrics[metrics["measure"] == measure]
+        values = rows.groupby("participant_id")["value"].mean().rename("value")
+        table = participants.set_index("participant_id").join(values)
+        table = table[table["medication"].isin(["ssri", "none"])]
+        table["ssri"] = (table["medication"] == "ssri").astype(float)
+        fit = smf.ols("value ~ ssri + age + C(site)", data=table).fit()
+        ours = result.results.set_index("measure").loc[measure]
+        assert ours["estimate"] == pytest.approx(fit.params["ssri"], rel=1e-8, abs=1e-12)
+        assert ours["statistic"] == pytest.approx(fit.tvalues["ssri"], rel=1e-6)
+        assert ours["n"] == len(table)
+    assert result.results["p_fwer"].between(0, 1).all()
+    assert not (tmp_path / "out" / "group" / "paired_differences.tsv").exists()
+    model = (tmp_path / "out" / "group" / "model.txt").read_text()
+    assert "site" in model
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "medication" in report
+    assert np.isfinite(result.results["estimate"]).all()
+
+
+def test_between_design_problems_are_named_before_any_work(cohort: Path, tmp_path: Path) -> None:
+    """A missing column or level names participants.tsv and suggests the fix."""
+    with pytest.raises(StudyValidationError, match="did you mean 'medication'"):
+        run_study(cohort, tmp_path / "a", replace(CONFIG, between="medicaton"))
+    with pytest.raises(StudyValidationError, match="--between-contrast"):
+        run_study(cohort, tmp_path / "b", replace(CONFIG, between_contrast=("snri", "none")))
+    with pytest.raises(InputError, match="between"):
+        RunConfig(covariates=("age",))
+    assert not (tmp_path / "a").exists()
