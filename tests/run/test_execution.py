@@ -23,7 +23,7 @@ import pytest
 
 import dmnpharm.run._execute as execute_module
 from dmnpharm._utils import output_lock
-from dmnpharm.exceptions import InputError, OutputLockedError
+from dmnpharm.exceptions import InputError, OutputExistsError, OutputLockedError
 from dmnpharm.run import Execution, RunCache, RunConfig, run_study
 from dmnpharm.run._execute import local_workers, task_keys
 from dmnpharm.run._tasks import RunTask, execute_run
@@ -180,6 +180,24 @@ def test_a_rerun_takes_every_run_from_the_cache(
     fresh = run_study(small_study, tmp_path / "d", CONFIG, execution=uncached)
     assert len(calls) == 48
     pd.testing.assert_frame_equal(first.metrics, fresh.metrics)
+
+
+def test_an_output_holding_this_analysis_is_left_alone(
+    small_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same command again: nothing redone, same result; another analysis: refused."""
+    out = tmp_path / "out"
+    first = run_study(small_study, out, CONFIG)
+    stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    monkeypatch.setattr(execute_module, "execute_run", None)  # any per-run work would fail
+    again = run_study(small_study, out, CONFIG)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamp
+    assert again.analysis_id == first.analysis_id
+    pd.testing.assert_frame_equal(again.metrics, first.metrics)
+    pd.testing.assert_frame_equal(again.results, first.results)
+    with pytest.raises(OutputExistsError, match="holds another analysis"):
+        run_study(small_study, out, replace(CONFIG, denoise=DenoiseConfig("24p")))
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamp
 
 
 def test_a_second_writer_is_refused_and_stale_staging_is_cleared(
@@ -340,3 +358,36 @@ def test_a_worker_killed_mid_run_is_replaced_and_results_match(
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=30)
+
+
+# dask-jobqueue leaves a half-built cluster behind when its constructor refuses the
+# configuration; its __del__ then warns. That is theirs, and expected here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_batch_cluster_is_configured_from_the_jobqueue_yaml(tmp_path: Path) -> None:
+    """--cluster slurm: dask-jobqueue's SLURMCluster with the YAML's settings and our memory.
+
+    No job is submitted (no SLURM here): the job script is checked, and a
+    missing configuration gives a message that says where to set it.
+    """
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask_jobqueue")
+    settings = {
+        "jobqueue.slurm.cores": 2,
+        "jobqueue.slurm.memory": "8GiB",
+        "jobqueue.slurm.queue": "short",
+        "jobqueue.slurm.scheduler-options": {"host": "127.0.0.1", "dashboard_address": None},
+    }
+    with dask.config.set(settings):
+        cluster = execute_module._batch_cluster(Execution(cluster="slurm", memory_limit="4GiB"))
+        try:
+            script = cluster.job_script()
+        finally:
+            cluster.close()
+    assert "#SBATCH -p short" in script
+    assert "#SBATCH --mem=4G" in script
+    assert "--nthreads 2" in script or "--nworkers" in script
+    with (
+        dask.config.set({"jobqueue.pbs.cores": None, "jobqueue.pbs.memory": None}),
+        pytest.raises(InputError, match="jobqueue.yaml"),
+    ):
+        execute_module._batch_cluster(Execution(cluster="pbs"))

@@ -139,7 +139,7 @@ def local_workers(n_tasks: int, requested: int | None = None) -> int:
     return max(1, min(requested or cores or 1, max(n_tasks, 1)))
 
 
-def _batch_cluster(execution: Execution, n_tasks: int) -> Any:
+def _batch_cluster(execution: Execution) -> Any:
     try:
         import dask_jobqueue
     except ImportError:
@@ -161,7 +161,6 @@ def _batch_cluster(execution: Execution, n_tasks: int) -> Any:
             f"cannot start a {execution.cluster} cluster ({exc}); set cores and memory (and "
             "queue, account, walltime) in ~/.config/dask/jobqueue.yaml"
         ) from None
-    cluster.scale(execution.workers or min(max(n_tasks, 1), 100))
     return cluster
 
 
@@ -198,7 +197,8 @@ def _client(execution: Execution, n_tasks: int) -> Iterator[Any]:
                 )
                 _LOG.info("local Dask cluster: %d worker processes x 1 thread", workers)
             else:
-                cluster = _batch_cluster(execution, n_tasks)
+                cluster = _batch_cluster(execution)
+                cluster.scale(execution.workers or min(max(n_tasks, 1), 100))
                 _LOG.info("%s cluster: %s", mode, cluster.job_script().splitlines()[0])
             stack.enter_context(cluster)
             client = stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]

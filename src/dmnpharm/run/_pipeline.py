@@ -29,6 +29,7 @@ from dmnpharm.catalog import compare, load_catalog, resolve_drug, write_comparis
 from dmnpharm.exceptions import (
     InputError,
     MotionImbalanceWarning,
+    OutputExistsError,
     RunFailuresError,
     StudyValidationError,
 )
@@ -136,6 +137,9 @@ class Outputs:
         Where per-run work runs.
     cache : RunCache
         Per-run results and input files' digests.
+    existing : dict or None
+        The provenance of a complete analysis already in ``final`` (when not
+        overwriting): if it is this analysis, nothing is redone.
     """
 
     final: Path
@@ -145,6 +149,7 @@ class Outputs:
     source_now: Path | None = None
     execution: Execution = field(default_factory=Execution)
     cache: RunCache = field(default_factory=lambda: RunCache(None))
+    existing: dict[str, Any] | None = None
 
     def input_hashes(self, root: Path, files: list[Path]) -> dict[str, str]:
         """Return the SHA-256 of input files by path relative to ``root``, sorted.
@@ -474,6 +479,8 @@ def _finish(
         config.estimator,
         {"config": config_record, "inputs": provenance.get("inputs", {})},
     )
+    if outputs.existing is not None:
+        _up_to_date_or_refuse(outputs.final, outputs.existing, analysis_id)
     check_new_analysis(outputs.store, analysis_id, overwrite=outputs.overwrite)
     _LOG.info("analysis %s", analysis_id)
     writer = DerivativeWriter(staging / DERIVATIVES_FOLDER, load_atlas(str(config.atlas)), config)
@@ -763,6 +770,50 @@ def store_target(store: str | Path | None, final: Path, staging: Path) -> Path:
     return staging / inside
 
 
+class _UpToDateError(Exception):
+    """The output folder already holds this very analysis, complete."""
+
+
+def _up_to_date_or_refuse(final: Path, existing: dict[str, Any], analysis_id: str) -> None:
+    """Stop (nothing to do) when ``final`` holds this analysis; refuse to replace another."""
+    same_version = existing.get("versions", {}).get("dmnpharm") == __version__
+    if existing.get("analysis_id") == analysis_id and same_version:
+        raise _UpToDateError
+    raise OutputExistsError(
+        f"output folder '{final}' holds another analysis ({existing.get('analysis_id')}, "
+        f"dmnpharm {existing.get('versions', {}).get('dmnpharm')}); choose another --out or "
+        "pass --overwrite to replace it"
+    )
+
+
+def _existing_analysis(final: Path, overwrite: bool) -> dict[str, Any] | None:
+    """Return the provenance of a complete earlier analysis in ``final`` (not overwriting)."""
+    record = final / "provenance.json"
+    if overwrite or not record.is_file() or not (final / "report.html").is_file():
+        return None
+    try:
+        content: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return content
+
+
+def _stored_result(final: Path, existing: dict[str, Any]) -> RunResult:
+    """Read back the result of the complete analysis already in ``final``."""
+    network = pd.read_parquet(final / "metrics.parquet")
+    metrics = network[network["analysis"] == PRIMARY].reset_index(drop=True)
+    store = final / STORE_FILENAME
+    return RunResult(
+        out=final,
+        metrics=metrics,
+        results=pd.read_parquet(final / "group" / "results.parquet"),
+        report=final / "report.html",
+        analysis_id=str(existing.get("analysis_id", "")),
+        store=store if store.is_file() else None,
+        failures=tuple(existing.get("failures", ())),
+    )
+
+
 def _final_result(result: RunResult, final: Path, staging: Path) -> RunResult:
     """Point a result's paths at the output folder the staging folder became."""
     store = result.store
@@ -810,7 +861,10 @@ def run_study(
         Analytic choices; defaults to ``RunConfig()``.
     overwrite : bool
         Replace a non-empty ``out``, and the analysis in ``store`` if it
-        holds the same analysis id already.
+        holds the same analysis id already. Without it, an ``out`` that
+        already holds this very analysis, complete (same inputs by content,
+        same choices, same dmnpharm version), is left as it is and its
+        results are returned: nothing is redone.
     store : str, Path or None
         Results store to append the analysis to (:mod:`dmnpharm.store`); a
         folder means its ``results.duckdb``. None: ``out/results.duckdb``.
@@ -847,6 +901,32 @@ def run_study(
         cfg = replace(cfg, atlas="seitzman300" if bids else read_study_atlas_name(study))
     final = Path(out)
     plan = execution or Execution()
+    existing = _existing_analysis(final, overwrite)
+    try:
+        result = _run_staged(
+            root, final, cfg, overwrite or existing is not None, store, log_level, plan, existing
+        )
+    except _UpToDateError:
+        assert existing is not None
+        _LOG.info("%s already holds this analysis, complete: nothing to do", final)
+        result = _stored_result(final, existing)
+    if result.failures and not cfg.allow_failures:
+        raise RunFailuresError(str(final), list(result.failures))
+    return result
+
+
+def _run_staged(
+    root: Path,
+    final: Path,
+    cfg: RunConfig,
+    overwrite: bool,
+    store: str | Path | None,
+    log_level: int,
+    plan: Execution,
+    existing: dict[str, Any] | None,
+) -> RunResult:
+    """Analyse the study into a staging folder that becomes ``final`` when complete."""
+    bids = (root / "derivatives" / "fmriprep").is_dir()
     with (
         staged_output_dir(final, overwrite=overwrite) as staging,
         log_to_file(staging / LOG_FILENAME, log_level),
@@ -858,6 +938,7 @@ def run_study(
             root.resolve(),
             execution=plan,
             cache=plan.make_cache(),
+            existing=existing,
         )
         if bids:
             from dmnpharm.run._bids import execute_bids
@@ -865,7 +946,4 @@ def run_study(
             result = execute_bids(root, staging, cfg, str(root.resolve()), outputs)
         else:
             result = _execute(root, staging, cfg, str(root.resolve()), outputs)
-    done = _final_result(result, final, staging)
-    if done.failures and not cfg.allow_failures:
-        raise RunFailuresError(str(final), list(done.failures))
-    return done
+    return _final_result(result, final, staging)
