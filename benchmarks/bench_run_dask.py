@@ -129,14 +129,15 @@ def voxel(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
     times: dict[int, list[dict[str, float]]] = {1: [], 2: []}
     for repeat in range(repeats):
         for workers in (1, 2):
-            out = folder / f"out-w{workers}-{repeat}"
+            out = folder / f"out-w{workers}-{repeat}-{time.time_ns()}"
             command = _run(study, out, *options, "--workers", str(workers), "--no-cache")
             times[workers].append(timed(command, _env(folder / "unused-cache")))
             print(f"{workers} worker(s), repeat {repeat}: {times[workers][-1]}")
     cache = folder / f"cache-{time.time_ns()}"
-    first = timed(_run(study, folder / "out-cache-1", *options), _env(cache))
-    second = timed(_run(study, folder / "out-cache-1", *options), _env(cache))
-    elsewhere = timed(_run(study, folder / "out-cache-2", *options), _env(cache))
+    again = folder / f"out-cache-{time.time_ns()}"
+    first = timed(_run(study, again, *options), _env(cache))
+    second = timed(_run(study, again, *options), _env(cache))
+    elsewhere = timed(_run(study, folder / f"out-new-{time.time_ns()}", *options), _env(cache))
     one = statistics.median(t["seconds"] for t in times[1])
     two = statistics.median(t["seconds"] for t in times[2])
     result = {
