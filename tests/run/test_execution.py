@@ -363,7 +363,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_results_match(
 # dask-jobqueue leaves a half-built cluster behind when its constructor refuses the
 # configuration; its __del__ then warns. That is theirs, and expected here.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_batch_cluster_is_configured_from_the_jobqueue_yaml(tmp_path: Path) -> None:
+def test_a_batch_cluster_is_configured_from_the_jobqueue_yaml() -> None:
     """--cluster slurm: dask-jobqueue's SLURMCluster with the YAML's settings and our memory.
 
     No job is submitted (no SLURM here): the job script is checked, and a
