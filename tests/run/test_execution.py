@@ -388,6 +388,6 @@ def test_a_batch_cluster_is_configured_from_the_jobqueue_yaml() -> None:
     assert "--nthreads 2" in script or "--nworkers" in script
     with (
         dask.config.set({"jobqueue.pbs.cores": None, "jobqueue.pbs.memory": None}),
-        pytest.raises(InputError, match="jobqueue.yaml"),
+        pytest.raises(InputError, match=r"jobqueue\.yaml"),
     ):
         execute_module._batch_cluster(Execution(cluster="pbs"))
