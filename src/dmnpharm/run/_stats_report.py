@@ -150,23 +150,8 @@ def _value_figure(table: pd.DataFrame, spec: ModelSpec, measure: str) -> tuple[s
                 return None
             change = (means[a] - means[b]).dropna()
             label = f"{measure}: {a} - {b}"
-            if spec.between:
-                groups = _per_subject(table, spec, spec.between).astype(str)
-                order = list(spec.between_contrast or sorted(set(groups.loc[change.index])))
-                return (
-                    group_values_figure(change, groups, order, label, unit),
-                    f"{label}: each dot is one subject's change, by {spec.between}; red: the "
-                    "group mean ± 1.96 standard errors.",
-                )
-            if spec.test_covariate:
-                covariate = pd.to_numeric(
-                    _per_subject(table, spec, spec.test_covariate), errors="coerce"
-                ).loc[change.index]
-                return (
-                    covariate_figure(covariate, change, label, spec.test_covariate, unit),
-                    f"{label}: each dot is one subject's change against "
-                    f"{spec.test_covariate}; red: the least-squares line.",
-                )
+            if spec.between or spec.test_covariate:
+                return _subject_figure(change, table, spec, label, unit, "one subject's change")
             levels = [b, a]
         else:
             levels = sorted(means.columns)
@@ -183,23 +168,31 @@ def _value_figure(table: pd.DataFrame, spec: ModelSpec, measure: str) -> tuple[s
             f"{spec.within}; red: the mean ± 1.96 standard errors.",
         )
     values = rows.groupby(spec.subject)["value"].mean()
+    if spec.between or spec.test_covariate:
+        return _subject_figure(values, table, spec, measure, unit, "one subject (mean over runs)")
+    return None
+
+
+def _subject_figure(
+    values: pd.Series, table: pd.DataFrame, spec: ModelSpec, label: str, unit: str, dot: str
+) -> tuple[str, str]:
+    """Draw one value per subject by the between factor, or against the tested covariate."""
     if spec.between:
         groups = _per_subject(table, spec, spec.between).astype(str)
-        order = list(spec.between_contrast or sorted(set(groups)))
+        order = list(spec.between_contrast or sorted(set(groups.loc[values.index])))
         return (
-            group_values_figure(values, groups, order, measure, unit),
-            f"{measure}: each dot is one subject (mean over runs), by {spec.between}; red: "
-            "the group mean ± 1.96 standard errors.",
+            group_values_figure(values, groups, order, label, unit),
+            f"{label}: each dot is {dot}, by {spec.between}; red: the group mean ± 1.96 "
+            "standard errors.",
         )
-    if spec.test_covariate:
-        covariate = pd.to_numeric(
-            _per_subject(table, spec, spec.test_covariate), errors="coerce"
-        ).loc[values.index]
-        return (
-            covariate_figure(covariate, values, measure, spec.test_covariate, unit),
-            f"{measure}: each dot is one subject (mean over runs); red: the least-squares line.",
-        )
-    return None
+    covariate_name = str(spec.test_covariate)
+    covariate = pd.to_numeric(_per_subject(table, spec, covariate_name), errors="coerce").loc[
+        values.index
+    ]
+    return (
+        covariate_figure(covariate, values, label, covariate_name, unit),
+        f"{label}: each dot is {dot} against {covariate_name}; red: the least-squares line.",
+    )
 
 
 def _values_section(table: pd.DataFrame, spec: ModelSpec, results: pd.DataFrame) -> Section:
