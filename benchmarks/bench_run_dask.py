@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
 import subprocess
@@ -51,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from bench_extract import write_json  # the benchmarks folder is not a package
 
 from dmnpharm.simulate import (
     SignalSpec,
@@ -229,15 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             numbers = cohort(folder, args.subjects)
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "args": vars(args) | {"json": str(args.json), "folder": str(args.folder)},
-                    "numbers": numbers,
-                },
-                indent=2,
-            )
-        )
+        write_json(args.json, args, [numbers])
     return 0
 
 
