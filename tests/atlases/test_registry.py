@@ -176,3 +176,27 @@ def test_atlas_checks_subsystems() -> None:
         Atlas(*args, subsystems=("ventral", ""))
     with pytest.raises(ValueError, match=r"outside the DMN have a DMN subsystem: \['b'\]"):
         Atlas(*args, subsystems=("core", "mtl"))
+
+
+@pytest.mark.parametrize(
+    ("builder", "fetcher"),
+    [
+        ("seitzman300", "fetch_coords_seitzman_2018"),
+        ("dosenbach160", "fetch_coords_dosenbach_2010"),
+    ],
+)
+def test_embedded_tables_read_directly_equal_nilearns_fetchers(
+    builder: str, fetcher: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading nilearn's data files directly gives exactly what its fetchers return."""
+    import nilearn.datasets
+
+    from dmnpharm.atlases import _embedded
+
+    direct = getattr(_embedded, builder)()
+    bunch = getattr(nilearn.datasets, fetcher)(ordered_regions=False)
+    np.testing.assert_array_equal(np.asarray(direct.coords), bunch["rois"].to_numpy(float))
+    assert list(direct.source_networks) == [str(n) for n in bunch["networks"]]
+    # and when nilearn keeps its tables elsewhere, the fetchers give the same atlas
+    monkeypatch.setattr(_embedded, "_nilearn_table", lambda _name: None)
+    assert getattr(_embedded, builder)() == direct

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import dmnpharm.run._tasks as tasks_module
+import dmnpharm.run._work as work_module
 from dmnpharm.atlases import load_atlas
 from dmnpharm.cli import main
 from dmnpharm.cli._main import RUN_FAILURES_EXIT
@@ -113,13 +113,13 @@ def test_a_new_cleaning_reuses_the_extracted_signals(
 ) -> None:
     """Images are read once: another strategy cleans the cached region signals again."""
     calls: list[str] = []
-    original = tasks_module.extract_timeseries
+    original = work_module.extract_timeseries
 
     def counted(*args: object, **kwargs: object) -> object:
         calls.append(str(args[0]))
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tasks_module, "extract_timeseries", counted)
+    monkeypatch.setattr(work_module, "extract_timeseries", counted)
     first = run_study(voxel_study, tmp_path / "a", RunConfig(n_permutations=99))
     assert len(calls) == 16
     other = RunConfig(n_permutations=99, denoise=DenoiseConfig("6p"))

@@ -21,12 +21,15 @@ import duckdb
 import pandas as pd
 import pytest
 
+import dmnpharm.run._dispatch as dispatch_module
 import dmnpharm.run._execute as execute_module
 from dmnpharm._utils import output_lock
 from dmnpharm.exceptions import InputError, OutputExistsError, OutputLockedError
 from dmnpharm.run import Execution, RunCache, RunConfig, run_study
-from dmnpharm.run._execute import local_workers, task_keys
-from dmnpharm.run._tasks import RunTask, execute_run
+from dmnpharm.run._dispatch import task_keys
+from dmnpharm.run._execute import local_workers
+from dmnpharm.run._tasks import RunTask
+from dmnpharm.run._work import execute_run
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_simulated_study
 
@@ -161,7 +164,7 @@ def test_a_rerun_takes_every_run_from_the_cache(
         calls.append(task.source)
         return execute_run(task, signals)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(execute_module, "execute_run", counted)
+    monkeypatch.setattr(dispatch_module, "execute_run", counted)
     first = run_study(small_study, tmp_path / "a", CONFIG)
     assert len(calls) == 16
     second = run_study(small_study, tmp_path / "b", replace(CONFIG, n_permutations=299))
@@ -189,7 +192,7 @@ def test_an_output_holding_this_analysis_is_left_alone(
     out = tmp_path / "out"
     first = run_study(small_study, out, CONFIG)
     stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    monkeypatch.setattr(execute_module, "execute_run", None)  # any per-run work would fail
+    monkeypatch.setattr(dispatch_module, "execute_run", None)  # any per-run work would fail
     again = run_study(small_study, out, CONFIG)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamp
     assert again.analysis_id == first.analysis_id

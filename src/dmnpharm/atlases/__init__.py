@@ -12,20 +12,25 @@ of region centres (:func:`coords_atlas`). docs/atlases.md lists every atlas and
 how its network names map onto the vocabulary.
 """
 
-from dmnpharm.atlases._atlas import NETWORKS, SUBSYSTEMS, Atlas
-from dmnpharm.atlases._coords import coords_atlas
-from dmnpharm.atlases._embedded import ANDREWS_HANNA_RADIUS_MM
-from dmnpharm.atlases._labels import ATLAS_DIR_ENV, atlas_dir, labels_atlas
-from dmnpharm.atlases._registry import available_atlases, load_atlas
-from dmnpharm.atlases._schaefer import SCHAEFER_TO_SUBSYSTEM, SCHAEFER_TO_VOCAB, schaefer_atlas
-from dmnpharm.atlases._tian import TIAN_S1_LABELS, schaefer_tian_atlas
-from dmnpharm.atlases._yeo import (
-    YEO7_NETWORKS,
-    YEO7_TO_VOCAB,
-    YEO17_NETWORKS,
-    YEO17_TO_YEO7,
-    yeo_atlas,
-)
+from typing import TYPE_CHECKING
+
+from dmnpharm._utils._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dmnpharm.atlases._atlas import NETWORKS, SUBSYSTEMS, Atlas
+    from dmnpharm.atlases._coords import coords_atlas
+    from dmnpharm.atlases._embedded import ANDREWS_HANNA_RADIUS_MM
+    from dmnpharm.atlases._labels import ATLAS_DIR_ENV, atlas_dir, labels_atlas
+    from dmnpharm.atlases._registry import available_atlases, load_atlas
+    from dmnpharm.atlases._schaefer import SCHAEFER_TO_SUBSYSTEM, SCHAEFER_TO_VOCAB, schaefer_atlas
+    from dmnpharm.atlases._tian import TIAN_S1_LABELS, schaefer_tian_atlas
+    from dmnpharm.atlases._yeo import (
+        YEO7_NETWORKS,
+        YEO7_TO_VOCAB,
+        YEO17_NETWORKS,
+        YEO17_TO_YEO7,
+        yeo_atlas,
+    )
 
 __all__ = [
     "ANDREWS_HANNA_RADIUS_MM",
@@ -49,3 +54,5 @@ __all__ = [
     "schaefer_tian_atlas",
     "yeo_atlas",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -3,11 +3,21 @@
 Seitzman-300 and Dosenbach-160 are read from the coordinate tables that ship
 inside nilearn; the Andrews-Hanna (2010) DMN regions are a published table,
 written out below.
+
+The tables are read from nilearn's data folder directly rather than through
+``nilearn.datasets``, whose import (scikit-learn, requests, ...) costs about a
+second: the columns used are those nilearn's ``fetch_coords_*`` functions
+return, and a test checks the two agree. If the installed nilearn keeps its
+tables elsewhere, its fetchers are used.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
 
 from dmnpharm.atlases._atlas import Atlas
 from dmnpharm.exceptions import InputError
@@ -80,13 +90,46 @@ def _to_vocab(mapping: Mapping[str, str], names: Sequence[str], atlas: str) -> t
     return tuple(mapping[n] for n in names)
 
 
+def _nilearn_table(name: str) -> Path | None:
+    """Return a table of nilearn's package data without importing ``nilearn.datasets``."""
+    spec = importlib.util.find_spec("nilearn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / name
+    return path if path.is_file() else None
+
+
+def _seitzman_table() -> pd.DataFrame:
+    """Seitzman-300 in file order: ``x``, ``y``, ``z``, ``network``."""
+    path = _nilearn_table("seitzman_2018_ROIs_300inVol_MNI_allInfo.txt")
+    if path is None:
+        from nilearn.datasets import fetch_coords_seitzman_2018
+
+        bunch = fetch_coords_seitzman_2018(ordered_regions=False)
+        rois: pd.DataFrame = bunch["rois"]
+        return rois.assign(network=bunch["networks"])
+    return pd.read_csv(path, delimiter=" ").rename(columns={"netName": "network"})
+
+
+def _dosenbach_table() -> pd.DataFrame:
+    """Dosenbach-160 in file order: ``x``, ``y``, ``z``, ``network``, ``label``."""
+    path = _nilearn_table("dosenbach_2010.csv")
+    if path is None:
+        from nilearn.datasets import fetch_coords_dosenbach_2010
+
+        bunch = fetch_coords_dosenbach_2010(ordered_regions=False)
+        rois: pd.DataFrame = bunch["rois"]
+        return rois.assign(network=list(bunch["networks"]), label=bunch["labels"])
+    table = pd.read_csv(path)
+    return table.assign(
+        label=[f"{n} {i}" for n, i in zip(table["name"], table["number"], strict=True)]
+    )
+
+
 def seitzman300() -> Atlas:
     """Seitzman et al. (2020) 300 regions, from the table shipped in nilearn."""
-    from nilearn.datasets import fetch_coords_seitzman_2018
-
-    bunch = fetch_coords_seitzman_2018(ordered_regions=False)
-    rois = bunch["rois"]
-    source = [str(n) for n in bunch["networks"]]
+    rois = _seitzman_table()
+    source = [str(n) for n in rois["network"]]
     labels = tuple(f"{net}_{i + 1:03d}" for i, net in enumerate(source))
     coords = tuple(
         (float(x), float(y), float(z)) for x, y, z in rois[["x", "y", "z"]].to_numpy(dtype=float)
@@ -107,12 +150,9 @@ def seitzman300() -> Atlas:
 
 def dosenbach160() -> Atlas:
     """Dosenbach et al. (2010) 160 regions, from the table shipped in nilearn."""
-    from nilearn.datasets import fetch_coords_dosenbach_2010
-
-    bunch = fetch_coords_dosenbach_2010(ordered_regions=False)
-    rois = bunch["rois"]
-    source = [str(n) for n in bunch["networks"]]
-    names = [str(n) for n in bunch["labels"]]
+    rois = _dosenbach_table()
+    source = [str(n) for n in rois["network"]]
+    names = [str(n) for n in rois["label"]]
     labels = tuple(f"{name.replace(' ', '_')}_{i + 1:03d}" for i, name in enumerate(names))
     coords = tuple(
         (float(x), float(y), float(z)) for x, y, z in rois[["x", "y", "z"]].to_numpy(dtype=float)

@@ -10,54 +10,59 @@ studies that bear on them and a verdict derived by a written rule
 :func:`validate` lists every schema problem of a parsed file at once.
 """
 
-from dmnpharm.catalog._compare import (
-    COMPARE_COLUMNS,
-    COMPARE_VERDICTS,
-    Comparison,
-    compare,
-    comparison_text,
-    read_results,
-    write_comparison,
-)
-from dmnpharm.catalog._forest import forest_figure
-from dmnpharm.catalog._load import DOI_PATTERN, default_catalog_path, load_catalog, validate
-from dmnpharm.catalog._model import (
-    Agent,
-    Baseline,
-    Catalog,
-    Claim,
-    ClaimLink,
-    DrugClass,
-    Finding,
-    Population,
-    Study,
-    Target,
-    derive_verdict,
-)
-from dmnpharm.catalog._query import (
-    FORMATS,
-    KINDS,
-    evidence_summary,
-    records,
-    render,
-    show,
-    summary_text,
-    table_of,
-)
-from dmnpharm.catalog._select import DrugSelection, resolve_drug
-from dmnpharm.catalog._vocabulary import (
-    ANY,
-    COMPUTED,
-    CONFIRMATION,
-    DESIGNS,
-    DIRECTIONS,
-    EFFECT_METRICS,
-    MODALITIES,
-    MODES,
-    RELATIONS,
-    VERDICTS,
-    VOCABULARY,
-)
+from typing import TYPE_CHECKING
+
+from dmnpharm._utils._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dmnpharm.catalog._compare import (
+        COMPARE_COLUMNS,
+        COMPARE_VERDICTS,
+        Comparison,
+        compare,
+        comparison_text,
+        read_results,
+        write_comparison,
+    )
+    from dmnpharm.catalog._forest import forest_figure
+    from dmnpharm.catalog._load import DOI_PATTERN, default_catalog_path, load_catalog, validate
+    from dmnpharm.catalog._model import (
+        Agent,
+        Baseline,
+        Catalog,
+        Claim,
+        ClaimLink,
+        DrugClass,
+        Finding,
+        Population,
+        Study,
+        Target,
+        derive_verdict,
+    )
+    from dmnpharm.catalog._query import (
+        FORMATS,
+        KINDS,
+        evidence_summary,
+        records,
+        render,
+        show,
+        summary_text,
+        table_of,
+    )
+    from dmnpharm.catalog._select import DrugSelection, resolve_drug
+    from dmnpharm.catalog._vocabulary import (
+        ANY,
+        COMPUTED,
+        CONFIRMATION,
+        DESIGNS,
+        DIRECTIONS,
+        EFFECT_METRICS,
+        MODALITIES,
+        MODES,
+        RELATIONS,
+        VERDICTS,
+        VOCABULARY,
+    )
 
 __all__ = [
     "ANY",
@@ -105,3 +110,5 @@ __all__ = [
     "validate",
     "write_comparison",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

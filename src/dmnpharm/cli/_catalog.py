@@ -6,19 +6,12 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dmnpharm.catalog import (
-    Catalog,
-    compare,
-    comparison_text,
-    evidence_summary,
-    load_catalog,
-    render,
-    show,
-    summary_text,
-    table_of,
-    write_comparison,
-)
+from dmnpharm import catalog as evidence
+
+if TYPE_CHECKING:
+    from dmnpharm.catalog import Catalog
 
 __all__ = ["add_catalog_commands", "dispatch_catalog"]
 
@@ -103,7 +96,7 @@ def add_catalog_commands(
 
 def _load(args: argparse.Namespace) -> Catalog:
     path = getattr(args, "catalog", None)
-    return load_catalog(path) if path else load_catalog()
+    return evidence.load_catalog(path) if path else evidence.load_catalog()
 
 
 def dispatch_catalog(args: argparse.Namespace) -> int:
@@ -122,28 +115,28 @@ def dispatch_catalog(args: argparse.Namespace) -> int:
     """
     catalog = _load(args)
     if args.command == "compare":
-        result = compare(
+        result = evidence.compare(
             args.results, args.drug, args.population, catalog=catalog, contrast=args.contrast
         )
         out = Path(args.out) if args.out else Path(args.results) / "compare"
-        written = write_comparison(result, out, overwrite=args.overwrite)
+        written = evidence.write_comparison(result, out, overwrite=args.overwrite)
         if args.format == "json":
             payload = json.loads((written / "compare.json").read_text(encoding="utf-8"))
             print(json.dumps(payload, indent=2, ensure_ascii=False))
         else:
-            print(comparison_text(result), end="")
+            print(evidence.comparison_text(result), end="")
             print(written)
         return 0
     command = args.catalog_command
     if command == "show":
-        print(show(catalog, args.study_id), end="")
+        print(evidence.show(catalog, args.study_id), end="")
     elif command == "summary":
-        summary = evidence_summary(catalog, args.drug)
+        summary = evidence.evidence_summary(catalog, args.drug)
         if args.format == "json":
             print(json.dumps(summary, indent=2, ensure_ascii=False))
         else:
-            print(summary_text(summary), end="")
+            print(evidence.summary_text(summary), end="")
     else:
-        table = table_of(catalog, command, args.drug, args.population, args.measure)
-        print(render(table, args.format), end="")
+        table = evidence.table_of(catalog, command, args.drug, args.population, args.measure)
+        print(evidence.render(table, args.format), end="")
     return 0

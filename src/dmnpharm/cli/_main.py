@@ -13,35 +13,18 @@ from pathlib import Path
 
 from dmnpharm import __version__
 from dmnpharm._utils import LOGGER_NAME
-from dmnpharm.atlases import load_atlas
 from dmnpharm.cli._catalog import add_catalog_commands, dispatch_catalog
 from dmnpharm.cli._query import add_query_command, add_store_option, run_query
 from dmnpharm.exceptions import DmnpharmError, InputError, RunFailuresError
-from dmnpharm.io import DEFAULT_SPACE, discover_study, load_roi_study, read_study_atlas_name
+from dmnpharm.io import DEFAULT_SPACE
 from dmnpharm.metrics import ESTIMATORS
-from dmnpharm.run import (
-    CLUSTERS,
-    SCHEDULER_ENV,
-    Execution,
-    RunConfig,
-    run_demo,
-    run_stats,
-    run_study,
-    write_power,
-)
+from dmnpharm.run import CLUSTERS, SCHEDULER_ENV, Execution, RunConfig
 from dmnpharm.signal import DenoiseConfig
-from dmnpharm.simulate import (
-    Effect,
-    StudySpec,
-    load_preset,
-    power_analysis,
-    preset_names,
-    simulate_study,
-    spec_from_dict,
-    write_simulated_study,
-    write_voxel_study,
-)
-from dmnpharm.stats import ModelSpec
+from dmnpharm.simulate import Effect, StudySpec, load_preset, preset_names, spec_from_dict
+
+# The commands' heavy machinery (SciPy, scikit-learn, nilearn, matplotlib, Dask) is
+# imported inside the functions that use it: a rerun with nothing to do, `--help` and
+# `--version` then start in well under a second instead of about two and a half.
 
 __all__ = ["RUN_FAILURES_EXIT", "build_parser", "main"]
 
@@ -469,6 +452,8 @@ def _configure_logging(verbose: bool, quiet: bool) -> logging.Handler:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulate":
+        from dmnpharm.simulate import simulate_study, write_simulated_study, write_voxel_study
+
         spec = _study_spec(args)
         writer = write_voxel_study if args.level == "voxel" else write_simulated_study
         path = writer(simulate_study(spec), args.out, overwrite=args.overwrite)
@@ -504,10 +489,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     )
     log_level = logging.DEBUG if args.verbose else logging.INFO  # of OUT/dmnpharm.log
     if args.command == "run":
+        from dmnpharm.run import run_study
+
         result = run_study(
             args.study, args.out, config, args.overwrite, args.store, log_level, _execution(args)
         )
     else:
+        from dmnpharm.run import run_demo
+
         spec = _study_spec(args)
         result = run_demo(
             args.out, spec, config, args.overwrite, args.store, log_level, _execution(args)
@@ -520,6 +509,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from dmnpharm.atlases import load_atlas
+    from dmnpharm.io import discover_study, load_roi_study, read_study_atlas_name
+
     root = Path(args.study)
     derivatives = Path(args.derivatives) if args.derivatives else root / "derivatives" / "fmriprep"
     if derivatives.is_dir():
@@ -539,6 +531,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from dmnpharm.run import run_stats
+    from dmnpharm.stats import ModelSpec
+
     spec = ModelSpec(
         within=args.within,
         contrast=args.contrast,
@@ -570,6 +565,9 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _power(args: argparse.Namespace) -> int:
+    from dmnpharm.run import write_power
+    from dmnpharm.simulate import power_analysis
+
     spec = _study_spec(argparse.Namespace(**{**vars(args), "subjects": None, "effect": None}))
     result = power_analysis(
         spec,

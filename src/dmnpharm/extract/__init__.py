@@ -12,7 +12,14 @@ sparse averaging matrix. The voxel selection matches nilearn's
 and seed correlation maps (default seeds: :func:`dmn_seeds`, PCC and aMPFC).
 """
 
-from dmnpharm.extract._maps import VoxelMaps, dmn_seeds, extract_with_maps
-from dmnpharm.extract._timeseries import Extraction, extract_timeseries
+from typing import TYPE_CHECKING
+
+from dmnpharm._utils._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dmnpharm.extract._maps import VoxelMaps, dmn_seeds, extract_with_maps
+    from dmnpharm.extract._timeseries import Extraction, extract_timeseries
 
 __all__ = ["Extraction", "VoxelMaps", "dmn_seeds", "extract_timeseries", "extract_with_maps"]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -13,24 +13,29 @@ The same package writes the BIDS-derivatives outputs of ``dmnpharm run``
 (cleaned region signals and connectivity matrices, see :func:`derivative_path`).
 """
 
-from dmnpharm.io._bids import DEFAULT_SPACE, BidsStudy, BoldRun, discover_study
-from dmnpharm.io._derivatives import (
-    BIDS_VERSION,
-    ENTITY_ORDER,
-    bids_label,
-    derivative_path,
-    write_dataset_description,
-    write_relmat,
-    write_timeseries,
-)
-from dmnpharm.io._roi_study import (
-    RoiRun,
-    RoiStudy,
-    load_roi_study,
-    read_roi_timeseries,
-    read_study_atlas_name,
-)
-from dmnpharm.io._roi_write import roi_run_path, write_roi_run, write_tsv
+from typing import TYPE_CHECKING
+
+from dmnpharm._utils._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dmnpharm.io._bids import DEFAULT_SPACE, BidsStudy, BoldRun, discover_study
+    from dmnpharm.io._derivatives import (
+        BIDS_VERSION,
+        ENTITY_ORDER,
+        bids_label,
+        derivative_path,
+        write_dataset_description,
+        write_relmat,
+        write_timeseries,
+    )
+    from dmnpharm.io._roi_study import (
+        RoiRun,
+        RoiStudy,
+        load_roi_study,
+        read_roi_timeseries,
+        read_study_atlas_name,
+    )
+    from dmnpharm.io._roi_write import roi_run_path, write_roi_run, write_tsv
 
 __all__ = [
     "BIDS_VERSION",
@@ -53,3 +58,5 @@ __all__ = [
     "write_timeseries",
     "write_tsv",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

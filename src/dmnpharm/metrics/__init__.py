@@ -9,52 +9,57 @@ dynamics (:func:`sliding_window_fc`) and complexity (sample entropy,
 Lempel-Ziv). Every function documents its definition, unit and reference.
 """
 
-from dmnpharm.metrics._amplitude import RegionAmplitude, region_amplitude
-from dmnpharm.metrics._bundle import (
-    BUNDLE_COLUMNS,
-    ESTIMATORS,
-    NETWORK_MEASURES,
-    BundleConfig,
-    estimate_connectivity,
-    run_bundle,
-)
-from dmnpharm.metrics._complexity import (
-    lempel_ziv_complexity,
-    regional_lempel_ziv,
-    regional_sample_entropy,
-    sample_entropy,
-)
-from dmnpharm.metrics._connectivity import (
-    CONNECTIVITY_KINDS,
-    ConnectivityResult,
-    TangentResult,
-    connectivity_matrix,
-    tangent_connectivity,
-)
-from dmnpharm.metrics._dynamics import SlidingWindowResult, sliding_window_fc
-from dmnpharm.metrics._fc import (
-    MEASURES,
-    MeasureSpec,
-    fisher_z_connectivity,
-    network_mean_fc,
-    run_fc_metrics,
-)
-from dmnpharm.metrics._graph import (
-    NodeGraphMeasures,
-    network_node_measures,
-    participation_coefficient,
-    proportional_threshold,
-)
-from dmnpharm.metrics._references import ESTIMATOR_REFERENCES, MEASURE_REFERENCES
-from dmnpharm.metrics._systems import (
-    TASK_POSITIVE_NETWORKS,
-    AnticorrelationResult,
-    dmn_anticorrelation,
-    global_brain_connectivity,
-    network_gbc,
-    network_segregation,
-    system_segregation,
-)
+from typing import TYPE_CHECKING
+
+from dmnpharm._utils._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dmnpharm.metrics._amplitude import RegionAmplitude, region_amplitude
+    from dmnpharm.metrics._bundle import (
+        BUNDLE_COLUMNS,
+        NETWORK_MEASURES,
+        BundleConfig,
+        estimate_connectivity,
+        run_bundle,
+    )
+    from dmnpharm.metrics._complexity import (
+        lempel_ziv_complexity,
+        regional_lempel_ziv,
+        regional_sample_entropy,
+        sample_entropy,
+    )
+    from dmnpharm.metrics._connectivity import (
+        CONNECTIVITY_KINDS,
+        ConnectivityResult,
+        TangentResult,
+        connectivity_matrix,
+        tangent_connectivity,
+    )
+    from dmnpharm.metrics._dynamics import SlidingWindowResult, sliding_window_fc
+    from dmnpharm.metrics._estimators import ESTIMATORS
+    from dmnpharm.metrics._fc import (
+        MEASURES,
+        MeasureSpec,
+        fisher_z_connectivity,
+        network_mean_fc,
+        run_fc_metrics,
+    )
+    from dmnpharm.metrics._graph import (
+        NodeGraphMeasures,
+        network_node_measures,
+        participation_coefficient,
+        proportional_threshold,
+    )
+    from dmnpharm.metrics._references import ESTIMATOR_REFERENCES, MEASURE_REFERENCES
+    from dmnpharm.metrics._systems import (
+        TASK_POSITIVE_NETWORKS,
+        AnticorrelationResult,
+        dmn_anticorrelation,
+        global_brain_connectivity,
+        network_gbc,
+        network_segregation,
+        system_segregation,
+    )
 
 __all__ = [
     "BUNDLE_COLUMNS",
@@ -95,3 +100,5 @@ __all__ = [
     "system_segregation",
     "tangent_connectivity",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -16,6 +16,7 @@ from dmnpharm.metrics._amplitude import region_amplitude
 from dmnpharm.metrics._complexity import regional_lempel_ziv, regional_sample_entropy
 from dmnpharm.metrics._connectivity import connectivity_matrix
 from dmnpharm.metrics._dynamics import sliding_window_fc
+from dmnpharm.metrics._estimators import ESTIMATORS
 from dmnpharm.metrics._fc import fisher_z_connectivity
 from dmnpharm.metrics._graph import network_node_measures
 from dmnpharm.metrics._systems import (
@@ -29,7 +30,6 @@ from dmnpharm.signal import ALFF_BAND
 
 __all__ = [
     "BUNDLE_COLUMNS",
-    "ESTIMATORS",
     "NETWORK_MEASURES",
     "BundleConfig",
     "estimate_connectivity",
@@ -37,14 +37,6 @@ __all__ = [
 ]
 
 Array = npt.NDArray[np.float64]
-
-#: Connectivity estimators: how the region-by-region matrix is made.
-ESTIMATORS: dict[str, str] = {
-    "pearson": "Pearson correlation, Fisher z transformed",
-    "partial": "partial correlation from the Ledoit-Wolf shrunk precision, Fisher z transformed",
-    "tangent": "tangent-space projection at the group's geometric mean covariance "
-    "(Varoquaux et al. 2010); unitless log-map values",
-}
 
 #: Network-level measures of the bundle, with one line each for reports.
 NETWORK_MEASURES: dict[str, str] = {

@@ -9,7 +9,11 @@ from dmnpharm.io import DEFAULT_SPACE
 from dmnpharm.metrics import ESTIMATORS
 from dmnpharm.signal import DenoiseConfig
 
-__all__ = ["RunConfig"]
+__all__ = ["GSR_SENSITIVITY", "PRIMARY", "RunConfig"]
+
+#: Name of the analysis with the configured cleaning, and of its GSR counterpart.
+PRIMARY = "primary"
+GSR_SENSITIVITY = "gsr_sensitivity"
 
 
 @dataclass(frozen=True)

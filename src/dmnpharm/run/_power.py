@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dmnpharm._utils import get_logger, staged_output_dir
 from dmnpharm.report import power_curve_figure
-from dmnpharm.run._pipeline import _versions
+from dmnpharm.run._pipeline import versions
 from dmnpharm.simulate import PowerResult, json_file, spec_to_dict
 
 __all__ = ["PowerOutputs", "write_power"]
@@ -75,7 +75,7 @@ def write_power(result: PowerResult, out: str | Path, overwrite: bool = False) -
                 },
                 "seed": result.seed,
                 "spec": spec_to_dict(result.spec),
-                "versions": _versions(),
+                "versions": versions(),
             },
         )
     _LOG.info("power analysis written to %s", final)

@@ -14,13 +14,11 @@ import pandas as pd
 from dmnpharm.atlases import Atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics import BundleConfig, estimate_connectivity, run_bundle
-from dmnpharm.run._config import RunConfig
+from dmnpharm.run._config import GSR_SENSITIVITY, PRIMARY, RunConfig
 from dmnpharm.signal import DenoiseConfig, clean_run
 from dmnpharm.stats import run_qc
 
 __all__ = [
-    "GSR_SENSITIVITY",
-    "PRIMARY",
     "CleanedRun",
     "ProcessedRun",
     "bundle_config",
@@ -29,11 +27,6 @@ __all__ = [
     "process_run",
     "read_confounds",
 ]
-
-
-#: Name of the analysis with the configured cleaning, and of its GSR counterpart.
-PRIMARY = "primary"
-GSR_SENSITIVITY = "gsr_sensitivity"
 
 
 @dataclass(frozen=True, eq=False)

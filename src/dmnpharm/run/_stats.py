@@ -11,7 +11,7 @@ import pandas as pd
 from dmnpharm._utils import get_logger, sha256_file, staged_output_dir
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import write_tsv
-from dmnpharm.run._pipeline import _versions
+from dmnpharm.run._pipeline import versions
 from dmnpharm.run._stats_report import build_stats_report
 from dmnpharm.stats import ModelSpec, StatsResult, analyse, mixed_model, normalization
 
@@ -152,7 +152,7 @@ def run_stats(
             "n_permutations": n_permutations,
             "seed": seed,
             "dropped": list(result.dropped),
-            "versions": _versions(),
+            "versions": versions(),
             "inputs": {Path(table_path).name: sha256_file(Path(table_path))},
         }
         (staging / "provenance.json").write_text(

@@ -1,38 +1,27 @@
 """Per-run work as a pure task: input files and configuration in, results out.
 
 A :class:`RunTask` names everything one run's work depends on (its files, the
-analytic choices, the atlas), and :func:`execute_run` does that work in
-whatever process runs it: this one, a local Dask worker or a cluster node. It
-writes nothing; the client stores results in the cache and writes outputs.
+analytic choices, the atlas); :func:`dmnpharm.run._work.execute_run` does that
+work in whatever process runs it and returns a :class:`TaskOutcome`. These
+classes need nothing heavy, so a study can be planned and hashed before SciPy
+and friends are imported.
 """
 
 from __future__ import annotations
 
-import tempfile
-import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-from nibabel.filebasedimages import ImageFileError
-from threadpoolctl import threadpool_limits
 
-from dmnpharm.atlases import Atlas, load_atlas
-from dmnpharm.exceptions import InputError
-from dmnpharm.extract import extract_timeseries, extract_with_maps
-from dmnpharm.io import read_roi_timeseries
 from dmnpharm.run._config import RunConfig
-from dmnpharm.run._process import ProcessedRun, process_run, read_confounds
 
-__all__ = ["RunTask", "Signals", "TaskOutcome", "execute_run"]
+if TYPE_CHECKING:
+    from dmnpharm.run._process import ProcessedRun
 
-# What reading a damaged file raises, besides our own InputError: truncated or
-# corrupt gzip streams, short reads, headers nibabel cannot parse.
-_READ_ERRORS = (OSError, EOFError, zlib.error, ImageFileError, ValueError)
+__all__ = ["RunTask", "Signals", "TaskOutcome"]
 
 
 @dataclass(frozen=True)
@@ -122,116 +111,3 @@ class TaskOutcome:
     processed: ProcessedRun | None
     error: str | None = None
     signals: Signals | None = field(default=None, repr=False)
-
-
-@lru_cache(maxsize=8)
-def _atlas(name: str) -> Atlas:
-    return load_atlas(name)
-
-
-def _bids_signals(
-    task: RunTask,
-    atlas: Atlas,
-    confounds: pd.DataFrame | None,
-    meta: dict[str, Any] | None,
-) -> Signals:
-    """Extract a BIDS run's region signals and, with voxel maps, its maps."""
-    config = task.config
-    bold = Path(task.data_file)
-    mask = None if task.mask is None else Path(task.mask)
-    if not config.voxel_maps:
-        extraction = extract_timeseries(
-            bold,
-            atlas,
-            mask=mask,
-            radius_mm=config.radius_mm,
-            repetition_time=task.repetition_time,
-        )
-        return Signals(np.asarray(extraction.timeseries, dtype=np.float64))
-    if mask is None:
-        raise InputError(f"{bold}: voxel maps need the run's brain mask, none was found")
-    if confounds is None:
-        confounds = pd.DataFrame(index=range(task.n_volumes or 0))
-    extraction, maps = extract_with_maps(
-        bold,
-        atlas,
-        mask,
-        confounds,
-        config.denoise,
-        confounds_meta=meta,
-        radius_mm=config.radius_mm,
-        repetition_time=task.repetition_time,
-    )
-    files: dict[str, bytes] = {}
-    if maps is not None:
-        with tempfile.TemporaryDirectory(prefix="dmnpharm-maps-") as folder:
-            written = maps.save(folder, bold.name.split("_desc-")[0])
-            for image in written.values():
-                side = image.with_name(image.name.replace(".nii.gz", ".json"))
-                files[image.name] = image.read_bytes()
-                files[side.name] = side.read_bytes()
-    note = "" if maps is not None else str(extraction.record.get("voxel_maps", ""))
-    return Signals(np.asarray(extraction.timeseries, dtype=np.float64), files, note)
-
-
-def _read_signals(
-    task: RunTask, atlas: Atlas, confounds: pd.DataFrame | None, meta: dict[str, Any] | None
-) -> Signals:
-    try:
-        if task.kind == "roi":
-            return Signals(read_roi_timeseries(task.data_file, atlas.labels))
-        return _bids_signals(task, atlas, confounds, meta)
-    except InputError:
-        raise
-    except _READ_ERRORS as exc:
-        raise InputError(
-            f"{task.label}: cannot be read ({type(exc).__name__}: {exc}); the file may be "
-            "truncated or corrupt"
-        ) from None
-
-
-def execute_run(task: RunTask, signals: Signals | None = None) -> TaskOutcome:
-    """Load, clean and measure one run; report a bad input as this run's failure.
-
-    Runs with one BLAS thread: parallelism is across runs (Dask workers), and
-    per-run work is many small matrix operations that oversubscribed BLAS
-    threads slow down many times over.
-
-    Parameters
-    ----------
-    task : RunTask
-        The run.
-    signals : Signals or None
-        Region signals (and maps) from the cache; None reads them from the
-        run's files.
-
-    Returns
-    -------
-    TaskOutcome
-        The processed run, or the error naming the file. Errors that are
-        not about the input (bugs) are raised.
-    """
-    config = task.config
-    if config.atlas is None:
-        raise ValueError("the atlas must be resolved before per-run work")
-    with threadpool_limits(limits=1, user_api="blas"):
-        try:
-            atlas = _atlas(str(config.atlas))
-            confounds, meta = read_confounds(
-                None if task.confounds is None else Path(task.confounds)
-            )
-            if signals is None:
-                signals = _read_signals(task, atlas, confounds, meta)
-            processed: ProcessedRun = process_run(
-                signals.data,
-                confounds,
-                meta,
-                task.repetition_time,
-                config,
-                atlas,
-                task.label,
-            )
-        except InputError as exc:
-            return TaskOutcome(task.label, None, str(exc))
-    # ROI-level signals are a file read, not worth keeping; extracted ones go to the cache.
-    return TaskOutcome(task.label, processed, None, signals if task.kind == "bids" else None)

@@ -10,16 +10,21 @@ same thing (see :func:`clean_run`). :func:`low_frequency_amplitude` gives
 ALFF and fALFF, through the Lomb-Scargle spectrum when volumes were censored.
 """
 
-from dmnpharm.signal._clean import CleanResult, clean_run
-from dmnpharm.signal._config import STRATEGIES, DenoiseConfig
-from dmnpharm.signal._confounds import kept_volumes, select_confounds
-from dmnpharm.signal._spectrum import (
-    ALFF_BAND,
-    Amplitude,
-    amplitude_spectrum,
-    low_frequency_amplitude,
-    zscore_finite,
-)
+from typing import TYPE_CHECKING
+
+from dmnpharm._utils._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dmnpharm.signal._clean import CleanResult, clean_run
+    from dmnpharm.signal._config import STRATEGIES, DenoiseConfig
+    from dmnpharm.signal._confounds import kept_volumes, select_confounds
+    from dmnpharm.signal._spectrum import (
+        ALFF_BAND,
+        Amplitude,
+        amplitude_spectrum,
+        low_frequency_amplitude,
+        zscore_finite,
+    )
 
 __all__ = [
     "ALFF_BAND",
@@ -34,3 +39,5 @@ __all__ = [
     "select_confounds",
     "zscore_finite",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -5,22 +5,27 @@ table; :func:`permutation_glm` is the engine (Freedman-Lane, exchangeability
 blocks, max-statistic FWER); :func:`sign_flip_test` the fast paired path.
 """
 
-from dmnpharm.stats._backend import BACKENDS, array_module, flip_counts
-from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
-from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
-from dmnpharm.stats._model import EXTRA_COLUMNS, ModelSpec, StatsResult, analyse
-from dmnpharm.stats._nbs import NbsResult, network_based_statistic
-from dmnpharm.stats._null import NULL_MEASURE_LIMIT, PermutationNull
-from dmnpharm.stats._paired import (
-    RESULT_COLUMNS,
-    paired_differences,
-    paired_test,
-    sign_flip_test,
-)
-from dmnpharm.stats._qc import QC_MEASURES, motion_imbalance, qc_fc, run_qc
-from dmnpharm.stats._special import mixed_model, normalization
-from dmnpharm.stats._tfce import TfceResult, tfce, tfce_permutation_test
-from dmnpharm.stats._two_sample import two_sample_permutation_test
+from typing import TYPE_CHECKING
+
+from dmnpharm._utils._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dmnpharm.stats._backend import BACKENDS, array_module, flip_counts
+    from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
+    from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
+    from dmnpharm.stats._model import EXTRA_COLUMNS, ModelSpec, StatsResult, analyse
+    from dmnpharm.stats._nbs import NbsResult, network_based_statistic
+    from dmnpharm.stats._null import NULL_MEASURE_LIMIT, PermutationNull
+    from dmnpharm.stats._paired import (
+        RESULT_COLUMNS,
+        paired_differences,
+        paired_test,
+        sign_flip_test,
+    )
+    from dmnpharm.stats._qc import QC_MEASURES, motion_imbalance, qc_fc, run_qc
+    from dmnpharm.stats._special import mixed_model, normalization
+    from dmnpharm.stats._tfce import TfceResult, tfce, tfce_permutation_test
+    from dmnpharm.stats._two_sample import two_sample_permutation_test
 
 __all__ = [
     "BACKENDS",
@@ -57,3 +62,5 @@ __all__ = [
     "tfce_permutation_test",
     "two_sample_permutation_test",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)

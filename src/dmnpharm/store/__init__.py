@@ -5,15 +5,20 @@ provenance) under an ``analysis_id``; several analyses of one study (another
 atlas, another strategy) share one store and stay apart by that id.
 """
 
-from dmnpharm.store._store import (
-    STORE_FILENAME,
-    STORE_TABLES,
-    check_new_analysis,
-    make_analysis_id,
-    query,
-    store_path,
-    write_analysis,
-)
+from typing import TYPE_CHECKING
+
+from dmnpharm._utils._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dmnpharm.store._store import (
+        STORE_FILENAME,
+        STORE_TABLES,
+        check_new_analysis,
+        make_analysis_id,
+        query,
+        store_path,
+        write_analysis,
+    )
 
 __all__ = [
     "STORE_FILENAME",
@@ -24,3 +29,5 @@ __all__ = [
     "store_path",
     "write_analysis",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
