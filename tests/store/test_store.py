@@ -131,3 +131,54 @@ def test_store_tables_are_listed() -> None:
     """The documented tables are the ones written."""
     assert STORE_TABLES[0] == "analyses"
     assert {"runs", "metrics", "results", "provenance"} <= set(STORE_TABLES)
+
+
+def _level_rows(dose: list[str], site: list[Any]) -> pd.DataFrame:
+    """Region rows of three subjects: text design columns, one with BIDS n/a, one empty."""
+    rows = []
+    for i, (d, s) in enumerate(zip(dose, site, strict=True)):
+        for region in ("PCC", "mPFC"):
+            rows.append(
+                {
+                    "participant_id": f"sub-{i}",
+                    "run": "1",
+                    "dose_mg": d,
+                    "site": s,
+                    "measure": "alff",
+                    "level": "region",
+                    "region_a": region,
+                    "network_b": None,
+                    "value": 0.5 * i,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_region_rows_from_parquet_are_stored_as_from_a_table(tmp_path: Path) -> None:
+    """A Parquet file of region rows gives the store the same rows and types as the table.
+
+    The design's text columns follow the network-level table: ``dose_mg`` (numbers and
+    ``n/a``) is stored as numbers, the run label stays text, an empty column is text.
+    """
+    regions = _level_rows(["n/a", "5", "10"], [None, None, None])
+    file = tmp_path / "regions.parquet"
+    regions.to_parquet(file, index=False)
+    tables = _tables(3, {})
+    tables["metrics"] = regions.drop_duplicates("participant_id").assign(level="network")
+    stored = {}
+    for kind, given in (("table", regions), ("parquet", file)):
+        db = tmp_path / f"{kind}.duckdb"
+        write_analysis(
+            db,
+            analysis_id="a",
+            provenance=_provenance("dosenbach160", "none"),
+            regions=given,
+            **tables,
+        )
+        stored[kind] = query(db, "SELECT * FROM metrics_regions ORDER BY participant_id, region_a")
+        types = query(db, "DESCRIBE metrics_regions").set_index("column_name")["column_type"]
+        assert types["dose_mg"] == "DOUBLE"
+        assert types["run"] == "VARCHAR"
+        assert types["site"] == "VARCHAR"
+    pd.testing.assert_frame_equal(stored["table"], stored["parquet"])
+    assert stored["parquet"]["dose_mg"].isna().sum() == 2

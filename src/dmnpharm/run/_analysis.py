@@ -29,11 +29,12 @@ from dmnpharm.run._config import GSR_SENSITIVITY, PRIMARY, RunConfig
 from dmnpharm.run._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
 from dmnpharm.run._dispatch import run_tasks
 from dmnpharm.run._execute import Execution
+from dmnpharm.run._levels import LevelFiles
 from dmnpharm.run._pipeline import Outputs, RunResult, StudyRun, versions
 from dmnpharm.run._process import ProcessedRun, measure
 from dmnpharm.run._reporting import build_report
 from dmnpharm.run._stats_report import build_stats_report
-from dmnpharm.run._tasks import Signals
+from dmnpharm.run._tasks import Signals, TaskOutcome
 from dmnpharm.stats import (
     ModelSpec,
     StatsResult,
@@ -171,8 +172,12 @@ def _process_all(
     execution: Execution,
     cache: RunCache,
     maps_folder: Path,
+    levels: LevelFiles,
 ) -> _Processed:
-    """Clean, QC and measure every run; write its derivatives; collect exclusions and failures."""
+    """Clean, QC and measure every run; write its derivatives; collect exclusions and failures.
+
+    Region and edge rows go to ``levels`` as runs are handled; network rows are returned.
+    """
     atlas = writer.atlas
     tables: list[pd.DataFrame] = []
     qc_rows: list[dict[str, Any]] = []
@@ -182,21 +187,19 @@ def _process_all(
     records: dict[str, Any] = {}
     pending: list[tuple[StudyRun, dict[str, Any], ProcessedRun]] = []
     included: dict[str, dict[str, Any]] = {}
+    done_runs: list[int] = []
 
     def shown(path: Path) -> str:
         return (DERIVATIVES_FOLDER / path.relative_to(writer.root)).as_posix()
 
-    outcomes = dict(run_tasks([run.task for run in runs], execution, cache))
-    # Outputs are written in study order whatever order the workers finished in.
-    for index, run in enumerate(runs):
-        outcome = outcomes[index]
+    def handle(run: StudyRun, outcome: TaskOutcome) -> None:
         keys = {k: v for k, v in run.design.items() if k not in ("path", "n_volumes")}
         row: dict[str, Any] = {**keys, "source": run.source}
         done = outcome.processed
         if done is None:
             failures.append(str(outcome.error))
             run_rows.append({**row, "status": "failed", "reason": outcome.error})
-            continue
+            return
         if config.voxel_maps:
             _write_maps(outcome.signals, maps_folder, run)
         records[run.source] = done.record
@@ -207,7 +210,7 @@ def _process_all(
         if done.excluded:
             exclusions.append(f"{run.label}: excluded ({done.excluded})")
             run_rows.append({**row, "status": "excluded", "reason": done.excluded})
-            continue
+            return
         primary = next(c for c in done.cleaned if c.analysis == PRIMARY)
         written = writer.write_timeseries(
             run.entities, primary.data, done.record, run.repetition_time, run.source
@@ -227,16 +230,25 @@ def _process_all(
                 run.entities, done.matrix, done.record, run.repetition_time, run.source
             )
             row["relmat"] = shown(matrix)
-            tables.append(_tag(done.metrics, keys, config))
+            tables.append(levels.add(_tag(done.metrics, keys, config)))
         row.update(status="included", reason=None)
         run_rows.append(row)
         included[run.source] = row
+
+    # Outputs are written in study order whatever order the workers finished in; a run
+    # is handled (and its outcome let go) as soon as every run before it is in.
+    arrived: dict[int, TaskOutcome] = {}
+    for index, outcome in run_tasks([run.task for run in runs], execution, cache):
+        arrived[index] = outcome
+        while len(done_runs) in arrived:
+            handle(runs[len(done_runs)], arrived.pop(len(done_runs)))
+            done_runs.append(len(done_runs))
     for failure in failures:
         _LOG.error("run failed: %s", failure)
     exclusions += [f"failed and left out: {f}" for f in failures]
     if pending:
         tangent_tables, relmats = _tangent_tables(pending, atlas, config, records, writer)
-        tables += tangent_tables
+        tables += [levels.add(table) for table in tangent_tables]
         for source, path in relmats.items():
             included[source]["relmat"] = shown(path)
     metrics = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
@@ -293,15 +305,19 @@ def analyse_study(
     # covariances, per-block regressions): one BLAS thread avoids the oversubscription
     # that made them up to 35x slower on a loaded 2-core machine; parallelism belongs
     # across runs, not inside them.
-    with threadpool_limits(limits=1, user_api="blas"):
+    keys = design.drop(columns=["path", "n_volumes"], errors="ignore")
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        LevelFiles(staging, keys) as levels,
+    ):
         processed = _process_all(
-            runs, config, writer, outputs.execution, outputs.cache, staging / "voxel_maps"
+            runs, config, writer, outputs.execution, outputs.cache, staging / "voxel_maps", levels
         )
-    everything, qc, exclusions = processed.metrics, processed.qc, processed.exclusions
+    network, qc, exclusions = processed.metrics, processed.qc, processed.exclusions
+    level_files = levels.close()
     records = processed.records
-    if everything.empty:
+    if network.empty:
         raise StudyValidationError("the study", ["every run was excluded", *exclusions])
-    network = everything[everything["level"] == "network"].reset_index(drop=True)
     metrics = network[network["analysis"] == PRIMARY].reset_index(drop=True)
     spec = model_spec(config, incomplete="drop" if exclusions else "refuse")
     model = analyse(
@@ -343,10 +359,6 @@ def analyse_study(
         write_tsv(diffs.reset_index(), group / "paired_differences.tsv")
     write_tsv(network, staging / "metrics.tsv")
     network.to_parquet(staging / "metrics.parquet", index=False)
-    for level in ("region", "edge"):
-        rows = everything[everything["level"] == level]
-        if not rows.empty:
-            rows.to_parquet(staging / f"metrics_{level}s.parquet", index=False)
     if not sensitivity_results.empty:
         write_tsv(sensitivity_results, group / "results_gsr_sensitivity.tsv")
     write_tsv(results, group / "results.tsv")
@@ -369,7 +381,6 @@ def analyse_study(
     (staging / "provenance.json").write_text(
         json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
     )
-    edges = everything[(everything["level"] == "edge") & (everything["analysis"] == PRIMARY)]
     comparison = None
     if config.drug is not None:
         comparison = compare(staging, config.drug, config.population)
@@ -400,7 +411,7 @@ def analyse_study(
             qc=qc,
             imbalance=imbalance,
             qc_fc={k: v for k, v in qc_fc_summary.items() if isinstance(v, int | float)},
-            edges=edges,
+            edges=_primary_edges(level_files.get("edge")),
             comparison=comparison,
         )
     store = write_analysis(
@@ -410,8 +421,8 @@ def analyse_study(
         metrics=network,
         results=_stored_results(results, sensitivity_results, config),
         provenance=provenance,
-        regions=everything[everything["level"] == "region"].reset_index(drop=True),
-        edges=everything[everything["level"] == "edge"].reset_index(drop=True),
+        regions=level_files.get("region"),
+        edges=level_files.get("edge"),
         output=str(outputs.final),
         overwrite=outputs.overwrite,
     )
@@ -426,6 +437,13 @@ def analyse_study(
         store=store,
         failures=tuple(processed.failures),
     )
+
+
+def _primary_edges(file: Path | None) -> pd.DataFrame:
+    """Read back the configured cleaning's edge rows, for the paired report's edge figures."""
+    if file is None:
+        return pd.DataFrame()
+    return pd.read_parquet(file, filters=[("analysis", "==", PRIMARY)])
 
 
 def _paired_report(

@@ -153,38 +153,77 @@ def _wider(have: str, incoming: str) -> str:
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    """Append rows by column name, adding and widening columns as the new rows need."""
+    """Append a frame's rows by column name (see :func:`_append_incoming`)."""
     con.register(_INCOMING, frame)
     try:
-        described = con.execute(f"DESCRIBE SELECT * FROM {_INCOMING}").fetchall()
-        # An all-missing pandas column has DuckDB's NULL type: store it as text.
-        untyped = {str(row[0]) for row in described if row[1] == _NULL_TYPE}
-        incoming = {
-            str(row[0]): "VARCHAR" if row[0] in untyped else str(row[1]) for row in described
-        }
-        select = ", ".join(
-            f"CAST({_quote(c)} AS VARCHAR) AS {_quote(c)}" if c in untyped else _quote(c)
-            for c in incoming
-        )
-        existing = {name.lower(): (name, kind) for name, kind in _table_types(con, table).items()}
-        if not existing:
-            _run(con, f"CREATE TABLE {_quote(table)} AS SELECT {select} FROM {_INCOMING}")
-            return
-        for column, kind in incoming.items():
-            if column.lower() not in existing:
-                _run(con, f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(column)} {kind}")
-                continue
-            name, have = existing[column.lower()]
-            wider = have if have == kind else _wider(have, kind)
-            if wider != have:
-                _run(
-                    con,
-                    f"ALTER TABLE {_quote(table)} ALTER COLUMN {_quote(name)} "
-                    f"SET DATA TYPE {wider}",
-                )
-        _run(con, f"INSERT INTO {_quote(table)} BY NAME SELECT {select} FROM {_INCOMING}")
+        _append_incoming(con, table)
     finally:
         con.unregister(_INCOMING)
+
+
+def _append_parquet(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    analysis_id: str,
+    file: Path,
+    numeric: Mapping[str, str],
+) -> None:
+    """Append a Parquet file's rows without loading them into Python.
+
+    ``numeric`` names the text columns stored as numbers (decided on the
+    network-level table by :func:`_numeric_text`, whose design columns these
+    rows repeat) and their DuckDB type; ``n/a`` reads as missing.
+    """
+    columns = [
+        str(row[0])
+        for row in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(file)]).fetchall()
+    ]
+    select = ", ".join(
+        f"CAST(NULLIF({_quote(c)}, 'n/a') AS {numeric[c]}) AS {_quote(c)}"
+        if c in numeric
+        else _quote(c)
+        for c in columns
+        if c != "analysis_id"
+    )
+    literal = "'" + analysis_id.replace("'", "''") + "'"
+    path = "'" + str(file).replace("'", "''") + "'"
+    _run(
+        con,
+        f"CREATE OR REPLACE TEMP VIEW {_INCOMING} AS SELECT {literal} AS analysis_id, "
+        f"{select} FROM read_parquet({path})",
+    )
+    try:
+        _append_incoming(con, table)
+    finally:
+        _run(con, f"DROP VIEW {_INCOMING}")
+
+
+def _append_incoming(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Append the rows of ``_INCOMING`` by column name, adding and widening columns."""
+    described = con.execute(f"DESCRIBE SELECT * FROM {_INCOMING}").fetchall()
+    # An all-missing pandas column has DuckDB's NULL type: store it as text.
+    untyped = {str(row[0]) for row in described if row[1] == _NULL_TYPE}
+    incoming = {str(row[0]): "VARCHAR" if row[0] in untyped else str(row[1]) for row in described}
+    select = ", ".join(
+        f"CAST({_quote(c)} AS VARCHAR) AS {_quote(c)}" if c in untyped else _quote(c)
+        for c in incoming
+    )
+    existing = {name.lower(): (name, kind) for name, kind in _table_types(con, table).items()}
+    if not existing:
+        _run(con, f"CREATE TABLE {_quote(table)} AS SELECT {select} FROM {_INCOMING}")
+        return
+    for column, kind in incoming.items():
+        if column.lower() not in existing:
+            _run(con, f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(column)} {kind}")
+            continue
+        name, have = existing[column.lower()]
+        wider = have if have == kind else _wider(have, kind)
+        if wider != have:
+            _run(
+                con,
+                f"ALTER TABLE {_quote(table)} ALTER COLUMN {_quote(name)} SET DATA TYPE {wider}",
+            )
+    _run(con, f"INSERT INTO {_quote(table)} BY NAME SELECT {select} FROM {_INCOMING}")
 
 
 def _has_analysis(con: duckdb.DuckDBPyConnection, analysis_id: str) -> bool:
@@ -269,15 +308,18 @@ def _numeric_text(column: pd.Series) -> pd.Series:
     """Return a text column as numbers when every value reads as one; else unchanged.
 
     BIDS's ``n/a`` counts as missing; an empty string does not read as a number.
+    The rule is decided on the distinct values (a design column repeated on
+    millions of region or edge rows has a handful), then applied to all rows.
     """
     values = column.where(column != "n/a")
-    present = values.dropna()
-    if present.empty or not all(isinstance(v, str) and v.strip() for v in present):
+    distinct = pd.Series(values.dropna().unique())
+    if distinct.empty or not all(isinstance(v, str) and v.strip() for v in distinct):
         return column
     try:
-        return pd.to_numeric(values)
+        pd.to_numeric(distinct)
     except (ValueError, TypeError):
         return column
+    return pd.to_numeric(values)
 
 
 def _tagged(analysis_id: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -306,8 +348,8 @@ def write_analysis(
     metrics: pd.DataFrame,
     results: pd.DataFrame,
     provenance: Mapping[str, Any],
-    regions: pd.DataFrame | None = None,
-    edges: pd.DataFrame | None = None,
+    regions: pd.DataFrame | Path | None = None,
+    edges: pd.DataFrame | Path | None = None,
     output: str | None = None,
     overwrite: bool = False,
     timeout: float = 60.0,
@@ -346,8 +388,11 @@ def write_analysis(
     provenance : mapping
         The analysis's provenance; ``config`` (``atlas``, ``estimator``,
         ``contrast``, ``denoise.name``) and ``study`` fill the ``analyses`` row.
-    regions, edges : pandas.DataFrame or None
-        Region- and edge-level metrics, when computed.
+    regions, edges : pandas.DataFrame, Path or None
+        Region- and edge-level metrics, when computed: a table, or a Parquet
+        file that DuckDB reads directly (millions of rows for a cohort,
+        never loaded into Python). A Parquet file's text columns that are
+        numeric in ``metrics`` are stored as numbers, as there.
     output : str or None
         The output folder written with the analysis.
     overwrite : bool
@@ -370,7 +415,16 @@ def write_analysis(
     """
     file = Path(path)
     file.parent.mkdir(parents=True, exist_ok=True)
-    frames: dict[str, pd.DataFrame | None] = {
+    stored_metrics = _tagged(analysis_id, metrics)
+    # Region and edge rows repeat the network rows' design columns: store those the same way.
+    numeric = {
+        str(name): "BIGINT" if pd.api.types.is_integer_dtype(column.dtype) else "DOUBLE"
+        for name, column in stored_metrics.items()
+        if name in metrics
+        and pd.api.types.is_string_dtype(metrics[name].dtype)
+        and pd.api.types.is_numeric_dtype(column.dtype)
+    }
+    frames: dict[str, pd.DataFrame | Path | None] = {
         "analyses": _analysis_row(analysis_id, provenance, output, len(runs)),
         "runs": runs,
         "metrics": metrics,
@@ -395,8 +449,11 @@ def write_analysis(
                             [analysis_id],
                         )
             for table, frame in frames.items():
-                if frame is not None and not frame.empty:
-                    _append(con, table, _tagged(analysis_id, frame))
+                if isinstance(frame, Path):
+                    _append_parquet(con, table, analysis_id, frame, numeric)
+                elif frame is not None and not frame.empty:
+                    tagged = stored_metrics if frame is metrics else _tagged(analysis_id, frame)
+                    _append(con, table, tagged)
             _run(con, "COMMIT")
         except BaseException:
             _run(con, "ROLLBACK")

@@ -1,0 +1,55 @@
+"""Region and edge rows streamed to Parquet run by run."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from dmnpharm.run._levels import LEVEL_FILES, LevelFiles
+
+
+def _run_rows(pid: str, note: object, dose: float) -> pd.DataFrame:
+    levels = ["network", "region", "region", "edge"]
+    return pd.DataFrame(
+        {
+            "participant_id": pid,
+            "note": note,
+            "dose_mg": dose,
+            "level": levels,
+            "region_a": [None, "PCC", "mPFC", "PCC"],
+            "region_b": [None, None, None, "mPFC"],
+            "value": np.arange(4, dtype=float),
+        }
+    )
+
+
+def test_level_files_hold_every_run_in_order_with_the_designs_types(tmp_path: Path) -> None:
+    """Network rows come back; region and edge rows are written in order and typed by the design.
+
+    The second run's text column is missing altogether (pandas makes it a float NaN
+    column) and still writes as text; its integer-looking dose stays a float.
+    """
+    design = pd.DataFrame(
+        {"participant_id": ["sub-1", "sub-2"], "note": ["a", np.nan], "dose_mg": [1.5, 0.0]}
+    )
+    runs = [_run_rows("sub-1", "a", 1.5), _run_rows("sub-2", np.nan, 0.0)]
+    with LevelFiles(tmp_path, design) as levels:
+        network = pd.concat([levels.add(rows) for rows in runs])
+    files = levels.close()
+    assert set(files) == {"region", "edge"}
+    assert files["region"] == tmp_path / LEVEL_FILES["region"]
+    assert list(network["level"]) == ["network", "network"]
+    assert levels.rows == {"region": 4, "edge": 2}
+    everything = pd.concat(runs, ignore_index=True)
+    for level, file in files.items():
+        expected = everything[everything["level"] == level].reset_index(drop=True)
+        got = pd.read_parquet(file)
+        pd.testing.assert_frame_equal(
+            got.astype(object).where(got.notna(), None),
+            expected.astype(object).where(expected.notna(), None),
+        )
+        schema = pq.read_schema(file)
+        for text in ("note", "region_b"):
+            assert str(schema.field(text).type) in ("string", "large_string")
+        assert str(schema.field("dose_mg").type) == "double"
