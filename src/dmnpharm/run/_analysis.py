@@ -100,7 +100,8 @@ def _counts(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _tag(table: pd.DataFrame, keys: dict[str, Any], config: RunConfig) -> pd.DataFrame:
     """Put the run's design columns in front of its bundle rows, atlas and estimator after."""
-    tagged = pd.concat([pd.DataFrame([keys] * len(table), index=table.index), table], axis=1)
+    front = pd.DataFrame({k: [v] * len(table) for k, v in keys.items()}, index=table.index)
+    tagged = pd.concat([front, table], axis=1)
     tagged["atlas"] = config.atlas
     tagged["estimator"] = config.estimator
     return tagged
