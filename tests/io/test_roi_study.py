@@ -68,6 +68,21 @@ def test_column_count_mismatch(small_study: Path) -> None:
         _load(small_study)
 
 
+def test_validating_without_keeping_data(small_study: Path) -> None:
+    """keep_data=False checks every file the same way but holds no signals."""
+    kept = _load(small_study)
+    light = load_roi_study(small_study, "seitzman300", ATLAS.labels, keep_data=False)
+    pd.testing.assert_frame_equal(light.design, kept.design)
+    assert [r.path for r in light.runs] == [r.path for r in kept.runs]
+    assert all(r.data.shape == (0, 300) and r.data.base is None for r in light.runs)
+    path = _first_run(small_study)
+    table = pd.read_csv(path, sep="\t")
+    table.iloc[4, 10] = np.nan
+    table.to_csv(path, sep="\t", index=False, na_rep="n/a")
+    with pytest.raises(StudyValidationError, match="line 6"):
+        load_roi_study(small_study, "seitzman300", ATLAS.labels, keep_data=False)
+
+
 def test_nan_value_names_line_and_column(small_study: Path) -> None:
     """A NaN is reported with its file line and region column."""
     path = _first_run(small_study)

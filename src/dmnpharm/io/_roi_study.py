@@ -267,7 +267,9 @@ def read_study_atlas_name(root: str | Path) -> str:
     return names.pop()
 
 
-def load_roi_study(root: str | Path, atlas: str, labels: Sequence[str]) -> RoiStudy:
+def load_roi_study(
+    root: str | Path, atlas: str, labels: Sequence[str], keep_data: bool = True
+) -> RoiStudy:
     """Read, validate and load an ROI-level study folder.
 
     Every file is checked before anything is returned, and all problems are
@@ -284,6 +286,10 @@ def load_roi_study(root: str | Path, atlas: str, labels: Sequence[str]) -> RoiSt
         with a log message.
     labels : sequence of str
         The atlas's region labels, expected as the time-series header.
+    keep_data : bool
+        Keep every run's signals in memory. False: each file is still read
+        and checked, but its run holds an empty (0 x regions) array, so
+        validating a cohort of thousands of runs needs one run's memory.
 
     Returns
     -------
@@ -380,7 +386,8 @@ def load_roi_study(root: str | Path, atlas: str, labels: Sequence[str]) -> RoiSt
                     continue
                 run = _parse_entities(path).get("run", "")
                 tr = float(sidecar["RepetitionTime"])
-                runs.append(RoiRun(pid, ses, run, path, tr, data))
+                kept = data if keep_data else np.empty((0, data.shape[1]))  # not a view
+                runs.append(RoiRun(pid, ses, run, path, tr, kept))
                 rows.append(
                     {
                         **participant_row,

@@ -295,7 +295,10 @@ def _execute(
 ) -> RunResult:
     if config.atlas is None:
         raise ValueError("the atlas must be resolved before execution")
-    study = load_roi_study(study_path, config.atlas, load_atlas(config.atlas).labels)
+    # Checked in full here; each run's signals are read again by its task, not held.
+    study = load_roi_study(
+        study_path, config.atlas, load_atlas(config.atlas).labels, keep_data=False
+    )
     _check_design_pairs(study.design, config, study.root)
     _LOG.info(
         "study %s: %d participants, %d runs, atlas %s, denoising %s",
