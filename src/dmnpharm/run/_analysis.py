@@ -188,7 +188,6 @@ def _process_all(
     records: dict[str, Any] = {}
     pending: list[tuple[StudyRun, dict[str, Any], ProcessedRun]] = []
     included: dict[str, dict[str, Any]] = {}
-    done_runs: list[int] = []
 
     def shown(path: Path) -> str:
         return (DERIVATIVES_FOLDER / path.relative_to(writer.root)).as_posix()
@@ -239,11 +238,12 @@ def _process_all(
     # Outputs are written in study order whatever order the workers finished in; a run
     # is handled (and its outcome let go) as soon as every run before it is in.
     arrived: dict[int, TaskOutcome] = {}
+    handled = 0
     for index, outcome in run_tasks([run.task for run in runs], execution, cache):
         arrived[index] = outcome
-        while len(done_runs) in arrived:
-            handle(runs[len(done_runs)], arrived.pop(len(done_runs)))
-            done_runs.append(len(done_runs))
+        while handled in arrived:
+            handle(runs[handled], arrived.pop(handled))
+            handled += 1
     for failure in failures:
         _LOG.error("run failed: %s", failure)
     exclusions += [f"failed and left out: {f}" for f in failures]
