@@ -1,6 +1,6 @@
 """Benchmark ``dmnpharm run`` on Dask: local workers and the per-run cache.
 
-Two measurements, each of the whole command in a child process (``python -m
+``voxel`` and ``cohort`` measure the whole command in a child process (``python -m
 dmnpharm run``), timed with ``time.perf_counter``; peak memory is the largest
 sum of resident memory over the command's process tree (client and Dask
 workers), sampled every 0.1 s with psutil.
@@ -19,6 +19,12 @@ workers), sampled every 0.1 s with psutil.
       of the first's time. A third invocation into a new output folder shows
       the cost of redoing only the group stage and the report.
 
+``steady``
+    The same 16 runs' tasks sent straight to a local cluster of 1, then 2,
+    workers that have already imported the package: how the per-run work
+    itself scales, without the command's serial parts (imports, hashing,
+    cluster start, group statistics, report) or the client's writing.
+
 ``cohort``
     The ``cohort-observational`` preset grown to 2,000 subjects (one run each,
     150 volumes, Seitzman-300), written by the simulator, then analysed end
@@ -30,6 +36,7 @@ workers), sampled every 0.1 s with psutil.
 Run from the repository root (``--folder`` keeps the data for reuse)::
 
     PYTHONPATH=src python benchmarks/bench_run_dask.py voxel --repeats 2
+    PYTHONPATH=src python benchmarks/bench_run_dask.py steady --repeats 3
     PYTHONPATH=src python benchmarks/bench_run_dask.py cohort --subjects 2000
     PYTHONPATH=src python benchmarks/bench_run_dask.py voxel --json voxel.json
 """
@@ -112,8 +119,8 @@ def _env(cache: Path) -> dict[str, str]:
     return env
 
 
-def voxel(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
-    """Time 1 vs 2 workers and a cached second invocation on 16 voxel-level runs."""
+def _voxel_study(folder: Path, volumes: int) -> Path:
+    """Write (once) the 16-run voxel-level crossover study; return its folder."""
     study = folder / f"voxel-study-{volumes}"
     if not study.is_dir():
         base = load_preset("demo-crossover", seed=3)
@@ -125,6 +132,12 @@ def voxel(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
         start = time.perf_counter()
         write_voxel_study(simulate_study(spec), study)
         print(f"wrote the study in {time.perf_counter() - start:.0f} s: {study}")
+    return study
+
+
+def voxel(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
+    """Time 1 vs 2 workers and a cached second invocation on 16 voxel-level runs."""
+    study = _voxel_study(folder, volumes)
     options = ["--strategy", "6p", "--permutations", "1000"]
     times: dict[int, list[dict[str, float]]] = {1: [], 2: []}
     for repeat in range(repeats):
@@ -163,6 +176,65 @@ def voxel(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
         f"folder (group stage and report redone) {elsewhere['seconds']:.1f} s"
     )
     return result
+
+
+def _warm() -> None:
+    """Import what a run's task needs (in a worker, before timing)."""
+    import dmnpharm.run._work  # noqa: F401
+
+
+def steady(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
+    """Throughput of warm local workers on the 16 voxel runs' tasks: 1 vs 2 workers.
+
+    The tasks are those ``dmnpharm run --strategy 6p`` sends (extract, clean, measure);
+    each worker has imported the package before the clock starts, and nothing else
+    runs on the client: this is how the per-run work itself scales with workers.
+    """
+    from distributed import wait
+
+    from dmnpharm.io import discover_study
+    from dmnpharm.run import Execution, RunConfig
+    from dmnpharm.run._execute import client
+    from dmnpharm.run._tasks import RunTask
+    from dmnpharm.run._work import execute_run
+    from dmnpharm.signal import DenoiseConfig
+
+    study = _voxel_study(folder, volumes)
+    config = RunConfig(atlas="seitzman300", denoise=DenoiseConfig("6p"))
+    tasks = [
+        RunTask(
+            label=str(run.bold),
+            source=run.bold.relative_to(study).as_posix(),
+            kind="bids",
+            data_file=str(run.bold),
+            repetition_time=float(run.repetition_time or 0.0),
+            config=config,
+            confounds=None if run.confounds is None else str(run.confounds),
+            mask=None if run.mask is None else str(run.mask),
+            n_volumes=run.n_volumes,
+        )
+        for run in discover_study(study).runs
+    ]
+    times: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(repeats):
+        for workers in (1, 2):
+            execution = Execution(scheduler="local", workers=workers, cache=False)
+            with client(execution, len(tasks)) as dask_client:
+                dask_client.run(_warm)
+                start = time.perf_counter()
+                wait([dask_client.submit(execute_run, t, None, pure=False) for t in tasks])
+                times[workers].append(time.perf_counter() - start)
+            print(f"{workers} warm worker(s): {times[workers][-1]:.1f} s for {len(tasks)} runs")
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    print(f"warm workers: 1 {one:.1f} s, 2 {two:.1f} s: {one / two:.2f}x (target 1.7x)")
+    return {
+        "runs": len(tasks),
+        "volumes": volumes,
+        "one_worker_s": times[1],
+        "two_workers_s": times[2],
+        "speedup_2_over_1": one / two,
+        "load_average": load_average(),
+    }
 
 
 def cohort(folder: Path, subjects: int) -> dict[str, Any]:
@@ -214,7 +286,7 @@ def cohort(folder: Path, subjects: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Parse the options and run one benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", choices=("voxel", "cohort"))
+    parser.add_argument("which", choices=("voxel", "steady", "cohort"))
     parser.add_argument("--repeats", type=int, default=1, help="interleaved 1/2-worker pairs")
     parser.add_argument("--volumes", type=int, default=300, help="voxel: volumes per run")
     parser.add_argument("--subjects", type=int, default=2000, help="cohort: subjects")
@@ -226,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         if args.which == "voxel":
             numbers = voxel(folder, args.repeats, args.volumes)
+        elif args.which == "steady":
+            numbers = steady(folder, args.repeats, args.volumes)
         else:
             numbers = cohort(folder, args.subjects)
     if args.json:
