@@ -74,6 +74,22 @@ def test_hash_memo_reuses_digests_of_unchanged_files_only(tmp_path: Path) -> Non
     assert HashMemo(None).sha256(data) == again.sha256(data)
 
 
+def test_many_files_are_hashed_in_parallel_as_hashlib_does(tmp_path: Path) -> None:
+    """sha256_many gives hashlib's digests in order, repeats included, and remembers them."""
+    files = []
+    for i in range(6):
+        path = tmp_path / f"f{i}.bin"
+        path.write_bytes(bytes([i]) * (3 << 20))  # several 1 MiB chunks each
+        files.append(path)
+    memo = HashMemo(None)
+    digests = memo.sha256_many([*files, files[0]], threads=3)
+    expected = [hashlib.sha256(p.read_bytes()).hexdigest() for p in [*files, files[0]]]
+    assert digests == expected
+    assert len(memo._new) == 6  # the repeated file was hashed once
+    assert memo.sha256_many(files[:2]) == expected[:2]
+    assert len(memo._new) == 6
+
+
 def test_progress_accepts_an_iterator_with_a_total() -> None:
     """Results arriving from a cluster (no length) pass through unchanged."""
     assert list(progress(iter(range(4)), "gathering", total=4)) == [0, 1, 2, 3]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -75,15 +78,40 @@ class HashMemo:
         str
             64 lowercase hexadecimal characters.
         """
-        resolved = Path(path).resolve()
-        info = resolved.stat()
-        key = (str(resolved), info.st_size, info.st_mtime_ns, info.st_ino)
-        digest = self._known.get(key)
-        if digest is None:
-            digest = sha256_file(resolved)
-            self._known[key] = digest
-            self._new.append((*key, digest))
-        return digest
+        return self.sha256_many([path])[0]
+
+    def sha256_many(self, paths: Sequence[str | Path], threads: int | None = None) -> list[str]:
+        """Return several files' SHA-256 digests, hashing the unknown ones in parallel.
+
+        Hashing releases the GIL for large buffers, so threads hash several
+        images at once (and overlap reads on a network file system).
+
+        Parameters
+        ----------
+        paths : sequence of str or Path
+            The files.
+        threads : int or None
+            Threads for the files to hash; None: the CPU count, at most 8.
+
+        Returns
+        -------
+        list of str
+            One digest per path, in order.
+        """
+        keys = []
+        for path in paths:
+            resolved = Path(path).resolve()
+            info = resolved.stat()
+            keys.append((str(resolved), info.st_size, info.st_mtime_ns, info.st_ino))
+        missing = list(dict.fromkeys(k for k in keys if k not in self._known))
+        if missing:
+            count = min(len(missing), threads or min(os.cpu_count() or 1, 8))
+            with ThreadPoolExecutor(max_workers=max(count, 1)) as pool:
+                digests = list(pool.map(sha256_file, [k[0] for k in missing]))
+            for key, digest in zip(missing, digests, strict=True):
+                self._known[key] = digest
+                self._new.append((*key, digest))
+        return [self._known[k] for k in keys]
 
     def save(self) -> None:
         """Write the digests computed since the last save to the database."""

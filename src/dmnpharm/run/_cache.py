@@ -86,6 +86,21 @@ class RunCache:
         """
         return self._hashes.sha256(path)
 
+    def file_hashes(self, paths: list[Path]) -> list[str]:
+        """Return several files' SHA-256 digests, hashing unknown ones in parallel.
+
+        Parameters
+        ----------
+        paths : list of Path
+            Input files.
+
+        Returns
+        -------
+        list of str
+            Hexadecimal digests, in order.
+        """
+        return self._hashes.sha256_many(paths)
+
     def save_hashes(self) -> None:
         """Keep the digests computed in this invocation for the next one."""
         self._hashes.save()

@@ -117,7 +117,9 @@ class Outputs:
 
         Digests of files unchanged since an earlier invocation come from the cache.
         """
-        hashes = {p.relative_to(root).as_posix(): self.cache.file_hash(p) for p in sorted(files)}
+        ordered = sorted(files)
+        digests = self.cache.file_hashes(ordered)
+        hashes = {p.relative_to(root).as_posix(): d for p, d in zip(ordered, digests, strict=True)}
         self.cache.save_hashes()
         return hashes
 
