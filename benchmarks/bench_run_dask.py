@@ -194,27 +194,14 @@ def steady(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
 
     from dmnpharm.io import discover_study
     from dmnpharm.run import Execution, RunConfig
+    from dmnpharm.run._bids import bids_task
     from dmnpharm.run._execute import client
-    from dmnpharm.run._tasks import RunTask
     from dmnpharm.run._work import execute_run
     from dmnpharm.signal import DenoiseConfig
 
     study = _voxel_study(folder, volumes)
     config = RunConfig(atlas="seitzman300", denoise=DenoiseConfig("6p"))
-    tasks = [
-        RunTask(
-            label=str(run.bold),
-            source=run.bold.relative_to(study).as_posix(),
-            kind="bids",
-            data_file=str(run.bold),
-            repetition_time=float(run.repetition_time or 0.0),
-            config=config,
-            confounds=None if run.confounds is None else str(run.confounds),
-            mask=None if run.mask is None else str(run.mask),
-            n_volumes=run.n_volumes,
-        )
-        for run in discover_study(study).runs
-    ]
+    tasks = [bids_task(run, study, config) for run in discover_study(study).runs]
     times: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(repeats):
         for workers in (1, 2):

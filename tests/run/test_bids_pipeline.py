@@ -40,6 +40,22 @@ def voxel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_voxel_study(simulate_study(spec), tmp_path_factory.mktemp("v") / "study")
 
 
+def test_a_bids_run_becomes_a_task_naming_its_files(voxel_study: Path) -> None:
+    """The task names the image relative to the study, with its confounds, mask, TR and length."""
+    from dmnpharm.io import discover_study
+    from dmnpharm.run._bids import bids_task
+
+    config = RunConfig(atlas="seitzman300", denoise=DenoiseConfig("6p"))
+    run = discover_study(voxel_study).runs[0]
+    task = bids_task(run, voxel_study, config)
+    assert task.kind == "bids"
+    assert task.source == run.bold.relative_to(voxel_study).as_posix()
+    assert not task.source.startswith("/")
+    assert task.repetition_time == run.repetition_time
+    assert task.n_volumes == nib.load(run.bold).shape[3]
+    assert set(task.input_files()) >= {str(run.bold), str(run.confounds), str(run.mask)}
+
+
 def test_run_recovers_the_planted_effect_from_images(voxel_study: Path, tmp_path: Path) -> None:
     """Discover, extract, clean (acompcor), measure, test: the estimate is near -0.10.
 

@@ -9,14 +9,44 @@ from typing import Any
 from dmnpharm._utils import get_logger
 from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import StudyValidationError
-from dmnpharm.io import discover_study
+from dmnpharm.io import BoldRun, discover_study
 from dmnpharm.run._config import RunConfig
 from dmnpharm.run._pipeline import Outputs, RunResult, StudyRun, _check_design_pairs, _finish
 from dmnpharm.run._tasks import RunTask
 
-__all__ = ["execute_bids"]
+__all__ = ["bids_task", "execute_bids"]
 
 _LOG = get_logger("run")
+
+
+def bids_task(run: BoldRun, study_path: Path, config: RunConfig) -> RunTask:
+    """Describe one preprocessed BOLD run's per-run work as a task.
+
+    Parameters
+    ----------
+    run : BoldRun
+        A run found by :func:`dmnpharm.io.discover_study`.
+    study_path : Path
+        The BIDS folder; the task names the run by its path relative to it.
+    config : RunConfig
+        Analysis choices, atlas resolved.
+
+    Returns
+    -------
+    RunTask
+        The image, its confounds and mask, repetition time and volumes.
+    """
+    return RunTask(
+        label=str(run.bold),
+        source=run.bold.relative_to(study_path).as_posix(),
+        kind="bids",
+        data_file=str(run.bold),
+        repetition_time=float(run.repetition_time or 0.0),
+        config=config,
+        confounds=None if run.confounds is None else str(run.confounds),
+        mask=None if run.mask is None else str(run.mask),
+        n_volumes=run.n_volumes,
+    )
 
 
 def execute_bids(
@@ -60,17 +90,7 @@ def execute_bids(
     runs = [
         StudyRun(
             {str(k): v for k, v in row.items()},
-            RunTask(
-                label=str(run.bold),
-                source=run.bold.relative_to(study_path).as_posix(),
-                kind="bids",
-                data_file=str(run.bold),
-                repetition_time=float(run.repetition_time or 0.0),
-                config=config,
-                confounds=None if run.confounds is None else str(run.confounds),
-                mask=None if run.mask is None else str(run.mask),
-                n_volumes=run.n_volumes,
-            ),
+            bids_task(run, study_path, config),
             entities={
                 "sub": run.participant_id.removeprefix("sub-"),
                 "ses": run.session_id.removeprefix("ses-"),
