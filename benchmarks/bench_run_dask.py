@@ -180,7 +180,7 @@ def voxel(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
 
 def _warm() -> None:
     """Import what a run's task needs (in a worker, before timing)."""
-    import dmnpharm.run._work  # noqa: F401
+    import dmnpharm.pipeline._work  # noqa: F401
 
 
 def steady(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
@@ -194,9 +194,9 @@ def steady(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
 
     from dmnpharm.io import discover_study
     from dmnpharm.run import Execution, RunConfig
-    from dmnpharm.run._bids import bids_task
-    from dmnpharm.run._execute import client
-    from dmnpharm.run._work import execute_run
+    from dmnpharm.pipeline._bids import bids_task
+    from dmnpharm.execution._cluster import client
+    from dmnpharm.pipeline._work import execute_run
     from dmnpharm.signal import DenoiseConfig
 
     study = _voxel_study(folder, volumes)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import dmnpharm.run._work as work_module
+import dmnpharm.pipeline._work as work_module
 from dmnpharm.atlases import load_atlas
 from dmnpharm.cli import main
 from dmnpharm.cli._main import RUN_FAILURES_EXIT
@@ -43,7 +43,7 @@ def voxel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_bids_run_becomes_a_task_naming_its_files(voxel_study: Path) -> None:
     """The task names the image relative to the study, with its confounds, mask, TR and length."""
     from dmnpharm.io import discover_study
-    from dmnpharm.run._bids import bids_task
+    from dmnpharm.pipeline._bids import bids_task
 
     config = RunConfig(atlas="seitzman300", denoise=DenoiseConfig("6p"))
     run = discover_study(voxel_study).runs[0]

@@ -21,15 +21,15 @@ import duckdb
 import pandas as pd
 import pytest
 
-import dmnpharm.run._dispatch as dispatch_module
-import dmnpharm.run._execute as execute_module
+import dmnpharm.execution._dispatch as dispatch_module
+import dmnpharm.execution._cluster as execute_module
 from dmnpharm._utils import output_lock
 from dmnpharm.exceptions import InputError, OutputExistsError, OutputLockedError
 from dmnpharm.run import Execution, RunCache, RunConfig, run_study
-from dmnpharm.run._dispatch import task_keys
-from dmnpharm.run._execute import local_workers
-from dmnpharm.run._tasks import RunTask
-from dmnpharm.run._work import execute_run
+from dmnpharm.pipeline._tasks import task_keys
+from dmnpharm.execution._cluster import local_workers
+from dmnpharm.pipeline._tasks import RunTask
+from dmnpharm.pipeline._work import execute_run
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_simulated_study
 

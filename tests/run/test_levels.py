@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from dmnpharm.run._levels import LEVEL_FILES, LevelFiles
+from dmnpharm.pipeline._levels import LEVEL_FILES, LevelFiles
 
 
 def _run_rows(pid: str, note: object, dose: float) -> pd.DataFrame:

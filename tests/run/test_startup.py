@@ -21,7 +21,7 @@ def test_planning_a_run_does_not_import_the_heavy_libraries() -> None:
     Before, importing them took about 2.3 of the 2.75 s of a rerun with nothing to do.
     """
     code = (
-        "import sys, dmnpharm.cli, dmnpharm.run._pipeline, dmnpharm.run._bids\n"
+        "import sys, dmnpharm.cli, dmnpharm.pipeline._orchestrator, dmnpharm.pipeline._bids\n"
         "from dmnpharm.atlases import load_atlas\n"
         "load_atlas('seitzman300'), load_atlas('dosenbach160')\n"
         f"print(sorted(m for m in {_HEAVY!r} if m in sys.modules))"

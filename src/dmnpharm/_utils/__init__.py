@@ -3,6 +3,7 @@
 from dmnpharm._utils._hashing import HashMemo, sha256_file
 from dmnpharm._utils._logging import LOGGER_NAME, get_logger, log_to_file
 from dmnpharm._utils._output import atomic_write_bytes, output_lock, staged_output_dir
+from dmnpharm._utils._provenance import versions
 from dmnpharm._utils._progress import progress, progress_enabled
 from dmnpharm._utils._validation import check_option, closest_match
 
@@ -19,4 +20,5 @@ __all__ = [
     "progress_enabled",
     "sha256_file",
     "staged_output_dir",
+    "versions",
 ]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         read_results,
         write_comparison,
     )
-    from dmnpharm.catalog._forest import forest_figure
+    from dmnpharm.report._forest import forest_figure
     from dmnpharm.catalog._load import DOI_PATTERN, default_catalog_path, load_catalog, validate
     from dmnpharm.catalog._model import (
         Agent,

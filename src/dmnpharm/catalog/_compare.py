@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from dmnpharm._utils import staged_output_dir
-from dmnpharm.catalog._forest import forest_figure
+from dmnpharm.report._forest import forest_figure
 from dmnpharm.catalog._load import load_catalog
 from dmnpharm.catalog._model import Catalog, Claim, Study
 from dmnpharm.catalog._query import records

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         write_relmat,
         write_timeseries,
     )
+    from dmnpharm.io._layout import OutputLayout
     from dmnpharm.io._roi_study import (
         RoiRun,
         RoiStudy,
@@ -43,6 +44,7 @@ __all__ = [
     "ENTITY_ORDER",
     "BidsStudy",
     "BoldRun",
+    "OutputLayout",
     "RoiRun",
     "RoiStudy",
     "bids_label",

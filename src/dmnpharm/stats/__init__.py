@@ -11,6 +11,12 @@ from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dmnpharm.stats._backend import BACKENDS, array_module, flip_counts
+    from dmnpharm.stats._defaults import (
+        CONFIDENCE,
+        MOTION_PERMUTATIONS,
+        N_BOOTSTRAP,
+        N_PERMUTATIONS,
+    )
     from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
     from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
     from dmnpharm.stats._model import EXTRA_COLUMNS, ModelSpec, StatsResult, analyse
@@ -29,7 +35,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "CONFIDENCE",
     "EXTRA_COLUMNS",
+    "MOTION_PERMUTATIONS",
+    "N_BOOTSTRAP",
+    "N_PERMUTATIONS",
     "NULL_MEASURE_LIMIT",
     "QC_MEASURES",
     "RESULT_COLUMNS",

@@ -18,23 +18,23 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from dmnpharm._utils import atomic_write_bytes, get_logger
+from dmnpharm._utils import atomic_write_bytes, get_logger, versions
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.catalog import compare, write_comparison
 from dmnpharm.exceptions import InputError, MotionImbalanceWarning, StudyValidationError
 from dmnpharm.io import write_tsv
 from dmnpharm.metrics import tangent_connectivity
-from dmnpharm.run._cache import RunCache
-from dmnpharm.run._config import GSR_SENSITIVITY, PRIMARY, RunConfig
-from dmnpharm.run._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
-from dmnpharm.run._dispatch import run_tasks
-from dmnpharm.run._execute import Execution
-from dmnpharm.run._levels import LevelFiles
-from dmnpharm.run._pipeline import Outputs, RunResult, StudyRun, versions
-from dmnpharm.run._process import ProcessedRun, measure
-from dmnpharm.run._reporting import build_report
-from dmnpharm.run._stats_report import build_stats_report
-from dmnpharm.run._tasks import Signals, TaskOutcome
+from dmnpharm.execution import RunCache
+from dmnpharm.config._analysis import GSR_SENSITIVITY, PRIMARY, RunConfig
+from dmnpharm.pipeline._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
+from dmnpharm.execution import dispatch
+from dmnpharm.config import Execution
+from dmnpharm.pipeline._levels import LevelFiles
+from dmnpharm.pipeline._orchestrator import Outputs, RunResult, StudyRun
+from dmnpharm.pipeline._process import ProcessedRun, measure
+from dmnpharm.report._study_report import build_report
+from dmnpharm.report._stats_report import build_stats_report
+from dmnpharm.pipeline._tasks import RUN_STAGE, Signals, TaskOutcome
 from dmnpharm.stats import (
     ModelSpec,
     StatsResult,
@@ -239,7 +239,7 @@ def _process_all(
     # is handled (and its outcome let go) as soon as every run before it is in.
     arrived: dict[int, TaskOutcome] = {}
     handled = 0
-    for index, outcome in run_tasks([run.task for run in runs], execution, cache):
+    for index, outcome in dispatch([run.task for run in runs], RUN_STAGE, execution, cache):
         arrived[index] = outcome
         while handled in arrived:
             handle(runs[handled], arrived.pop(handled))

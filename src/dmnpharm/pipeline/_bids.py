@@ -10,9 +10,9 @@ from dmnpharm._utils import get_logger
 from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import StudyValidationError
 from dmnpharm.io import BoldRun, discover_study
-from dmnpharm.run._config import RunConfig
-from dmnpharm.run._pipeline import Outputs, RunResult, StudyRun, _check_design_pairs, _finish
-from dmnpharm.run._tasks import RunTask
+from dmnpharm.config._analysis import RunConfig
+from dmnpharm.pipeline._orchestrator import Outputs, RunResult, StudyRun, _check_design_pairs, _finish
+from dmnpharm.pipeline._tasks import RunTask
 
 __all__ = ["bids_task", "execute_bids"]
 

@@ -7,9 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from dmnpharm._utils import get_logger, log_to_file, staged_output_dir
-from dmnpharm.run._config import RunConfig
-from dmnpharm.run._execute import Execution
-from dmnpharm.run._pipeline import (
+from dmnpharm.config._analysis import RunConfig
+from dmnpharm.config import Execution
+from dmnpharm.execution import make_cache
+from dmnpharm.pipeline._orchestrator import (
     LOG_FILENAME,
     Outputs,
     RunResult,
@@ -77,7 +78,7 @@ def run_demo(
             final.resolve() / "study",
             staging / "study",
             execution=plan,
-            cache=plan.make_cache(),
+            cache=make_cache(plan),
         )
         result = _execute(staging / "study", staging, cfg, "study", outputs)
     return _final_result(result, final, staging)

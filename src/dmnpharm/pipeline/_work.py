@@ -1,6 +1,6 @@
 """One run's work, done in whatever process runs it: this one, a Dask worker, a cluster node.
 
-:func:`execute_run` loads a :class:`~dmnpharm.run._tasks.RunTask`'s files,
+:func:`execute_run` loads a :class:`~dmnpharm.pipeline._tasks.RunTask`'s files,
 cleans, extracts and measures, and returns the outcome or the error that names
 the file. It writes nothing; the client stores results in the cache and writes
 outputs.
@@ -23,8 +23,8 @@ from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.extract import extract_timeseries, extract_with_maps
 from dmnpharm.io import read_roi_timeseries
-from dmnpharm.run._process import ProcessedRun, process_run, read_confounds
-from dmnpharm.run._tasks import RunTask, Signals, TaskOutcome
+from dmnpharm.pipeline._process import ProcessedRun, process_run, read_confounds
+from dmnpharm.pipeline._tasks import RunTask, Signals, TaskOutcome
 
 __all__ = ["execute_run"]
 

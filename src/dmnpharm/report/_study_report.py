@@ -22,7 +22,7 @@ from dmnpharm.report import (
     references_sentence,
     write_report,
 )
-from dmnpharm.run._config import RunConfig
+from dmnpharm.config._analysis import RunConfig
 from dmnpharm.stats import PermutationNull
 
 __all__ = ["build_report", "methods_paragraph"]

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmnpharm._utils import get_logger, staged_output_dir
+from dmnpharm._utils import get_logger, staged_output_dir, versions
 from dmnpharm.report import power_curve_figure
-from dmnpharm.run._pipeline import versions
 from dmnpharm.simulate import PowerResult, json_file, spec_to_dict
 
 __all__ = ["PowerOutputs", "write_power"]

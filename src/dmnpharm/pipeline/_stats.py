@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from dmnpharm._utils import get_logger, sha256_file, staged_output_dir
+from dmnpharm._utils import get_logger, sha256_file, staged_output_dir, versions
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import write_tsv
-from dmnpharm.run._pipeline import versions
-from dmnpharm.run._stats_report import build_stats_report
+from dmnpharm.report._stats_report import build_stats_report
 from dmnpharm.stats import ModelSpec, StatsResult, analyse, mixed_model, normalization
 
 __all__ = ["read_metrics_table", "run_stats"]

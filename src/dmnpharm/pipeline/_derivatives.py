@@ -17,7 +17,7 @@ from dmnpharm.io import bids_label, derivative_path, write_dataset_description
 from dmnpharm.io import write_relmat as _write_relmat
 from dmnpharm.io import write_timeseries as _write_timeseries
 from dmnpharm.metrics import ESTIMATORS
-from dmnpharm.run._config import RunConfig
+from dmnpharm.config._analysis import RunConfig
 
 __all__ = ["DERIVATIVES_FOLDER", "DerivativeWriter"]
 

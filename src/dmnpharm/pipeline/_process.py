@@ -14,7 +14,7 @@ import pandas as pd
 from dmnpharm.atlases import Atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics import BundleConfig, estimate_connectivity, run_bundle
-from dmnpharm.run._config import GSR_SENSITIVITY, PRIMARY, RunConfig
+from dmnpharm.config._analysis import GSR_SENSITIVITY, PRIMARY, RunConfig
 from dmnpharm.signal import DenoiseConfig, clean_run
 from dmnpharm.stats import run_qc
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +17,11 @@ from dmnpharm._utils import closest_match, get_logger, log_to_file, staged_outpu
 from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import OutputExistsError, RunFailuresError, StudyValidationError
 from dmnpharm.io import RoiRun, RoiStudy, load_roi_study, read_study_atlas_name
-from dmnpharm.run._cache import RunCache
-from dmnpharm.run._config import PRIMARY, RunConfig
-from dmnpharm.run._execute import Execution
-from dmnpharm.run._tasks import RunTask
+from dmnpharm.execution._cache import RunCache
+from dmnpharm.config._analysis import PRIMARY, RunConfig
+from dmnpharm.config import Execution
+from dmnpharm.execution import make_cache
+from dmnpharm.pipeline._tasks import RunTask
 from dmnpharm.store import STORE_FILENAME, check_new_analysis, make_analysis_id, store_path
 
 __all__ = [
@@ -32,7 +31,6 @@ __all__ = [
     "StudyRun",
     "run_study",
     "store_target",
-    "versions",
 ]
 
 _LOG = get_logger("run")
@@ -41,7 +39,6 @@ _LOG = get_logger("run")
 LOG_FILENAME = "dmnpharm.log"
 
 _ENTITY = re.compile(r"([a-zA-Z]+)-([a-zA-Z0-9]+)")
-_PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "nilearn", "matplotlib", "jinja2")
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,23 +119,6 @@ class Outputs:
         hashes = {p.relative_to(root).as_posix(): d for p, d in zip(ordered, digests, strict=True)}
         self.cache.save_hashes()
         return hashes
-
-
-def versions() -> dict[str, str]:
-    """Return the versions of Python, dmnpharm and the packages results depend on.
-
-    Returns
-    -------
-    dict
-        Package name -> version (``not installed`` when absent).
-    """
-    found = {"dmnpharm": __version__, "python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 def _check_between(design: pd.DataFrame, config: RunConfig, root: Path) -> None:
@@ -252,7 +232,7 @@ def _finish(
     check_new_analysis(outputs.store, analysis_id, overwrite=outputs.overwrite)
     _LOG.info("analysis %s", analysis_id)
     # The heavy part (and SciPy, scikit-learn, nilearn, matplotlib) only when there is work.
-    from dmnpharm.run._analysis import analyse_study
+    from dmnpharm.pipeline._analysis import analyse_study
 
     provenance = {**provenance, "config": config_record}
     return analyse_study(runs, design, staging, config, provenance, truth, outputs, analysis_id)
@@ -521,11 +501,11 @@ def _run_staged(
             overwrite,
             root.resolve(),
             execution=plan,
-            cache=plan.make_cache(),
+            cache=make_cache(plan),
             existing=existing,
         )
         if bids:
-            from dmnpharm.run._bids import execute_bids
+            from dmnpharm.pipeline._bids import execute_bids
 
             result = execute_bids(root, staging, cfg, str(root.resolve()), outputs)
         else:

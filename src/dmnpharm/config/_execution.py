@@ -1,0 +1,95 @@
+"""Execution settings: where per-run work runs and where its results are cached.
+
+Plain values only; the machinery that acts on them (Dask clusters, the cache)
+lives in :mod:`dmnpharm.execution`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dmnpharm.exceptions import InputError
+
+__all__ = ["CLUSTERS", "SCHEDULER_ENV", "Execution"]
+
+#: Environment variable giving the default scheduler (``local``, ``synchronous`` or an address).
+SCHEDULER_ENV = "DMNPHARM_SCHEDULER"
+
+#: Batch systems reachable through dask-jobqueue.
+CLUSTERS = ("slurm", "pbs")
+
+@dataclass(frozen=True)
+class Execution:
+    """How and where per-run work is executed, and where its results are cached.
+
+    None of this changes a number in the outputs; it is recorded in the
+    provenance for the record only.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        ``local`` (a Dask cluster of worker processes on this machine),
+        ``synchronous`` (every run in this process, one after another; for
+        debugging and tiny studies) or the address of a running Dask scheduler
+        (``tcp://host:8786``). None: ``$DMNPHARM_SCHEDULER``, else ``local``.
+    cluster : str or None
+        ``slurm`` or ``pbs``: start workers as batch jobs through dask-jobqueue,
+        configured by the user's dask-jobqueue YAML (queue, account, cores,
+        memory, walltime ...).
+    workers : int or None
+        Worker processes (local cluster) or workers to request (batch
+        cluster). None: as many as the machine has cores, at most one per run
+        to compute (local); one per run up to 100 (batch).
+    memory_limit : str or None
+        Memory per worker, e.g. ``"4GiB"``. None: the local machine's memory
+        shared equally (local); the YAML's setting (batch).
+    cache_dir : str, Path or None
+        Cache folder; None: ``$DMNPHARM_CACHE``, else ``~/.cache/dmnpharm``
+        (:func:`dmnpharm.execution.default_cache_dir`).
+    cache : bool
+        Look up and store per-run results.
+    """
+
+    scheduler: str | None = None
+    cluster: str | None = None
+    workers: int | None = None
+    memory_limit: str | None = None
+    cache_dir: str | Path | None = None
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        """Check the options."""
+        if self.cluster is not None and self.cluster not in CLUSTERS:
+            raise InputError(
+                f"cluster {self.cluster!r} is not supported; use one of {', '.join(CLUSTERS)}"
+            )
+        if self.cluster is not None and self.scheduler not in (None, "local"):
+            raise InputError("give either a scheduler address or a batch cluster, not both")
+        if self.workers is not None and self.workers < 1:
+            raise InputError(f"workers must be at least 1, got {self.workers}")
+
+    @property
+    def mode(self) -> str:
+        """``synchronous``, ``local``, ``slurm``, ``pbs`` or ``address``."""
+        if self.cluster is not None:
+            return self.cluster
+        chosen = self.scheduler or os.environ.get(SCHEDULER_ENV) or "local"
+        return chosen if chosen in ("local", "synchronous") else "address"
+
+    @property
+    def address(self) -> str:
+        """The scheduler address (``address`` mode)."""
+        return str(self.scheduler or os.environ.get(SCHEDULER_ENV, ""))
+
+    def describe(self) -> dict[str, Any]:
+        """Return the options for the provenance (no host names or ports)."""
+        return {
+            "engine": "in-process" if self.mode == "synchronous" else "dask.distributed",
+            "mode": self.mode,
+            "workers": self.workers,
+            "memory_limit": self.memory_limit,
+            "cache": self.cache,
+        }

@@ -1,0 +1,224 @@
+"""Per-run work as a pure task: input files and configuration in, results out.
+
+A :class:`RunTask` names everything one run's work depends on (its files, the
+analytic choices, the atlas); :func:`dmnpharm.pipeline._work.execute_run` does that
+work in whatever process runs it and returns a :class:`TaskOutcome`. These
+classes need nothing heavy, so a study can be planned and hashed before SciPy
+and friends are imported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dmnpharm.config._analysis import PRIMARY, RunConfig
+from dmnpharm.execution import RunCache, Stage
+
+if TYPE_CHECKING:
+    from dmnpharm.pipeline._process import ProcessedRun
+
+__all__ = ["RUN_STAGE", "RunTask", "Signals", "TaskOutcome", "task_keys"]
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run's per-run work, described by value so it can travel to a worker.
+
+    Parameters
+    ----------
+    label : str
+        The run's input file, naming it in messages.
+    source : str
+        That file relative to the study folder.
+    kind : str
+        ``roi`` (a region time-series TSV) or ``bids`` (an fMRIPrep image).
+    data_file : str
+        The time-series TSV or the preprocessed BOLD image.
+    repetition_time : float
+        Seconds.
+    config : RunConfig
+        Analytic choices, with the atlas resolved.
+    confounds : str or None
+        The run's fMRIPrep confounds TSV.
+    mask : str or None
+        The run's brain mask (BIDS).
+    n_volumes : int or None
+        Volumes of the image, from its header (BIDS).
+    """
+
+    label: str
+    source: str
+    kind: str
+    data_file: str
+    repetition_time: float
+    config: RunConfig
+    confounds: str | None = None
+    mask: str | None = None
+    n_volumes: int | None = None
+
+    def input_files(self) -> tuple[str, ...]:
+        """Return every file the run's results depend on (sidecars included)."""
+        files = [self.data_file, self.confounds, self.mask]
+        if self.kind == "roi":
+            files.append(str(Path(self.data_file).with_suffix(".json")))
+        if self.confounds is not None:
+            side = Path(self.confounds).with_suffix(".json")
+            if side.is_file():
+                files.append(str(side))
+        return tuple(f for f in files if f is not None)
+
+
+@dataclass(frozen=True, eq=False)
+class Signals:
+    """A run's region signals and, when asked for, its voxel map files.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Volumes x regions, atlas order.
+    maps : dict of str to bytes
+        Voxel map files (``name -> content``), written as they are.
+    maps_note : str
+        Why voxel maps were asked for but not made (e.g. too few volumes).
+    """
+
+    data: npt.NDArray[np.float64] = field(repr=False)
+    maps: dict[str, bytes] = field(default_factory=dict, repr=False)
+    maps_note: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class TaskOutcome:
+    """What one run's task produced.
+
+    Parameters
+    ----------
+    label : str
+        The run.
+    processed : ProcessedRun or None
+        Cleaning, QC and metrics; None when the run failed.
+    error : str or None
+        Why the run failed (naming its file), or None.
+    signals : Signals or None
+        The region signals (and voxel maps) the run was measured from.
+    """
+
+    label: str
+    processed: ProcessedRun | None
+    error: str | None = None
+    signals: Signals | None = field(default=None, repr=False)
+
+
+def task_keys(task: RunTask, cache: RunCache) -> tuple[str | None, str]:
+    """Return a run's cache keys: its signals (BIDS images only) and its results.
+
+    Parameters
+    ----------
+    task : RunTask
+        The run.
+    cache : RunCache
+        Hashes its files (reusing digests of unchanged files).
+
+    Returns
+    -------
+    tuple
+        The key of the extracted region signals (None for ROI-level runs,
+        whose signals are a file read) and the key of the processed run.
+        The signals depend on the image, mask, atlas and sphere radius (and,
+        with voxel maps, on the cleaning and confounds too); the processed
+        run also on the confounds and the cleaning and metric choices. Group
+        options (contrast, permutations, seed, drug) are in neither.
+    """
+    config = task.config
+    hashes = {Path(f).name: cache.file_hash(f) for f in task.input_files()}
+    cleaning = {
+        "denoise": config.denoise.to_dict(),
+        "gsr_sensitivity": config.gsr_sensitivity,
+        "confounds": {k: v for k, v in hashes.items() if "confounds" in k},
+    }
+    signals_key = None
+    if task.kind == "bids":
+        image: dict[str, Any] = {
+            "bold": hashes[Path(task.data_file).name],
+            "mask": None if task.mask is None else hashes[Path(task.mask).name],
+            "atlas": config.atlas,
+            "radius_mm": config.radius_mm,
+            "repetition_time": task.repetition_time,
+            "voxel_maps": config.voxel_maps,
+        }
+        if config.voxel_maps:
+            image["cleaning"] = cleaning
+        signals_key = cache.key("signals", image)
+    run_key = cache.key(
+        "run",
+        {
+            "kind": task.kind,
+            "inputs": hashes,
+            "signals": signals_key,
+            "atlas": config.atlas,
+            "repetition_time": task.repetition_time,
+            "cleaning": cleaning,
+            "estimator": config.estimator,
+        },
+    )
+    return signals_key, run_key
+
+
+def _slim(outcome: TaskOutcome, task: RunTask) -> TaskOutcome:
+    """Keep what the run cache needs: the processed run and voxel map files, not signals."""
+    maps = outcome.signals.maps if outcome.signals is not None else {}
+    note = outcome.signals.maps_note if outcome.signals is not None else ""
+    kept = Signals(outcome.signals.data[:0], maps, note) if outcome.signals is not None else None
+    processed = outcome.processed
+    if processed is not None and task.config.estimator != "tangent":
+        # Only the primary cleaned signals are used again (written as derivatives);
+        # the tangent estimator needs every analysis's signals for the group reference.
+        primary = tuple(c for c in processed.cleaned if c.analysis == PRIMARY)
+        processed = replace(
+            processed, cleaned=tuple(replace(c, amplitude=c.data[:0]) for c in primary)
+        )
+    return replace(outcome, processed=processed, signals=kept)
+
+
+def _killed(task: RunTask, exc: BaseException) -> TaskOutcome:
+    return TaskOutcome(
+        task.label,
+        None,
+        f"{task.label}: the worker running it died repeatedly ({type(exc).__name__}: {exc}); "
+        "it may need more memory than a worker has (--memory-limit)",
+    )
+
+
+def _reusable(outcome: TaskOutcome) -> Signals | None:
+    """The region signals worth caching on their own (BIDS images, read once)."""
+    return outcome.signals
+
+
+def _succeeded(outcome: TaskOutcome) -> bool:
+    return outcome.error is None
+
+
+def _execute_run(task: RunTask, signals: Signals | None) -> TaskOutcome:
+    """Run a task's work in a worker (imports the heavy per-run code there, on first use)."""
+    from dmnpharm.pipeline._work import execute_run
+
+    return execute_run(task, signals)
+
+
+#: How the dispatcher handles a run's task: its work, cache keys, and what is cached.
+RUN_STAGE = Stage(
+    name="cleaning and measuring runs",
+    work=_execute_run,
+    keys=task_keys,
+    slim=_slim,
+    reusable=_reusable,
+    killed=_killed,
+    succeeded=_succeeded,
+    outcome_type=TaskOutcome,
+    reusable_type=Signals,
+)
