@@ -5,16 +5,28 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from dmnpharm.config._analysis import GSR_SENSITIVITY, PRIMARY, RunConfig
+    from dmnpharm.config._analysis import (
+        DEFAULT_CONTRAST,
+        GSR_SENSITIVITY,
+        PRIMARY,
+        AnalysisConfig,
+        Inference,
+        between_model,
+        paired_model,
+    )
     from dmnpharm.config._execution import CLUSTERS, SCHEDULER_ENV, Execution
 
 __all__ = [
     "CLUSTERS",
+    "DEFAULT_CONTRAST",
     "GSR_SENSITIVITY",
     "PRIMARY",
     "SCHEDULER_ENV",
+    "AnalysisConfig",
     "Execution",
-    "RunConfig",
+    "Inference",
+    "between_model",
+    "paired_model",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -1,131 +1,319 @@
-"""The pipeline configuration: every analytic choice, named and recorded."""
+"""The analysis configuration: every analytic choice, its default and its check, once.
+
+:class:`AnalysisConfig` gathers what the layers below define (the confound
+strategy of :mod:`dmnpharm.signal`, the metrics bundle of
+:mod:`dmnpharm.metrics`, the group model of :mod:`dmnpharm.stats`) with the
+atlas, the inference settings and the execution settings. It is frozen,
+validated when made, recorded in every output's provenance and hashed into the
+analysis id; :meth:`AnalysisConfig.replace` gives a changed copy.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
+from dmnpharm.config._execution import Execution
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import DEFAULT_SPACE
-from dmnpharm.metrics import ESTIMATORS
+from dmnpharm.metrics import BundleConfig
 from dmnpharm.signal import DenoiseConfig
+from dmnpharm.stats import CONFIDENCE, MOTION_PERMUTATIONS, N_PERMUTATIONS, ModelSpec
 
-__all__ = ["GSR_SENSITIVITY", "PRIMARY", "RunConfig"]
+__all__ = [
+    "DEFAULT_CONTRAST",
+    "GSR_SENSITIVITY",
+    "PRIMARY",
+    "AnalysisConfig",
+    "Inference",
+    "between_model",
+    "paired_model",
+]
 
 #: Name of the analysis with the configured cleaning, and of its GSR counterpart.
 PRIMARY = "primary"
 GSR_SENSITIVITY = "gsr_sensitivity"
 
+#: The paired contrast of a crossover study: drug minus placebo.
+DEFAULT_CONTRAST = ("drug", "placebo")
+
+#: The within-subject column of the design that names each session's condition.
+_CONDITION = "condition"
+
+
+def paired_model(contrast: tuple[str, str] = DEFAULT_CONTRAST) -> ModelSpec:
+    """Return the paired model of a crossover: ``condition`` level A minus level B.
+
+    Parameters
+    ----------
+    contrast : tuple of str
+        ``(a, b)``: the estimate is ``a - b``, e.g. ``("drug", "placebo")``.
+
+    Returns
+    -------
+    ModelSpec
+        Within-subject contrast of the ``condition`` column (sign flips).
+    """
+    return ModelSpec(within=_CONDITION, contrast=(contrast[0], contrast[1]))
+
+
+def between_model(
+    column: str,
+    contrast: tuple[str, str] | None = None,
+    covariates: tuple[str, ...] = (),
+    block: str | None = None,
+) -> ModelSpec:
+    """Return a between-subject model: two levels of a participants column compared.
+
+    Parameters
+    ----------
+    column : str
+        The participants column compared (e.g. ``medication``, ``group``).
+    contrast : tuple of str or None
+        ``(a, b)`` levels compared (A minus B); None when the column has two.
+    covariates : tuple of str
+        Subject-level nuisance covariates (e.g. ``age``).
+    block : str or None
+        Exchangeability blocks (e.g. ``site``): labels permuted within blocks.
+
+    Returns
+    -------
+    ModelSpec
+        Each subject's runs averaged, OLS with the covariates, permutation.
+    """
+    return ModelSpec(
+        between=column, between_contrast=contrast, covariates=tuple(covariates), block=block
+    )
+
 
 @dataclass(frozen=True)
-class RunConfig:
-    """Analytic choices of one ``dmnpharm run``.
+class Inference:
+    """How group tests are made: permutations, their seed, interval level.
+
+    Parameters
+    ----------
+    n_permutations : int
+        Random sign flips or relabellings of the group test (exact enumeration
+        when there are fewer distinct ones).
+    seed : int
+        Seed of the permutations; the same seed gives the same p-values.
+    confidence : float
+        Level of the confidence intervals.
+    motion_permutations : int
+        Permutations of the test of motion and censoring between conditions
+        or groups.
+    """
+
+    n_permutations: int = N_PERMUTATIONS
+    seed: int = 0
+    confidence: float = CONFIDENCE
+    motion_permutations: int = MOTION_PERMUTATIONS
+
+    def __post_init__(self) -> None:
+        """Check the values."""
+        for name in ("n_permutations", "motion_permutations"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise InputError(f"seed must be an integer, got {self.seed!r}")
+        if not 0 < self.confidence < 1:
+            raise InputError(f"confidence must be between 0 and 1, got {self.confidence}")
+
+
+def _check_model(model: ModelSpec) -> None:
+    """Refuse group models that the per-run pipeline cannot fit (``dmnpharm stats`` can)."""
+    if model.trend is not None or model.test_covariate is not None:
+        raise InputError(
+            "an analysis fits the paired contrast of 'condition' or a between-subject "
+            "comparison; for dose trends and brain-behaviour tests run 'dmnpharm stats' on "
+            "its metrics.parquet"
+        )
+    if model.between is not None:
+        if model.within is not None:
+            raise InputError(
+                "give either a paired contrast (within) or a between-subject column, not "
+                "both; for group x time designs run 'dmnpharm stats' on metrics.parquet"
+            )
+        contrast = model.between_contrast
+        if contrast is not None and (len(contrast) != 2 or contrast[0] == contrast[1]):
+            raise InputError(
+                f"between_contrast must name two different levels as A B, got {contrast!r}"
+            )
+        return
+    if model.covariates or model.block is not None or model.between_contrast is not None:
+        raise InputError(
+            "between_contrast, covariates and block belong to a between-subject design; "
+            "name its column with between (--between)"
+        )
+    contrast = model.contrast
+    if model.within != _CONDITION or contrast is None:
+        raise InputError(
+            f"the paired model compares two levels of '{_CONDITION}'; got within="
+            f"{model.within!r}, contrast={contrast!r}"
+        )
+    if len(contrast) != 2 or contrast[0] == contrast[1]:
+        raise InputError(f"contrast must name two different conditions as A-B, got {contrast!r}")
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Every analytic choice of one analysis of a study, with its default.
 
     Parameters
     ----------
     atlas : str or None
-        Atlas registry name; None takes the one the study's sidecars name (the
-        resolved name is what gets recorded).
-    contrast : tuple of str
-        ``(a, b)``: the paired estimate is ``a - b``, e.g. ``("drug", "placebo")``.
-    n_permutations : int
-        Random sign flips for the permutation p-values.
-    seed : int
-        Seed of the sign flips.
-    confidence : float
-        Level of the confidence intervals.
-    denoise : DenoiseConfig
-        Confound strategy, censoring and filtering applied to every run's region
-        signals with the run's fMRIPrep confounds (``DenoiseConfig("none")``:
-        signals used as provided).
-    estimator : str
-        Connectivity estimator (:data:`dmnpharm.metrics.ESTIMATORS`):
-        ``pearson`` (Fisher z), ``partial`` (Ledoit-Wolf partial correlation,
-        Fisher z) or ``tangent`` (tangent space at the geometric mean of all
-        included runs' covariances, per analysis).
+        Atlas registry name; None takes the one the study's sidecars name
+        (ROI-level studies) or ``seitzman300`` (BIDS studies). The resolved
+        name is what gets recorded.
     space : str
         fMRIPrep output space analysed (BIDS studies).
     radius_mm : float
         Sphere radius of coordinate atlases at voxel level.
-    allow_failures : bool
-        Go on without runs that cannot be read (listed in the outputs);
-        otherwise such a run stops the analysis before anything is written.
+    denoise : DenoiseConfig
+        Confound strategy, censoring and filtering applied to every run's
+        region signals with the run's fMRIPrep confounds
+        (``DenoiseConfig("none")``: signals used as provided).
+    bundle : BundleConfig
+        The metrics bundle: connectivity estimator (``pearson``, ``partial``
+        or ``tangent``), graph density, sliding window, entropy settings.
+    model : ModelSpec
+        The group model: :func:`paired_model` (default: drug minus placebo
+        within subject) or :func:`between_model` (a participants column
+        compared, with covariates and blocks).
+    inference : Inference
+        Permutations, their seed, the confidence level.
     gsr_sensitivity : bool
-        Where a run's confounds have ``global_signal`` (and the strategy is not
-        ``36p``), also clean it with GSR toggled and store those metrics too,
-        marked ``analysis = gsr_sensitivity``; they get their own group test.
+        Where a run's confounds have ``global_signal`` (and the strategy is
+        not ``36p``), also clean it with GSR toggled and test those metrics
+        too, marked ``analysis = gsr_sensitivity``.
+    voxel_maps : bool
+        BIDS studies: also make each run's ALFF, fALFF and PCC/aMPFC seed maps
+        from the same read of the image.
     drug : str or None
         Agent or drug class of the evidence catalog to compare the results
-        with (``dmnpharm compare``); None skips the comparison.
+        with; None skips the comparison.
     population : str
         Catalog population of the comparison: ``healthy``, ``patients`` or a
         population id.
-    voxel_maps : bool
-        BIDS studies: also write each run's ALFF, fALFF and PCC/aMPFC seed
-        correlation maps (from the same read of the image) under ``voxel_maps/``.
-    between : str or None
-        A between-subject design instead of the paired contrast: the
-        participants column compared (e.g. ``medication``, ``group``), for
-        observational cohorts and patient/control studies. Each subject's runs
-        are averaged; ``contrast`` is then unused.
-    between_contrast : tuple of str or None
-        ``(a, b)`` levels of ``between`` compared (A minus B); None when the
-        column has exactly two levels.
-    covariates : tuple of str
-        Subject-level nuisance covariates of the between-subject model (e.g.
-        ``age``), from the participants table.
-    block : str or None
-        Exchangeability blocks of the between-subject permutations (e.g.
-        ``site``): labels are permuted within blocks only.
+    allow_failures : bool
+        Go on without runs that cannot be read (listed in the outputs);
+        otherwise such runs make the analysis end in an error after the
+        others' results are written.
+    execution : Execution
+        Where per-run work runs and is cached. It changes no number and is
+        not part of the analysis id.
+
+    Examples
+    --------
+    >>> from dmnpharm import AnalysisConfig
+    >>> from dmnpharm.signal import DenoiseConfig
+    >>> config = AnalysisConfig(denoise=DenoiseConfig("acompcor", fd_threshold=0.5))
+    >>> config.strategy, config.estimator, config.contrast
+    ('acompcor', 'pearson', ('drug', 'placebo'))
     """
 
     atlas: str | None = None
-    contrast: tuple[str, str] = ("drug", "placebo")
-    n_permutations: int = 10_000
-    seed: int = 0
-    confidence: float = 0.95
-    denoise: DenoiseConfig = field(default_factory=lambda: DenoiseConfig("none"))
-    estimator: str = "pearson"
     space: str = DEFAULT_SPACE
     radius_mm: float = 5.0
-    allow_failures: bool = False
+    denoise: DenoiseConfig = field(default_factory=lambda: DenoiseConfig("none"))
+    bundle: BundleConfig = field(default_factory=BundleConfig)
+    model: ModelSpec = field(default_factory=paired_model)
+    inference: Inference = field(default_factory=Inference)
     gsr_sensitivity: bool = True
     voxel_maps: bool = False
     drug: str | None = None
     population: str = "healthy"
-    between: str | None = None
-    between_contrast: tuple[str, str] | None = None
-    covariates: tuple[str, ...] = ()
-    block: str | None = None
+    allow_failures: bool = False
+    execution: Execution = field(default_factory=Execution)
+
+    def __post_init__(self) -> None:
+        """Check the choices that are wrong whatever the study."""
+        _check_model(self.model)
+        if not self.radius_mm > 0:
+            raise InputError(f"radius_mm must be positive, got {self.radius_mm}")
+
+    def replace(self, **changes: Any) -> AnalysisConfig:
+        """Return a copy with some fields changed (validated again).
+
+        Parameters
+        ----------
+        **changes
+            Field names and their new values.
+
+        Returns
+        -------
+        AnalysisConfig
+            The changed copy.
+        """
+        return dataclasses.replace(self, **changes)
 
     @property
     def strategy(self) -> str:
         """Name of the denoising strategy (e.g. ``acompcor+gsr``)."""
         return str(self.denoise.name)
 
-    def __post_init__(self) -> None:
-        """Check values that are wrong whatever the study."""
-        if len(self.contrast) != 2 or self.contrast[0] == self.contrast[1]:
-            raise InputError(
-                f"contrast must name two different conditions as A-B, got {self.contrast!r}"
-            )
-        if self.between is None and (self.between_contrast or self.covariates or self.block):
-            raise InputError(
-                "between_contrast, covariates and block belong to a between-subject design; "
-                "name its column with between (--between)"
-            )
-        if self.between_contrast is not None and (
-            len(self.between_contrast) != 2 or self.between_contrast[0] == self.between_contrast[1]
-        ):
-            raise InputError(
-                "between_contrast must name two different levels as A B, got "
-                f"{self.between_contrast!r}"
-            )
-        if self.n_permutations < 1:
-            raise InputError(f"n_permutations must be positive, got {self.n_permutations}")
-        if not 0 < self.confidence < 1:
-            raise InputError(f"confidence must be between 0 and 1, got {self.confidence}")
-        if self.estimator not in ESTIMATORS:
-            raise InputError(
-                f"estimator {self.estimator!r} is not available; use one of "
-                f"{', '.join(ESTIMATORS)}"
-            )
+    @property
+    def estimator(self) -> str:
+        """The connectivity estimator of the metrics bundle."""
+        return self.bundle.estimator
+
+    @property
+    def between(self) -> str | None:
+        """The participants column of a between-subject model, else None (paired)."""
+        return self.model.between
+
+    @property
+    def contrast(self) -> tuple[str, str]:
+        """The paired contrast ``(a, b)`` (the default one for a between-subject model)."""
+        return self.model.contrast if self.model.contrast is not None else DEFAULT_CONTRAST
+
+    def record(self) -> dict[str, Any]:
+        """Return the choices as recorded in the provenance and hashed into the analysis id.
+
+        Returns
+        -------
+        dict
+            JSON-ready. Bundle and motion-test settings appear only when they
+            differ from their defaults, so that analyses made before they could
+            be chosen keep their ids.
+        """
+        model = self.model
+        record: dict[str, Any] = {
+            "atlas": self.atlas,
+            "contrast": self.contrast,
+            "n_permutations": self.inference.n_permutations,
+            "seed": self.inference.seed,
+            "confidence": self.inference.confidence,
+            "denoise": self.denoise.to_dict(),
+            "estimator": self.estimator,
+            "space": self.space,
+            "radius_mm": self.radius_mm,
+            "allow_failures": self.allow_failures,
+            "gsr_sensitivity": self.gsr_sensitivity,
+            "voxel_maps": self.voxel_maps,
+            "drug": self.drug,
+            "population": self.population,
+            "between": model.between,
+            "between_contrast": model.between_contrast,
+            "covariates": model.covariates,
+            "block": model.block,
+        }
+        if self.bundle != BundleConfig(estimator=self.estimator):
+            record["bundle"] = self.bundle.to_dict()
+        if self.inference.motion_permutations != MOTION_PERMUTATIONS:
+            record["motion_permutations"] = self.inference.motion_permutations
+        return record
+
+    def bundle_record(self) -> dict[str, Any] | None:
+        """Return the bundle settings when they differ from the defaults, else None.
+
+        Returns
+        -------
+        dict or None
+            What the per-run cache key adds for non-default bundle settings.
+        """
+        if self.bundle == BundleConfig(estimator=self.estimator):
+            return None
+        return self.bundle.to_dict()

@@ -21,6 +21,7 @@ SCHEDULER_ENV = "DMNPHARM_SCHEDULER"
 #: Batch systems reachable through dask-jobqueue.
 CLUSTERS = ("slurm", "pbs")
 
+
 @dataclass(frozen=True)
 class Execution:
     """How and where per-run work is executed, and where its results are cached.

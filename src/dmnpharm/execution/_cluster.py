@@ -14,12 +14,11 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from typing import Any
 
 from dmnpharm._utils import get_logger
+from dmnpharm.config import Execution
 from dmnpharm.exceptions import InputError
-from dmnpharm.config import CLUSTERS, Execution
 from dmnpharm.execution._cache import RunCache, default_cache_dir
 
 __all__ = ["MALLOC_TRIM_SETTING", "client", "local_workers", "make_cache"]

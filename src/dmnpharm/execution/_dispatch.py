@@ -77,7 +77,11 @@ def _cached(
 
 
 def _on_workers(
-    dask_client: Any, tasks: Sequence[Any], todo: list[tuple[int, Any]], stage: Stage, keys: list[tuple[str | None, str]]
+    dask_client: Any,
+    tasks: Sequence[Any],
+    todo: list[tuple[int, Any]],
+    stage: Stage,
+    keys: list[tuple[str | None, str]],
 ) -> Iterator[tuple[int, Any]]:
     """Submit the tasks to a Dask client; yield ``(index, outcome)`` as they complete."""
     from distributed import as_completed

@@ -5,10 +5,23 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan, StudyRun
     from dmnpharm.pipeline._demo import run_demo
-    from dmnpharm.pipeline._orchestrator import RunResult, run_study
+    from dmnpharm.pipeline._orchestrator import analyse_folder
+    from dmnpharm.pipeline._results import Results
     from dmnpharm.pipeline._stats import read_metrics_table, run_stats
+    from dmnpharm.pipeline._study import Study
 
-__all__ = ["RunResult", "read_metrics_table", "run_demo", "run_stats", "run_study"]
+__all__ = [
+    "BidsOptions",
+    "Results",
+    "Study",
+    "StudyPlan",
+    "StudyRun",
+    "analyse_folder",
+    "read_metrics_table",
+    "run_demo",
+    "run_stats",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dmnpharm import __version__
+from dmnpharm._version import __version__
 from dmnpharm.atlases import Atlas
+from dmnpharm.config import AnalysisConfig
 from dmnpharm.io import bids_label, derivative_path, write_dataset_description
 from dmnpharm.io import write_relmat as _write_relmat
 from dmnpharm.io import write_timeseries as _write_timeseries
 from dmnpharm.metrics import ESTIMATORS
-from dmnpharm.config._analysis import RunConfig
 
 __all__ = ["DERIVATIVES_FOLDER", "DerivativeWriter"]
 
@@ -48,13 +48,13 @@ class DerivativeWriter:
         The derivatives dataset folder (``<out>/derivatives/dmnpharm``).
     atlas : Atlas
         Regions of the signals (labels become column names).
-    config : RunConfig
+    config : AnalysisConfig
         The analysis choices (strategy, estimator, atlas name).
     """
 
     root: Path
     atlas: Atlas
-    config: RunConfig
+    config: AnalysisConfig
 
     def start(self, source: Path, readable: Path) -> Path:
         """Write ``dataset_description.json``.

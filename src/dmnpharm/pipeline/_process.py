@@ -12,16 +12,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from dmnpharm.atlases import Atlas
+from dmnpharm.config import GSR_SENSITIVITY, PRIMARY, AnalysisConfig
 from dmnpharm.exceptions import InputError
-from dmnpharm.metrics import BundleConfig, estimate_connectivity, run_bundle
-from dmnpharm.config._analysis import GSR_SENSITIVITY, PRIMARY, RunConfig
+from dmnpharm.metrics import estimate_connectivity, run_bundle
 from dmnpharm.signal import DenoiseConfig, clean_run
 from dmnpharm.stats import run_qc
 
 __all__ = [
     "CleanedRun",
     "ProcessedRun",
-    "bundle_config",
     "gsr_counterpart",
     "measure",
     "process_run",
@@ -107,16 +106,11 @@ def gsr_counterpart(denoise: DenoiseConfig, confounds: pd.DataFrame) -> DenoiseC
     return replace(denoise, gsr=not denoise.gsr)
 
 
-def bundle_config(config: RunConfig) -> BundleConfig:
-    """Return the metrics bundle settings of a run configuration."""
-    return BundleConfig(estimator=config.estimator)
-
-
 def measure(
     cleaned: CleanedRun,
     atlas: Atlas,
     repetition_time: float,
-    config: RunConfig,
+    config: AnalysisConfig,
     matrix: npt.NDArray[np.float64] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Compute the metrics bundle of one cleaned run, marked with its analysis.
@@ -129,7 +123,7 @@ def measure(
         Regions and networks.
     repetition_time : float
         Seconds.
-    config : RunConfig
+    config : AnalysisConfig
         Analytic choices (estimator).
     matrix : numpy.ndarray or None
         Connectivity from a group estimator (tangent); None estimates per run.
@@ -143,7 +137,7 @@ def measure(
         cleaned.data,
         atlas,
         repetition_time,
-        config=bundle_config(config),
+        config=config.bundle,
         matrix=matrix,
         amplitude_data=cleaned.amplitude,
         kept=None if cleaned.kept.all() else cleaned.kept,
@@ -192,7 +186,7 @@ def process_run(
     confounds: pd.DataFrame | None,
     meta: dict[str, Any] | None,
     repetition_time: float,
-    config: RunConfig,
+    config: AnalysisConfig,
     atlas: Atlas,
     label: str,
 ) -> ProcessedRun:
@@ -209,7 +203,7 @@ def process_run(
         The confounds JSON.
     repetition_time : float
         Seconds.
-    config : RunConfig
+    config : AnalysisConfig
         The analysis choices (``config.denoise``).
     atlas : Atlas
         Regions and networks of the columns.

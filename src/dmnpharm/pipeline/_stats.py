@@ -9,14 +9,15 @@ from pathlib import Path
 import pandas as pd
 
 from dmnpharm._utils import get_logger, sha256_file, staged_output_dir, versions
+from dmnpharm.config import Inference
 from dmnpharm.exceptions import InputError
-from dmnpharm.io import write_tsv
-from dmnpharm.report._stats_report import build_stats_report
+from dmnpharm.io import OutputLayout, write_tsv
+from dmnpharm.report import build_stats_report
 from dmnpharm.stats import ModelSpec, StatsResult, analyse, mixed_model, normalization
 
 __all__ = ["read_metrics_table", "run_stats"]
 
-_LOG = get_logger("run")
+_LOG = get_logger("pipeline")
 
 
 def read_metrics_table(path: str | Path, analysis: str = "primary") -> pd.DataFrame:
@@ -84,8 +85,7 @@ def run_stats(
     table_path: str | Path,
     out: str | Path,
     spec: ModelSpec,
-    n_permutations: int = 10_000,
-    seed: int = 0,
+    inference: Inference | None = None,
     overwrite: bool = False,
     method: str = "permutation",
     groups: tuple[str, str] | None = None,
@@ -104,10 +104,9 @@ def run_stats(
         permutation nulls, methods and provenance).
     spec : ModelSpec
         The model.
-    n_permutations : int
-        Permutations or sign flips.
-    seed : int
-        Seed of permutations and bootstrap.
+    inference : Inference or None
+        Permutations (or sign flips) and their seed (also the bootstrap's);
+        None: :class:`dmnpharm.config.Inference` defaults.
     overwrite : bool
         Replace a non-empty ``out``.
     method : str
@@ -122,6 +121,8 @@ def run_stats(
     StatsResult
         The fitted model.
     """
+    inference = inference or Inference()
+    n_permutations, seed = inference.n_permutations, inference.seed
     table = read_metrics_table(table_path)
     if method == "mixed":
         result = mixed_model(table, spec)
@@ -134,15 +135,14 @@ def run_stats(
     else:
         raise InputError(f"method must be permutation, mixed or normalization; got {method!r}")
     with staged_output_dir(Path(out), overwrite=overwrite) as staging:
-        write_tsv(result.results, staging / "results.tsv")
-        result.results.to_parquet(staging / "results.parquet", index=False)
+        layout = OutputLayout.stats(staging)
+        write_tsv(result.results, layout.results_tsv)
+        result.results.to_parquet(layout.results_parquet, index=False)
         design = result.design
         first = [c for c in (spec.subject, spec.within) if c and c in design.columns]
-        write_tsv(
-            design[first + [c for c in design.columns if c not in first]], staging / "design.tsv"
-        )
+        write_tsv(design[first + [c for c in design.columns if c not in first]], layout.design)
         dropped = "".join(f"\nleft out: {d}" for d in result.dropped)
-        (staging / "model.txt").write_text(result.summary + dropped + "\n", encoding="utf-8")
+        layout.model.write_text(result.summary + dropped + "\n", encoding="utf-8")
         provenance = {
             "command": "stats",
             "model": asdict(spec),
@@ -154,11 +154,11 @@ def run_stats(
             "versions": versions(),
             "inputs": {Path(table_path).name: sha256_file(Path(table_path))},
         }
-        (staging / "provenance.json").write_text(
+        layout.provenance.write_text(
             json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
         build_stats_report(
-            table, spec, result, method, provenance, staging / "report.html", Path(table_path).name
+            table, spec, result, method, provenance, layout.report, Path(table_path).name
         )
     _LOG.info("%s", result.summary)
     return result

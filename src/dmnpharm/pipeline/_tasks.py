@@ -9,20 +9,20 @@ and friends are imported.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from dmnpharm.config._analysis import PRIMARY, RunConfig
-from dmnpharm.execution import RunCache, Stage
+from dmnpharm.config import AnalysisConfig
+from dmnpharm.execution import RunCache
 
 if TYPE_CHECKING:
     from dmnpharm.pipeline._process import ProcessedRun
 
-__all__ = ["RUN_STAGE", "RunTask", "Signals", "TaskOutcome", "task_keys"]
+__all__ = ["RunTask", "Signals", "TaskOutcome", "task_keys"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class RunTask:
         The time-series TSV or the preprocessed BOLD image.
     repetition_time : float
         Seconds.
-    config : RunConfig
+    config : AnalysisConfig
         Analytic choices, with the atlas resolved.
     confounds : str or None
         The run's fMRIPrep confounds TSV.
@@ -56,7 +56,7 @@ class RunTask:
     kind: str
     data_file: str
     repetition_time: float
-    config: RunConfig
+    config: AnalysisConfig
     confounds: str | None = None
     mask: str | None = None
     n_volumes: int | None = None
@@ -164,61 +164,7 @@ def task_keys(task: RunTask, cache: RunCache) -> tuple[str | None, str]:
             "repetition_time": task.repetition_time,
             "cleaning": cleaning,
             "estimator": config.estimator,
+            **({"bundle": bundle} if (bundle := config.bundle_record()) is not None else {}),
         },
     )
     return signals_key, run_key
-
-
-def _slim(outcome: TaskOutcome, task: RunTask) -> TaskOutcome:
-    """Keep what the run cache needs: the processed run and voxel map files, not signals."""
-    maps = outcome.signals.maps if outcome.signals is not None else {}
-    note = outcome.signals.maps_note if outcome.signals is not None else ""
-    kept = Signals(outcome.signals.data[:0], maps, note) if outcome.signals is not None else None
-    processed = outcome.processed
-    if processed is not None and task.config.estimator != "tangent":
-        # Only the primary cleaned signals are used again (written as derivatives);
-        # the tangent estimator needs every analysis's signals for the group reference.
-        primary = tuple(c for c in processed.cleaned if c.analysis == PRIMARY)
-        processed = replace(
-            processed, cleaned=tuple(replace(c, amplitude=c.data[:0]) for c in primary)
-        )
-    return replace(outcome, processed=processed, signals=kept)
-
-
-def _killed(task: RunTask, exc: BaseException) -> TaskOutcome:
-    return TaskOutcome(
-        task.label,
-        None,
-        f"{task.label}: the worker running it died repeatedly ({type(exc).__name__}: {exc}); "
-        "it may need more memory than a worker has (--memory-limit)",
-    )
-
-
-def _reusable(outcome: TaskOutcome) -> Signals | None:
-    """The region signals worth caching on their own (BIDS images, read once)."""
-    return outcome.signals
-
-
-def _succeeded(outcome: TaskOutcome) -> bool:
-    return outcome.error is None
-
-
-def _execute_run(task: RunTask, signals: Signals | None) -> TaskOutcome:
-    """Run a task's work in a worker (imports the heavy per-run code there, on first use)."""
-    from dmnpharm.pipeline._work import execute_run
-
-    return execute_run(task, signals)
-
-
-#: How the dispatcher handles a run's task: its work, cache keys, and what is cached.
-RUN_STAGE = Stage(
-    name="cleaning and measuring runs",
-    work=_execute_run,
-    keys=task_keys,
-    slim=_slim,
-    reusable=_reusable,
-    killed=_killed,
-    succeeded=_succeeded,
-    outcome_type=TaskOutcome,
-    reusable_type=Signals,
-)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import zlib
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,15 @@ from nibabel.filebasedimages import ImageFileError
 from threadpoolctl import threadpool_limits
 
 from dmnpharm.atlases import Atlas, load_atlas
+from dmnpharm.config import PRIMARY
 from dmnpharm.exceptions import InputError
+from dmnpharm.execution import Stage
 from dmnpharm.extract import extract_timeseries, extract_with_maps
 from dmnpharm.io import read_roi_timeseries
 from dmnpharm.pipeline._process import ProcessedRun, process_run, read_confounds
-from dmnpharm.pipeline._tasks import RunTask, Signals, TaskOutcome
+from dmnpharm.pipeline._tasks import RunTask, Signals, TaskOutcome, task_keys
 
-__all__ = ["execute_run"]
+__all__ = ["RUN_STAGE", "execute_run"]
 
 # What reading a damaged file raises, besides our own InputError: truncated or
 # corrupt gzip streams, short reads, headers nibabel cannot parse.
@@ -144,3 +147,51 @@ def execute_run(task: RunTask, signals: Signals | None = None) -> TaskOutcome:
             return TaskOutcome(task.label, None, str(exc))
     # ROI-level signals are a file read, not worth keeping; extracted ones go to the cache.
     return TaskOutcome(task.label, processed, None, signals if task.kind == "bids" else None)
+
+
+def _slim(outcome: TaskOutcome, task: RunTask) -> TaskOutcome:
+    """Keep what the run cache needs: the processed run and voxel map files, not signals."""
+    maps = outcome.signals.maps if outcome.signals is not None else {}
+    note = outcome.signals.maps_note if outcome.signals is not None else ""
+    kept = Signals(outcome.signals.data[:0], maps, note) if outcome.signals is not None else None
+    processed = outcome.processed
+    if processed is not None and task.config.estimator != "tangent":
+        # Only the primary cleaned signals are used again (written as derivatives);
+        # the tangent estimator needs every analysis's signals for the group reference.
+        primary = tuple(c for c in processed.cleaned if c.analysis == PRIMARY)
+        processed = replace(
+            processed, cleaned=tuple(replace(c, amplitude=c.data[:0]) for c in primary)
+        )
+    return replace(outcome, processed=processed, signals=kept)
+
+
+def _killed(task: RunTask, exc: BaseException) -> TaskOutcome:
+    return TaskOutcome(
+        task.label,
+        None,
+        f"{task.label}: the worker running it died repeatedly ({type(exc).__name__}: {exc}); "
+        "it may need more memory than a worker has (--memory-limit)",
+    )
+
+
+def _reusable(outcome: TaskOutcome) -> Signals | None:
+    """Return the region signals worth caching on their own (BIDS images, read once)."""
+    return outcome.signals
+
+
+def _succeeded(outcome: TaskOutcome) -> bool:
+    return outcome.error is None
+
+
+#: How the dispatcher handles a run's task: its work, cache keys, and what is cached.
+RUN_STAGE = Stage(
+    name="cleaning and measuring runs",
+    work=execute_run,
+    keys=task_keys,
+    slim=_slim,
+    reusable=_reusable,
+    killed=_killed,
+    succeeded=_succeeded,
+    outcome_type=TaskOutcome,
+    reusable_type=Signals,
+)

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dmnpharm._utils import get_logger, staged_output_dir, versions
-from dmnpharm.report import power_curve_figure
+from dmnpharm.io import OutputLayout
+from dmnpharm.report._figures import power_curve_figure
 from dmnpharm.simulate import PowerResult, json_file, spec_to_dict
 
 __all__ = ["PowerOutputs", "write_power"]
 
-_LOG = get_logger("run")
+_LOG = get_logger("report")
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,13 @@ def write_power(result: PowerResult, out: str | Path, overwrite: bool = False) -
     final = Path(out)
     contrast = result.contrast
     with staged_output_dir(final, overwrite=overwrite) as staging:
-        result.table.to_csv(staging / "power.tsv", sep="\t", index=False, float_format="%.6g")
-        result.studies.to_csv(
-            staging / "power_studies.tsv", sep="\t", index=False, float_format="%.6g"
-        )
+        layout = OutputLayout(staging)
+        result.table.to_csv(layout.power_table, sep="\t", index=False, float_format="%.6g")
+        result.studies.to_csv(layout.power_studies, sep="\t", index=False, float_format="%.6g")
         title = f"{result.spec.name}: {contrast.description} ({contrast.test})"
-        (staging / "power.png").write_bytes(power_curve_figure(result.table, title))
+        layout.power_figure.write_bytes(power_curve_figure(result.table, title))
         json_file(
-            staging / "power.json",
+            layout.power_record,
             {
                 "generator": "dmnpharm.simulate.power_analysis",
                 "contrast": {
@@ -78,4 +78,5 @@ def write_power(result: PowerResult, out: str | Path, overwrite: bool = False) -
             },
         )
     _LOG.info("power analysis written to %s", final)
-    return PowerOutputs(final, final / "power.tsv", final / "power.png")
+    done = OutputLayout(final)
+    return PowerOutputs(final, done.power_table, done.power_figure)

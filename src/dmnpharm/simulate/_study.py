@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from dmnpharm import __version__
+from dmnpharm._version import __version__
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate._design import build_design

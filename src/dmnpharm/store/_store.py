@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dmnpharm import __version__
+from dmnpharm._version import __version__
 from dmnpharm._utils import get_logger
 from dmnpharm.exceptions import InputError, OutputExistsError
 from dmnpharm.io import bids_label

@@ -1,0 +1,369 @@
+"""Options shared by several commands, and their translation into the public objects."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import replace
+from typing import Any
+
+from dmnpharm.config import (
+    CLUSTERS,
+    DEFAULT_CONTRAST,
+    SCHEDULER_ENV,
+    AnalysisConfig,
+    Execution,
+    Inference,
+    between_model,
+    paired_model,
+)
+from dmnpharm.metrics import ESTIMATORS, BundleConfig
+from dmnpharm.signal import DenoiseConfig
+from dmnpharm.stats import N_PERMUTATIONS
+
+__all__ = [
+    "DeprecatedAlias",
+    "add_analysis",
+    "add_common",
+    "add_denoise",
+    "add_execution",
+    "add_seed",
+    "analysis_config",
+    "contrast",
+    "log_level",
+    "positive_int",
+]
+
+_LOG = logging.getLogger("dmnpharm.cli")
+
+
+def contrast(text: str) -> tuple[str, str]:
+    """Parse ``A-B`` into two condition labels.
+
+    Parameters
+    ----------
+    text : str
+        The option's value.
+
+    Returns
+    -------
+    tuple of str
+        ``(A, B)``.
+    """
+    parts = text.split("-")
+    if len(parts) != 2 or not all(p.strip() for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"contrast {text!r} must be two condition labels joined by '-', e.g. drug-placebo"
+        )
+    return parts[0].strip(), parts[1].strip()
+
+
+def positive_int(text: str) -> int:
+    """Parse a positive integer.
+
+    Parameters
+    ----------
+    text : str
+        The option's value.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+class DeprecatedAlias(argparse.Action):
+    """An old option name that still works, stores into the new one, and warns once used."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        self.new_name = kwargs.pop("new_name")
+        kwargs.setdefault("help", argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,  # noqa: ARG002 (argparse's Action interface)
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        """Store the value under the new option's name and note the deprecation."""
+        setattr(namespace, self.dest, values)
+        notes = list(getattr(namespace, "deprecations", []))
+        notes.append(f"{option_string} is deprecated and will be removed; use {self.new_name}")
+        namespace.deprecations = notes
+
+
+def add_common(sub: argparse.ArgumentParser) -> None:
+    """Add ``--overwrite``, ``-v`` and ``-q``.
+
+    Parameters
+    ----------
+    sub : argparse.ArgumentParser
+        A command's parser.
+    """
+    sub.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    sub.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    sub.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+
+
+def add_seed(sub: argparse.ArgumentParser, help_text: str, dest: str = "seed") -> None:
+    """Add ``--seed`` and its deprecated alias ``--perm-seed``.
+
+    Parameters
+    ----------
+    sub : argparse.ArgumentParser
+        A command's parser.
+    help_text : str
+        What the seed seeds.
+    dest : str
+        Attribute the value is stored in.
+    """
+    sub.add_argument("--seed", dest=dest, type=int, default=None, help=help_text)
+    sub.add_argument("--perm-seed", dest=dest, type=int, action=DeprecatedAlias, new_name="--seed")
+
+
+def add_denoise(sub: argparse.ArgumentParser) -> None:
+    """Add the confound strategy, censoring, filtering and per-run measure options.
+
+    Parameters
+    ----------
+    sub : argparse.ArgumentParser
+        A command's parser.
+    """
+    default = DenoiseConfig("none")
+    sub.add_argument(
+        "--strategy",
+        default=default.strategy,
+        help="confound strategy: none, 6p, 24p, 36p, acompcor, aroma, each optionally +gsr "
+        f"(default {default.strategy})",
+    )
+    sub.add_argument("--fd-threshold", type=float, default=None, help="censor FD above (mm)")
+    sub.add_argument(
+        "--std-dvars-threshold", type=float, default=None, help="censor std-DVARS above"
+    )
+    sub.add_argument(
+        "--min-remaining",
+        type=float,
+        default=None,
+        help="exclude runs keeping fewer volumes (fraction if <= 1, else a count)",
+    )
+    sub.add_argument("--high-pass", type=float, default=None, help="high-pass cut-off (Hz)")
+    sub.add_argument("--low-pass", type=float, default=None, help="low-pass cut-off (Hz)")
+    sub.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="go on without runs that cannot be read (listed in the outputs and report)",
+    )
+    sub.add_argument(
+        "--estimator",
+        default=BundleConfig().estimator,
+        choices=tuple(ESTIMATORS),
+        help="connectivity estimator: pearson (Fisher z), partial (Ledoit-Wolf partial "
+        "correlation), tangent (group reference: geometric mean of all runs)",
+    )
+    sub.add_argument(
+        "--drug",
+        default=None,
+        help="compare the results with the evidence catalog for this agent or drug class "
+        "(see dmnpharm catalog drugs); adds OUT/compare/ and a report section",
+    )
+    sub.add_argument(
+        "--population",
+        default=AnalysisConfig().population,
+        help="catalog population for --drug: healthy, patients, or a population id",
+    )
+    sub.add_argument(
+        "--no-gsr-sensitivity",
+        action="store_true",
+        help="do not repeat the analysis with global signal regression toggled",
+    )
+
+
+def add_execution(sub: argparse.ArgumentParser) -> None:
+    """Add where per-run work runs and is cached.
+
+    Parameters
+    ----------
+    sub : argparse.ArgumentParser
+        A command's parser.
+    """
+    group = sub.add_argument_group("execution (changes where runs are computed, not results)")
+    group.add_argument(
+        "--scheduler",
+        default=None,
+        help="local (a Dask cluster on this machine; the default), synchronous (in this "
+        "process), or the address of a running Dask scheduler, e.g. tcp://host:8786 "
+        f"(default: ${SCHEDULER_ENV} or local)",
+    )
+    group.add_argument(
+        "--cluster",
+        default=None,
+        choices=CLUSTERS,
+        help="start Dask workers as batch jobs through dask-jobqueue, configured by "
+        "~/.config/dask/jobqueue.yaml",
+    )
+    group.add_argument(
+        "--workers", type=positive_int, default=None, help="worker processes (or batch jobs)"
+    )
+    group.add_argument(
+        "--memory-limit", default=None, help="memory per worker, e.g. 4GiB (default: shared)"
+    )
+    group.add_argument(
+        "--cache",
+        default=None,
+        help="per-run result cache folder (default: $DMNPHARM_CACHE or ~/.cache/dmnpharm)",
+    )
+    group.add_argument(
+        "--no-cache", action="store_true", help="neither reuse nor store per-run results"
+    )
+
+
+def add_analysis(sub: argparse.ArgumentParser, seed_help: str | None) -> None:
+    """Add the group model and inference options of ``run`` and ``demo``.
+
+    Parameters
+    ----------
+    sub : argparse.ArgumentParser
+        A command's parser.
+    seed_help : str or None
+        What ``--seed`` seeds in this command; None when the command adds
+        ``--seed`` itself (then only the deprecated ``--perm-seed`` is added,
+        stored as ``perm_seed``).
+    """
+    a, b = DEFAULT_CONTRAST
+    sub.add_argument(
+        "--contrast",
+        type=contrast,
+        default=DEFAULT_CONTRAST,
+        help=f"within-subject contrast A-B (default: {a}-{b})",
+    )
+    sub.add_argument(
+        "--permutations",
+        type=positive_int,
+        default=N_PERMUTATIONS,
+        help=f"random sign flips for permutation p-values (default: {N_PERMUTATIONS})",
+    )
+    if seed_help is None:
+        sub.add_argument(
+            "--perm-seed", dest="perm_seed", type=int, action=DeprecatedAlias, new_name="--seed"
+        )
+    else:
+        add_seed(sub, seed_help)
+    sub.add_argument(
+        "--between",
+        default=None,
+        help="between-subject design instead of the paired contrast: the participants "
+        "column compared, e.g. medication or group (observational cohorts)",
+    )
+    sub.add_argument(
+        "--between-contrast",
+        nargs=2,
+        metavar=("A", "B"),
+        default=None,
+        help="levels of --between compared, A minus B (default: its two levels)",
+    )
+    sub.add_argument(
+        "--covariate",
+        action="append",
+        default=[],
+        help="subject-level covariate of the between-subject model (repeatable), e.g. age",
+    )
+    sub.add_argument(
+        "--block", default=None, help="permute within these blocks (between design), e.g. site"
+    )
+
+
+def _denoise(args: argparse.Namespace) -> DenoiseConfig:
+    remaining = args.min_remaining
+    if remaining is not None and remaining > 1:
+        remaining = int(remaining)
+    return DenoiseConfig(
+        args.strategy,
+        fd_threshold=args.fd_threshold,
+        std_dvars_threshold=args.std_dvars_threshold,
+        min_remaining=remaining,
+        high_pass=args.high_pass,
+        low_pass=args.low_pass,
+    )
+
+
+def _execution(args: argparse.Namespace) -> Execution:
+    return Execution(
+        scheduler=args.scheduler,
+        cluster=args.cluster,
+        workers=args.workers,
+        memory_limit=args.memory_limit,
+        cache_dir=args.cache,
+        cache=not args.no_cache,
+    )
+
+
+def analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
+    """Translate the options of ``run``/``demo`` into an :class:`AnalysisConfig`.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options (see :func:`add_analysis`, :func:`add_denoise`,
+        :func:`add_execution`).
+    seed : int
+        The permutation seed.
+
+    Returns
+    -------
+    AnalysisConfig
+        Validated.
+    """
+    if args.between is not None:
+        between = tuple(args.between_contrast) if args.between_contrast else None
+        model = between_model(args.between, between, tuple(args.covariate), args.block)
+    elif args.between_contrast or args.covariate or args.block:
+        # Refused by AnalysisConfig with a message naming --between.
+        between = tuple(args.between_contrast) if args.between_contrast else None
+        model = replace(
+            paired_model(args.contrast),
+            between_contrast=between,
+            covariates=tuple(args.covariate),
+            block=args.block,
+        )
+    else:
+        model = paired_model(args.contrast)
+    return AnalysisConfig(
+        atlas=getattr(args, "atlas", None),
+        space=getattr(args, "space", AnalysisConfig().space),
+        denoise=_denoise(args),
+        bundle=BundleConfig(estimator=args.estimator),
+        model=model,
+        inference=Inference(n_permutations=args.permutations, seed=seed),
+        gsr_sensitivity=not args.no_gsr_sensitivity,
+        voxel_maps=getattr(args, "voxel_maps", False),
+        drug=args.drug,
+        population=args.population,
+        allow_failures=args.allow_failures,
+        execution=_execution(args),
+    )
+
+
+def log_level(args: argparse.Namespace) -> int:
+    """Return the level of the records written to ``OUT/dmnpharm.log``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With ``verbose``.
+
+    Returns
+    -------
+    int
+        DEBUG with ``-v``, else INFO.
+    """
+    return logging.DEBUG if args.verbose else logging.INFO

@@ -1,0 +1,138 @@
+"""``dmnpharm run`` and ``dmnpharm demo``: a study analysed into an output folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from dmnpharm.cli._common import (
+    add_analysis,
+    add_common,
+    add_denoise,
+    add_execution,
+    analysis_config,
+    log_level,
+)
+from dmnpharm.cli._query import add_store_option
+from dmnpharm.cli._simulate import add_overrides, study_spec
+from dmnpharm.io import DEFAULT_SPACE
+
+__all__ = ["add_demo_parser", "add_run_parser", "run", "run_demo"]
+
+_SHOWN = ["measure", "contrast", "estimate", "ci_low", "ci_high", "p_fwer"]
+
+
+def add_run_parser(subs: Any) -> None:
+    """Add the ``run`` command.
+
+    Parameters
+    ----------
+    subs : argparse._SubParsersAction
+        The subcommands of ``dmnpharm``.
+    """
+    run_parser = subs.add_parser("run", help="analyse an ROI-level study folder")
+    run_parser.add_argument("study", help="study folder (participants.tsv, sub-*/ses-*/func/...)")
+    run_parser.add_argument("--out", required=True, help="output folder")
+    run_parser.add_argument(
+        "--atlas",
+        default=None,
+        help="atlas name (see dmnpharm simulate --help; default: from the ROI sidecars, or "
+        "seitzman300 for BIDS studies)",
+    )
+    run_parser.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep space (BIDS studies)")
+    run_parser.add_argument(
+        "--voxel-maps",
+        action="store_true",
+        help="BIDS studies: also write ALFF, fALFF and PCC/aMPFC seed maps per run "
+        "(same read of each image) under OUT/voxel_maps/",
+    )
+    add_analysis(run_parser, "seed of the sign flips (default: 0)")
+    add_denoise(run_parser)
+    add_execution(run_parser)
+    add_common(run_parser)
+    add_store_option(run_parser)
+
+
+def add_demo_parser(subs: Any) -> None:
+    """Add the ``demo`` command.
+
+    Parameters
+    ----------
+    subs : argparse._SubParsersAction
+        The subcommands of ``dmnpharm``.
+    """
+    demo = subs.add_parser(
+        "demo", help="simulate a crossover study, analyse it and write an HTML report"
+    )
+    demo.add_argument(
+        "--out", default="dmnpharm-demo", help="output folder (default dmnpharm-demo)"
+    )
+    add_overrides(demo, "seed of the simulation and of the sign flips (default 0)")
+    add_analysis(demo, None)
+    add_denoise(demo)
+    add_execution(demo)
+    add_common(demo)
+    add_store_option(demo)
+
+
+def _show(results: Any, quiet: bool) -> None:
+    if not quiet:
+        shown = results.results[_SHOWN]
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=sys.stderr)
+    print(results.report_file)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Analyse the study; print the results and the report's path.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options.
+
+    Returns
+    -------
+    int
+        0 (errors raise).
+    """
+    from dmnpharm.pipeline import Study
+
+    config = analysis_config(args, seed=args.seed if args.seed is not None else 0)
+    study = Study.from_folder(args.study)
+    results = study.analyse(
+        config, args.out, overwrite=args.overwrite, store=args.store, log_level=log_level(args)
+    )
+    _show(results, args.quiet)
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Simulate the demo study and analyse it; print the results and the report's path.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options. ``--seed`` seeds the simulation and the sign flips;
+        the deprecated ``--perm-seed`` only the sign flips.
+
+    Returns
+    -------
+    int
+        0 (errors raise).
+    """
+    from dmnpharm.pipeline import run_demo as demo
+
+    perm_seed = getattr(args, "perm_seed", None)
+    seed = args.seed if args.seed is not None else 0
+    config = analysis_config(args, seed=perm_seed if perm_seed is not None else seed)
+    results = demo(
+        args.out,
+        study_spec(args),
+        config,
+        overwrite=args.overwrite,
+        store=args.store,
+        log_level=log_level(args),
+    )
+    _show(results, args.quiet)
+    return 0

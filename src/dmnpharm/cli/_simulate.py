@@ -1,0 +1,150 @@
+"""``dmnpharm simulate``: write a simulated study with planted effects."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from dmnpharm.cli._common import add_common, positive_int
+from dmnpharm.exceptions import InputError
+from dmnpharm.simulate import Effect, StudySpec, load_preset, preset_names, spec_from_dict
+
+__all__ = ["add_overrides", "add_parser", "add_source", "run", "study_spec"]
+
+_ATLASES = (
+    "regions and networks: seitzman300 (default), dosenbach160, andrews_hanna, or from "
+    "$DMNPHARM_ATLAS_DIR schaefer{100,200,400}_{7,17}, schaefer{100,200,400}_7_tian, yeo7, yeo17"
+)
+
+
+def add_source(sub: argparse.ArgumentParser) -> None:
+    """Add ``--preset`` or ``--spec``: the simulated study's specification.
+
+    Parameters
+    ----------
+    sub : argparse.ArgumentParser
+        A command's parser.
+    """
+    source = sub.add_mutually_exclusive_group()
+    source.add_argument(
+        "--preset",
+        default=None,
+        help=f"named study (default demo-crossover): {', '.join(preset_names())}",
+    )
+    source.add_argument("--spec", default=None, help="JSON file holding a StudySpec")
+
+
+def add_overrides(
+    sub: argparse.ArgumentParser, seed_help: str = "simulation seed (default 0)"
+) -> None:
+    """Add ``--subjects``, ``--effect`` and ``--seed`` (overriding the preset's).
+
+    Parameters
+    ----------
+    sub : argparse.ArgumentParser
+        A command's parser.
+    seed_help : str
+        What ``--seed`` seeds in this command.
+    """
+    sub.add_argument(
+        "--subjects", type=positive_int, default=None, help="subjects (default: the preset's)"
+    )
+    sub.add_argument(
+        "--effect",
+        type=float,
+        default=None,
+        help="replace the drug effects by a decrease of within-DMN FC of this size (Fisher z)",
+    )
+    sub.add_argument("--seed", type=int, default=None, help=seed_help)
+
+
+def _read_spec(path: Path) -> StudySpec:
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read spec file '{path}': {exc}") from None
+    return spec_from_dict(data.get("spec", data) if isinstance(data, dict) else data)
+
+
+def study_spec(args: argparse.Namespace, **overrides: Any) -> StudySpec:
+    """Return the simulated study the options describe.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``preset`` or ``spec``, and optionally ``subjects``, ``effect``,
+        ``seed``, ``volumes``, ``tr``, ``atlas``.
+    **overrides
+        Values that replace those of ``args`` (e.g. ``subjects=None``).
+
+    Returns
+    -------
+    StudySpec
+        The preset or file, with the overrides applied.
+    """
+    given = {**vars(args), **overrides}
+    path = given.get("spec")
+    spec = _read_spec(Path(path)) if path else load_preset(given.get("preset") or "demo-crossover")
+    if given.get("subjects") is not None:
+        spec = replace(spec, design=replace(spec.design, n_subjects=given["subjects"]))
+    if given.get("effect") is not None:
+        spec = replace(spec, effects=(Effect("within_fc", -given["effect"], "DMN"),))
+    if given.get("seed") is not None:
+        spec = replace(spec, seed=given["seed"])
+    signal = spec.signal
+    if given.get("volumes") is not None:
+        signal = replace(signal, n_volumes=given["volumes"])
+    if given.get("tr") is not None:
+        signal = replace(signal, repetition_time=given["tr"])
+    if given.get("atlas") is not None:
+        signal = replace(signal, atlas=given["atlas"])
+    return replace(spec, signal=signal)
+
+
+def add_parser(subs: Any) -> None:
+    """Add the ``simulate`` command.
+
+    Parameters
+    ----------
+    subs : argparse._SubParsersAction
+        The subcommands of ``dmnpharm``.
+    """
+    sim = subs.add_parser(
+        "simulate", help="write a simulated study with planted effects (ROI level)"
+    )
+    sim.add_argument("--out", required=True, help="study folder to write")
+    add_source(sim)
+    add_overrides(sim)
+    sim.add_argument("--volumes", type=positive_int, default=None, help="volumes per run")
+    sim.add_argument("--tr", type=float, default=None, help="repetition time in seconds")
+    sim.add_argument("--atlas", default=None, help=_ATLASES)
+    sim.add_argument(
+        "--level",
+        choices=("roi", "voxel"),
+        default="roi",
+        help="roi: region time series; voxel: 2 mm MNI images in fMRIPrep's layout",
+    )
+    add_common(sim)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the study; print its folder.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options.
+
+    Returns
+    -------
+    int
+        0.
+    """
+    from dmnpharm.simulate import simulate_study, write_simulated_study, write_voxel_study
+
+    writer = write_voxel_study if args.level == "voxel" else write_simulated_study
+    print(writer(simulate_study(study_spec(args)), args.out, overwrite=args.overwrite))
+    return 0

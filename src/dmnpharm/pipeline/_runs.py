@@ -1,0 +1,270 @@
+"""Per-run work as the client sees it: dispatch every run, handle each outcome in study order.
+
+Each outcome (from the cache or a worker) is written as it is handled: the
+run's derivatives, its voxel maps, its region and edge rows (streamed to
+Parquet); only network-level rows, QC rows and records are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dmnpharm._utils import atomic_write_bytes, get_logger
+from dmnpharm.atlases import Atlas
+from dmnpharm.config import PRIMARY, AnalysisConfig
+from dmnpharm.execution import RunCache, dispatch
+from dmnpharm.metrics import tangent_connectivity
+from dmnpharm.pipeline._adapters import StudyRun
+from dmnpharm.pipeline._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
+from dmnpharm.pipeline._levels import LevelFiles
+from dmnpharm.pipeline._process import ProcessedRun, measure
+from dmnpharm.pipeline._tasks import Signals, TaskOutcome
+from dmnpharm.pipeline._work import RUN_STAGE
+
+__all__ = ["Processed", "process_runs"]
+
+_LOG = get_logger("pipeline")
+
+
+@dataclass(frozen=True, eq=False)
+class Processed:
+    """Every run after per-run work.
+
+    Parameters
+    ----------
+    metrics : pandas.DataFrame
+        Network-level rows of every included run (both analyses).
+    qc : pandas.DataFrame
+        One QC row per run that was read.
+    runs : pandas.DataFrame
+        One row per run: design, status, reason, volumes, derivatives.
+    exclusions : list of str
+        Runs left out, each with its reason.
+    records : dict
+        Each run's cleaning and bundle record, by source.
+    failures : list of str
+        Runs that could not be read (each naming its file).
+    """
+
+    metrics: pd.DataFrame
+    qc: pd.DataFrame
+    runs: pd.DataFrame
+    exclusions: list[str]
+    records: dict[str, Any]
+    failures: list[str]
+
+
+def _counts(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Volumes in, kept and censored, from a cleaning record."""
+    return {k: record.get(k) for k in ("n_volumes", "n_kept", "n_censored")}
+
+
+def _tag(table: pd.DataFrame, keys: dict[str, Any], config: AnalysisConfig) -> pd.DataFrame:
+    """Put the run's design columns in front of its bundle rows, atlas and estimator after."""
+    front = pd.DataFrame({k: [v] * len(table) for k, v in keys.items()}, index=table.index)
+    tagged = pd.concat([front, table], axis=1)
+    tagged["atlas"] = config.atlas
+    tagged["estimator"] = config.estimator
+    return tagged
+
+
+def _tangent_tables(
+    pending: list[tuple[StudyRun, dict[str, Any], ProcessedRun]],
+    atlas: Atlas,
+    config: AnalysisConfig,
+    records: dict[str, Any],
+    writer: DerivativeWriter,
+) -> tuple[list[pd.DataFrame], dict[str, Path]]:
+    """Tangent-space metrics: one group reference per analysis, from every included run.
+
+    Returns the tables and, per run label, the primary analysis's matrix file.
+    """
+    tables = []
+    relmats: dict[str, Path] = {}
+    analyses = dict.fromkeys(c.analysis for _, _, done in pending for c in done.cleaned)
+    for analysis in analyses:
+        members = [
+            (run, keys, cleaned)
+            for run, keys, done in pending
+            for cleaned in done.cleaned
+            if cleaned.analysis == analysis
+        ]
+        tangent = tangent_connectivity(
+            [cleaned.data for _, _, cleaned in members],
+            run_ids=[run.source for run, _, _ in members],
+        )
+        reference = {
+            "runs": list(tangent.reference_runs),
+            "iterations": tangent.iterations,
+            "estimator": tangent.estimator,
+        }
+        records.setdefault("tangent_reference", {})[analysis] = reference
+        for (run, keys, cleaned), matrix in zip(members, tangent.matrices, strict=True):
+            table, record = measure(cleaned, atlas, run.repetition_time, config, matrix=matrix)
+            records[run.source].setdefault("bundle", {})[analysis] = record
+            tables.append(_tag(table, keys, config))
+            if analysis == PRIMARY:
+                relmats[run.source] = writer.write_relmat(
+                    run.entities,
+                    matrix,
+                    records[run.source],
+                    run.repetition_time,
+                    run.source,
+                    reference=reference,
+                )
+    return tables, relmats
+
+
+def _write_maps(signals: Signals | None, folder: Path, run: StudyRun) -> None:
+    """Write a run's voxel map files (computed by its task) into the output."""
+    if signals is None:
+        return
+    if signals.maps_note:
+        _LOG.warning("no voxel maps for %s: %s", run.label, signals.maps_note)
+    for name, content in sorted(signals.maps.items()):
+        atomic_write_bytes(folder / name, content)
+    if signals.maps:
+        _LOG.debug("wrote %d voxel map files of %s", len(signals.maps), run.label)
+
+
+@dataclass(eq=False)
+class _Collector:
+    """Handles run outcomes one by one, writing their files and keeping their rows."""
+
+    config: AnalysisConfig
+    writer: DerivativeWriter
+    maps_folder: Path
+    levels: LevelFiles
+    tables: list[pd.DataFrame] = field(default_factory=list)
+    qc_rows: list[dict[str, Any]] = field(default_factory=list)
+    run_rows: list[dict[str, Any]] = field(default_factory=list)
+    exclusions: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    records: dict[str, Any] = field(default_factory=dict)
+    pending: list[tuple[StudyRun, dict[str, Any], ProcessedRun]] = field(default_factory=list)
+    included: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def shown(self, path: Path) -> str:
+        """Return a derivative's path as the run table names it."""
+        return (DERIVATIVES_FOLDER / path.relative_to(self.writer.root)).as_posix()
+
+    def handle(self, run: StudyRun, outcome: TaskOutcome) -> None:
+        """Record one run's outcome: failed, excluded, or included (files written)."""
+        keys = {k: v for k, v in run.design.items() if k not in ("path", "n_volumes")}
+        row: dict[str, Any] = {**keys, "source": run.source}
+        done = outcome.processed
+        if done is None:
+            self.failures.append(str(outcome.error))
+            self.run_rows.append({**row, "status": "failed", "reason": outcome.error})
+            return
+        if self.config.voxel_maps:
+            _write_maps(outcome.signals, self.maps_folder, run)
+        self.records[run.source] = done.record
+        row.update(done.qc)
+        row.update(_counts(done.record))
+        if done.qc:
+            self.qc_rows.append({**keys, **done.qc})
+        if done.excluded:
+            self.exclusions.append(f"{run.label}: excluded ({done.excluded})")
+            self.run_rows.append({**row, "status": "excluded", "reason": done.excluded})
+            return
+        self._include(run, keys, row, done)
+
+    def _include(
+        self, run: StudyRun, keys: dict[str, Any], row: dict[str, Any], done: ProcessedRun
+    ) -> None:
+        """Write an included run's signals (and matrix, unless tangent) and keep its rows."""
+        primary = next(c for c in done.cleaned if c.analysis == PRIMARY)
+        written = self.writer.write_timeseries(
+            run.entities, primary.data, done.record, run.repetition_time, run.source
+        )
+        row["timeseries"] = self.shown(written)
+        _LOG.debug(
+            "%s: kept %s of %s volumes, wrote %s",
+            run.label,
+            done.record.get("n_kept"),
+            done.record.get("n_volumes"),
+            written.name,
+        )
+        if self.config.estimator == "tangent" or done.matrix is None:
+            self.pending.append((run, keys, done))
+        else:
+            matrix = self.writer.write_relmat(
+                run.entities, done.matrix, done.record, run.repetition_time, run.source
+            )
+            row["relmat"] = self.shown(matrix)
+            self.tables.append(self.levels.add(_tag(done.metrics, keys, self.config)))
+        row.update(status="included", reason=None)
+        self.run_rows.append(row)
+        self.included[run.source] = row
+
+    def finish(self) -> Processed:
+        """Measure tangent-space runs (they need every run), log and return everything."""
+        for failure in self.failures:
+            _LOG.error("run failed: %s", failure)
+        self.exclusions += [f"failed and left out: {f}" for f in self.failures]
+        if self.pending:
+            tables, relmats = _tangent_tables(
+                self.pending, self.writer.atlas, self.config, self.records, self.writer
+            )
+            self.tables += [self.levels.add(table) for table in tables]
+            for source, path in relmats.items():
+                self.included[source]["relmat"] = self.shown(path)
+        metrics = pd.concat(self.tables, ignore_index=True) if self.tables else pd.DataFrame()
+        _LOG.info(
+            "%d runs measured, %d excluded, %d failed",
+            sum(r["status"] == "included" for r in self.run_rows),
+            sum(r["status"] == "excluded" for r in self.run_rows),
+            len(self.failures),
+        )
+        qc, runs = pd.DataFrame(self.qc_rows), pd.DataFrame(self.run_rows)
+        return Processed(metrics, qc, runs, self.exclusions, self.records, self.failures)
+
+
+def process_runs(
+    runs: list[StudyRun],
+    config: AnalysisConfig,
+    writer: DerivativeWriter,
+    cache: RunCache,
+    maps_folder: Path,
+    levels: LevelFiles,
+) -> Processed:
+    """Clean, QC and measure every run; write its derivatives; collect exclusions and failures.
+
+    Parameters
+    ----------
+    runs : list of StudyRun
+        The study's runs, in design order.
+    config : AnalysisConfig
+        Analytic choices and where to compute (``config.execution``).
+    writer : DerivativeWriter
+        Writes each included run's signals and matrix.
+    cache : RunCache
+        Per-run results by content.
+    maps_folder : Path
+        Where voxel maps go.
+    levels : LevelFiles
+        Receives region and edge rows as runs are handled.
+
+    Returns
+    -------
+    Processed
+        Network rows, QC, the run table, exclusions, records and failures.
+    """
+    collector = _Collector(config, writer, maps_folder, levels)
+    # Outputs are written in study order whatever order the workers finished in; a run
+    # is handled (and its outcome let go) as soon as every run before it is in.
+    arrived: dict[int, TaskOutcome] = {}
+    handled = 0
+    tasks = [run.task for run in runs]
+    for index, outcome in dispatch(tasks, RUN_STAGE, config.execution, cache):
+        arrived[index] = outcome
+        while handled in arrived:
+            collector.handle(runs[handled], arrived.pop(handled))
+            handled += 1
+    return collector.finish()
