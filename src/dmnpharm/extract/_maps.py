@@ -21,6 +21,7 @@ from dmnpharm.extract._regions import sphere_members
 from dmnpharm.extract._timeseries import Extraction, read_run
 from dmnpharm.signal import (
     ALFF_BAND,
+    CleanResult,
     DenoiseConfig,
     clean_run,
     low_frequency_amplitude,
@@ -171,6 +172,184 @@ def _to_volume(values: npt.ArrayLike, inside: npt.NDArray[np.bool_]) -> npt.NDAr
     return volume
 
 
+@dataclass(frozen=True)
+class _MapRequest:
+    """The maps asked for: seeds (emptied without seed maps), sphere radius, ALFF band."""
+
+    seeds: Atlas
+    seed_radius_mm: float
+    alff: bool
+    band: tuple[float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class _Cleaning:
+    """One run's cleaning inputs, applied alike to any block of its signals."""
+
+    confounds: pd.DataFrame
+    tr: float
+    config: DenoiseConfig
+    confounds_meta: dict[str, Any] | None
+
+    def clean(self, values: Array, config: DenoiseConfig | None = None) -> CleanResult:
+        """Clean ``values`` with the run's confounds and ``config`` (default: the run's)."""
+        chosen = self.config if config is None else config
+        return clean_run(values, self.confounds, self.tr, chosen, self.confounds_meta)
+
+
+@dataclass(frozen=True, eq=False)
+class _SeedSignals:
+    """The seeds used, their in-mask voxel counts and the cleaned probe signals."""
+
+    seeds: Atlas
+    voxels: list[int]
+    cleaned: CleanResult
+
+
+@dataclass(frozen=True, eq=False)
+class _VoxelValues:
+    """Per-voxel results of the block pass, in file order of the mask's voxels."""
+
+    correlations: Array
+    alff: Array
+    falff: Array
+    spectrum: dict[str, Any]
+
+
+def _map_request(
+    seeds: Atlas | None,
+    *,
+    seed_maps: bool,
+    seed_radius_mm: float,
+    alff: bool,
+    band: tuple[float, float],
+) -> _MapRequest:
+    """Check the requested maps and settle the seeds (default: :func:`dmn_seeds`)."""
+    if not (alff or seed_maps):
+        raise InputError("no voxel map requested: set alff=True or seed_maps=True")
+    seeds = dmn_seeds() if seeds is None else seeds
+    if seeds.image:
+        raise InputError("seeds must be a coordinate atlas (spheres around seed centres)")
+    if not seed_maps:
+        seeds = dataclasses.replace(
+            seeds, labels=(), networks=(), source_networks=(), coords=(), subsystems=()
+        )
+    return _MapRequest(seeds=seeds, seed_radius_mm=seed_radius_mm, alff=alff, band=band)
+
+
+def _seed_signals(
+    request: _MapRequest,
+    voxels: npt.NDArray[np.float32],
+    inside: npt.NDArray[np.bool_],
+    affine: Array,
+    cleaning: _Cleaning,
+) -> _SeedSignals:
+    """Clean the mask's mean signal together with each seed's mean raw signal."""
+    seed_raw, seed_voxels = _seed_series(
+        request.seeds, request.seed_radius_mm, voxels, inside, affine
+    )
+    # The mask's mean signal rides along so the run's censoring is known without seeds.
+    probe = np.column_stack([voxels.mean(axis=1, dtype=np.float64), seed_raw])
+    return _SeedSignals(request.seeds, seed_voxels, cleaning.clean(probe))
+
+
+def _voxel_pass(
+    voxels: npt.NDArray[np.float32],
+    signals: _SeedSignals,
+    cleaning: _Cleaning,
+    request: _MapRequest,
+) -> _VoxelValues:
+    """Clean the voxels a block at a time; correlate with the seeds, take ALFF/fALFF."""
+    seed_unit = _standardise(signals.cleaned.data[:, 1:])
+    config = cleaning.config
+    unfiltered = dataclasses.replace(config, high_pass=None, low_pass=None)
+    n_voxels = voxels.shape[1]
+    correlations = np.empty((n_voxels, signals.seeds.n_regions))
+    alff_values = np.empty(n_voxels)
+    falff_values = np.empty(n_voxels)
+    spectrum: dict[str, Any] = {}
+    for start in range(0, n_voxels, _BLOCK_VOXELS):
+        block = voxels[:, start : start + _BLOCK_VOXELS].astype(np.float64)
+        cleaned = cleaning.clean(block).data
+        with np.errstate(invalid="ignore"):
+            correlations[start : start + block.shape[1]] = _standardise(cleaned).T @ seed_unit
+        if request.alff:
+            broad = cleaned if unfiltered == config else None
+            if broad is None:
+                broad = cleaning.clean(block, unfiltered).data
+            amplitude = low_frequency_amplitude(
+                broad, cleaning.tr, band=request.band, kept=signals.cleaned.kept
+            )
+            alff_values[start : start + block.shape[1]] = amplitude.alff
+            falff_values[start : start + block.shape[1]] = amplitude.falff
+            spectrum = amplitude.record
+    return _VoxelValues(correlations, alff_values, falff_values, spectrum)
+
+
+def _map_volumes(
+    values: _VoxelValues, seeds: Atlas, alff: bool, inside: npt.NDArray[np.bool_]
+) -> tuple[dict[str, npt.NDArray[np.float32]], dict[str, dict[str, str]]]:
+    """Place the per-voxel values in 3D maps, with each map's units."""
+    maps: dict[str, npt.NDArray[np.float32]] = {}
+    described: dict[str, dict[str, str]] = {}
+    if alff:
+        maps["alff"] = _to_volume(values.alff, inside)
+        maps["falff"] = _to_volume(values.falff, inside)
+        maps["zalff"] = _to_volume(zscore_finite(values.alff), inside)
+        maps["zfalff"] = _to_volume(zscore_finite(values.falff), inside)
+        described["alff"] = {"units": "image units (mean amplitude 2|X(f)|/n over the band)"}
+        described["falff"] = {"units": "unitless, band amplitude / amplitude of all f > 0"}
+        described["zalff"] = {"units": "z over the mask's voxels (ALFF - mean) / SD"}
+        described["zfalff"] = {"units": "z over the mask's voxels (fALFF - mean) / SD"}
+    z = np.arctanh(np.clip(values.correlations, -_R_CLIP, _R_CLIP))
+    for index, label in enumerate(seeds.labels):
+        key = "seed" + "".join(ch for ch in label if ch.isalnum())
+        maps[key] = _to_volume(z[:, index], inside)
+        described[key] = {
+            "units": "Fisher z of the Pearson correlation with the seed's cleaned signal",
+            "seed": label,
+        }
+    return maps, described
+
+
+def _maps_record(
+    request: _MapRequest,
+    config: DenoiseConfig,
+    signals: _SeedSignals,
+    values: _VoxelValues,
+    described: dict[str, dict[str, str]],
+) -> dict[str, Any]:
+    """Return the maps' provenance, less the ``bold`` and ``mask`` paths."""
+    seeds, correlations = signals.seeds, values.correlations
+    undefined = int((~np.isfinite(correlations).all(axis=1)).sum()) if seeds.n_regions else 0
+    return {
+        "mask_voxels": correlations.shape[0],
+        "cleaning": signals.cleaned.record["description"],
+        "strategy": config.name,
+        "n_kept": signals.cleaned.n_kept,
+        "n_volumes": signals.cleaned.n_volumes,
+        "seeds": {
+            label: {
+                "centre_mm": list(coords),
+                "radius_mm": request.seed_radius_mm,
+                "voxels": count,
+            }
+            for label, coords, count in zip(
+                seeds.labels, seeds.coords, signals.voxels, strict=True
+            )
+        },
+        "seed_reference": seeds.reference,
+        "constant_voxels": undefined,
+        "amplitude": (
+            {**values.spectrum, "cleaning": "as the seed maps but without the band-pass filter"}
+            if request.alff
+            else None
+        ),
+        "read": "the same single pass as the region time series",
+        "maps": described,
+    }
+
+
 def extract_with_maps(
     bold: str | os.PathLike[str],
     atlas: Atlas,
@@ -249,11 +428,9 @@ def extract_with_maps(
         :func:`dmnpharm.signal.clean_run`, and for a seed with no voxel in
         the mask.
     """
-    if not (alff or seed_maps):
-        raise InputError("no voxel map requested: set alff=True or seed_maps=True")
-    seeds = dmn_seeds() if seeds is None else seeds
-    if seeds.image:
-        raise InputError("seeds must be a coordinate atlas (spheres around seed centres)")
+    request = _map_request(
+        seeds, seed_maps=seed_maps, seed_radius_mm=seed_radius_mm, alff=alff, band=band
+    )
     extraction, voxels, inside = read_run(
         Path(bold),
         atlas,
@@ -265,83 +442,25 @@ def extract_with_maps(
     )
     assert voxels is not None
     assert inside is not None
-    tr = extraction.repetition_time
+    cleaning = _Cleaning(confounds, extraction.repetition_time, config, confounds_meta)
     affine = np.asarray(extraction.record["data"]["affine"], dtype=np.float64)
-    if not seed_maps:
-        seeds = dataclasses.replace(
-            seeds, labels=(), networks=(), source_networks=(), coords=(), subsystems=()
-        )
-    seed_raw, seed_voxels = _seed_series(seeds, seed_radius_mm, voxels, inside, affine)
-    # The mask's mean signal rides along so the run's censoring is known without seeds.
-    probe = np.column_stack([voxels.mean(axis=1, dtype=np.float64), seed_raw])
-    seed_clean = clean_run(probe, confounds, tr, config, confounds_meta)
-    if seed_clean.excluded:
-        extraction.record["voxel_maps"] = {"excluded": seed_clean.reason}
-        _LOG.info("no voxel maps for %s: %s", bold, seed_clean.reason)
+    signals = _seed_signals(request, voxels, inside, affine, cleaning)
+    if signals.cleaned.excluded:
+        extraction.record["voxel_maps"] = {"excluded": signals.cleaned.reason}
+        _LOG.info("no voxel maps for %s: %s", bold, signals.cleaned.reason)
         return extraction, None
-    seed_unit = _standardise(seed_clean.data[:, 1:])
-    unfiltered = dataclasses.replace(config, high_pass=None, low_pass=None)
-    n_voxels = voxels.shape[1]
-    correlations = np.empty((n_voxels, seeds.n_regions))
-    alff_values = np.empty(n_voxels)
-    falff_values = np.empty(n_voxels)
-    spectrum: dict[str, Any] = {}
-    for start in range(0, n_voxels, _BLOCK_VOXELS):
-        block = voxels[:, start : start + _BLOCK_VOXELS].astype(np.float64)
-        cleaned = clean_run(block, confounds, tr, config, confounds_meta).data
-        with np.errstate(invalid="ignore"):
-            correlations[start : start + block.shape[1]] = _standardise(cleaned).T @ seed_unit
-        if alff:
-            broad = cleaned if unfiltered == config else None
-            if broad is None:
-                broad = clean_run(block, confounds, tr, unfiltered, confounds_meta).data
-            amplitude = low_frequency_amplitude(broad, tr, band=band, kept=seed_clean.kept)
-            alff_values[start : start + block.shape[1]] = amplitude.alff
-            falff_values[start : start + block.shape[1]] = amplitude.falff
-            spectrum = amplitude.record
-    maps: dict[str, npt.NDArray[np.float32]] = {}
-    described: dict[str, dict[str, str]] = {}
-    if alff:
-        maps["alff"] = _to_volume(alff_values, inside)
-        maps["falff"] = _to_volume(falff_values, inside)
-        maps["zalff"] = _to_volume(zscore_finite(alff_values), inside)
-        maps["zfalff"] = _to_volume(zscore_finite(falff_values), inside)
-        described["alff"] = {"units": "image units (mean amplitude 2|X(f)|/n over the band)"}
-        described["falff"] = {"units": "unitless, band amplitude / amplitude of all f > 0"}
-        described["zalff"] = {"units": "z over the mask's voxels (ALFF - mean) / SD"}
-        described["zfalff"] = {"units": "z over the mask's voxels (fALFF - mean) / SD"}
-    z = np.arctanh(np.clip(correlations, -_R_CLIP, _R_CLIP))
-    for index, label in enumerate(seeds.labels):
-        key = "seed" + "".join(ch for ch in label if ch.isalnum())
-        maps[key] = _to_volume(z[:, index], inside)
-        described[key] = {
-            "units": "Fisher z of the Pearson correlation with the seed's cleaned signal",
-            "seed": label,
-        }
-    undefined = int((~np.isfinite(correlations).all(axis=1)).sum()) if seeds.n_regions else 0
+    values = _voxel_pass(voxels, signals, cleaning, request)
+    maps, described = _map_volumes(values, request.seeds, request.alff, inside)
     record: dict[str, Any] = {
         "bold": str(bold),
         "mask": str(mask),
-        "mask_voxels": n_voxels,
-        "cleaning": seed_clean.record["description"],
-        "strategy": config.name,
-        "n_kept": seed_clean.n_kept,
-        "n_volumes": seed_clean.n_volumes,
-        "seeds": {
-            label: {"centre_mm": list(coords), "radius_mm": seed_radius_mm, "voxels": count}
-            for label, coords, count in zip(seeds.labels, seeds.coords, seed_voxels, strict=True)
-        },
-        "seed_reference": seeds.reference,
-        "constant_voxels": undefined,
-        "amplitude": (
-            {**spectrum, "cleaning": "as the seed maps but without the band-pass filter"}
-            if alff
-            else None
-        ),
-        "read": "the same single pass as the region time series",
-        "maps": described,
+        **_maps_record(request, config, signals, values, described),
     }
     extraction.record["voxel_maps"] = {k: v for k, v in record.items() if k != "maps"}
-    if undefined:
-        _LOG.warning("%d in-mask voxels of %s are constant; their maps are NaN", undefined, bold)
+    if record["constant_voxels"]:
+        _LOG.warning(
+            "%d in-mask voxels of %s are constant; their maps are NaN",
+            record["constant_voxels"],
+            bold,
+        )
     return extraction, VoxelMaps(maps=maps, affine=affine, record=record)

@@ -22,14 +22,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from dmnpharm._utils import closest_match, get_logger
+from dmnpharm._utils import get_logger
 from dmnpharm.exceptions import InputError, StudyValidationError
+from dmnpharm.io._bids_design import design_from_bids, design_from_file, merge_design
 
 __all__ = ["DEFAULT_SPACE", "BidsStudy", "BoldRun", "discover_study"]
 
@@ -166,63 +166,6 @@ def _match_space(found: dict[str, list[Path]], space: str, res: str | None) -> l
     ]
 
 
-def _read_design_table(path: Path, problems: list[str]) -> pd.DataFrame | None:
-    try:
-        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}: cannot be read as a TSV table ({exc})")
-        return None
-
-
-def _design_from_bids(root: Path, problems: list[str], runs: list[BoldRun]) -> pd.DataFrame | None:
-    participants_path = root / "participants.tsv"
-    if not participants_path.is_file():
-        problems.append(f"{participants_path}: is missing; list every participant_id in it")
-        return None
-    participants = _read_design_table(participants_path, problems)
-    if participants is None:
-        return None
-    if "participant_id" not in participants:
-        problems.append(f"{participants_path}: has no 'participant_id' column")
-        return None
-    rows = []
-    for line, prow in enumerate(participants.to_dict(orient="records"), start=2):
-        pid = str(prow["participant_id"]).strip()
-        sessions_path = root / pid / f"{pid}_sessions.tsv"
-        if not sessions_path.is_file():
-            with_sessions = sorted({r.session_id for r in runs if r.participant_id == pid} - {""})
-            if with_sessions:
-                problems.append(
-                    f"{sessions_path}: is missing, but {pid} has runs in "
-                    f"{', '.join(with_sessions)}; list each session_id with its condition"
-                )
-                continue
-            rows.append({**prow, "session_id": "", "_source": f"{participants_path}, line {line}"})
-            continue
-        sessions = _read_design_table(sessions_path, problems)
-        if sessions is None:
-            continue
-        if "session_id" not in sessions:
-            problems.append(f"{sessions_path}: has no 'session_id' column")
-            continue
-        for s_line, srow in enumerate(sessions.to_dict(orient="records"), start=2):
-            rows.append({**prow, **srow, "_source": f"{sessions_path}, line {s_line}"})
-    return pd.DataFrame(rows)
-
-
-def _design_from_file(path: Path, problems: list[str]) -> pd.DataFrame | None:
-    table = _read_design_table(path, problems)
-    if table is None:
-        return None
-    for column in ("participant_id", "session_id"):
-        if column not in table:
-            hint = closest_match(column, [str(c) for c in table.columns])
-            fix = f"; did you mean '{hint}'?" if hint else ""
-            problems.append(f"{path}: has no '{column}' column{fix}")
-            return None
-    return table.assign(_source=[f"{path}, line {i}" for i in range(2, len(table) + 2)])
-
-
 def _check_confounds(run: BoldRun, problems: list[str]) -> None:
     if run.confounds is None:
         problems.append(
@@ -263,6 +206,114 @@ def _mask_for(bold: Path, desc: str) -> Path:
     head = bold.name.split(f"_desc-{desc}_bold")[0]
     found = sorted(bold.parent.glob(f"{head}*_desc-brain_mask.nii*"))
     return found[0] if len(found) == 1 else same
+
+
+def _bold_by_space(deriv: Path, desc: str, task: str | None) -> dict[str, list[Path]]:
+    """Return the BOLD images of ``desc`` (of ``task``, when given) by their space."""
+    by_space: dict[str, list[Path]] = {}
+    for path in sorted(deriv.glob(f"sub-*/**/func/*_desc-{desc}_bold.nii*")):
+        ent = _entities(path.name)
+        if task and ent.get("task") != task:
+            continue
+        by_space.setdefault(ent.get("space", ""), []).append(path)
+    return by_space
+
+
+def _space_not_found(
+    folder: Path,
+    deriv: Path,
+    by_space: dict[str, list[Path]],
+    space: str,
+    res: str | None,
+    desc: str,
+) -> StudyValidationError:
+    """Return the error for a space (and resolution) with no BOLD image, naming those found."""
+    spaces = ", ".join(sorted(s or "(none)" for s in by_space)) or "none"
+    return StudyValidationError(
+        str(folder),
+        [
+            f"{deriv}: no desc-{desc}_bold image in space '{space}'"
+            f"{f' res {res}' if res else ''} (spaces found: {spaces}); choose one with space="
+            + _desc_hint(desc)
+        ],
+    )
+
+
+def _check_other_spaces(
+    by_space: dict[str, list[Path]], chosen: list[Path], space: str, problems: list[str]
+) -> None:
+    """Report subject/sessions with BOLD in other spaces but none in ``space``."""
+    chosen_keys = {(_entities(p.name).get("sub"), _entities(p.name).get("ses")) for p in chosen}
+    for other, paths in sorted(by_space.items()):
+        for path in paths:
+            ent = _entities(path.name)
+            if other != space and (ent.get("sub"), ent.get("ses")) not in chosen_keys:
+                problems.append(
+                    f"{path}: this subject/session has BOLD in space '{other}' but none in "
+                    f"'{space}'; rerun fMRIPrep with that output space or exclude it"
+                )
+
+
+def _bold_run(path: Path, desc: str, problems: list[str]) -> BoldRun | None:
+    """Return one image's run with its companion files; None when it is unreadable or not 4D."""
+    ent = _entities(path.name)
+    header = _header(path, problems)
+    if header is None:
+        return None
+    shape, header_tr = header
+    if len(shape) != 4:
+        problems.append(f"{path}: is {len(shape)}D; a BOLD run must be 4D (x, y, z, time)")
+        return None
+    prefix = path.name.split("_space-")[0]
+    confounds = path.parent / f"{prefix}_desc-confounds_timeseries.tsv"
+    mask = _mask_for(path, desc)
+    tr = _sidecar_tr(path, problems) or header_tr
+    return BoldRun(
+        participant_id=f"sub-{ent.get('sub', '')}",
+        session_id=f"ses-{ent['ses']}" if "ses" in ent else "",
+        task=ent.get("task", ""),
+        run=ent.get("run", ""),
+        space=ent.get("space", ""),
+        res=ent.get("res", ""),
+        bold=path,
+        confounds=confounds if confounds.is_file() else None,
+        mask=mask if mask.is_file() else None,
+        repetition_time=tr,
+        n_volumes=shape[3],
+        shape=shape,
+    )
+
+
+def _collect_runs(chosen: list[Path], desc: str, problems: list[str]) -> list[BoldRun]:
+    """Return the runs of the chosen images, reporting duplicates, missing TRs and confounds."""
+    runs: list[BoldRun] = []
+    seen: dict[tuple[str, str, str, str], Path] = {}
+    for path in chosen:
+        run = _bold_run(path, desc, problems)
+        if run is None:
+            continue
+        if run.key in seen:
+            problems.append(
+                f"{path}: duplicates {seen[run.key]} (same subject, session, task, run)"
+            )
+            continue
+        seen[run.key] = path
+        if run.repetition_time is None:
+            problems.append(f"{path}: no RepetitionTime in its JSON sidecar or header")
+        _check_confounds(run, problems)
+        runs.append(run)
+    return runs
+
+
+def _check_repetition_times(runs: list[BoldRun], problems: list[str]) -> None:
+    """Report runs whose repetition times differ."""
+    trs = sorted({r.repetition_time for r in runs if r.repetition_time is not None})
+    if len(trs) > 1:
+        by_tr = {t: [r.bold.name for r in runs if r.repetition_time == t][:3] for t in trs}
+        problems.append(
+            "runs have different repetition times: "
+            + "; ".join(f"{t:g} s ({', '.join(names)} ...)" for t, names in by_tr.items())
+        )
 
 
 def discover_study(
@@ -319,141 +370,23 @@ def discover_study(
         raise StudyValidationError(
             str(folder), [f"{deriv}: fMRIPrep derivatives folder not found; pass derivatives="]
         )
-    by_space: dict[str, list[Path]] = {}
     if not desc or not desc.isalnum():
         raise InputError(f"desc must be a BIDS label (letters and digits); got {desc!r}")
-    for path in sorted(deriv.glob(f"sub-*/**/func/*_desc-{desc}_bold.nii*")):
-        ent = _entities(path.name)
-        if task and ent.get("task") != task:
-            continue
-        by_space.setdefault(ent.get("space", ""), []).append(path)
+    by_space = _bold_by_space(deriv, desc, task)
     chosen = _match_space(by_space, space, res)
     if not chosen:
-        spaces = ", ".join(sorted(s or "(none)" for s in by_space)) or "none"
-        raise StudyValidationError(
-            str(folder),
-            [
-                f"{deriv}: no desc-{desc}_bold image in space '{space}'"
-                f"{f' res {res}' if res else ''} (spaces found: {spaces}); choose one with space="
-                + _desc_hint(desc)
-            ],
-        )
-    chosen_keys = {(_entities(p.name).get("sub"), _entities(p.name).get("ses")) for p in chosen}
-    for other, paths in sorted(by_space.items()):
-        for path in paths:
-            ent = _entities(path.name)
-            if other != space and (ent.get("sub"), ent.get("ses")) not in chosen_keys:
-                problems.append(
-                    f"{path}: this subject/session has BOLD in space '{other}' but none in "
-                    f"'{space}'; rerun fMRIPrep with that output space or exclude it"
-                )
-    runs: list[BoldRun] = []
-    seen: dict[tuple[str, str, str, str], Path] = {}
-    for path in chosen:
-        ent = _entities(path.name)
-        header = _header(path, problems)
-        if header is None:
-            continue
-        shape, header_tr = header
-        if len(shape) != 4:
-            problems.append(f"{path}: is {len(shape)}D; a BOLD run must be 4D (x, y, z, time)")
-            continue
-        prefix = path.name.split("_space-")[0]
-        confounds = path.parent / f"{prefix}_desc-confounds_timeseries.tsv"
-        mask = _mask_for(path, desc)
-        tr = _sidecar_tr(path, problems) or header_tr
-        run = BoldRun(
-            participant_id=f"sub-{ent.get('sub', '')}",
-            session_id=f"ses-{ent['ses']}" if "ses" in ent else "",
-            task=ent.get("task", ""),
-            run=ent.get("run", ""),
-            space=ent.get("space", ""),
-            res=ent.get("res", ""),
-            bold=path,
-            confounds=confounds if confounds.is_file() else None,
-            mask=mask if mask.is_file() else None,
-            repetition_time=tr,
-            n_volumes=shape[3],
-            shape=shape,
-        )
-        if run.key in seen:
-            problems.append(
-                f"{path}: duplicates {seen[run.key]} (same subject, session, task, run)"
-            )
-            continue
-        seen[run.key] = path
-        if tr is None:
-            problems.append(f"{path}: no RepetitionTime in its JSON sidecar or header")
-        _check_confounds(run, problems)
-        runs.append(run)
-    trs = sorted({r.repetition_time for r in runs if r.repetition_time is not None})
-    if len(trs) > 1:
-        by_tr = {t: [r.bold.name for r in runs if r.repetition_time == t][:3] for t in trs}
-        problems.append(
-            "runs have different repetition times: "
-            + "; ".join(f"{t:g} s ({', '.join(names)} ...)" for t, names in by_tr.items())
-        )
+        raise _space_not_found(folder, deriv, by_space, space, res, desc)
+    _check_other_spaces(by_space, chosen, space, problems)
+    runs = _collect_runs(chosen, desc, problems)
+    _check_repetition_times(runs, problems)
     table = (
-        _design_from_file(Path(design), problems)
+        design_from_file(Path(design), problems)
         if design
-        else _design_from_bids(folder, problems, runs)
+        else design_from_bids(folder, problems, runs)
     )
-    design_rows = _merge_design(runs, table, problems) if table is not None else None
+    design_rows = merge_design(runs, table, problems) if table is not None else None
     if problems:
         raise StudyValidationError(str(folder), problems)
     assert design_rows is not None
     _LOG.info("found %d runs in space %s under %s", len(runs), space, deriv)
     return BidsStudy(folder, deriv, space, tuple(runs), design_rows)
-
-
-def _merge_design(runs: list[BoldRun], table: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
-    """One design row per run; rows without data and data without rows are problems."""
-    table = table.copy()
-    table["participant_id"] = table["participant_id"].astype(str).str.strip()
-    table["session_id"] = table["session_id"].astype(str).str.strip()
-    if "run" not in table:
-        table["run"] = ""
-    keys = table[["participant_id", "session_id", "run"]].astype(str)
-    duplicated = keys.duplicated(keep=False)
-    for source in table.loc[duplicated, "_source"]:
-        problems.append(f"{source}: duplicate design row (same participant, session, run)")
-    index: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for record in table.to_dict(orient="records"):
-        entry = {str(k): v for k, v in record.items()}
-        index[(str(entry["participant_id"]), str(entry["session_id"]), str(entry["run"]))] = entry
-    rows, used = [], set()
-    listed = set(table["participant_id"])
-
-    def design_missing(run: BoldRun) -> bool:
-        """Tell whether the subject's whole sessions file is missing (reported once)."""
-        missing = run.participant_id not in listed
-        return missing and any(f"{run.participant_id}_sessions.tsv" in p for p in problems)
-
-    for run in runs:
-        row = index.get((run.participant_id, run.session_id, run.run)) or index.get(
-            (run.participant_id, run.session_id, "")
-        )
-        if row is None:
-            if design_missing(run):
-                continue
-            problems.append(
-                f"{run.bold}: has no design row for {run.participant_id} "
-                f"{run.session_id or '(no session)'}; add it to the sessions file or design TSV"
-            )
-            continue
-        used.add(str(row["_source"]))
-        rows.append(
-            {
-                **{k: v for k, v in row.items() if k != "_source"},
-                "participant_id": run.participant_id,
-                "session_id": run.session_id,
-                "task": run.task,
-                "run": run.run,
-                "repetition_time": run.repetition_time,
-                "n_volumes": run.n_volumes,
-            }
-        )
-    for source in table["_source"]:
-        if source not in used:
-            problems.append(f"{source}: design row has no BOLD run in the chosen space")
-    return pd.DataFrame(rows)

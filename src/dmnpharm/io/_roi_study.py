@@ -17,7 +17,7 @@ from dmnpharm._utils import closest_match, get_logger
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io._derivatives import bids_label
 
-__all__ = ["RoiRun", "RoiStudy", "load_roi_study", "read_study_atlas_name"]
+__all__ = ["RoiRun", "RoiStudy", "load_roi_study", "read_roi_timeseries", "read_study_atlas_name"]
 
 _LOG = get_logger("io")
 _ENTITY = re.compile(r"([a-zA-Z]+)-([a-zA-Z0-9]+)")
@@ -267,6 +267,131 @@ def read_study_atlas_name(root: str | Path) -> str:
     return names.pop()
 
 
+@dataclass(eq=False)
+class _Scan:
+    """A study being loaded: what to look for, and the runs, rows and problems found."""
+
+    folder: Path
+    atlas: str
+    labels: Sequence[str]
+    keep_data: bool
+    problems: list[str] = field(default_factory=list)
+    runs: list[RoiRun] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _read_participants(root: str, path: Path, problems: list[str]) -> pd.DataFrame:
+    """Read ``participants.tsv``; raise when it is unusable, report blank and repeated ids."""
+    if not path.is_file():
+        raise StudyValidationError(root, [f"{path}: is missing; list every participant_id in it"])
+    participants = _read_table(path, problems)
+    if participants is None or not _required_column(
+        participants, "participant_id", path, problems
+    ):
+        raise StudyValidationError(root, problems)
+    _blank_cells(participants, "participant_id", path, problems)
+    _duplicates(participants, "participant_id", path, problems)
+    return participants
+
+
+def _subject_folders(scan: _Scan, participants: pd.DataFrame, path: Path) -> list[str]:
+    """Return the ``sub-*`` folders on disk, reporting those ``participants.tsv`` lacks."""
+    listed = [p for p in participants["participant_id"].str.strip() if p and p != "n/a"]
+    on_disk = sorted(p.name for p in scan.folder.glob("sub-*") if p.is_dir())
+    for name in sorted(set(on_disk) - set(listed)):
+        scan.problems.append(
+            f"{scan.folder / name}: folder has no row in {path}; add a row or remove it"
+        )
+    return on_disk
+
+
+def _read_sessions(path: Path, problems: list[str]) -> pd.DataFrame | None:
+    """Read and check a subject's sessions file; None when it is missing or unusable."""
+    if not path.is_file():
+        problems.append(f"{path}: is missing; it must list each session_id with its condition")
+        return None
+    sessions = _read_table(path, problems)
+    if sessions is None:
+        return None
+    ok = _required_column(sessions, "session_id", path, problems)
+    ok = _required_column(sessions, "condition", path, problems) and ok
+    if not ok:
+        return None
+    _blank_cells(sessions, "condition", path, problems)
+    _duplicates(sessions, "session_id", path, problems)
+    return sessions
+
+
+def _session_files(scan: _Scan, pid: str) -> dict[str, list[Path]]:
+    """Return a subject's time-series files of the atlas, by session folder."""
+    files = sorted((scan.folder / pid).glob("ses-*/func/*_atlas-*_timeseries.tsv"))
+    by_session: dict[str, list[Path]] = {}
+    for path in files:
+        entities = _parse_entities(path)
+        # The entity is the atlas's BIDS label (schaefer100x7); studies written before
+        # that carry the registry name itself (atlas-schaefer100_7) in the file name.
+        legacy = path.name.endswith(f"_atlas-{scan.atlas}_timeseries.tsv")
+        if not legacy and entities.get("atlas", scan.atlas) not in (
+            scan.atlas,
+            bids_label(scan.atlas),
+        ):
+            _LOG.info("ignoring %s: atlas is not %s", path, scan.atlas)
+            continue
+        by_session.setdefault(path.parent.parent.name, []).append(path)
+    return by_session
+
+
+def _scan_participant(scan: _Scan, pid: str, participant_row: dict[str, Any]) -> None:
+    """Load every run of one listed subject, reporting sessions without data or rows."""
+    folder = scan.folder
+    sessions_path = folder / pid / f"{pid}_sessions.tsv"
+    sessions = _read_sessions(sessions_path, scan.problems)
+    if sessions is None:
+        return
+    by_session = _session_files(scan, pid)
+    session_ids = list(sessions["session_id"].str.strip())
+    for ses in sorted(set(by_session) - set(session_ids)):
+        scan.problems.append(
+            f"{folder / pid / ses}: has data but no row in {sessions_path}; "
+            "add the session and its condition"
+        )
+    for s_line, ses in enumerate(session_ids, start=2):
+        paths = by_session.get(ses, [])
+        if not paths:
+            scan.problems.append(
+                f"{sessions_path}, line {s_line}: session '{ses}' has no "
+                f"*_atlas-{bids_label(scan.atlas)}_timeseries.tsv under "
+                f"{folder / pid / ses / 'func'}"
+            )
+            continue
+        session_row = {str(k): v for k, v in sessions.iloc[s_line - 2].items()}
+        for path in paths:
+            _load_run(scan, path, pid, ses, {**participant_row, **session_row})
+
+
+def _load_run(scan: _Scan, path: Path, pid: str, ses: str, design_row: dict[str, Any]) -> None:
+    """Read and check one run; keep it and its design row when it is usable."""
+    sidecar = _read_sidecar(path, scan.problems)
+    data = _read_timeseries(path, scan.labels, scan.problems)
+    if sidecar is None or data is None:
+        return
+    run = _parse_entities(path).get("run", "")
+    tr = float(sidecar["RepetitionTime"])
+    kept = data if scan.keep_data else np.empty((0, data.shape[1]))  # not a view
+    scan.runs.append(RoiRun(pid, ses, run, path, tr, kept))
+    scan.rows.append(
+        {
+            **design_row,
+            "participant_id": pid,
+            "session_id": ses,
+            "run": run,
+            "repetition_time": tr,
+            "n_volumes": data.shape[0],
+            "path": path.relative_to(scan.folder).as_posix(),
+        }
+    )
+
+
 def load_roi_study(
     root: str | Path, atlas: str, labels: Sequence[str], keep_data: bool = True
 ) -> RoiStudy:
@@ -306,105 +431,25 @@ def load_roi_study(
     folder = Path(root)
     if not folder.is_dir():
         raise InputError(f"study folder '{root}' does not exist; check the path")
-    problems: list[str] = []
+    scan = _Scan(folder=folder, atlas=atlas, labels=labels, keep_data=keep_data)
     participants_path = folder / "participants.tsv"
-    if not participants_path.is_file():
-        raise StudyValidationError(
-            str(root), [f"{participants_path}: is missing; list every participant_id in it"]
-        )
-    participants = _read_table(participants_path, problems)
-    if participants is None or not _required_column(
-        participants, "participant_id", participants_path, problems
-    ):
-        raise StudyValidationError(str(root), problems)
-    _blank_cells(participants, "participant_id", participants_path, problems)
-    _duplicates(participants, "participant_id", participants_path, problems)
-    listed = [p for p in participants["participant_id"].str.strip() if p and p != "n/a"]
-    on_disk = sorted(p.name for p in folder.glob("sub-*") if p.is_dir())
-    for name in sorted(set(on_disk) - set(listed)):
-        problems.append(
-            f"{folder / name}: folder has no row in {participants_path}; add a row or remove it"
-        )
-
-    rows: list[dict[str, Any]] = []
-    runs: list[RoiRun] = []
+    participants = _read_participants(str(root), participants_path, scan.problems)
+    on_disk = _subject_folders(scan, participants, participants_path)
     for line, pid in enumerate(participants["participant_id"].str.strip(), start=2):
         if not pid or pid == "n/a" or pid not in on_disk:
             if pid and pid != "n/a":
-                problems.append(
+                scan.problems.append(
                     f"{participants_path}, line {line}: participant '{pid}' has no folder "
                     f"{folder / pid}"
                 )
             continue
-        sessions_path = folder / pid / f"{pid}_sessions.tsv"
-        if not sessions_path.is_file():
-            problems.append(
-                f"{sessions_path}: is missing; it must list each session_id with its condition"
-            )
-            continue
-        sessions = _read_table(sessions_path, problems)
-        if sessions is None:
-            continue
-        ok = _required_column(sessions, "session_id", sessions_path, problems)
-        ok = _required_column(sessions, "condition", sessions_path, problems) and ok
-        if not ok:
-            continue
-        _blank_cells(sessions, "condition", sessions_path, problems)
-        _duplicates(sessions, "session_id", sessions_path, problems)
-        files = sorted((folder / pid).glob("ses-*/func/*_atlas-*_timeseries.tsv"))
-        by_session: dict[str, list[Path]] = {}
-        for path in files:
-            entities = _parse_entities(path)
-            # The entity is the atlas's BIDS label (schaefer100x7); studies written before
-            # that carry the registry name itself (atlas-schaefer100_7) in the file name.
-            legacy = path.name.endswith(f"_atlas-{atlas}_timeseries.tsv")
-            if not legacy and entities.get("atlas", atlas) not in (atlas, bids_label(atlas)):
-                _LOG.info("ignoring %s: atlas is not %s", path, atlas)
-                continue
-            by_session.setdefault(path.parent.parent.name, []).append(path)
-        session_ids = list(sessions["session_id"].str.strip())
-        for ses in sorted(set(by_session) - set(session_ids)):
-            problems.append(
-                f"{folder / pid / ses}: has data but no row in {sessions_path}; "
-                "add the session and its condition"
-            )
         participant_row = {str(k): v for k, v in participants.iloc[line - 2].items()}
-        for s_line, ses in enumerate(session_ids, start=2):
-            paths = by_session.get(ses, [])
-            if not paths:
-                problems.append(
-                    f"{sessions_path}, line {s_line}: session '{ses}' has no "
-                    f"*_atlas-{bids_label(atlas)}_timeseries.tsv under "
-                    f"{folder / pid / ses / 'func'}"
-                )
-                continue
-            session_row = {str(k): v for k, v in sessions.iloc[s_line - 2].items()}
-            for path in paths:
-                sidecar = _read_sidecar(path, problems)
-                data = _read_timeseries(path, labels, problems)
-                if sidecar is None or data is None:
-                    continue
-                run = _parse_entities(path).get("run", "")
-                tr = float(sidecar["RepetitionTime"])
-                kept = data if keep_data else np.empty((0, data.shape[1]))  # not a view
-                runs.append(RoiRun(pid, ses, run, path, tr, kept))
-                rows.append(
-                    {
-                        **participant_row,
-                        **session_row,
-                        "participant_id": pid,
-                        "session_id": ses,
-                        "run": run,
-                        "repetition_time": tr,
-                        "n_volumes": data.shape[0],
-                        "path": path.relative_to(folder).as_posix(),
-                    }
-                )
-    if problems:
-        raise StudyValidationError(str(root), problems)
-    if not runs:
+        _scan_participant(scan, pid, participant_row)
+    if scan.problems:
+        raise StudyValidationError(str(root), scan.problems)
+    if not scan.runs:
         raise StudyValidationError(str(root), [f"{folder}: no run was found"])
-    design = pd.DataFrame(rows)
+    design = pd.DataFrame(scan.rows)
     for column in ("participant_id", "session_id", "run", "condition", "path"):
         design[column] = design[column].astype(str).str.strip()
-    return RoiStudy(root=folder, atlas=atlas, design=design, runs=tuple(runs))
+    return RoiStudy(root=folder, atlas=atlas, design=design, runs=tuple(scan.runs))

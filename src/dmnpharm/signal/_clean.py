@@ -311,6 +311,69 @@ def _breakdown(masks: Mapping[str, BoolArray]) -> dict[str, int]:
     }
 
 
+def _checked_inputs(
+    data: npt.ArrayLike, confounds: pd.DataFrame, tr: float, config: DenoiseConfig
+) -> tuple[Array, float]:
+    """Return the data as a float array and the checked TR; refuse unusable inputs."""
+    if not isinstance(config, DenoiseConfig):
+        raise InputError(f"config must be a DenoiseConfig; got {type(config).__name__}")
+    values = _as_data(data)
+    tr = _check_tr(tr, config)
+    if not isinstance(confounds, pd.DataFrame):
+        raise InputError(f"confounds must be a pandas DataFrame; got {type(confounds).__name__}")
+    n_volumes = values.shape[0]
+    if len(confounds) != n_volumes:
+        raise InputError(
+            f"data has {n_volumes} volumes but the confounds table has {len(confounds)} rows"
+        )
+    return values, tr
+
+
+def _filtering_record(config: DenoiseConfig, sos: Array | None) -> dict[str, Any]:
+    """Return the record's ``scrubbing`` and ``filter`` entries."""
+    return {
+        "scrubbing": (
+            "censored volumes left out of the regression; interpolated (cubic spline) "
+            "for the filter only"
+            if sos is not None
+            else "censored volumes removed before detrending and regression"
+        ),
+        "filter": None
+        if sos is None
+        else {
+            "type": "butterworth",
+            "order": FILTER_ORDER,
+            "zero_phase": True,
+            "high_pass": config.high_pass,
+            "low_pass": config.low_pass,
+        },
+    }
+
+
+def _dof_record(
+    config: DenoiseConfig,
+    tr: float,
+    n_volumes: int,
+    n_kept: int,
+    n_regressors: int,
+    sos: Array | None,
+) -> dict[str, Any]:
+    """Return the degrees of freedom lost, by cause, and those remaining."""
+    n_censored = n_volumes - n_kept
+    trend = 2 if config.detrend else 0
+    filter_dof = _filter_share(config, tr) * n_kept if sos is not None else 0.0
+    dof_lost = n_censored + n_regressors + trend + filter_dof
+    return {
+        "censored": n_censored,
+        "regressors": n_regressors,
+        "trend": trend,
+        "filter": filter_dof,
+        "filter_model": "ideal filter: the removed share of the spectrum times kept volumes",
+        "total": dof_lost,
+        "remaining": n_volumes - dof_lost,
+    }
+
+
 def clean_run(
     data: npt.ArrayLike,
     confounds: pd.DataFrame,
@@ -368,17 +431,8 @@ def clean_run(
         confounds'), ``tr`` is invalid or a cut-off is not below Nyquist, or
         columns the strategy needs are missing (all of them are named).
     """
-    if not isinstance(config, DenoiseConfig):
-        raise InputError(f"config must be a DenoiseConfig; got {type(config).__name__}")
-    values = _as_data(data)
-    tr = _check_tr(tr, config)
-    if not isinstance(confounds, pd.DataFrame):
-        raise InputError(f"confounds must be a pandas DataFrame; got {type(confounds).__name__}")
+    values, tr = _checked_inputs(data, confounds, tr, config)
     n_volumes = values.shape[0]
-    if len(confounds) != n_volumes:
-        raise InputError(
-            f"data has {n_volumes} volumes but the confounds table has {len(confounds)} rows"
-        )
     selected = select_confounds(confounds, config, confounds_meta)
     check_cosines(confounds, config, tr)
     regressors = _regressor_matrix(selected)
@@ -398,9 +452,7 @@ def clean_run(
         _LOG.info("run excluded: %s", reason)
     n_kept = int(kept.sum())
     n_censored = n_volumes - n_kept
-    trend = 2 if config.detrend else 0
-    filter_dof = _filter_share(config, tr) * n_kept if sos is not None else 0.0
-    dof_lost = n_censored + n_regressors + trend + filter_dof
+    dof = _dof_record(config, tr, n_volumes, n_kept, n_regressors, sos)
     record: dict[str, Any] = {
         "strategy": config.name,
         "config": config.to_dict(),
@@ -413,30 +465,8 @@ def clean_run(
         "n_censored": n_censored,
         "censored_by": counts,
         "censored_volumes": np.flatnonzero(~kept).tolist(),
-        "scrubbing": (
-            "censored volumes left out of the regression; interpolated (cubic spline) "
-            "for the filter only"
-            if sos is not None
-            else "censored volumes removed before detrending and regression"
-        ),
-        "filter": None
-        if sos is None
-        else {
-            "type": "butterworth",
-            "order": FILTER_ORDER,
-            "zero_phase": True,
-            "high_pass": config.high_pass,
-            "low_pass": config.low_pass,
-        },
-        "dof": {
-            "censored": n_censored,
-            "regressors": n_regressors,
-            "trend": trend,
-            "filter": filter_dof,
-            "filter_model": "ideal filter: the removed share of the spectrum times kept volumes",
-            "total": dof_lost,
-            "remaining": n_volumes - dof_lost,
-        },
+        **_filtering_record(config, sos),
+        "dof": dof,
         "excluded": reason is not None,
         "reason": reason,
     }
@@ -445,7 +475,7 @@ def clean_run(
         kept=kept,
         n_censored=n_censored,
         n_regressors=n_regressors,
-        dof_lost=dof_lost,
+        dof_lost=dof["total"],
         excluded=reason is not None,
         reason=reason,
         record=record,

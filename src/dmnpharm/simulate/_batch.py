@@ -27,6 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics._fc import _R_CLIP
@@ -312,6 +313,7 @@ def _chunk_one_thread(
         return _chunk(spec, target, layout, n_studies, seed)
 
 
+@fill_doc
 def simulate_measure_runs(
     spec: StudySpec,
     target: MeasureTarget,
@@ -331,10 +333,9 @@ def simulate_measure_runs(
         The measure, e.g. ``MeasureTarget("within_fc", "DMN")``.
     n_studies : int
         Independent studies to simulate.
-    seed : int
-        Seed of the whole simulation. Studies are simulated in fixed chunks, each
-        with its own child seed, so the result does not depend on how chunks are
-        spread over processes.
+    %(seed)s
+        Studies are simulated in fixed chunks, each with its own child seed,
+        so the result does not depend on how chunks are spread over processes.
     workers : int
         Processes to spread the chunks over (1: this process).
     chunk_runs : int

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate._motion import MOTION_COLUMNS, _as_array, framewise_displacement
 
@@ -67,6 +68,7 @@ def dvars(
     return raw, raw / expected
 
 
+@fill_doc
 def cosine_basis(
     n_volumes: int, repetition_time: float, cutoff_s: float = 128.0
 ) -> npt.NDArray[np.float64]:
@@ -84,10 +86,8 @@ def cosine_basis(
 
     Parameters
     ----------
-    n_volumes : int
-        Volumes in the run.
-    repetition_time : float
-        Seconds between volumes.
+    %(n_volumes)s
+    %(repetition_time)s
     cutoff_s : float
         High-pass cutoff period in seconds; fMRIPrep uses 128 s (1/128 Hz).
 
@@ -126,6 +126,7 @@ def _expanded(name: str, values: npt.NDArray[np.float64]) -> dict[str, npt.NDArr
     }
 
 
+@fill_doc
 def fmriprep_confounds(
     motion_params: npt.ArrayLike,
     global_signal: npt.ArrayLike,
@@ -167,8 +168,8 @@ def fmriprep_confounds(
         ``n_volumes x n_signals`` signals (voxels or regions) for DVARS.
     acompcor : array_like
         ``n_volumes x n_components`` aCompCor components; may have 0 columns.
-    repetition_time : float
-        Seconds between volumes, for the cosine regressors.
+    %(repetition_time)s
+        It sets the cosine regressors.
 
     Returns
     -------

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate._spec import Condition, ResponseSpec, StudySpec
 
@@ -250,6 +251,7 @@ def _cohort(spec: StudySpec, rng: np.random.Generator) -> tuple[list[dict[str, A
 _BUILDERS = {"crossover": _crossover, "parallel": _parallel, "trial": _trial, "cohort": _cohort}
 
 
+@fill_doc
 def build_design(spec: StudySpec, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Draw the participants and runs of a study.
 
@@ -257,8 +259,8 @@ def build_design(spec: StudySpec, rng: np.random.Generator) -> tuple[pd.DataFram
     ----------
     spec : StudySpec
         The study.
-    rng : numpy.random.Generator
-        Source of randomness (sequence and arm assignment, timing, responses).
+    %(rng)s
+        It draws the sequence and arm assignment, timing and responses.
 
     Returns
     -------

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import brentq
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 
 __all__ = [
@@ -121,6 +122,7 @@ def _with_covariance(model: RunModel, k: int, q: int, c: float) -> RunModel:
     return replace(model, sources=sources)
 
 
+@fill_doc
 def solve_within(model: RunModel, k: int, target: float, label: str) -> RunModel:
     """Return the model with S_kk set so the within-network mean Fisher z equals ``target``.
 
@@ -132,8 +134,7 @@ def solve_within(model: RunModel, k: int, target: float, label: str) -> RunModel
         Source index of the network.
     target : float
         Wanted population mean Fisher z over the network's region pairs.
-    label : str
-        Names the effect in an error.
+    %(effect_label)s
 
     Returns
     -------
@@ -178,6 +179,7 @@ def _pd_interval(model: RunModel, k: int, q: int) -> tuple[float, float]:
     return ends[0], ends[1]
 
 
+@fill_doc
 def solve_between(model: RunModel, k: int, q: int, target: float, label: str) -> RunModel:
     """Return the model with S_kl set so the between-network mean Fisher z equals ``target``.
 
@@ -189,8 +191,7 @@ def solve_between(model: RunModel, k: int, q: int, target: float, label: str) ->
         Source indices of the two networks.
     target : float
         Wanted population mean Fisher z over region pairs of the two networks.
-    label : str
-        Names the effect in an error.
+    %(effect_label)s
 
     Returns
     -------
@@ -213,6 +214,7 @@ def solve_between(model: RunModel, k: int, q: int, target: float, label: str) ->
     return _with_covariance(model, k, q, float(brentq(gap, low, high, xtol=1e-13)))
 
 
+@fill_doc
 def solve_mean_atanh(
     slope: Array,
     offset: Array,
@@ -240,8 +242,7 @@ def solve_mean_atanh(
         Wanted mean Fisher z per run.
     bounds : tuple of numpy.ndarray
         Lowest and highest allowed value per run.
-    label : str
-        Names the effect in an error.
+    %(effect_label)s
 
     Returns
     -------

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import gaussian_filter1d
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 
 __all__ = [
@@ -153,6 +154,7 @@ def _solve_scale(
     return scale
 
 
+@fill_doc
 def simulate_motion_batch(
     rng: np.random.Generator,
     n_volumes: int,
@@ -168,12 +170,10 @@ def simulate_motion_batch(
 
     Parameters
     ----------
-    rng : numpy.random.Generator
-        Source of randomness.
-    n_volumes : int
-        Volumes per run; at least 2.
-    repetition_time : float
-        Seconds between volumes.
+    %(rng)s
+    %(n_volumes)s
+        At least 2.
+    %(repetition_time)s
     mean_fd : array_like
         Wanted mean framewise displacement of each run, mm (one value per run).
     spike_rate : float
@@ -216,6 +216,7 @@ def simulate_motion_batch(
     return params
 
 
+@fill_doc
 def simulate_motion(
     rng: np.random.Generator,
     n_volumes: int,
@@ -238,12 +239,10 @@ def simulate_motion(
 
     Parameters
     ----------
-    rng : numpy.random.Generator
-        Source of randomness.
-    n_volumes : int
-        Volumes in the run; at least 2.
-    repetition_time : float
-        Seconds between volumes.
+    %(rng)s
+    %(n_volumes)s
+        At least 2.
+    %(repetition_time)s
     mean_fd : float
         Mean framewise displacement of the run in mm (Power et al. 2012, 50 mm
         head radius), over volumes 2 to ``n_volumes``. Typical adults lie

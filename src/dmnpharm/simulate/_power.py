@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from dmnpharm._utils import progress
+from dmnpharm._utils import fill_doc, progress
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate._batch import MeasureTarget, simulate_measure_runs
 from dmnpharm.simulate._spec import Effect, StudySpec
-from dmnpharm.stats import sign_flip_test, two_sample_permutation_test
+from dmnpharm.stats import CONFIDENCE, sign_flip_test, two_sample_permutation_test
 
 __all__ = ["POWER_COLUMNS", "PowerContrast", "PowerResult", "main_contrast", "power_analysis"]
 
@@ -65,6 +65,7 @@ class PowerContrast:
     description: str
 
 
+@fill_doc
 @dataclass(frozen=True, eq=False)
 class PowerResult:
     """A power analysis.
@@ -80,8 +81,7 @@ class PowerResult:
     studies : pandas.DataFrame
         One row per simulated study: ``n_subjects``, ``study``, ``estimate``,
         ``statistic``, ``p_value``, ``p_parametric``, ``effect_size``.
-    seed : int
-        Seed of the simulation.
+    %(seed)s
     """
 
     spec: StudySpec
@@ -256,7 +256,7 @@ def _test_studies(
     return pd.DataFrame(rows)
 
 
-def _wilson(successes: int, total: int, level: float = 0.95) -> tuple[float, float]:
+def _wilson(successes: int, total: int, level: float = CONFIDENCE) -> tuple[float, float]:
     z = float(sps.norm.ppf(0.5 + level / 2))
     p = successes / total
     centre = (p + z**2 / (2 * total)) / (1 + z**2 / total)
@@ -264,6 +264,7 @@ def _wilson(successes: int, total: int, level: float = 0.95) -> tuple[float, flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+@fill_doc
 def power_analysis(
     spec: StudySpec,
     subjects: Sequence[int],
@@ -290,12 +291,12 @@ def power_analysis(
         Sample sizes to evaluate.
     n_studies : int
         Simulated studies per sample size.
-    alpha : float
-        Two-sided significance level of each study's permutation test.
-    n_permutations : int
-        Sign flips or relabellings per study (as ``dmnpharm run`` uses).
-    seed : int
-        Seed of the whole analysis (each sample size gets a child seed).
+    %(alpha)s
+        Each study's permutation test is two-sided.
+    %(n_permutations)s
+        They are drawn for each study's test, as ``dmnpharm run`` does.
+    %(seed)s
+        Each sample size gets a child seed.
     measure : str, optional
         The measure tested (see :func:`main_contrast`).
     workers : int

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.simulate._confounds import fmriprep_confounds
 from dmnpharm.simulate._model import RunModel
 from dmnpharm.simulate._motion import framewise_displacement, motion_artifact, simulate_motion
@@ -86,6 +87,7 @@ def _drift(rng: np.random.Generator, n_volumes: int, n_signals: int, sd: float) 
     return drift
 
 
+@fill_doc
 def generate_run(
     rng: np.random.Generator, model: RunModel, signal: SignalSpec, mean_fd: float
 ) -> RunSignals:
@@ -93,8 +95,7 @@ def generate_run(
 
     Parameters
     ----------
-    rng : numpy.random.Generator
-        Source of randomness.
+    %(rng)s
     model : RunModel
         Population parameters of the run (after effects are applied).
     signal : SignalSpec

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dmnpharm._utils import fill_doc
+
 __all__ = ["bold_gain", "bold_like_noise"]
 
 
+@fill_doc
 def bold_gain(n_volumes: int, repetition_time: float) -> npt.NDArray[np.float64]:
     """Return the amplitude gain per rFFT bin, scaled so white unit noise keeps unit variance.
 
@@ -16,10 +19,8 @@ def bold_gain(n_volumes: int, repetition_time: float) -> npt.NDArray[np.float64]
 
     Parameters
     ----------
-    n_volumes : int
-        Time points.
-    repetition_time : float
-        Seconds between volumes.
+    %(n_volumes)s
+    %(repetition_time)s
 
     Returns
     -------
@@ -37,6 +38,7 @@ def bold_gain(n_volumes: int, repetition_time: float) -> npt.NDArray[np.float64]
     return gain
 
 
+@fill_doc
 def bold_like_noise(
     rng: np.random.Generator,
     n_volumes: int,
@@ -47,14 +49,12 @@ def bold_like_noise(
 
     Parameters
     ----------
-    rng : numpy.random.Generator
-        Source of randomness.
-    n_volumes : int
-        Time points.
+    %(rng)s
+    %(n_volumes)s
     n_signals : int
         Independent signals (columns).
-    repetition_time : float
-        Seconds between volumes; sets the frequency axis.
+    %(repetition_time)s
+        It sets the frequency axis.
 
     Returns
     -------

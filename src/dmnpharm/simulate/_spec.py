@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from dmnpharm._utils import check_option, closest_match
+from dmnpharm._utils import check_option, closest_match, fill_doc
 from dmnpharm.exceptions import InputError
 
 __all__ = [
@@ -152,6 +152,7 @@ class DesignSpec:
             raise InputError("a cohort needs one condition with a positive dose (the medication)")
 
 
+@fill_doc
 @dataclass(frozen=True)
 class SignalSpec:
     """How region signals are generated.
@@ -160,10 +161,8 @@ class SignalSpec:
     ----------
     atlas : str
         Atlas whose regions and networks are simulated.
-    n_volumes : int
-        Volumes per run.
-    repetition_time : float
-        Seconds per volume.
+    %(n_volumes)s
+    %(repetition_time)s
     network_loading : float
         Mean loading of a region on its network source (BOLD signal has unit
         variance per region).
@@ -332,6 +331,7 @@ class ResponseSpec:
             raise InputError("rating_correlation needs a rating name")
 
 
+@fill_doc
 @dataclass(frozen=True)
 class StudySpec:
     """A whole simulated study.
@@ -346,8 +346,8 @@ class StudySpec:
         Drug effects at full exposure.
     response : ResponseSpec
         Dose, time, subject and patient modulation of the effects.
-    seed : int
-        Seed of every random draw: same spec and seed, same bytes.
+    %(seed)s
+        Written files are byte-identical too.
     name : str
         Label (a preset name, or "custom").
     """

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from nibabel.nifti1 import header_dtype
 
-from dmnpharm._utils import check_option
+from dmnpharm._utils import check_option, fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate._voxel_grid import (
     MNI_RES2_AFFINE,
@@ -230,6 +230,7 @@ def _nifti_suffix(path: str | Path, name: str = "path") -> Path:
     return out
 
 
+@fill_doc
 def write_bold_run(
     path: str | Path,
     region_signals: npt.ArrayLike,
@@ -279,8 +280,8 @@ def write_bold_run(
         Source of the voxel noise (drawn as float32).
     voxel_noise_sd : float
         SD of the independent voxel noise, in signal units; 0 for none.
-    repetition_time : float
-        Seconds between volumes, written to ``pixdim[4]``.
+    %(repetition_time)s
+        It is written to ``pixdim[4]``.
     baseline : float, array_like or None
         Intensity without signal: a positive number, an array of shape
         :data:`MNI_RES2_SHAPE` positive inside ``mask``, or None for a smooth

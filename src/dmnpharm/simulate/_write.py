@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from dmnpharm._utils import staged_output_dir
+from dmnpharm._utils import fill_doc, staged_output_dir
 from dmnpharm.io import roi_run_path, write_roi_run, write_tsv
 from dmnpharm.simulate._study import SimulatedStudy
 
@@ -40,6 +40,7 @@ def json_file(path: Path, content: dict[str, Any]) -> Path:
     return path
 
 
+@fill_doc
 def write_simulated_study(
     study: SimulatedStudy, dest: str | Path, overwrite: bool = False
 ) -> Path:
@@ -54,13 +55,11 @@ def write_simulated_study(
 
     Parameters
     ----------
-    study : SimulatedStudy
-        From :func:`dmnpharm.simulate.simulate_study`.
+    %(simulated_study)s
     dest : str or Path
         Output folder. Files are written to a hidden sibling first and moved
         into place at the end, so an interrupted write leaves nothing behind.
-    overwrite : bool
-        Replace ``dest`` if it exists and is not empty.
+    %(overwrite)s
 
     Returns
     -------
@@ -72,13 +71,13 @@ def write_simulated_study(
     return Path(dest)
 
 
+@fill_doc
 def visible_participants(study: SimulatedStudy) -> pd.DataFrame:
     """Return the participants table without its ground-truth columns.
 
     Parameters
     ----------
-    study : SimulatedStudy
-        The simulated study.
+    %(simulated_study)s
 
     Returns
     -------
@@ -88,13 +87,13 @@ def visible_participants(study: SimulatedStudy) -> pd.DataFrame:
     return study.participants.drop(columns=[c for c in _HIDDEN if c in study.participants])
 
 
+@fill_doc
 def session_table(study: SimulatedStudy) -> list[tuple[str, pd.DataFrame]]:
     """Return each participant's sessions table.
 
     Parameters
     ----------
-    study : SimulatedStudy
-        The simulated study.
+    %(simulated_study)s
 
     Returns
     -------

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dmnpharm._utils import sha256_file, staged_output_dir
+from dmnpharm._utils import fill_doc, sha256_file, staged_output_dir
 from dmnpharm.io import write_tsv
 from dmnpharm.simulate._study import SimulatedStudy
 from dmnpharm.simulate._voxel import write_bold_run, write_mask
@@ -19,6 +19,7 @@ __all__ = ["VOXEL_SPACE", "write_voxel_study"]
 VOXEL_SPACE = "space-MNI152NLin2009cAsym_res-2"
 
 
+@fill_doc
 def write_voxel_study(
     study: SimulatedStudy, dest: str | Path, radius_mm: float = 5.0, overwrite: bool = False
 ) -> Path:
@@ -36,14 +37,12 @@ def write_voxel_study(
 
     Parameters
     ----------
-    study : SimulatedStudy
-        From :func:`dmnpharm.simulate.simulate_study`.
+    %(simulated_study)s
     dest : str or Path
         Output folder, written atomically (staging folder, then rename).
     radius_mm : float
         Sphere radius of each region.
-    overwrite : bool
-        Replace ``dest`` if it exists and is not empty.
+    %(overwrite)s
 
     Returns
     -------

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dmnpharm._utils import fill_doc
+from dmnpharm.stats._defaults import CONFIDENCE, N_BOOTSTRAP
+
 __all__ = ["bootstrap_ci", "cohens_dz", "hedges_g", "pearson_r"]
 
 Array = npt.NDArray[np.float64]
@@ -81,14 +84,15 @@ def pearson_r(x: Array, y: Array) -> Array:
     return out
 
 
+@fill_doc
 def bootstrap_ci(
     kind: str,
     values: Array,
     *,
     groups: npt.NDArray[np.bool_] | None = None,
     covariate: Array | None = None,
-    n_bootstrap: int = 2000,
-    confidence: float = 0.95,
+    n_bootstrap: int = N_BOOTSTRAP,
+    confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> tuple[Array, Array]:
     """Percentile bootstrap interval of an effect size, resampling subjects.
@@ -104,12 +108,9 @@ def bootstrap_ci(
         For ``g``: True for group A.
     covariate : numpy.ndarray, optional
         For ``r``: one value per subject.
-    n_bootstrap : int
-        Resamples.
-    confidence : float
-        Interval level.
-    seed : int
-        Seed of the resampling.
+    %(n_bootstrap)s
+    %(confidence)s
+    %(seed)s
 
     Returns
     -------

@@ -29,8 +29,9 @@ import numpy.typing as npt
 from scipy import linalg
 from scipy import stats as sps
 
-from dmnpharm._utils import progress
+from dmnpharm._utils import fill_doc, progress
 from dmnpharm.exceptions import InputError
+from dmnpharm.stats._defaults import N_PERMUTATIONS
 from dmnpharm.stats._null import NULL_MEASURE_LIMIT, PermutationNull
 
 __all__ = [
@@ -132,6 +133,7 @@ def _orthonormal(a: Array) -> Array:
     return basis
 
 
+@fill_doc
 def draw_permutations(
     exchangeability: Exchangeability, n_rows: int, n_permutations: int, rng: np.random.Generator
 ) -> npt.NDArray[np.int64] | Array:
@@ -143,10 +145,9 @@ def draw_permutations(
         The scheme.
     n_rows : int
         Rows of the design.
-    n_permutations : int
-        How many to draw (the identity is not included).
-    rng : numpy.random.Generator
-        Source of randomness.
+    %(n_permutations)s
+        The identity is not included.
+    %(rng)s
 
     Returns
     -------
@@ -209,6 +210,7 @@ class _FreedmanLane:
         return np.nan_to_num(out, nan=0.0, posinf=np.inf, neginf=-np.inf)
 
 
+@fill_doc
 def null_statistics(
     model: _FreedmanLane, exchangeability: Exchangeability, n_permutations: int, seed: int
 ) -> Iterator[tuple[int, Array]]:
@@ -220,10 +222,8 @@ def null_statistics(
         Prepared design, contrast and nuisance residuals.
     exchangeability : Exchangeability
         How rows may be shuffled.
-    n_permutations : int
-        Permutations drawn (seeded by ``seed``).
-    seed : int
-        Seed.
+    %(n_permutations)s
+    %(seed)s
 
     Yields
     ------
@@ -241,12 +241,13 @@ def null_statistics(
         yield start, model.statistics(m)
 
 
+@fill_doc
 def permutation_glm(
     y: npt.ArrayLike,
     x: npt.ArrayLike,
     contrast: npt.ArrayLike,
     exchangeability: Exchangeability | None = None,
-    n_permutations: int = 10_000,
+    n_permutations: int = N_PERMUTATIONS,
     seed: int = 0,
     column_names: tuple[str, ...] | None = None,
 ) -> GlmResult:
@@ -256,16 +257,14 @@ def permutation_glm(
     ----------
     y : array_like
         Rows x measures (a 1D array is one measure).
-    x : array_like
-        Rows x regressors design matrix, full column rank.
+    %(design_matrix)s
+        It must have full column rank.
     contrast : array_like
         A vector (t contrast) or a q x p matrix (F contrast, full row rank).
-    exchangeability : Exchangeability, optional
-        How rows may be shuffled; default: freely.
-    n_permutations : int
-        Random permutations; p-values are ``(count + 1) / (B + 1)``.
-    seed : int
-        Seed of the permutations.
+    %(exchangeability)s
+    %(n_permutations)s
+        p-values are ``(count + 1) / (n_permutations + 1)``.
+    %(seed)s
     column_names : tuple of str, optional
         Names of the design's columns, used in error messages.
 

@@ -33,7 +33,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
+from dmnpharm.stats._defaults import CONFIDENCE, N_BOOTSTRAP, N_PERMUTATIONS
 from dmnpharm.stats._designs import _change_model, _repeated_model, _subject_model
 from dmnpharm.stats._model_parts import (
     EXTRA_COLUMNS,
@@ -46,13 +48,14 @@ from dmnpharm.stats._model_parts import (
 __all__ = ["EXTRA_COLUMNS", "ModelSpec", "StatsResult", "analyse"]
 
 
+@fill_doc
 def analyse(
     table: pd.DataFrame,
     spec: ModelSpec,
-    n_permutations: int = 10_000,
+    n_permutations: int = N_PERMUTATIONS,
     seed: int = 0,
-    n_bootstrap: int = 2000,
-    confidence: float = 0.95,
+    n_bootstrap: int = N_BOOTSTRAP,
+    confidence: float = CONFIDENCE,
 ) -> StatsResult:
     """Fit the group model ``spec`` to every measure of a tidy metrics table.
 
@@ -63,14 +66,12 @@ def analyse(
         ``value`` and the design columns the spec names.
     spec : ModelSpec
         The model.
-    n_permutations : int
-        Permutations or sign flips.
-    seed : int
-        Seed of permutations and bootstrap.
-    n_bootstrap : int
-        Bootstrap resamples for effect-size intervals (0: none).
-    confidence : float
-        Level of the parametric interval of the estimate and of the bootstrap
+    %(n_permutations)s
+    %(seed)s
+    %(n_bootstrap)s
+        0 skips the bootstrap (the intervals are NaN).
+    %(confidence)s
+        It sets the parametric interval of the estimate and the bootstrap
         interval of the effect size.
 
     Returns

@@ -25,6 +25,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._glm import Exchangeability, _count_reaching, _FreedmanLane, null_statistics
 
@@ -80,6 +81,7 @@ def _components(
     return found
 
 
+@fill_doc
 def network_based_statistic(
     y: npt.ArrayLike,
     x: npt.ArrayLike,
@@ -100,8 +102,7 @@ def network_based_statistic(
     ----------
     y : array_like
         Rows x edges (e.g. subjects x Fisher-z edge values or paired differences).
-    x : array_like
-        Design matrix (rows x regressors).
+    %(design_matrix)s
     contrast : array_like
         A t contrast (vector).
     edges : array_like
@@ -110,12 +111,9 @@ def network_based_statistic(
         Nodes of the network.
     threshold : float
         Primary threshold on t (edges with t above it, or below minus it).
-    exchangeability : Exchangeability, optional
-        Permutation scheme (default: rows freely exchangeable).
-    n_permutations : int
-        Permutations.
-    seed : int
-        Seed.
+    %(exchangeability)s
+    %(n_permutations)s
+    %(seed)s
     tail : str
         ``positive``, ``negative`` or ``both`` (separate components per sign,
         one maximum-size null over both).

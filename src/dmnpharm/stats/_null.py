@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 
 __all__ = ["NULL_MEASURE_LIMIT", "PermutationNull"]
@@ -152,13 +153,14 @@ class PermutationNull:
         count = (ordered.size - np.searchsorted(ordered, limits, side="left")).astype(np.float64)
         return self._p(count)
 
+    @fill_doc
     def fwer_threshold(self, alpha: float = 0.05) -> float:
         """Return the critical statistic of the family-wise test at level ``alpha``.
 
         Parameters
         ----------
-        alpha : float
-            Family-wise error rate, between 0 and 1.
+        %(alpha)s
+            It is the family-wise error rate of the test.
 
         Returns
         -------

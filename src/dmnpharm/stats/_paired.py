@@ -17,9 +17,10 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats as sps
 
-from dmnpharm._utils import closest_match
+from dmnpharm._utils import closest_match, fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._backend import array_module, flip_counts
+from dmnpharm.stats._defaults import CONFIDENCE, N_PERMUTATIONS
 from dmnpharm.stats._glm import _count_reaching
 from dmnpharm.stats._null import NULL_MEASURE_LIMIT
 
@@ -193,11 +194,12 @@ def _tiled_counts(
     return count, row_max
 
 
+@fill_doc
 def sign_flip_test(
     differences: npt.NDArray[np.floating[Any]],
-    n_permutations: int = 10_000,
+    n_permutations: int = N_PERMUTATIONS,
     seed: int = 0,
-    confidence: float = 0.95,
+    confidence: float = CONFIDENCE,
     backend: str = "numpy",
 ) -> dict[str, npt.NDArray[np.float64]]:
     """One-sample t test of paired differences with sign-flip permutation p-values.
@@ -206,13 +208,12 @@ def sign_flip_test(
     ----------
     differences : numpy.ndarray
         Subjects x measures (a 1D array is one measure).
-    n_permutations : int
-        Random sign flips drawn. When ``2**n_subjects`` is not larger, every
-        flip is enumerated instead and the p-values are exact.
-    seed : int
-        Seed of the random flips.
-    confidence : float
-        Level of the parametric confidence interval of the mean difference.
+    %(n_permutations)s
+        They are sign flips. When ``2**n_subjects`` is not larger, every flip
+        is enumerated instead and the p-values are exact.
+    %(seed)s
+    %(confidence)s
+        It sets the parametric interval of the mean difference.
     backend : str
         ``numpy`` (default, the reference) or ``cupy`` to compute the flip null
         on an NVIDIA GPU; both use the same flips and give the same p-values.
@@ -298,13 +299,14 @@ def sign_flip_test(
     }
 
 
+@fill_doc
 def paired_test(
     table: pd.DataFrame,
     contrast: Sequence[str],
-    n_permutations: int = 10_000,
+    n_permutations: int = N_PERMUTATIONS,
     seed: int = 0,
     condition_column: str = "condition",
-    confidence: float = 0.95,
+    confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:
     """Test a within-subject contrast of two conditions for every measure.
 
@@ -314,14 +316,12 @@ def paired_test(
         Tidy metrics table (see :func:`paired_differences`).
     contrast : sequence of two str
         ``(a, b)``: the estimate is the mean over subjects of ``a - b``.
-    n_permutations : int
-        Random sign flips (exact enumeration when there are fewer).
-    seed : int
-        Seed of the flips.
+    %(n_permutations)s
+        They are sign flips (exact enumeration when there are fewer).
+    %(seed)s
     condition_column : str
         Column holding the condition.
-    confidence : float
-        Level of the confidence interval.
+    %(confidence)s
 
     Returns
     -------

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError, MotionImbalanceWarning
 from dmnpharm.stats._model import ModelSpec, analyse
 
@@ -82,6 +83,7 @@ def run_qc(
     }
 
 
+@fill_doc
 def motion_imbalance(
     qc: pd.DataFrame,
     spec: ModelSpec,
@@ -98,13 +100,11 @@ def motion_imbalance(
         :data:`QC_MEASURES` columns (from :func:`run_qc`).
     spec : ModelSpec
         The analysis' model (e.g. paired drug vs placebo, or groups).
-    alpha : float
-        Level below which a :class:`~dmnpharm.exceptions.MotionImbalanceWarning`
-        is issued (uncorrected permutation p).
-    n_permutations : int
-        Permutations.
-    seed : int
-        Seed.
+    %(alpha)s
+        A :class:`~dmnpharm.exceptions.MotionImbalanceWarning` is issued for a
+        measure whose uncorrected permutation p-value is below it.
+    %(n_permutations)s
+    %(seed)s
 
     Returns
     -------

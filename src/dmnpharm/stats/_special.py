@@ -26,7 +26,9 @@ from scipy import stats as sps
 from statsmodels.regression.mixed_linear_model import MixedLM
 from statsmodels.stats.multitest import multipletests
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
+from dmnpharm.stats._defaults import N_PERMUTATIONS
 from dmnpharm.stats._effects import cohens_dz, hedges_g
 from dmnpharm.stats._glm import Exchangeability, permutation_glm
 from dmnpharm.stats._model_parts import (
@@ -45,12 +47,13 @@ from dmnpharm.stats._paired import RESULT_COLUMNS, sign_flip_test
 __all__ = ["mixed_model", "normalization"]
 
 
+@fill_doc
 def normalization(
     table: pd.DataFrame,
     spec: ModelSpec,
     patient: str,
     control: str,
-    n_permutations: int = 10_000,
+    n_permutations: int = N_PERMUTATIONS,
     seed: int = 0,
 ) -> StatsResult:
     """Test whether patients move towards the control reference between two time points.
@@ -66,10 +69,8 @@ def normalization(
         compared between those arms; otherwise they are tested against zero.
     patient, control : str
         Values of the ``group`` column marking patients and controls.
-    n_permutations : int
-        Sign flips or permutations.
-    seed : int
-        Seed.
+    %(n_permutations)s
+    %(seed)s
 
     Returns
     -------

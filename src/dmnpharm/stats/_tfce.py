@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._glm import Exchangeability, _count_reaching, _FreedmanLane, null_statistics
 
@@ -109,6 +110,7 @@ class TfceResult:
     null_max: Array
 
 
+@fill_doc
 def tfce_permutation_test(
     y: npt.ArrayLike,
     x: npt.ArrayLike,
@@ -126,18 +128,14 @@ def tfce_permutation_test(
     ----------
     y : array_like
         Rows x voxels inside ``mask`` (C order of the mask's True voxels).
-    x : array_like
-        Design matrix.
+    %(design_matrix)s
     contrast : array_like
         A t contrast (vector).
     mask : array_like
         3D boolean mask.
-    exchangeability : Exchangeability, optional
-        Permutation scheme (default: free).
-    n_permutations : int
-        Permutations.
-    seed : int
-        Seed.
+    %(exchangeability)s
+    %(n_permutations)s
+    %(seed)s
     dh : float
         TFCE height step.
 

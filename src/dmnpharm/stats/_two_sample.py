@@ -21,7 +21,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats as sps
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
+from dmnpharm.stats._defaults import N_PERMUTATIONS
 
 __all__ = ["two_sample_permutation_test"]
 
@@ -51,10 +53,11 @@ def _welch(values: Array, in_a: npt.NDArray[np.bool_]) -> tuple[Array, Array, Ar
     return t, np.nan_to_num(df, nan=float(n_a[0, 0] + n_b[0, 0] - 2)), diff
 
 
+@fill_doc
 def two_sample_permutation_test(
     values: npt.NDArray[np.floating[Any]],
     in_group_a: npt.ArrayLike,
-    n_permutations: int = 10_000,
+    n_permutations: int = N_PERMUTATIONS,
     seed: int = 0,
 ) -> dict[str, Array]:
     """Compare two independent groups on one or more measures by permuting labels.
@@ -65,11 +68,10 @@ def two_sample_permutation_test(
         Subjects x measures (a 1D array is one measure); one value per subject.
     in_group_a : array_like of bool
         True for subjects of group A; the estimate is ``mean(A) - mean(B)``.
-    n_permutations : int
-        Random relabellings drawn. When the number of distinct labellings is not
+    %(n_permutations)s
+        They are relabellings. When the number of distinct labellings is not
         larger, every one is enumerated instead and the p-values are exact.
-    seed : int
-        Seed of the random relabellings.
+    %(seed)s
 
     Returns
     -------

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,10 +12,18 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dmnpharm._version import __version__
 from dmnpharm._utils import get_logger
+from dmnpharm._version import __version__
 from dmnpharm.exceptions import InputError, OutputExistsError
 from dmnpharm.io import bids_label
+from dmnpharm.store._sql import (
+    append_frame,
+    append_parquet,
+    connect,
+    quote,
+    run_sql,
+    table_types,
+)
 
 __all__ = [
     "STORE_FILENAME",
@@ -45,11 +51,6 @@ STORE_TABLES = (
     "provenance",
 )
 
-_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
-_INTEGER |= {f"U{t}" for t in _INTEGER}
-_NUMERIC = _INTEGER | {"FLOAT", "DOUBLE", "REAL"}
-_NULL_TYPE = '"NULL"'
-_INCOMING = "_dmnpharm_incoming"
 # Labels that stay text even when they look like numbers.
 _IDENTIFIERS = {"run", "sub", "ses", "task", "label"}
 
@@ -97,137 +98,8 @@ def make_analysis_id(atlas: str, strategy: str, estimator: str, identity: Any) -
     return f"{atlas}_{bids_label(strategy)}_{estimator}_{digest}"
 
 
-@contextmanager
-def _connect(
-    path: Path, *, read_only: bool, timeout: float
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the store, waiting up to ``timeout`` seconds for another process's lock."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.Error as exc:
-            locked = "lock" in str(exc).lower()
-            if locked and time.monotonic() < deadline:
-                time.sleep(0.25)
-                continue
-            hint = (
-                f" (another process held it for {timeout:g} s; try again when it has finished)"
-                if locked
-                else ""
-            )
-            raise InputError(f"cannot open the results store '{path}'{hint}: {exc}") from None
-    try:
-        yield con
-    finally:
-        con.close()
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> None:
-    """Execute a statement and finish its result, so the connection is free again."""
-    con.execute(sql, params).fetchall()
-
-
-def _table_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    return {str(name): str(kind) for name, kind in rows}
-
-
-def _wider(have: str, incoming: str) -> str:
-    """Return a type holding the values of both: BIGINT, DOUBLE, else VARCHAR."""
-    if have in _INTEGER and incoming in _INTEGER:
-        return "BIGINT"
-    numeric = (have in _NUMERIC or have.startswith("DECIMAL")) and (
-        incoming in _NUMERIC or incoming.startswith("DECIMAL")
-    )
-    return "DOUBLE" if numeric else "VARCHAR"
-
-
-def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    """Append a frame's rows by column name (see :func:`_append_incoming`)."""
-    con.register(_INCOMING, frame)
-    try:
-        _append_incoming(con, table)
-    finally:
-        con.unregister(_INCOMING)
-
-
-def _append_parquet(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    analysis_id: str,
-    file: Path,
-    numeric: Mapping[str, str],
-) -> None:
-    """Append a Parquet file's rows without loading them into Python.
-
-    ``numeric`` names the text columns stored as numbers (decided on the
-    network-level table by :func:`_numeric_text`, whose design columns these
-    rows repeat) and their DuckDB type; ``n/a`` reads as missing.
-    """
-    columns = [
-        str(row[0])
-        for row in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(file)]).fetchall()
-    ]
-    select = ", ".join(
-        f"CAST(NULLIF({_quote(c)}, 'n/a') AS {numeric[c]}) AS {_quote(c)}"
-        if c in numeric
-        else _quote(c)
-        for c in columns
-        if c != "analysis_id"
-    )
-    literal = "'" + analysis_id.replace("'", "''") + "'"
-    path = "'" + str(file).replace("'", "''") + "'"
-    _run(
-        con,
-        f"CREATE OR REPLACE TEMP VIEW {_INCOMING} AS SELECT {literal} AS analysis_id, "
-        f"{select} FROM read_parquet({path})",
-    )
-    try:
-        _append_incoming(con, table)
-    finally:
-        _run(con, f"DROP VIEW {_INCOMING}")
-
-
-def _append_incoming(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Append the rows of ``_INCOMING`` by column name, adding and widening columns."""
-    described = con.execute(f"DESCRIBE SELECT * FROM {_INCOMING}").fetchall()
-    # An all-missing pandas column has DuckDB's NULL type: store it as text.
-    untyped = {str(row[0]) for row in described if row[1] == _NULL_TYPE}
-    incoming = {str(row[0]): "VARCHAR" if row[0] in untyped else str(row[1]) for row in described}
-    select = ", ".join(
-        f"CAST({_quote(c)} AS VARCHAR) AS {_quote(c)}" if c in untyped else _quote(c)
-        for c in incoming
-    )
-    existing = {name.lower(): (name, kind) for name, kind in _table_types(con, table).items()}
-    if not existing:
-        _run(con, f"CREATE TABLE {_quote(table)} AS SELECT {select} FROM {_INCOMING}")
-        return
-    for column, kind in incoming.items():
-        if column.lower() not in existing:
-            _run(con, f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(column)} {kind}")
-            continue
-        name, have = existing[column.lower()]
-        wider = have if have == kind else _wider(have, kind)
-        if wider != have:
-            _run(
-                con,
-                f"ALTER TABLE {_quote(table)} ALTER COLUMN {_quote(name)} SET DATA TYPE {wider}",
-            )
-    _run(con, f"INSERT INTO {_quote(table)} BY NAME SELECT {select} FROM {_INCOMING}")
-
-
 def _has_analysis(con: duckdb.DuckDBPyConnection, analysis_id: str) -> bool:
-    if not _table_types(con, "analyses"):
+    if not table_types(con, "analyses"):
         return False
     found = con.execute(
         "SELECT count(*) FROM analyses WHERE analysis_id = ?", [analysis_id]
@@ -274,7 +146,7 @@ def check_new_analysis(
     file = Path(path)
     if overwrite or not file.is_file():
         return
-    with _connect(file, read_only=True, timeout=timeout) as con:
+    with connect(file, read_only=True, timeout=timeout) as con:
         if _has_analysis(con, analysis_id):
             raise OutputExistsError(_exists_message(file, analysis_id))
 
@@ -435,28 +307,28 @@ def write_analysis(
             [{"provenance": json.dumps(dict(provenance), sort_keys=True, default=str)}]
         ),
     }
-    with _connect(file, read_only=False, timeout=timeout) as con:
-        _run(con, "BEGIN TRANSACTION")
+    with connect(file, read_only=False, timeout=timeout) as con:
+        run_sql(con, "BEGIN TRANSACTION")
         try:
             if _has_analysis(con, analysis_id):
                 if not overwrite:
                     raise OutputExistsError(_exists_message(file, analysis_id))
                 for table in STORE_TABLES:
-                    if _table_types(con, table):
-                        _run(
+                    if table_types(con, table):
+                        run_sql(
                             con,
-                            f"DELETE FROM {_quote(table)} WHERE analysis_id = ?",
+                            f"DELETE FROM {quote(table)} WHERE analysis_id = ?",
                             [analysis_id],
                         )
             for table, frame in frames.items():
                 if isinstance(frame, Path):
-                    _append_parquet(con, table, analysis_id, frame, numeric)
+                    append_parquet(con, table, analysis_id, frame, numeric)
                 elif frame is not None and not frame.empty:
                     tagged = stored_metrics if frame is metrics else _tagged(analysis_id, frame)
-                    _append(con, table, tagged)
-            _run(con, "COMMIT")
+                    append_frame(con, table, tagged)
+            run_sql(con, "COMMIT")
         except BaseException:
-            _run(con, "ROLLBACK")
+            run_sql(con, "ROLLBACK")
             raise
     _LOG.debug("stored analysis %s in %s", analysis_id, file)
     return file
@@ -492,7 +364,7 @@ def query(path: str | Path, sql: str, timeout: float = 60.0) -> pd.DataFrame:
             f"no results store at '{file}'; give an output folder of dmnpharm run or the "
             "--store file it wrote"
         )
-    with _connect(file, read_only=True, timeout=timeout) as con:
+    with connect(file, read_only=True, timeout=timeout) as con:
         try:
             return con.execute(sql).fetchdf()
         except duckdb.Error as exc:
