@@ -180,7 +180,9 @@ def voxel(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
 
 def _warm() -> None:
     """Import what a run's task needs (in a worker, before timing)."""
-    import dmnpharm.pipeline._work  # noqa: F401
+    from dmnpharm.pipeline import execute_run
+
+    assert callable(execute_run)
 
 
 def steady(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
@@ -192,16 +194,14 @@ def steady(folder: Path, repeats: int, volumes: int) -> dict[str, Any]:
     """
     from distributed import wait
 
-    from dmnpharm.io import discover_study
-    from dmnpharm.run import Execution, RunConfig
-    from dmnpharm.pipeline._bids import bids_task
-    from dmnpharm.execution._cluster import client
-    from dmnpharm.pipeline._work import execute_run
+    from dmnpharm import AnalysisConfig, Execution, Study
+    from dmnpharm.execution import client
+    from dmnpharm.pipeline import execute_run
     from dmnpharm.signal import DenoiseConfig
 
     study = _voxel_study(folder, volumes)
-    config = RunConfig(atlas="seitzman300", denoise=DenoiseConfig("6p"))
-    tasks = [bids_task(run, study, config) for run in discover_study(study).runs]
+    config = AnalysisConfig(atlas="seitzman300", denoise=DenoiseConfig("6p"))
+    tasks = [run.task for run in Study.from_folder(study).plan(config).runs]
     times: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(repeats):
         for workers in (1, 2):

@@ -18,7 +18,7 @@ from dmnpharm.catalog import (
     Catalog,
     Claim,
     ClaimLink,
-    Study,
+    Publication,
     default_catalog_path,
     derive_verdict,
     load_catalog,
@@ -149,7 +149,7 @@ def test_dois_are_valid_and_unique(catalog: Catalog) -> None:
 
 
 def test_study_ids_are_unique_and_lowercase(catalog: Catalog) -> None:
-    """Study ids are unique lowercase letters and digits."""
+    """Publication (study) ids are unique lowercase letters and digits."""
     ids = [s.id for s in catalog.studies]
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[a-z][a-z0-9]*", i) for i in ids)
@@ -268,7 +268,7 @@ def test_load_catalog_raises_with_all_problems(tmp_path: Path) -> None:
 
 def test_derive_verdict_rule() -> None:
     """The written rule: rest only; contradiction; two confirmed or a meta-analysis."""
-    base = Study(
+    base = Publication(
         id="a2020",
         first_author="A",
         year=2020,

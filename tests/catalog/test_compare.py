@@ -3,7 +3,8 @@
 The study plants a within-DMN FC decrease and a DMN-salience FC increase under
 drug. A small catalog built here has one claim the first effect agrees with,
 one claim the second contradicts, and claims this study cannot test; the
-shipped catalog is compared for a smoke check.
+shipped catalog is compared for a smoke check. ``compare`` takes the results
+table itself: the tests read ``group/results.tsv`` back with ``read_results``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import dmnpharm.catalog
+from dmnpharm import AnalysisConfig, Inference, Results, Study
 from dmnpharm.catalog import (
     COMPARE_COLUMNS,
     Agent,
@@ -24,22 +27,23 @@ from dmnpharm.catalog import (
     DrugClass,
     Finding,
     Population,
-    Study,
+    Publication,
     Target,
     compare,
     comparison_text,
     load_catalog,
-    write_comparison,
+    read_results,
 )
 from dmnpharm.exceptions import InputError, OutputExistsError
-from dmnpharm.run import RunConfig, run_study
+from dmnpharm.io import write_tsv
+from dmnpharm.report import write_comparison
 from dmnpharm.simulate import Effect, load_preset, simulate_study, write_simulated_study
 
 WITHIN, SALIENCE = "dmn_within_fc", "dmn_salience_fc"
 
 
 @pytest.fixture(scope="module")
-def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def analysis(tmp_path_factory: pytest.TempPathFactory) -> Results:
     """Simulate and analyse a 14-subject crossover with two planted effects (~4 s)."""
     base = load_preset("demo-crossover", seed=3)
     spec = replace(
@@ -49,14 +53,25 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         effects=(Effect("within_fc", -0.12, "DMN"), Effect("between_fc", 0.07, "DMN", "SN")),
     )
     root = tmp_path_factory.mktemp("compare")
-    study = write_simulated_study(simulate_study(spec), root / "study")
-    config = RunConfig(n_permutations=200, gsr_sensitivity=False)
-    run_study(study, root / "out", config)
-    return root / "out"
+    folder = write_simulated_study(simulate_study(spec), root / "study")
+    config = AnalysisConfig(inference=Inference(n_permutations=200), gsr_sensitivity=False)
+    return Study.from_folder(folder).analyse(config, root / "out")
 
 
-def _study(id: str, population: str, findings: tuple[Finding, ...]) -> Study:
-    return Study(
+@pytest.fixture(scope="module")
+def results_dir(analysis: Results) -> Path:
+    """Return the analysis output folder."""
+    return Path(analysis.out)
+
+
+@pytest.fixture(scope="module")
+def results(results_dir: Path) -> pd.DataFrame:
+    """Return the group results table, read back from ``group/results.tsv``."""
+    return read_results(results_dir / "group" / "results.tsv")
+
+
+def _publication(id: str, population: str, findings: tuple[Finding, ...]) -> Publication:
+    return Publication(
         id=id,
         first_author=id[:-4].capitalize(),
         year=int(id[-4:]),
@@ -110,10 +125,10 @@ def catalog() -> Catalog:
             Population("mdd", "Major depression", ""),
         ),
         studies=(
-            _study(
+            _publication(
                 "vandeven2013", "healthy", (Finding(WITHIN, "decrease", "t = -3", -0.66, "d"),)
             ),
-            _study(
+            _publication(
                 "other2020",
                 "healthy",
                 (
@@ -121,7 +136,7 @@ def catalog() -> Catalog:
                     Finding("dmn_centrality", "decrease", "", -0.5, "d"),
                 ),
             ),
-            _study("wang2017", "mdd", (Finding(WITHIN, "normalization", "", 0.3, "g"),)),
+            _publication("wang2017", "mdd", (Finding(WITHIN, "normalization", "", 0.3, "g"),)),
         ),
         baselines=(),
         claims=(
@@ -136,9 +151,9 @@ def catalog() -> Catalog:
     )
 
 
-def test_planted_effects_agree_and_contradict(results_dir: Path, catalog: Catalog) -> None:
+def test_planted_effects_agree_and_contradict(results: pd.DataFrame, catalog: Catalog) -> None:
     """The planted decrease agrees with its claim; the planted increase contradicts its claim."""
-    result = compare(results_dir, "escitalopram", "healthy", catalog=catalog)
+    result = compare(results, "escitalopram", "healthy", catalog=catalog)
     claims = {c["id"]: c for c in result.summary["claims"]}
     assert set(claims) == {
         "within_decreases",
@@ -182,9 +197,9 @@ def test_planted_effects_agree_and_contradict(results_dir: Path, catalog: Catalo
     assert salience["our_direction"] == "increase"
 
 
-def test_findings_beside_our_estimate(results_dir: Path, catalog: Catalog) -> None:
+def test_findings_beside_our_estimate(results: pd.DataFrame, catalog: Catalog) -> None:
     """Findings on measures we have sit beside our estimate; other populations are left out."""
-    result = compare(results_dir, "ssri_snri", catalog=catalog)
+    result = compare(results, "ssri_snri", catalog=catalog)
     findings = result.rows[result.rows["kind"] == "finding"].set_index(["id", "measure"])
     assert set(findings.index) == {("vandeven2013", WITHIN), ("other2020", SALIENCE)}
     row = findings.loc[("vandeven2013", WITHIN)]
@@ -195,9 +210,9 @@ def test_findings_beside_our_estimate(results_dir: Path, catalog: Catalog) -> No
     assert result.summary["n_findings"] == 2
 
 
-def test_patients_normalization_is_not_testable(results_dir: Path, catalog: Catalog) -> None:
+def test_patients_normalization_is_not_testable(results: pd.DataFrame, catalog: Catalog) -> None:
     """A normalization claim cannot be tested by a drug-placebo contrast; it is said so."""
-    result = compare(results_dir, "escitalopram", "patients", catalog=catalog)
+    result = compare(results, "escitalopram", "patients", catalog=catalog)
     claims = {c["id"]: c for c in result.summary["claims"]}
     assert set(claims) == {"normalizes"}
     assert claims["normalizes"]["verdict"] == "not testable here"
@@ -221,23 +236,27 @@ def test_normalization_results_test_normalization_claims(tmp_path: Path, catalog
         }
     )
     table.to_csv(tmp_path / "results.tsv", sep="\t", index=False)
-    result = compare(tmp_path, "escitalopram", "mdd", catalog=catalog)
+    read = read_results(tmp_path / "results.tsv")
+    result = compare(read, "escitalopram", "mdd", catalog=catalog)
     assert result.summary["model"] == "normalization"
     assert result.summary["claims"][0]["verdict"] == "agrees"
-    healthy = compare(tmp_path, "escitalopram", "healthy", catalog=catalog)
+    healthy = compare(read, "escitalopram", "healthy", catalog=catalog)
     verdicts = {c["id"]: c["verdict"] for c in healthy.summary["claims"]}
     assert verdicts["within_decreases"] == "not testable here"
 
 
-def test_writes_tsv_json_and_forest(results_dir: Path, catalog: Catalog, tmp_path: Path) -> None:
+def test_writes_tsv_json_and_forest(
+    results: pd.DataFrame, catalog: Catalog, tmp_path: Path
+) -> None:
     """compare.tsv and compare.json parse back; the forest plot is a PNG; no silent overwrite."""
-    result = compare(results_dir, "escitalopram", catalog=catalog)
+    result = compare(results, "escitalopram", catalog=catalog, source="group/results.tsv")
     out = write_comparison(result, tmp_path / "cmp")
     table = pd.read_csv(out / "compare.tsv", sep="\t", na_values=["n/a"])
     assert list(table.columns) == list(COMPARE_COLUMNS)
     assert len(table) == len(result.rows)
     payload = json.loads((out / "compare.json").read_text())
     assert payload["summary"]["counts"]["contradicts"] == 1
+    assert payload["summary"]["results"] == "group/results.tsv"
     assert len(payload["rows"]) == len(result.rows)
     assert (out / "compare_forest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(OutputExistsError):
@@ -247,39 +266,89 @@ def test_writes_tsv_json_and_forest(results_dir: Path, catalog: Catalog, tmp_pat
     assert "[agrees] within_decreases" in text
     assert "[contradicts] salience_decreases" in text
     assert "not testable from this study" in text
+    assert "results group/results.tsv" in text
 
 
-def test_missing_results_names_the_path(tmp_path: Path, catalog: Catalog) -> None:
-    """A folder without results.tsv is refused, naming the file looked for."""
+def test_missing_results_names_the_path(tmp_path: Path) -> None:
+    """A results table that does not exist is refused, naming the file looked for."""
     with pytest.raises(InputError, match=r"group/results\.tsv' does not exist"):
-        compare(tmp_path, "escitalopram", catalog=catalog)
+        read_results(tmp_path / "group" / "results.tsv")
 
 
-def test_bad_inputs_are_named(results_dir: Path, catalog: Catalog, tmp_path: Path) -> None:
+def test_bad_inputs_are_named(results: pd.DataFrame, catalog: Catalog, tmp_path: Path) -> None:
     """Unknown drug or population, a table without p_fwer, several contrasts."""
     with pytest.raises(InputError, match=r"drug 'escitalopam' .*'Escitalopram'"):
-        compare(results_dir, "escitalopam", catalog=catalog)
+        compare(results, "escitalopam", catalog=catalog)
     with pytest.raises(InputError, match=r"population 'helthy' .*'healthy'"):
-        compare(results_dir, "lsd", "helthy", catalog=catalog)
-    pd.DataFrame({"measure": [WITHIN], "estimate": [0.1]}).to_csv(
-        tmp_path / "results.tsv", sep="\t", index=False
-    )
-    with pytest.raises(InputError, match=r"lacks the column.*p_fwer"):
-        compare(tmp_path, "lsd", catalog=catalog)
+        compare(results, "lsd", "helthy", catalog=catalog)
+    table = tmp_path / "results.tsv"
+    lacking = pd.DataFrame({"measure": [WITHIN], "estimate": [0.1]})
+    lacking.to_csv(table, sep="\t", index=False)
+    with pytest.raises(InputError, match=r"table '.*results\.tsv' lacks the column.*p_fwer"):
+        read_results(table)
+    # A table given directly is named by its source.
+    with pytest.raises(InputError, match=r"results table 'mine\.tsv' lacks the column.*p_fwer"):
+        compare(lacking, "lsd", catalog=catalog, source="mine.tsv")
     pd.DataFrame(
         {"measure": [WITHIN] * 2, "contrast": ["a-b", "c-b"], "estimate": [1, 2], "p_fwer": [1, 1]}
-    ).to_csv(tmp_path / "results.tsv", sep="\t", index=False)
-    with pytest.raises(InputError, match="several contrasts"):
-        compare(tmp_path, "lsd", catalog=catalog)
-    picked = compare(tmp_path, "lsd", catalog=catalog, contrast="c-b")
+    ).to_csv(table, sep="\t", index=False)
+    several = read_results(table)
+    with pytest.raises(InputError, match=r"'results' has several contrasts"):
+        compare(several, "lsd", catalog=catalog)
+    with pytest.raises(InputError, match=r"contrast 'x-y' is not in 'group/results\.tsv'"):
+        compare(several, "lsd", catalog=catalog, contrast="x-y", source="group/results.tsv")
+    picked = compare(several, "lsd", catalog=catalog, contrast="c-b")
     assert picked.summary["contrast"] == "c-b"
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet")
+    with pytest.raises(InputError, match=r"cannot read results table '.*broken\.parquet'"):
+        read_results(tmp_path / "broken.parquet")
 
 
-def test_shipped_catalog_smoke(results_dir: Path, tmp_path: Path) -> None:
+def test_table_equals_table_read_back(
+    analysis: Results, results_dir: Path, catalog: Catalog, tmp_path: Path
+) -> None:
+    """Comparing the results in memory equals comparing them written as TSV and read back.
+
+    Written with ``write_tsv`` (``n/a`` for missing values) or by the analysis itself
+    (``group/results.tsv`` and ``group/results.parquet``): same rows, same summary, and
+    byte-identical comparison files.
+    """
+    in_memory = analysis.results
+    tables = {
+        "write_tsv": read_results(write_tsv(in_memory, tmp_path / "results.tsv")),
+        "group/results.tsv": read_results(results_dir / "group" / "results.tsv"),
+        "group/results.parquet": read_results(results_dir / "group" / "results.parquet"),
+    }
+    for drug, population in (("escitalopram", "healthy"), ("ssri_snri", "patients")):
+        expected = compare(in_memory, drug, population, catalog=catalog, source="table")
+        written = write_comparison(expected, tmp_path / f"memory_{drug}_{population}")
+        for name, table in tables.items():
+            got = compare(table, drug, population, catalog=catalog, source="table")
+            pd.testing.assert_frame_equal(got.rows, expected.rows, obj=name)
+            assert got.summary == expected.summary, name
+            again = write_comparison(got, tmp_path / f"{name.replace('/', '_')}_{drug}")
+            for file in ("compare.tsv", "compare.json", "compare_forest.png"):
+                assert (again / file).read_bytes() == (written / file).read_bytes(), (name, file)
+
+
+def test_source_names_the_table(results: pd.DataFrame, catalog: Catalog) -> None:
+    """summary["results"] is the name given (default "results"), never a path on disk."""
+    assert compare(results, "lsd", catalog=catalog).summary["results"] == "results"
+    named = compare(results, "lsd", catalog=catalog, source="group/results.tsv")
+    assert named.summary["results"] == "group/results.tsv"
+
+
+def test_catalog_does_not_draw() -> None:
+    """Drawing and writing a comparison belong to dmnpharm.report, not to the catalog."""
+    assert "write_comparison" not in dmnpharm.catalog.__all__
+    assert "forest_figure" not in dmnpharm.catalog.__all__
+
+
+def test_shipped_catalog_smoke(results: pd.DataFrame, tmp_path: Path) -> None:
     """The shipped catalog compares with the simulated study and writes every file."""
     shipped = load_catalog()
     for drug in ("escitalopram", "ssri_snri"):
-        result = compare(results_dir, drug, "healthy", catalog=shipped)
+        result = compare(results, drug, "healthy", catalog=shipped)
         assert result.summary["drug_class"] == shipped.agent("escitalopram").drug_class
         assert result.summary["claims"], "the shipped catalog has SSRI claims in healthy people"
         verdicts = {c["verdict"] for c in result.summary["claims"]}
@@ -303,5 +372,5 @@ def test_shipped_catalog_smoke(results_dir: Path, tmp_path: Path) -> None:
     assert set(within["verdict"]) == {"agrees"}
     out = write_comparison(result, tmp_path / "shipped")
     assert (out / "compare_forest.png").is_file()
-    patients = compare(results_dir, "escitalopram", "patients", catalog=shipped)
+    patients = compare(results, "escitalopram", "patients", catalog=shipped)
     assert all(c["population"] != "healthy" for c in patients.summary["claims"])

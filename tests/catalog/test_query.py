@@ -1,4 +1,4 @@
-"""Catalog tables, rendering, one study and a class's evidence summary.
+"""Catalog tables, rendering, one publication and a class's evidence summary.
 
 Most tests use a small catalog built here from the dataclasses, so that every
 expected row is known; the last ones run the same queries on the shipped catalog.
@@ -21,7 +21,7 @@ from dmnpharm.catalog import (
     DrugClass,
     Finding,
     Population,
-    Study,
+    Publication,
     Target,
     evidence_summary,
     load_catalog,
@@ -32,7 +32,7 @@ from dmnpharm.catalog import (
 from dmnpharm.exceptions import InputError
 
 
-def _study(
+def _publication(
     id: str,
     agents: tuple[str, ...],
     drug_class: str,
@@ -41,8 +41,8 @@ def _study(
     design: str = "crossover",
     modality: str = "rest",
     confirmation: str = "confirmed",
-) -> Study:
-    return Study(
+) -> Publication:
+    return Publication(
         id=id,
         first_author=id[:-4].capitalize(),
         year=int(id[-4:]),
@@ -67,14 +67,14 @@ def tiny() -> Catalog:
     """Two classes, three agents, two populations, five studies, three claims."""
     within = "dmn_within_fc"
     studies = (
-        _study(
+        _publication(
             "vandeven2013",
             ("escitalopram",),
             "ssri_snri",
             "healthy",
             (Finding(within, "decrease", "t = -3.1", -0.66, "d"),),
         ),
-        _study(
+        _publication(
             "schaefer2014",
             ("escitalopram",),
             "ssri_snri",
@@ -84,7 +84,7 @@ def tiny() -> Catalog:
                 Finding(within, "decrease", "", None, ""),
             ),
         ),
-        _study(
+        _publication(
             "wang2017",
             ("vilazodone",),
             "ssri_snri",
@@ -92,7 +92,7 @@ def tiny() -> Catalog:
             (Finding("dmn_core_within_fc", "normalization", "", None, ""),),
             design="longitudinal",
         ),
-        _study(
+        _publication(
             "spies2017",
             ("escitalopram",),
             "ssri_snri",
@@ -101,7 +101,7 @@ def tiny() -> Catalog:
             design="open",
             modality="task",
         ),
-        _study(
+        _publication(
             "carhart2016",
             ("lsd",),
             "psychedelic",

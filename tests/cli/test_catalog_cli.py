@@ -20,7 +20,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, captured.out, captured.err
 
 
-@pytest.mark.parametrize("kind", ["drugs", "studies", "claims"])
+@pytest.mark.parametrize("kind", ["drugs", "studies", "publications", "claims"])
 def test_tables_in_every_format(capsys: pytest.CaptureFixture[str], kind: str) -> None:
     """Each table prints as aligned text, JSON records and TSV."""
     code, text, _ = _run(capsys, "catalog", kind)
@@ -35,6 +35,16 @@ def test_tables_in_every_format(capsys: pytest.CaptureFixture[str], kind: str) -
     assert code == 0
     table = pd.read_csv(io.StringIO(out), sep="\t", na_values=["n/a"])
     assert len(table) == len(records)
+
+
+def test_publications_is_studies(capsys: pytest.CaptureFixture[str]) -> None:
+    """`catalog publications` is another name for `catalog studies`: the same table."""
+    argv = ("--drug", "escitalopram", "--format", "tsv")
+    code, studies, _ = _run(capsys, "catalog", "studies", *argv)
+    assert code == 0
+    code, publications, _ = _run(capsys, "catalog", "publications", *argv)
+    assert code == 0
+    assert publications == studies
 
 
 def test_filters(capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,7 +73,7 @@ def test_filters(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_show_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    """`catalog show` prints one study's fields; summary prints counts and gaps (text or JSON)."""
+    """`catalog show` prints one publication's fields; summary prints counts and gaps."""
     study = load_catalog().studies[0]
     code, out, _ = _run(capsys, "catalog", "show", study.id)
     assert code == 0
@@ -108,8 +118,11 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(capsys, "compare", "somewhere")[0] == 2  # --drug is required
 
 
-def _results(folder: Path) -> Path:
-    """Write a run-like results table: within-DMN FC down, DMN-SN FC unchanged."""
+def _results(folder: Path, group: str = "group") -> Path:
+    """Write a run-like results table: within-DMN FC down, DMN-SN FC unchanged.
+
+    ``group=""`` writes it as a ``dmnpharm stats`` folder does (``results.tsv`` on top).
+    """
     rows = []
     for measure, estimate, p in (
         ("dmn_within_fc", -0.1, 0.002),
@@ -132,8 +145,8 @@ def _results(folder: Path) -> Path:
             effect_size_ci_high=estimate * 10 + 0.5,
         )
         rows.append(row)
-    (folder / "group").mkdir(parents=True)
-    pd.DataFrame(rows).to_csv(folder / "group" / "results.tsv", sep="\t", index=False)
+    (folder / group).mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / group / "results.tsv", sep="\t", index=False)
     return folder
 
 
@@ -146,6 +159,7 @@ def test_compare_writes_into_results_folder(
     assert code == 0
     assert out.splitlines()[-1] == str(results / "compare")
     assert "claims:" in out
+    assert f"results {results / 'group' / 'results.tsv'}" in out
     for name in ("compare.tsv", "compare.json", "compare_forest.png"):
         assert (results / "compare" / name).is_file(), name
     code, _, err = _run(capsys, "compare", str(results), "--drug", "escitalopram")
@@ -168,7 +182,20 @@ def test_compare_writes_into_results_folder(
     assert code == 0
     payload = json.loads(out)
     assert payload["summary"]["population"] == "patients"
+    assert payload["summary"]["results"] == str(results / "group" / "results.tsv")
     assert payload == json.loads((out_dir / "compare.json").read_text())
+
+
+def test_compare_reads_a_stats_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A `dmnpharm stats` folder (results.tsv on top) is compared like a run folder."""
+    results = _results(tmp_path / "stats", group="")
+    code, out, _ = _run(
+        capsys, "compare", str(results), "--drug", "escitalopram", "--format", "json"
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["summary"]["results"] == str(results / "results.tsv")
+    assert (results / "compare" / "compare_forest.png").is_file()
 
 
 def test_compare_missing_results(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 
 The catalog is a versioned TOML file shipped with dmnpharm
 (``dmnpharm/catalog/data/evidence.toml``): drug classes, agents and their
-targets, populations, studies with their findings on a controlled measure
-vocabulary (:data:`VOCABULARY`; :data:`COMPUTED` are those dmnpharm measures),
-disease baselines versus controls, and the claims of DESIGN.md with the
-studies that bear on them and a verdict derived by a written rule
+targets, populations, publications (:class:`Publication`, the file's
+``[[studies]]``) with their findings on a controlled measure vocabulary
+(:data:`VOCABULARY`; :data:`COMPUTED` are those dmnpharm measures), disease
+baselines versus controls, and the claims of DESIGN.md with the publications
+that bear on them and a verdict derived by a written rule
 (:func:`derive_verdict`). :func:`load_catalog` reads and validates it;
 :func:`validate` lists every schema problem of a parsed file at once.
+:func:`compare` sets a group results table beside the claims and findings;
+drawing and writing that comparison is :func:`dmnpharm.report.write_comparison`.
 """
 
 from typing import TYPE_CHECKING
@@ -22,9 +25,7 @@ if TYPE_CHECKING:
         compare,
         comparison_text,
         read_results,
-        write_comparison,
     )
-    from dmnpharm.report._forest import forest_figure
     from dmnpharm.catalog._load import DOI_PATTERN, default_catalog_path, load_catalog, validate
     from dmnpharm.catalog._model import (
         Agent,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
         DrugClass,
         Finding,
         Population,
-        Study,
+        Publication,
         Target,
         derive_verdict,
     )
@@ -91,14 +92,13 @@ __all__ = [
     "DrugSelection",
     "Finding",
     "Population",
-    "Study",
+    "Publication",
     "Target",
     "compare",
     "comparison_text",
     "default_catalog_path",
     "derive_verdict",
     "evidence_summary",
-    "forest_figure",
     "load_catalog",
     "read_results",
     "records",
@@ -108,7 +108,6 @@ __all__ = [
     "summary_text",
     "table_of",
     "validate",
-    "write_comparison",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -1,7 +1,8 @@
 """Compare one study's group results with what the evidence catalog says.
 
-The results are a ``results.tsv`` written by ``dmnpharm run`` (``group/``) or
-``dmnpharm stats``: one row per measure with ``estimate`` and ``p_fwer``. A
+The results are a group results table, as ``dmnpharm run`` (``group/results.tsv``)
+or ``dmnpharm stats`` (``results.tsv``) write it and :attr:`dmnpharm.Results.results`
+holds it: one row per measure with ``estimate`` and ``p_fwer``. A
 measure changed in this study when ``p_fwer < 0.05``: ``increase`` or
 ``decrease`` by the sign of the estimate (first level of the contrast minus
 the second); otherwise ``no change``. Each claim of the drug's class and the
@@ -23,7 +24,6 @@ then marked:
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dmnpharm._utils import staged_output_dir
-from dmnpharm.report._forest import forest_figure
 from dmnpharm.catalog._load import load_catalog
-from dmnpharm.catalog._model import Catalog, Claim, Study
-from dmnpharm.catalog._query import records
+from dmnpharm.catalog._model import Catalog, Claim, Publication
 from dmnpharm.catalog._select import (
     HEALTHY,
     DrugSelection,
@@ -47,7 +44,6 @@ from dmnpharm.catalog._select import (
 )
 from dmnpharm.catalog._vocabulary import COMPUTED
 from dmnpharm.exceptions import InputError
-from dmnpharm.io import write_tsv
 
 __all__ = [
     "ALPHA",
@@ -57,7 +53,6 @@ __all__ = [
     "compare",
     "comparison_text",
     "read_results",
-    "write_comparison",
 ]
 
 #: Family-wise error rate below which a measure counts as changed.
@@ -105,15 +100,19 @@ _NEEDED = ("measure", "estimate", "p_fwer")
 class Comparison:
     """A study's results beside the catalog's claims and findings.
 
+    Written to disk (``compare.tsv``, ``compare.json`` and a forest plot) by
+    :func:`dmnpharm.report.write_comparison`.
+
     Parameters
     ----------
     rows : pandas.DataFrame
         :data:`COMPARE_COLUMNS`. ``kind`` is ``claim`` (one row per claim and
         measure; measures absent from the results have ``not covered``) or
-        ``finding`` (one row per catalogued finding of a study of the class
-        and population on a measure the results have).
+        ``finding`` (one row per catalogued finding of a publication of the
+        class and population on a measure the results have).
     summary : dict
-        The inputs (``results``, ``drug``, ``drug_class``, ``population``,
+        The inputs (``results``: the name of the results table as given to
+        :func:`compare`, ``drug``, ``drug_class``, ``population``,
         ``contrast``, ``model``, ``alpha``, ``catalog_version``), ``counts``
         of claim verdicts, ``claims`` (one entry per claim: verdict, measures
         tested and missing, and a plain ``explanation``), ``not_testable``
@@ -125,61 +124,61 @@ class Comparison:
     summary: dict[str, Any]
 
 
-def read_results(results_dir: str | Path) -> tuple[Path, pd.DataFrame]:
-    """Read the group results table of a ``dmnpharm run`` or ``stats`` folder.
+def _check_columns(table: pd.DataFrame, source: str) -> None:
+    missing = [c for c in _NEEDED if c not in table.columns]
+    if missing:
+        raise InputError(f"results table '{source}' lacks the column(s) {', '.join(missing)}")
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read one group results table and check that :func:`compare` can use it.
 
     Parameters
     ----------
-    results_dir : str or Path
-        Output folder of ``dmnpharm run`` (reads ``group/results.tsv``) or of
-        ``dmnpharm stats`` (reads ``results.tsv``).
+    path : str or Path
+        A results table as ``dmnpharm run`` (``group/results.tsv``) or
+        ``dmnpharm stats`` (``results.tsv``) writes it: TSV with ``n/a`` for
+        missing values, or Parquet when the name ends in ``.parquet``.
 
     Returns
     -------
-    path : Path
-        The table read.
-    table : pandas.DataFrame
+    pandas.DataFrame
         Its rows.
 
     Raises
     ------
     InputError
-        If neither file exists, it cannot be read, or it lacks ``measure``,
-        ``estimate`` or ``p_fwer``.
+        If the file does not exist, cannot be read, or lacks ``measure``,
+        ``estimate`` or ``p_fwer`` (the message names the file).
     """
-    root = Path(results_dir)
-    path = root / "group" / "results.tsv"
-    if not path.is_file() and (root / "results.tsv").is_file():
-        path = root / "results.tsv"
-    if not path.is_file():
-        raise InputError(
-            f"results table '{path}' does not exist; give the --out folder of 'dmnpharm run' "
-            "(with group/results.tsv) or of 'dmnpharm stats' (with results.tsv)"
-        )
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"results table '{file}' does not exist")
     try:
-        table = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read results table '{path}': {exc}") from None
-    missing = [c for c in _NEEDED if c not in table.columns]
-    if missing:
-        raise InputError(f"results table '{path}' lacks the column(s) {', '.join(missing)}")
-    return path, table
+        if file.suffix.lower() == ".parquet":
+            table = pd.read_parquet(file)
+        else:
+            table = pd.read_csv(file, sep="\t", na_values=["n/a"], keep_default_na=False)
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(f"cannot read results table '{file}': {exc}") from None
+    _check_columns(table, str(file))
+    return table
 
 
-def _pick_contrast(path: Path, table: pd.DataFrame, contrast: str | None) -> pd.DataFrame:
+def _pick_contrast(table: pd.DataFrame, contrast: str | None, source: str) -> pd.DataFrame:
     if "contrast" not in table.columns:
         return table
     contrasts = list(dict.fromkeys(table["contrast"].astype(str)))
     if contrast is None:
         if len(contrasts) > 1:
             raise InputError(
-                f"results table '{path}' has several contrasts ({'; '.join(contrasts)}); "
+                f"results table '{source}' has several contrasts ({'; '.join(contrasts)}); "
                 "choose one with contrast="
             )
         return table
     if contrast not in contrasts:
         raise InputError(
-            f"contrast {contrast!r} is not in '{path}'; it has {'; '.join(contrasts)}"
+            f"contrast {contrast!r} is not in '{source}'; it has {'; '.join(contrasts)}"
         )
     return table[table["contrast"].astype(str) == contrast]
 
@@ -346,7 +345,10 @@ def _claim_rows(
 
 
 def _finding_rows(
-    catalog: Catalog, studies: list[Study], ours: dict[str, dict[str, Any]], normalization: bool
+    catalog: Catalog,
+    studies: list[Publication],
+    ours: dict[str, dict[str, Any]],
+    normalization: bool,
 ) -> list[dict[str, Any]]:
     names = {a.id: a.name for a in catalog.agents}
     rows = []
@@ -383,19 +385,23 @@ def _finding_rows(
 
 
 def compare(
-    results_dir: str | Path,
+    results: pd.DataFrame,
     drug: str,
     population: str = HEALTHY,
     catalog: Catalog | None = None,
     contrast: str | None = None,
+    source: str = "results",
 ) -> Comparison:
     """Compare a study's group results with the catalog's claims and findings.
 
     Parameters
     ----------
-    results_dir : str or Path
-        Output folder of ``dmnpharm run`` or ``dmnpharm stats`` (see
-        :func:`read_results`).
+    results : pandas.DataFrame
+        The group results table: one row per measure with ``measure``,
+        ``estimate`` and ``p_fwer``, and where present ``contrast``,
+        ``model``, ``ci_low``/``ci_high`` and the effect-size columns (as
+        :func:`read_results` reads a ``results.tsv`` back, or as
+        :attr:`dmnpharm.Results.results` holds it).
     drug : str
         The drug studied: an agent id or name, or a drug class id. Claims are
         those of its class (and cross-class claims).
@@ -407,6 +413,9 @@ def compare(
         The catalog; by default the one shipped with dmnpharm.
     contrast : str, optional
         Which contrast of the results to read, when they hold several.
+    source : str
+        What to call the table in messages and in ``summary["results"]``,
+        e.g. ``"group/results.tsv"``; nothing is read from it.
 
     Returns
     -------
@@ -417,12 +426,12 @@ def compare(
     Raises
     ------
     InputError
-        Missing or unreadable results (the message names the path), an
-        unknown drug or population, or an ambiguous contrast.
+        Results lacking a needed column (the message names ``source``), an
+        unknown drug or population, or an ambiguous or unknown contrast.
     """
     cat = load_catalog() if catalog is None else catalog
-    path, table = read_results(results_dir)
-    table = _pick_contrast(path, table, contrast)
+    _check_columns(results, source)
+    table = _pick_contrast(results, contrast, source)
     selection: DrugSelection = resolve_drug(cat, drug)
     pop = check_population(cat, population)
     normalization = _is_normalization(table)
@@ -457,7 +466,7 @@ def compare(
             f"the catalog has no claim about {selection.drug_class.name} in population {pop}"
         )
     summary: dict[str, Any] = {
-        "results": str(path),
+        "results": source,
         "drug": drug,
         "agent": selection.agent.id if selection.agent is not None else None,
         "drug_class": selection.drug_class.id,
@@ -515,39 +524,3 @@ def comparison_text(comparison: Comparison) -> str:
         )
     lines += [f"note: {n}" for n in s["notes"]]
     return "\n".join(lines) + "\n"
-
-
-def write_comparison(comparison: Comparison, out: str | Path, overwrite: bool = False) -> Path:
-    """Write a comparison as ``compare.tsv``, ``compare.json`` and ``compare_forest.png``.
-
-    Parameters
-    ----------
-    comparison : Comparison
-        As :func:`compare` returns.
-    out : str or Path
-        Output folder, written atomically.
-    overwrite : bool
-        Replace a non-empty ``out``.
-
-    Returns
-    -------
-    Path
-        The output folder.
-
-    Raises
-    ------
-    OutputExistsError
-        If ``out`` is not empty and ``overwrite`` is False.
-    """
-    with staged_output_dir(Path(out), overwrite=overwrite) as staging:
-        write_tsv(comparison.rows, staging / "compare.tsv")
-        payload = {"summary": comparison.summary, "rows": records(comparison.rows)}
-        (staging / "compare.json").write_text(
-            json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-        s = comparison.summary
-        title = f"{s['agent'] or s['drug_class']} ({s['population']}): this study vs literature"
-        forest_figure(comparison.rows, title).savefig(
-            staging / "compare_forest.png", format="png", metadata={"Software": None}
-        )
-    return Path(out)

@@ -19,7 +19,7 @@ from dmnpharm.catalog._model import (
     DrugClass,
     Finding,
     Population,
-    Study,
+    Publication,
     Target,
     derive_verdict,
 )
@@ -327,9 +327,9 @@ def _list_of_str(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _buildable_studies(rows: list[Any]) -> dict[str, Study]:
+def _buildable_studies(rows: list[Any]) -> dict[str, Publication]:
     """Return the studies whose rows are valid enough to judge a verdict."""
-    out: dict[str, Study] = {}
+    out: dict[str, Publication] = {}
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             continue
@@ -346,7 +346,7 @@ def _buildable_studies(rows: list[Any]) -> dict[str, Study]:
 def _check_verdict(
     row: Mapping[str, Any],
     links: list[dict[str, Any]],
-    studies: Mapping[str, Study],
+    studies: Mapping[str, Publication],
     where: str,
 ) -> list[str]:
     verdict = row.get("verdict")
@@ -386,8 +386,8 @@ def _finding(row: Mapping[str, Any]) -> Finding:
     )
 
 
-def _study(row: Mapping[str, Any]) -> Study:
-    return Study(
+def _study(row: Mapping[str, Any]) -> Publication:
+    return Publication(
         id=row["id"],
         first_author=row["first_author"],
         year=row.get("year"),

@@ -23,7 +23,7 @@ __all__ = [
     "DrugClass",
     "Finding",
     "Population",
-    "Study",
+    "Publication",
     "Target",
     "derive_verdict",
 ]
@@ -71,7 +71,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Agent:
-    """A drug (or a mixture such as ayahuasca) named by the studies.
+    """A drug (or a mixture such as ayahuasca) named by the publications.
 
     Parameters
     ----------
@@ -112,7 +112,7 @@ class Population:
 
 @dataclass(frozen=True)
 class Finding:
-    """One reported result of a study on one measure.
+    """One reported result of a publication on one measure.
 
     Parameters
     ----------
@@ -138,8 +138,11 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Study:
-    """One published study (or preprint, abstract, review or model).
+class Publication:
+    """One publication: a published study, preprint, abstract, review or model.
+
+    A paper of the literature, one ``[[studies]]`` table of the catalog file;
+    not to be confused with :class:`dmnpharm.Study`, a dataset being analysed.
 
     Parameters
     ----------
@@ -156,7 +159,7 @@ class Study:
     agents : tuple of str
         Ids of the :class:`Agent` s given; empty for disease baselines.
     drug_class : str
-        Id of the study's :class:`DrugClass` (``"none"`` for baselines,
+        Id of the publication's :class:`DrugClass` (``"none"`` for baselines,
         ``"multiple"`` for studies of several classes).
     dose : str
         Dose, route and duration as reported ("" when not reported).
@@ -197,7 +200,7 @@ class Study:
 
     @property
     def is_resting_state(self) -> bool:
-        """Whether the study has resting-state data ("rest" or "rest+task")."""
+        """Whether the publication has resting-state data ("rest" or "rest+task")."""
         return self.modality in _REST_MODALITIES
 
 
@@ -216,7 +219,7 @@ class Baseline:
     direction : str
         One of :data:`DIRECTIONS`: patients relative to controls.
     studies : tuple of str
-        Ids of the studies reporting it.
+        Ids of the publications reporting it.
     note : str
         Scope and caveats.
     """
@@ -231,12 +234,12 @@ class Baseline:
 
 @dataclass(frozen=True)
 class ClaimLink:
-    """How one study bears on a claim.
+    """How one publication bears on a claim.
 
     Parameters
     ----------
     study : str
-        Id of the :class:`Study`.
+        Id of the :class:`Publication`.
     relation : str
         One of :data:`RELATIONS`.
     """
@@ -264,7 +267,7 @@ class Claim:
     expected_direction : str
         One of :data:`DIRECTIONS` ("mixed" where the claim only says "changes").
     links : tuple of ClaimLink
-        The studies that bear on it.
+        The publications that bear on it.
     verdict : str
         One of :data:`VERDICTS`; must equal :func:`derive_verdict`.
     rationale : str
@@ -282,7 +285,7 @@ class Claim:
     rationale: str
 
 
-def derive_verdict(claim: Claim, studies_by_id: Mapping[str, Study]) -> str:
+def derive_verdict(claim: Claim, studies_by_id: Mapping[str, Publication]) -> str:
     """Return the verdict that follows from a claim's links.
 
     The rule, applied in order:
@@ -302,8 +305,8 @@ def derive_verdict(claim: Claim, studies_by_id: Mapping[str, Study]) -> str:
     ----------
     claim : Claim
         The claim to judge.
-    studies_by_id : mapping of str to Study
-        Every study the links may name.
+    studies_by_id : mapping of str to Publication
+        Every publication the links may name.
 
     Returns
     -------
@@ -313,9 +316,9 @@ def derive_verdict(claim: Claim, studies_by_id: Mapping[str, Study]) -> str:
     Raises
     ------
     InputError
-        When a link names a study that ``studies_by_id`` lacks.
+        When a link names a publication that ``studies_by_id`` lacks.
     """
-    linked: list[tuple[Study, str]] = []
+    linked: list[tuple[Publication, str]] = []
     for link in claim.links:
         if link.study not in studies_by_id:
             raise InputError(f"claim {claim.id!r} links unknown study {link.study!r}")
@@ -355,8 +358,8 @@ class Catalog:
         Every agent.
     populations : tuple of Population
         Every population.
-    studies : tuple of Study
-        Every study.
+    studies : tuple of Publication
+        Every publication (the ``[[studies]]`` tables of the file).
     baselines : tuple of Baseline
         Disease-versus-control baselines.
     claims : tuple of Claim
@@ -367,32 +370,32 @@ class Catalog:
     drug_classes: tuple[DrugClass, ...]
     agents: tuple[Agent, ...]
     populations: tuple[Population, ...]
-    studies: tuple[Study, ...]
+    studies: tuple[Publication, ...]
     baselines: tuple[Baseline, ...]
     claims: tuple[Claim, ...]
 
     @property
-    def studies_by_id(self) -> dict[str, Study]:
-        """Every study keyed by its id."""
+    def studies_by_id(self) -> dict[str, Publication]:
+        """Every publication keyed by its id."""
         return {s.id: s for s in self.studies}
 
-    def study(self, id: str) -> Study:
-        """Return the study with this id.
+    def study(self, id: str) -> Publication:
+        """Return the publication with this id.
 
         Parameters
         ----------
         id : str
-            Study id, e.g. ``"schaefer2014"`` (case-insensitive).
+            Publication id, e.g. ``"schaefer2014"`` (case-insensitive).
 
         Returns
         -------
-        Study
-            The study.
+        Publication
+            The publication.
 
         Raises
         ------
         InputError
-            When no study has this id; the message suggests the closest one.
+            When no publication has this id; the message suggests the closest one.
         """
         return _lookup("study", id.strip().lower(), self.studies_by_id)
 
@@ -523,23 +526,23 @@ class Catalog:
         drug: str | None = None,
         population: str | None = None,
         measure: str | None = None,
-    ) -> tuple[Study, ...]:
-        """Return the studies that match every filter given.
+    ) -> tuple[Publication, ...]:
+        """Return the publications that match every filter given.
 
         Parameters
         ----------
         drug : str or None
-            An agent id or name (studies that gave it) or a drug class id or
-            name (studies of that class, or giving an agent of that class).
+            An agent id or name (publications that gave it) or a drug class id
+            or name (publications of that class, or giving an agent of it).
         population : str or None
             Population id.
         measure : str or None
-            A key of :data:`VOCABULARY`; the study must report a finding on it.
+            A key of :data:`VOCABULARY`; the publication must report a finding on it.
 
         Returns
         -------
-        tuple of Study
-            Matching studies in file order.
+        tuple of Publication
+            Matching publications in file order.
 
         Raises
         ------

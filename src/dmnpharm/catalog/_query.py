@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from dmnpharm._utils import check_option
-from dmnpharm.catalog._model import Agent, Catalog, Claim, Study
+from dmnpharm.catalog._model import Agent, Catalog, Claim, Publication
 from dmnpharm.catalog._select import (
     check_measure,
     check_population,
@@ -70,7 +70,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _drugs_table(studies: list[Study], agents: list[Agent]) -> pd.DataFrame:
+def _drugs_table(studies: list[Publication], agents: list[Agent]) -> pd.DataFrame:
     count = Counter(a for s in studies for a in s.agents)
     rows = [
         {
@@ -120,7 +120,9 @@ CLAIM_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _studies_table(catalog: Catalog, studies: list[Study], measure: str | None) -> pd.DataFrame:
+def _studies_table(
+    catalog: Catalog, studies: list[Publication], measure: str | None
+) -> pd.DataFrame:
     rows = []
     for s in studies:
         common = {
@@ -195,7 +197,7 @@ def table_of(
     kind : str
         ``drugs`` (one row per agent: id, name, class, targets such as
         ``"SERT inhibitor; 5-HT1A partial agonist"``, number of studies),
-        ``studies`` (one row per finding: :data:`STUDY_COLUMNS`; a study
+        ``studies`` (one row per finding: :data:`STUDY_COLUMNS`; a publication
         without findings has one row with an empty measure) or ``claims``
         (one row per claim: :data:`CLAIM_COLUMNS`, with the number of
         supporting, contradicting and partly supporting studies).
@@ -355,14 +357,14 @@ def _value(value: Any) -> str:
 
 
 def show(catalog: Catalog, study_id: str) -> str:
-    """Describe every field of one study, with the claims and baselines citing it.
+    """Describe every field of one publication, with the claims and baselines citing it.
 
     Parameters
     ----------
     catalog : Catalog
         The evidence catalog.
     study_id : str
-        Study id (any case).
+        Publication id (any case), e.g. ``"schaefer2014"``.
 
     Returns
     -------
@@ -372,7 +374,7 @@ def show(catalog: Catalog, study_id: str) -> str:
     Raises
     ------
     InputError
-        If no study has that id; the message suggests the closest ids.
+        If no publication has that id; the message suggests the closest ids.
     """
     s = find_study(catalog, study_id)
     classes = {c.id: c.name for c in catalog.drug_classes}

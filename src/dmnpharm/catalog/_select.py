@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dmnpharm.catalog._model import Agent, Catalog, Claim, DrugClass, Study
+from dmnpharm.catalog._model import Agent, Catalog, Claim, DrugClass, Publication
 from dmnpharm.catalog._vocabulary import ANY, VOCABULARY
 from dmnpharm.exceptions import InputError
 
@@ -199,25 +199,25 @@ def check_measure(measure: str) -> str:
     raise _unknown("measure", measure, VOCABULARY)
 
 
-def find_study(catalog: Catalog, study_id: str) -> Study:
-    """Return the study with this id (any case).
+def find_study(catalog: Catalog, study_id: str) -> Publication:
+    """Return the publication with this id (any case).
 
     Parameters
     ----------
     catalog : Catalog
         The evidence catalog.
     study_id : str
-        Study id.
+        Publication id, e.g. ``"schaefer2014"``.
 
     Returns
     -------
-    Study
-        The study.
+    Publication
+        The publication.
 
     Raises
     ------
     InputError
-        If no study has that id; the message suggests the closest ids.
+        If no publication has that id; the message suggests the closest ids.
     """
     key = study_id.strip().lower()
     for study in catalog.studies:
@@ -236,14 +236,14 @@ def find_study(catalog: Catalog, study_id: str) -> Study:
 # ---------------------------------------------------------------------------
 
 
-def _study_in(catalog: Catalog, study: Study, drug: DrugSelection | None) -> bool:
+def _study_in(catalog: Catalog, study: Publication, drug: DrugSelection | None) -> bool:
     if drug is None:
         return True
     if drug.agent is not None:
         return drug.agent.id in study.agents
     if study.drug_class == drug.drug_class.id:
         return True
-    # Studies of several classes ("multiple") count for each class they gave.
+    # Publications of several classes ("multiple") count for each class they gave.
     members = {a.id for a in catalog.agents if a.drug_class == drug.drug_class.id}
     return not members.isdisjoint(study.agents)
 
@@ -253,24 +253,24 @@ def select_studies(
     drug: DrugSelection | None = None,
     population: str | None = None,
     measure: str | None = None,
-) -> list[Study]:
-    """Return the studies passing every filter given, in catalog order.
+) -> list[Publication]:
+    """Return the publications passing every filter given, in catalog order.
 
     Parameters
     ----------
     catalog : Catalog
         The evidence catalog.
     drug : DrugSelection, optional
-        Studies of this agent, or of this class or giving any of its agents.
+        Publications of this agent, or of this class or giving any of its agents.
     population : str, optional
         A checked population id or :data:`PATIENTS`.
     measure : str, optional
-        Studies with a finding on this measure.
+        Publications with a finding on this measure.
 
     Returns
     -------
-    list of Study
-        The studies kept.
+    list of Publication
+        The publications kept.
     """
     kept = []
     for study in catalog.studies:

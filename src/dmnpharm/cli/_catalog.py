@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dmnpharm import catalog as evidence
+from dmnpharm.exceptions import InputError
+from dmnpharm.io import OutputLayout
 
 if TYPE_CHECKING:
     from dmnpharm.catalog import Catalog
@@ -17,7 +19,7 @@ __all__ = ["add_catalog_commands", "dispatch_catalog"]
 
 _TABLE_HELP = {
     "drugs": "agents with their class and molecular targets",
-    "studies": "studies, one row per finding (measure, direction, effect)",
+    "studies": "publications, one row per finding (measure, direction, effect)",
     "claims": "the claims of DESIGN.md with their verdict and evidence counts",
 }
 
@@ -46,11 +48,13 @@ def add_catalog_commands(
         Adds ``--overwrite``, ``-v`` and ``-q`` to a subcommand.
     """
     catalog = subs.add_parser(
-        "catalog", help="query the evidence catalog (drugs, studies, claims, one study)"
+        "catalog", help="query the evidence catalog (drugs, publications, claims, one of them)"
     )
     tables = catalog.add_subparsers(dest="catalog_command", required=True, metavar="QUERY")
     for kind, text in _TABLE_HELP.items():
-        sub = tables.add_parser(kind, help=text)
+        aliases = ["publications"] if kind == "studies" else []
+        sub = tables.add_parser(kind, help=text, aliases=aliases)
+        sub.set_defaults(table_kind=kind)
         sub.add_argument("--drug", default=None, help="agent (id or name) or drug class id")
         sub.add_argument(
             "--population",
@@ -62,8 +66,8 @@ def add_catalog_commands(
             "--format", choices=("text", "json", "tsv"), default="text", help="default text"
         )
         _add_catalog_file(sub)
-    one = tables.add_parser("show", help="every field of one study")
-    one.add_argument("study_id", metavar="STUDY_ID", help="study id, e.g. schaefer2014")
+    one = tables.add_parser("show", help="every field of one publication")
+    one.add_argument("study_id", metavar="STUDY_ID", help="publication id, e.g. schaefer2014")
     _add_catalog_file(one)
     summary = tables.add_parser(
         "summary", help="the evidence on one drug class: counts by direction, design, gaps"
@@ -94,6 +98,18 @@ def add_catalog_commands(
     add_common(cmp)
 
 
+def _results_table(folder: str | Path) -> Path:
+    """Return the group results table of a ``run`` or ``stats`` output folder."""
+    layout = OutputLayout(Path(folder))
+    path = layout.existing_results()
+    if path is None:
+        raise InputError(
+            f"results table '{layout.results_tsv}' does not exist; give the --out folder of "
+            "'dmnpharm run' (with group/results.tsv) or of 'dmnpharm stats' (with results.tsv)"
+        )
+    return path
+
+
 def _load(args: argparse.Namespace) -> Catalog:
     path = getattr(args, "catalog", None)
     return evidence.load_catalog(path) if path else evidence.load_catalog()
@@ -115,11 +131,19 @@ def dispatch_catalog(args: argparse.Namespace) -> int:
     """
     catalog = _load(args)
     if args.command == "compare":
+        from dmnpharm.report import write_comparison  # matplotlib: only when drawing
+
+        path = _results_table(args.results)
         result = evidence.compare(
-            args.results, args.drug, args.population, catalog=catalog, contrast=args.contrast
+            evidence.read_results(path),
+            args.drug,
+            args.population,
+            catalog=catalog,
+            contrast=args.contrast,
+            source=str(path),
         )
         out = Path(args.out) if args.out else Path(args.results) / "compare"
-        written = evidence.write_comparison(result, out, overwrite=args.overwrite)
+        written = write_comparison(result, out, overwrite=args.overwrite)
         if args.format == "json":
             payload = json.loads((written / "compare.json").read_text(encoding="utf-8"))
             print(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -137,6 +161,7 @@ def dispatch_catalog(args: argparse.Namespace) -> int:
         else:
             print(evidence.summary_text(summary), end="")
     else:
-        table = evidence.table_of(catalog, command, args.drug, args.population, args.measure)
+        kind = args.table_kind
+        table = evidence.table_of(catalog, kind, args.drug, args.population, args.measure)
         print(evidence.render(table, args.format), end="")
     return 0

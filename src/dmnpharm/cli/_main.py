@@ -7,8 +7,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from dmnpharm._version import __version__
 from dmnpharm._utils import LOGGER_NAME
+from dmnpharm._version import __version__
 from dmnpharm.cli import _power, _run, _simulate, _stats, _validate
 from dmnpharm.cli._catalog import add_catalog_commands, dispatch_catalog
 from dmnpharm.cli._common import add_common

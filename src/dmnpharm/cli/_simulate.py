@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dmnpharm.cli._common import add_common, positive_int
+from dmnpharm.cli._common import DeprecatedAlias, add_common, positive_int
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate import Effect, StudySpec, load_preset, preset_names, spec_from_dict
 
@@ -76,7 +76,7 @@ def study_spec(args: argparse.Namespace, **overrides: Any) -> StudySpec:
     ----------
     args : argparse.Namespace
         ``preset`` or ``spec``, and optionally ``subjects``, ``effect``,
-        ``seed``, ``volumes``, ``tr``, ``atlas``.
+        ``seed``, ``volumes``, ``repetition_time``, ``atlas``.
     **overrides
         Values that replace those of ``args`` (e.g. ``subjects=None``).
 
@@ -97,8 +97,8 @@ def study_spec(args: argparse.Namespace, **overrides: Any) -> StudySpec:
     signal = spec.signal
     if given.get("volumes") is not None:
         signal = replace(signal, n_volumes=given["volumes"])
-    if given.get("tr") is not None:
-        signal = replace(signal, repetition_time=given["tr"])
+    if given.get("repetition_time") is not None:
+        signal = replace(signal, repetition_time=given["repetition_time"])
     if given.get("atlas") is not None:
         signal = replace(signal, atlas=given["atlas"])
     return replace(spec, signal=signal)
@@ -119,7 +119,20 @@ def add_parser(subs: Any) -> None:
     add_source(sim)
     add_overrides(sim)
     sim.add_argument("--volumes", type=positive_int, default=None, help="volumes per run")
-    sim.add_argument("--tr", type=float, default=None, help="repetition time in seconds")
+    sim.add_argument(
+        "--repetition-time",
+        dest="repetition_time",
+        type=float,
+        default=None,
+        help="repetition time in seconds (default: the preset's)",
+    )
+    sim.add_argument(
+        "--tr",
+        dest="repetition_time",
+        type=float,
+        action=DeprecatedAlias,
+        new_name="--repetition-time",
+    )
     sim.add_argument("--atlas", default=None, help=_ATLASES)
     sim.add_argument(
         "--level",

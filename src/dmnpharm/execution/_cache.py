@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dmnpharm._version import __version__
 from dmnpharm._utils import HashMemo, atomic_write_bytes, get_logger
+from dmnpharm._version import __version__
 
 __all__ = ["CACHE_ENV", "RunCache", "default_cache_dir"]
 

@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from dmnpharm.metrics._bundle import (
         BUNDLE_COLUMNS,
         NETWORK_MEASURES,
-        BundleConfig,
         estimate_connectivity,
         run_bundle,
     )
+    from dmnpharm.metrics._bundle_config import BundleConfig
     from dmnpharm.metrics._complexity import (
         lempel_ziv_complexity,
         regional_lempel_ziv,

@@ -11,14 +11,19 @@ if TYPE_CHECKING:
     from dmnpharm.pipeline._results import Results
     from dmnpharm.pipeline._stats import read_metrics_table, run_stats
     from dmnpharm.pipeline._study import Study
+    from dmnpharm.pipeline._tasks import RunTask, TaskOutcome
+    from dmnpharm.pipeline._work import execute_run
 
 __all__ = [
     "BidsOptions",
     "Results",
+    "RunTask",
     "Study",
     "StudyPlan",
     "StudyRun",
+    "TaskOutcome",
     "analyse_folder",
+    "execute_run",
     "read_metrics_table",
     "run_demo",
     "run_stats",

@@ -181,6 +181,23 @@ def read_confounds(path: Path | None) -> tuple[pd.DataFrame | None, dict[str, An
     return table, meta
 
 
+def _confounds_or_none_needed(
+    confounds: pd.DataFrame | None, denoise: DenoiseConfig, n_volumes: int, label: str
+) -> pd.DataFrame:
+    """Return the run's confounds, or an empty table when the cleaning needs none."""
+    needs_confounds = (
+        denoise.strategy != "none"
+        or denoise.gsr
+        or denoise.fd_threshold is not None
+        or denoise.std_dvars_threshold is not None
+    )
+    if confounds is not None:
+        return confounds
+    if needs_confounds:
+        raise InputError(f"{label}: strategy {denoise.name} needs a confounds table")
+    return pd.DataFrame(index=range(n_volumes))
+
+
 def process_run(
     data: npt.NDArray[np.float64],
     confounds: pd.DataFrame | None,
@@ -225,16 +242,7 @@ def process_run(
         If the strategy needs confounds the run does not have.
     """
     denoise = config.denoise
-    needs_confounds = (
-        denoise.strategy != "none"
-        or denoise.gsr
-        or denoise.fd_threshold is not None
-        or denoise.std_dvars_threshold is not None
-    )
-    if confounds is None:
-        if needs_confounds:
-            raise InputError(f"{label}: strategy {denoise.name} needs a confounds table")
-        confounds = pd.DataFrame(index=range(data.shape[0]))
+    confounds = _confounds_or_none_needed(confounds, denoise, data.shape[0], label)
     variants = {PRIMARY: denoise}
     counterpart = gsr_counterpart(denoise, confounds) if config.gsr_sensitivity else None
     if counterpart is not None:

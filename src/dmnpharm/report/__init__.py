@@ -1,4 +1,4 @@
-"""Self-contained HTML reports and their figures."""
+"""Every renderer: study report, stats report, power outputs, forest plot, methods text."""
 
 from typing import TYPE_CHECKING
 
@@ -14,25 +14,38 @@ if TYPE_CHECKING:
         paired_condition_figure,
         power_curve_figure,
     )
+    from dmnpharm.report._forest import forest_figure, write_comparison
     from dmnpharm.report._html import ReportContent, Section, render_report, write_report
     from dmnpharm.report._methods import references_sentence
     from dmnpharm.report._nulls import max_null_figure, null_figure, null_section
+    from dmnpharm.report._power import PowerOutputs, write_power
+    from dmnpharm.report._stats_report import build_stats_report, stats_methods_paragraph
+    from dmnpharm.report._study_report import build_report, catalog_section, methods_paragraph
 
 __all__ = [
+    "PowerOutputs",
     "ReportContent",
     "Section",
+    "build_report",
+    "build_stats_report",
+    "catalog_section",
     "connectome_figure",
     "covariate_figure",
     "figure_uri",
+    "forest_figure",
     "group_values_figure",
     "matrix_figure",
     "max_null_figure",
+    "methods_paragraph",
     "null_figure",
     "null_section",
     "paired_condition_figure",
     "power_curve_figure",
     "references_sentence",
     "render_report",
+    "stats_methods_paragraph",
+    "write_comparison",
+    "write_power",
     "write_report",
 ]
 

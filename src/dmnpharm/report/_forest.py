@@ -1,15 +1,21 @@
-"""The forest plot of a comparison: our effect sizes beside the literature's."""
+"""The forest plot of a comparison (our effect sizes beside the literature's), and its files."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["forest_figure"]
+from dmnpharm._utils import staged_output_dir
+from dmnpharm.catalog import Comparison, records
+from dmnpharm.io import write_tsv
+
+__all__ = ["forest_figure", "write_comparison"]
 
 _SIGNS = {"increase": 1.0, "decrease": -1.0}
 
@@ -20,7 +26,7 @@ def forest_figure(rows: pd.DataFrame, title: str) -> Figure:
     Parameters
     ----------
     rows : pandas.DataFrame
-        :attr:`Comparison.rows`: every measure with our estimate gets our
+        :attr:`dmnpharm.catalog.Comparison.rows`: every measure with our estimate gets our
         standardized effect with its CI (red squares), then each catalogued
         finding on it with a numeric effect size (blue dots, its metric in
         brackets). A magnitude reported against its direction's sign (e.g.
@@ -112,3 +118,39 @@ def forest_figure(rows: pd.DataFrame, title: str) -> Figure:
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     return fig
+
+
+def write_comparison(comparison: Comparison, out: str | Path, overwrite: bool = False) -> Path:
+    """Write a comparison as ``compare.tsv``, ``compare.json`` and ``compare_forest.png``.
+
+    Parameters
+    ----------
+    comparison : dmnpharm.catalog.Comparison
+        As :func:`dmnpharm.catalog.compare` returns.
+    out : str or Path
+        Output folder, written atomically.
+    overwrite : bool
+        Replace a non-empty ``out``.
+
+    Returns
+    -------
+    Path
+        The output folder.
+
+    Raises
+    ------
+    OutputExistsError
+        If ``out`` is not empty and ``overwrite`` is False.
+    """
+    with staged_output_dir(Path(out), overwrite=overwrite) as staging:
+        write_tsv(comparison.rows, staging / "compare.tsv")
+        payload = {"summary": comparison.summary, "rows": records(comparison.rows)}
+        (staging / "compare.json").write_text(
+            json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        s = comparison.summary
+        title = f"{s['agent'] or s['drug_class']} ({s['population']}): this study vs literature"
+        forest_figure(comparison.rows, title).savefig(
+            staging / "compare_forest.png", format="png", metadata={"Software": None}
+        )
+    return Path(out)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from dmnpharm.atlases import Atlas, load_atlas
-from dmnpharm.catalog import Comparison, forest_figure
+from dmnpharm.catalog import Comparison
+from dmnpharm.config import AnalysisConfig
 from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES
 from dmnpharm.report import (
     ReportContent,
@@ -22,7 +23,7 @@ from dmnpharm.report import (
     references_sentence,
     write_report,
 )
-from dmnpharm.config._analysis import RunConfig
+from dmnpharm.report._forest import forest_figure
 from dmnpharm.stats import PermutationNull
 
 __all__ = ["build_report", "methods_paragraph"]
@@ -30,7 +31,7 @@ __all__ = ["build_report", "methods_paragraph"]
 
 def methods_paragraph(
     design: pd.DataFrame,
-    config: RunConfig,
+    config: AnalysisConfig,
     versions: dict[str, str],
     measures: list[str] | None = None,
 ) -> str:
@@ -40,7 +41,7 @@ def methods_paragraph(
     ----------
     design : pandas.DataFrame
         One row per run included.
-    config : RunConfig
+    config : AnalysisConfig
         The analytic choices (atlas resolved).
     versions : dict
         Package versions recorded in provenance.
@@ -57,6 +58,7 @@ def methods_paragraph(
     atlas = load_atlas(str(config.atlas))
     n_sub = design["participant_id"].nunique()
     a, b = config.contrast
+    inference = config.inference
     trs = sorted(set(design["repetition_time"]))
     tr_text = ", ".join(f"{t:g}" for t in trs)
     tested = measures or ["dmn_within_fc", "dmn_salience_fc"]
@@ -72,18 +74,18 @@ def methods_paragraph(
         f"{measure_text}. Region-level and DMN edge-level values were stored but not tested. "
         f"{_gsr_text(config)}Runs of a participant under the same condition were "
         f"averaged. The within-subject contrast {a} - {b} was tested with a paired t test per "
-        f"measure; p-values came from {config.n_permutations} random sign flips of the "
-        f"participants' paired differences (seed {config.seed}; exact enumeration when fewer "
+        f"measure; p-values came from {inference.n_permutations} random sign flips of the "
+        f"participants' paired differences (seed {inference.seed}; exact enumeration when fewer "
         f"flips exist), with family-wise error controlled across measures by the maximum |t| "
         f"and false discovery rate by Benjamini-Hochberg. Confidence intervals "
-        f"({config.confidence:.0%}) are parametric (Student t, n - 1 degrees of freedom). "
+        f"({inference.confidence:.0%}) are parametric (Student t, n - 1 degrees of freedom). "
         f"Software: numpy {versions.get('numpy')}, scipy {versions.get('scipy')}, pandas "
         f"{versions.get('pandas')}, nilearn {versions.get('nilearn')}. "
         f"{references_sentence(tested, config.estimator)}"
     ).rstrip()
 
 
-def _gsr_text(config: RunConfig) -> str:
+def _gsr_text(config: AnalysisConfig) -> str:
     if not config.gsr_sensitivity or config.denoise.strategy == "36p":
         return ""
     other = "without" if config.denoise.gsr else "with"
@@ -255,7 +257,7 @@ def build_report(
     design: pd.DataFrame,
     metrics: pd.DataFrame,
     results: pd.DataFrame,
-    config: RunConfig,
+    config: AnalysisConfig,
     provenance: dict[str, Any],
     truth: dict[str, Any] | None,
     path: Path,
@@ -278,7 +280,7 @@ def build_report(
         Tidy metrics table.
     results : pandas.DataFrame
         Group results.
-    config : RunConfig
+    config : AnalysisConfig
         Analytic choices.
     provenance : dict
         Recorded configuration, versions and input hashes.
@@ -336,7 +338,9 @@ def build_report(
         "atlas": str(config.atlas),
         "confound strategy": config.strategy,
         "connectivity estimator": config.estimator,
-        "permutations": f"{config.n_permutations} sign flips, seed {config.seed}",
+        "permutations": (
+            f"{config.inference.n_permutations} sign flips, seed {config.inference.seed}"
+        ),
     }
     content = ReportContent(
         title=f"dmnpharm report: {a} vs {b}",

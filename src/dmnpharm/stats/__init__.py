@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     )
     from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
     from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
-    from dmnpharm.stats._model import EXTRA_COLUMNS, ModelSpec, StatsResult, analyse
+    from dmnpharm.stats._model import EXTRA_COLUMNS, StatsResult, analyse
     from dmnpharm.stats._nbs import NbsResult, network_based_statistic
     from dmnpharm.stats._null import NULL_MEASURE_LIMIT, PermutationNull
     from dmnpharm.stats._paired import (
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         sign_flip_test,
     )
     from dmnpharm.stats._qc import QC_MEASURES, motion_imbalance, qc_fc, run_qc
+    from dmnpharm.stats._spec import ModelSpec
     from dmnpharm.stats._special import mixed_model, normalization
     from dmnpharm.stats._tfce import TfceResult, tfce, tfce_permutation_test
     from dmnpharm.stats._two_sample import two_sample_permutation_test
@@ -38,9 +39,9 @@ __all__ = [
     "CONFIDENCE",
     "EXTRA_COLUMNS",
     "MOTION_PERMUTATIONS",
+    "NULL_MEASURE_LIMIT",
     "N_BOOTSTRAP",
     "N_PERMUTATIONS",
-    "NULL_MEASURE_LIMIT",
     "QC_MEASURES",
     "RESULT_COLUMNS",
     "Exchangeability",

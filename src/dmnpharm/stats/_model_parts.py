@@ -14,6 +14,7 @@ from dmnpharm._utils import closest_match, get_logger
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._null import PermutationNull
 from dmnpharm.stats._paired import RESULT_COLUMNS
+from dmnpharm.stats._spec import ModelSpec
 
 __all__ = ["EXTRA_COLUMNS", "ModelSpec", "StatsResult"]
 
@@ -28,49 +29,6 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "partial_eta2",
     "model",
 )
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Which design columns the group model uses (see the module table).
-
-    Parameters
-    ----------
-    within : str, optional
-        Within-subject factor column (e.g. ``condition``, ``session_id``).
-    contrast : tuple of str, optional
-        ``(a, b)`` levels of ``within``: the change ``a - b``.
-    between : str, optional
-        Between-subject factor column (e.g. ``group``, ``arm``, ``medication``).
-    between_contrast : tuple of str, optional
-        ``(a, b)`` levels of ``between`` compared (A minus B).
-    covariates : tuple of str
-        Subject-level nuisance covariates.
-    test_covariate : str, optional
-        A subject-level covariate whose association is tested.
-    trend : str, optional
-        Numeric run-level column (e.g. ``dose_mg``) whose within-subject
-        linear trend is tested.
-    block : str, optional
-        Subject-level block column (e.g. ``site``).
-    subject : str
-        Subject column.
-    incomplete : str
-        ``refuse`` (default) or ``drop``: what to do with subjects lacking a
-        level of ``within`` that the analysis needs. Dropped subjects are
-        listed in the log and the result.
-    """
-
-    within: str | None = None
-    contrast: tuple[str, str] | None = None
-    between: str | None = None
-    between_contrast: tuple[str, str] | None = None
-    covariates: tuple[str, ...] = ()
-    test_covariate: str | None = None
-    trend: str | None = None
-    block: str | None = None
-    subject: str = "participant_id"
-    incomplete: str = "refuse"
 
 
 @dataclass(frozen=True, eq=False)

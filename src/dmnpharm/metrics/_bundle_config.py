@@ -1,0 +1,67 @@
+"""The metrics bundle's settings: a plain value, cheap to import (configurations hold it)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from dmnpharm.exceptions import InputError
+from dmnpharm.metrics._estimators import ESTIMATORS
+from dmnpharm.signal import ALFF_BAND
+
+__all__ = ["BundleConfig"]
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    """What the bundle computes, and with which settings (all recorded).
+
+    Parameters
+    ----------
+    estimator : str
+        A key of :data:`ESTIMATORS`.
+    regions : bool
+        Also give per-region rows (GBC, ALFF/fALFF, DMN node degree and
+        participation, entropy and complexity of DMN regions).
+    edges : bool
+        Also give one row per pair of DMN regions.
+    density : float
+        Proportional threshold for degree and participation (fraction of
+        the strongest positive edges kept).
+    window_s : float
+        Sliding-window length in seconds.
+    window_step : int
+        Shift between windows in volumes.
+    entropy_m : int
+        Sample entropy template length.
+    entropy_r : float
+        Sample entropy tolerance in SDs of the signal.
+    band : tuple of float
+        ALFF band in Hz.
+    """
+
+    estimator: str = "pearson"
+    regions: bool = True
+    edges: bool = True
+    density: float = 0.1
+    window_s: float = 60.0
+    window_step: int = 1
+    entropy_m: int = 2
+    entropy_r: float = 0.2
+    band: tuple[float, float] = ALFF_BAND
+
+    def __post_init__(self) -> None:
+        """Check the settings."""
+        if self.estimator not in ESTIMATORS:
+            raise InputError(
+                f"estimator {self.estimator!r} is not known; use one of {', '.join(ESTIMATORS)}"
+            )
+        if not 0 < self.density < 1:
+            raise InputError(f"density must be between 0 and 1; got {self.density!r}")
+        if not (math.isfinite(self.window_s) and self.window_s > 0) or self.window_step < 1:
+            raise InputError("window_s must be positive and window_step at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as a JSON-ready dict."""
+        return {**asdict(self), "band": list(self.band)}
