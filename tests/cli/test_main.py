@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from dmnpharm.cli import build_parser, main
+from dmnpharm.cli._main import COMMANDS
 
 
 def test_demo_detects_the_planted_effect(
@@ -167,10 +168,50 @@ def test_bad_study_lists_problems(
 
 
 def test_parser_lists_the_commands() -> None:
-    """The three commands of the walking skeleton exist."""
+    """Every command of the parser has its module's function in the dispatch table."""
     help_text = build_parser().format_help()
     for command in ("simulate", "run", "demo", "power"):
         assert command in help_text
+    parser = build_parser()
+    subcommands = next(
+        action for action in parser._actions if action.dest == "command"
+    )
+    assert set(subcommands.choices) == set(COMMANDS)
+
+
+def test_seed_is_one_flag_and_perm_seed_a_warning_alias(
+    small_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--perm-seed still works, warns, and gives what --seed gives."""
+    base = ["run", str(small_study), "--permutations", "50", "-q"]
+    assert main([*base, "--out", str(tmp_path / "new"), "--seed", "3"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--out", str(tmp_path / "old"), "--perm-seed", "3"]) == 0
+    assert "--perm-seed is deprecated and will be removed; use --seed" in capsys.readouterr().err
+    new = pd.read_parquet(tmp_path / "new" / "group" / "results.parquet")
+    old = pd.read_parquet(tmp_path / "old" / "group" / "results.parquet")
+    pd.testing.assert_frame_equal(new, old)
+    provenance = json.loads((tmp_path / "old" / "provenance.json").read_text())
+    assert provenance["config"]["seed"] == 3
+    assert provenance["config"]["n_permutations"] == 50
+
+
+def test_stats_seed_and_tr_aliases_parse(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command takes --seed; --tr is the deprecated spelling of --repetition-time."""
+    parser = build_parser()
+    for argv in (
+        ["stats", "t.tsv", "--out", "o", "--seed", "4"],
+        ["power", "--out", "o", "--seed", "4"],
+        ["simulate", "--out", "o", "--seed", "4"],
+        ["demo", "--seed", "4"],
+        ["run", "s", "--out", "o", "--seed", "4"],
+    ):
+        assert parser.parse_args(argv).seed == 4
+    old = parser.parse_args(["simulate", "--out", "o", "--tr", "2.5"])
+    new = parser.parse_args(["simulate", "--out", "o", "--repetition-time", "2.5"])
+    assert old.repetition_time == new.repetition_time == 2.5
+    assert old.deprecations == ["--tr is deprecated and will be removed; use --repetition-time"]
+    assert not hasattr(new, "deprecations")
 
 
 def test_simulate_voxel_level(tmp_path: Path) -> None:
@@ -218,7 +259,8 @@ def test_power_writes_table_curve_and_provenance(
 def test_stats_on_the_demo_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Stats on run's metrics table gives run's results; bad levels are explained."""
     demo = tmp_path / "demo"
-    assert main(["demo", "--out", str(demo), "--permutations", "999", "-q"]) == 0
+    argv = ["demo", "--out", str(demo), "--subjects", "8", "--permutations", "999", "-q"]
+    assert main(argv) == 0
     capsys.readouterr()
     out = tmp_path / "stats"
     argv = ["stats", str(demo / "metrics.parquet"), "--out", str(out)]
