@@ -196,7 +196,7 @@ def test_seed_is_one_flag_and_perm_seed_a_warning_alias(
     assert provenance["config"]["n_permutations"] == 50
 
 
-def test_stats_seed_and_tr_aliases_parse(capsys: pytest.CaptureFixture[str]) -> None:
+def test_stats_seed_and_tr_aliases_parse() -> None:
     """Every command takes --seed; --tr is the deprecated spelling of --repetition-time."""
     parser = build_parser()
     for argv in (
