@@ -23,7 +23,7 @@ def _private_cache_and_in_process_runs(
 
     A test never finds results another test cached, nor writes to the user's
     cache. Per-run work runs synchronously unless a test asks for Dask (the
-    tests under ``tests/run/test_execution.py`` start real clusters).
+    tests under ``tests/pipeline/test_execution.py`` start real clusters).
     """
     monkeypatch.setenv("DMNPHARM_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("DMNPHARM_SCHEDULER", "synchronous")

@@ -10,7 +10,8 @@ import dmnpharm
 def test_import_adds_no_logging_handler() -> None:
     """Importing dmnpharm configures nothing (CONVENTIONS rule 4)."""
     code = (
-        "import logging, dmnpharm, dmnpharm.run, dmnpharm.cli;"
+        "import logging, dmnpharm, dmnpharm.pipeline, dmnpharm.cli;"
+        "dmnpharm.Study, dmnpharm.AnalysisConfig, dmnpharm.Results;"
         "assert not logging.getLogger('dmnpharm').handlers;"
         "assert not logging.getLogger().handlers;"
         "import matplotlib; assert matplotlib.get_backend() is not None"

@@ -34,14 +34,14 @@ def console() -> Iterator[_Collect]:
 
 def test_file_gets_info_the_console_does_not(tmp_path: Path, console: _Collect) -> None:
     """INFO reaches the file although the logger was at WARNING; the console is unchanged."""
-    logger = get_logger("run")
+    logger = get_logger("pipeline")
     with log_to_file(tmp_path / "run.log", logging.INFO) as path:
         logger.debug("detail")
         logger.info("progress")
         logger.warning("careful")
     text = path.read_text()
-    assert "INFO dmnpharm.run: progress" in text
-    assert "WARNING dmnpharm.run: careful" in text
+    assert "INFO dmnpharm.pipeline: progress" in text
+    assert "WARNING dmnpharm.pipeline: careful" in text
     assert "detail" not in text
     assert console.messages == ["careful"]
     package = get_logger()

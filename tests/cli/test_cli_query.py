@@ -23,7 +23,7 @@ def test_run_into_a_store_then_query_it(
     assert store.is_file()
     assert not (out / "results.duckdb").exists()
     log = (out / "dmnpharm.log").read_text()
-    assert " DEBUG dmnpharm.run: " in log
+    assert " DEBUG dmnpharm.pipeline: " in log
     assert f"stored in {store.resolve()}" in log
     capsys.readouterr()
 

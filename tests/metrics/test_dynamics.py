@@ -38,7 +38,7 @@ def _loop_windows(x: np.ndarray, width: int, step: int, weights: np.ndarray) -> 
 def test_one_window_equals_full_run_fc(rng: np.random.Generator) -> None:
     """A window covering the whole run gives the run's within-DMN mean Fisher z."""
     x = _series(rng, 53)
-    res = sliding_window_fc(x, NETWORKS, tr=2.0, window_s=106.0)
+    res = sliding_window_fc(x, NETWORKS, repetition_time=2.0, window_s=106.0)
     dmn = np.flatnonzero(np.array(NETWORKS) == "DMN")
     expected = network_mean_fc(fisher_z_connectivity(x), dmn, dmn)
     assert res.values.shape == (1,)
@@ -50,7 +50,7 @@ def test_one_window_equals_full_run_fc(rng: np.random.Generator) -> None:
 def test_rectangular_windows_match_loop(rng: np.random.Generator) -> None:
     """Every window equals np.corrcoef on its slice; mean and SD (ddof=1) of those."""
     x = _series(rng, 67)
-    res = sliding_window_fc(x, NETWORKS, tr=1.5, window_s=30.0, step=3)
+    res = sliding_window_fc(x, NETWORKS, repetition_time=1.5, window_s=30.0, step=3)
     assert res.window_volumes == 20
     np.testing.assert_array_equal(res.starts, np.arange(0, 48, 3))
     expected = _loop_windows(x, 20, 3, np.ones(20))
@@ -58,18 +58,23 @@ def test_rectangular_windows_match_loop(rng: np.random.Generator) -> None:
     assert res.mean == pytest.approx(np.mean(expected))
     assert res.std == pytest.approx(np.std(expected, ddof=1))
     assert res.taper_sigma_s is None
-    assert res.tr == 1.5
+    assert res.repetition_time == 1.5
     assert res.network == "DMN"
 
 
 def test_tapered_windows_match_weighted_loop(rng: np.random.Generator) -> None:
     """Taper = rectangle convolved with a Gaussian, integrated numerically here."""
     x = _series(rng, 61)
-    tr, width, sigma_tr = 2.0, 22, 3.0
-    res = sliding_window_fc(x, NETWORKS, tr=tr, window_s=44.0, step=5, taper_sigma_s=6.0)
+    repetition_time, width, sigma_volumes = 2.0, 22, 3.0
+    res = sliding_window_fc(
+        x, NETWORKS, repetition_time=repetition_time, window_s=44.0, step=5, taper_sigma_s=6.0
+    )
     t = np.arange(width) - (width - 1) / 2
     weights = np.array(
-        [integrate.quad(lambda u, c=c: norm.pdf(c - u, scale=sigma_tr), -11, 11)[0] for c in t]
+        [
+            integrate.quad(lambda u, c=c: norm.pdf(c - u, scale=sigma_volumes), -11, 11)[0]
+            for c in t
+        ]
     )
     assert weights[0] < 0.6 * weights.max()  # edges down-weighted
     expected = _loop_windows(x, width, 5, weights)
@@ -83,15 +88,15 @@ def test_sliding_window_refuses_bad_settings(rng: np.random.Generator) -> None:
     with pytest.raises(
         InputError, match=r"25 volumes \(50 s at TR 2 s\), shorter than one window"
     ):
-        sliding_window_fc(x, NETWORKS, tr=2.0)
+        sliding_window_fc(x, NETWORKS, repetition_time=2.0)
     with pytest.raises(InputError, match="step"):
-        sliding_window_fc(x, NETWORKS, tr=2.0, window_s=20.0, step=0)
-    with pytest.raises(InputError, match="tr must be a positive number of seconds"):
-        sliding_window_fc(x, NETWORKS, tr=0.0)
+        sliding_window_fc(x, NETWORKS, repetition_time=2.0, window_s=20.0, step=0)
+    with pytest.raises(InputError, match="repetition_time must be a positive number of seconds"):
+        sliding_window_fc(x, NETWORKS, repetition_time=0.0)
     with pytest.raises(InputError, match="need >= 3"):
-        sliding_window_fc(x, NETWORKS, tr=2.0, window_s=3.0)
+        sliding_window_fc(x, NETWORKS, repetition_time=2.0, window_s=3.0)
     with pytest.raises(InputError, match="has 1 region"):
-        sliding_window_fc(x, NETWORKS, tr=2.0, window_s=20.0, network="FPN")
+        sliding_window_fc(x, NETWORKS, repetition_time=2.0, window_s=20.0, network="FPN")
     x[:12, 2] = 5.0
     with pytest.raises(InputError, match="region column 2 is constant in the window starting"):
-        sliding_window_fc(x, NETWORKS, tr=2.0, window_s=20.0)
+        sliding_window_fc(x, NETWORKS, repetition_time=2.0, window_s=20.0)

@@ -1,4 +1,4 @@
-"""``dmnpharm run`` on an observational cohort: the between-subject design."""
+"""An analysis of an observational cohort: the between-subject design."""
 
 from __future__ import annotations
 
@@ -10,18 +10,15 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
+from dmnpharm import AnalysisConfig, Inference, Study
+from dmnpharm.config import between_model, paired_model
 from dmnpharm.exceptions import InputError, StudyValidationError
-from dmnpharm.run import RunConfig, run_study
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_simulated_study
 
-CONFIG = RunConfig(
-    n_permutations=499,
-    denoise=DenoiseConfig("6p"),
-    between="medication",
-    between_contrast=("ssri", "none"),
-    covariates=("age",),
-    block="site",
+MODEL = between_model("medication", ("ssri", "none"), covariates=("age",), block="site")
+CONFIG = AnalysisConfig(
+    inference=Inference(n_permutations=499), denoise=DenoiseConfig("6p"), model=MODEL
 )
 
 
@@ -39,7 +36,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_between_design_matches_ordinary_least_squares(cohort: Path, tmp_path: Path) -> None:
     """Estimates and t equal statsmodels OLS of value ~ medication + age + site per measure."""
-    result = run_study(cohort, tmp_path / "out", CONFIG)
+    result = Study.from_folder(cohort).analyse(CONFIG, tmp_path / "out")
     participants = pd.read_csv(cohort / "participants.tsv", sep="\t")
     metrics = result.metrics
     assert set(metrics["participant_id"]) == set(participants["participant_id"])
@@ -65,10 +62,13 @@ def test_between_design_matches_ordinary_least_squares(cohort: Path, tmp_path: P
 
 def test_between_design_problems_are_named_before_any_work(cohort: Path, tmp_path: Path) -> None:
     """A missing column or level names participants.tsv and suggests the fix."""
+    study = Study.from_folder(cohort)
+    misspelt = CONFIG.replace(model=replace(MODEL, between="medicaton"))
     with pytest.raises(StudyValidationError, match="did you mean 'medication'"):
-        run_study(cohort, tmp_path / "a", replace(CONFIG, between="medicaton"))
+        study.analyse(misspelt, tmp_path / "a")
+    absent = CONFIG.replace(model=replace(MODEL, between_contrast=("snri", "none")))
     with pytest.raises(StudyValidationError, match="--between-contrast"):
-        run_study(cohort, tmp_path / "b", replace(CONFIG, between_contrast=("snri", "none")))
+        study.analyse(absent, tmp_path / "b")
     with pytest.raises(InputError, match="between"):
-        RunConfig(covariates=("age",))
+        AnalysisConfig(model=replace(paired_model(), covariates=("age",)))
     assert not (tmp_path / "a").exists()

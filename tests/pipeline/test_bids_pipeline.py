@@ -1,4 +1,4 @@
-"""dmnpharm run on a voxel-level (BIDS + fMRIPrep) simulated study."""
+"""An analysis of a voxel-level (BIDS + fMRIPrep) simulated study."""
 
 import json
 import shutil
@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 import dmnpharm.pipeline._work as work_module
+from dmnpharm import AnalysisConfig, Execution, Inference, Study
 from dmnpharm.atlases import load_atlas
 from dmnpharm.cli import main
 from dmnpharm.cli._main import RUN_FAILURES_EXIT
 from dmnpharm.exceptions import RunFailuresError
 from dmnpharm.io import DEFAULT_SPACE
-from dmnpharm.run import Execution, RunConfig, run_study
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import (
     Effect,
@@ -43,9 +43,9 @@ def voxel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_bids_run_becomes_a_task_naming_its_files(voxel_study: Path) -> None:
     """The task names the image relative to the study, with its confounds, mask, TR and length."""
     from dmnpharm.io import discover_study
-    from dmnpharm.pipeline._bids import bids_task
+    from dmnpharm.pipeline._adapters import bids_task
 
-    config = RunConfig(atlas="seitzman300", denoise=DenoiseConfig("6p"))
+    config = AnalysisConfig(atlas="seitzman300", denoise=DenoiseConfig("6p"))
     run = discover_study(voxel_study).runs[0]
     task = bids_task(run, voxel_study, config)
     assert task.kind == "bids"
@@ -62,8 +62,10 @@ def test_run_recovers_the_planted_effect_from_images(voxel_study: Path, tmp_path
     8 subjects: the paired SE is about 0.03, so the estimate must lie within 3 SE
     of the planted change; QC, exclusions and the extraction are recorded.
     """
-    config = RunConfig(n_permutations=255, denoise=DenoiseConfig("acompcor"))
-    result = run_study(voxel_study, tmp_path / "out", config)
+    config = AnalysisConfig(
+        inference=Inference(n_permutations=255), denoise=DenoiseConfig("acompcor")
+    )
+    result = Study.from_folder(voxel_study).analyse(config, tmp_path / "out")
     row = result.results.set_index("measure").loc["dmn_within_fc"]
     se = (row["ci_high"] - row["ci_low"]) / (2 * 2.365)  # t(0.975, 7)
     assert abs(row["estimate"] + 0.10) < 3 * se
@@ -98,9 +100,9 @@ def test_a_corrupt_run_fails_alone_and_is_listed(voxel_study: Path, tmp_path: Pa
     func = study / "derivatives" / "fmriprep" / "sub-03" / "ses-2" / "func"
     bold = next(func.glob("*_desc-preproc_bold.nii.gz"))
     bold.write_bytes(bold.read_bytes()[: bold.stat().st_size // 2])
-    config = RunConfig(n_permutations=99)
+    config = AnalysisConfig(inference=Inference(n_permutations=99))
     with pytest.raises(RunFailuresError, match="sub-03_ses-2") as caught:
-        run_study(study, tmp_path / "out", config)
+        Study.from_folder(study).analyse(config, tmp_path / "out")
     assert caught.value.out == str(tmp_path / "out")
     failures = pd.read_csv(tmp_path / "out" / "group" / "failures.tsv", sep="\t")
     assert len(failures) == 1
@@ -111,7 +113,9 @@ def test_a_corrupt_run_fails_alone_and_is_listed(voxel_study: Path, tmp_path: Pa
     assert bold.name in report
     provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
     assert len(provenance["failures"]) == 1
-    result = run_study(study, tmp_path / "out2", replace(config, allow_failures=True))
+    result = Study.from_folder(study).analyse(
+        config.replace(allow_failures=True), tmp_path / "out2"
+    )
     exclusions = pd.read_csv(tmp_path / "out2" / "group" / "exclusions.tsv", sep="\t")
     text = " ".join(exclusions["exclusion"])
     assert "failed and left out" in text
@@ -136,13 +140,14 @@ def test_a_new_cleaning_reuses_the_extracted_signals(
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(work_module, "extract_timeseries", counted)
-    first = run_study(voxel_study, tmp_path / "a", RunConfig(n_permutations=99))
+    study = Study.from_folder(voxel_study)
+    first = study.analyse(AnalysisConfig(inference=Inference(n_permutations=99)), tmp_path / "a")
     assert len(calls) == 16
-    other = RunConfig(n_permutations=99, denoise=DenoiseConfig("6p"))
-    second = run_study(voxel_study, tmp_path / "b", other)
+    other = AnalysisConfig(inference=Inference(n_permutations=99), denoise=DenoiseConfig("6p"))
+    second = study.analyse(other, tmp_path / "b")
     assert len(calls) == 16
     assert set(second.metrics["strategy"]) == {"6p"}
-    uncached = run_study(voxel_study, tmp_path / "c", other, execution=Execution(cache=False))
+    uncached = study.analyse(other.replace(execution=Execution(cache=False)), tmp_path / "c")
     assert len(calls) == 32
     pd.testing.assert_frame_equal(second.metrics, uncached.metrics)
     assert not first.metrics["value"].equals(second.metrics["value"])
@@ -166,8 +171,10 @@ def test_voxel_maps_come_from_the_same_run(voxel_study: Path, tmp_path: Path) ->
     DMN spheres than in visual ones on placebo; the planted drop in within-DMN
     FC shows as lower PCC-DMN values on drug, on average.
     """
-    config = RunConfig(n_permutations=99, denoise=DenoiseConfig("6p"), voxel_maps=True)
-    result = run_study(voxel_study, tmp_path / "out", config)
+    config = AnalysisConfig(
+        inference=Inference(n_permutations=99), denoise=DenoiseConfig("6p"), voxel_maps=True
+    )
+    result = Study.from_folder(voxel_study).analyse(config, tmp_path / "out")
     folder = tmp_path / "out" / "voxel_maps"
     assert len(list(folder.glob("*_boldmap.nii.gz"))) == 16 * 6
     atlas = load_atlas("seitzman300")
@@ -208,8 +215,12 @@ def test_aroma_strategy_reads_the_aroma_images(voxel_study: Path, tmp_path: Path
         confounds = pd.read_csv(table, sep="\t")
         confounds["aroma_motion_01"] = np.random.default_rng(0).standard_normal(len(confounds))
         confounds.to_csv(table, sep="\t", index=False, na_rep="n/a")
-    config = RunConfig(n_permutations=99, denoise=DenoiseConfig("aroma"), space="MNI152NLin6Asym")
-    result = run_study(study, tmp_path / "out", config)
+    config = AnalysisConfig(
+        inference=Inference(n_permutations=99),
+        denoise=DenoiseConfig("aroma"),
+        space="MNI152NLin6Asym",
+    )
+    result = Study.from_folder(study).analyse(config, tmp_path / "out")
     assert result.results["n"].eq(8).all()
     provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
     assert provenance["bold_images"] == "desc-smoothAROMAnonaggr_bold"

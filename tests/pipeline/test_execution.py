@@ -21,19 +21,20 @@ import duckdb
 import pandas as pd
 import pytest
 
-import dmnpharm.execution._dispatch as dispatch_module
 import dmnpharm.execution._cluster as execute_module
+import dmnpharm.pipeline._runs as runs_module
+from dmnpharm import AnalysisConfig, Execution, Inference, Study
 from dmnpharm._utils import output_lock
+from dmnpharm.config import paired_model
 from dmnpharm.exceptions import InputError, OutputExistsError, OutputLockedError
-from dmnpharm.run import Execution, RunCache, RunConfig, run_study
-from dmnpharm.pipeline._tasks import task_keys
-from dmnpharm.execution._cluster import local_workers
-from dmnpharm.pipeline._tasks import RunTask
-from dmnpharm.pipeline._work import execute_run
+from dmnpharm.execution import RunCache, local_workers
+from dmnpharm.metrics import BundleConfig
+from dmnpharm.pipeline._tasks import RunTask, task_keys
+from dmnpharm.pipeline._work import RUN_STAGE, execute_run
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_simulated_study
 
-CONFIG = RunConfig(n_permutations=199, denoise=DenoiseConfig("6p"))
+CONFIG = AnalysisConfig(inference=Inference(n_permutations=199), denoise=DenoiseConfig("6p"))
 
 #: 12 subjects x 2 sessions of 120 volumes: long enough to kill part-way.
 CLUSTER_SPEC = replace(
@@ -139,17 +140,20 @@ def test_cache_keys_follow_what_each_result_depends_on(small_study: Path, tmp_pa
     confounds = timeseries.parent / (
         timeseries.name.split("_atlas-")[0] + "_desc-confounds_timeseries.tsv"
     )
-    config = replace(CONFIG, atlas="seitzman300")
+    config = CONFIG.replace(atlas="seitzman300")
     task = RunTask(
         str(timeseries), "x", "roi", str(timeseries), 2.0, config, confounds=str(confounds)
     )
     base = task_keys(task, cache)
     assert base[0] is None  # ROI-level signals are a file read, not cached
-    group_only = replace(config, n_permutations=5000, seed=3, contrast=("placebo", "drug"))
+    group_only = config.replace(
+        inference=Inference(n_permutations=5000, seed=3), model=paired_model(("placebo", "drug"))
+    )
     assert task_keys(replace(task, config=group_only), cache) == base
-    other = replace(config, denoise=DenoiseConfig("24p"))
+    other = config.replace(denoise=DenoiseConfig("24p"))
     assert task_keys(replace(task, config=other), cache)[1] != base[1]
-    assert task_keys(replace(task, config=replace(config, estimator="partial")), cache) != base
+    partial = config.replace(bundle=BundleConfig(estimator="partial"))
+    assert task_keys(replace(task, config=partial), cache) != base
     table = pd.read_csv(confounds, sep="\t")
     table.loc[0, "trans_x"] += 0.001
     table.to_csv(confounds, sep="\t", index=False, na_rep="n/a")
@@ -171,10 +175,11 @@ def test_a_rerun_takes_every_run_from_the_cache(
         calls.append(task.source)
         return execute_run(task, signals)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(dispatch_module, "execute_run", counted)
-    first = run_study(small_study, tmp_path / "a", CONFIG)
+    monkeypatch.setattr(runs_module, "RUN_STAGE", replace(RUN_STAGE, work=counted))
+    study = Study.from_folder(small_study)
+    first = study.analyse(CONFIG, tmp_path / "a")
     assert len(calls) == 16
-    second = run_study(small_study, tmp_path / "b", replace(CONFIG, n_permutations=299))
+    second = study.analyse(CONFIG.replace(inference=Inference(n_permutations=299)), tmp_path / "b")
     assert len(calls) == 16
     pd.testing.assert_frame_equal(first.metrics, second.metrics)
     for name in ("metrics.parquet", "metrics_regions.parquet", "metrics_edges.parquet"):
@@ -184,10 +189,10 @@ def test_a_rerun_takes_every_run_from_the_cache(
         if path.is_file():
             twin = tmp_path / "b" / path.relative_to(tmp_path / "a")
             assert filecmp.cmp(path, twin, shallow=False), path.name
-    run_study(small_study, tmp_path / "c", replace(CONFIG, denoise=DenoiseConfig("24p")))
+    study.analyse(CONFIG.replace(denoise=DenoiseConfig("24p")), tmp_path / "c")
     assert len(calls) == 32
-    uncached = Execution(cache=False)
-    fresh = run_study(small_study, tmp_path / "d", CONFIG, execution=uncached)
+    uncached = CONFIG.replace(execution=Execution(cache=False))
+    fresh = study.analyse(uncached, tmp_path / "d")
     assert len(calls) == 48
     pd.testing.assert_frame_equal(first.metrics, fresh.metrics)
 
@@ -197,16 +202,18 @@ def test_an_output_holding_this_analysis_is_left_alone(
 ) -> None:
     """The same command again: nothing redone, same result; another analysis: refused."""
     out = tmp_path / "out"
-    first = run_study(small_study, out, CONFIG)
+    study = Study.from_folder(small_study)
+    first = study.analyse(CONFIG, out)
     stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
-    monkeypatch.setattr(dispatch_module, "execute_run", None)  # any per-run work would fail
-    again = run_study(small_study, out, CONFIG)
+    # any per-run work would fail
+    monkeypatch.setattr(runs_module, "RUN_STAGE", replace(RUN_STAGE, work=None))
+    again = study.analyse(CONFIG, out)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamp
     assert again.analysis_id == first.analysis_id
     pd.testing.assert_frame_equal(again.metrics, first.metrics)
     pd.testing.assert_frame_equal(again.results, first.results)
     with pytest.raises(OutputExistsError, match="holds another analysis"):
-        run_study(small_study, out, replace(CONFIG, denoise=DenoiseConfig("24p")))
+        study.analyse(CONFIG.replace(denoise=DenoiseConfig("24p")), out)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamp
 
 
@@ -216,11 +223,11 @@ def test_a_second_writer_is_refused_and_stale_staging_is_cleared(
     """A held lock on the output folder stops a run at once; leftovers of a crash are removed."""
     out = tmp_path / "out"
     with output_lock(out), pytest.raises(OutputLockedError, match="another dmnpharm process"):
-        run_study(small_study, out, CONFIG)
+        Study.from_folder(small_study).analyse(CONFIG, out)
     assert not out.exists()
     stale = tmp_path / ".out.partial-killed"
     (stale / "derivatives").mkdir(parents=True)
-    run_study(small_study, out, CONFIG)
+    Study.from_folder(small_study).analyse(CONFIG, out)
     assert not stale.exists()
     assert (out / "report.html").is_file()
 
@@ -353,7 +360,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_results_match(
         assert run.returncode == 0, stderr.decode()[-3000:]
         assert 3 <= done_before_kill < 24, "the run ended before a worker could be killed"
         assert processes[1].poll() is not None
-        local = run_study(cluster_study, tmp_path / "local", CONFIG)
+        local = Study.from_folder(cluster_study).analyse(CONFIG, tmp_path / "local")
         clustered = pd.read_parquet(out / "metrics.parquet")
         pd.testing.assert_frame_equal(
             clustered, pd.read_parquet(tmp_path / "local" / "metrics.parquet")

@@ -1,4 +1,4 @@
-"""Outputs of ``run_study`` besides the tables: BIDS derivatives, results store, log."""
+"""Outputs of ``Study.analyse`` besides the tables: BIDS derivatives, results store, log."""
 
 import json
 import re
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dmnpharm import AnalysisConfig, Inference, Results, Study
 from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import OutputExistsError
-from dmnpharm.run import RunConfig, RunResult, run_study
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.store import query
 
@@ -35,21 +35,18 @@ SIDECAR = {
     "Provenance",
 }
 CENSORED = DenoiseConfig("6p", gsr=True, fd_threshold=0.25)
+QUICK = AnalysisConfig(inference=Inference(n_permutations=99))
 
 
 @pytest.fixture(scope="module")
 def two_analyses(
     small_study_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[Path, RunResult, RunResult]:
+) -> tuple[Path, Results, Results]:
     """Analyse the small study twice (strategies none and 6p+gsr) into one store."""
     base = tmp_path_factory.mktemp("outputs")
-    first = run_study(small_study_template, base / "none", RunConfig(n_permutations=99))
-    second = run_study(
-        small_study_template,
-        base / "6pgsr",
-        RunConfig(n_permutations=99, denoise=CENSORED),
-        store=base / "none",
-    )
+    study = Study.from_folder(small_study_template)
+    first = study.analyse(QUICK, base / "none")
+    second = study.analyse(QUICK.replace(denoise=CENSORED), base / "6pgsr", store=base / "none")
     return base, first, second
 
 
@@ -101,7 +98,7 @@ def check_derivatives(out: Path, study: Path, strategy: str, label: str) -> int:
 
 
 def test_derivatives_follow_the_bids_conventions(
-    two_analyses: tuple[Path, RunResult, RunResult], small_study_template: Path
+    two_analyses: tuple[Path, Results, Results], small_study_template: Path
 ) -> None:
     """Both analyses write one time series and one matrix (+ sidecars) per run."""
     base, _, _ = two_analyses
@@ -113,7 +110,7 @@ def test_derivatives_follow_the_bids_conventions(
     assert sum(censored) > 0
 
 
-def test_store_holds_both_analyses(two_analyses: tuple[Path, RunResult, RunResult]) -> None:
+def test_store_holds_both_analyses(two_analyses: tuple[Path, Results, Results]) -> None:
     """The second run appended to the first one's store; the ids tell them apart."""
     base, first, second = two_analyses
     assert first.store == base / "none" / "results.duckdb"
@@ -160,17 +157,17 @@ def test_store_holds_both_analyses(two_analyses: tuple[Path, RunResult, RunResul
     assert provenance["analysis_id"] == first.analysis_id
 
 
-def test_log_file(two_analyses: tuple[Path, RunResult, RunResult]) -> None:
+def test_log_file(two_analyses: tuple[Path, Results, Results]) -> None:
     """Each output folder has the run's log at INFO."""
     base, first, _ = two_analyses
     log = (base / "none" / "dmnpharm.log").read_text()
-    assert f"INFO dmnpharm.run: analysis {first.analysis_id} stored in" in log
+    assert f"INFO dmnpharm.pipeline: analysis {first.analysis_id} stored in" in log
     assert "16 runs measured, 0 excluded, 0 failed" in log
     assert " DEBUG " not in log
 
 
 def test_the_same_analysis_is_refused_before_any_work(
-    two_analyses: tuple[Path, RunResult, RunResult],
+    two_analyses: tuple[Path, Results, Results],
     small_study_template: Path,
     tmp_path: Path,
 ) -> None:
@@ -178,6 +175,6 @@ def test_the_same_analysis_is_refused_before_any_work(
     base, first, _ = two_analyses
     again = tmp_path / "again"
     with pytest.raises(OutputExistsError, match=f"'{first.analysis_id}' is already in"):
-        run_study(small_study_template, again, RunConfig(n_permutations=99), store=base / "none")
+        Study.from_folder(small_study_template).analyse(QUICK, again, store=base / "none")
     assert not again.exists()
     assert list(tmp_path.iterdir()) == []

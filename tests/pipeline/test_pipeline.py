@@ -1,4 +1,4 @@
-"""``run_study`` and ``run_demo`` end to end on small simulated studies."""
+"""``Study.analyse`` end to end on small simulated studies."""
 
 import json
 from pathlib import Path
@@ -6,19 +6,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dmnpharm import AnalysisConfig, Inference, Study
+from dmnpharm.config import paired_model
 from dmnpharm.exceptions import InputError, StudyValidationError
-from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES
-from dmnpharm.run import RunConfig, run_study
+from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES, BundleConfig
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.stats import EXTRA_COLUMNS, RESULT_COLUMNS
 
-FAST = RunConfig(n_permutations=500)
+FAST = AnalysisConfig(inference=Inference(n_permutations=500))
 
 
 def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
     """Tables, provenance and report are written; the tables agree with the return value."""
     out = tmp_path / "out"
-    result = run_study(small_study, out, FAST)
+    result = Study.from_folder(small_study).analyse(FAST, out)
     for name in (
         "metrics.tsv",
         "metrics.parquet",
@@ -72,7 +73,8 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
     # participants + 8 sessions + per run: time series, its JSON, confounds TSV and JSON
     assert len(provenance["inputs"]) == 1 + 8 + 16 * 4
     assert all(len(h) == 64 for h in provenance["inputs"].values())
-    assert result.report == out / "report.html"
+    assert result.report_file == out / "report.html"
+    assert result.report() == (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_same_seed_identical_results(small_study: Path, tmp_path: Path) -> None:
@@ -80,13 +82,13 @@ def test_same_seed_identical_results(small_study: Path, tmp_path: Path) -> None:
 
     100 flips are fewer than the 2**8 = 256 possible, so flips are drawn at random.
     """
-    random_flips = RunConfig(n_permutations=100)
-    run_study(small_study, tmp_path / "a", random_flips)
-    run_study(small_study, tmp_path / "b", random_flips)
+    random_flips = AnalysisConfig(inference=Inference(n_permutations=100))
+    Study.from_folder(small_study).analyse(random_flips, tmp_path / "a")
+    Study.from_folder(small_study).analyse(random_flips, tmp_path / "b")
     for name in ("group/results.tsv", "metrics.tsv", "group/paired_differences.tsv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    other = RunConfig(n_permutations=100, seed=1)
-    run_study(small_study, tmp_path / "c", other)
+    other = AnalysisConfig(inference=Inference(n_permutations=100, seed=1))
+    Study.from_folder(small_study).analyse(other, tmp_path / "c")
     a = pd.read_csv(tmp_path / "a" / "group" / "results.tsv", sep="\t")
     c = pd.read_csv(tmp_path / "c" / "group" / "results.tsv", sep="\t")
     pd.testing.assert_series_equal(a["statistic"], c["statistic"])
@@ -104,7 +106,7 @@ def test_subject_with_one_condition_fails_before_any_output(
     table.to_csv(sessions, sep="\t", index=False)
     out = tmp_path / "out"
     with pytest.raises(StudyValidationError) as info:
-        run_study(small_study, out, FAST)
+        Study.from_folder(small_study).analyse(FAST, out)
     assert str(sessions) in str(info.value)
     assert "participant 'sub-05' has no run under 'drug'" in str(info.value)
     assert drug_session
@@ -114,25 +116,27 @@ def test_subject_with_one_condition_fails_before_any_output(
 
 def test_unknown_contrast_condition(small_study: Path, tmp_path: Path) -> None:
     """A contrast naming an absent condition lists the conditions there are."""
-    config = RunConfig(contrast=("active", "placebo"), n_permutations=10)
+    config = AnalysisConfig(
+        model=paired_model(("active", "placebo")), inference=Inference(n_permutations=10)
+    )
     with pytest.raises(StudyValidationError, match="condition 'active' of the contrast"):
-        run_study(small_study, tmp_path / "out", config)
+        Study.from_folder(small_study).analyse(config, tmp_path / "out")
 
 
 def test_config_rejects_unavailable_choices() -> None:
     """Choices that do not exist are refused, not ignored."""
     with pytest.raises(InputError, match="36q"):
-        RunConfig(denoise=DenoiseConfig("36q"))
+        AnalysisConfig(denoise=DenoiseConfig("36q"))
     with pytest.raises(InputError, match="estimator"):
-        RunConfig(estimator="spearman")
+        AnalysisConfig(bundle=BundleConfig(estimator="spearman"))
     with pytest.raises(InputError, match="two different conditions"):
-        RunConfig(contrast=("drug", "drug"))
+        AnalysisConfig(model=paired_model(("drug", "drug")))
 
 
 def test_ground_truth_shown_in_report(small_study: Path, tmp_path: Path) -> None:
     """A simulated study's planted effects appear beside the estimates in the report."""
-    result = run_study(small_study, tmp_path / "out", FAST)
-    html = result.report.read_text()
+    result = Study.from_folder(small_study).analyse(FAST, tmp_path / "out")
+    html = result.report()
     assert "Planted effects" in html
     assert "dmn_within_fc" in html
     assert "Methods" in html
@@ -148,8 +152,10 @@ def test_estimators_are_recorded_and_recover_the_effect(
     The tangent reference is the geometric mean of every included run's covariance,
     one per analysis; the runs that formed it are listed in the provenance.
     """
-    config = RunConfig(n_permutations=500, estimator=estimator)
-    result = run_study(small_study, tmp_path / "out", config)
+    config = AnalysisConfig(
+        bundle=BundleConfig(estimator=estimator), inference=Inference(n_permutations=500)
+    )
+    result = Study.from_folder(small_study).analyse(config, tmp_path / "out")
     metrics = pd.read_parquet(tmp_path / "out" / "metrics.parquet")
     assert set(metrics["estimator"]) == {estimator}
     within = result.results.set_index("measure").loc["dmn_within_fc"]
@@ -174,8 +180,8 @@ def test_estimators_are_recorded_and_recover_the_effect(
 
 def test_gsr_sensitivity_can_be_turned_off(small_study: Path, tmp_path: Path) -> None:
     """Without the sensitivity analysis only the configured cleaning is stored and tested."""
-    config = RunConfig(n_permutations=99, gsr_sensitivity=False)
-    run_study(small_study, tmp_path / "out", config)
+    config = AnalysisConfig(inference=Inference(n_permutations=99), gsr_sensitivity=False)
+    Study.from_folder(small_study).analyse(config, tmp_path / "out")
     metrics = pd.read_parquet(tmp_path / "out" / "metrics.parquet")
     assert set(metrics["analysis"]) == {"primary"}
     assert not (tmp_path / "out" / "group" / "results_gsr_sensitivity.tsv").exists()
@@ -183,13 +189,15 @@ def test_gsr_sensitivity_can_be_turned_off(small_study: Path, tmp_path: Path) ->
 
 def test_drug_named_adds_the_catalog_comparison(small_study: Path, tmp_path: Path) -> None:
     """--drug compares the results with the catalog; a misspelt drug fails before any work."""
-    config = RunConfig(n_permutations=99, drug="escitalopram")
-    run_study(small_study, tmp_path / "out", config)
+    config = AnalysisConfig(inference=Inference(n_permutations=99), drug="escitalopram")
+    Study.from_folder(small_study).analyse(config, tmp_path / "out")
     compared = pd.read_csv(tmp_path / "out" / "compare" / "compare.tsv", sep="\t")
     claims = compared[compared["kind"] == "claim"]
     assert "ssri_healthy_within_decrease" in set(claims["id"])
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Beside the evidence catalog" in html
     with pytest.raises(InputError, match="escitalopramm"):
-        run_study(small_study, tmp_path / "out2", RunConfig(drug="escitalopramm"))
+        Study.from_folder(small_study).analyse(
+            AnalysisConfig(drug="escitalopramm"), tmp_path / "out2"
+        )
     assert not (tmp_path / "out2").exists()

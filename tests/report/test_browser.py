@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from dmnpharm import AnalysisConfig, Inference, Study
+from dmnpharm.pipeline import run_demo, run_stats
 from dmnpharm.report import ReportContent, Section, matrix_figure, write_report
-from dmnpharm.run import RunConfig, run_demo, run_stats, run_study
 from dmnpharm.simulate import SignalSpec, load_preset
 from dmnpharm.stats import ModelSpec
 
@@ -80,8 +81,8 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.Data
         base, design=replace(base.design, n_subjects=10), signal=SignalSpec(n_volumes=120)
     )
     out = tmp_path_factory.mktemp("browser") / "demo"
-    result = run_demo(out, spec, RunConfig(n_permutations=500))
-    return Path(result.report), result.results
+    result = run_demo(out, spec, AnalysisConfig(inference=Inference(n_permutations=500)))
+    return result.report_file, result.results
 
 
 def test_demo_report_renders_without_errors(
@@ -116,7 +117,8 @@ def test_stats_report_renders_without_errors(
     """``dmnpharm stats`` on the demo's metrics: a clean page, figures shown, numbers present."""
     path, _ = demo_report
     spec = ModelSpec(within="condition", contrast=("drug", "placebo"))
-    result = run_stats(path.parent / "metrics.parquet", tmp_path / "stats", spec, 500, seed=1)
+    inference = Inference(n_permutations=500, seed=1)
+    result = run_stats(path.parent / "metrics.parquet", tmp_path / "stats", spec, inference)
     page, seen = _open(browser, tmp_path / "stats" / "report.html")
     assert seen == {"console": [], "page": [], "dialog": []}
     images = _images_shown(page)
@@ -212,9 +214,11 @@ def test_voxel_level_study_report_renders(
     )
     folder = tmp_path_factory.mktemp("voxel-browser")
     study = write_voxel_study(simulate_study(spec), folder / "study")
-    config = RunConfig(n_permutations=99, denoise=DenoiseConfig("acompcor"))
-    result = run_study(study, folder / "out", config)
-    page, seen = _open(browser, Path(result.report))
+    config = AnalysisConfig(
+        inference=Inference(n_permutations=99), denoise=DenoiseConfig("acompcor")
+    )
+    result = Study.from_folder(study).analyse(config, folder / "out")
+    page, seen = _open(browser, result.report_file)
     assert seen == {"console": [], "page": [], "dialog": []}
     images = _images_shown(page)
     assert images

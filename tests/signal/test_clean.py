@@ -222,11 +222,13 @@ def test_censored_values_do_not_leak(
 
 def test_bandpass_removes_power_outside_the_band(rng: np.random.Generator) -> None:
     """White noise keeps its power inside 0.01-0.08 Hz and loses it outside."""
-    n_volumes, tr = 601, 2.0
+    n_volumes, repetition_time = 601, 2.0
     noise = rng.standard_normal((n_volumes, 7))
     empty = pd.DataFrame(index=range(n_volumes))
-    result = clean_run(noise, empty, tr, DenoiseConfig("none", high_pass=0.01, low_pass=0.08))
-    frequencies = np.fft.rfftfreq(n_volumes, d=tr)
+    result = clean_run(
+        noise, empty, repetition_time, DenoiseConfig("none", high_pass=0.01, low_pass=0.08)
+    )
+    frequencies = np.fft.rfftfreq(n_volumes, d=repetition_time)
     taper = np.hanning(n_volumes)[:, None]  # keeps in-band power from leaking in the estimate
     before = np.abs(np.fft.rfft(noise * taper, axis=0)) ** 2
     after = np.abs(np.fft.rfft(result.data * taper, axis=0)) ** 2
@@ -295,7 +297,7 @@ def test_unusable_input_raises(run: tuple[np.ndarray, pd.DataFrame, np.ndarray])
     broken[7, 3] = np.nan
     with pytest.raises(InputError, match=re.escape("non-finite values in volumes [7]")):
         clean_run(broken, confounds, TR, config)
-    with pytest.raises(InputError, match="tr"):
+    with pytest.raises(InputError, match="repetition_time"):
         clean_run(data, confounds, 0.0, config)
     with pytest.raises(InputError, match=re.escape("Nyquist frequency 0.25 Hz")):
         clean_run(data, confounds, TR, DenoiseConfig("6p", low_pass=0.3))

@@ -25,7 +25,7 @@ from dmnpharm._version import __version__
 
 __all__ = ["CACHE_ENV", "RunCache", "default_cache_dir"]
 
-_LOG = get_logger("run")
+_LOG = get_logger("execution")
 
 #: Environment variable naming the cache folder.
 CACHE_ENV = "DMNPHARM_CACHE"

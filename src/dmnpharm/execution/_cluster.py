@@ -23,7 +23,7 @@ from dmnpharm.execution._cache import RunCache, default_cache_dir
 
 __all__ = ["MALLOC_TRIM_SETTING", "client", "local_workers", "make_cache"]
 
-_LOG = get_logger("run")
+_LOG = get_logger("execution")
 
 #: The Dask setting that gives worker processes ``MALLOC_TRIM_THRESHOLD_`` (unset for ours).
 MALLOC_TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
