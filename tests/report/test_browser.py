@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from dmnpharm import AnalysisConfig, Inference, Study
-from dmnpharm.pipeline import run_demo, run_stats
+from dmnpharm.pipeline import analyse_table, make_demo
 from dmnpharm.report import ReportContent, Section, matrix_figure, write_report
 from dmnpharm.simulate import SignalSpec, load_preset
 from dmnpharm.stats import ModelSpec
@@ -81,7 +81,7 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.Data
         base, design=replace(base.design, n_subjects=10), signal=SignalSpec(n_volumes=120)
     )
     out = tmp_path_factory.mktemp("browser") / "demo"
-    result = run_demo(out, spec, AnalysisConfig(inference=Inference(n_permutations=500)))
+    result = make_demo(out, spec, AnalysisConfig(inference=Inference(n_permutations=500)))
     return result.report_file, result.results
 
 
@@ -118,7 +118,7 @@ def test_stats_report_renders_without_errors(
     path, _ = demo_report
     spec = ModelSpec(within="condition", contrast=("drug", "placebo"))
     inference = Inference(n_permutations=500, seed=1)
-    result = run_stats(path.parent / "metrics.parquet", tmp_path / "stats", spec, inference)
+    result = analyse_table(path.parent / "metrics.parquet", tmp_path / "stats", spec, inference)
     page, seen = _open(browser, tmp_path / "stats" / "report.html")
     assert seen == {"console": [], "page": [], "dialog": []}
     images = _images_shown(page)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from dmnpharm import Inference
-from dmnpharm.pipeline import run_stats
+from dmnpharm.pipeline import analyse_table
 from dmnpharm.stats import ModelSpec
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -89,7 +89,7 @@ def test_stats_writes_a_report_for_each_model(
     table = _table(rng, levels, MEASURES)
     source = tmp_path / "metrics.tsv"
     table.to_csv(source, sep="\t", index=False)
-    result = run_stats(source, tmp_path / "out", spec, Inference(n_permutations=199, seed=4))
+    result = analyse_table(source, tmp_path / "out", spec, Inference(n_permutations=199, seed=4))
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     text = html.unescape(re.sub(r"<[^>]+>", " ", page))
     assert "http://" not in page
@@ -126,12 +126,12 @@ def test_mixed_and_normalization_reports(rng: np.random.Generator, tmp_path: Pat
     source = tmp_path / "metrics.tsv"
     table.to_csv(source, sep="\t", index=False)
     spec = ModelSpec(within="condition", contrast=("post", "pre"))
-    run_stats(source, tmp_path / "mixed", spec, method="mixed")
+    analyse_table(source, tmp_path / "mixed", spec, method="mixed")
     page = (tmp_path / "mixed" / "report.html").read_text(encoding="utf-8")
     assert "Holm" in page
     assert "Permutation null" not in page
     assert "z (df)" in page
-    run_stats(
+    analyse_table(
         source,
         tmp_path / "norm",
         spec,
@@ -150,7 +150,7 @@ def test_user_strings_in_the_table_are_escaped(rng: np.random.Generator, tmp_pat
     source = tmp_path / "metrics.tsv"
     table.to_csv(source, sep="\t", index=False)
     spec = ModelSpec(within="condition", contrast=(EVIL, "placebo"))
-    run_stats(source, tmp_path / "out", spec, Inference(n_permutations=99))
+    analyse_table(source, tmp_path / "out", spec, Inference(n_permutations=99))
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert EVIL not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page

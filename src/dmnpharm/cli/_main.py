@@ -12,7 +12,7 @@ from dmnpharm._version import __version__
 from dmnpharm.cli import _power, _run, _simulate, _stats, _validate
 from dmnpharm.cli._catalog import add_catalog_commands, dispatch_catalog
 from dmnpharm.cli._common import add_common
-from dmnpharm.cli._query import add_query_command, run_query
+from dmnpharm.cli._query import add_query_command, query_command
 from dmnpharm.exceptions import DmnpharmError, RunFailuresError
 
 # The commands' heavy machinery (SciPy, scikit-learn, nilearn, matplotlib, Dask) is
@@ -26,13 +26,13 @@ RUN_FAILURES_EXIT = 3
 
 #: What each command runs, given its parsed options.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "simulate": _simulate.run,
-    "run": _run.run,
-    "demo": _run.run_demo,
-    "validate": _validate.run,
-    "stats": _stats.run,
-    "power": _power.run,
-    "query": run_query,
+    "simulate": _simulate.command,
+    "run": _run.command,
+    "demo": _run.demo_command,
+    "validate": _validate.command,
+    "stats": _stats.command,
+    "power": _power.command,
+    "query": query_command,
     "catalog": dispatch_catalog,
     "compare": dispatch_catalog,
 }

@@ -10,7 +10,7 @@ from typing import Any
 from dmnpharm.cli._common import add_common, add_seed, positive_int
 from dmnpharm.cli._simulate import add_source, study_spec
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "command"]
 
 
 def _size_list(text: str) -> tuple[int, ...]:
@@ -64,7 +64,7 @@ def add_parser(subs: Any) -> None:
     add_common(power)
 
 
-def run(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace) -> int:
     """Estimate power at each sample size, write the outputs, print the table's path.
 
     Parameters

@@ -11,7 +11,7 @@ import pandas as pd
 
 from dmnpharm.store import STORE_FILENAME, STORE_TABLES, query
 
-__all__ = ["FORMATS", "add_query_command", "add_store_option", "format_table", "run_query"]
+__all__ = ["FORMATS", "add_query_command", "add_store_option", "format_table", "query_command"]
 
 #: Output formats of ``dmnpharm query``.
 FORMATS = ("text", "tsv", "json")
@@ -104,7 +104,7 @@ def format_table(table: pd.DataFrame, style: str) -> str:
     return table.to_string(index=False) + "\n"
 
 
-def run_query(args: argparse.Namespace) -> int:
+def query_command(args: argparse.Namespace) -> int:
     """Run ``dmnpharm query`` and print the result to standard output.
 
     Parameters

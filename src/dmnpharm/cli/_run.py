@@ -18,7 +18,7 @@ from dmnpharm.cli._query import add_store_option
 from dmnpharm.cli._simulate import add_overrides, study_spec
 from dmnpharm.io import DEFAULT_SPACE
 
-__all__ = ["add_demo_parser", "add_run_parser", "run", "run_demo"]
+__all__ = ["add_demo_parser", "add_run_parser", "command", "demo_command"]
 
 _SHOWN = ["measure", "contrast", "estimate", "ci_low", "ci_high", "p_fwer"]
 
@@ -83,7 +83,7 @@ def _show(results: Any, quiet: bool) -> None:
     print(results.report_file)
 
 
-def run(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace) -> int:
     """Analyse the study; print the results and the report's path.
 
     Parameters
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def demo_command(args: argparse.Namespace) -> int:
     """Simulate the demo study and analyse it; print the results and the report's path.
 
     Parameters
@@ -121,12 +121,12 @@ def run_demo(args: argparse.Namespace) -> int:
     int
         0 (errors raise).
     """
-    from dmnpharm.pipeline import run_demo as demo
+    from dmnpharm.pipeline import make_demo
 
     perm_seed = getattr(args, "perm_seed", None)
     seed = args.seed if args.seed is not None else 0
     config = analysis_config(args, seed=perm_seed if perm_seed is not None else seed)
-    results = demo(
+    results = make_demo(
         args.out,
         study_spec(args),
         config,

@@ -12,7 +12,7 @@ from dmnpharm.cli._common import DeprecatedAlias, add_common, positive_int
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate import Effect, StudySpec, load_preset, preset_names, spec_from_dict
 
-__all__ = ["add_overrides", "add_parser", "add_source", "run", "study_spec"]
+__all__ = ["add_overrides", "add_parser", "add_source", "command", "study_spec"]
 
 _ATLASES = (
     "regions and networks: seitzman300 (default), dosenbach160, andrews_hanna, or from "
@@ -143,7 +143,7 @@ def add_parser(subs: Any) -> None:
     add_common(sim)
 
 
-def run(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace) -> int:
     """Write the study; print its folder.
 
     Parameters

@@ -9,7 +9,7 @@ from typing import Any
 from dmnpharm.cli._common import add_common, add_seed, contrast, positive_int
 from dmnpharm.stats import N_PERMUTATIONS
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "command"]
 
 
 def _add_model(stats: argparse.ArgumentParser) -> None:
@@ -76,7 +76,7 @@ def add_parser(subs: Any) -> None:
     add_common(stats)
 
 
-def run(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace) -> int:
     """Fit the model and write its outputs; print the results' path.
 
     Parameters
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dmnpharm.config import Inference
     from dmnpharm.io import OutputLayout
-    from dmnpharm.pipeline import run_stats
+    from dmnpharm.pipeline import analyse_table
     from dmnpharm.stats import ModelSpec
 
     spec = ModelSpec(
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     )
     method = "mixed" if args.mixed else "normalization" if args.normalization else "permutation"
     inference = Inference(n_permutations=args.permutations, seed=args.seed or 0)
-    result = run_stats(
+    result = analyse_table(
         args.table,
         args.out,
         spec,

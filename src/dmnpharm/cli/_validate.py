@@ -8,7 +8,7 @@ from typing import Any
 from dmnpharm.cli._common import add_common
 from dmnpharm.io import DEFAULT_SPACE
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "command"]
 
 
 def add_parser(subs: Any) -> None:
@@ -38,7 +38,7 @@ def add_parser(subs: Any) -> None:
     add_common(validate)
 
 
-def run(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace) -> int:
     """Validate the study; print a one-line summary when it is clean.
 
     Parameters

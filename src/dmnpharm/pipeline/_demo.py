@@ -14,7 +14,7 @@ from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results
 from dmnpharm.simulate import StudySpec, load_preset, simulate_study, write_simulated_study
 
-__all__ = ["DEMO_STUDY", "run_demo"]
+__all__ = ["DEMO_STUDY", "make_demo"]
 
 _LOG = get_logger("pipeline")
 
@@ -22,7 +22,7 @@ _LOG = get_logger("pipeline")
 DEMO_STUDY = "study"
 
 
-def run_demo(
+def make_demo(
     out: str | Path,
     spec: StudySpec | None = None,
     config: AnalysisConfig | None = None,

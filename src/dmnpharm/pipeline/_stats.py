@@ -15,7 +15,7 @@ from dmnpharm.io import OutputLayout, write_tsv
 from dmnpharm.report import build_stats_report
 from dmnpharm.stats import ModelSpec, StatsResult, analyse, mixed_model, normalization
 
-__all__ = ["read_metrics_table", "run_stats"]
+__all__ = ["analyse_table", "read_metrics_table"]
 
 _LOG = get_logger("pipeline")
 
@@ -81,7 +81,7 @@ def read_metrics_table(path: str | Path, analysis: str = "primary") -> pd.DataFr
     return table.reset_index(drop=True)
 
 
-def run_stats(
+def analyse_table(
     table_path: str | Path,
     out: str | Path,
     spec: ModelSpec,
