@@ -2,7 +2,7 @@
 
 Each subject and session gets one resting-state run on the 2 mm MNI grid
 (``space-MNI152NLin2009cAsym_res-2``, 97 x 115 x 97 voxels) written by
-``dmnpharm.simulate._voxel.write_bold_run``, plus its ``desc-brain_mask`` file.
+``dmnpharm.simulate.write_bold_run``, plus its ``desc-brain_mask`` file.
 Region signals are Seitzman-300 5 mm spheres carrying BOLD-like random signals
 (``dmnpharm.simulate.bold_like_noise``); other brain voxels carry a global
 signal; every voxel adds independent noise. Each run is seeded from
@@ -59,8 +59,13 @@ import numpy.typing as npt
 
 import dmnpharm
 from dmnpharm.atlases import load_atlas
-from dmnpharm.simulate import bold_like_noise
-from dmnpharm.simulate._voxel import brain_mask, region_label_volume, write_bold_run, write_mask
+from dmnpharm.simulate import (
+    bold_like_noise,
+    brain_mask,
+    region_label_volume,
+    write_bold_run,
+    write_mask,
+)
 
 DEFAULTS = {"subjects": 20, "volumes": 200}
 QUICK = {"subjects": 2, "volumes": 30}
