@@ -102,8 +102,8 @@ def _fit(network: pd.DataFrame, config: AnalysisConfig, exclusions: list[str]) -
     metrics = network[network["analysis"] == PRIMARY].reset_index(drop=True)
     spec = model_spec(config, incomplete="drop" if exclusions else "refuse")
     inference = config.inference
-    fit = {"confidence": inference.confidence}
-    model = analyse(metrics, spec, inference.n_permutations, inference.seed, **fit)
+    confidence = inference.confidence
+    model = analyse(metrics, spec, inference.n_permutations, inference.seed, confidence=confidence)
     sensitivity = network[network["analysis"] == GSR_SENSITIVITY]
     sensitivity_results = pd.DataFrame()
     if not sensitivity.empty:
@@ -112,7 +112,7 @@ def _fit(network: pd.DataFrame, config: AnalysisConfig, exclusions: list[str]) -
             spec,
             inference.n_permutations,
             inference.seed,
-            **fit,
+            confidence=confidence,
         ).results
         sensitivity_results.insert(0, "strategy", str(sensitivity["strategy"].iloc[0]))
     test_name = "the between-subject test" if config.between else "the paired test"
