@@ -173,9 +173,7 @@ def test_parser_lists_the_commands() -> None:
     for command in ("simulate", "run", "demo", "power"):
         assert command in help_text
     parser = build_parser()
-    subcommands = next(
-        action for action in parser._actions if action.dest == "command"
-    )
+    subcommands = next(action for action in parser._actions if action.dest == "command")
     assert set(subcommands.choices) == set(COMMANDS)
 
 

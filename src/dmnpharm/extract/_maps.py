@@ -187,14 +187,14 @@ class _Cleaning:
     """One run's cleaning inputs, applied alike to any block of its signals."""
 
     confounds: pd.DataFrame
-    tr: float
+    repetition_time: float
     config: DenoiseConfig
     confounds_meta: dict[str, Any] | None
 
     def clean(self, values: Array, config: DenoiseConfig | None = None) -> CleanResult:
         """Clean ``values`` with the run's confounds and ``config`` (default: the run's)."""
         chosen = self.config if config is None else config
-        return clean_run(values, self.confounds, self.tr, chosen, self.confounds_meta)
+        return clean_run(values, self.confounds, self.repetition_time, chosen, self.confounds_meta)
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,7 +278,7 @@ def _voxel_pass(
             if broad is None:
                 broad = cleaning.clean(block, unfiltered).data
             amplitude = low_frequency_amplitude(
-                broad, cleaning.tr, band=request.band, kept=signals.cleaned.kept
+                broad, cleaning.repetition_time, band=request.band, kept=signals.cleaned.kept
             )
             alff_values[start : start + block.shape[1]] = amplitude.alff
             falff_values[start : start + block.shape[1]] = amplitude.falff

@@ -182,8 +182,8 @@ def header_repetition_time(layout: BoldLayout) -> float | None:
     if len(layout.zooms) < 4:
         return None
     scale = _TIME_UNITS.get(layout.time_unit, 1.0)
-    tr = layout.zooms[3] * scale
-    return tr if np.isfinite(tr) and tr > 0 else None
+    repetition_time = layout.zooms[3] * scale
+    return repetition_time if np.isfinite(repetition_time) and repetition_time > 0 else None
 
 
 def default_chunk_volumes(layout: BoldLayout) -> int:

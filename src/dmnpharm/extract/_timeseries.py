@@ -275,7 +275,7 @@ def read_run(
     radius = _positive("radius_mm", radius_mm, allow_zero=True)
     layout = read_layout(path)
     chunk = _check_chunk(chunk_volumes, layout)
-    tr, tr_source = _repetition_time(layout, repetition_time)
+    repetition_time, repetition_time_source = _repetition_time(layout, repetition_time)
     inside = None
     if mask is not None:
         inside = read_mask(mask, layout.shape[:3], layout.affine, path)
@@ -307,8 +307,8 @@ def read_run(
         "voxels_used": int(regions.columns.size),
         "reader": "zlib gzip stream" if layout.compressed else "numpy.memmap per chunk",
         "chunk_volumes": chunk,
-        "repetition_time": tr,
-        "repetition_time_source": tr_source,
+        "repetition_time": repetition_time,
+        "repetition_time_source": repetition_time_source,
     }
     if kept is not None:
         record["voxels_kept"] = {
@@ -320,7 +320,7 @@ def read_run(
         timeseries=series,
         labels=atlas.labels,
         n_voxels=regions.n_voxels,
-        repetition_time=tr,
+        repetition_time=repetition_time,
         record=record,
     )
     return extraction, kept, inside

@@ -127,7 +127,7 @@ def _strip(name: str, suffix: str) -> str:
     return name[: -len(suffix)] if name.endswith(suffix) else name
 
 
-def _sidecar_tr(bold: Path, problems: list[str]) -> float | None:
+def _sidecar_repetition_time(bold: Path, problems: list[str]) -> float | None:
     side = bold.with_name(_strip(_strip(bold.name, ".gz"), ".nii") + ".json")
     if not side.is_file():
         return None
@@ -156,8 +156,8 @@ def _header(path: Path, problems: list[str]) -> tuple[tuple[int, ...], float | N
         return None
     shape = tuple(int(s) for s in img.shape)
     zooms = img.header.get_zooms()
-    tr = float(zooms[3]) if len(zooms) > 3 and zooms[3] > 0 else None
-    return shape, tr
+    repetition_time = float(zooms[3]) if len(zooms) > 3 and zooms[3] > 0 else None
+    return shape, repetition_time
 
 
 def _match_space(found: dict[str, list[Path]], space: str, res: str | None) -> list[Path]:
@@ -260,14 +260,14 @@ def _bold_run(path: Path, desc: str, problems: list[str]) -> BoldRun | None:
     header = _header(path, problems)
     if header is None:
         return None
-    shape, header_tr = header
+    shape, header_repetition_time = header
     if len(shape) != 4:
         problems.append(f"{path}: is {len(shape)}D; a BOLD run must be 4D (x, y, z, time)")
         return None
     prefix = path.name.split("_space-")[0]
     confounds = path.parent / f"{prefix}_desc-confounds_timeseries.tsv"
     mask = _mask_for(path, desc)
-    tr = _sidecar_tr(path, problems) or header_tr
+    repetition_time = _sidecar_repetition_time(path, problems) or header_repetition_time
     return BoldRun(
         participant_id=f"sub-{ent.get('sub', '')}",
         session_id=f"ses-{ent['ses']}" if "ses" in ent else "",
@@ -278,7 +278,7 @@ def _bold_run(path: Path, desc: str, problems: list[str]) -> BoldRun | None:
         bold=path,
         confounds=confounds if confounds.is_file() else None,
         mask=mask if mask.is_file() else None,
-        repetition_time=tr,
+        repetition_time=repetition_time,
         n_volumes=shape[3],
         shape=shape,
     )
@@ -307,12 +307,14 @@ def _collect_runs(chosen: list[Path], desc: str, problems: list[str]) -> list[Bo
 
 def _check_repetition_times(runs: list[BoldRun], problems: list[str]) -> None:
     """Report runs whose repetition times differ."""
-    trs = sorted({r.repetition_time for r in runs if r.repetition_time is not None})
-    if len(trs) > 1:
-        by_tr = {t: [r.bold.name for r in runs if r.repetition_time == t][:3] for t in trs}
+    repetition_times = sorted({r.repetition_time for r in runs if r.repetition_time is not None})
+    if len(repetition_times) > 1:
+        names_by_time = {
+            t: [r.bold.name for r in runs if r.repetition_time == t][:3] for t in repetition_times
+        }
         problems.append(
             "runs have different repetition times: "
-            + "; ".join(f"{t:g} s ({', '.join(names)} ...)" for t, names in by_tr.items())
+            + "; ".join(f"{t:g} s ({', '.join(names)} ...)" for t, names in names_by_time.items())
         )
 
 

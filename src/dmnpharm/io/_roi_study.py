@@ -125,10 +125,16 @@ def _read_sidecar(path: Path, problems: list[str]) -> dict[str, Any] | None:
     if not isinstance(content, dict):
         problems.append(f"{side}: must hold a JSON object")
         return None
-    tr = content.get("RepetitionTime")
-    if not isinstance(tr, int | float) or isinstance(tr, bool) or not np.isfinite(tr) or tr <= 0:
+    repetition_time = content.get("RepetitionTime")
+    if (
+        not isinstance(repetition_time, int | float)
+        or isinstance(repetition_time, bool)
+        or not np.isfinite(repetition_time)
+        or repetition_time <= 0
+    ):
         problems.append(
-            f"{side}: RepetitionTime is {tr!r}; it must be a positive number of seconds"
+            f"{side}: RepetitionTime is {repetition_time!r}; "
+            "it must be a positive number of seconds"
         )
         return None
     return content
@@ -376,16 +382,16 @@ def _load_run(scan: _Scan, path: Path, pid: str, ses: str, design_row: dict[str,
     if sidecar is None or data is None:
         return
     run = _parse_entities(path).get("run", "")
-    tr = float(sidecar["RepetitionTime"])
+    repetition_time = float(sidecar["RepetitionTime"])
     kept = data if scan.keep_data else np.empty((0, data.shape[1]))  # not a view
-    scan.runs.append(RoiRun(pid, ses, run, path, tr, kept))
+    scan.runs.append(RoiRun(pid, ses, run, path, repetition_time, kept))
     scan.rows.append(
         {
             **design_row,
             "participant_id": pid,
             "session_id": ses,
             "run": run,
-            "repetition_time": tr,
+            "repetition_time": repetition_time,
             "n_volumes": data.shape[0],
             "path": path.relative_to(scan.folder).as_posix(),
         }

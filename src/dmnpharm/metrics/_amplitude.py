@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.signal import ALFF_BAND, low_frequency_amplitude, zscore_finite
 
@@ -52,9 +53,10 @@ def _mean(values: Array) -> float:
     return float(finite.mean()) if finite.size else float("nan")
 
 
+@fill_doc
 def region_amplitude(
     data: npt.ArrayLike,
-    tr: float,
+    repetition_time: float,
     networks: Sequence[str],
     *,
     kept: npt.ArrayLike | None = None,
@@ -71,8 +73,7 @@ def region_amplitude(
     ----------
     data : array_like
         ``volumes x regions``, the kept volumes of the run.
-    tr : float
-        Repetition time in seconds.
+    %(repetition_time)s
     networks : sequence of str
         Network code of each region (``atlas.networks``).
     kept : array_like of bool or None
@@ -99,7 +100,7 @@ def region_amplitude(
             f"need one network code per region: data has shape {values.shape}, "
             f"{codes.size} codes were given"
         )
-    amplitude = low_frequency_amplitude(values, tr, band=band, kept=kept)
+    amplitude = low_frequency_amplitude(values, repetition_time, band=band, kept=kept)
     zalff, zfalff = zscore_finite(amplitude.alff), zscore_finite(amplitude.falff)
     per_network: dict[str, dict[str, float]] = {}
     for network in dict.fromkeys(codes.tolist()):

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.atlases import Atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics._amplitude import region_amplitude
@@ -195,16 +196,20 @@ def _connectivity_rows(
 
 
 def _signal_rows(
-    data: Array, atlas: Atlas, tr: float, config: BundleConfig
+    data: Array, atlas: Atlas, repetition_time: float, config: BundleConfig
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Dynamics and complexity of DMN signals (cleaned, kept volumes)."""
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     dmn = atlas.network_indices("DMN")
-    window = round(config.window_s / tr)
+    window = round(config.window_s / repetition_time)
     if data.shape[0] >= window + 1 and window >= 3:
         dynamics = sliding_window_fc(
-            data, atlas.networks, tr=tr, window_s=config.window_s, step=config.window_step
+            data,
+            atlas.networks,
+            repetition_time=repetition_time,
+            window_s=config.window_s,
+            step=config.window_step,
         )
         rows.append(_row("dmn_swfc_mean", "network", dynamics.mean, "Fisher z", "DMN"))
         if np.isfinite(dynamics.std):
@@ -235,9 +240,15 @@ def _signal_rows(
 
 
 def _amplitude_rows(
-    data: Array, atlas: Atlas, tr: float, kept: npt.ArrayLike | None, config: BundleConfig
+    data: Array,
+    atlas: Atlas,
+    repetition_time: float,
+    kept: npt.ArrayLike | None,
+    config: BundleConfig,
 ) -> list[dict[str, Any]]:
-    amplitude = region_amplitude(data, tr, atlas.networks, kept=kept, band=config.band)
+    amplitude = region_amplitude(
+        data, repetition_time, atlas.networks, kept=kept, band=config.band
+    )
     units = {"alff": "signal units", "falff": "ratio", "zalff": "z", "zfalff": "z"}
     if set(atlas.networks) <= {"DMN", "NONE"}:
         # z over regions of the DMN alone averages to zero over the DMN by construction.
@@ -255,10 +266,11 @@ def _amplitude_rows(
     return rows
 
 
+@fill_doc
 def run_bundle(
     data: npt.ArrayLike,
     atlas: Atlas,
-    tr: float,
+    repetition_time: float,
     *,
     config: BundleConfig | None = None,
     matrix: npt.ArrayLike | None = None,
@@ -292,8 +304,7 @@ def run_bundle(
         Cleaned ``volumes x regions`` signals (kept volumes), atlas order.
     atlas : Atlas
         Regions, networks and DMN subsystems; must have DMN regions.
-    tr : float
-        Repetition time in seconds.
+    %(repetition_time)s
     config : BundleConfig or None
         Settings; None uses the defaults.
     matrix : array_like or None
@@ -344,13 +355,15 @@ def run_bundle(
     unit = "tangent units" if config.estimator == "tangent" else "Fisher z"
     notes: list[str] = []
     rows = _connectivity_rows(connectivity, atlas, unit, config, notes)
-    signal_rows, signal_notes = _signal_rows(values, atlas, tr, config)
+    signal_rows, signal_notes = _signal_rows(values, atlas, repetition_time, config)
     rows += signal_rows
     notes += signal_notes
     if amplitude_data is None:
         notes.append("amplitude (ALFF/fALFF) not computed: no unfiltered signals given")
     else:
-        rows += _amplitude_rows(np.asarray(amplitude_data, np.float64), atlas, tr, kept, config)
+        rows += _amplitude_rows(
+            np.asarray(amplitude_data, np.float64), atlas, repetition_time, kept, config
+        )
     record = {
         "estimator": config.estimator,
         "estimator_description": ESTIMATORS[config.estimator],

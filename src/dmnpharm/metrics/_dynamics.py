@@ -10,6 +10,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import ndtr
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics._checks import as_networks, as_timeseries, network_index, to_fisher_z
 
@@ -20,6 +21,7 @@ _Array = npt.NDArray[np.float64]
 _WINDOW_BATCH = 128
 
 
+@fill_doc
 @dataclass(frozen=True, eq=False)
 class SlidingWindowResult:
     """Within-network connectivity in sliding windows of one run.
@@ -37,11 +39,10 @@ class SlidingWindowResult:
     network : str
         The network measured.
     window_volumes : int
-        Window length in volumes, ``round(window_s / tr)``.
+        Window length in volumes, ``round(window_s / repetition_time)``.
     step : int
         Shift between windows, in volumes.
-    tr : float
-        Repetition time in seconds.
+    %(repetition_time)s
     taper_sigma_s : float or None
         Gaussian taper width in seconds; None for a rectangular window.
     """
@@ -53,7 +54,7 @@ class SlidingWindowResult:
     network: str
     window_volumes: int
     step: int
-    tr: float
+    repetition_time: float
     taper_sigma_s: float | None
 
 
@@ -73,11 +74,12 @@ def _taper(width: int, sigma: float | None) -> _Array:
     return scaled
 
 
+@fill_doc
 def sliding_window_fc(
     data: npt.ArrayLike,
     networks: Sequence[str],
     *,
-    tr: float,
+    repetition_time: float,
     window_s: float = 60.0,
     step: int = 1,
     taper_sigma_s: float | None = None,
@@ -100,8 +102,8 @@ def sliding_window_fc(
         Volumes x regions time series of one run, columns in atlas order.
     networks : sequence of str
         Network code per region (e.g. ``Atlas.networks``).
-    tr : float
-        Repetition time in seconds (from the BIDS sidecar); required.
+    %(repetition_time)s
+        From the BIDS sidecar; required.
     window_s : float
         Window length in seconds, by default 60 s; 30-60 s windows are usual.
         Windows shorter than 1/f_min of the high-pass cutoff (100 s at 0.01 Hz)
@@ -132,24 +134,28 @@ def sliding_window_fc(
     idx = network_index(labels, network)
     if idx.size < 2:
         raise InputError(f"network {network!r} has {idx.size} region; need at least two")
-    if not tr > 0:
-        raise InputError(f"tr must be a positive number of seconds, got {tr}")
+    if not repetition_time > 0:
+        raise InputError(
+            f"repetition_time must be a positive number of seconds, got {repetition_time}"
+        )
     if not window_s > 0:
         raise InputError(f"window_s must be positive, got {window_s}")
     if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
         raise InputError(f"step must be a positive whole number of volumes, got {step!r}")
     if taper_sigma_s is not None and not taper_sigma_s > 0:
         raise InputError(f"taper_sigma_s must be positive or None, got {taper_sigma_s}")
-    width = round(window_s / tr)
+    width = round(window_s / repetition_time)
     if width < 3:
-        raise InputError(f"a {window_s} s window at TR {tr} s has {width} volumes; need >= 3")
+        raise InputError(
+            f"a {window_s} s window at TR {repetition_time} s has {width} volumes; need >= 3"
+        )
     n = x.shape[0]
     if n < width:
         raise InputError(
-            f"the run has {n} volumes ({n * tr:g} s at TR {tr:g} s), shorter than one "
-            f"window of {width} volumes ({window_s:g} s)"
+            f"the run has {n} volumes ({n * repetition_time:g} s at TR "
+            f"{repetition_time:g} s), shorter than one window of {width} volumes ({window_s:g} s)"
         )
-    weights = _taper(width, None if taper_sigma_s is None else taper_sigma_s / tr)
+    weights = _taper(width, None if taper_sigma_s is None else taper_sigma_s / repetition_time)
     weights = weights / weights.sum()
     windows = sliding_window_view(x[:, idx], width, axis=0)[::step]  # (k, regions, width)
     starts = np.arange(0, n - width + 1, step)
@@ -181,6 +187,6 @@ def sliding_window_fc(
         network=network,
         window_volumes=width,
         step=int(step),
-        tr=float(tr),
+        repetition_time=float(repetition_time),
         taper_sigma_s=taper_sigma_s,
     )

@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import signal as sp_signal
 from scipy.interpolate import CubicSpline
 
-from dmnpharm._utils import get_logger
+from dmnpharm._utils import fill_doc, get_logger
 from dmnpharm.exceptions import InputError
 from dmnpharm.signal._config import FILTER_ORDER, DenoiseConfig
 from dmnpharm.signal._confounds import (
@@ -129,21 +129,27 @@ def _as_data(data: npt.ArrayLike) -> Array:
     return values
 
 
-def _check_tr(tr: float, config: DenoiseConfig) -> float:
-    if isinstance(tr, bool) or not isinstance(tr, int | float) or not tr > 0:
-        raise InputError(f"tr (repetition time, s) must be a positive number; got {tr!r}")
-    tr = float(tr)
-    if not math.isfinite(tr):
-        raise InputError(f"tr must be finite; got {tr!r}")
-    nyquist = 0.5 / tr
+def _check_repetition_time(repetition_time: float, config: DenoiseConfig) -> float:
+    if (
+        isinstance(repetition_time, bool)
+        or not isinstance(repetition_time, int | float)
+        or not repetition_time > 0
+    ):
+        raise InputError(
+            f"repetition_time must be a positive number of seconds; got {repetition_time!r}"
+        )
+    repetition_time = float(repetition_time)
+    if not math.isfinite(repetition_time):
+        raise InputError(f"repetition_time must be finite; got {repetition_time!r}")
+    nyquist = 0.5 / repetition_time
     for name in ("high_pass", "low_pass"):
         value = getattr(config, name)
         if value is not None and value >= nyquist:
             raise InputError(
                 f"{name}={value} Hz is not below the Nyquist frequency {nyquist:g} Hz of "
-                f"TR={tr:g} s"
+                f"TR={repetition_time:g} s"
             )
-    return tr
+    return repetition_time
 
 
 def _regressor_matrix(selected: pd.DataFrame) -> Array:
@@ -169,8 +175,8 @@ def _regressor_matrix(selected: pd.DataFrame) -> Array:
     return values
 
 
-def _butterworth(config: DenoiseConfig, tr: float) -> Array | None:
-    rate = 1.0 / tr
+def _butterworth(config: DenoiseConfig, repetition_time: float) -> Array | None:
+    rate = 1.0 / repetition_time
     if config.high_pass is not None and config.low_pass is not None:
         band = [config.high_pass, config.low_pass]
         sos = sp_signal.butter(FILTER_ORDER, band, btype="bandpass", output="sos", fs=rate)
@@ -194,9 +200,9 @@ def _filter_padding(sos: Array) -> int:
     return 3 * taps
 
 
-def _filter_share(config: DenoiseConfig, tr: float) -> float:
+def _filter_share(config: DenoiseConfig, repetition_time: float) -> float:
     """Return the fraction of the spectrum an ideal filter with these cut-offs removes."""
-    nyquist = 0.5 / tr
+    nyquist = 0.5 / repetition_time
     removed = (config.high_pass or 0.0) + (
         nyquist - config.low_pass if config.low_pass is not None else 0.0
     )
@@ -233,11 +239,11 @@ def _project_out(signals: Array, regressors: Array) -> tuple[Array, int]:
     return cleaned, rank
 
 
-def _interpolate(values: Array, kept: BoolArray, tr: float) -> Array:
+def _interpolate(values: Array, kept: BoolArray, repetition_time: float) -> Array:
     """Replace unkept rows by a cubic spline through the kept rows (over time)."""
     if kept.all() or values.shape[1] == 0:
         return values
-    times = np.arange(kept.size) * tr
+    times = np.arange(kept.size) * repetition_time
     spline = CubicSpline(times[kept], values[kept], axis=0)
     filled = values.copy()
     filled[~kept] = spline(times[~kept])
@@ -245,22 +251,22 @@ def _interpolate(values: Array, kept: BoolArray, tr: float) -> Array:
 
 
 def _clean_values(
-    data: Array, regressors: Array, kept: BoolArray, tr: float, config: DenoiseConfig
+    data: Array, regressors: Array, kept: BoolArray, repetition_time: float, config: DenoiseConfig
 ) -> tuple[Array, int]:
-    sos = _butterworth(config, tr)
+    sos = _butterworth(config, repetition_time)
     if sos is None:
         signals, nuisance = data[kept], regressors[kept]
         if config.detrend:
-            times = np.flatnonzero(kept).astype(np.float64) * tr
+            times = np.flatnonzero(kept).astype(np.float64) * repetition_time
             signals, nuisance = _detrend(signals, times), _detrend(nuisance, times)
         return _project_out(signals, nuisance)
     index = np.flatnonzero(kept)
     span = slice(int(index[0]), int(index[-1]) + 1)
     inside = kept[span]
-    signals = _interpolate(data[span], inside, tr)
-    nuisance = _interpolate(regressors[span], inside, tr)
+    signals = _interpolate(data[span], inside, repetition_time)
+    nuisance = _interpolate(regressors[span], inside, repetition_time)
     if config.detrend:
-        times = np.arange(inside.size, dtype=np.float64) * tr
+        times = np.arange(inside.size, dtype=np.float64) * repetition_time
         signals, nuisance = _detrend(signals, times), _detrend(nuisance, times)
     signals = sp_signal.sosfiltfilt(sos, signals, axis=0)
     if nuisance.shape[1]:
@@ -312,13 +318,13 @@ def _breakdown(masks: Mapping[str, BoolArray]) -> dict[str, int]:
 
 
 def _checked_inputs(
-    data: npt.ArrayLike, confounds: pd.DataFrame, tr: float, config: DenoiseConfig
+    data: npt.ArrayLike, confounds: pd.DataFrame, repetition_time: float, config: DenoiseConfig
 ) -> tuple[Array, float]:
     """Return the data as a float array and the checked TR; refuse unusable inputs."""
     if not isinstance(config, DenoiseConfig):
         raise InputError(f"config must be a DenoiseConfig; got {type(config).__name__}")
     values = _as_data(data)
-    tr = _check_tr(tr, config)
+    repetition_time = _check_repetition_time(repetition_time, config)
     if not isinstance(confounds, pd.DataFrame):
         raise InputError(f"confounds must be a pandas DataFrame; got {type(confounds).__name__}")
     n_volumes = values.shape[0]
@@ -326,7 +332,7 @@ def _checked_inputs(
         raise InputError(
             f"data has {n_volumes} volumes but the confounds table has {len(confounds)} rows"
         )
-    return values, tr
+    return values, repetition_time
 
 
 def _filtering_record(config: DenoiseConfig, sos: Array | None) -> dict[str, Any]:
@@ -352,7 +358,7 @@ def _filtering_record(config: DenoiseConfig, sos: Array | None) -> dict[str, Any
 
 def _dof_record(
     config: DenoiseConfig,
-    tr: float,
+    repetition_time: float,
     n_volumes: int,
     n_kept: int,
     n_regressors: int,
@@ -361,7 +367,7 @@ def _dof_record(
     """Return the degrees of freedom lost, by cause, and those remaining."""
     n_censored = n_volumes - n_kept
     trend = 2 if config.detrend else 0
-    filter_dof = _filter_share(config, tr) * n_kept if sos is not None else 0.0
+    filter_dof = _filter_share(config, repetition_time) * n_kept if sos is not None else 0.0
     dof_lost = n_censored + n_regressors + trend + filter_dof
     return {
         "censored": n_censored,
@@ -374,10 +380,11 @@ def _dof_record(
     }
 
 
+@fill_doc
 def clean_run(
     data: npt.ArrayLike,
     confounds: pd.DataFrame,
-    tr: float,
+    repetition_time: float,
     config: DenoiseConfig,
     confounds_meta: Mapping[str, Any] | None = None,
 ) -> CleanResult:
@@ -409,8 +416,8 @@ def clean_run(
         Region signals, ``n_volumes x n_regions``, all finite.
     confounds : pandas.DataFrame
         The run's fMRIPrep confounds table, one row per volume.
-    tr : float
-        Repetition time in seconds (from the BIDS sidecar; there is no default).
+    %(repetition_time)s
+        From the BIDS sidecar; there is no default.
     config : DenoiseConfig
         The strategy, censoring and filter settings.
     confounds_meta : mapping or None
@@ -428,13 +435,13 @@ def clean_run(
     ------
     InputError
         When the data are unusable (not 2D, non-finite, a length unlike the
-        confounds'), ``tr`` is invalid or a cut-off is not below Nyquist, or
+        confounds'), ``repetition_time`` is invalid or a cut-off is not below Nyquist, or
         columns the strategy needs are missing (all of them are named).
     """
-    values, tr = _checked_inputs(data, confounds, tr, config)
+    values, repetition_time = _checked_inputs(data, confounds, repetition_time, config)
     n_volumes = values.shape[0]
     selected = select_confounds(confounds, config, confounds_meta)
-    check_cosines(confounds, config, tr)
+    check_cosines(confounds, config, repetition_time)
     regressors = _regressor_matrix(selected)
     masks = censoring(confounds, config)
     kept: BoolArray = ~(masks["nonsteady"] | masks["motion"] | masks["short"])
@@ -443,21 +450,21 @@ def clean_run(
         f"{counts['nonsteady']} non-steady-state, {counts['motion']} over the FD/DVARS "
         f"thresholds, {counts['short_segment']} in short segments"
     )
-    sos = _butterworth(config, tr)
+    sos = _butterworth(config, repetition_time)
     reason = _exclusion(kept, regressors.shape[1], config, sos, breakdown)
     if reason is None:
-        cleaned, n_regressors = _clean_values(values, regressors, kept, tr, config)
+        cleaned, n_regressors = _clean_values(values, regressors, kept, repetition_time, config)
     else:
         cleaned, n_regressors = np.empty((0, values.shape[1])), regressors.shape[1]
         _LOG.info("run excluded: %s", reason)
     n_kept = int(kept.sum())
     n_censored = n_volumes - n_kept
-    dof = _dof_record(config, tr, n_volumes, n_kept, n_regressors, sos)
+    dof = _dof_record(config, repetition_time, n_volumes, n_kept, n_regressors, sos)
     record: dict[str, Any] = {
         "strategy": config.name,
         "config": config.to_dict(),
         "description": config.describe(),
-        "repetition_time": tr,
+        "repetition_time": repetition_time,
         "confound_columns": [str(c) for c in selected.columns],
         "compcor": compcor_record(config, confounds_meta),
         "n_volumes": n_volumes,

@@ -119,14 +119,14 @@ def _cosine_columns(confounds: pd.DataFrame) -> list[str]:
     return [str(c) for c in confounds.columns if str(c).startswith("cosine")]
 
 
-def check_cosines(confounds: pd.DataFrame, config: DenoiseConfig, tr: float) -> None:
+def check_cosines(confounds: pd.DataFrame, config: DenoiseConfig, repetition_time: float) -> None:
     """Refuse acompcor without fMRIPrep's cosine regressors where the run needs some.
 
     fMRIPrep computes aCompCor on data high-passed by a discrete cosine basis
     with a 128 s cut-off and writes that basis out; it has at least one column
     whenever the run lasts 128 s or more.
     """
-    duration = len(confounds) * tr
+    duration = len(confounds) * repetition_time
     if config.strategy != "acompcor" or duration < _COSINE_CUTOFF_S:
         return
     if not _cosine_columns(confounds):

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 
 __all__ = [
@@ -92,7 +93,7 @@ def _check_band(band: tuple[float, float], nyquist: float) -> tuple[float, float
 
 
 def _check_inputs(
-    data: npt.ArrayLike, tr: float, kept: npt.ArrayLike | None
+    data: npt.ArrayLike, repetition_time: float, kept: npt.ArrayLike | None
 ) -> tuple[Array, float, npt.NDArray[np.bool_]]:
     values = np.asarray(data, dtype=np.float64)
     if values.ndim == 1:
@@ -100,11 +101,15 @@ def _check_inputs(
     if values.ndim != 2:
         raise InputError(f"data must be volumes x signals; got shape {values.shape}")
     try:
-        step = float(tr)
+        step = float(repetition_time)
     except (TypeError, ValueError):
-        raise InputError(f"tr must be a positive number of seconds; got {tr!r}") from None
+        raise InputError(
+            f"repetition_time must be a positive number of seconds; got {repetition_time!r}"
+        ) from None
     if not math.isfinite(step) or step <= 0:
-        raise InputError(f"tr must be a positive number of seconds; got {tr!r}")
+        raise InputError(
+            f"repetition_time must be a positive number of seconds; got {repetition_time!r}"
+        )
     if kept is None:
         mask = np.ones(values.shape[0], dtype=bool)
     else:
@@ -148,8 +153,9 @@ def _lomb_scargle_power(times: Array, values: Array, omega: Array) -> Array:
     return result
 
 
+@fill_doc
 def amplitude_spectrum(
-    data: npt.ArrayLike, tr: float, kept: npt.ArrayLike | None = None
+    data: npt.ArrayLike, repetition_time: float, kept: npt.ArrayLike | None = None
 ) -> tuple[Array, Array, str]:
     """Return the single-sided amplitude spectrum of each signal.
 
@@ -157,8 +163,7 @@ def amplitude_spectrum(
     ----------
     data : array_like
         ``volumes x signals`` (or one signal), the kept volumes only.
-    tr : float
-        Repetition time in seconds.
+    %(repetition_time)s
     kept : array_like of bool or None
         One value per volume of the whole run, True where kept; None when
         every volume is kept. With censored volumes the Lomb-Scargle
@@ -176,10 +181,10 @@ def amplitude_spectrum(
     Raises
     ------
     InputError
-        For fewer than 4 volumes, non-finite data, an invalid ``tr``, or
+        For fewer than 4 volumes, non-finite data, an invalid ``repetition_time``, or
         ``kept`` that does not match the rows.
     """
-    values, step, mask = _check_inputs(data, tr, kept)
+    values, step, mask = _check_inputs(data, repetition_time, kept)
     n = mask.size
     frequencies = np.arange(1, n // 2 + 1) / (n * step)
     if mask.all():
@@ -198,9 +203,10 @@ def amplitude_spectrum(
     return frequencies, amplitude, "lomb-scargle"
 
 
+@fill_doc
 def low_frequency_amplitude(
     data: npt.ArrayLike,
-    tr: float,
+    repetition_time: float,
     *,
     band: tuple[float, float] = ALFF_BAND,
     kept: npt.ArrayLike | None = None,
@@ -215,8 +221,7 @@ def low_frequency_amplitude(
     ----------
     data : array_like
         ``volumes x signals`` (or one signal), the kept volumes only.
-    tr : float
-        Repetition time in seconds.
+    %(repetition_time)s
     band : tuple of float
         Low and high edge in Hz, both included; default 0.01-0.08 Hz.
     kept : array_like of bool or None
@@ -235,7 +240,7 @@ def low_frequency_amplitude(
         is too short to resolve it), or the input errors of
         :func:`amplitude_spectrum`.
     """
-    frequencies, amplitude, method = amplitude_spectrum(data, tr, kept)
+    frequencies, amplitude, method = amplitude_spectrum(data, repetition_time, kept)
     low, high = _check_band(band, frequencies[-1])
     # A relative tolerance keeps grid frequencies that equal an edge up to rounding.
     tolerance = 1e-9 * frequencies[-1]

@@ -233,7 +233,7 @@ def _signals(
     at once by shaping white noise with the square root of the summed spectra.
     """
     sig = spec.signal
-    n_t, tr = sig.n_volumes, sig.repetition_time
+    n_t, repetition_time = sig.n_volumes, sig.repetition_time
     n_run, n_reg = models.a.shape
     n_src = models.sources.shape[1]
     try:
@@ -242,19 +242,21 @@ def _signals(
         raise InputError(
             "the effects make a run's source covariance not positive definite; weaken them"
         ) from None
-    gain2 = bold_gain(n_t, tr) ** 2
+    gain2 = bold_gain(n_t, repetition_time) ** 2
     shape = np.sqrt(
         (models.amp**2 * models.noise)[:, :, None] * gain2 + models.thermal[:, None, None] ** 2
     )
     spectrum = np.fft.rfft(rng.standard_normal((n_run, n_reg, n_t)), axis=2)
     spectrum *= shape
     data = np.fft.irfft(spectrum, n=n_t, axis=2)
-    sources = bold_like_noise(rng, n_t, n_run * n_src, tr).T.reshape(n_run, n_src, n_t)
+    sources = bold_like_noise(rng, n_t, n_run * n_src, repetition_time).T.reshape(
+        n_run, n_src, n_t
+    )
     sources = np.matmul(chol, sources)
-    glob = bold_like_noise(rng, n_t, n_run, tr).T
+    glob = bold_like_noise(rng, n_t, n_run, repetition_time).T
     data += (models.amp * models.a)[:, :, None] * sources[:, layout.column]
     data += (models.amp * models.b)[:, :, None] * glob[:, None, :]
-    params = simulate_motion_batch(rng, n_t, tr, fd_target)
+    params = simulate_motion_batch(rng, n_t, repetition_time, fd_target)
     fd = framewise_displacement_batch(params)
     nuisance = motion_artifact_batch(rng, params, fd, n_reg, sig.motion_artifact)
     nuisance += drift_batch(rng, n_run, n_t, n_reg, sig.drift_sd)

@@ -108,16 +108,16 @@ def generate_run(
     RunSignals
         Signals and confounds.
     """
-    n_t, tr = signal.n_volumes, signal.repetition_time
+    n_t, repetition_time = signal.n_volumes, signal.repetition_time
     n_src, n_reg = model.sources.shape[0], model.a.size
     chol = np.linalg.cholesky(model.sources)
-    sources = bold_like_noise(rng, n_t, n_src, tr) @ chol.T
-    glob = bold_like_noise(rng, n_t, 1, tr)[:, 0]
-    region_noise = bold_like_noise(rng, n_t, n_reg, tr) * np.sqrt(model.noise)
+    sources = bold_like_noise(rng, n_t, n_src, repetition_time) @ chol.T
+    glob = bold_like_noise(rng, n_t, 1, repetition_time)[:, 0]
+    region_noise = bold_like_noise(rng, n_t, n_reg, repetition_time) * np.sqrt(model.noise)
     network = np.where(model.column >= 0, model.a, 0.0) * sources[:, np.maximum(model.column, 0)]
     bold = model.amp * (network + np.outer(glob, model.b) + region_noise)
     thermal = model.thermal_sd * rng.standard_normal((n_t, n_reg))
-    params = simulate_motion(rng, n_t, tr, mean_fd)
+    params = simulate_motion(rng, n_t, repetition_time, mean_fd)
     fd = framewise_displacement(params)
     artifact = motion_artifact(rng, params, fd, n_reg, signal.motion_artifact)
     nuisance = _drift(rng, n_t, n_reg, signal.drift_sd) + artifact
@@ -150,6 +150,6 @@ def generate_run(
         white_matter=BASELINE + compartments[:, _N_NUISANCE_VOXELS // 2 :].mean(axis=1),
         data=data,
         acompcor=left[:, :_N_COMPCOR],
-        repetition_time=tr,
+        repetition_time=repetition_time,
     )
     return RunSignals(data, bold, glob, nuisance, confounds, meta)

@@ -327,7 +327,7 @@ def write_bold_run(
     n_regions = int(labels.max())
     regions, glob = _check_signals(region_signals, global_signal, n_regions)
     noise_sd = _finite_number("voxel_noise_sd", voxel_noise_sd, minimum=0.0, strict=False)
-    tr = _finite_number("repetition_time", repetition_time, minimum=0.0, strict=True)
+    repetition_time = _finite_number("repetition_time", repetition_time, minimum=0.0, strict=True)
     fraction = _finite_number("signal_fraction", signal_fraction, minimum=0.0, strict=True)
     check_option("dtype", dtype, _DTYPES)
     if not (isinstance(compresslevel, int) and 0 <= compresslevel <= 9):
@@ -358,7 +358,9 @@ def write_bold_run(
     f32_sd = np.float32(noise_sd)
 
     volume = np.zeros(inside.size, dtype=stored)
-    header = _nifti_header((*MNI_RES2_SHAPE, regions.shape[0]), (2.0, 2.0, 2.0, tr), stored, slope)
+    header = _nifti_header(
+        (*MNI_RES2_SHAPE, regions.shape[0]), (2.0, 2.0, 2.0, repetition_time), stored, slope
+    )
     with _nifti_stream(out, header, compresslevel) as stream:
         for row in table:
             value = rng.standard_normal(voxels.size, dtype=np.float32)
