@@ -59,12 +59,12 @@ def methods_paragraph(
     n_sub = design["participant_id"].nunique()
     a, b = config.contrast
     inference = config.inference
-    trs = sorted(set(design["repetition_time"]))
-    tr_text = ", ".join(f"{t:g}" for t in trs)
+    repetition_times = sorted(set(design["repetition_time"]))
+    tr_seconds = ", ".join(f"{t:g}" for t in repetition_times)
     tested = measures or ["dmn_within_fc", "dmn_salience_fc"]
     measure_text = "; ".join(f"{m} ({NETWORK_MEASURES.get(m, m)})" for m in tested)
     return (
-        f"Region time series of {len(design)} runs from {n_sub} participants (TR {tr_text} s) "
+        f"Region time series of {len(design)} runs from {n_sub} participants (TR {tr_seconds} s) "
         f"were analysed with dmnpharm {versions.get('dmnpharm', '?')}. Regions were the "
         f"{atlas.n_regions} regions of the {atlas.name} atlas ({atlas.reference}), with the "
         f"atlas's own network labels mapped to dmnpharm's network vocabulary. "
