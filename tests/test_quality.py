@@ -43,7 +43,7 @@ def test_mypy_strict_on_src() -> None:
 
 
 def test_import_layers() -> None:
-    """The import-linter contract of DESIGN.md's layering holds."""
+    """The import-linter contracts hold: docs/architecture.md's layering, and no import cycles."""
     proc = _tool([str(BIN / "lint-imports")])
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
