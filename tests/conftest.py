@@ -1,8 +1,17 @@
-"""Shared fixtures: a seeded generator, small simulated studies, the real-data folder."""
+"""Shared fixtures: a seeded generator, small simulated studies, the real-data folder.
+
+Slow integration fixtures are shared per session and nothing is simulated
+twice: the small ROI-level study, a voxel-level (BIDS) study, the default demo
+and analyses several tests only read are made once, read-only; a test that
+modifies files copies them first.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -10,9 +19,41 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_simulated_study
+from dmnpharm import AnalysisConfig, Inference, Results, Study
+from dmnpharm.signal import DenoiseConfig
+from dmnpharm.simulate import (
+    Effect,
+    SignalSpec,
+    load_preset,
+    simulate_study,
+    write_simulated_study,
+    write_voxel_study,
+)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def in_process_runs(cache: Path) -> Iterator[None]:
+    """Run per-run work in-process with the given result cache, then restore the environment.
+
+    Module- and session-scoped fixtures are set up before the per-test fixture
+    below, so whatever they analyse must set these itself.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DMNPHARM_CACHE", str(cache))
+        patch.setenv("DMNPHARM_SCHEDULER", "synchronous")
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_fixtures_run_in_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Give module-scoped fixtures in-process runs and a cache of the module's own.
+
+    Without it they would start a Dask cluster and write the user's cache.
+    """
+    with in_process_runs(tmp_path_factory.mktemp("module-cache")):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +83,10 @@ SMALL_SPEC = replace(
     signal=SignalSpec(n_volumes=37, repetition_time=1.5),
 )
 
+#: The analysis of the small study that several tests read: 100 sign flips, fewer
+#: than the 2**8 = 256 possible, so flips are drawn at random.
+SMALL_CONFIG = AnalysisConfig(inference=Inference(n_permutations=100))
+
 
 @pytest.fixture(scope="session")
 def small_study_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -53,11 +98,63 @@ def small_study_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def small_study(small_study_template: Path, tmp_path: Path) -> Path:
     """Return a private, modifiable copy of the small simulated study."""
-    import shutil
-
     dest = tmp_path / "study"
     shutil.copytree(small_study_template, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def small_analysis(
+    small_study_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Results:
+    """Analyse the small study with ``SMALL_CONFIG`` once per session (read-only)."""
+    base = tmp_path_factory.mktemp("small-analysis")
+    with in_process_runs(base / "cache"):
+        return Study.from_folder(small_study_template).analyse(SMALL_CONFIG, base / "out")
+
+
+#: 8 subjects x 2 sessions x 60 volumes, within-DMN FC 0.10 lower on drug.
+VOXEL_SPEC = replace(
+    load_preset("demo-crossover", seed=5),
+    design=replace(load_preset("demo-crossover").design, n_subjects=8),
+    signal=SignalSpec(n_volumes=60),
+    effects=(Effect("within_fc", -0.10, "DMN"),),
+)
+
+#: The voxel-level study's shared analysis: aCompCor cleaning, 255 sign flips.
+VOXEL_CONFIG = AnalysisConfig(
+    inference=Inference(n_permutations=255), denoise=DenoiseConfig("acompcor")
+)
+
+
+@pytest.fixture(scope="session")
+def voxel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Write the voxel-level (BIDS + fMRIPrep) study of ``VOXEL_SPEC`` once (read-only)."""
+    return write_voxel_study(simulate_study(VOXEL_SPEC), tmp_path_factory.mktemp("v") / "study")
+
+
+@pytest.fixture(scope="session")
+def voxel_analysis(voxel_study: Path, tmp_path_factory: pytest.TempPathFactory) -> Results:
+    """Analyse the voxel-level study with ``VOXEL_CONFIG`` once per session (read-only)."""
+    base = tmp_path_factory.mktemp("voxel-analysis")
+    with in_process_runs(base / "cache"):
+        return Study.from_folder(voxel_study).analyse(VOXEL_CONFIG, base / "out")
+
+
+@pytest.fixture(scope="session")
+def default_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Run ``dmnpharm demo`` with every default once per session (read-only).
+
+    Returns its output folder and what it printed on standard output.
+    """
+    from dmnpharm.cli import main
+
+    base = tmp_path_factory.mktemp("default-demo")
+    out = base / "demo"
+    printed = io.StringIO()
+    with in_process_runs(base / "cache"), contextlib.redirect_stdout(printed):
+        assert main(["demo", "--out", str(out)]) == 0
+    return out, printed.getvalue()
 
 
 @pytest.fixture(scope="session")

@@ -11,14 +11,13 @@ from dmnpharm.cli import build_parser, main
 from dmnpharm.cli._main import COMMANDS
 
 
-def test_demo_detects_the_planted_effect(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The default demo finds the lower within-DMN FC (p_fwer < 0.05) and prints the report."""
-    out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out.strip()
-    assert printed == str(out / "report.html")
+def test_demo_detects_the_planted_effect(default_demo: tuple[Path, str]) -> None:
+    """The default demo finds the lower within-DMN FC (p_fwer < 0.05) and prints the report.
+
+    ``default_demo`` (tests/conftest.py) ran ``dmnpharm demo --out OUT`` once.
+    """
+    out, printed = default_demo
+    assert printed.strip() == str(out / "report.html")
     assert (out / "study" / "ground_truth.json").is_file()
     results = pd.read_csv(out / "group" / "results.tsv", sep="\t").set_index("measure")
     within = results.loc["dmn_within_fc"]
@@ -44,14 +43,17 @@ def test_demo_detects_the_planted_effect(
 def test_demo_without_effect_detects_nothing(tmp_path: Path) -> None:
     """With --effect 0 the within-DMN change is within 3 SE of zero, and no measure is extreme.
 
-    The demo tests 18 network measures, so a |t| above 3 somewhere is a ~10 % event
-    (seed 0 draws t = -3.6 for DMN ALFF, from noise: other seeds give |t| < 1); the
-    bound for the family is |t| < 4.5. Calibration over many null studies is
-    tested in tests/simulate/test_power.py and tests/stats.
+    12 subjects (the null does not need the default 24). The demo tests 18 network
+    measures, so a |t| above 3 somewhere is a ~10 % event (seed 0 draws |t| <= 2.1
+    here; at 24 subjects it draws t = -3.6 for DMN ALFF, from noise); the bound for
+    the family is |t| < 4.5. Calibration over many null studies is tested in
+    tests/simulate/test_power.py and tests/stats.
     """
     out = tmp_path / "demo0"
-    assert main(["demo", "--out", str(out), "--effect", "0", "-q"]) == 0
+    argv = ["demo", "--out", str(out), "--effect", "0", "--subjects", "12", "-q"]
+    assert main(argv) == 0
     results = pd.read_csv(out / "group" / "results.tsv", sep="\t").set_index("measure")
+    assert results["n"].eq(12).all()
     assert abs(results.loc["dmn_within_fc", "statistic"]) < 3
     assert (results["statistic"].abs() < 4.5).all()
 
@@ -254,15 +256,17 @@ def test_power_writes_table_curve_and_provenance(
     assert main(argv) == 1  # the folder exists now: --overwrite is needed
 
 
-def test_stats_on_the_demo_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Stats on run's metrics table gives run's results; bad levels are explained."""
-    demo = tmp_path / "demo"
-    argv = ["demo", "--out", str(demo), "--subjects", "8", "--permutations", "999", "-q"]
-    assert main(argv) == 0
-    capsys.readouterr()
+def test_stats_on_the_demo_metrics(
+    default_demo: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stats on run's metrics table gives run's results; bad levels are explained.
+
+    Both use the default number of sign flips and seed.
+    """
+    demo, _ = default_demo
     out = tmp_path / "stats"
     argv = ["stats", str(demo / "metrics.parquet"), "--out", str(out)]
-    argv += ["--within", "condition", "--contrast", "drug-placebo", "--permutations", "999"]
+    argv += ["--within", "condition", "--contrast", "drug-placebo"]
     assert main(argv) == 0
     assert capsys.readouterr().out.strip() == str(out / "results.tsv")
     ours = pd.read_csv(out / "results.tsv", sep="\t")

@@ -24,11 +24,14 @@ CONFIG = AnalysisConfig(
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Write 40 patients and 20 controls over 4 sites, one 80-volume run each."""
-    base = load_preset("cohort-observational", seed=2)
+    """Write 24 patients and 12 controls over 4 sites, one 80-volume run each.
+
+    Seed 7 puts at least two SSRI and two unmedicated participants at every site.
+    """
+    base = load_preset("cohort-observational", seed=7)
     spec = replace(
         base,
-        design=replace(base.design, n_subjects=40, n_controls=20),
+        design=replace(base.design, n_subjects=24, n_controls=12),
         signal=SignalSpec(n_volumes=80, repetition_time=2.0),
     )
     return write_simulated_study(simulate_study(spec), tmp_path_factory.mktemp("c") / "study")

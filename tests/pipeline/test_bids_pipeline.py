@@ -1,4 +1,10 @@
-"""An analysis of a voxel-level (BIDS + fMRIPrep) simulated study."""
+"""An analysis of a voxel-level (BIDS + fMRIPrep) simulated study.
+
+``voxel_study`` (tests/conftest.py) has 8 subjects x 2 sessions x 60 volumes with
+within-DMN FC 0.10 lower on drug, enough to find it; ``voxel_analysis`` is its
+aCompCor analysis. Tests of the plumbing alone (failures, the cache, AROMA
+images) use ``small_voxel_study``: 4 subjects x 2 sessions x 30 volumes.
+"""
 
 import json
 import shutil
@@ -11,33 +17,24 @@ import pandas as pd
 import pytest
 
 import dmnpharm.pipeline._work as work_module
-from dmnpharm import AnalysisConfig, Execution, Inference, Study
+from dmnpharm import AnalysisConfig, Execution, Inference, Results, Study
 from dmnpharm.atlases import load_atlas
 from dmnpharm.cli import main
 from dmnpharm.cli._main import RUN_FAILURES_EXIT
 from dmnpharm.exceptions import RunFailuresError
 from dmnpharm.io import DEFAULT_SPACE
 from dmnpharm.signal import DenoiseConfig
-from dmnpharm.simulate import (
-    Effect,
-    SignalSpec,
-    load_preset,
-    simulate_study,
-    write_voxel_study,
-)
+from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_voxel_study
 
 
 @pytest.fixture(scope="module")
-def voxel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Write 8 subjects x 2 sessions x 60 volumes with within-DMN FC 0.10 lower on drug."""
+def small_voxel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Write 4 subjects x 2 sessions x 30 volumes once for this module (read-only)."""
     base = load_preset("demo-crossover", seed=5)
     spec = replace(
-        base,
-        design=replace(base.design, n_subjects=8),
-        signal=SignalSpec(n_volumes=60),
-        effects=(Effect("within_fc", -0.10, "DMN"),),
+        base, design=replace(base.design, n_subjects=4), signal=SignalSpec(n_volumes=30)
     )
-    return write_voxel_study(simulate_study(spec), tmp_path_factory.mktemp("v") / "study")
+    return write_voxel_study(simulate_study(spec), tmp_path_factory.mktemp("sv") / "study")
 
 
 def test_a_bids_run_becomes_a_task_naming_its_files(voxel_study: Path) -> None:
@@ -56,21 +53,20 @@ def test_a_bids_run_becomes_a_task_naming_its_files(voxel_study: Path) -> None:
     assert set(task.input_files()) >= {str(run.bold), str(run.confounds), str(run.mask)}
 
 
-def test_run_recovers_the_planted_effect_from_images(voxel_study: Path, tmp_path: Path) -> None:
+def test_run_recovers_the_planted_effect_from_images(
+    voxel_study: Path, voxel_analysis: Results
+) -> None:
     """Discover, extract, clean (acompcor), measure, test: the estimate is near -0.10.
 
     8 subjects: the paired SE is about 0.03, so the estimate must lie within 3 SE
     of the planted change; QC, exclusions and the extraction are recorded.
     """
-    config = AnalysisConfig(
-        inference=Inference(n_permutations=255), denoise=DenoiseConfig("acompcor")
-    )
-    result = Study.from_folder(voxel_study).analyse(config, tmp_path / "out")
+    result = voxel_analysis
     row = result.results.set_index("measure").loc["dmn_within_fc"]
     se = (row["ci_high"] - row["ci_low"]) / (2 * 2.365)  # t(0.975, 7)
     assert abs(row["estimate"] + 0.10) < 3 * se
     assert row["n"] == 8
-    out = tmp_path / "out"
+    out = Path(result.out)
     qc = pd.read_csv(out / "group" / "qc.tsv", sep="\t")
     assert len(qc) == 16
     assert qc["mean_fd"].gt(0).all()
@@ -89,14 +85,14 @@ def test_run_recovers_the_planted_effect_from_images(voxel_study: Path, tmp_path
     assert (voxel_study / sidecar["Sources"][0].removeprefix("bids:source:")).is_file()
 
 
-def test_a_corrupt_run_fails_alone_and_is_listed(voxel_study: Path, tmp_path: Path) -> None:
+def test_a_corrupt_run_fails_alone_and_is_listed(small_voxel_study: Path, tmp_path: Path) -> None:
     """A truncated image fails its run only: named, listed, the others analysed.
 
     Without allow_failures the error (non-zero exit in the CLI) still comes
     after the outputs of the other runs are written, failures listed; with it
     the same analysis is accepted.
     """
-    study = Path(shutil.copytree(voxel_study, tmp_path / "study"))
+    study = Path(shutil.copytree(small_voxel_study, tmp_path / "study"))
     func = study / "derivatives" / "fmriprep" / "sub-03" / "ses-2" / "func"
     bold = next(func.glob("*_desc-preproc_bold.nii.gz"))
     bold.write_bytes(bold.read_bytes()[: bold.stat().st_size // 2])
@@ -120,7 +116,7 @@ def test_a_corrupt_run_fails_alone_and_is_listed(voxel_study: Path, tmp_path: Pa
     text = " ".join(exclusions["exclusion"])
     assert "failed and left out" in text
     assert "sub-03" in text
-    assert result.results["n"].eq(7).all()
+    assert result.results["n"].eq(3).all()
     assert len(result.failures) == 1
     args = ["run", str(study), "--permutations", "99", "-q", "--scheduler", "synchronous"]
     assert main([*args, "--out", str(tmp_path / "out3")]) == RUN_FAILURES_EXIT
@@ -129,7 +125,7 @@ def test_a_corrupt_run_fails_alone_and_is_listed(voxel_study: Path, tmp_path: Pa
 
 
 def test_a_new_cleaning_reuses_the_extracted_signals(
-    voxel_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_voxel_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Images are read once: another strategy cleans the cached region signals again."""
     calls: list[str] = []
@@ -140,15 +136,15 @@ def test_a_new_cleaning_reuses_the_extracted_signals(
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(work_module, "extract_timeseries", counted)
-    study = Study.from_folder(voxel_study)
+    study = Study.from_folder(small_voxel_study)
     first = study.analyse(AnalysisConfig(inference=Inference(n_permutations=99)), tmp_path / "a")
-    assert len(calls) == 16
+    assert len(calls) == 8
     other = AnalysisConfig(inference=Inference(n_permutations=99), denoise=DenoiseConfig("6p"))
     second = study.analyse(other, tmp_path / "b")
-    assert len(calls) == 16
+    assert len(calls) == 8
     assert set(second.metrics["strategy"]) == {"6p"}
     uncached = study.analyse(other.replace(execution=Execution(cache=False)), tmp_path / "c")
-    assert len(calls) == 32
+    assert len(calls) == 16
     pd.testing.assert_frame_equal(second.metrics, uncached.metrics)
     assert not first.metrics["value"].equals(second.metrics["value"])
 
@@ -202,9 +198,9 @@ def test_voxel_maps_come_from_the_same_run(voxel_study: Path, tmp_path: Path) ->
     assert "seed maps" in provenance["voxel_maps"]
 
 
-def test_aroma_strategy_reads_the_aroma_images(voxel_study: Path, tmp_path: Path) -> None:
+def test_aroma_strategy_reads_the_aroma_images(small_voxel_study: Path, tmp_path: Path) -> None:
     """Strategy aroma analyses desc-smoothAROMAnonaggr images, and says so."""
-    study = Path(shutil.copytree(voxel_study, tmp_path / "study"))
+    study = Path(shutil.copytree(small_voxel_study, tmp_path / "study"))
     func_dirs = sorted(study.glob("derivatives/fmriprep/sub-*/ses-*/func"))
     for func in func_dirs:
         for path in list(func.iterdir()):
@@ -221,7 +217,7 @@ def test_aroma_strategy_reads_the_aroma_images(voxel_study: Path, tmp_path: Path
         space="MNI152NLin6Asym",
     )
     result = Study.from_folder(study).analyse(config, tmp_path / "out")
-    assert result.results["n"].eq(8).all()
+    assert result.results["n"].eq(4).all()
     provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
     assert provenance["bold_images"] == "desc-smoothAROMAnonaggr_bold"
     assert "AROMA" in provenance["denoising"]

@@ -23,7 +23,7 @@ import pytest
 
 import dmnpharm.execution._cluster as execute_module
 import dmnpharm.pipeline._runs as runs_module
-from dmnpharm import AnalysisConfig, Execution, Inference, Study
+from dmnpharm import AnalysisConfig, Execution, Inference, Results, Study
 from dmnpharm._utils import output_lock
 from dmnpharm.config import paired_model
 from dmnpharm.exceptions import InputError, OutputExistsError, OutputLockedError
@@ -36,17 +36,18 @@ from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_sim
 
 CONFIG = AnalysisConfig(inference=Inference(n_permutations=199), denoise=DenoiseConfig("6p"))
 
-#: 12 subjects x 2 sessions of 120 volumes: long enough to kill part-way.
+#: 8 subjects x 2 sessions of 120 volumes: long enough to kill part-way.
 CLUSTER_SPEC = replace(
     load_preset("demo-crossover", seed=5),
-    design=replace(load_preset("demo-crossover").design, n_subjects=12),
+    design=replace(load_preset("demo-crossover").design, n_subjects=8),
     signal=SignalSpec(n_volumes=120, repetition_time=2.0),
 )
+CLUSTER_RUNS = 16
 
 
 @pytest.fixture(scope="module")
 def cluster_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Write a 24-run simulated crossover study once for this module."""
+    """Write the 16-run simulated crossover study once for this module."""
     dest = tmp_path_factory.mktemp("cluster") / "study"
     return write_simulated_study(simulate_study(CLUSTER_SPEC), dest)
 
@@ -198,22 +199,27 @@ def test_a_rerun_takes_every_run_from_the_cache(
 
 
 def test_an_output_holding_this_analysis_is_left_alone(
-    small_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_analysis: Results, small_study_template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The same command again: nothing redone, same result; another analysis: refused."""
-    out = tmp_path / "out"
-    study = Study.from_folder(small_study)
-    first = study.analyse(CONFIG, out)
+    """The same command again: nothing redone, same result; another analysis: refused.
+
+    ``small_analysis`` (tests/conftest.py) is the first run: the small study analysed
+    with 100 sign flips.
+    """
+    first = small_analysis
+    out = Path(first.out)
+    config = AnalysisConfig(inference=Inference(n_permutations=100))
+    study = Study.from_folder(small_study_template)
     stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     # any per-run work would fail
     monkeypatch.setattr(runs_module, "RUN_STAGE", replace(RUN_STAGE, work=None))
-    again = study.analyse(CONFIG, out)
+    again = study.analyse(config, out)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamp
     assert again.analysis_id == first.analysis_id
     pd.testing.assert_frame_equal(again.metrics, first.metrics)
     pd.testing.assert_frame_equal(again.results, first.results)
     with pytest.raises(OutputExistsError, match="holds another analysis"):
-        study.analyse(CONFIG.replace(denoise=DenoiseConfig("24p")), out)
+        study.analyse(config.replace(denoise=DenoiseConfig("24p")), out)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamp
 
 
@@ -264,7 +270,9 @@ def test_a_run_killed_part_way_resumes_to_identical_outputs(
     done_before_kill = _wait_for_entries(cache, 4, process)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
-    assert 4 <= done_before_kill < 24, "the run finished or stalled before it could be killed"
+    assert 4 <= done_before_kill < CLUSTER_RUNS, (
+        "the run finished or stalled before it could be killed"
+    )
     assert not out.exists(), "a killed run must not leave an output that looks complete"
     assert list(tmp_path.glob(".out.partial-*")), "the killed run's staging folder remains"
     resumed = subprocess.run(
@@ -275,7 +283,7 @@ def test_a_run_killed_part_way_resumes_to_identical_outputs(
         timeout=300,
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"{done_before_kill} of 24 runs from the cache" in resumed.stderr
+    assert f"{done_before_kill} of {CLUSTER_RUNS} runs from the cache" in resumed.stderr
     assert not list(tmp_path.glob(".out.partial-*"))
     assert _files(out) == _files(reference)
     for name in _files(reference):
@@ -358,7 +366,9 @@ def test_a_worker_killed_mid_run_is_replaced_and_results_match(
         processes[1].kill()
         _, stderr = run.communicate(timeout=300)
         assert run.returncode == 0, stderr.decode()[-3000:]
-        assert 3 <= done_before_kill < 24, "the run ended before a worker could be killed"
+        assert 3 <= done_before_kill < CLUSTER_RUNS, (
+            "the run ended before a worker could be killed"
+        )
         assert processes[1].poll() is not None
         local = Study.from_folder(cluster_study).analyse(CONFIG, tmp_path / "local")
         clustered = pd.read_parquet(out / "metrics.parquet")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dmnpharm import AnalysisConfig, Inference, Study
+from dmnpharm import AnalysisConfig, Inference, Results, Study
 from dmnpharm.config import paired_model
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES, BundleConfig
@@ -16,10 +16,13 @@ from dmnpharm.stats import EXTRA_COLUMNS, RESULT_COLUMNS
 FAST = AnalysisConfig(inference=Inference(n_permutations=500))
 
 
-def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
-    """Tables, provenance and report are written; the tables agree with the return value."""
-    out = tmp_path / "out"
-    result = Study.from_folder(small_study).analyse(FAST, out)
+def test_run_writes_every_output(small_analysis: Results) -> None:
+    """Tables, provenance and report are written; the tables agree with the return value.
+
+    ``small_analysis`` (tests/conftest.py) analysed the small study with 100 sign flips.
+    """
+    result = small_analysis
+    out = Path(result.out)
     for name in (
         "metrics.tsv",
         "metrics.parquet",
@@ -69,7 +72,7 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
     assert set(metrics["strategy"]) == {"none", "none+gsr"}
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["config"]["atlas"] == "seitzman300"
-    assert provenance["config"]["n_permutations"] == 500
+    assert provenance["config"]["n_permutations"] == 100
     # participants + 8 sessions + per run: time series, its JSON, confounds TSV and JSON
     assert len(provenance["inputs"]) == 1 + 8 + 16 * 4
     assert all(len(h) == 64 for h in provenance["inputs"].values())
@@ -77,19 +80,25 @@ def test_run_writes_every_output(small_study: Path, tmp_path: Path) -> None:
     assert result.report() == (out / "report.html").read_text(encoding="utf-8")
 
 
-def test_same_seed_identical_results(small_study: Path, tmp_path: Path) -> None:
+def test_same_seed_identical_results(
+    small_analysis: Results, small_study_template: Path, tmp_path: Path
+) -> None:
     """Two runs with one seed give byte-identical tables; another seed other p-values.
 
     100 flips are fewer than the 2**8 = 256 possible, so flips are drawn at random.
+    The first run is ``small_analysis`` (100 flips, seed 0; tests/conftest.py).
     """
+    study = Study.from_folder(small_study_template)
     random_flips = AnalysisConfig(inference=Inference(n_permutations=100))
-    Study.from_folder(small_study).analyse(random_flips, tmp_path / "a")
-    Study.from_folder(small_study).analyse(random_flips, tmp_path / "b")
+    recorded = small_analysis.provenance["config"]
+    assert (recorded["n_permutations"], recorded["seed"]) == (100, 0)
+    first = Path(small_analysis.out)
+    study.analyse(random_flips, tmp_path / "b")
     for name in ("group/results.tsv", "metrics.tsv", "group/paired_differences.tsv"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        assert (first / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     other = AnalysisConfig(inference=Inference(n_permutations=100, seed=1))
-    Study.from_folder(small_study).analyse(other, tmp_path / "c")
-    a = pd.read_csv(tmp_path / "a" / "group" / "results.tsv", sep="\t")
+    study.analyse(other, tmp_path / "c")
+    a = pd.read_csv(first / "group" / "results.tsv", sep="\t")
     c = pd.read_csv(tmp_path / "c" / "group" / "results.tsv", sep="\t")
     pd.testing.assert_series_equal(a["statistic"], c["statistic"])
     assert not a["p_uncorrected"].equals(c["p_uncorrected"])
@@ -133,9 +142,9 @@ def test_config_rejects_unavailable_choices() -> None:
         AnalysisConfig(model=paired_model(("drug", "drug")))
 
 
-def test_ground_truth_shown_in_report(small_study: Path, tmp_path: Path) -> None:
+def test_ground_truth_shown_in_report(small_analysis: Results) -> None:
     """A simulated study's planted effects appear beside the estimates in the report."""
-    result = Study.from_folder(small_study).analyse(FAST, tmp_path / "out")
+    result = small_analysis
     html = result.report()
     assert "Planted effects" in html
     assert "dmn_within_fc" in html

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from dmnpharm import AnalysisConfig, Inference, Study
-from dmnpharm.pipeline import analyse_table, make_demo
+from dmnpharm import Inference, Results
+from dmnpharm.pipeline import analyse_table
 from dmnpharm.report import ReportContent, Section, matrix_figure, write_report
-from dmnpharm.simulate import SignalSpec, load_preset
 from dmnpharm.stats import ModelSpec
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -74,15 +72,10 @@ def _images_shown(page: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def demo_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
-    """Run a small demo (10 subjects, 120 volumes) and return its report and results."""
-    base = load_preset("demo-crossover", seed=0)
-    spec = replace(
-        base, design=replace(base.design, n_subjects=10), signal=SignalSpec(n_volumes=120)
-    )
-    out = tmp_path_factory.mktemp("browser") / "demo"
-    result = make_demo(out, spec, AnalysisConfig(inference=Inference(n_permutations=500)))
-    return result.report_file, result.results
+def demo_report(default_demo: tuple[Path, str]) -> tuple[Path, pd.DataFrame]:
+    """Return the report and the group results of the default demo (tests/conftest.py)."""
+    out, _ = default_demo
+    return out / "report.html", pd.read_parquet(out / "group" / "results.parquet")
 
 
 def test_demo_report_renders_without_errors(
@@ -201,23 +194,12 @@ def test_user_strings_show_as_text_and_run_nothing(browser: Any, tmp_path: Path)
     page.close()
 
 
-def test_voxel_level_study_report_renders(
-    browser: Any, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """The report of a BIDS (voxel-level) simulated study opens cleanly with its figures."""
-    from dmnpharm.signal import DenoiseConfig
-    from dmnpharm.simulate import simulate_study, write_voxel_study
+def test_voxel_level_study_report_renders(browser: Any, voxel_analysis: Results) -> None:
+    """The report of a BIDS (voxel-level) simulated study opens cleanly with its figures.
 
-    base = load_preset("demo-crossover", seed=4)
-    spec = replace(
-        base, design=replace(base.design, n_subjects=4), signal=SignalSpec(n_volumes=50)
-    )
-    folder = tmp_path_factory.mktemp("voxel-browser")
-    study = write_voxel_study(simulate_study(spec), folder / "study")
-    config = AnalysisConfig(
-        inference=Inference(n_permutations=99), denoise=DenoiseConfig("acompcor")
-    )
-    result = Study.from_folder(study).analyse(config, folder / "out")
+    ``voxel_analysis`` (tests/conftest.py) analysed the voxel-level study with aCompCor.
+    """
+    result = voxel_analysis
     page, seen = _open(browser, result.report_file)
     assert seen == {"console": [], "page": [], "dialog": []}
     images = _images_shown(page)

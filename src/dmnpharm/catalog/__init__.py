@@ -18,38 +18,19 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from dmnpharm.catalog._compare import (
-        COMPARE_COLUMNS,
-        COMPARE_VERDICTS,
-        Comparison,
-        compare,
-        comparison_text,
-        read_results,
-    )
-    from dmnpharm.catalog._load import DOI_PATTERN, default_catalog_path, load_catalog, validate
-    from dmnpharm.catalog._model import (
-        Agent,
-        Baseline,
-        Catalog,
-        Claim,
-        ClaimLink,
-        DrugClass,
-        Finding,
-        Population,
-        Publication,
-        Target,
-        derive_verdict,
-    )
-    from dmnpharm.catalog._query import (
-        FORMATS,
-        KINDS,
-        evidence_summary,
-        records,
-        render,
-        show,
-        summary_text,
-        table_of,
-    )
+    from dmnpharm.catalog._claims import Claim, ClaimLink, derive_verdict
+    from dmnpharm.catalog._compare import Comparison, compare, comparison_text
+    from dmnpharm.catalog._compare_rows import COMPARE_COLUMNS, COMPARE_VERDICTS
+    from dmnpharm.catalog._describe import evidence_summary, show, summary_text
+    from dmnpharm.catalog._drugs import Agent, DrugClass, Target
+    from dmnpharm.catalog._fields import DOI_PATTERN
+    from dmnpharm.catalog._load import default_catalog_path, load_catalog
+    from dmnpharm.catalog._model import Catalog
+    from dmnpharm.catalog._publications import Baseline, Finding, Population, Publication
+    from dmnpharm.catalog._query import KINDS, table_of
+    from dmnpharm.catalog._render import FORMATS, records, render
+    from dmnpharm.catalog._results import read_results
+    from dmnpharm.catalog._schema import validate
     from dmnpharm.catalog._select import DrugSelection, resolve_drug
     from dmnpharm.catalog._vocabulary import (
         ANY,

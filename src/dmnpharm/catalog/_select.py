@@ -13,7 +13,10 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dmnpharm.catalog._model import Agent, Catalog, Claim, DrugClass, Publication
+from dmnpharm.catalog._claims import Claim
+from dmnpharm.catalog._drugs import Agent, DrugClass
+from dmnpharm.catalog._model import Catalog
+from dmnpharm.catalog._publications import Publication
 from dmnpharm.catalog._vocabulary import ANY, VOCABULARY
 from dmnpharm.exceptions import InputError
 
