@@ -4,6 +4,12 @@ Slow integration fixtures are shared per session and nothing is simulated
 twice: the small ROI-level study, a voxel-level (BIDS) study, the default demo
 and analyses several tests only read are made once, read-only; a test that
 modifies files copies them first.
+
+The suite runs on every core with pytest-xdist (``-n auto``). That promise
+holds under parallel workers too: the modules that read an expensive session
+fixture form one group and every other module is a group of its own; each
+group runs on one worker (:func:`pytest_xdist_make_scheduler`), so each
+session and module fixture is built once.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,6 +38,73 @@ from dmnpharm.simulate import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: Test modules that read an expensive session fixture, by test-worker group.
+#: Under pytest-xdist each group runs on one worker, so each fixture is built once.
+SHARED_GROUPS: dict[str, tuple[str, ...]] = {
+    "shared-voxel": (
+        "tests/pipeline/test_bids_pipeline.py",
+        "tests/io/test_bids.py",
+        "tests/report/test_browser_voxel.py",
+    ),
+    "shared-small": ("tests/pipeline/test_pipeline.py", "tests/pipeline/test_execution.py"),
+    "shared-demo": ("tests/cli/test_main.py", "tests/report/test_browser.py"),
+}
+
+#: The group whose worker builds each expensive session fixture.
+SHARED_FIXTURES = {
+    "voxel_study": "shared-voxel",
+    "voxel_analysis": "shared-voxel",
+    "small_analysis": "shared-small",
+    "default_demo": "shared-demo",
+}
+
+#: Each test module's group: a shared group, else the module alone.
+MODULE_GROUP = {module: group for group, modules in SHARED_GROUPS.items() for module in modules}
+
+
+def worker_group(nodeid: str) -> str:
+    """Return the worker group of a test: its module's shared group, else its module."""
+    module = nodeid.split("::")[0]
+    return MODULE_GROUP.get(module, module)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test that reads a shared fixture from outside the fixture's group.
+
+    Keeps ``SHARED_GROUPS`` true as tests are added, with or without xdist.
+    """
+    for item in items:
+        for name in getattr(item, "fixturenames", ()):
+            group = SHARED_FIXTURES.get(name)
+            if group is not None and worker_group(item.nodeid) != group:
+                raise pytest.UsageError(
+                    f"{item.nodeid} reads the session fixture {name!r}: add its module to "
+                    f"SHARED_GROUPS[{group!r}] in tests/conftest.py"
+                )
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Send each worker group to one xdist worker, the largest groups first.
+
+    pytest-xdist's own ``loadgroup`` reads marks through node ids, which pytest
+    9.2 no longer lets it change (pytest-dev/pytest-xdist#1386), so the suite
+    brings its own: ``loadscope`` with :func:`worker_group` as the scope.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            for group in reversed(SHARED_GROUPS):
+                if group in self.workqueue:
+                    self.workqueue.move_to_end(group, last=False)
+            super()._assign_work_unit(node)
+
+    return GroupScheduling(config, log)
 
 
 @contextlib.contextmanager

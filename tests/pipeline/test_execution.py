@@ -402,7 +402,7 @@ def test_a_batch_cluster_is_configured_from_the_jobqueue_yaml() -> None:
         "jobqueue.slurm.cores": 2,
         "jobqueue.slurm.memory": "8GiB",
         "jobqueue.slurm.queue": "short",
-        "jobqueue.slurm.scheduler-options": {"host": "127.0.0.1", "dashboard_address": None},
+        "jobqueue.slurm.scheduler-options": {"host": "127.0.0.1", "dashboard_address": ":0"},
     }
     with dask.config.set(settings):
         cluster = execute_module._batch_cluster(Execution(cluster="slurm", memory_limit="4GiB"))

@@ -1,20 +1,19 @@
 """The report in a real headless browser (Chromium driven by Playwright).
 
-``.ci/run`` installs Debian's ``chromium``; Playwright drives that binary (no browser
-download). Without Playwright or a Chromium binary these tests skip and say why.
+The browser fixtures live in ``tests/report/conftest.py``; without Playwright or a
+Chromium binary these tests skip and say why.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from dmnpharm import Inference, Results
+from dmnpharm import Inference
 from dmnpharm.pipeline import analyse_table
 from dmnpharm.report import ReportContent, Section, matrix_figure, write_report
 from dmnpharm.stats import ModelSpec
@@ -22,53 +21,9 @@ from dmnpharm.stats import ModelSpec
 HOSTILE = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(2)</script>"
 
-
-def _chromium() -> str:
-    path = os.environ.get("DMNPHARM_CHROMIUM") or shutil.which("chromium")
-    path = path or shutil.which("chromium-browser")
-    if not path:
-        pytest.skip("no Chromium binary (install Debian's chromium or set DMNPHARM_CHROMIUM)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    """Yield a headless Chromium controlled by Playwright."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    executable = _chromium()
-    with sync_api.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-def _open(browser: Any, path: Path) -> tuple[Any, dict[str, list[str]]]:
-    """Open a file in a fresh page, recording console errors, page errors and dialogs."""
-    page = browser.new_page()
-    seen: dict[str, list[str]] = {"console": [], "page": [], "dialog": []}
-    page.on("console", lambda m: seen["console"].append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: seen["page"].append(str(e)))
-
-    def on_dialog(dialog: Any) -> None:
-        seen["dialog"].append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    page.goto(path.resolve().as_uri())
-    page.wait_for_load_state("load")
-    return page, seen
-
-
-def _images_shown(page: Any) -> list[dict[str, Any]]:
-    """Each image's natural width and on-page box, from the browser itself."""
-    boxes: list[dict[str, Any]] = page.evaluate(
-        """() => Array.from(document.images).map(img => {
-            const box = img.getBoundingClientRect();
-            return {complete: img.complete, natural: img.naturalWidth,
-                    width: box.width, height: box.height, alt: img.alt};
-        })"""
-    )
-    return boxes
+#: The page opener and image lister from ``tests/report/conftest.py``.
+Opener = Callable[[Any, Path], tuple[Any, dict[str, list[str]]]]
+Lister = Callable[[Any], list[dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
@@ -79,13 +34,16 @@ def demo_report(default_demo: tuple[Path, str]) -> tuple[Path, pd.DataFrame]:
 
 
 def test_demo_report_renders_without_errors(
-    browser: Any, demo_report: tuple[Path, pd.DataFrame]
+    browser: Any,
+    demo_report: tuple[Path, pd.DataFrame],
+    open_page: Opener,
+    images_shown: Lister,
 ) -> None:
     """No console or page errors; every figure loads and has a size; key numbers are shown."""
     path, results = demo_report
-    page, seen = _open(browser, path)
+    page, seen = open_page(browser, path)
     assert seen == {"console": [], "page": [], "dialog": []}
-    images = _images_shown(page)
+    images = images_shown(page)
     assert len(images) >= 4
     for image in images:
         assert image["complete"], image["alt"]
@@ -105,16 +63,20 @@ def test_demo_report_renders_without_errors(
 
 
 def test_stats_report_renders_without_errors(
-    browser: Any, demo_report: tuple[Path, pd.DataFrame], tmp_path: Path
+    browser: Any,
+    demo_report: tuple[Path, pd.DataFrame],
+    tmp_path: Path,
+    open_page: Opener,
+    images_shown: Lister,
 ) -> None:
     """``dmnpharm stats`` on the demo's metrics: a clean page, figures shown, numbers present."""
     path, _ = demo_report
     spec = ModelSpec(within="condition", contrast=("drug", "placebo"))
     inference = Inference(n_permutations=500, seed=1)
     result = analyse_table(path.parent / "metrics.parquet", tmp_path / "stats", spec, inference)
-    page, seen = _open(browser, tmp_path / "stats" / "report.html")
+    page, seen = open_page(browser, tmp_path / "stats" / "report.html")
     assert seen == {"console": [], "page": [], "dialog": []}
-    images = _images_shown(page)
+    images = images_shown(page)
     n_measures = len(result.results)
     # values per measure (at most 12), the maximum null, one null per measure (at most 24)
     assert len(images) == min(n_measures, 12) + 1 + min(n_measures, 24)
@@ -140,7 +102,9 @@ def test_stats_report_renders_without_errors(
     page.close()
 
 
-def test_user_strings_show_as_text_and_run_nothing(browser: Any, tmp_path: Path) -> None:
+def test_user_strings_show_as_text_and_run_nothing(
+    browser: Any, tmp_path: Path, open_page: Opener
+) -> None:
     """A participant label holding HTML shows literally; no script or handler runs."""
     results = pd.DataFrame(
         [
@@ -182,7 +146,7 @@ def test_user_strings_show_as_text_and_run_nothing(browser: Any, tmp_path: Path)
         ],
     )
     path = write_report(content, tmp_path / "report.html")
-    page, seen = _open(browser, path)
+    page, seen = open_page(browser, path)
     assert seen["dialog"] == []
     assert seen["page"] == []
     text = page.inner_text("body")
@@ -191,21 +155,4 @@ def test_user_strings_show_as_text_and_run_nothing(browser: Any, tmp_path: Path)
     # Only the embedded figure is an image: the label did not become an <img>.
     assert page.evaluate("() => document.images.length") == 1
     assert page.evaluate("() => document.scripts.length") == 0
-    page.close()
-
-
-def test_voxel_level_study_report_renders(browser: Any, voxel_analysis: Results) -> None:
-    """The report of a BIDS (voxel-level) simulated study opens cleanly with its figures.
-
-    ``voxel_analysis`` (tests/conftest.py) analysed the voxel-level study with aCompCor.
-    """
-    result = voxel_analysis
-    page, seen = _open(browser, result.report_file)
-    assert seen == {"console": [], "page": [], "dialog": []}
-    images = _images_shown(page)
-    assert images
-    assert all(image["natural"] > 0 and image["width"] > 50 for image in images)
-    text = page.inner_text("body")
-    assert "acompcor" in text
-    assert "Quality control" in text
     page.close()
