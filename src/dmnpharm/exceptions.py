@@ -34,14 +34,14 @@ class OutputLockedError(DmnpharmError):
 
 
 class RunFailuresError(DmnpharmError):
-    """Some runs failed; the others' results were written, with the failures listed.
+    """Some runs failed while computing; no group result was written.
 
     Parameters
     ----------
     out : str
-        The output folder that holds the results of the runs that succeeded.
+        The output folder that was not written (left as it was).
     failures : list of str
-        One message per failed run, naming its file.
+        One message per failed run, naming its file and the reason.
     """
 
     def __init__(self, out: str, failures: list[str]) -> None:
@@ -49,10 +49,11 @@ class RunFailuresError(DmnpharmError):
         self.failures = list(failures)
         lines = "\n".join(f"  - {f}" for f in self.failures)
         super().__init__(
-            f"{len(self.failures)} run(s) failed; the other runs were analysed and written to "
-            f"'{out}', with the failures listed in group/failures.tsv and the report:\n{lines}\n"
-            "Fix or remove the inputs named and run again (finished runs come from the cache), "
-            "or pass --allow-failures to accept the analysis without them."
+            f"{len(self.failures)} run(s) failed, so no group results, report or store entry "
+            f"were written ('{out}' is left as it was):\n{lines}\n"
+            "The other runs' results are cached: fix or remove the inputs named and run again "
+            "(finished runs come from the cache), or pass --allow-failures to analyse the "
+            "study without them (they are then listed in the results, report and provenance)."
         )
 
 

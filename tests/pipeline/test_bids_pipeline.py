@@ -85,42 +85,45 @@ def test_run_recovers_the_planted_effect_from_images(
     assert (voxel_study / sidecar["Sources"][0].removeprefix("bids:source:")).is_file()
 
 
-def test_a_corrupt_run_fails_alone_and_is_listed(small_voxel_study: Path, tmp_path: Path) -> None:
-    """A truncated image fails its run only: named, listed, the others analysed.
+def test_a_corrupt_run_fails_alone_and_writes_no_group_result(
+    small_voxel_study: Path, tmp_path: Path
+) -> None:
+    """Data corrupt inside the gzip stream fails its run only, found while computing.
 
-    Without allow_failures the error (non-zero exit in the CLI) still comes
-    after the outputs of the other runs are written, failures listed; with it
-    the same analysis is accepted.
+    Without allow_failures nothing group-level is written (the output folder
+    does not appear; exit 3 in the CLI) and the finished runs are cached; with
+    it the study is analysed without that run, which is listed everywhere.
     """
     study = Path(shutil.copytree(small_voxel_study, tmp_path / "study"))
     func = study / "derivatives" / "fmriprep" / "sub-03" / "ses-2" / "func"
     bold = next(func.glob("*_desc-preproc_bold.nii.gz"))
-    bold.write_bytes(bold.read_bytes()[: bold.stat().st_size // 2])
+    data = bytearray(bold.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # header and gzip trailer intact
+    bold.write_bytes(bytes(data))
     config = AnalysisConfig(inference=Inference(n_permutations=99))
     with pytest.raises(RunFailuresError, match="sub-03_ses-2") as caught:
         Study.from_folder(study).analyse(config, tmp_path / "out")
     assert caught.value.out == str(tmp_path / "out")
-    failures = pd.read_csv(tmp_path / "out" / "group" / "failures.tsv", sep="\t")
-    assert len(failures) == 1
-    assert bold.name in failures["failure"].iloc[0]
-    runs = pd.read_csv(tmp_path / "out" / "group" / "exclusions.tsv", sep="\t")
-    assert "failed and left out" in " ".join(runs["exclusion"])
-    report = (tmp_path / "out" / "report.html").read_text()
-    assert bold.name in report
-    provenance = json.loads((tmp_path / "out" / "provenance.json").read_text())
-    assert len(provenance["failures"]) == 1
+    assert bold.name in caught.value.failures[0]
+    assert not (tmp_path / "out").exists()
     result = Study.from_folder(study).analyse(
         config.replace(allow_failures=True), tmp_path / "out2"
     )
+    failures = pd.read_csv(tmp_path / "out2" / "group" / "failures.tsv", sep="\t")
+    assert len(failures) == 1
+    assert bold.name in failures["failure"].iloc[0]
     exclusions = pd.read_csv(tmp_path / "out2" / "group" / "exclusions.tsv", sep="\t")
     text = " ".join(exclusions["exclusion"])
     assert "failed and left out" in text
     assert "sub-03" in text
+    assert bold.name in (tmp_path / "out2" / "report.html").read_text()
+    assert len(json.loads((tmp_path / "out2" / "provenance.json").read_text())["failures"]) == 1
     assert result.results["n"].eq(3).all()
     assert len(result.failures) == 1
     args = ["run", str(study), "--permutations", "99", "-q", "--scheduler", "synchronous"]
     assert main([*args, "--out", str(tmp_path / "out3")]) == RUN_FAILURES_EXIT
-    assert (tmp_path / "out3" / "group" / "failures.tsv").is_file()
+    assert not (tmp_path / "out3").exists()
     assert main([*args, "--out", str(tmp_path / "out4"), "--allow-failures"]) == 0
 
 

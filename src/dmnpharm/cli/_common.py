@@ -161,7 +161,8 @@ def add_denoise(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--allow-failures",
         action="store_true",
-        help="go on without runs that cannot be read (listed in the outputs and report)",
+        help="analyse the study without runs that fail while computing (listed in the results, "
+        "report and provenance); without it such runs stop the analysis before any group result",
     )
     sub.add_argument(
         "--estimator",

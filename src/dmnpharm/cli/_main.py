@@ -84,8 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 on success, 1 for a dmnpharm error (the message names the file,
-        row or value), 2 for a usage error, 3 when some runs failed (the
-        others' results were written; see ``--allow-failures``).
+        row or value), 2 for a usage error (including a bad option value), 3
+        when some runs failed while computing (no group result is written;
+        see ``--allow-failures``).
     """
     parser = build_parser()
     try:

@@ -198,9 +198,9 @@ class AnalysisConfig:
         Catalog population of the comparison: ``healthy``, ``patients`` or a
         population id.
     allow_failures : bool
-        Go on without runs that cannot be read (listed in the outputs);
-        otherwise such runs make the analysis end in an error after the
-        others' results are written.
+        Go on without runs that fail while computing (listed in the results,
+        report and provenance); otherwise such runs end the analysis in an
+        error before any group result is written.
     execution : Execution
         Where per-run work runs and is cached. It changes no number and is
         not part of the analysis id.

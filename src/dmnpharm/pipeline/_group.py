@@ -20,7 +20,12 @@ from dmnpharm._utils import get_logger, versions
 from dmnpharm.atlases import load_atlas
 from dmnpharm.catalog import Comparison, compare
 from dmnpharm.config import GSR_SENSITIVITY, PRIMARY, AnalysisConfig
-from dmnpharm.exceptions import InputError, MotionImbalanceWarning, StudyValidationError
+from dmnpharm.exceptions import (
+    InputError,
+    MotionImbalanceWarning,
+    RunFailuresError,
+    StudyValidationError,
+)
 from dmnpharm.io import OutputLayout, write_tsv
 from dmnpharm.pipeline._adapters import StudyPlan
 from dmnpharm.pipeline._derivatives import DerivativeWriter
@@ -285,9 +290,19 @@ def analyse_study(
     -------
     Results
         Tables in memory and paths inside ``staging``.
+
+    Raises
+    ------
+    RunFailuresError
+        Some runs failed and ``config.allow_failures`` is False: raised before
+        any group result, report or store entry is written.
     """
     layout = OutputLayout.analysis(staging)
     processed, level_files = _per_run(plan, layout, config, outputs)
+    if processed.failures and not config.allow_failures:
+        # Nothing group-level may look complete without these runs: the staging
+        # folder is discarded, and the finished runs wait in the cache.
+        raise RunFailuresError(str(outputs.final), list(processed.failures))
     network, exclusions = processed.metrics, processed.exclusions
     if network.empty:
         raise StudyValidationError("the study", ["every run was excluded", *exclusions])

@@ -177,8 +177,8 @@ def analyse_folder(
     Raises
     ------
     RunFailuresError
-        Some runs could not be read and ``config.allow_failures`` is False;
-        the other runs' results are written all the same.
+        Some runs failed while computing and ``config.allow_failures`` is
+        False; ``out`` is left as it was and the finished runs are cached.
     """
     folder = Path(root)
     bids = is_bids(folder, options)

@@ -194,8 +194,8 @@ class Study:
         StudyValidationError
             The study has problems (all listed); nothing was written.
         RunFailuresError
-            Some runs could not be read and ``config.allow_failures`` is False;
-            the other runs' results are written all the same.
+            Some runs failed while computing and ``config.allow_failures`` is
+            False; ``out`` is left as it was and the finished runs are cached.
         """
         cfg = config or AnalysisConfig()
         target = Path(out) if out is not None else _temporary_output()
