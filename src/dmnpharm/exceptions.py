@@ -14,6 +14,7 @@ __all__ = [
     "OutputLockedError",
     "RunFailuresError",
     "StudyValidationError",
+    "UsageError",
 ]
 
 
@@ -57,6 +58,16 @@ class RunFailuresError(DmnpharmError):
         )
 
 
+class UsageError(InputError):
+    """A command-line option has a value that cannot be used (exit status 2).
+
+    Parameters
+    ----------
+    message : str
+        Names the option, the value and what would be accepted.
+    """
+
+
 class StudyValidationError(InputError):
     """A study folder has one or more problems, all listed at once.
 
@@ -66,11 +77,16 @@ class StudyValidationError(InputError):
         The study folder that was checked.
     problems : list of str
         One human-readable line per problem, each naming the file, row or value.
+    design : object
+        The design rows that could be read despite the problems (a pandas
+        DataFrame), so that checks of the design can still list theirs; None
+        when there are none.
     """
 
-    def __init__(self, study: str, problems: list[str]) -> None:
+    def __init__(self, study: str, problems: list[str], design: object = None) -> None:
         self.study = study
         self.problems = list(problems)
+        self.design = design
         lines = "\n".join(f"  - {p}" for p in self.problems)
         n = len(self.problems)
         plural = "s" if n != 1 else ""

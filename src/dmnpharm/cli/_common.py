@@ -7,6 +7,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from dmnpharm._utils import check_option
 from dmnpharm.config import (
     CLUSTERS,
     DEFAULT_CONTRAST,
@@ -17,8 +18,10 @@ from dmnpharm.config import (
     between_model,
     paired_model,
 )
+from dmnpharm.exceptions import InputError, UsageError
+from dmnpharm.io import DEFAULT_SPACE
 from dmnpharm.metrics import ESTIMATORS, BundleConfig
-from dmnpharm.signal import DenoiseConfig
+from dmnpharm.signal import DEFAULT_DENOISE, RECOMMENDED, DenoiseConfig
 from dmnpharm.stats import N_PERMUTATIONS
 
 __all__ = [
@@ -28,10 +31,12 @@ __all__ = [
     "add_denoise",
     "add_execution",
     "add_seed",
+    "add_study_options",
     "analysis_config",
     "contrast",
     "log_level",
     "positive_int",
+    "study_of",
 ]
 
 _LOG = logging.getLogger("dmnpharm.cli")
@@ -139,25 +144,27 @@ def add_denoise(sub: argparse.ArgumentParser) -> None:
     sub : argparse.ArgumentParser
         A command's parser.
     """
-    default = DenoiseConfig("none")
+    default = DEFAULT_DENOISE
     sub.add_argument(
         "--strategy",
         default=default.strategy,
         help="confound strategy: none, 6p, 24p, 36p, acompcor, aroma, each optionally +gsr "
-        f"(default {default.strategy})",
+        f"(default {default.strategy}, with censoring at FD > {default.fd_threshold:g} mm or "
+        f"std-DVARS > {default.std_dvars_threshold:g} and a {default.high_pass:g}-"
+        f"{default.low_pass:g} Hz band-pass: Ciric et al. 2017, Parkes et al. 2018). Every "
+        "strategy but 'none' gets that censoring and filter unless the options below change "
+        "them; 'none' uses the signals as provided",
     )
-    sub.add_argument("--fd-threshold", type=float, default=None, help="censor FD above (mm)")
-    sub.add_argument(
-        "--std-dvars-threshold", type=float, default=None, help="censor std-DVARS above"
-    )
-    sub.add_argument(
-        "--min-remaining",
-        type=float,
-        default=None,
-        help="exclude runs keeping fewer volumes (fraction if <= 1, else a count)",
-    )
-    sub.add_argument("--high-pass", type=float, default=None, help="high-pass cut-off (Hz)")
-    sub.add_argument("--low-pass", type=float, default=None, help="low-pass cut-off (Hz)")
+    for flag, unit, kind in _DENOISE_OPTIONS:
+        name = flag.removeprefix("--").replace("-", "_")
+        recommended = RECOMMENDED[name]
+        sub.add_argument(
+            flag,
+            type=kind,
+            default=None,
+            help=f"{unit} (default {recommended:g} with a strategy, off with 'none'; "
+            "'off' turns it off)",
+        )
     sub.add_argument(
         "--allow-failures",
         action="store_true",
@@ -281,20 +288,90 @@ def add_analysis(sub: argparse.ArgumentParser, seed_help: str | None) -> None:
     sub.add_argument(
         "--block", default=None, help="permute within these blocks (between design), e.g. site"
     )
+    sub.add_argument(
+        "--drop-incomplete",
+        action="store_true",
+        help="paired contrast: leave out participants lacking one of its conditions (listed "
+        "in the results) instead of refusing the study",
+    )
+
+
+def add_study_options(sub: argparse.ArgumentParser) -> None:
+    """Add which study files are read: atlas, space and the BIDS selections.
+
+    Parameters
+    ----------
+    sub : argparse.ArgumentParser
+        The parser of ``run`` or ``validate``.
+    """
+    sub.add_argument("study", help="study folder: BIDS with fMRIPrep derivatives, or ROI level")
+    sub.add_argument(
+        "--atlas",
+        default=None,
+        help="atlas name (see dmnpharm simulate --help; default: from the ROI sidecars, or "
+        "seitzman300 for BIDS studies)",
+    )
+    sub.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep output space (BIDS)")
+    sub.add_argument("--res", default=None, help="resolution entity (res-), if several (BIDS)")
+    sub.add_argument("--task", default=None, help="only runs of this task (BIDS)")
+    sub.add_argument(
+        "--design", default=None, help="explicit design TSV instead of the sessions files (BIDS)"
+    )
+    sub.add_argument(
+        "--derivatives", default=None, help="fMRIPrep folder (default STUDY/derivatives/fmriprep)"
+    )
+
+
+def _off_or(kind: type) -> Any:
+    """Return an argparse type: a number of ``kind``, or ``off``/``none`` for off."""
+
+    def parse(text: str) -> Any:
+        if text.strip().lower() in {"off", "none"}:
+            return _OFF
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number (or 'off')") from None
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+#: What an option set to ``off`` gives the configuration.
+_OFF = object()
+
+#: The censoring and filter options: flag, what it is, its parser.
+_DENOISE_OPTIONS = (
+    (
+        "--fd-threshold",
+        "censor volumes with framewise displacement above this (mm)",
+        _off_or(float),
+    ),
+    ("--std-dvars-threshold", "censor volumes with standardised DVARS above this", _off_or(float)),
+    ("--min-segment", "also censor runs of fewer kept volumes in a row", _off_or(int)),
+    (
+        "--min-remaining",
+        "exclude runs keeping fewer volumes (a fraction if <= 1, else a count)",
+        _off_or(float),
+    ),
+    ("--high-pass", "high-pass cut-off (Hz)", _off_or(float)),
+    ("--low-pass", "low-pass cut-off (Hz)", _off_or(float)),
+)
 
 
 def _denoise(args: argparse.Namespace) -> DenoiseConfig:
-    remaining = args.min_remaining
+    """Return the strategy, with the recommended censoring and filter unless it is ``none``."""
+    base = dict(RECOMMENDED) if args.strategy != "none" else {}
+    values: dict[str, Any] = {}
+    for name in RECOMMENDED:
+        given = getattr(args, name)
+        value = base.get(name) if given is None else given
+        values[name] = None if value is _OFF else value
+    remaining = values["min_remaining"]
     if remaining is not None and remaining > 1:
-        remaining = int(remaining)
-    return DenoiseConfig(
-        args.strategy,
-        fd_threshold=args.fd_threshold,
-        std_dvars_threshold=args.std_dvars_threshold,
-        min_remaining=remaining,
-        high_pass=args.high_pass,
-        low_pass=args.low_pass,
-    )
+        values["min_remaining"] = int(remaining)
+    values["min_segment"] = values["min_segment"] or 0
+    return DenoiseConfig(args.strategy, **values)
 
 
 def _execution(args: argparse.Namespace) -> Execution:
@@ -309,7 +386,7 @@ def _execution(args: argparse.Namespace) -> Execution:
 
 
 def analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
-    """Translate the options of ``run``/``demo`` into an :class:`AnalysisConfig`.
+    """Translate the options of ``run``, ``demo`` and ``validate`` into an :class:`AnalysisConfig`.
 
     Parameters
     ----------
@@ -323,7 +400,24 @@ def analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
     -------
     AnalysisConfig
         Validated.
+
+    Raises
+    ------
+    UsageError
+        An option value is wrong (exit status 2): the message names it.
     """
+    try:
+        config = _analysis_config(args, seed)
+        if config.atlas is not None:
+            from dmnpharm.atlases import available_atlases
+
+            check_option("--atlas", config.atlas, tuple(available_atlases()))
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    return config
+
+
+def _analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
     if args.between is not None:
         between = tuple(args.between_contrast) if args.between_contrast else None
         model = between_model(args.between, between, tuple(args.covariate), args.block)
@@ -337,7 +431,8 @@ def analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
             block=args.block,
         )
     else:
-        model = paired_model(args.contrast)
+        incomplete = "drop" if getattr(args, "drop_incomplete", False) else "refuse"
+        model = paired_model(args.contrast, incomplete)
     return AnalysisConfig(
         atlas=getattr(args, "atlas", None),
         space=getattr(args, "space", AnalysisConfig().space),
@@ -350,7 +445,31 @@ def analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
         drug=args.drug,
         population=args.population,
         allow_failures=args.allow_failures,
-        execution=_execution(args),
+        execution=_execution(args) if hasattr(args, "scheduler") else Execution(),
+    )
+
+
+def study_of(args: argparse.Namespace) -> Any:
+    """Return the :class:`dmnpharm.Study` that the study options name.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With the options of :func:`add_study_options`.
+
+    Returns
+    -------
+    dmnpharm.Study
+        Not yet read.
+    """
+    from dmnpharm.pipeline import Study
+
+    return Study.from_folder(
+        args.study,
+        derivatives=args.derivatives,
+        task=args.task,
+        res=args.res,
+        design=args.design,
     )
 
 

@@ -13,7 +13,7 @@ from dmnpharm.cli import _power, _run, _simulate, _stats, _validate
 from dmnpharm.cli._catalog import add_catalog_commands, dispatch_catalog
 from dmnpharm.cli._common import add_common
 from dmnpharm.cli._query import add_query_command, query_command
-from dmnpharm.exceptions import DmnpharmError, RunFailuresError
+from dmnpharm.exceptions import DmnpharmError, RunFailuresError, UsageError
 
 # The commands' heavy machinery (SciPy, scikit-learn, nilearn, matplotlib, Dask) is
 # imported inside the functions that use it: a rerun with nothing to do, `--help` and
@@ -23,6 +23,9 @@ __all__ = ["COMMANDS", "RUN_FAILURES_EXIT", "build_parser", "main"]
 
 #: Exit code of ``run``/``demo`` when some runs failed and ``--allow-failures`` was not given.
 RUN_FAILURES_EXIT = 3
+
+#: Exit status of a usage error: unknown option, or an option value that cannot be used.
+USAGE_EXIT = 2
 
 #: What each command runs, given its parsed options.
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -101,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunFailuresError as exc:
         print(f"dmnpharm {args.command}: error: {exc}", file=sys.stderr)
         return RUN_FAILURES_EXIT
+    except UsageError as exc:
+        print(f"dmnpharm {args.command}: usage error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
     except DmnpharmError as exc:
         print(f"dmnpharm {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -11,12 +11,13 @@ from dmnpharm.cli._common import (
     add_common,
     add_denoise,
     add_execution,
+    add_study_options,
     analysis_config,
     log_level,
+    study_of,
 )
 from dmnpharm.cli._query import add_store_option
 from dmnpharm.cli._simulate import add_overrides, study_spec
-from dmnpharm.io import DEFAULT_SPACE
 
 __all__ = ["add_demo_parser", "add_run_parser", "command", "demo_command"]
 
@@ -31,16 +32,11 @@ def add_run_parser(subs: Any) -> None:
     subs : argparse._SubParsersAction
         The subcommands of ``dmnpharm``.
     """
-    run_parser = subs.add_parser("run", help="analyse an ROI-level study folder")
-    run_parser.add_argument("study", help="study folder (participants.tsv, sub-*/ses-*/func/...)")
-    run_parser.add_argument("--out", required=True, help="output folder")
-    run_parser.add_argument(
-        "--atlas",
-        default=None,
-        help="atlas name (see dmnpharm simulate --help; default: from the ROI sidecars, or "
-        "seitzman300 for BIDS studies)",
+    run_parser = subs.add_parser(
+        "run", help="analyse a study folder (BIDS with fMRIPrep derivatives, or ROI level)"
     )
-    run_parser.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep space (BIDS studies)")
+    add_study_options(run_parser)
+    run_parser.add_argument("--out", required=True, help="output folder")
     run_parser.add_argument(
         "--voxel-maps",
         action="store_true",
@@ -96,10 +92,8 @@ def command(args: argparse.Namespace) -> int:
     int
         0 (errors raise).
     """
-    from dmnpharm.pipeline import Study
-
     config = analysis_config(args, seed=args.seed if args.seed is not None else 0)
-    study = Study.from_folder(args.study)
+    study = study_of(args)
     results = study.analyse(
         config, args.out, overwrite=args.overwrite, store=args.store, log_level=log_level(args)
     )

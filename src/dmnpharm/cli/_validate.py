@@ -1,18 +1,24 @@
-"""``dmnpharm validate``: list every problem of a study folder."""
+"""``dmnpharm validate``: every problem an analysis of a study would meet, listed at once."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from dmnpharm.cli._common import add_common
-from dmnpharm.io import DEFAULT_SPACE
+from dmnpharm.cli._common import (
+    add_analysis,
+    add_common,
+    add_denoise,
+    add_study_options,
+    analysis_config,
+    study_of,
+)
 
 __all__ = ["add_parser", "command"]
 
 
 def add_parser(subs: Any) -> None:
-    """Add the ``validate`` command.
+    """Add the ``validate`` command: the study options and the analysis options of ``run``.
 
     Parameters
     ----------
@@ -20,26 +26,24 @@ def add_parser(subs: Any) -> None:
         The subcommands of ``dmnpharm``.
     """
     validate = subs.add_parser(
-        "validate", help="check a study folder (BIDS + fMRIPrep, or ROI level) and list problems"
+        "validate",
+        help="check a study folder (BIDS + fMRIPrep, or ROI level) for the analysis that "
+        "run would make with the same options, and list every problem",
     )
-    validate.add_argument("study", help="study folder")
-    validate.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep output space")
-    validate.add_argument("--res", default=None, help="resolution entity (res-), if several")
-    validate.add_argument("--task", default=None, help="only runs of this task")
+    add_study_options(validate)
     validate.add_argument(
-        "--desc",
-        default="preproc",
-        help="desc- of the BOLD images: preproc, or smoothAROMAnonaggr (the aroma strategy)",
+        "--deep",
+        action="store_true",
+        help="also read every compressed image through (CRC of its data); without it images "
+        "are checked from their headers and gzip trailers",
     )
-    validate.add_argument("--design", default=None, help="explicit design TSV")
-    validate.add_argument(
-        "--derivatives", default=None, help="fMRIPrep folder (default STUDY/derivatives/fmriprep)"
-    )
+    add_analysis(validate, "seed of the sign flips (checked only)")
+    add_denoise(validate)
     add_common(validate)
 
 
 def command(args: argparse.Namespace) -> int:
-    """Validate the study; print a one-line summary when it is clean.
+    """Validate the study for the analysis; print a one-line summary when it is clean.
 
     Parameters
     ----------
@@ -51,24 +55,18 @@ def command(args: argparse.Namespace) -> int:
     int
         0 when clean (problems raise, listed).
     """
-    from pathlib import Path
+    from dmnpharm.exceptions import StudyValidationError
 
-    from dmnpharm.atlases import load_atlas
-    from dmnpharm.io import discover_study, load_roi_study, read_study_atlas_name
-
-    root = Path(args.study)
-    derivatives = Path(args.derivatives) if args.derivatives else root / "derivatives" / "fmriprep"
-    if derivatives.is_dir():
-        study = discover_study(
-            root, args.space, args.res, args.derivatives, args.task, args.design, args.desc
-        )
-        n_subjects = study.design["participant_id"].nunique()
-        print(
-            f"{root}: valid; {len(study.runs)} runs of {n_subjects} participants in space "
-            f"{study.space}, TR {study.runs[0].repetition_time:g} s"
-        )
-        return 0
-    atlas = read_study_atlas_name(root)
-    roi = load_roi_study(root, atlas, load_atlas(atlas).labels)
-    print(f"{root}: valid; {len(roi.runs)} ROI-level runs, atlas {atlas}")
+    config = analysis_config(args, seed=args.seed if args.seed is not None else 0)
+    study = study_of(args)
+    problems = study.validate(config, deep=args.deep)
+    if problems:
+        raise StudyValidationError(str(study.root), problems)
+    plan = study.plan(config)
+    times = sorted({run.repetition_time for run in plan.runs})
+    kind = "BIDS" if study.kind == "bids" else "ROI-level"
+    print(
+        f"{study.root}: valid for this analysis; {kind}: {plan.summary}, TR "
+        f"{', '.join(f'{t:g}' for t in times)} s, denoising {config.denoise.name}"
+    )
     return 0

@@ -18,7 +18,7 @@ from dmnpharm.config._execution import Execution
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import DEFAULT_SPACE
 from dmnpharm.metrics import BundleConfig
-from dmnpharm.signal import DenoiseConfig
+from dmnpharm.signal import DEFAULT_DENOISE, DenoiseConfig
 from dmnpharm.stats import CONFIDENCE, MOTION_PERMUTATIONS, N_PERMUTATIONS, ModelSpec
 
 __all__ = [
@@ -42,20 +42,26 @@ DEFAULT_CONTRAST = ("drug", "placebo")
 _CONDITION = "condition"
 
 
-def paired_model(contrast: tuple[str, str] = DEFAULT_CONTRAST) -> ModelSpec:
+def paired_model(
+    contrast: tuple[str, str] = DEFAULT_CONTRAST, incomplete: str = "refuse"
+) -> ModelSpec:
     """Return the paired model of a crossover: ``condition`` level A minus level B.
 
     Parameters
     ----------
     contrast : tuple of str
         ``(a, b)``: the estimate is ``a - b``, e.g. ``("drug", "placebo")``.
+    incomplete : str
+        ``refuse`` (default): a participant lacking a condition of the
+        contrast stops the analysis before any work, named; ``drop``: such
+        participants are left out and listed in the results.
 
     Returns
     -------
     ModelSpec
         Within-subject contrast of the ``condition`` column (sign flips).
     """
-    return ModelSpec(within=_CONDITION, contrast=(contrast[0], contrast[1]))
+    return ModelSpec(within=_CONDITION, contrast=(contrast[0], contrast[1]), incomplete=incomplete)
 
 
 def between_model(
@@ -173,8 +179,11 @@ class AnalysisConfig:
         Sphere radius of coordinate atlases at voxel level.
     denoise : DenoiseConfig
         Confound strategy, censoring and filtering applied to every run's
-        region signals with the run's fMRIPrep confounds
-        (``DenoiseConfig("none")``: signals used as provided).
+        region signals with the run's fMRIPrep confounds. Default
+        :data:`dmnpharm.signal.DEFAULT_DENOISE`: aCompCor, censoring at FD >
+        0.5 mm or std-DVARS > 1.5, 0.01-0.08 Hz band-pass, no GSR (Ciric et
+        al. 2017; Parkes et al. 2018); ``DenoiseConfig("none")`` uses the
+        signals as provided.
     bundle : BundleConfig
         The metrics bundle: connectivity estimator (``pearson``, ``partial``
         or ``tangent``), graph density, sliding window, entropy settings.
@@ -208,16 +217,18 @@ class AnalysisConfig:
     Examples
     --------
     >>> from dmnpharm import AnalysisConfig
-    >>> from dmnpharm.signal import DenoiseConfig
-    >>> config = AnalysisConfig(denoise=DenoiseConfig("acompcor", fd_threshold=0.5))
+    >>> from dmnpharm.signal import DEFAULT_DENOISE, DenoiseConfig
+    >>> AnalysisConfig().denoise.is_default
+    True
+    >>> config = AnalysisConfig(denoise=DenoiseConfig("24p", fd_threshold=0.5))
     >>> config.strategy, config.estimator, config.contrast
-    ('acompcor', 'pearson', ('drug', 'placebo'))
+    ('24p', 'pearson', ('drug', 'placebo'))
     """
 
     atlas: str | None = None
     space: str = DEFAULT_SPACE
     radius_mm: float = 5.0
-    denoise: DenoiseConfig = field(default_factory=lambda: DenoiseConfig("none"))
+    denoise: DenoiseConfig = field(default_factory=lambda: DEFAULT_DENOISE)
     bundle: BundleConfig = field(default_factory=BundleConfig)
     model: ModelSpec = field(default_factory=paired_model)
     inference: Inference = field(default_factory=Inference)
@@ -287,6 +298,7 @@ class AnalysisConfig:
             "seed": self.inference.seed,
             "confidence": self.inference.confidence,
             "denoise": self.denoise.to_dict(),
+            "denoise_default": self.denoise.is_default,
             "estimator": self.estimator,
             "space": self.space,
             "radius_mm": self.radius_mm,
@@ -302,6 +314,8 @@ class AnalysisConfig:
         }
         if self.bundle != BundleConfig(estimator=self.estimator):
             record["bundle"] = self.bundle.to_dict()
+        if model.incomplete != "refuse":
+            record["incomplete"] = model.incomplete
         if self.inference.motion_permutations != MOTION_PERMUTATIONS:
             record["motion_permutations"] = self.inference.motion_permutations
         return record

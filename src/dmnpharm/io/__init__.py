@@ -19,6 +19,7 @@ from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dmnpharm.io._bids import DEFAULT_SPACE, BidsStudy, BoldRun, discover_study
+    from dmnpharm.io._confounds import read_confounds
     from dmnpharm.io._derivatives import (
         BIDS_VERSION,
         ENTITY_ORDER,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
         write_relmat,
         write_timeseries,
     )
+    from dmnpharm.io._integrity import ImageHeader, read_image_header
     from dmnpharm.io._layout import OutputLayout
     from dmnpharm.io._roi_study import (
         RoiRun,
@@ -44,6 +46,7 @@ __all__ = [
     "ENTITY_ORDER",
     "BidsStudy",
     "BoldRun",
+    "ImageHeader",
     "OutputLayout",
     "RoiRun",
     "RoiStudy",
@@ -51,6 +54,8 @@ __all__ = [
     "derivative_path",
     "discover_study",
     "load_roi_study",
+    "read_confounds",
+    "read_image_header",
     "read_roi_timeseries",
     "read_study_atlas_name",
     "roi_run_path",

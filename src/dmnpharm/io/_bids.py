@@ -22,14 +22,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 
 from dmnpharm._utils import get_logger
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io._bids_design import design_from_bids, design_from_file, merge_design
+from dmnpharm.io._integrity import ImageHeader, read_image_header
 
 __all__ = ["DEFAULT_SPACE", "BidsStudy", "BoldRun", "discover_study"]
 
@@ -64,6 +65,8 @@ class BoldRun:
         Volumes in the image header.
     shape : tuple of int
         Image shape.
+    header : ImageHeader or None
+        The image's checked header (grid, voxel sizes).
     """
 
     participant_id: str
@@ -78,6 +81,7 @@ class BoldRun:
     repetition_time: float | None
     n_volumes: int
     shape: tuple[int, ...]
+    header: ImageHeader | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -143,21 +147,6 @@ def _sidecar_repetition_time(bold: Path, problems: list[str]) -> float | None:
         problems.append(f"{side}: RepetitionTime {value!r} is not a positive number of seconds")
         return None
     return float(value)
-
-
-def _header(path: Path, problems: list[str]) -> tuple[tuple[int, ...], float | None] | None:
-    try:
-        img = nib.load(path)
-    except Exception as exc:  # nibabel raises several types for corrupt files
-        problems.append(f"{path}: cannot be read as a NIfTI image ({type(exc).__name__}: {exc})")
-        return None
-    if not isinstance(img, nib.spatialimages.SpatialImage):
-        problems.append(f"{path}: is not a volume image")
-        return None
-    shape = tuple(int(s) for s in img.shape)
-    zooms = img.header.get_zooms()
-    repetition_time = float(zooms[3]) if len(zooms) > 3 and zooms[3] > 0 else None
-    return shape, repetition_time
 
 
 def _match_space(found: dict[str, list[Path]], space: str, res: str | None) -> list[Path]:
@@ -254,20 +243,34 @@ def _check_other_spaces(
                 )
 
 
-def _bold_run(path: Path, desc: str, problems: list[str]) -> BoldRun | None:
+def _check_mask(
+    path: Path, mask: Path, header: ImageHeader, problems: list[str], deep: bool
+) -> None:
+    """Report a brain mask that cannot be read or is not on its BOLD image's grid."""
+    mask_header = read_image_header(mask, problems, deep)
+    if mask_header is not None and not mask_header.same_grid(header):
+        problems.append(
+            f"{mask}: is on another grid (shape {mask_header.shape[:3]}) than its BOLD image "
+            f"{path.name} (shape {header.shape[:3]}); use the mask fMRIPrep wrote for that run"
+        )
+
+
+def _bold_run(path: Path, desc: str, problems: list[str], deep: bool = False) -> BoldRun | None:
     """Return one image's run with its companion files; None when it is unreadable or not 4D."""
     ent = _entities(path.name)
-    header = _header(path, problems)
+    header = read_image_header(path, problems, deep)
     if header is None:
         return None
-    shape, header_repetition_time = header
+    shape = header.shape
     if len(shape) != 4:
         problems.append(f"{path}: is {len(shape)}D; a BOLD run must be 4D (x, y, z, time)")
         return None
     prefix = path.name.split("_space-")[0]
     confounds = path.parent / f"{prefix}_desc-confounds_timeseries.tsv"
     mask = _mask_for(path, desc)
-    repetition_time = _sidecar_repetition_time(path, problems) or header_repetition_time
+    if mask.is_file():
+        _check_mask(path, mask, header, problems, deep)
+    repetition_time = _sidecar_repetition_time(path, problems) or header.repetition_time
     return BoldRun(
         participant_id=f"sub-{ent.get('sub', '')}",
         session_id=f"ses-{ent['ses']}" if "ses" in ent else "",
@@ -281,15 +284,18 @@ def _bold_run(path: Path, desc: str, problems: list[str]) -> BoldRun | None:
         repetition_time=repetition_time,
         n_volumes=shape[3],
         shape=shape,
+        header=header,
     )
 
 
-def _collect_runs(chosen: list[Path], desc: str, problems: list[str]) -> list[BoldRun]:
+def _collect_runs(
+    chosen: list[Path], desc: str, problems: list[str], deep: bool = False
+) -> list[BoldRun]:
     """Return the runs of the chosen images, reporting duplicates, missing TRs and confounds."""
     runs: list[BoldRun] = []
     seen: dict[tuple[str, str, str, str], Path] = {}
     for path in chosen:
-        run = _bold_run(path, desc, problems)
+        run = _bold_run(path, desc, problems, deep)
         if run is None:
             continue
         if run.key in seen:
@@ -305,17 +311,61 @@ def _collect_runs(chosen: list[Path], desc: str, problems: list[str]) -> list[Bo
     return runs
 
 
+def _majority(values: list[Any]) -> Any:
+    """Return the most common value (the first one seen among equals)."""
+    counts: dict[Any, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return max(counts, key=lambda v: counts[v])
+
+
 def _check_repetition_times(runs: list[BoldRun], problems: list[str]) -> None:
-    """Report runs whose repetition times differ."""
-    repetition_times = sorted({r.repetition_time for r in runs if r.repetition_time is not None})
-    if len(repetition_times) > 1:
-        names_by_time = {
-            t: [r.bold.name for r in runs if r.repetition_time == t][:3] for t in repetition_times
-        }
-        problems.append(
-            "runs have different repetition times: "
-            + "; ".join(f"{t:g} s ({', '.join(names)} ...)" for t, names in names_by_time.items())
-        )
+    """Report every run whose repetition time differs from most runs', naming each."""
+    timed = [r for r in runs if r.repetition_time is not None]
+    if len({r.repetition_time for r in timed}) < 2:
+        return
+    usual = _majority([r.repetition_time for r in timed])
+    for run in timed:
+        if run.repetition_time != usual:
+            problems.append(
+                f"{run.bold}: repetition time {run.repetition_time:g} s, while the other "
+                f"runs have {usual:g} s; every run of a study must share one (exclude this run "
+                "or resample it in time)"
+            )
+
+
+def _grid_key(header: ImageHeader) -> tuple[Any, ...]:
+    return (header.shape[:3], tuple(np.round(header.affine, 2).ravel()))
+
+
+def _describe_grid(header: ImageHeader) -> str:
+    origin = ", ".join(f"{v:g}" for v in np.round(header.affine[:3, 3], 2))
+    zooms = "x".join(f"{v:g}" for v in header.zooms[:3])
+    return f"shape {header.shape[:3]}, {zooms} mm voxels, origin ({origin})"
+
+
+def _check_grids(runs: list[BoldRun], problems: list[str]) -> None:
+    """Report every run not on the grid most runs share (shape and affine), naming each.
+
+    Region signals are extracted on each run's own grid, so a run moved or
+    resampled differently (a wrong header, another template) would give
+    silently different regions; such a run is refused.
+    """
+    gridded = [r for r in runs if r.header is not None]
+    if not gridded:
+        return
+    usual_key = _majority([_grid_key(r.header) for r in gridded if r.header is not None])
+    usual = next(
+        r.header for r in gridded if r.header is not None and _grid_key(r.header) == usual_key
+    )
+    for run in gridded:
+        assert run.header is not None
+        if _grid_key(run.header) != usual_key and not run.header.same_grid(usual):
+            problems.append(
+                f"{run.bold}: is on another grid ({_describe_grid(run.header)}) than the "
+                f"study's other runs ({_describe_grid(usual)}); every run must be in the same "
+                "space and resolution (check its header, or rerun fMRIPrep for it)"
+            )
 
 
 def discover_study(
@@ -326,6 +376,7 @@ def discover_study(
     task: str | None = None,
     design: str | Path | None = None,
     desc: str = "preproc",
+    deep: bool = False,
 ) -> BidsStudy:
     """Find and validate every preprocessed BOLD run of a study, listing all problems.
 
@@ -349,6 +400,10 @@ def discover_study(
         ``smoothAROMAnonaggr`` for fMRIPrep's ICA-AROMA non-aggressively
         denoised images (written by fMRIPrep before 23.0, in space
         ``MNI152NLin6Asym``), which the ``aroma`` strategy needs.
+    deep : bool
+        Also read every image through to check its compressed data (CRC);
+        without it a truncated image is found from its header and gzip
+        trailer alone.
 
     Returns
     -------
@@ -379,16 +434,18 @@ def discover_study(
     if not chosen:
         raise _space_not_found(folder, deriv, by_space, space, res, desc)
     _check_other_spaces(by_space, chosen, space, problems)
-    runs = _collect_runs(chosen, desc, problems)
+    runs = _collect_runs(chosen, desc, problems, deep)
     _check_repetition_times(runs, problems)
+    _check_grids(runs, problems)
     table = (
         design_from_file(Path(design), problems)
         if design
         else design_from_bids(folder, problems, runs)
     )
-    design_rows = merge_design(runs, table, problems) if table is not None else None
+    listing = Path(design) if design else folder / "participants.tsv"
+    design_rows = merge_design(runs, table, problems, listing) if table is not None else None
     if problems:
-        raise StudyValidationError(str(folder), problems)
+        raise StudyValidationError(str(folder), problems, design=design_rows)
     assert design_rows is not None
     _LOG.info("found %d runs in space %s under %s", len(runs), space, deriv)
     return BidsStudy(folder, deriv, space, tuple(runs), design_rows)

@@ -145,7 +145,10 @@ def design_from_file(path: Path, problems: list[str]) -> pd.DataFrame | None:
 
 
 def merge_design(
-    runs: Sequence[DesignRun], table: pd.DataFrame, problems: list[str]
+    runs: Sequence[DesignRun],
+    table: pd.DataFrame,
+    problems: list[str],
+    listing: Path | None = None,
 ) -> pd.DataFrame:
     """Return one design row per run; rows without data and data without rows are problems.
 
@@ -158,6 +161,9 @@ def merge_design(
         or :func:`design_from_file`.
     problems : list of str
         Problems found so far; this function's are appended.
+    listing : Path or None
+        The file that lists the participants (``participants.tsv`` or the
+        design TSV), named when a run's participant is not in it.
 
     Returns
     -------
@@ -187,10 +193,19 @@ def merge_design(
         missing = run.participant_id not in listed
         return missing and any(f"{run.participant_id}_sessions.tsv" in p for p in problems)
 
+    unlisted: set[str] = set()
     for run in runs:
         row = index.get((run.participant_id, run.session_id, run.run)) or index.get(
             (run.participant_id, run.session_id, "")
         )
+        if row is None and run.participant_id not in listed and listing is not None:
+            if run.participant_id not in unlisted:
+                unlisted.add(run.participant_id)
+                problems.append(
+                    f"{listing}: has no row for {run.participant_id}, whose runs were found "
+                    f"(e.g. {run.bold}); add the participant, or remove their runs"
+                )
+            continue
         if row is None:
             if design_missing(run):
                 continue

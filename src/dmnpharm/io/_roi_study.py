@@ -452,10 +452,14 @@ def load_roi_study(
         participant_row = {str(k): v for k, v in participants.iloc[line - 2].items()}
         _scan_participant(scan, pid, participant_row)
     if scan.problems:
-        raise StudyValidationError(str(root), scan.problems)
+        design = pd.DataFrame(scan.rows) if scan.rows else None
+        raise StudyValidationError(str(root), scan.problems, design=design)
     if not scan.runs:
         raise StudyValidationError(str(root), [f"{folder}: no run was found"])
     design = pd.DataFrame(scan.rows)
-    for column in ("participant_id", "session_id", "run", "condition", "path"):
+    for column in ("participant_id", "session_id", "run", "path"):
         design[column] = design[column].astype(str).str.strip()
+    # Condition labels are kept as written: one with stray spaces is a problem the
+    # design checks name, never silently another label.
+    design["condition"] = design["condition"].astype(str)
     return RoiStudy(root=folder, atlas=atlas, design=design, runs=tuple(scan.runs))

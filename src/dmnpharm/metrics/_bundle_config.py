@@ -65,3 +65,41 @@ class BundleConfig:
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as a JSON-ready dict."""
         return {**asdict(self), "band": list(self.band)}
+
+    def length_problems(self, n_volumes: int, repetition_time: float) -> list[str]:
+        """Return why a run is too short for the bundle's windows and ALFF band.
+
+        Parameters
+        ----------
+        n_volumes : int
+            Volumes of the run.
+        repetition_time : float
+            Seconds.
+
+        Returns
+        -------
+        list of str
+            The sliding window must fit in the run at least twice (so that FC
+            can vary over windows), and the run must last one period of the
+            ALFF band's lowest frequency (``1 / band[0]`` seconds) for that
+            frequency to be resolved.
+
+        Examples
+        --------
+        >>> BundleConfig().length_problems(8, 2.0)[0][:33]
+        'lasts 16 s, too short for two 60 '
+        """
+        problems = []
+        duration = n_volumes * repetition_time
+        if duration < 2 * self.window_s:
+            problems.append(
+                f"lasts {duration:g} s, too short for two {self.window_s:g} s sliding windows "
+                "(dynamic FC); the bundle needs a longer run"
+            )
+        lowest = self.band[0]
+        if duration < 1.0 / lowest - 1e-9:
+            problems.append(
+                f"lasts {duration:g} s, shorter than one period of the ALFF band's lowest "
+                f"frequency {lowest:g} Hz ({1.0 / lowest:g} s); ALFF needs a longer run"
+            )
+        return problems

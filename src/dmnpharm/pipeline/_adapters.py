@@ -145,6 +145,7 @@ def _roi_run(study: RoiStudy, row: pd.Series, run: RoiRun, config: AnalysisConfi
         repetition_time=run.repetition_time,
         config=config,
         confounds=str(confounds) if confounds.is_file() else None,
+        n_volumes=int(row["n_volumes"]),
     )
     return StudyRun({str(k): v for k, v in row.items()}, task, _roi_entities(run))
 
@@ -263,7 +264,9 @@ def _bids_record(
     }
 
 
-def plan_bids(root: Path, config: AnalysisConfig, options: BidsOptions | None = None) -> StudyPlan:
+def plan_bids(
+    root: Path, config: AnalysisConfig, options: BidsOptions | None = None, deep: bool = False
+) -> StudyPlan:
     """Discover and validate a BIDS study with fMRIPrep derivatives.
 
     Parameters
@@ -275,6 +278,8 @@ def plan_bids(root: Path, config: AnalysisConfig, options: BidsOptions | None = 
         images instead of the preprocessed ones; voxel maps need brain masks.
     options : BidsOptions or None
         Derivatives folder, task, resolution and design file.
+    deep : bool
+        Also read every image through (CRC of its compressed data).
 
     Returns
     -------
@@ -284,7 +289,7 @@ def plan_bids(root: Path, config: AnalysisConfig, options: BidsOptions | None = 
     opts = options or BidsOptions()
     desc = "smoothAROMAnonaggr" if config.denoise.strategy == "aroma" else "preproc"
     study = discover_study(
-        root, config.space, opts.res, opts.derivatives, opts.task, opts.design, desc
+        root, config.space, opts.res, opts.derivatives, opts.task, opts.design, desc, deep
     )
     atlas = load_atlas(str(config.atlas))
     runs = [

@@ -105,7 +105,8 @@ def _per_run(
 def _fit(network: pd.DataFrame, config: AnalysisConfig, exclusions: list[str]) -> _Group:
     """Fit the group model to the configured cleaning, and to its GSR counterpart."""
     metrics = network[network["analysis"] == PRIMARY].reset_index(drop=True)
-    spec = model_spec(config, incomplete="drop" if exclusions else "refuse")
+    dropping = bool(exclusions) or config.model.incomplete == "drop"
+    spec = model_spec(config, incomplete="drop" if dropping else "refuse")
     inference = config.inference
     confidence = inference.confidence
     model = analyse(metrics, spec, inference.n_permutations, inference.seed, confidence=confidence)

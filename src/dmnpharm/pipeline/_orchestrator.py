@@ -20,8 +20,8 @@ from dmnpharm._version import __version__
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import OutputExistsError, RunFailuresError
 from dmnpharm.io import OutputLayout, read_study_atlas_name
-from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan, plan_bids, plan_roi
-from dmnpharm.pipeline._checks import check_design
+from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan
+from dmnpharm.pipeline._checks import preflight, read_plan, refuse
 from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results, stored_results
 from dmnpharm.store import check_new_analysis, make_analysis_id
@@ -116,7 +116,7 @@ def analyse_plan(
     Results
         Paths inside ``staging``.
     """
-    check_design(plan.design, config, plan.root)
+    refuse(plan.root, preflight(plan, config))
     _LOG.info("study %s: %s, denoising %s", recorded_study, plan.summary, config.strategy)
     provenance: dict[str, Any] = {
         "command": "run",
@@ -193,7 +193,7 @@ def analyse_folder(
             outputs = Outputs.make(
                 final, staging, cfg, overwrite, store, folder.resolve(), existing
             )
-            plan = plan_bids(folder, cfg, options) if bids else plan_roi(folder, cfg)
+            plan = read_plan(folder, cfg, bids, options)
             result = analyse_plan(plan, staging, cfg, str(folder.resolve()), outputs)
         result = result.moved(staging, final)
     except _UpToDateError:

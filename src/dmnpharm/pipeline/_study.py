@@ -12,7 +12,7 @@ import pandas as pd
 
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import StudyValidationError
-from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan, StudyRun, plan_bids, plan_roi
+from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan, StudyRun
 from dmnpharm.pipeline._orchestrator import analyse_folder, is_bids, resolve_config
 from dmnpharm.pipeline._results import Results
 
@@ -108,11 +108,11 @@ class Study:
         StudyValidationError
             Listing every problem found, each naming its file and row.
         """
+        from dmnpharm.pipeline._checks import read_plan
+
         bids = self.kind == "bids"
         cfg = resolve_config(config or AnalysisConfig(), self.root, bids)
-        if bids:
-            return plan_bids(self.root, cfg, self.options)
-        return plan_roi(self.root, cfg)
+        return read_plan(self.root, cfg, bids, self.options)
 
     @cached_property
     def _default_plan(self) -> StudyPlan:
@@ -128,31 +128,36 @@ class Study:
         """One design row per run: participants and sessions columns."""
         return self._default_plan.design
 
-    def validate(self, config: AnalysisConfig | None = None) -> list[str]:
+    def validate(self, config: AnalysisConfig | None = None, *, deep: bool = False) -> list[str]:
         """Return every problem that would stop an analysis; empty when the study is clean.
+
+        The same checks :meth:`analyse` makes before any heavy work: files,
+        image headers and gzip trailers, grids, repetition times, the design
+        against the model, confounds against the strategy and censoring,
+        filter cut-offs, run lengths.
 
         Parameters
         ----------
         config : AnalysisConfig or None
             The analysis to check the study for (atlas, space, strategy,
-            model); None: the defaults.
+            model, bundle); None: the defaults.
+        deep : bool
+            BIDS: also read every image through (CRC of its compressed data).
 
         Returns
         -------
         list of str
             Each problem naming its file (and row), with the fix.
         """
-        from dmnpharm.pipeline._checks import check_design
+        from dmnpharm.pipeline._checks import preflight, read_plan
 
-        cfg = config or AnalysisConfig()
+        bids = self.kind == "bids"
         try:
-            plan = self.plan(cfg)
-            check_design(
-                plan.design, resolve_config(cfg, self.root, self.kind == "bids"), plan.root
-            )
+            cfg = resolve_config(config or AnalysisConfig(), self.root, bids)
+            plan = read_plan(self.root, cfg, bids, self.options, deep)
         except StudyValidationError as exc:
             return list(exc.problems)
-        return []
+        return list(dict.fromkeys(preflight(plan, cfg)))
 
     def analyse(
         self,

@@ -48,7 +48,7 @@ class RunTask:
     mask : str or None
         The run's brain mask (BIDS).
     n_volumes : int or None
-        Volumes of the image, from its header (BIDS).
+        Volumes of the run (the image header, or the time-series rows).
     """
 
     label: str

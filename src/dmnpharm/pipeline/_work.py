@@ -25,8 +25,8 @@ from dmnpharm.config import PRIMARY
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution import Stage
 from dmnpharm.extract import extract_timeseries, extract_with_maps
-from dmnpharm.io import read_roi_timeseries
-from dmnpharm.pipeline._process import ProcessedRun, process_run, read_confounds
+from dmnpharm.io import read_confounds, read_roi_timeseries
+from dmnpharm.pipeline._process import ProcessedRun, process_run
 from dmnpharm.pipeline._tasks import RunTask, Signals, TaskOutcome, task_keys
 
 __all__ = ["RUN_STAGE", "execute_run"]

@@ -16,8 +16,14 @@ from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dmnpharm.signal._clean import CleanResult, clean_run
-    from dmnpharm.signal._config import STRATEGIES, DenoiseConfig
+    from dmnpharm.signal._config import DEFAULT_DENOISE, RECOMMENDED, STRATEGIES, DenoiseConfig
     from dmnpharm.signal._confounds import kept_volumes, select_confounds
+    from dmnpharm.signal._requirements import (
+        confounds_problems,
+        length_problems,
+        needs_confounds,
+        nyquist_problems,
+    )
     from dmnpharm.signal._spectrum import (
         ALFF_BAND,
         Amplitude,
@@ -28,14 +34,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALFF_BAND",
+    "DEFAULT_DENOISE",
+    "RECOMMENDED",
     "STRATEGIES",
     "Amplitude",
     "CleanResult",
     "DenoiseConfig",
     "amplitude_spectrum",
     "clean_run",
+    "confounds_problems",
     "kept_volumes",
+    "length_problems",
     "low_frequency_amplitude",
+    "needs_confounds",
+    "nyquist_problems",
     "select_confounds",
     "zscore_finite",
 ]

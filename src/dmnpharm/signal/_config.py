@@ -16,7 +16,7 @@ from typing import Any
 from dmnpharm._utils import check_option
 from dmnpharm.exceptions import InputError
 
-__all__ = ["STRATEGIES", "DenoiseConfig"]
+__all__ = ["DEFAULT_DENOISE", "RECOMMENDED", "STRATEGIES", "DenoiseConfig"]
 
 #: Base strategies; each may carry ``+gsr`` (36p includes the global signal already).
 _BASES = ("none", "6p", "24p", "36p", "acompcor", "aroma")
@@ -35,6 +35,33 @@ STRATEGIES: tuple[str, ...] = (
     "24p+gsr",
     "none+gsr",
 )
+
+#: The censoring and filtering that go with any nuisance strategy by default,
+#: as the published benchmarks of denoising pipelines support them:
+#:
+#: * ``fd_threshold`` 0.5 mm and ``std_dvars_threshold`` 1.5: fMRIPrep's own
+#:   motion-outlier thresholds (its ``--fd-spike-threshold`` and
+#:   ``--dvars-spike-threshold`` defaults), after Power et al. 2012
+#:   (NeuroImage 59:2142-2154); censoring with aCompCor reduces the motion
+#:   artefact further (Ciric et al. 2017, NeuroImage 154:174-187; Parkes et al.
+#:   2018, NeuroImage 171:415-436).
+#: * ``min_segment`` 5: runs of fewer than 5 consecutive kept volumes are
+#:   censored too (Power et al. 2014, NeuroImage 84:320-341).
+#: * ``min_remaining`` 0.5: a run keeping less than half its volumes is
+#:   excluded, so no estimate rests on a heavily censored run (Parkes et al.
+#:   2018 excluded subjects far more strictly; this bound keeps short studies
+#:   analysable and is recorded).
+#: * ``high_pass``/``low_pass`` 0.01-0.08 Hz: the resting-state band (Biswal
+#:   et al. 1995; the band of ALFF, Zang et al. 2007), applied to signals and
+#:   regressors alike (Hallquist et al. 2013; Lindquist et al. 2019).
+RECOMMENDED: dict[str, Any] = {
+    "fd_threshold": 0.5,
+    "std_dvars_threshold": 1.5,
+    "min_segment": 5,
+    "min_remaining": 0.5,
+    "high_pass": 0.01,
+    "low_pass": 0.08,
+}
 
 #: Order of the zero-phase Butterworth filter (per pass), as nilearn's default.
 FILTER_ORDER = 5
@@ -223,6 +250,40 @@ class DenoiseConfig:
                 f"got {value!r}"
             )
 
+    @classmethod
+    def recommended(cls, strategy: str = "acompcor") -> DenoiseConfig:
+        """Return a strategy with the recommended censoring and band-pass filter.
+
+        Parameters
+        ----------
+        strategy : str
+            One of :data:`STRATEGIES`. The default, ``acompcor``, gives
+            :data:`DEFAULT_DENOISE`: anatomical CompCor with the realignment
+            parameters and their derivatives (Behzadi et al. 2007; Muschelli
+            et al. 2014), among the best-performing pipelines of Ciric et al.
+            2017 and Parkes et al. 2018, without global signal regression in
+            the primary analysis (the pipeline repeats it with GSR as a
+            sensitivity analysis).
+
+        Returns
+        -------
+        DenoiseConfig
+            ``strategy`` with every setting of :data:`RECOMMENDED`.
+
+        Examples
+        --------
+        >>> DenoiseConfig.recommended().fd_threshold
+        0.5
+        >>> DenoiseConfig.recommended("24p").name
+        '24p'
+        """
+        return cls(strategy, **RECOMMENDED)
+
+    @property
+    def is_default(self) -> bool:
+        """Whether this is dmnpharm's default denoising, :data:`DEFAULT_DENOISE`."""
+        return self == DEFAULT_DENOISE
+
     @property
     def name(self) -> str:
         """Short label of the regressors, e.g. ``"24p+gsr"`` or ``"36p"``."""
@@ -275,6 +336,12 @@ class DenoiseConfig:
             with the choices' sources, for reports and provenance.
         """
         sentences = [f"Denoising strategy '{self.name}'."]
+        if self.is_default:
+            sentences[0] = (
+                f"Denoising strategy '{self.name}' with censoring and a band-pass filter: "
+                "dmnpharm's default, chosen from the benchmarks of denoising pipelines "
+                "(Ciric et al. 2017; Parkes et al. 2018)."
+            )
         sentences.append(self._describe_regressors())
         if self.strategy == "aroma":
             sentences.append(_AROMA_INPUT)
@@ -371,3 +438,9 @@ class DenoiseConfig:
             f"The signals and the nuisance regressors were {' and '.join(steps)} before the "
             f"regression{orthogonal}."
         )
+
+
+#: dmnpharm's default denoising: aCompCor with censoring and a 0.01-0.08 Hz
+#: band-pass (:meth:`DenoiseConfig.recommended`). ``DenoiseConfig("none")``
+#: uses the signals as provided.
+DEFAULT_DENOISE = DenoiseConfig.recommended()
