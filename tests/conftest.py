@@ -150,11 +150,12 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(20261125)
 
 
-#: A small study with unequal sizes so axis mix-ups fail: 8 subjects, 37 volumes.
+#: A small study with unequal sizes so axis mix-ups fail: 8 subjects, 81 volumes of 1.5 s
+#: (121.5 s: long enough for two 60 s sliding windows and the 0.01 Hz high-pass).
 SMALL_SPEC = replace(
     load_preset("demo-crossover", seed=11),
     design=replace(load_preset("demo-crossover").design, n_subjects=8),
-    signal=SignalSpec(n_volumes=37, repetition_time=1.5),
+    signal=SignalSpec(n_volumes=81, repetition_time=1.5),
 )
 
 #: The analysis of the small study that several tests read: 100 sign flips, fewer

@@ -24,6 +24,7 @@ RECORD_KEYS = {
     "seed",
     "confidence",
     "denoise",
+    "denoise_default",
     "estimator",
     "space",
     "radius_mm",
@@ -42,7 +43,7 @@ RECORD_KEYS = {
 TINY_SPEC = replace(
     load_preset("demo-crossover", seed=3),
     design=replace(load_preset("demo-crossover").design, n_subjects=4),
-    signal=SignalSpec(n_volumes=40, repetition_time=2.0),
+    signal=SignalSpec(n_volumes=50, repetition_time=2.0),
 )
 
 

@@ -52,13 +52,7 @@ def test_readme_python_example_runs_and_equals_the_command(
             "--out",
             "by-command",
             "--strategy",
-            "acompcor",
-            "--fd-threshold",
-            "0.5",
-            "--high-pass",
-            "0.01",
-            "--low-pass",
-            "0.08",
+            "24p",
             "-q",
         ]
     )

@@ -37,6 +37,7 @@ from dmnpharm.catalog import (
 from dmnpharm.exceptions import InputError, OutputExistsError
 from dmnpharm.io import write_tsv
 from dmnpharm.report import write_comparison
+from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import Effect, load_preset, simulate_study, write_simulated_study
 
 WITHIN, SALIENCE = "dmn_within_fc", "dmn_salience_fc"
@@ -54,7 +55,13 @@ def analysis(tmp_path_factory: pytest.TempPathFactory) -> Results:
     )
     root = tmp_path_factory.mktemp("compare")
     folder = write_simulated_study(simulate_study(spec), root / "study")
-    config = AnalysisConfig(inference=Inference(n_permutations=200), gsr_sensitivity=False)
+    # Signals as simulated: this module tests the comparison, not the denoising (a
+    # band-pass leaves 100 volumes too few degrees of freedom for the DMN-SN effect).
+    config = AnalysisConfig(
+        denoise=DenoiseConfig("none"),
+        inference=Inference(n_permutations=200),
+        gsr_sensitivity=False,
+    )
     return Study.from_folder(folder).analyse(config, root / "out")
 
 

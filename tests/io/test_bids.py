@@ -106,7 +106,7 @@ def test_every_problem_is_listed_at_once(voxel_study: Path) -> None:
         ": has no confounds file",
         f"{conf}: has 18 rows but",
         f"{conf}: columns with no values at all: broken",
-        "runs have different repetition times: 2 s",
+        "repetition time 2.5 s, while the other runs have 2 s",
         f"{three_d}: is 3D",
         "duplicates",
         "has BOLD in space 'T1w' but none in 'MNI152NLin2009cAsym'",

@@ -35,7 +35,7 @@ def test_loads_simulated_study(small_study: Path) -> None:
     assert study.design["participant_id"].nunique() == 8
     assert set(study.design["condition"]) == {"placebo", "drug"}
     assert study.design["repetition_time"].eq(1.5).all()
-    assert study.runs[0].data.shape == (37, 300)
+    assert study.runs[0].data.shape == (81, 300)
     assert read_study_atlas_name(small_study) == "seitzman300"
     assert study.design["path"].iloc[0].startswith("sub-01/ses-1/func/")
 

@@ -32,7 +32,7 @@ def small_voxel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Write 4 subjects x 2 sessions x 30 volumes once for this module (read-only)."""
     base = load_preset("demo-crossover", seed=5)
     spec = replace(
-        base, design=replace(base.design, n_subjects=4), signal=SignalSpec(n_volumes=30)
+        base, design=replace(base.design, n_subjects=4), signal=SignalSpec(n_volumes=50)
     )
     return write_voxel_study(simulate_study(spec), tmp_path_factory.mktemp("sv") / "study")
 

@@ -34,7 +34,10 @@ from dmnpharm.pipeline._work import RUN_STAGE, execute_run
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_simulated_study
 
-CONFIG = AnalysisConfig(inference=Inference(n_permutations=199), denoise=DenoiseConfig("6p"))
+#: What `run --strategy 6p --permutations 199` analyses (recommended censoring and filter).
+CONFIG = AnalysisConfig(
+    inference=Inference(n_permutations=199), denoise=DenoiseConfig.recommended("6p")
+)
 
 #: 8 subjects x 2 sessions of 120 volumes: long enough to kill part-way.
 CLUSTER_SPEC = replace(

@@ -35,7 +35,7 @@ SIDECAR = {
     "Provenance",
 }
 CENSORED = DenoiseConfig("6p", gsr=True, fd_threshold=0.25)
-QUICK = AnalysisConfig(inference=Inference(n_permutations=99))
+QUICK = AnalysisConfig(inference=Inference(n_permutations=99), denoise=DenoiseConfig("none"))
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def check_derivatives(out: Path, study: Path, strategy: str, label: str) -> int:
         assert sidecar["Strategy"] == strategy
         assert sidecar["SamplingFrequency"] == pytest.approx(1 / sidecar["RepetitionTime"])
         censoring = sidecar["Censoring"]
-        assert censoring["KeptVolumes"] + censoring["CensoredVolumes"] == 37
+        assert censoring["KeptVolumes"] + censoring["CensoredVolumes"] == 81
         assert len(censoring["CensoredVolumeIndices"]) == censoring["CensoredVolumes"]
         assert sidecar["Provenance"]["strategy"] == strategy
         source = sidecar["Sources"][0].removeprefix("bids:source:")
@@ -140,7 +140,7 @@ def test_store_holds_both_analyses(two_analyses: tuple[Path, Results, Results]) 
     runs = query(base / "none", f"SELECT * FROM runs WHERE analysis_id = '{second.analysis_id}'")
     assert len(runs) == 16
     assert (runs["status"] == "included").all()
-    assert (runs["n_kept"] + runs["n_censored"] == 37).all()
+    assert (runs["n_kept"] + runs["n_censored"] == 81).all()
     assert all((base / "6pgsr" / path).is_file() for path in runs["relmat"])
     counts = query(
         base / "none", "SELECT analysis_id, count(*) AS n FROM metrics GROUP BY ALL"

@@ -69,7 +69,7 @@ def test_run_writes_every_output(small_analysis: Results) -> None:
     ):
         assert column in metrics.columns
     assert set(metrics["atlas"]) == {"seitzman300"}
-    assert set(metrics["strategy"]) == {"none", "none+gsr"}
+    assert set(metrics["strategy"]) == {"acompcor", "acompcor+gsr"}
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["config"]["atlas"] == "seitzman300"
     assert provenance["config"]["n_permutations"] == 100
@@ -180,7 +180,7 @@ def test_estimators_are_recorded_and_recover_the_effect(
     assert ESTIMATORS[estimator].split(" ")[0] in html
     # each run's matrix, from the group's reference for tangent, is a BIDS derivative
     derivatives = tmp_path / "out" / "derivatives" / "dmnpharm"
-    sidecars = sorted(derivatives.rglob(f"*_stat-{estimator}_desc-none_relmat.json"))
+    sidecars = sorted(derivatives.rglob(f"*_stat-{estimator}_desc-acompcor_relmat.json"))
     assert len(sidecars) == 16
     if estimator == "tangent":
         sidecar = json.loads(sidecars[0].read_text())

@@ -198,6 +198,8 @@ def merge_design(
         row = index.get((run.participant_id, run.session_id, run.run)) or index.get(
             (run.participant_id, run.session_id, "")
         )
+        if row is None and design_missing(run):
+            continue
         if row is None and run.participant_id not in listed and listing is not None:
             if run.participant_id not in unlisted:
                 unlisted.add(run.participant_id)

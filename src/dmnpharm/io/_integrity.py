@@ -163,7 +163,9 @@ def read_image_header(path: Path, problems: list[str], deep: bool = False) -> Im
         return None
     header = image.header
     dtype = header.get_data_dtype()
-    offset = int(header.get_data_offset()) if hasattr(header, "get_data_offset") else 0
+    # nibabel reads the data from its proxy's offset: vox_offset, or just past the
+    # header where a single-file image says 0 (as nibabel itself writes some).
+    offset = int(getattr(image.dataobj, "offset", 0))
     shape = tuple(int(s) for s in image.shape)
     expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     wrong = _size_problem(path, expected, deep)

@@ -79,22 +79,25 @@ class BundleConfig:
         Returns
         -------
         list of str
-            The sliding window must fit in the run at least twice (so that FC
-            can vary over windows), and the run must last one period of the
-            ALFF band's lowest frequency (``1 / band[0]`` seconds) for that
-            frequency to be resolved.
+            The run must hold at least two sliding windows (``window_s``
+            rounded to volumes, shifted by ``window_step``), so that windowed
+            FC can vary, and last one period of the ALFF band's lowest
+            frequency (``1 / band[0]`` seconds) for that frequency to be
+            resolved.
 
         Examples
         --------
-        >>> BundleConfig().length_problems(8, 2.0)[0][:33]
-        'lasts 16 s, too short for two 60 '
+        >>> BundleConfig().length_problems(8, 2.0)[0][:34]
+        'has 8 volumes, too few for two 60 '
         """
         problems = []
         duration = n_volumes * repetition_time
-        if duration < 2 * self.window_s:
+        width = round(self.window_s / repetition_time)
+        if n_volumes < width + self.window_step:
             problems.append(
-                f"lasts {duration:g} s, too short for two {self.window_s:g} s sliding windows "
-                "(dynamic FC); the bundle needs a longer run"
+                f"has {n_volumes} volumes, too few for two {self.window_s:g} s sliding windows "
+                f"({width} volumes each at {repetition_time:g} s; dynamic FC); the bundle needs "
+                "a longer run"
             )
         lowest = self.band[0]
         if duration < 1.0 / lowest - 1e-9:

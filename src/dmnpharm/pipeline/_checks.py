@@ -108,7 +108,9 @@ def _spaced_labels(design: pd.DataFrame, column: str, root: Path) -> list[str]:
     return problems
 
 
-def _paired_problems(design: pd.DataFrame, config: AnalysisConfig, root: Path) -> list[str]:
+def _paired_problems(
+    design: pd.DataFrame, config: AnalysisConfig, root: Path, per_subject: bool = True
+) -> list[str]:
     """Both conditions of the contrast exist, and every subject has both (unless dropping)."""
     if "condition" not in design:
         return [
@@ -124,7 +126,7 @@ def _paired_problems(design: pd.DataFrame, config: AnalysisConfig, root: Path) -
         for cond in config.contrast
         if cond not in present
     ]
-    if problems or config.model.incomplete == "drop":
+    if problems or config.model.incomplete == "drop" or not per_subject:
         return problems
     wanted = set(config.contrast)
     for pid, conds in design.groupby("participant_id")["condition"]:
@@ -139,7 +141,9 @@ def _paired_problems(design: pd.DataFrame, config: AnalysisConfig, root: Path) -
     return problems
 
 
-def design_problems(design: pd.DataFrame, config: AnalysisConfig, root: Path) -> list[str]:
+def design_problems(
+    design: pd.DataFrame, config: AnalysisConfig, root: Path, per_subject: bool = True
+) -> list[str]:
     """Return why the design cannot give the analysis's group model.
 
     Parameters
@@ -152,6 +156,10 @@ def design_problems(design: pd.DataFrame, config: AnalysisConfig, root: Path) ->
         (its columns and levels must exist).
     root : Path
         The study folder, naming the files to fix.
+    per_subject : bool
+        Check that every participant has both conditions. False when some
+        runs could not be read: a missing condition would then only echo
+        their problems.
 
     Returns
     -------
@@ -161,7 +169,7 @@ def design_problems(design: pd.DataFrame, config: AnalysisConfig, root: Path) ->
     """
     if config.between is not None:
         return _between_problems(design, config, root)
-    return _paired_problems(design, config, root)
+    return _paired_problems(design, config, root, per_subject)
 
 
 def check_design(design: pd.DataFrame, config: AnalysisConfig, root: Path) -> None:
@@ -208,14 +216,22 @@ def _confounds_of(run: StudyRun, config: AnalysisConfig) -> list[str]:
     return [f"{task.confounds}: {problem}" for problem in found]
 
 
-def _lengths(run: StudyRun, config: AnalysisConfig) -> list[str]:
-    """Whether the run is long enough for the filter, exclusion rule and bundle."""
-    task = run.task
-    if task.n_volumes is None:
-        return []
-    found = length_problems(config.denoise, task.n_volumes, task.repetition_time)
-    found += config.bundle.length_problems(task.n_volumes, task.repetition_time)
-    return [f"{task.label}: {problem}" for problem in found]
+def _lengths(runs: list[StudyRun], config: AnalysisConfig) -> list[str]:
+    """Name the runs too short for the filter, exclusion rule and bundle, once per length."""
+    by_length: dict[tuple[int, float], list[str]] = {}
+    for run in runs:
+        if run.task.n_volumes is not None:
+            key = (run.task.n_volumes, run.task.repetition_time)
+            by_length.setdefault(key, []).append(run.label)
+    problems = []
+    for (n_volumes, repetition_time), labels in sorted(by_length.items()):
+        found = length_problems(config.denoise, n_volumes, repetition_time)
+        found += config.bundle.length_problems(n_volumes, repetition_time)
+        if not found:
+            continue
+        named = labels[0] if len(labels) == 1 else f"{len(labels)} runs ({', '.join(labels)})"
+        problems += [f"{named}: {problem}" for problem in found]
+    return problems
 
 
 def preflight(plan: StudyPlan, config: AnalysisConfig) -> list[str]:
@@ -240,10 +256,9 @@ def preflight(plan: StudyPlan, config: AnalysisConfig) -> list[str]:
     problems = design_problems(plan.design, config, plan.root)
     for repetition_time in sorted({run.repetition_time for run in plan.runs}):
         problems += nyquist_problems(config.denoise, repetition_time)
-    wants_confounds = needs_confounds(config.denoise)
-    for run in plan.runs:
-        problems += _lengths(run, config)
-        if wants_confounds:
+    problems += _lengths(plan.runs, config)
+    if needs_confounds(config.denoise):
+        for run in plan.runs:
             problems += _confounds_of(run, config)
     return problems
 
@@ -306,6 +321,6 @@ def read_plan(
         design = exc.design
         extra = []
         if isinstance(design, pd.DataFrame) and not design.empty:
-            extra = design_problems(design, config, root)
+            extra = design_problems(design, config, root, per_subject=False)
         refuse(Path(exc.study), [*exc.problems, *extra])
         raise

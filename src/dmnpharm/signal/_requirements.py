@@ -17,7 +17,7 @@ import pandas as pd
 
 from dmnpharm.exceptions import InputError
 from dmnpharm.signal._config import DenoiseConfig
-from dmnpharm.signal._confounds import check_cosines, kept_volumes, select_confounds
+from dmnpharm.signal._confounds import check_cosines, select_confounds
 
 __all__ = ["confounds_problems", "length_problems", "needs_confounds", "nyquist_problems"]
 
@@ -76,8 +76,10 @@ def confounds_problems(
     -------
     list of str
         Messages without the file name (the caller adds it): row count,
-        missing or empty columns the strategy or censoring needs, aCompCor
-        components that cannot be chosen, and too few volumes kept.
+        missing or empty columns the strategy or censoring needs, and aCompCor
+        components that cannot be chosen. A run that censoring leaves too
+        short is not a problem here: it is excluded while computing, and
+        listed with its reason.
     """
     problems = []
     if len(table) != n_volumes:
@@ -114,14 +116,6 @@ def confounds_problems(
             f"required columns have missing or non-finite values after the first row: "
             f"{', '.join(empty)}"
         )
-    if not problems:
-        kept = int(kept_volumes(table, config).sum())
-        required = config.min_volumes(n_volumes)
-        if kept < max(required, 1):
-            problems.append(
-                f"censoring keeps {kept} of {n_volumes} volumes, fewer than the {required} "
-                "required (--min-remaining); the run would be excluded"
-            )
     return problems
 
 
