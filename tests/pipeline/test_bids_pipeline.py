@@ -99,7 +99,8 @@ def test_a_corrupt_run_fails_alone_and_writes_no_group_result(
     bold = next(func.glob("*_desc-preproc_bold.nii.gz"))
     data = bytearray(bold.read_bytes())
     middle = len(data) // 2
-    data[middle : middle + 64] = bytes(64)  # header and gzip trailer intact
+    # flipped bytes in the compressed stream: header and gzip trailer intact
+    data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
     bold.write_bytes(bytes(data))
     config = AnalysisConfig(inference=Inference(n_permutations=99))
     with pytest.raises(RunFailuresError, match="sub-03_ses-2") as caught:

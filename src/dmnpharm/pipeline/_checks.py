@@ -93,6 +93,25 @@ def _sessions_file(root: Path, pid: str, design: pd.DataFrame) -> str:
     return str(root / pid / f"{pid}_sessions.tsv")
 
 
+def _unlabelled(design: pd.DataFrame, root: Path) -> list[str]:
+    """Name each file whose rows give no condition (its column missing or misspelt)."""
+    missing = design["condition"].isna() | design["condition"].astype(str).str.strip().isin(
+        ["", "n/a", "nan"]
+    )
+    problems = []
+    others = [str(c) for c in design.columns if c != "condition" and not str(c).startswith("_")]
+    for pid in sorted(set(design.loc[missing, "participant_id"].astype(str))):
+        rows = design.loc[missing & (design["participant_id"] == pid)]
+        named = [c for c in others if rows[c].notna().any()]
+        hint = closest_match("condition", named)
+        fix = f"; is '{hint}' meant to be 'condition'?" if hint else ""
+        problems.append(
+            f"{_sessions_file(root, pid, design)}: gives no 'condition' for {pid}{fix} Every "
+            "session needs one"
+        )
+    return problems
+
+
 def _spaced_labels(design: pd.DataFrame, column: str, root: Path) -> list[str]:
     """Name each subject whose label in ``column`` has leading or trailing spaces."""
     problems = []
@@ -117,8 +136,10 @@ def _paired_problems(
             f"{root}: the design has no 'condition' column; add it to each sessions file "
             "(or the design TSV), one value per session"
         ]
+    problems = _unlabelled(design, root)
+    design = design.dropna(subset=["condition"])
     present = {str(c) for c in design["condition"]}
-    problems = _spaced_labels(design, "condition", root)
+    problems += _spaced_labels(design, "condition", root)
     problems += [
         f"condition {cond!r} of the contrast is in no sessions file (conditions: "
         f"{', '.join(map(repr, sorted(present)))}){level_hint(cond, present)}; fix --contrast "

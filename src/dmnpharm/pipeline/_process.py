@@ -19,6 +19,7 @@ from dmnpharm.stats import run_qc
 __all__ = [
     "CleanedRun",
     "ProcessedRun",
+    "coverage_problem",
     "gsr_counterpart",
     "measure",
     "process_run",
@@ -161,6 +162,42 @@ def _confounds_or_none_needed(
     return pd.DataFrame(index=range(n_volumes))
 
 
+def coverage_problem(data: npt.NDArray[np.float64], atlas: Atlas) -> str | None:
+    """Name the regions whose signal is constant, empty or non-finite in a run.
+
+    Such a region (outside the brain mask, signal dropout, NaN voxels) has no
+    defined correlation with any other, so no measure of the run can use it.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Volumes x regions, atlas order, as extracted.
+    atlas : Atlas
+        Labels and networks of the regions.
+
+    Returns
+    -------
+    str or None
+        A sentence naming the regions and their networks (the first 10), or
+        None when every region has a varying, finite signal.
+    """
+    finite = np.isfinite(data).all(axis=0)
+    varying = np.zeros(data.shape[1], dtype=bool)
+    varying[finite] = np.ptp(data[:, finite], axis=0) > 0
+    bad = np.flatnonzero(~(finite & varying))
+    if bad.size == 0:
+        return None
+    named = ", ".join(f"{atlas.labels[i]} ({atlas.networks[i]})" for i in bad[:10])
+    more = f" and {bad.size - 10} more" if bad.size > 10 else ""
+    dmn = sum(atlas.networks[i] == "DMN" for i in bad)
+    return (
+        f"{bad.size} of {data.shape[1]} regions ({dmn} of them DMN) have a constant, empty or "
+        f"non-finite signal: {named}{more}. They lie outside the data's coverage (brain mask, "
+        "signal dropout) or hold NaN voxels; check the run's mask and image against the atlas, "
+        "or pass --allow-failures to analyse the study without this run"
+    )
+
+
 def process_run(
     data: npt.NDArray[np.float64],
     confounds: pd.DataFrame | None,
@@ -202,8 +239,13 @@ def process_run(
     Raises
     ------
     InputError
-        If the strategy needs confounds the run does not have.
+        If a region's signal is constant, empty or non-finite
+        (:func:`coverage_problem`), or the strategy needs confounds the run
+        does not have.
     """
+    problem = coverage_problem(data, atlas)
+    if problem is not None:
+        raise InputError(f"{label}: {problem}")
     denoise = config.denoise
     confounds = _confounds_or_none_needed(confounds, denoise, data.shape[0], label)
     variants = {PRIMARY: denoise}
