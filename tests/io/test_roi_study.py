@@ -12,6 +12,7 @@ from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io import (
     RoiStudy,
     load_roi_study,
+    read_roi_timeseries,
     read_study_atlas_name,
     roi_run_path,
     write_roi_run,
@@ -125,20 +126,32 @@ def test_session_without_data_and_duplicates(small_study: Path) -> None:
     assert "participants.tsv, line 10: participant_id 'sub-01' is listed twice" in text
 
 
-def test_constant_region_and_wrong_label(small_study: Path) -> None:
-    """A constant column and a renamed column are both refused."""
+def test_missing_value_and_wrong_label(small_study: Path) -> None:
+    """A value missing inside a region's signal and a renamed column are both refused."""
     path = _first_run(small_study)
     table = pd.read_csv(path, sep="\t")
-    table.iloc[:, 5] = 3.0
-    table.to_csv(path, sep="\t", index=False)
+    table.iloc[3, 5] = np.nan
+    table.to_csv(path, sep="\t", index=False, na_rep="n/a")
     other = roi_run_path(small_study, "sub-02", "ses-1", "seitzman300")
     renamed = pd.read_csv(other, sep="\t").rename(columns={ATLAS.labels[2]: "roi3"})
     renamed.to_csv(other, sep="\t", index=False)
     with pytest.raises(StudyValidationError) as info:
         _load(small_study)
     text = "\n".join(info.value.problems)
-    assert f"region '{ATLAS.labels[5]}' is constant" in text
+    assert f"line 5, column '{ATLAS.labels[5]}': value is nan" in text
     assert f"column 3 is 'roi3' but the atlas region there is '{ATLAS.labels[2]}'" in text
+
+
+def test_regions_without_signal_are_read(small_study: Path) -> None:
+    """A constant region and one with no value at all (``n/a``) are data, not errors."""
+    path = _first_run(small_study)
+    table = pd.read_csv(path, sep="\t")
+    table.iloc[:, 5] = 3.0
+    table.iloc[:, 7] = np.nan
+    table.to_csv(path, sep="\t", index=False, na_rep="n/a")
+    data = read_roi_timeseries(path, ATLAS.labels)
+    assert np.isnan(data[:, 7]).all()
+    assert (data[:, 5] == 3.0).all()
 
 
 def test_atlas_name_conflict(small_study: Path) -> None:

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from dmnpharm.cli import main
-from dmnpharm.cli._main import RUN_FAILURES_EXIT, USAGE_EXIT
+from dmnpharm.cli._main import USAGE_EXIT
 from dmnpharm.simulate import (
     SignalSpec,
     load_preset,
@@ -281,11 +281,11 @@ def _wrong_columns(study: Path) -> None:
     table.iloc[:, :-5].to_csv(path, sep="\t", index=False)
 
 
-def _constant_region(study: Path) -> None:
+def _missing_value(study: Path) -> None:
     path = own(timeseries(study, "03", "2"))
     table = pd.read_csv(path, sep="\t")
-    table.iloc[:, 10] = 1.0
-    table.to_csv(path, sep="\t", index=False)
+    table.iloc[6, 10] = np.nan
+    table.to_csv(path, sep="\t", index=False, na_rep="n/a")
 
 
 def _incomplete_subject(study: Path) -> None:
@@ -421,8 +421,8 @@ CASES: dict[str, Case] = {
     "ROI wrong region count": Case(
         "roi", _wrong_columns, 1, lambda s: [timeseries(s, "01", "2").name]
     ),
-    "ROI constant region": Case(
-        "roi", _constant_region, 1, lambda s: [timeseries(s, "03", "2").name, "constant"]
+    "ROI value missing inside a signal": Case(
+        "roi", _missing_value, 1, lambda s: [timeseries(s, "03", "2").name, "line 8"]
     ),
     "ROI subject missing a condition": Case(
         "roi", _incomplete_subject, 1, ["sub-03", "--drop-incomplete"]
@@ -474,21 +474,53 @@ def test_a_missing_condition_can_be_dropped(
     capsys.readouterr()
 
 
-def test_damage_found_only_while_computing_writes_no_group_result(
+def test_regions_without_signal_are_left_out_and_listed(
     templates: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """NaN voxels pass validation; ``run`` names the run and why, exits 3, writes nothing."""
+    """A constant region and an ``n/a`` one: measured without them, listed, run kept."""
+    study = linked_copy(templates["roi"], tmp_path / "study")
+    path = own(timeseries(study, "03", "2"))
+    table = pd.read_csv(path, sep="\t")
+    lost = [str(table.columns[10]), str(table.columns[200])]
+    table[lost[0]] = 1.0
+    table[lost[1]] = np.nan
+    table.to_csv(path, sep="\t", index=False, na_rep="n/a")
+    assert main(["validate", str(study)]) == 0
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--out", str(out), *FAST]) == 0
+    said = capsys.readouterr().err
+    assert "2 regions without a signal left out of its measures" in said
+    results = pd.read_csv(out / "group" / "results.tsv", sep="\t")
+    assert results["n"].eq(4).all()
+    record = json.loads((out / "provenance.json").read_text())["cleaning_per_run"]
+    coverage = next(r["coverage"] for r in record.values() if "coverage" in r)
+    assert coverage["regions_without_signal"] == lost
+    written = next((out / "derivatives").rglob("sub-03_ses-2_*_timeseries.tsv"))
+    assert pd.read_csv(written, sep="\t")[lost].isna().all().all()
+
+
+def test_a_run_with_too_little_of_the_dmn_is_excluded_by_name(
+    templates: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NaN voxels over most of an image pass validation; the run is excluded and says why.
+
+    The voxel template has two subjects: without the excluded run the paired
+    model has one, so ``run`` refuses (exit 1) and its message says which run
+    was excluded and why; nothing is written.
+    """
     study = linked_copy(templates["bids"], tmp_path / "study")
     path = bold(study, "02", "2")
     data = np.asarray(nib.load(own(path)).dataobj).astype(np.float32)
-    data[data.shape[0] // 2 - 20 : data.shape[0] // 2 + 20, :, :, :] = np.nan
+    data[: data.shape[0] * 2 // 3] = np.nan
     save_like(path, data)
     assert main(["validate", str(study)]) == 0
     out = tmp_path / "out"
-    assert main(["run", str(study), "--out", str(out), *FAST]) == RUN_FAILURES_EXIT
+    assert main(["run", str(study), "--out", str(out), *FAST]) == 1
     said = capsys.readouterr().err
-    assert path.name in said
-    assert "constant, empty or non-finite signal" in said
+    assert "Traceback" not in said
+    assert "1 remain, after runs were excluded" in said
+    assert f"{path.name}: excluded (" in said
+    assert "min_dmn_coverage" in said
     assert not out.exists()
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -140,6 +141,45 @@ class Atlas:
     def n_regions(self) -> int:
         """Number of regions."""
         return len(self.labels)
+
+    def subset(self, indices: npt.ArrayLike) -> Atlas:
+        """Return the atlas restricted to some of its regions, in atlas order.
+
+        Parameters
+        ----------
+        indices : array_like of int
+            Region indices to keep (sorted and de-duplicated).
+
+        Returns
+        -------
+        Atlas
+            The same name, space and reference with only those regions; their
+            labels, networks, coordinates, label values and subsystems.
+
+        Examples
+        --------
+        >>> from dmnpharm.atlases import load_atlas
+        >>> load_atlas("seitzman300").subset([0, 1, 2]).n_regions
+        3
+        """
+        keep = [int(i) for i in np.unique(np.asarray(indices, dtype=np.intp))]
+        if keep and not 0 <= keep[0] <= keep[-1] < self.n_regions:
+            raise ValueError(
+                f"atlas {self.name!r}: region indices outside 0..{self.n_regions - 1}"
+            )
+
+        def pick(values: tuple[Any, ...]) -> tuple[Any, ...]:
+            return tuple(values[i] for i in keep) if values else values
+
+        return replace(
+            self,
+            labels=pick(self.labels),
+            networks=pick(self.networks),
+            source_networks=pick(self.source_networks),
+            coords=pick(self.coords),
+            label_values=pick(self.label_values),
+            subsystems=pick(self.subsystems),
+        )
 
     def network_indices(self, network: str) -> npt.NDArray[np.intp]:
         """Return the column indices of the regions in one network.

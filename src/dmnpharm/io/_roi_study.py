@@ -174,23 +174,21 @@ def _read_timeseries(
         return None
     data = table.to_numpy(dtype=np.float64)
     finite = np.isfinite(data)
-    if not finite.all():
-        rows, cols = np.nonzero(~finite)
+    # A region with no value at all (``n/a`` throughout, as XCP-D writes a parcel
+    # outside the coverage) has no signal: the run leaves it out of its measures.
+    # A missing value inside a region's signal is a damaged file.
+    partial = ~finite & finite.any(axis=0)
+    if partial.any():
+        rows, cols = np.nonzero(partial)
         problems.append(
             f"{path}, line {rows[0] + 2}, column '{columns[cols[0]]}': value is "
-            f"{data[rows[0], cols[0]]} ({int((~finite).sum())} non-finite values in the file); "
-            "fix or remove the run; dmnpharm does not fill missing data silently"
+            f"{data[rows[0], cols[0]]} ({int(partial.sum())} missing or non-finite values "
+            "among other numbers); fix or remove the run; dmnpharm does not fill missing data "
+            "silently (a region with no value at all is accepted and left out)"
         )
         return None
     if data.shape[0] < MIN_VOLUMES:
         problems.append(f"{path}: has {data.shape[0]} volumes; at least {MIN_VOLUMES} are needed")
-        return None
-    constant = np.flatnonzero(data.std(axis=0) == 0)
-    if constant.size:
-        problems.append(
-            f"{path}: region '{columns[constant[0]]}' is constant ({constant.size} constant "
-            "regions); correlation with a constant signal is undefined"
-        )
         return None
     return data
 
@@ -214,8 +212,10 @@ def read_roi_timeseries(path: str | Path, labels: Sequence[str]) -> npt.NDArray[
     ------
     InputError
         If the file is missing or unreadable, its columns are not the atlas's
-        regions in order, a value is not a finite number, it is too short or a
-        region is constant (file, line and column named).
+        regions in order, a value is not a number or is missing among a
+        region's other values, or it is too short (file, line and column
+        named). A region with no value at all, or a constant one, is read: the
+        run leaves it out of its measures.
     """
     file = Path(path)
     if not file.is_file():
@@ -406,7 +406,9 @@ def load_roi_study(
     Every file is checked before anything is returned, and all problems are
     reported together: missing or malformed tables, design rows without data,
     data without design rows, duplicates, missing sidecars, column counts that
-    differ from the atlas, non-numeric or non-finite values, constant regions.
+    differ from the atlas, non-numeric values, missing values inside a region's
+    signal. A region with no value at all or a constant one is not a problem
+    of the file: the run leaves it out of its measures and lists it.
 
     Parameters
     ----------

@@ -39,6 +39,14 @@ class BundleConfig:
         Sample entropy tolerance in SDs of the signal.
     band : tuple of float
         ALFF band in Hz.
+    min_dmn_coverage : float
+        Fraction of the atlas's DMN regions that must have a signal in a run
+        (not constant, empty or non-finite) for the run to be measured; the
+        regions without one are left out of its measures and listed. Below
+        it, "the DMN" of that run would be a different set of regions from
+        the other runs', so the run is excluded and says why. Default 0.8: a
+        judgement, not a published standard (XCP-D's ``--min-coverage`` of
+        0.5 is about the voxels of one parcel, a different question).
     """
 
     estimator: str = "pearson"
@@ -50,6 +58,7 @@ class BundleConfig:
     entropy_m: int = 2
     entropy_r: float = 0.2
     band: tuple[float, float] = ALFF_BAND
+    min_dmn_coverage: float = 0.8
 
     def __post_init__(self) -> None:
         """Check the settings."""
@@ -61,6 +70,8 @@ class BundleConfig:
             raise InputError(f"density must be between 0 and 1; got {self.density!r}")
         if not (math.isfinite(self.window_s) and self.window_s > 0) or self.window_step < 1:
             raise InputError("window_s must be positive and window_step at least 1")
+        if not 0 < self.min_dmn_coverage <= 1:
+            raise InputError(f"min_dmn_coverage must be in (0, 1]; got {self.min_dmn_coverage!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as a JSON-ready dict."""

@@ -109,7 +109,15 @@ def _fit(network: pd.DataFrame, config: AnalysisConfig, exclusions: list[str]) -
     spec = model_spec(config, incomplete="drop" if dropping else "refuse")
     inference = config.inference
     confidence = inference.confidence
-    model = analyse(metrics, spec, inference.n_permutations, inference.seed, confidence=confidence)
+    try:
+        model = analyse(
+            metrics, spec, inference.n_permutations, inference.seed, confidence=confidence
+        )
+    except InputError as exc:
+        if not exclusions:
+            raise
+        # Say why the model lacks data: the runs excluded while measuring.
+        raise InputError(f"{exc}, after runs were excluded: {'; '.join(exclusions)}") from None
     sensitivity = network[network["analysis"] == GSR_SENSITIVITY]
     sensitivity_results = pd.DataFrame()
     if not sensitivity.empty:

@@ -13,13 +13,13 @@ from dmnpharm.atlases import Atlas
 from dmnpharm.config import GSR_SENSITIVITY, PRIMARY, AnalysisConfig
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics import estimate_connectivity, run_bundle
+from dmnpharm.pipeline._coverage import assess_coverage, widen
 from dmnpharm.signal import DenoiseConfig, clean_run
 from dmnpharm.stats import run_qc
 
 __all__ = [
     "CleanedRun",
     "ProcessedRun",
-    "coverage_problem",
     "gsr_counterpart",
     "measure",
     "process_run",
@@ -162,42 +162,6 @@ def _confounds_or_none_needed(
     return pd.DataFrame(index=range(n_volumes))
 
 
-def coverage_problem(data: npt.NDArray[np.float64], atlas: Atlas) -> str | None:
-    """Name the regions whose signal is constant, empty or non-finite in a run.
-
-    Such a region (outside the brain mask, signal dropout, NaN voxels) has no
-    defined correlation with any other, so no measure of the run can use it.
-
-    Parameters
-    ----------
-    data : numpy.ndarray
-        Volumes x regions, atlas order, as extracted.
-    atlas : Atlas
-        Labels and networks of the regions.
-
-    Returns
-    -------
-    str or None
-        A sentence naming the regions and their networks (the first 10), or
-        None when every region has a varying, finite signal.
-    """
-    finite = np.isfinite(data).all(axis=0)
-    varying = np.zeros(data.shape[1], dtype=bool)
-    varying[finite] = np.ptp(data[:, finite], axis=0) > 0
-    bad = np.flatnonzero(~(finite & varying))
-    if bad.size == 0:
-        return None
-    named = ", ".join(f"{atlas.labels[i]} ({atlas.networks[i]})" for i in bad[:10])
-    more = f" and {bad.size - 10} more" if bad.size > 10 else ""
-    dmn = sum(atlas.networks[i] == "DMN" for i in bad)
-    return (
-        f"{bad.size} of {data.shape[1]} regions ({dmn} of them DMN) have a constant, empty or "
-        f"non-finite signal: {named}{more}. They lie outside the data's coverage (brain mask, "
-        "signal dropout) or hold NaN voxels; check the run's mask and image against the atlas, "
-        "or pass --allow-failures to analyse the study without this run"
-    )
-
-
 def process_run(
     data: npt.NDArray[np.float64],
     confounds: pd.DataFrame | None,
@@ -235,17 +199,24 @@ def process_run(
         counterpart), QC, the cleaning record and the primary analysis's
         connectivity matrix; empty metrics (and no matrix) when excluded or
         when the estimator is the group's (tangent: see :func:`measure`).
+        Regions whose signal is constant, empty or non-finite are left out of
+        the measures (NaN in the cleaned signals and the matrix) and listed
+        under ``record["coverage"]``; too few of them excludes the run
+        (:func:`~dmnpharm.pipeline._coverage.assess_coverage`).
 
     Raises
     ------
     InputError
-        If a region's signal is constant, empty or non-finite
-        (:func:`coverage_problem`), or the strategy needs confounds the run
-        does not have.
+        If the strategy needs confounds the run does not have.
     """
-    problem = coverage_problem(data, atlas)
-    if problem is not None:
-        raise InputError(f"{label}: {problem}")
+    coverage = assess_coverage(data, atlas, config.bundle, config.estimator)
+    if coverage.exclusion is not None:
+        return ProcessedRun(
+            pd.DataFrame(), {}, coverage.exclusion, {"coverage": coverage.record()}, ()
+        )
+    covered = coverage.covered
+    if not coverage.complete:
+        data, atlas = data[:, covered], atlas.subset(np.flatnonzero(covered))
     denoise = config.denoise
     confounds = _confounds_or_none_needed(confounds, denoise, data.shape[0], label)
     variants = {PRIMARY: denoise}
@@ -268,6 +239,8 @@ def process_run(
     if "framewise_displacement" in confounds:
         qc = run_qc(confounds, primary.kept, primary.dof_lost)
     record = dict(primary.record)
+    if not coverage.complete:
+        record["coverage"] = coverage.record()
     if primary.excluded:
         return ProcessedRun(pd.DataFrame(), qc, str(primary.reason), record, ())
     cleaned = tuple(
@@ -285,7 +258,12 @@ def process_run(
         tables.append(table)
         record.setdefault("bundle", {})[run.analysis] = bundle_record
         if run.analysis == PRIMARY:
-            primary_matrix = matrix
+            primary_matrix = widen(matrix, covered, square=True)
+    # The derivatives keep the atlas's columns: regions without a signal are n/a.
+    cleaned = tuple(
+        replace(run, data=widen(run.data, covered), amplitude=widen(run.amplitude, covered))
+        for run in cleaned
+    )
     return ProcessedRun(
         pd.concat(tables, ignore_index=True), qc, None, record, cleaned, primary_matrix
     )

@@ -167,6 +167,16 @@ class _Collector:
         self.records[run.source] = done.record
         row.update(done.qc)
         row.update(_counts(done.record))
+        missing = done.record.get("coverage", {}).get("regions_without_signal")
+        if missing:
+            row["regions_without_signal"] = " ".join(missing)
+            if not done.excluded:
+                _LOG.warning(
+                    "%s: %d regions without a signal left out of its measures: %s",
+                    run.label,
+                    len(missing),
+                    ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""),
+                )
         if done.qc:
             self.qc_rows.append({**keys, **done.qc})
         if done.excluded:
