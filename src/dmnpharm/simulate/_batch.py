@@ -40,8 +40,13 @@ from dmnpharm.simulate._motion import (
 )
 from dmnpharm.simulate._run_signals import drift_batch
 from dmnpharm.simulate._signals import bold_gain, bold_like_noise
-from dmnpharm.simulate._spec import Effect, StudySpec
-from dmnpharm.simulate._study import _source_covariance
+from dmnpharm.simulate._spec import Effect, SignalSpec, StudySpec
+from dmnpharm.simulate._study import (
+    MAX_REDRAWS,
+    SESSION_REDRAWS,
+    _source_covariance,
+    check_reachable,
+)
 
 __all__ = ["MeasureTarget", "simulate_measure_runs"]
 
@@ -163,8 +168,13 @@ class _Models:
 
 def _apply_effects(
     models: _Models, layout: _Layout, scaled: list[tuple[Effect, Array]], label: str
-) -> None:
-    """Apply effects in the order of the full simulator: scalings, then FC targets."""
+) -> npt.NDArray[np.bool_]:
+    """Apply effects in the order of the full simulator: scalings, then FC targets.
+
+    Returns, per run, whether its model could carry every effect (False: draw
+    its loadings again).
+    """
+    reachable = np.ones(models.a.shape[0], dtype=bool)
     for effect, mult in scaled:
         if effect.measure == "amplitude" and effect.network in layout.names:
             members = layout.column == layout.names.index(effect.network)
@@ -191,6 +201,7 @@ def _apply_effects(
         current = s[:, k, q]
         start_z = np.arctanh(np.clip(slope * current[:, None] + offset, -0.999999, 0.999999))
         target = start_z.mean(axis=1) + effect.size * mult[rows]
+        ok = np.ones(rows.size, dtype=bool)
         if k == q:
             members = np.flatnonzero(layout.column == k)
             others = [x for x in range(len(layout.names)) if x != k]
@@ -200,12 +211,18 @@ def _apply_effects(
             a2 = models.a[np.ix_(rows, members)] ** 2
             headroom = (models.noise[np.ix_(rows, members)] - NOISE_FLOOR) / a2
             high = current + headroom.min(axis=1)
-            value = solve_mean_atanh(slope, offset, current, target, (low, high), label)
+            value = solve_mean_atanh(
+                slope, offset, current, target, (low, high), label, reachable=ok
+            )
             models.noise[np.ix_(rows, members)] -= a2 * (value - current)[:, None]
         else:
             bound = np.sqrt(s[:, k, k] * s[:, q, q]) * (1 - 1e-6)
-            value = solve_mean_atanh(slope, offset, current, target, (-bound, bound), label)
+            value = solve_mean_atanh(
+                slope, offset, current, target, (-bound, bound), label, reachable=ok
+            )
         models.sources[rows, k, q] = models.sources[rows, q, k] = value
+        reachable[rows] &= ok
+    return reachable
 
 
 def _fisher_mean(data: Array, layout: _Layout, target: MeasureTarget) -> Array:
@@ -264,6 +281,73 @@ def _signals(
     return data
 
 
+def _subject_loadings(rng: np.random.Generator, sig: SignalSpec, layout: _Layout, n: int) -> Array:
+    """Draw ``n`` subjects' network loadings (network scale, then region deviations)."""
+    net_scale = np.clip(rng.normal(1.0, 0.08, size=(n, len(layout.names))), 0.6, 1.4)
+    a_subj = sig.network_loading * net_scale[:, layout.column]
+    clipped: Array = np.clip(
+        a_subj + rng.normal(0, sig.subject_loading_sd, (n, layout.column.size)), 0.05, 0.75
+    )
+    return clipped
+
+
+def _models(
+    rng: np.random.Generator,
+    sig: SignalSpec,
+    layout: _Layout,
+    centre: Array,
+    b: Array,
+    thermal: Array,
+) -> _Models:
+    """Draw session loadings around ``centre`` and return the runs' models, without effects."""
+    a = np.clip(centre + rng.normal(0, sig.session_loading_sd, centre.shape), 0.05, 0.75)
+    noise = 1.0 - a**2 - b**2
+    if noise.min() < NOISE_FLOOR:
+        raise InputError("loadings leave too little region noise; lower the loadings")
+    sources = np.repeat(layout.sources[None], a.shape[0], axis=0)
+    return _Models(a, b.copy(), noise, thermal, sources)
+
+
+def _carrying_models(
+    rng: np.random.Generator,
+    sig: SignalSpec,
+    layout: _Layout,
+    a_subj: Array,
+    b: Array,
+    thermal: Array,
+    scaled: list[tuple[Effect, Array]],
+) -> _Models:
+    """Return runs' models with effects, drawing again a run that cannot carry them.
+
+    As :func:`dmnpharm.simulate._study._carrying_model`: session loadings
+    around the subject's first, fresh subject-level loadings after
+    :data:`SESSION_REDRAWS` tries, and an error after :data:`MAX_REDRAWS`.
+    """
+    models = _models(rng, sig, layout, a_subj, b, thermal)
+    bad = ~_apply_effects(models, layout, scaled, "")
+    for attempt in range(1, MAX_REDRAWS + 1):
+        if not bad.any():
+            return models
+        rows = np.flatnonzero(bad)
+        centre = (
+            a_subj[rows]
+            if attempt <= SESSION_REDRAWS
+            else _subject_loadings(rng, sig, layout, rows.size)
+        )
+        redrawn = _models(rng, sig, layout, centre, b[rows], thermal[rows])
+        sub = [(effect, mult[rows]) for effect, mult in scaled]
+        bad[rows] = ~_apply_effects(redrawn, layout, sub, "")
+        for name in ("a", "b", "noise", "amp", "sources"):
+            getattr(models, name)[rows] = getattr(redrawn, name)
+    if bad.any():
+        raise InputError(
+            f"{bad.sum()} runs could not carry the planted effects in {MAX_REDRAWS + 1} draws "
+            "of their loadings (the spec's effects, multiplied by their exposure, exceed what "
+            "the signal model allows); plant a smaller effect or lower heterogeneity_sd"
+        )
+    return models
+
+
 def _chunk(
     spec: StudySpec,
     target: MeasureTarget,
@@ -277,25 +361,14 @@ def _chunk(
     runs, thermal = _draw_designs(spec, n_studies, rng)
     subject, _ = pd.factorize(runs["study"].astype(str) + "/" + runs["participant_id"].astype(str))
     n_sub, n_run, n_reg = int(subject.max()) + 1, len(runs), layout.column.size
-    n_src = len(layout.names)
-    net_scale = np.clip(rng.normal(1.0, 0.08, size=(n_sub, n_src)), 0.6, 1.4)
-    a_subj = sig.network_loading * net_scale[:, layout.column]
-    a_subj = np.clip(a_subj + rng.normal(0, sig.subject_loading_sd, (n_sub, n_reg)), 0.05, 0.75)
+    a_subj = _subject_loadings(rng, sig, layout, n_sub)
     b_subj = np.clip(sig.global_loading + rng.normal(0, 0.05, (n_sub, n_reg)), 0.0, 0.6)
     base_fd = sig.mean_fd * np.exp(rng.normal(0.0, 0.3, n_sub))
-    a = np.clip(
-        a_subj[subject] + rng.normal(0, sig.session_loading_sd, (n_run, n_reg)), 0.05, 0.75
-    )
-    b = b_subj[subject]
-    noise = 1.0 - a**2 - b**2
-    if noise.min() < NOISE_FLOOR:
-        raise InputError("loadings leave too little region noise; lower the loadings")
-    models = _Models(a, b, noise, thermal, np.repeat(layout.sources[None], n_run, axis=0))
     exposure = runs["exposure"].to_numpy(dtype=float)
     shift = runs["patient_shift"].to_numpy(dtype=float)
     scaled = [(e, shift) for e in spec.response.patient_effects]
     scaled += [(e, exposure) for e in spec.effects]
-    _apply_effects(models, layout, scaled, target.name)
+    models = _carrying_models(rng, sig, layout, a_subj[subject], b_subj[subject], thermal, scaled)
     fd_target = base_fd[subject] * np.exp(rng.normal(0.0, 0.1, n_run))
     fd_target += sum((e.size * m for e, m in scaled if e.measure == "motion"), np.zeros(n_run))
     fd_target = np.maximum(fd_target, 0.02)
@@ -356,6 +429,7 @@ def simulate_measure_runs(
     if int(workers) != workers or workers < 1:
         raise InputError(f"workers must be a positive integer; got {workers!r}")
     layout = _layout(spec, target)
+    check_reachable(spec)
     _, probe = build_design(spec, np.random.default_rng(0))
     per_chunk = max(1, chunk_runs // len(probe))
     seeds = np.random.SeedSequence(seed).spawn(-(-n_studies // per_chunk))

@@ -24,6 +24,7 @@ from dmnpharm.exceptions import InputError
 __all__ = [
     "NOISE_FLOOR",
     "RunModel",
+    "UnreachableTargetError",
     "mean_fisher_z",
     "solve_between",
     "solve_mean_atanh",
@@ -34,6 +35,15 @@ __all__ = [
 NOISE_FLOOR = 0.05
 
 Array = npt.NDArray[np.float64]
+
+
+class UnreachableTargetError(InputError):
+    """A run's drawn loadings cannot carry the effect planted in it.
+
+    The simulator then draws that run's loadings again (see
+    :func:`dmnpharm.simulate.simulate_study`); only a spec whose effect no
+    plausible run can carry is refused.
+    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,7 +163,7 @@ def solve_within(model: RunModel, k: int, target: float, label: str) -> RunModel
 
     if not low < high or gap(low) > 0 or gap(high) < 0:
         reach = (gap(low) + target, gap(high) + target) if low < high else (np.nan, np.nan)
-        raise InputError(
+        raise UnreachableTargetError(
             f"{label}: a within-network Fisher z of {target:.3f} is outside what this run's "
             f"model can reach ({reach[0]:.3f} to {reach[1]:.3f}); choose a smaller effect"
         )
@@ -206,7 +216,7 @@ def solve_between(model: RunModel, k: int, q: int, target: float, label: str) ->
         return mean_fisher_z(_with_covariance(model, k, q, c), idx_k, idx_l) - target
 
     if gap(low) > 0 or gap(high) < 0:
-        raise InputError(
+        raise UnreachableTargetError(
             f"{label}: a between-network Fisher z of {target:.3f} is outside what this run's "
             f"model can reach ({gap(low) + target:.3f} to {gap(high) + target:.3f}); choose a "
             "smaller effect"
@@ -222,6 +232,8 @@ def solve_mean_atanh(
     target: Array,
     bounds: tuple[Array, Array],
     label: str,
+    *,
+    reachable: npt.NDArray[np.bool_] | None = None,
 ) -> Array:
     """Solve ``mean_p arctanh(slope[b, p] x + offset[b, p]) = target[b]`` for each ``b``.
 
@@ -243,6 +255,10 @@ def solve_mean_atanh(
     bounds : tuple of numpy.ndarray
         Lowest and highest allowed value per run.
     %(effect_label)s
+    reachable : numpy.ndarray of bool or None
+        When given (one entry per run), a run whose target lies out of reach
+        is set False here and solved for the nearest reachable value, instead
+        of raising; the caller draws that run again.
 
     Returns
     -------
@@ -251,8 +267,9 @@ def solve_mean_atanh(
 
     Raises
     ------
-    InputError
-        If a run's target lies outside what its bounds allow.
+    UnreachableTargetError
+        If a run's target lies outside what its bounds allow (and
+        ``reachable`` is None).
     """
     low, high = bounds
 
@@ -263,9 +280,12 @@ def solve_mean_atanh(
 
     reach_low, reach_high = mean_z(low), mean_z(high)
     bad = (target < reach_low - 1e-12) | (target > reach_high + 1e-12)
-    if bad.any():
+    if reachable is not None:
+        reachable &= ~bad
+        target = np.clip(target, reach_low, reach_high)
+    elif bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(
+        raise UnreachableTargetError(
             f"{label}: a Fisher z of {target[i]:.3f} is outside what run {i}'s model can "
             f"reach ({reach_low[i]:.3f} to {reach_high[i]:.3f}); choose a smaller effect"
         )

@@ -12,18 +12,25 @@ import pandas as pd
 from dmnpharm._version import __version__
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.exceptions import InputError
-from dmnpharm.simulate._design import build_design
+from dmnpharm.simulate._design import build_design, dose_response
 from dmnpharm.simulate._model import (
     NOISE_FLOOR,
     RunModel,
+    UnreachableTargetError,
     mean_fisher_z,
     solve_between,
     solve_within,
 )
 from dmnpharm.simulate._run_signals import RunSignals, generate_run
-from dmnpharm.simulate._spec import EFFECT_MEASURES, Effect, StudySpec, spec_to_dict
+from dmnpharm.simulate._spec import (
+    EFFECT_MEASURES,
+    Effect,
+    SignalSpec,
+    StudySpec,
+    spec_to_dict,
+)
 
-__all__ = ["SimulatedRun", "SimulatedStudy", "simulate_study"]
+__all__ = ["SimulatedRun", "SimulatedStudy", "check_reachable", "simulate_study"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,6 +169,131 @@ def _source_covariance(
     return corr
 
 
+def check_reachable(spec: StudySpec) -> None:
+    """Refuse a spec whose effects a typical run cannot carry, before anything is drawn.
+
+    The typical run has the spec's mean loadings (no subject or session
+    variation) and carries every effect at the largest multiplier its design
+    gives a subject of average response at peak time: the largest relative
+    dose of :func:`~dmnpharm.simulate.dose_response` (at least 1), and a
+    patient shift of 1. Individual runs that cannot carry their effect are
+    drawn again while simulating; a spec that fails here would need every
+    run redrawn, so its effect is beyond the signal model.
+
+    Parameters
+    ----------
+    spec : StudySpec
+        The study.
+
+    Raises
+    ------
+    InputError
+        Naming the effect, the Fisher z wanted and what the typical run can
+        reach.
+    """
+    sig = spec.signal
+    atlas = load_atlas(sig.atlas)
+    latent = sorted(set(atlas.networks) - {"NONE"})
+    _check_effects(spec, latent)
+    column = np.array(
+        [latent.index(n) if n != "NONE" else -1 for n in atlas.networks], dtype=np.intp
+    )
+    doses = [c.dose_mg for c in spec.design.conditions if c.dose_mg > 0]
+    drug = max([1.0, *(dose_response(d, spec.response) for d in doses)])
+    scaled = [(e, 1.0) for e in spec.response.patient_effects]
+    scaled += [(e, drug) for e in spec.effects]
+    state = _RunState(
+        column,
+        np.full(column.size, sig.global_loading),
+        _source_covariance(latent, sig.network_coupling),
+        sig.thermal_noise_sd,
+        latent,
+        "a typical run",
+    )
+    a = np.where(column >= 0, sig.network_loading, 0.0)
+    try:
+        _apply(state.model(a), scaled, latent, state.label)
+    except UnreachableTargetError as exc:
+        raise InputError(
+            f"the spec's effects cannot be met: {exc} (effects at {drug:g} x their size, the "
+            "largest relative dose of the design, on a run with the spec's mean loadings)"
+        ) from None
+
+
+#: Draws of a run's session loadings (then of fresh subject loadings) before giving up.
+SESSION_REDRAWS, MAX_REDRAWS = 20, 200
+
+
+@dataclass(frozen=True, eq=False)
+class _RunState:
+    """What a run's model is built from, apart from its network loadings."""
+
+    column: npt.NDArray[np.intp]
+    b: npt.NDArray[np.float64]
+    sources: npt.NDArray[np.float64]
+    thermal: float
+    latent: list[str]
+    label: str
+
+    def model(self, a: npt.NDArray[np.float64]) -> RunModel:
+        """Return the run's model with network loadings ``a`` (BOLD variance 1)."""
+        noise = 1.0 - a**2 - self.b**2
+        if noise.min() < NOISE_FLOOR:
+            raise InputError("loadings leave too little region noise; lower the loadings")
+        n = a.size
+        return RunModel(
+            self.column, a, self.b.copy(), noise, np.ones(n), self.sources.copy(), self.thermal
+        )
+
+
+def _subject_loadings(
+    rng: np.random.Generator, sig: SignalSpec, column: npt.NDArray[np.intp], n_latent: int
+) -> npt.NDArray[np.float64]:
+    """Draw one subject's network loadings: a network scale, then region deviations."""
+    net_scale = np.clip(rng.normal(1.0, 0.08, size=n_latent), 0.6, 1.4)
+    mean_a = np.where(column >= 0, sig.network_loading * net_scale[np.maximum(column, 0)], 0.0)
+    a_subj = np.clip(mean_a + rng.normal(0, sig.subject_loading_sd, column.size), 0.05, 0.75)
+    a_subj[column < 0] = 0.0
+    return a_subj
+
+
+def _carrying_model(
+    rng: np.random.Generator,
+    sig: SignalSpec,
+    state: _RunState,
+    a_subj: npt.NDArray[np.float64],
+    scaled: list[tuple[Effect, float]],
+) -> tuple[RunModel, RunModel, int]:
+    """Draw a run's loadings until its model can carry the planted effects.
+
+    The session's loadings are drawn around the subject's; when a draw leaves
+    a planted Fisher-z target out of reach (a run near the edge of the model,
+    or a strong responder), they are drawn again, first around the subject's
+    loadings (:data:`SESSION_REDRAWS` times) and then from fresh subject-level
+    loadings, up to :data:`MAX_REDRAWS`. The effect itself is never changed, and
+    every run's truth (with and without effects) is recorded, so the redraws
+    change which nuisance loadings a run has, not what was planted.
+
+    Returns the run's model without and with effects, and the number of redraws.
+    """
+    for attempt in range(MAX_REDRAWS + 1):
+        centre = a_subj if attempt <= SESSION_REDRAWS else None
+        if centre is None:
+            centre = _subject_loadings(rng, sig, state.column, len(state.latent))
+        a = np.clip(centre + rng.normal(0, sig.session_loading_sd, centre.size), 0.05, 0.75)
+        a[state.column < 0] = 0.0
+        base = state.model(a)
+        try:
+            return base, _apply(base, scaled, state.latent, state.label), attempt
+        except UnreachableTargetError as exc:
+            last = exc
+    raise InputError(
+        f"{last}; no draw of this run's loadings in {MAX_REDRAWS + 1} could carry it (the "
+        "spec's effects, multiplied by this run's exposure, exceed what its signal model "
+        "allows); plant a smaller effect or lower heterogeneity_sd"
+    )
+
+
 def simulate_study(spec: StudySpec) -> SimulatedStudy:
     """Simulate a study with planted effects.
 
@@ -179,7 +311,7 @@ def simulate_study(spec: StudySpec) -> SimulatedStudy:
     sig = spec.signal
     atlas = load_atlas(sig.atlas)
     latent = sorted(set(atlas.networks) - {"NONE"})
-    _check_effects(spec, latent)
+    check_reachable(spec)
     nets = np.asarray(atlas.networks)
     column = np.array([latent.index(n) if n != "NONE" else -1 for n in nets], dtype=np.intp)
     base_sources = _source_covariance(latent, sig.network_coupling)
@@ -191,33 +323,23 @@ def simulate_study(spec: StudySpec) -> SimulatedStudy:
     n_reg = atlas.n_regions
     runs: list[SimulatedRun] = []
     subject_state: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]] = {}
+    redraws = 0
     for row in sessions.to_dict(orient="records"):
         pid = str(row["participant_id"])
         if pid not in subject_state:
-            net_scale = np.clip(rng.normal(1.0, 0.08, size=len(latent)), 0.6, 1.4)
-            mean_a = np.where(
-                column >= 0, sig.network_loading * net_scale[np.maximum(column, 0)], 0.0
-            )
-            a_subj = np.clip(mean_a + rng.normal(0, sig.subject_loading_sd, n_reg), 0.05, 0.75)
-            a_subj[column < 0] = 0.0
+            a_subj = _subject_loadings(rng, sig, column, len(latent))
             b_subj = np.clip(sig.global_loading + rng.normal(0, 0.05, n_reg), 0.0, 0.6)
             base_fd = sig.mean_fd * float(np.exp(rng.normal(0.0, 0.3)))
             subject_state[pid] = (a_subj, b_subj, base_fd)
         a_subj, b_subj, base_fd = subject_state[pid]
-        a = np.clip(a_subj + rng.normal(0, sig.session_loading_sd, n_reg), 0.05, 0.75)
-        a[column < 0] = 0.0
-        noise = 1.0 - a**2 - b_subj**2
-        if noise.min() < NOISE_FLOOR:
-            raise InputError("loadings leave too little region noise; lower the loadings")
         thermal = sig.thermal_noise_sd * site_thermal.get(str(row.get("site", "")), 1.0)
-        base = RunModel(
-            column, a, b_subj.copy(), noise, np.ones(n_reg), base_sources.copy(), thermal
-        )
         exposure, shift = float(row["exposure"]), float(row["patient_shift"])
         label = f"{pid} {row['session_id']}"
         scaled = [(e, shift) for e in spec.response.patient_effects]
         scaled += [(e, exposure) for e in spec.effects]
-        model = _apply(base, scaled, latent, label)
+        run_state = _RunState(column, b_subj, base_sources, thermal, latent, label)
+        base, model, tries = _carrying_model(rng, sig, run_state, a_subj, scaled)
+        redraws += tries
         fd_target = base_fd * float(np.exp(rng.normal(0.0, 0.1)))
         fd_target += sum(e.size * m for e, m in scaled if e.measure == "motion")
         fd_target = max(fd_target, 0.02)
@@ -226,6 +348,7 @@ def simulate_study(spec: StudySpec) -> SimulatedStudy:
             "exposure": exposure,
             "patient_shift": shift,
             "mean_fd_target": fd_target,
+            "loading_redraws": tries,
         }
         for effect in (*spec.effects, *spec.response.patient_effects):
             key = _effect_key(effect)
@@ -239,6 +362,12 @@ def simulate_study(spec: StudySpec) -> SimulatedStudy:
         "generator": "dmnpharm.simulate.simulate_study",
         "dmnpharm_version": __version__,
         "spec": spec_to_dict(spec),
+        "loading_redraws": {
+            "runs_redrawn": sum(run.truth["loading_redraws"] > 0 for run in runs),
+            "draws": redraws,
+            "why": "a run whose drawn loadings could not carry its planted effect had its "
+            "loadings drawn again; effects are never changed",
+        },
         "planted_effects": [
             {
                 "measure": e.measure,
