@@ -250,6 +250,19 @@ def process_run(
     record["analyses"] = {c.analysis: c.strategy for c in cleaned}
     if config.estimator == "tangent":
         return ProcessedRun(pd.DataFrame(), qc, None, record, cleaned)
+    return _measured(cleaned, atlas, repetition_time, config, qc, record, covered)
+
+
+def _measured(
+    cleaned: tuple[CleanedRun, ...],
+    atlas: Atlas,
+    repetition_time: float,
+    config: AnalysisConfig,
+    qc: dict[str, float],
+    record: dict[str, Any],
+    covered: npt.NDArray[np.bool_],
+) -> ProcessedRun:
+    """Measure each cleaning on the covered regions; give back atlas-wide signals and matrix."""
     tables = []
     primary_matrix = None
     for run in cleaned:
