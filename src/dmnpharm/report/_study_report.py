@@ -10,7 +10,7 @@ import pandas as pd
 
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.catalog import Comparison
-from dmnpharm.config import AnalysisConfig
+from dmnpharm.config import AnalysisConfig, Inference
 from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES
 from dmnpharm.report import (
     ReportContent,
@@ -29,11 +29,21 @@ from dmnpharm.stats import PermutationNull
 __all__ = ["build_report", "methods_paragraph"]
 
 
+def _flips_used(flips: str | None, inference: Inference) -> str:
+    """Say which sign flips gave the p-values: all of them (exact) or a random draw."""
+    if flips and "(exact)" in flips:
+        count = flips.split("all ", 1)[-1].split(" flips", 1)[0]
+        smallest = 1 / int(count)
+        return f"all {count} sign flips (exact enumeration; smallest attainable p {smallest:.2g})"
+    return f"{inference.n_permutations} random sign flips (seed {inference.seed})"
+
+
 def methods_paragraph(
     design: pd.DataFrame,
     config: AnalysisConfig,
     versions: dict[str, str],
     measures: list[str] | None = None,
+    flips: str | None = None,
 ) -> str:
     """Write the methods paragraph from the configuration actually used.
 
@@ -48,6 +58,9 @@ def methods_paragraph(
     measures : list of str or None
         The network-level measures tested (None: the within-DMN and
         DMN-salience connectivity).
+    flips : str or None
+        The sign flips actually used, as the results' ``exchangeability``
+        states them (``"all 256 flips (exact)"``); None: the configured count.
 
     Returns
     -------
@@ -74,9 +87,8 @@ def methods_paragraph(
         f"{measure_text}. Region-level and DMN edge-level values were stored but not tested. "
         f"{_gsr_text(config)}Runs of a participant under the same condition were "
         f"averaged. The within-subject contrast {a} - {b} was tested with a paired t test per "
-        f"measure; p-values came from {inference.n_permutations} random sign flips of the "
-        f"participants' paired differences (seed {inference.seed}; exact enumeration when fewer "
-        f"flips exist), with family-wise error controlled across measures by the maximum |t| "
+        f"measure; p-values came from {_flips_used(flips, inference)} of the participants' "
+        "paired differences, with family-wise error controlled across measures by the maximum |t| "
         f"and false discovery rate by Benjamini-Hochberg. Confidence intervals "
         f"({inference.confidence:.0%}) are parametric (Student t, n - 1 degrees of freedom). "
         f"Software: numpy {versions.get('numpy')}, scipy {versions.get('scipy')}, pandas "
@@ -338,8 +350,9 @@ def build_report(
         "atlas": str(config.atlas),
         "confound strategy": config.strategy,
         "connectivity estimator": config.estimator,
-        "permutations": (
-            f"{config.inference.n_permutations} sign flips, seed {config.inference.seed}"
+        "permutations": _flips_used(
+            str(results["exchangeability"].iloc[0]) if "exchangeability" in results else None,
+            config.inference,
         ),
     }
     content = ReportContent(
@@ -348,7 +361,13 @@ def build_report(
         results=results,
         figures=figures,
         methods=methods_paragraph(
-            design, config, provenance.get("versions", {}), list(results["measure"])
+            design,
+            config,
+            provenance.get("versions", {}),
+            list(results["measure"]),
+            flips=str(results["exchangeability"].iloc[0])
+            if "exchangeability" in results
+            else None,
         ),
         provenance=provenance,
         exclusions=list(exclusions or []),

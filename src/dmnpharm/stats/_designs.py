@@ -29,6 +29,11 @@ from dmnpharm.stats._paired import sign_flip_test
 __all__: list[str] = []
 
 
+def _used(res: GlmResult) -> int:
+    """Permutations behind a GLM's p-values: every sign flip (identity too) when exact."""
+    return res.n_permutations + 1 if res.exact else res.n_permutations
+
+
 def _change_model(
     table: pd.DataFrame,
     spec: ModelSpec,
@@ -69,7 +74,7 @@ def _change_model(
         res = permutation_glm(
             d[keep], x, np.eye(x.shape[1])[1], blocks, n_permutations, seed, names
         )
-        null = res.null
+        null, count = res.null, _used(res)
         g = hedges_g(d[keep][in_a], d[keep][~in_a])
         low, high = _ci("g", d[keep], n_bootstrap, seed, groups=in_a, confidence=confidence)
         design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: subjects[keep]})
@@ -86,7 +91,7 @@ def _change_model(
             f"Group x {spec.within} interaction: per-subject change {label} compared "
             f"between {spec.between} = {levels[0]} and {levels[1]} (OLS: change ~ 1 + "
             f"{spec.between}{''.join(' + ' + c for c in cov_names)}), t test on the "
-            f"group term. {_scheme(blocks.description, n_permutations, seed)}."
+            f"group term. {_scheme(blocks.description, res.n_permutations, seed, res.exact)}."
         )
     elif spec.test_covariate:
         xc = _numeric_covariate(table, spec, spec.test_covariate, subjects)
@@ -94,7 +99,7 @@ def _change_model(
         names = ("intercept", spec.test_covariate, *cov_names)
         blocks = _blocks(table, spec, subjects)
         res = permutation_glm(d, x, np.eye(x.shape[1])[1], blocks, n_permutations, seed, names)
-        null = res.null
+        null, count = res.null, _used(res)
         r = pearson_r(xc, d)
         low, high = _ci("r", d, n_bootstrap, seed, covariate=xc, confidence=confidence)
         design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: subjects})
@@ -111,7 +116,7 @@ def _change_model(
             f"Brain-behaviour: per-subject change {label} regressed on "
             f"{spec.test_covariate} (OLS{''.join(', + ' + c for c in cov_names)}), t test "
             f"on the slope; effect size Pearson r. "
-            f"{_scheme(blocks.description, n_permutations, seed)}."
+            f"{_scheme(blocks.description, res.n_permutations, seed, res.exact)}."
         )
     else:
         dz = cohens_dz(d)
@@ -123,7 +128,7 @@ def _change_model(
             res = permutation_glm(d, x, np.eye(x.shape[1])[0], flips, n_permutations, seed, names)
             stat, est, se, df = res.statistic, res.estimate, res.se, res.df[1]
             p, eta2 = _glm_p(res), res.partial_eta2
-            count, exact = n_permutations, False
+            count, exact = _used(res), res.exact
             null = res.null
         else:
             x = np.ones((n, 1))
@@ -159,7 +164,7 @@ def _change_model(
             f"of per-subject changes (each subject one block); {flips_text}."
         )
     out["test"] = summary.split(":")[0].lower()
-    out["n_permutations"] = n_permutations
+    out["n_permutations"] = count
     out["exchangeability"] = summary.split(". ", 1)[-1]
     return StatsResult(out, design, summary, tuple(dropped), _named_null(null, measures))
 
@@ -283,10 +288,10 @@ def _repeated_model(
     test = "t" if spec.trend else f"F({int(res.df[0])}, {int(res.df[1])})"
     summary = (
         f"Repeated measures: {label}, OLS with one intercept per subject, {test} test. "
-        f"{_scheme(exch.description, n_permutations, seed)}."
+        f"{_scheme(exch.description, res.n_permutations, seed, res.exact)}."
     )
     out["test"] = f"repeated measures {test}"
-    out["n_permutations"] = n_permutations
+    out["n_permutations"] = _used(res)
     out["exchangeability"] = summary.split(". ", 1)[-1]
     tested = contrast.shape[0] if contrast.ndim == 2 else 1
     design = pd.DataFrame(x[:, :tested], columns=list(names)[:tested])
@@ -371,10 +376,10 @@ def _subject_model(
     summary = (
         f"Between subjects: {label}, OLS on one value per subject (mean over runs)"
         f"{''.join(' + ' + c for c in cov_names)}, {test} test. "
-        f"{_scheme(exch.description, n_permutations, seed)}."
+        f"{_scheme(exch.description, res.n_permutations, seed, res.exact)}."
     )
     out["test"] = f"between subjects {test}"
-    out["n_permutations"] = n_permutations
+    out["n_permutations"] = _used(res)
     out["exchangeability"] = summary.split(". ", 1)[-1]
     design = pd.DataFrame(x, columns=list(names)).assign(**{spec.subject: used})
     return StatsResult(out, design, summary, (), _named_null(res.null, measures))

@@ -39,6 +39,7 @@ __all__ = [
     "GlmResult",
     "draw_permutations",
     "null_statistics",
+    "permutation_count",
     "permutation_glm",
 ]
 
@@ -95,6 +96,8 @@ class GlmResult:
         ``q F / (q F + n - p)``.
     n_permutations : int
         Permutations used (the identity is counted in the +1).
+    exact : bool
+        Whether they were every sign flip there is (:func:`permutation_count`).
     null : PermutationNull or None
         The permuted statistics (signed t, or F) per measure, kept when there
         are at most :data:`NULL_MEASURE_LIMIT` measures, and the maximum |t|
@@ -111,6 +114,7 @@ class GlmResult:
     p_fwer: Array
     partial_eta2: Array
     n_permutations: int
+    exact: bool = False
     null: PermutationNull | None = None
 
 
@@ -133,6 +137,41 @@ def _orthonormal(a: Array) -> Array:
     return basis
 
 
+def permutation_count(
+    exchangeability: Exchangeability, n_rows: int, n_permutations: int
+) -> tuple[int, bool]:
+    """Return how many permutations are drawn, and whether they are all there are.
+
+    Sign flips of ``n`` rows have ``2**n - 1`` non-identity members; when
+    that is no more than ``n_permutations`` every one is enumerated (an exact
+    test: with the identity, ``p = (count + 1) / 2**n``, the smallest
+    attainable ``1 / 2**n``). Otherwise ``n_permutations`` are drawn at random.
+
+    Parameters
+    ----------
+    exchangeability : Exchangeability
+        The scheme.
+    n_rows : int
+        Rows of the design.
+    n_permutations : int
+        Permutations asked for.
+
+    Returns
+    -------
+    tuple of (int, bool)
+        The number of permutations (identity excluded) and whether they are
+        every one.
+
+    Examples
+    --------
+    >>> permutation_count(Exchangeability("sign-flip", None, ""), 8, 10000)
+    (255, True)
+    """
+    if exchangeability.kind == "sign-flip" and n_rows < 63 and 2**n_rows - 1 <= n_permutations:
+        return 2**n_rows - 1, True
+    return n_permutations, False
+
+
 @fill_doc
 def draw_permutations(
     exchangeability: Exchangeability, n_rows: int, n_permutations: int, rng: np.random.Generator
@@ -152,8 +191,15 @@ def draw_permutations(
     Returns
     -------
     numpy.ndarray
-        ``n_permutations x n_rows``: row indices (permute) or +/-1 (sign-flip).
+        ``n_permutations x n_rows``: row indices (permute) or +/-1 (sign-flip);
+        for sign flips whose non-identity members number no more than
+        ``n_permutations``, every one of them (:func:`permutation_count`).
     """
+    count, exact = permutation_count(exchangeability, n_rows, n_permutations)
+    if exact:
+        codes = (np.arange(1, count + 1)[:, None] >> np.arange(n_rows)[None, :]) & 1
+        every: Array = (1.0 - 2.0 * codes).astype(np.float64)
+        return every
     if exchangeability.kind == "sign-flip":
         signs = rng.integers(0, 2, size=(n_permutations, n_rows))
         flips: Array = (1.0 - 2.0 * signs).astype(np.float64)
@@ -235,7 +281,7 @@ def null_statistics(
     perms = draw_permutations(exchangeability, n, n_permutations, np.random.default_rng(seed))
     batch = max(1, _BATCH_BYTES // (8 * n * k))
     flipped = exchangeability.kind == "sign-flip"
-    for start in progress(range(0, n_permutations, batch), "permutations"):
+    for start in progress(range(0, perms.shape[0], batch), "permutations"):
         chunk = perms[start : start + batch]
         m = chunk[:, :, None] * model.resid_z[None] if flipped else model.resid_z[chunk]
         yield start, model.statistics(m)
@@ -263,7 +309,8 @@ def permutation_glm(
         A vector (t contrast) or a q x p matrix (F contrast, full row rank).
     %(exchangeability)s
     %(n_permutations)s
-        p-values are ``(count + 1) / (n_permutations + 1)``.
+        p-values are ``(count + 1) / (n_permutations + 1)``; sign flips are
+        all enumerated when there are no more (:func:`permutation_count`).
     %(seed)s
     column_names : tuple of str, optional
         Names of the design's columns, used in error messages.
@@ -308,6 +355,7 @@ def permutation_glm(
     if n_permutations < 1:
         raise InputError(f"n_permutations must be positive, got {n_permutations}")
     exch = exchangeability or Exchangeability()
+    n_permutations, exact = permutation_count(exch, n, n_permutations)
     model = _FreedmanLane.build(yy, xx, cc)
     q, df2, pinv = model.q, model.df2, model.pinv
     observed = model.statistics(model.resid_z[None])[0]
@@ -350,5 +398,6 @@ def permutation_glm(
         p_fwer=p_fwer,
         partial_eta2=eta2,
         n_permutations=n_permutations,
+        exact=exact,
         null=PermutationNull("t" if q == 1 else "F", row_max, kept, tie_rtol=_TIE_RTOL),
     )

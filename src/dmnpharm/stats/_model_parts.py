@@ -211,5 +211,10 @@ def _flip_null(
     )
 
 
-def _scheme(kind: str, count: int, seed: int) -> str:
+def _scheme(kind: str, count: int, seed: int, exact: bool = False) -> str:
+    if exact:
+        return (
+            f"{kind}; all {count + 1} sign flips enumerated (exact), p = (count + 1) / "
+            f"{count + 1}, the smallest attainable {1 / (count + 1):.2g}"
+        )
     return f"{kind}; {count} random permutations, seed {seed}, p = (count + 1) / (B + 1)"

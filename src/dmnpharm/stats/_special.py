@@ -130,7 +130,8 @@ def normalization(
             "effect_size_kind": "hedges_g",
             "partial_eta2": res.partial_eta2,
         }
-        scheme = f"patients freely exchangeable between {a} and {b}; {n_permutations} permutations"
+        used = res.n_permutations
+        scheme = f"patients freely exchangeable between {a} and {b}; {used} permutations"
     else:
         sf = sign_flip_test(d, n_permutations, seed)
         null = _flip_null(sf, measures)
@@ -144,16 +145,16 @@ def normalization(
             "effect_size_kind": "d_z",
             "partial_eta2": sf["statistic"] ** 2 / (sf["statistic"] ** 2 + len(d) - 1),
         }
-        scheme = (
-            f"sign flips of per-patient distance changes; {int(sf['n_permutations'][0])} flips"
-        )
+        used = int(sf["n_permutations"][0])
+        exact = " (every flip, exact)" if sf["exact"][0] else ""
+        scheme = f"sign flips of per-patient distance changes; {used} flips{exact}"
     out = pd.DataFrame({"measure": measures, **rows})
     out["p_fdr"] = sps.false_discovery_control(out["p_uncorrected"], method="bh")
     out["effect_size_dz"] = out["effect_size"] if rows["effect_size_kind"] == "d_z" else np.nan
     out["effect_size_ci_low"] = np.nan
     out["effect_size_ci_high"] = np.nan
     out["test"] = "normalization"
-    out["n_permutations"] = n_permutations
+    out["n_permutations"] = used
     out["exchangeability"] = scheme
     out["model"] = "normalization"
     summary = (
