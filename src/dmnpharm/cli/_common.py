@@ -294,6 +294,14 @@ def add_analysis(sub: argparse.ArgumentParser, seed_help: str | None) -> None:
         help="paired contrast: leave out participants lacking one of its conditions (listed "
         "in the results) instead of refusing the study",
     )
+    sub.add_argument(
+        "--motion-covariate",
+        action="store_true",
+        help="paired contrast: adjust for each run's mean framewise displacement (its "
+        "within-subject change, uncentred: the estimate is the change at equal motion). "
+        "Without it the adjusted test is still written beside the primary one whenever "
+        "motion differs between the conditions",
+    )
 
 
 def add_study_options(sub: argparse.ArgumentParser) -> None:
@@ -421,6 +429,8 @@ def _analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
     if args.between is not None:
         between = tuple(args.between_contrast) if args.between_contrast else None
         model = between_model(args.between, between, tuple(args.covariate), args.block)
+        if getattr(args, "motion_covariate", False):  # refused by AnalysisConfig, by name
+            model = replace(model, run_covariates=("mean_fd",))
     elif args.between_contrast or args.covariate or args.block:
         # Refused by AnalysisConfig with a message naming --between.
         between = tuple(args.between_contrast) if args.between_contrast else None
@@ -432,7 +442,8 @@ def _analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
         )
     else:
         incomplete = "drop" if getattr(args, "drop_incomplete", False) else "refuse"
-        model = paired_model(args.contrast, incomplete)
+        motion = ("mean_fd",) if getattr(args, "motion_covariate", False) else ()
+        model = paired_model(args.contrast, incomplete, motion)
     return AnalysisConfig(
         atlas=getattr(args, "atlas", None),
         space=getattr(args, "space", AnalysisConfig().space),

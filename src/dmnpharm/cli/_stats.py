@@ -25,6 +25,13 @@ def _add_model(stats: argparse.ArgumentParser) -> None:
         "--covariate", action="append", default=[], help="nuisance covariate (repeatable)"
     )
     stats.add_argument(
+        "--run-covariate",
+        action="append",
+        default=[],
+        help="per-run nuisance covariate of a --within model (repeatable), e.g. mean_fd: "
+        "its within-subject change enters uncentred, so the estimate is at equal covariate",
+    )
+    stats.add_argument(
         "--test-covariate", default=None, help="subject covariate whose association is tested"
     )
     stats.add_argument(
@@ -102,6 +109,7 @@ def command(args: argparse.Namespace) -> int:
         between=args.between,
         between_contrast=args.between_contrast,
         covariates=tuple(args.covariate),
+        run_covariates=tuple(args.run_covariate),
         test_covariate=args.test_covariate,
         trend=args.trend,
         block=args.block,

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_CONTRAST",
     "GSR_SENSITIVITY",
     "PRIMARY",
+    "RUN_COVARIATES",
     "AnalysisConfig",
     "Inference",
     "between_model",
@@ -42,8 +43,14 @@ DEFAULT_CONTRAST = ("drug", "placebo")
 _CONDITION = "condition"
 
 
+#: Per-run QC values the paired model may adjust for (``run --motion-covariate``: mean FD).
+RUN_COVARIATES = ("mean_fd", "max_fd", "mean_std_dvars", "percent_censored")
+
+
 def paired_model(
-    contrast: tuple[str, str] = DEFAULT_CONTRAST, incomplete: str = "refuse"
+    contrast: tuple[str, str] = DEFAULT_CONTRAST,
+    incomplete: str = "refuse",
+    run_covariates: tuple[str, ...] = (),
 ) -> ModelSpec:
     """Return the paired model of a crossover: ``condition`` level A minus level B.
 
@@ -55,13 +62,22 @@ def paired_model(
         ``refuse`` (default): a participant lacking a condition of the
         contrast stops the analysis before any work, named; ``drop``: such
         participants are left out and listed in the results.
+    run_covariates : tuple of str
+        Per-run QC values from :data:`RUN_COVARIATES` adjusted for: each
+        enters as its within-subject change, uncentred, so the estimate is
+        the change at equal motion (``("mean_fd",)``: ``--motion-covariate``).
 
     Returns
     -------
     ModelSpec
         Within-subject contrast of the ``condition`` column (sign flips).
     """
-    return ModelSpec(within=_CONDITION, contrast=(contrast[0], contrast[1]), incomplete=incomplete)
+    return ModelSpec(
+        within=_CONDITION,
+        contrast=(contrast[0], contrast[1]),
+        incomplete=incomplete,
+        run_covariates=tuple(run_covariates),
+    )
 
 
 def between_model(
@@ -136,7 +152,18 @@ def _check_model(model: ModelSpec) -> None:
             "comparison; for dose trends and brain-behaviour tests run 'dmnpharm stats' on "
             "its metrics.parquet"
         )
+    unknown = [c for c in model.run_covariates if c not in RUN_COVARIATES]
+    if unknown:
+        raise InputError(
+            f"run covariates {unknown} are not per-run QC values an analysis computes; use "
+            f"{', '.join(RUN_COVARIATES)}"
+        )
     if model.between is not None:
+        if model.run_covariates:
+            raise InputError(
+                "run covariates (--motion-covariate) adjust a paired contrast; a between-subject "
+                "model takes subject-level covariates (--covariate)"
+            )
         if model.within is not None:
             raise InputError(
                 "give either a paired contrast (within) or a between-subject column, not "

@@ -204,6 +204,11 @@ class OutputLayout:
         return self.group / "qc_fc.json"
 
     @property
+    def results_motion_adjusted(self) -> Path:
+        """The paired test adjusted for mean FD, written when motion differs."""
+        return self.group / "results_motion_adjusted.tsv"
+
+    @property
     def motion_imbalance(self) -> Path:
         """The motion-imbalance test between conditions or groups."""
         return self.group / "motion_imbalance.tsv"

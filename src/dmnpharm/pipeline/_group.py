@@ -30,6 +30,7 @@ from dmnpharm.io import OutputLayout, write_tsv
 from dmnpharm.pipeline._adapters import StudyPlan
 from dmnpharm.pipeline._derivatives import DerivativeWriter
 from dmnpharm.pipeline._levels import LevelFiles
+from dmnpharm.pipeline._motion import motion_adjusted, with_run_qc
 from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results
 from dmnpharm.pipeline._runs import Processed, process_runs
@@ -102,11 +103,15 @@ def _per_run(
     return processed, levels.close()
 
 
-def _fit(network: pd.DataFrame, config: AnalysisConfig, exclusions: list[str]) -> _Group:
+def _fit(
+    network: pd.DataFrame, config: AnalysisConfig, exclusions: list[str], qc: pd.DataFrame
+) -> _Group:
     """Fit the group model to the configured cleaning, and to its GSR counterpart."""
-    metrics = network[network["analysis"] == PRIMARY].reset_index(drop=True)
     dropping = bool(exclusions) or config.model.incomplete == "drop"
     spec = model_spec(config, incomplete="drop" if dropping else "refuse")
+    if spec.run_covariates:  # per-run QC values (--motion-covariate) join their runs' rows
+        network = with_run_qc(network, qc, spec.run_covariates)
+    metrics = network[network["analysis"] == PRIMARY].reset_index(drop=True)
     inference = config.inference
     confidence = inference.confidence
     try:
@@ -142,16 +147,20 @@ def _motion(
     config: AnalysisConfig,
     layout: OutputLayout,
     exclusions: list[str],
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Test motion and censoring between conditions or groups; QC-FC; write both."""
+) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame | None]:
+    """Test motion and censoring between conditions or groups; QC-FC; write both.
+
+    When motion differs in a paired design, the model is refitted with mean FD
+    as a run covariate (the change at equal motion) and written beside it.
+    """
     imbalance = pd.DataFrame()
     if qc.empty or not ("condition" in qc or config.between):
-        return imbalance, {}
+        return imbalance, {}, None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MotionImbalanceWarning)
         imbalance = motion_imbalance(
             qc,
-            group.spec,
+            replace(group.spec, run_covariates=()),  # motion itself is tested, unadjusted
             n_permutations=config.inference.motion_permutations,
             seed=config.inference.seed,
         )
@@ -162,7 +171,25 @@ def _motion(
     qc_fc_summary = _write_qc_fc(group.metrics, qc, layout.qc_fc)
     if not imbalance.empty:
         write_tsv(imbalance, layout.motion_imbalance)
-    return imbalance, qc_fc_summary
+    adjusted = None
+    if caught and config.between is None:
+        inference = config.inference
+        fitted = motion_adjusted(
+            group.metrics,
+            qc,
+            group.spec,
+            inference.n_permutations,
+            inference.seed,
+            inference.confidence,
+        )
+        if fitted is not None:
+            adjusted = fitted.results
+            write_tsv(adjusted, layout.results_motion_adjusted)
+            exclusions.append(
+                "motion imbalance: the paired test refitted at equal mean FD (run covariate) "
+                f"is in {layout.results_motion_adjusted.relative_to(layout.root)}"
+            )
+    return imbalance, qc_fc_summary, adjusted
 
 
 def _write_tables(
@@ -315,9 +342,9 @@ def analyse_study(
     network, exclusions = processed.metrics, processed.exclusions
     if network.empty:
         raise StudyValidationError("the study", ["every run was excluded", *exclusions])
-    group = _fit(network, config, exclusions)
+    group = _fit(network, config, exclusions, processed.qc)
     layout.group.mkdir(parents=True, exist_ok=True)
-    imbalance, qc_fc_summary = _motion(processed.qc, group, config, layout, exclusions)
+    imbalance, qc_fc_summary, adjusted = _motion(processed.qc, group, config, layout, exclusions)
     _write_tables(layout, network, group, plan.design, processed, config)
     provenance = _write_provenance(layout, provenance, processed, config, outputs, analysis_id)
     comparison = _comparison(group.model.results, config, layout)
@@ -326,6 +353,7 @@ def analyse_study(
         sections = {
             "qc": processed.qc,
             "imbalance": imbalance,
+            "motion_adjusted": adjusted,
             "qc_fc": {k: v for k, v in qc_fc_summary.items() if isinstance(v, int | float)},
             "edges": _primary_edges(level_files.get("edge")),
             "comparison": comparison,

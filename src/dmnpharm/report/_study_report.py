@@ -140,10 +140,27 @@ def _ground_truth_rows(
     return rows
 
 
+def _adjusted_table(results: pd.DataFrame, adjusted: pd.DataFrame) -> pd.DataFrame:
+    """Each measure's estimate beside the estimate at equal mean FD."""
+    left = results.set_index("measure")[["estimate", "ci_low", "ci_high", "p_fwer"]]
+    right = adjusted.set_index("measure")[["estimate", "ci_low", "ci_high", "p_fwer"]]
+    table = left.merge(
+        right,
+        left_index=True,
+        right_index=True,
+        suffixes=(" (as tested)", " (at equal mean FD)"),
+    )
+    return table.reset_index()
+
+
 def _qc_section(
-    qc: pd.DataFrame | None, imbalance: pd.DataFrame | None, qc_fc: dict[str, Any] | None
+    qc: pd.DataFrame | None,
+    imbalance: pd.DataFrame | None,
+    qc_fc: dict[str, Any] | None,
+    adjusted: pd.DataFrame | None = None,
+    results: pd.DataFrame | None = None,
 ) -> Section | None:
-    """Motion and censoring by condition, the imbalance test and QC-FC."""
+    """Motion and censoring by condition, the imbalance test, QC-FC, the adjusted check."""
     if qc is None or qc.empty or "condition" not in qc:
         return None
     columns = [c for c in ("mean_fd", "max_fd", "percent_censored", "dof_lost") if c in qc]
@@ -161,6 +178,17 @@ def _qc_section(
         "conditions can masquerade as a drug effect on connectivity; it is tested with the "
         "same paired permutation test as the measures."
     )
+    if adjusted is not None and results is not None and not adjusted.empty:
+        tables.append(
+            ("Estimates as tested and at equal mean FD", _adjusted_table(results, adjusted))
+        )
+        note += (
+            " Because motion differed, the paired test was refitted with each run's mean FD "
+            "as a covariate (its within-subject change, uncentred, so the estimate is the "
+            "change at equal motion; group/results_motion_adjusted.tsv). An effect that "
+            "shrinks there may be partly motion; the adjustment assumes a linear motion "
+            "effect and is a check, not the primary test."
+        )
     if qc_fc:
         summary = ", ".join(f"{k.replace('_', ' ')} {float(v):.3g}" for k, v in qc_fc.items())
         note += f" QC-FC (measures vs mean FD across subjects): {summary}."
@@ -277,6 +305,7 @@ def build_report(
     *,
     qc: pd.DataFrame | None = None,
     imbalance: pd.DataFrame | None = None,
+    motion_adjusted: pd.DataFrame | None = None,
     qc_fc: dict[str, Any] | None = None,
     edges: pd.DataFrame | None = None,
     comparison: Comparison | None = None,
@@ -306,6 +335,9 @@ def build_report(
         Per-run QC with the design columns (``group/qc.tsv``).
     imbalance : pandas.DataFrame or None
         The test of motion and censoring between conditions.
+    motion_adjusted : pandas.DataFrame or None
+        The paired test refitted at equal mean FD (when motion differed),
+        shown beside the estimates as tested.
     qc_fc : dict or None
         QC-FC summary (``group/qc_fc.json``).
     edges : pandas.DataFrame or None
@@ -376,7 +408,7 @@ def build_report(
             section
             for section in (
                 null_section(results, null) if null is not None else None,
-                _qc_section(qc, imbalance, qc_fc),
+                _qc_section(qc, imbalance, qc_fc, motion_adjusted, results),
                 _connectivity_section(edges, load_atlas(str(config.atlas)), config.contrast),
                 catalog_section(comparison) if comparison is not None else None,
             )

@@ -20,6 +20,7 @@ from dmnpharm.stats._model_parts import (
     _glm_p,
     _named_null,
     _row,
+    _run_covariates,
     _scheme,
     _subject_column,
     _wide,
@@ -55,6 +56,12 @@ def _change_model(
     if n < 2:
         raise InputError(f"the model needs at least 2 subjects; {n} remain")
     covs, cov_names = _covariate_matrix(table, spec, subjects)
+    # Run covariates enter as their within-subject change, uncentred: the paired
+    # estimate (intercept) is then the change at equal covariate.
+    runs = _run_covariates(table, spec, subjects, [a, b])
+    for cov, wide_cov in runs.items():
+        covs = np.column_stack([covs, (wide_cov[a] - wide_cov[b]).to_numpy(dtype=float)])
+        cov_names.append(f"{cov} ({a}-{b})")
     d = change.to_numpy()
     label = f"{a}-{b}"
     design = pd.DataFrame({spec.subject: subjects, f"change_{label}": "per measure"})
@@ -158,10 +165,15 @@ def _change_model(
         flips_text = (
             f"all {count} flips (exact)" if exact else f"{count} random flips, seed {seed}"
         )
+        at_equal = (
+            f" (the estimate is the change at equal {', '.join(spec.run_covariates)})"
+            if spec.run_covariates
+            else ""
+        )
         summary = (
             f"Paired: per-subject change {label} of {spec.within}, one-sample t"
-            f"{' with covariates ' + ', '.join(cov_names) if cov_names else ''}. Sign flips "
-            f"of per-subject changes (each subject one block); {flips_text}."
+            f"{' with covariates ' + ', '.join(cov_names) if cov_names else ''}{at_equal}. "
+            f"Sign flips of per-subject changes (each subject one block); {flips_text}."
         )
     out["test"] = summary.split(":")[0].lower()
     out["n_permutations"] = count
@@ -243,6 +255,12 @@ def _repeated_model(
     y = np.vstack([wide[lv].to_numpy() for lv in levels])  # level-major rows
     subj = np.tile(np.arange(n), len(levels))
     subject_dummies = np.eye(n)[subj]
+    runs = _run_covariates(table, spec, subjects, levels)
+    if runs:  # beside the subject intercepts: only their within-subject part matters
+        run_cols = np.column_stack(
+            [np.concatenate([w[lv].to_numpy(dtype=float) for lv in levels]) for w in runs.values()]
+        )
+        subject_dummies = np.column_stack([run_cols, subject_dummies])
     if spec.trend:
         per_level = (
             table.assign(_lv=table[spec.within].astype(str))
@@ -254,7 +272,7 @@ def _repeated_model(
         dose = np.repeat(per_level.loc[levels].to_numpy(dtype=float), n)
         x = np.column_stack([dose - dose.mean(), subject_dummies])
         contrast = np.eye(x.shape[1])[0]
-        names = (spec.trend, *[f"subject[{s}]" for s in subjects])
+        names = (spec.trend, *runs, *[f"subject[{s}]" for s in subjects])
         label = f"linear trend in {spec.trend}"
         model = "trend"
     else:
@@ -268,6 +286,7 @@ def _repeated_model(
         contrast = np.eye(x.shape[1])[: len(levels) - 1]
         names = (
             *[f"{spec.within}[{lv}]" for lv in levels[1:]],
+            *runs,
             *[f"subject[{s}]" for s in subjects],
         )
         label = f"any difference among {', '.join(levels)}"
@@ -287,7 +306,8 @@ def _repeated_model(
     )
     test = "t" if spec.trend else f"F({int(res.df[0])}, {int(res.df[1])})"
     summary = (
-        f"Repeated measures: {label}, OLS with one intercept per subject, {test} test. "
+        f"Repeated measures: {label}, OLS with one intercept per subject"
+        f"{''.join(', + ' + c for c in runs)}, {test} test. "
         f"{_scheme(exch.description, res.n_permutations, seed, res.exact)}."
     )
     out["test"] = f"repeated measures {test}"

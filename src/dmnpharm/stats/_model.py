@@ -107,6 +107,13 @@ def analyse(
             _need_column(table, name, role)
     for cov in spec.covariates:
         _need_column(table, cov, "covariate")
+    for cov in spec.run_covariates:
+        _need_column(table, cov, "run covariate")
+    if spec.run_covariates and not spec.within:
+        raise InputError(
+            "run covariates need a within-subject factor (a paired or repeated-measures "
+            "model); a between-subject model takes subject-level covariates"
+        )
     if spec.within and spec.contrast:
         for level in spec.contrast:
             _need_level(table, spec.within, level)

@@ -114,6 +114,27 @@ def _covariate_matrix(
     return np.hstack(columns), names
 
 
+def _run_covariates(
+    table: pd.DataFrame, spec: ModelSpec, subjects: pd.Index, levels: list[str]
+) -> dict[str, pd.DataFrame]:
+    """Per run covariate, its subjects x levels means (numeric, every run)."""
+    out = {}
+    assert spec.within is not None
+    for cov in spec.run_covariates:
+        values = pd.to_numeric(table[cov], errors="coerce")
+        if values.isna().any():
+            rows = table.index[values.isna()][:5].tolist()
+            raise InputError(
+                f"the run covariate '{cov}' must be a number for every run; it is missing or "
+                f"not numeric in rows {rows}"
+            )
+        wide = table.assign(_v=values, _lv=table[spec.within].astype(str)).pivot_table(
+            index=spec.subject, columns="_lv", values="_v", aggfunc="mean"
+        )
+        out[cov] = wide.loc[subjects, levels]
+    return out
+
+
 def _wide(
     table: pd.DataFrame, spec: ModelSpec, column: str, levels: list[str]
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:

@@ -22,7 +22,14 @@ class ModelSpec:
     between_contrast : tuple of str, optional
         ``(a, b)`` levels of ``between`` compared (A minus B).
     covariates : tuple of str
-        Subject-level nuisance covariates.
+        Subject-level nuisance covariates (mean-centred).
+    run_covariates : tuple of str
+        Run-level (within-subject) nuisance covariates, e.g. ``mean_fd`` or
+        ``percent_censored``. In change models each enters as its
+        within-subject difference between the contrast's levels, *not*
+        centred, so the paired estimate (the intercept) is the change at equal
+        covariate, e.g. the drug effect at equal motion. In repeated measures
+        each enters per subject and level beside the subject intercepts.
     test_covariate : str, optional
         A subject-level covariate whose association is tested.
     trend : str, optional
@@ -43,6 +50,7 @@ class ModelSpec:
     between: str | None = None
     between_contrast: tuple[str, str] | None = None
     covariates: tuple[str, ...] = ()
+    run_covariates: tuple[str, ...] = ()
     test_covariate: str | None = None
     trend: str | None = None
     block: str | None = None

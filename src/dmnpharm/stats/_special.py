@@ -212,7 +212,7 @@ def mixed_model(table: pd.DataFrame, spec: ModelSpec) -> StatsResult:
         data["_xg"] = data["_x"] * data["_g"]
         fixed += ["_g", "_xg"]
         term = "_xg"
-    for cov in spec.covariates:
+    for cov in (*spec.covariates, *spec.run_covariates):
         _need_column(table, cov, "covariate")
         data[cov] = pd.to_numeric(data[cov], errors="coerce")
         fixed.append(cov)
