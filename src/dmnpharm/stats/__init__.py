@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     )
     from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
     from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
+    from dmnpharm.stats._mixed import mixed_model, satterthwaite
     from dmnpharm.stats._model import EXTRA_COLUMNS, StatsResult, analyse
     from dmnpharm.stats._nbs import NbsResult, network_based_statistic
     from dmnpharm.stats._null import NULL_MEASURE_LIMIT, PermutationNull
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     )
     from dmnpharm.stats._qc import QC_MEASURES, motion_imbalance, qc_fc, run_qc
     from dmnpharm.stats._spec import ModelSpec
-    from dmnpharm.stats._special import mixed_model, normalization
+    from dmnpharm.stats._special import normalization
     from dmnpharm.stats._tfce import TfceResult, tfce, tfce_permutation_test
     from dmnpharm.stats._two_sample import two_sample_permutation_test
 
@@ -68,6 +69,7 @@ __all__ = [
     "permutation_glm",
     "qc_fc",
     "run_qc",
+    "satterthwaite",
     "sign_flip_test",
     "tfce",
     "tfce_permutation_test",

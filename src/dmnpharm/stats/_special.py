@@ -17,14 +17,11 @@ step-down adjustment over measures.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-from statsmodels.regression.mixed_linear_model import MixedLM
-from statsmodels.stats.multitest import multipletests
 
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
@@ -44,7 +41,7 @@ from dmnpharm.stats._model_parts import (
 )
 from dmnpharm.stats._paired import RESULT_COLUMNS, sign_flip_test
 
-__all__ = ["mixed_model", "normalization"]
+__all__ = ["normalization"]
 
 
 @fill_doc
@@ -168,97 +165,3 @@ def normalization(
     return StatsResult(
         out[list(RESULT_COLUMNS + EXTRA_COLUMNS)], design, summary, tuple(dropped), null
     )
-
-
-def mixed_model(table: pd.DataFrame, spec: ModelSpec) -> StatsResult:
-    """Fit a random-intercept mixed model per measure (statsmodels MixedLM, REML).
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Tidy metrics; every run is used, so subjects missing a session count.
-    spec : ModelSpec
-        ``within`` and ``contrast`` ``(a, b)``: the fixed effect of ``a`` vs the
-        reference ``b``; with ``between`` and ``between_contrast``, the
-        ``within x between`` interaction is tested instead. ``covariates`` are
-        added as fixed effects.
-
-    Returns
-    -------
-    StatsResult
-        Wald z tests (``df`` is NaN); ``p_uncorrected`` equals ``p_parametric``;
-        ``p_fwer`` is Holm over measures; convergence warnings are listed in
-        the summary.
-
-    Raises
-    ------
-    InputError
-        Missing columns or levels.
-    """
-    if not (spec.within and spec.contrast):
-        raise InputError("the mixed model needs within and contrast (a-b)")
-    _need_column(table, spec.within, "within")
-    a, b = spec.contrast
-    for level in (a, b):
-        _need_level(table, spec.within, level)
-    data = table[table[spec.within].astype(str).isin([a, b])].copy()
-    data["_x"] = (data[spec.within].astype(str) == a).astype(float)
-    fixed = ["_x"]
-    term = "_x"
-    if spec.between and spec.between_contrast:
-        ga, gb = spec.between_contrast
-        data = data[data[spec.between].astype(str).isin([ga, gb])]
-        data["_g"] = (data[spec.between].astype(str) == ga).astype(float)
-        data["_xg"] = data["_x"] * data["_g"]
-        fixed += ["_g", "_xg"]
-        term = "_xg"
-    for cov in (*spec.covariates, *spec.run_covariates):
-        _need_column(table, cov, "covariate")
-        data[cov] = pd.to_numeric(data[cov], errors="coerce")
-        fixed.append(cov)
-    rows, problems = [], []
-    for measure, sub in data.groupby("measure", sort=False):
-        exog = np.column_stack([np.ones(len(sub)), sub[fixed].to_numpy(dtype=float)])
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fit = MixedLM(sub["value"].to_numpy(float), exog, groups=sub[spec.subject]).fit(
-                reml=True
-            )
-        problems += [f"{measure}: {w.message}" for w in caught]
-        k = 1 + fixed.index(term)
-        est, se = float(fit.fe_params[k]), float(fit.bse_fe[k])
-        z = est / se
-        rows.append(
-            {
-                "measure": measure,
-                "estimate": est,
-                "ci_low": est - 1.959964 * se,
-                "ci_high": est + 1.959964 * se,
-                "statistic": z,
-                "p_parametric": float(2 * sps.norm.sf(abs(z))),
-                "n": int(sub[spec.subject].nunique()),
-            }
-        )
-    out = pd.DataFrame(rows)
-    label = f"{a}-{b}" if term == "_x" else f"({a}-{b}) x ({spec.between_contrast})"
-    out["contrast"] = label
-    out["df"] = np.nan
-    out["p_uncorrected"] = out["p_parametric"]
-    out["p_fwer"] = multipletests(out["p_parametric"], method="holm")[1]
-    out["p_fdr"] = sps.false_discovery_control(out["p_parametric"], method="bh")
-    for column in ("effect_size_dz", "effect_size", "effect_size_ci_low", "effect_size_ci_high"):
-        out[column] = np.nan
-    out["effect_size_kind"] = ""
-    out["partial_eta2"] = np.nan
-    out["test"] = "mixed model (random intercept, REML), Wald z"
-    out["n_permutations"] = 0
-    out["exchangeability"] = "none (parametric); Holm over measures for p_fwer"
-    out["model"] = "mixed"
-    summary = (
-        f"Mixed model per measure: value ~ {' + '.join(['1', *fixed])} with a random "
-        f"intercept per {spec.subject} (statsmodels MixedLM, REML); Wald z test of "
-        f"{label}; Holm over measures."
-        + (f" Warnings: {'; '.join(problems)}." if problems else "")
-    )
-    design = data[[spec.subject, spec.within, *fixed]].drop_duplicates()
-    return StatsResult(out[list(RESULT_COLUMNS + EXTRA_COLUMNS)], design, summary, ())

@@ -1,0 +1,153 @@
+"""Calibration harness: false-positive rates of dmnpharm's group models on null data.
+
+Each design draws ``--studies`` null studies (no true effect) of a given data
+shape, fits the model, and counts p < alpha per measure (FPR) and any
+``p_fwer`` < alpha per study (FWER). The Monte-Carlo SE of a rate near 0.05 is
+``sqrt(0.05 * 0.95 / studies)`` (0.0069 at 1,000 studies); a calibrated test
+lies within about 2 SE of alpha. The table is printed and, with ``--markdown``,
+written for ``docs/calibration.md``.
+
+Designs (more are added as the models are):
+
+* ``mixed-wald``: the random-intercept mixed model's Wald z, as dmnpharm
+  computed it before issue 18 (statsmodels ``MixedLM`` ``bse``), 12 subjects,
+  2 of them missing the drug session, one measure.
+* ``mixed-satterthwaite``: the same data through ``mixed_model`` (t with
+  Satterthwaite degrees of freedom).
+* ``paired-t3``: the paired sign-flip test, 12 subjects, heavy-tailed (t with
+  3 df) differences, 6 correlated measures (r = 0.5), 1,000 flips.
+* ``paired-exact``: the same with 8 subjects, where all 256 flips are
+  enumerated.
+
+Run from the repository root::
+
+    PYTHONPATH=src python benchmarks/calibration.py                     # 1,000 studies
+    PYTHONPATH=src python benchmarks/calibration.py --studies 200 --designs paired-t3
+    PYTHONPATH=src python benchmarks/calibration.py --markdown docs/calibration.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+from statsmodels.regression.mixed_linear_model import MixedLM
+
+from dmnpharm.stats import ModelSpec, mixed_model, paired_test
+
+SPEC = ModelSpec(within="condition", contrast=("drug", "placebo"))
+
+
+def crossover(rng: np.random.Generator, n: int, missing: int) -> pd.DataFrame:
+    """One null crossover: random intercepts (SD 1), residual SD 0.7, some drug runs missing."""
+    rows = []
+    for s in range(n):
+        intercept = rng.normal()
+        for condition in ("placebo", "drug"):
+            if condition == "drug" and s < missing:
+                continue
+            rows.append(
+                {
+                    "participant_id": f"sub-{s:02d}",
+                    "condition": condition,
+                    "measure": "m0",
+                    "value": intercept + rng.normal(0, 0.7),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def mixed_wald(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Wald z of MixedLM's own SE (the test before issue 18)."""
+    table = crossover(rng, 12, 2)
+    x = np.column_stack([np.ones(len(table)), (table["condition"] == "drug").astype(float)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = MixedLM(table["value"].to_numpy(), x, groups=table["participant_id"]).fit(reml=True)
+    p = np.array([2 * sps.norm.sf(abs(fit.fe_params[1] / fit.bse_fe[1]))])
+    return p, p
+
+
+def mixed_satterthwaite(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``mixed_model``: t with Satterthwaite df."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = mixed_model(crossover(rng, 12, 2), SPEC).results
+    return res["p_parametric"].to_numpy(), res["p_fwer"].to_numpy()
+
+
+def _paired(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    measures = 6
+    corr = np.full((measures, measures), 0.5) + 0.5 * np.eye(measures)
+    chol = np.linalg.cholesky(corr)
+    noise = sps.t.rvs(3, size=(n, measures), random_state=rng) @ chol.T
+    rows = [
+        {"participant_id": f"sub-{s}", "condition": c, "measure": f"m{m}", "value": v}
+        for s in range(n)
+        for m in range(measures)
+        for c, v in (("drug", noise[s, m]), ("placebo", 0.0))
+    ]
+    seed = int(rng.integers(2**31))
+    res = paired_test(pd.DataFrame(rows), ("drug", "placebo"), n_permutations=1000, seed=seed)
+    return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
+
+
+DESIGNS: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]] = {
+    "mixed-wald": mixed_wald,
+    "mixed-satterthwaite": mixed_satterthwaite,
+    "paired-t3": lambda rng: _paired(rng, 12),
+    "paired-exact": lambda rng: _paired(rng, 8),
+}
+
+
+def calibrate(name: str, studies: int, alpha: float, seed: int) -> dict[str, object]:
+    """Run one design's null studies; return its FPR, FWER and their Monte-Carlo SE."""
+    rng = np.random.default_rng(seed)
+    start = time.perf_counter()
+    fpr, fwer = [], []
+    for _ in range(studies):
+        p, p_fwer = DESIGNS[name](rng)
+        fpr.append(np.mean(p < alpha))
+        fwer.append(bool(np.any(p_fwer < alpha)))
+    se = float(np.sqrt(alpha * (1 - alpha) / studies))
+    return {
+        "design": name,
+        "studies": studies,
+        "fpr_per_measure": round(float(np.mean(fpr)), 4),
+        "fwer": round(float(np.mean(fwer)), 4),
+        "monte_carlo_se": round(se, 4),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def main() -> int:
+    """Calibrate the chosen designs; print the table (and write it as Markdown)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, default=1000)
+    parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--designs", nargs="*", default=list(DESIGNS), choices=list(DESIGNS))
+    parser.add_argument("--markdown", type=Path, default=None)
+    args = parser.parse_args()
+    table = pd.DataFrame(
+        [calibrate(name, args.studies, args.alpha, args.seed) for name in args.designs]
+    )
+    print(table.to_string(index=False))
+    if args.markdown is not None:
+        lines = [
+            "| " + " | ".join(table.columns) + " |",
+            "|" + "---|" * len(table.columns),
+            *("| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(False)),
+        ]
+        args.markdown.write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
