@@ -18,6 +18,10 @@ Designs (more are added as the models are):
   3 df) differences, 6 correlated measures (r = 0.5), 1,000 flips.
 * ``paired-exact``: the same with 8 subjects, where all 256 flips are
   enumerated.
+* ``between-unequal-ols`` and ``between-unequal-g``: 24 controls and 8
+  patients with 2.5 times the SD, 3 measures, 999 permutations; OLS t with
+  permutations (``variance_groups="off"``) against the default G statistic
+  with sign flips.
 
 Run from the repository root::
 
@@ -39,7 +43,7 @@ import pandas as pd
 from scipy import stats as sps
 from statsmodels.regression.mixed_linear_model import MixedLM
 
-from dmnpharm.stats import ModelSpec, mixed_model, paired_test
+from dmnpharm.stats import ModelSpec, analyse, mixed_model, paired_test
 
 SPEC = ModelSpec(within="condition", contrast=("drug", "placebo"))
 
@@ -98,11 +102,34 @@ def _paired(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
 
 
+def _between(rng: np.random.Generator, variance_groups: str) -> tuple[np.ndarray, np.ndarray]:
+    """24 controls, 8 patients with 2.5 times the SD, 3 measures; no group difference."""
+    patient = np.arange(32) < 8
+    values = rng.normal(size=(32, 3)) * np.where(patient, 2.5, 1.0)[:, None]
+    rows = [
+        {
+            "participant_id": f"sub-{s:02d}",
+            "group": "patient" if patient[s] else "control",
+            "measure": f"m{m}",
+            "value": values[s, m],
+        }
+        for s in range(32)
+        for m in range(3)
+    ]
+    spec = ModelSpec(
+        between="group", between_contrast=("patient", "control"), variance_groups=variance_groups
+    )
+    res = analyse(pd.DataFrame(rows), spec, 999, int(rng.integers(2**31))).results
+    return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
+
+
 DESIGNS: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]] = {
     "mixed-wald": mixed_wald,
     "mixed-satterthwaite": mixed_satterthwaite,
     "paired-t3": lambda rng: _paired(rng, 12),
     "paired-exact": lambda rng: _paired(rng, 8),
+    "between-unequal-ols": lambda rng: _between(rng, "off"),
+    "between-unequal-g": lambda rng: _between(rng, "auto"),
 }
 
 

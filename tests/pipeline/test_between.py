@@ -38,8 +38,13 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_between_design_matches_ordinary_least_squares(cohort: Path, tmp_path: Path) -> None:
-    """Estimates and t equal statsmodels OLS of value ~ medication + age + site per measure."""
-    result = Study.from_folder(cohort).analyse(CONFIG, tmp_path / "out")
+    """Estimates and t equal statsmodels OLS of value ~ medication + age + site per measure.
+
+    The groups differ in size, so the default gives each its own variance (G);
+    with ``variance_groups="off"`` the model is OLS.
+    """
+    config = CONFIG.replace(model=replace(MODEL, variance_groups="off"))
+    result = Study.from_folder(cohort).analyse(config, tmp_path / "out")
     participants = pd.read_csv(cohort / "participants.tsv", sep="\t")
     metrics = result.metrics
     assert set(metrics["participant_id"]) == set(participants["participant_id"])
@@ -61,6 +66,16 @@ def test_between_design_matches_ordinary_least_squares(cohort: Path, tmp_path: P
     report = (tmp_path / "out" / "report.html").read_text()
     assert "medication" in report
     assert np.isfinite(result.results["estimate"]).all()
+
+
+def test_unequal_groups_get_their_own_variances_by_default(cohort: Path, tmp_path: Path) -> None:
+    """Unequal ssri and none groups: the G statistic (weighted estimate), said in model.txt."""
+    result = Study.from_folder(cohort).analyse(CONFIG, tmp_path / "out")
+    model = (tmp_path / "out" / "group" / "model.txt").read_text()
+    assert "Aspin-Welch" in model
+    assert "sign flips of Freedman-Lane residuals" in model
+    assert np.isfinite(result.results["statistic"]).all()
+    assert result.results["df"].between(1, result.results["n"].iloc[0]).all()
 
 
 def test_between_design_problems_are_named_before_any_work(cohort: Path, tmp_path: Path) -> None:

@@ -25,6 +25,13 @@ def _add_model(stats: argparse.ArgumentParser) -> None:
         "--covariate", action="append", default=[], help="nuisance covariate (repeatable)"
     )
     stats.add_argument(
+        "--variance-groups",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="two-group comparisons: one error variance per group (G statistic, Aspin-Welch "
+        "v, sign flips; Winkler et al. 2014); auto (default) when the groups differ in size",
+    )
+    stats.add_argument(
         "--run-covariate",
         action="append",
         default=[],
@@ -110,6 +117,7 @@ def command(args: argparse.Namespace) -> int:
         between_contrast=args.between_contrast,
         covariates=tuple(args.covariate),
         run_covariates=tuple(args.run_covariate),
+        variance_groups=args.variance_groups,
         test_covariate=args.test_covariate,
         trend=args.trend,
         block=args.block,

@@ -26,8 +26,36 @@ from dmnpharm.stats._model_parts import (
     _wide,
 )
 from dmnpharm.stats._paired import sign_flip_test
+from dmnpharm.stats._welch import welch_glm
 
 __all__: list[str] = []
+
+
+def _two_groups(
+    y: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
+    contrast: npt.NDArray[np.float64],
+    in_a: npt.NDArray[np.bool_],
+    exch: Exchangeability,
+    spec: ModelSpec,
+    n_permutations: int,
+    seed: int,
+) -> tuple[GlmResult, str, str]:
+    """Compare two groups: G with variance groups when sizes differ (auto), else OLS t.
+
+    Returns the fit, the test's name and its exchangeability description.
+    """
+    unequal = int(in_a.sum()) != int((~in_a).sum())
+    if spec.variance_groups == "on" or (spec.variance_groups == "auto" and unequal):
+        res = welch_glm(y, x, contrast, in_a, n_permutations, seed)
+        return (
+            res,
+            "G (Aspin-Welch v: one error variance per group, Winkler et al. 2014)",
+            "sign flips of Freedman-Lane residuals (independent symmetric errors; "
+            "variance groups are the two groups compared)",
+        )
+    res = permutation_glm(y, x, contrast, exch, n_permutations, seed)
+    return res, "t", exch.description
 
 
 def _used(res: GlmResult) -> int:
@@ -78,9 +106,10 @@ def _change_model(
         x = np.column_stack([np.ones(keep.sum()), in_a - in_a.mean(), covs[keep]])
         names = ("intercept", f"{spec.between}[{levels[0]}]", *cov_names)
         blocks = _blocks(table, spec, subjects[keep])
-        res = permutation_glm(
-            d[keep], x, np.eye(x.shape[1])[1], blocks, n_permutations, seed, names
+        res, test_name, scheme = _two_groups(
+            d[keep], x, np.eye(x.shape[1])[1], in_a, blocks, spec, n_permutations, seed
         )
+        blocks = Exchangeability(blocks.kind, blocks.blocks, scheme)
         null, count = res.null, _used(res)
         g = hedges_g(d[keep][in_a], d[keep][~in_a])
         low, high = _ci("g", d[keep], n_bootstrap, seed, groups=in_a, confidence=confidence)
@@ -97,8 +126,8 @@ def _change_model(
         summary = (
             f"Group x {spec.within} interaction: per-subject change {label} compared "
             f"between {spec.between} = {levels[0]} and {levels[1]} (OLS: change ~ 1 + "
-            f"{spec.between}{''.join(' + ' + c for c in cov_names)}), t test on the "
-            f"group term. {_scheme(blocks.description, res.n_permutations, seed, res.exact)}."
+            f"{spec.between}{''.join(' + ' + c for c in cov_names)}), {test_name} test on "
+            f"the group term. {_scheme(blocks.description, res.n_permutations, seed, res.exact)}."
         )
     elif spec.test_covariate:
         xc = _numeric_covariate(table, spec, spec.test_covariate, subjects)
@@ -362,7 +391,14 @@ def _subject_model(
             effect = ("partial_eta2", nan, nan, nan)
             label = f"{spec.between}: any difference among {', '.join(levels)}"
         exch = _blocks(table, spec, subjects[keep])
-        res = permutation_glm(y[keep], x, contrast, exch, n_permutations, seed, names)
+        if len(levels) == 2:
+            res, test_name, scheme = _two_groups(
+                y[keep], x, contrast, g == levels[0], exch, spec, n_permutations, seed
+            )
+            exch = Exchangeability(exch.kind, exch.blocks, scheme)
+        else:
+            res = permutation_glm(y[keep], x, contrast, exch, n_permutations, seed, names)
+            test_name = ""
         if effect[0] == "partial_eta2":
             effect = ("partial_eta2", res.partial_eta2, np.nan, np.nan)
         n = int(keep.sum())
@@ -378,6 +414,7 @@ def _subject_model(
         effect = ("pearson_r", pearson_r(xc, y), low, high)
         label = f"slope on {spec.test_covariate}"
         n, used, model = len(subjects), subjects, "covariate"
+        test_name = ""
     else:
         raise InputError(
             "the model tests nothing: give within (+ contrast or trend), between, or a "
@@ -393,6 +430,8 @@ def _subject_model(
         confidence,
     )
     test = "t" if res.df[0] == 1 else f"F({int(res.df[0])}, {int(res.df[1])})"
+    if spec.between and test_name:
+        test = test_name
     summary = (
         f"Between subjects: {label}, OLS on one value per subject (mean over runs)"
         f"{''.join(' + ' + c for c in cov_names)}, {test} test. "

@@ -41,6 +41,10 @@ Array = npt.NDArray[np.float64]
 #: Relative step of the numerical derivatives in the variance parameters.
 _STEP = 1e-4
 
+#: A subject variance below this fraction of the residual one is a boundary fit
+#: (the model is ordinary least squares, with n - p degrees of freedom).
+_BOUNDARY = 1e-4
+
 
 @dataclass(frozen=True)
 class _Groups:
@@ -101,9 +105,10 @@ def satterthwaite(
     Returns
     -------
     tuple of float
-        ``c' (X' V^-1 X)^-1 c`` and its degrees of freedom. With a subject
-        variance estimated at zero (a boundary fit) the model is ordinary
-        least squares and the degrees of freedom are ``n - p``.
+        ``c' (X' V^-1 X)^-1 c`` and its degrees of freedom, at most ``n - p``.
+        With a subject variance estimated at (or numerically next to) zero, a
+        boundary fit, the model is ordinary least squares and the degrees of
+        freedom are ``n - p``.
 
     Examples
     --------
@@ -122,8 +127,9 @@ def satterthwaite(
             f"the variance estimates {tuple(theta)} leave no residual variance to test against"
         )
     phi = float(c @ model.deviance(theta)[1] @ c)
-    if theta[0] <= 1e-8 * theta[1]:
-        return phi, float(xx.shape[0] - xx.shape[1])
+    boundary = float(xx.shape[0] - xx.shape[1])
+    if theta[0] <= _BOUNDARY * theta[1]:
+        return phi, boundary
     steps = _STEP * theta
     grad = np.empty(2)
     hessian = np.empty((2, 2))
@@ -140,11 +146,15 @@ def satterthwaite(
             hessian[i, j] = (corners[0] - corners[1] - corners[2] + corners[3]) / (
                 4 * steps[i] * steps[j]
             )
+    if not np.isfinite(hessian).all() or np.linalg.eigvalsh(hessian).min() <= 0:
+        # The deviance is flat or curved the wrong way in the subject variance: a fit
+        # at (or numerically next to) its boundary, where the model is OLS.
+        return phi, boundary
     covariance = np.linalg.inv(hessian / 2)  # information = half the deviance's Hessian
     denominator = float(grad @ covariance @ grad)
     if not np.isfinite(denominator) or denominator <= 0:
-        raise InputError("the variance parameters' covariance is not positive definite")
-    return phi, 2 * phi**2 / denominator
+        return phi, boundary
+    return phi, min(2 * phi**2 / denominator, boundary)
 
 
 def _fixed_effects(

@@ -89,6 +89,10 @@ def analyse(
     """
     for column in (spec.subject, "measure", "value"):
         _need_column(table, column, "required")
+    if spec.variance_groups not in ("auto", "on", "off"):
+        raise InputError(
+            f"variance_groups must be 'auto', 'on' or 'off', got {spec.variance_groups!r}"
+        )
     if spec.incomplete not in ("refuse", "drop"):
         raise InputError(f"incomplete must be 'refuse' or 'drop', got {spec.incomplete!r}")
     values = pd.to_numeric(table["value"], errors="coerce")

@@ -43,6 +43,12 @@ class ModelSpec:
         ``refuse`` (default) or ``drop``: what to do with subjects lacking a
         level of ``within`` that the analysis needs. Dropped subjects are
         listed in the log and the result.
+    variance_groups : str
+        Two-group comparisons (between subjects, and group x time on
+        changes): ``auto`` (default) gives each group its own error variance
+        (the G statistic, Aspin-Welch v, with sign flips; Winkler et al. 2014)
+        when the groups differ in size, where unequal variances make OLS
+        miscalibrated; ``on`` always; ``off`` never (OLS t, permutations).
     """
 
     within: str | None = None
@@ -56,3 +62,4 @@ class ModelSpec:
     block: str | None = None
     subject: str = "participant_id"
     incomplete: str = "refuse"
+    variance_groups: str = "auto"

@@ -1,0 +1,202 @@
+"""A t contrast robust to unequal group variances: the G statistic with sign flips.
+
+Ordinary least squares assumes one error variance. When groups differ in size
+*and* in variance (a small patient group more variable than a large control
+group), the OLS t and its permutation test are miscalibrated: 0.155 false
+positives at alpha 0.05 for 24 vs 8 subjects with an SD ratio of 2.5. The
+G statistic (Winkler et al. 2014, NeuroImage 92:381-397; PALM's ``-vg``)
+weights each variance group by the inverse of its own residual variance,
+
+    W_g = tr_g(R) / (e_g' e_g),   G = c' b_W / sqrt(c' (X' W X)^-1 c),
+
+with ``R`` the residual-forming matrix, ``e`` the OLS residuals and ``b_W``
+the weighted least-squares estimate; for two groups without covariates G is
+the Aspin-Welch v (Welch's t). Its null comes from sign flips of the
+Freedman-Lane residuals (errors independent and symmetric, not exchangeable,
+Winkler et al. 2014), recomputing the weights for every flip. A parametric p
+uses the Welch-Satterthwaite degrees of freedom, generalised to covariates:
+``nu = (sum_g a_g)^2 / sum_g (a_g^2 / tr_g(R))`` with ``a_g`` group g's share of
+``c' (X' W X)^-1 c``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import linalg
+from scipy import stats as sps
+
+from dmnpharm._utils import fill_doc
+from dmnpharm.exceptions import InputError
+from dmnpharm.stats._defaults import N_PERMUTATIONS
+from dmnpharm.stats._glm import (
+    Exchangeability,
+    GlmResult,
+    _count_reaching,
+    draw_permutations,
+    permutation_count,
+)
+from dmnpharm.stats._null import NULL_MEASURE_LIMIT, TIE_RTOL, PermutationNull
+
+__all__ = ["welch_glm"]
+
+Array = npt.NDArray[np.float64]
+
+#: Bytes of the flipped data held at once.
+_BATCH_BYTES = 64 * 2**20
+
+
+class _Groups:
+    """The design split by variance group: cross-products and residual traces."""
+
+    def __init__(self, x: Array, groups: npt.ArrayLike) -> None:
+        codes, self.labels = pd.factorize(pd.Series(np.asarray(groups)).astype(str))
+        self.onehot = np.eye(len(self.labels))[codes]  # n x G
+        q_x = linalg.orth(x)
+        self.q_x = q_x
+        r_diag = 1.0 - np.einsum("nr,nr->n", q_x, q_x)
+        self.trace = self.onehot.T @ r_diag  # G
+        self.xtx = np.einsum("ng,np,nq->gpq", self.onehot, x, x)  # G x p x p
+        self.xg = np.einsum("np,ng->npg", x, self.onehot)  # n x p x G
+
+    def weights(self, m: Array) -> Array:
+        """Per flip, group and measure: ``tr_g(R) / (e_g' e_g)`` (B x G x K)."""
+        resid = m - np.einsum("nr,brk->bnk", self.q_x, np.einsum("nr,bnk->brk", self.q_x, m))
+        ss = np.einsum("bnk,ng->bgk", resid**2, self.onehot)
+        with np.errstate(divide="ignore"):
+            w: Array = self.trace[None, :, None] / ss
+        return w
+
+    def statistic(self, m: Array, c: Array) -> tuple[Array, Array, Array, Array]:
+        """G, the estimate, its variance and the weights of each (flip, measure)."""
+        w = self.weights(m)
+        a = np.einsum("bgk,gpq->bkpq", w, self.xtx)
+        rhs = np.einsum("npg,bnk,bgk->bkp", self.xg, m, w)
+        beta = np.linalg.solve(a, rhs[..., None])[..., 0]
+        a_inv_c = np.linalg.solve(a, np.broadcast_to(c, rhs.shape)[..., None])[..., 0]
+        estimate = beta @ c
+        variance = a_inv_c @ c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = estimate / np.sqrt(variance)
+        return np.nan_to_num(g, nan=0.0), estimate, variance, w
+
+    def welch_df(self, c: Array, w: Array, variance: Array) -> Array:
+        """Welch-Satterthwaite degrees of freedom per measure (observed data)."""
+        a = np.einsum("gk,gpq->kpq", w, self.xtx)
+        a_inv_c = np.linalg.solve(a, np.broadcast_to(c, (a.shape[0], c.size))[..., None])[..., 0]
+        shares = w * np.einsum("kp,gpq,kq->gk", a_inv_c, self.xtx, a_inv_c)
+        df: Array = variance**2 / np.sum(shares**2 / self.trace[:, None], axis=0)
+        return df
+
+
+def _check(yy: Array, xx: Array, cc: Array, groups: _Groups) -> None:
+    n, p = xx.shape
+    if yy.shape[0] != n or cc.shape != (p,):
+        raise InputError(
+            f"y has {yy.shape[0]} rows and the contrast {cc.size} entries; the design is {n} x {p}"
+        )
+    if not (np.isfinite(yy).all() and np.isfinite(xx).all()):
+        raise InputError("the data or the design contain non-finite values")
+    if np.linalg.matrix_rank(xx) < p:
+        raise InputError("the design is rank deficient; drop a linearly dependent column")
+    thin = [str(lab) for lab, t in zip(groups.labels, groups.trace, strict=True) if t < 1 - 1e-9]
+    if thin:
+        raise InputError(
+            f"variance groups {thin} leave no residual degrees of freedom of their own; each "
+            "needs at least two observations beyond what the design fits"
+        )
+
+
+@fill_doc
+def welch_glm(
+    y: npt.ArrayLike,
+    x: npt.ArrayLike,
+    contrast: npt.ArrayLike,
+    groups: npt.ArrayLike,
+    n_permutations: int = N_PERMUTATIONS,
+    seed: int = 0,
+) -> GlmResult:
+    """Test a t contrast with one error variance per group (G statistic, sign flips).
+
+    Parameters
+    ----------
+    y : array_like
+        Rows x measures (a 1D array is one measure).
+    %(design_matrix)s
+        It must have full column rank.
+    contrast : array_like
+        A vector (one t contrast).
+    groups : array_like
+        Variance group of each row (e.g. the levels compared).
+    %(n_permutations)s
+        Sign flips of the Freedman-Lane residuals (all of them when there
+        are no more); p-values are ``(count + 1) / (B + 1)``.
+    %(seed)s
+
+    Returns
+    -------
+    GlmResult
+        ``statistic`` is G (Welch's t for two groups without covariates),
+        ``estimate`` the weighted least-squares contrast and ``se`` its
+        standard error; ``df`` is ``(1, nu)`` with ``nu`` the per-measure
+        Welch-Satterthwaite degrees of freedom behind ``p_parametric``.
+
+    Raises
+    ------
+    InputError
+        Shapes disagree, values are not finite, the design is rank deficient,
+        or a group has no residual degrees of freedom.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat([0.0, 1.0], [12, 4])
+    >>> y = rng.normal(size=16) * np.where(g == 1, 3.0, 1.0)
+    >>> res = welch_glm(y, np.column_stack([np.ones(16), g]), [0, 1], g, 999)
+    >>> welch = sps.ttest_ind(y[g == 1], y[g == 0], equal_var=False)
+    >>> bool(np.isclose(res.statistic[0], welch.statistic))
+    True
+    """
+    yy = np.asarray(y, dtype=np.float64)
+    yy = yy[:, None] if yy.ndim == 1 else yy
+    xx = np.asarray(x, dtype=np.float64)
+    cc = np.asarray(contrast, dtype=np.float64).ravel()
+    groups_ = _Groups(xx, groups)
+    _check(yy, xx, cc, groups_)
+    flips = Exchangeability("sign-flip", None, "sign flips (independent symmetric errors)")
+    count_flips, exact = permutation_count(flips, xx.shape[0], n_permutations)
+    nuisance = xx @ linalg.null_space(cc[None, :])
+    q_z = linalg.orth(nuisance) if nuisance.size else np.zeros((xx.shape[0], 0))
+    resid_z = yy - q_z @ (q_z.T @ yy)
+    g_obs, estimate, variance, w = groups_.statistic(resid_z[None], cc)
+    g_obs, estimate, variance, w = g_obs[0], estimate[0], variance[0], w[0]
+    df = groups_.welch_df(cc, w, variance)
+    signs = draw_permutations(flips, xx.shape[0], n_permutations, np.random.default_rng(seed))
+    k = yy.shape[1]
+    batch = max(1, _BATCH_BYTES // (8 * xx.shape[0] * k * max(1, xx.shape[1])))
+    threshold = np.abs(g_obs) * (1 - TIE_RTOL)
+    count = np.zeros(k)
+    row_max = np.empty(count_flips)
+    kept = np.empty((count_flips, k)) if k <= NULL_MEASURE_LIMIT else None
+    for start in range(0, count_flips, batch):
+        chunk = signs[start : start + batch]
+        null = groups_.statistic(chunk[:, :, None] * resid_z[None], cc)[0]
+        if kept is not None:
+            kept[start : start + null.shape[0]] = null
+        count += (np.abs(null) >= threshold).sum(axis=0)
+        row_max[start : start + null.shape[0]] = np.abs(null).max(axis=1)
+    p_fwer = (_count_reaching(row_max, threshold) + 1) / (count_flips + 1)
+    return GlmResult(
+        estimate=estimate,
+        se=np.sqrt(variance),
+        statistic=g_obs,
+        df=(1.0, df),  # type: ignore[arg-type]  # per measure
+        p_parametric=np.asarray(2 * sps.t.sf(np.abs(g_obs), df), dtype=np.float64),
+        p_uncorrected=(count + 1) / (count_flips + 1),
+        p_fwer=p_fwer,
+        partial_eta2=g_obs**2 / (g_obs**2 + df),
+        n_permutations=count_flips,
+        exact=exact,
+        null=PermutationNull("t", row_max, kept, tie_rtol=TIE_RTOL),
+    )
