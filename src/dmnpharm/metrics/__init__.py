@@ -50,7 +50,11 @@ if TYPE_CHECKING:
         participation_coefficient,
         proportional_threshold,
     )
-    from dmnpharm.metrics._references import ESTIMATOR_REFERENCES, MEASURE_REFERENCES
+    from dmnpharm.metrics._references import (
+        ESTIMATOR_REFERENCES,
+        MEASURE_CAVEATS,
+        MEASURE_REFERENCES,
+    )
     from dmnpharm.metrics._systems import (
         TASK_POSITIVE_NETWORKS,
         AnticorrelationResult,
@@ -67,6 +71,7 @@ __all__ = [
     "ESTIMATORS",
     "ESTIMATOR_REFERENCES",
     "MEASURES",
+    "MEASURE_CAVEATS",
     "MEASURE_REFERENCES",
     "NETWORK_MEASURES",
     "TASK_POSITIVE_NETWORKS",

@@ -52,6 +52,11 @@ def regional_sample_entropy(data: npt.ArrayLike, m: int = 2, r: float = 0.2) -> 
 
     Notes
     -----
+    Entropy depends on the signal-to-noise ratio: when BOLD amplitude falls
+    (a drug lowering ALFF), white scanner noise takes a larger share of the
+    signal and entropy rises with no change in neural dynamics. Read it
+    beside ALFF and tSNR.
+
     Richman JS, Moorman JR (2000) Physiological time-series analysis using
     approximate entropy and sample entropy. Am J Physiol Heart Circ Physiol
     278:H2039-H2049.
@@ -106,6 +111,11 @@ def sample_entropy(signal: npt.ArrayLike, m: int = 2, r: float = 0.2) -> float:
 
     Notes
     -----
+    Entropy depends on the signal-to-noise ratio: when BOLD amplitude falls
+    (a drug lowering ALFF), white scanner noise takes a larger share of the
+    signal and entropy rises with no change in neural dynamics. Read it
+    beside ALFF and tSNR.
+
     Richman JS, Moorman JR (2000) Physiological time-series analysis using
     approximate entropy and sample entropy. Am J Physiol Heart Circ Physiol
     278:H2039-H2049.
@@ -150,6 +160,9 @@ def regional_lempel_ziv(data: npt.ArrayLike) -> _Array:
 
     Notes
     -----
+    Like entropy, LZ complexity rises as white noise takes a larger share of
+    the signal (lower BOLD amplitude or SNR); read it beside ALFF and tSNR.
+
     Lempel A, Ziv J (1976) On the complexity of finite sequences. IEEE Trans Inf
     Theory 22:75-81.
     """

@@ -9,7 +9,7 @@ an empty string.
 
 from __future__ import annotations
 
-__all__ = ["ESTIMATOR_REFERENCES", "MEASURE_REFERENCES"]
+__all__ = ["ESTIMATOR_REFERENCES", "MEASURE_CAVEATS", "MEASURE_REFERENCES"]
 
 _ANDREWS_HANNA = "Andrews-Hanna et al. 2010, Neuron 65:550-562"
 _CHAN = "Chan et al. 2014, PNAS 111:E4997-E5006"
@@ -50,4 +50,26 @@ ESTIMATOR_REFERENCES: dict[str, str] = {
     "partial": "Ledoit & Wolf 2004, J Multivar Anal 88:365-411 and Marrelec et al. 2006, "
     "NeuroImage 32:228-237",
     "tangent": "Varoquaux et al. 2010, MICCAI, LNCS 6361:200-208",
+}
+
+_SNR = (
+    "depends on the signal-to-noise ratio: where a drug lowers BOLD amplitude, scanner "
+    "noise takes a larger share of the signal and raises it without any change in neural "
+    "dynamics (in the simulator's presets with a planted amplitude decrease, sample entropy "
+    "rose with t 4.3-4.5 and no planted change); read it beside dmn_alff and tSNR"
+)
+
+#: Network-level measures whose meaning depends on signal quality or on global
+#: signal regression, with the caveat the methods text and reports carry.
+MEASURE_CAVEATS: dict[str, str] = {
+    "dmn_sample_entropy": _SNR,
+    "dmn_lz_complexity": _SNR,
+    "dmn_gbc": "after global signal regression every region's mean connectivity is pushed "
+    "toward zero, so GBC is not comparable between cleanings with and without GSR "
+    "(Murphy & Fox 2017, NeuroImage 154:169-173)",
+    "dmn_anticorrelation": "negative DMN correlations are partly produced by global signal "
+    "regression (Murphy et al. 2009, NeuroImage 44:893-905); compare with the analysis "
+    "without GSR",
+    "dmn_alff": "in the image's signal units, which depend on scanner and scaling; fALFF and "
+    "the z forms are comparable across sessions",
 }

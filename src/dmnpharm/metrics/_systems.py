@@ -149,6 +149,10 @@ def global_brain_connectivity(matrix: npt.ArrayLike) -> _Matrix:
 
     Notes
     -----
+    After global signal regression every region's mean connectivity is pushed
+    toward zero (Murphy & Fox 2017, NeuroImage 154:169-173), so GBC is not
+    comparable between cleanings with and without GSR.
+
     Cole MW, Pathak S, Schneider W (2010) Identifying the brain's most globally
     connected regions. NeuroImage 49:3132-3148.
     """

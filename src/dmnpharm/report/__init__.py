@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     )
     from dmnpharm.report._forest import forest_figure, write_comparison
     from dmnpharm.report._html import ReportContent, Section, render_report, write_report
-    from dmnpharm.report._methods import references_sentence
+    from dmnpharm.report._methods import caveats_sentence, references_sentence
     from dmnpharm.report._nulls import max_null_figure, null_figure, null_section
     from dmnpharm.report._power import PowerOutputs, write_power
     from dmnpharm.report._stats_report import build_stats_report, stats_methods_paragraph
@@ -29,6 +29,7 @@ __all__ = [
     "build_report",
     "build_stats_report",
     "catalog_section",
+    "caveats_sentence",
     "connectome_figure",
     "covariate_figure",
     "figure_uri",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dmnpharm.metrics import ESTIMATOR_REFERENCES, MEASURE_REFERENCES
+from dmnpharm.metrics import ESTIMATOR_REFERENCES, MEASURE_CAVEATS, MEASURE_REFERENCES
 
-__all__ = ["references_sentence"]
+__all__ = ["caveats_sentence", "references_sentence"]
 
 
 def _join(names: Sequence[str]) -> str:
@@ -57,3 +57,32 @@ def references_sentence(measures: Sequence[str], estimator: str | None = None) -
             "(no single source)."
         )
     return text
+
+
+def caveats_sentence(measures: Sequence[str]) -> str:
+    """Say, for each reported measure whose meaning depends on SNR or GSR, what to keep in mind.
+
+    Parameters
+    ----------
+    measures : sequence of str
+        The measures reported (keys of :data:`dmnpharm.metrics.MEASURE_CAVEATS`
+        get a caveat; others none).
+
+    Returns
+    -------
+    str
+        ``"Caveats: ..."``, or "" when no reported measure has one.
+
+    Examples
+    --------
+    >>> caveats_sentence(["dmn_within_fc"])
+    ''
+    >>> caveats_sentence(["dmn_gbc"])[:20]
+    'Caveats: dmn_gbc: af'
+    """
+    notes = [
+        f"{m}: {MEASURE_CAVEATS[m]}"
+        for m in dict.fromkeys(str(m) for m in measures)
+        if m in MEASURE_CAVEATS
+    ]
+    return f"Caveats: {'; '.join(notes)}." if notes else ""

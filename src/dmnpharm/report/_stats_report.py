@@ -12,6 +12,7 @@ import pandas as pd
 from dmnpharm.report import (
     ReportContent,
     Section,
+    caveats_sentence,
     covariate_figure,
     group_values_figure,
     null_section,
@@ -119,7 +120,7 @@ def stats_methods_paragraph(
     if software:
         text.append(f"Software: {software}")
     paragraph = ". ".join(part.rstrip(". ") for part in text) + "."
-    cited = references_sentence(measures)
+    cited = " ".join(t for t in (references_sentence(measures), caveats_sentence(measures)) if t)
     return f"{paragraph} {cited}" if cited else paragraph
 
 

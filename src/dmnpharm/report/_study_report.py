@@ -15,6 +15,7 @@ from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES
 from dmnpharm.report import (
     ReportContent,
     Section,
+    caveats_sentence,
     connectome_figure,
     figure_uri,
     matrix_figure,
@@ -93,7 +94,7 @@ def methods_paragraph(
         f"({inference.confidence:.0%}) are parametric (Student t, n - 1 degrees of freedom). "
         f"Software: numpy {versions.get('numpy')}, scipy {versions.get('scipy')}, pandas "
         f"{versions.get('pandas')}, nilearn {versions.get('nilearn')}. "
-        f"{references_sentence(tested, config.estimator)}"
+        f"{references_sentence(tested, config.estimator)} {caveats_sentence(tested)}"
     ).rstrip()
 
 
