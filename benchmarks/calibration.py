@@ -22,6 +22,10 @@ Designs (more are added as the models are):
   patients with 2.5 times the SD, 3 measures, 999 permutations; OLS t with
   permutations (``variance_groups="off"``) against the default G statistic
   with sign flips.
+* ``normalization-*``: single-arm normalization (20 patients 1.5 SD from the
+  controls, nobody changing), with 10 or 400 controls, and with patients
+  enrolled only on an extreme baseline (regression to the mean: the single-arm
+  test cannot be calibrated there, and says so).
 
 Run from the repository root::
 
@@ -43,7 +47,7 @@ import pandas as pd
 from scipy import stats as sps
 from statsmodels.regression.mixed_linear_model import MixedLM
 
-from dmnpharm.stats import ModelSpec, analyse, mixed_model, paired_test
+from dmnpharm.stats import ModelSpec, analyse, mixed_model, normalization, paired_test
 
 SPEC = ModelSpec(within="condition", contrast=("drug", "placebo"))
 
@@ -123,6 +127,36 @@ def _between(rng: np.random.Generator, variance_groups: str) -> tuple[np.ndarray
     return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
 
 
+def _normalization(
+    rng: np.random.Generator, n_controls: int, select: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """20 patients 1.5 SD from controls, nobody changing; optionally selected on baseline."""
+    rows, k = [], 0
+    while k < 20 + n_controls:
+        patient = k < 20
+        trait = rng.normal(size=3) + (1.5 if patient else 0.0)
+        pre, post = trait + rng.normal(0, 0.7, 3), trait + rng.normal(0, 0.7, 3)
+        if select and patient and pre[0] < 2.0:
+            continue  # enrolled only when the baseline is extreme: regression to the mean
+        group = "patient" if patient else "control"
+        for when, values in (("pre", pre), ("post", post)):
+            rows += [
+                {
+                    "participant_id": f"s{k}",
+                    "group": group,
+                    "time": when,
+                    "measure": f"m{m}",
+                    "value": values[m],
+                }
+                for m in range(3)
+            ]
+        k += 1
+    spec = ModelSpec(within="time", contrast=("post", "pre"))
+    seed = int(rng.integers(2**31))
+    res = normalization(pd.DataFrame(rows), spec, "patient", "control", 999, seed).results
+    return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
+
+
 DESIGNS: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]] = {
     "mixed-wald": mixed_wald,
     "mixed-satterthwaite": mixed_satterthwaite,
@@ -130,6 +164,9 @@ DESIGNS: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]
     "paired-exact": lambda rng: _paired(rng, 8),
     "between-unequal-ols": lambda rng: _between(rng, "off"),
     "between-unequal-g": lambda rng: _between(rng, "auto"),
+    "normalization-10-controls": lambda rng: _normalization(rng, 10, False),
+    "normalization-400-controls": lambda rng: _normalization(rng, 400, False),
+    "normalization-selected-baseline": lambda rng: _normalization(rng, 10, True),
 }
 
 

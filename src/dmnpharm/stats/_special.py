@@ -17,6 +17,7 @@ step-down adjustment over measures.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -32,16 +33,54 @@ from dmnpharm.stats._model_parts import (
     EXTRA_COLUMNS,
     ModelSpec,
     StatsResult,
-    _flip_null,
     _named_null,
     _need_column,
     _need_level,
     _subject_column,
     _wide,
 )
-from dmnpharm.stats._paired import RESULT_COLUMNS, sign_flip_test
+from dmnpharm.stats._normalization import distance_change, swap_test
+from dmnpharm.stats._null import PermutationNull
+from dmnpharm.stats._paired import RESULT_COLUMNS
 
 __all__ = ["normalization"]
+
+
+def _single_arm(
+    wide: dict[str, pd.DataFrame],
+    groups: pd.Series,
+    after: str,
+    before: str,
+    labels: tuple[str, str],
+    seed: int,
+    n_permutations: int,
+) -> tuple[dict[str, Any], PermutationNull, int]:
+    """Patients' mean distance change, tested with the reference inside the null."""
+    patient, control = labels
+    subjects = wide[after].index
+    kind = groups.loc[subjects].to_numpy()
+    is_control, is_patient = kind == control, kind == patient
+    b, a = wide[before].to_numpy(), wide[after].to_numpy()
+    estimate, spread, p, p_fwer, used, null = swap_test(
+        b, a, is_control, is_patient, n_permutations, seed
+    )
+    change = distance_change(b, a, is_control, is_patient)
+    # A normal interval from the swap null's spread (its SD under "nobody changes").
+    rows: dict[str, Any] = {
+        "estimate": estimate,
+        "ci_low": estimate - 1.959964 * spread,
+        "ci_high": estimate + 1.959964 * spread,
+        "statistic": estimate / spread,
+        "df": np.nan,
+        "p_parametric": 2 * sps.norm.sf(np.abs(estimate / spread)),
+        "p_uncorrected": p,
+        "p_fwer": p_fwer,
+        "n": int(is_patient.sum()),
+        "effect_size": cohens_dz(change),
+        "effect_size_kind": "d_z",
+        "partial_eta2": np.nan,
+    }
+    return rows, replace(null, measures=tuple(str(m) for m in wide[after].columns)), used
 
 
 @fill_doc
@@ -130,21 +169,17 @@ def normalization(
         used = res.n_permutations
         scheme = f"patients freely exchangeable between {a} and {b}; {used} permutations"
     else:
-        sf = sign_flip_test(d, n_permutations, seed)
-        null = _flip_null(sf, measures)
-        rows = {
-            "contrast": label,
-            **{k: sf[k] for k in ("estimate", "ci_low", "ci_high", "statistic")},
-            "df": float(len(d) - 1),
-            **{k: sf[k] for k in ("p_parametric", "p_uncorrected", "p_fwer")},
-            "n": len(d),
-            "effect_size": cohens_dz(d),
-            "effect_size_kind": "d_z",
-            "partial_eta2": sf["statistic"] ** 2 / (sf["statistic"] ** 2 + len(d) - 1),
-        }
-        used = int(sf["n_permutations"][0])
-        exact = " (every flip, exact)" if sf["exact"][0] else ""
-        scheme = f"sign flips of per-patient distance changes; {used} flips{exact}"
+        rows, null, used = _single_arm(
+            wide, groups, after, before, (patient, control), seed, n_permutations
+        )
+        rows["contrast"] = label
+        scheme = (
+            f"the two time points of every {patient} and {control} swapped independently, "
+            f"the {control} reference re-estimated each time; {used} swaps. A single-arm "
+            "test: it cannot separate the drug from regression to the mean or retest "
+            f"effects (above all when {patient}s were selected on their baseline); only a "
+            "comparison of arms (--between arm) attributes normalization to the drug"
+        )
     out = pd.DataFrame({"measure": measures, **rows})
     out["p_fdr"] = sps.false_discovery_control(out["p_uncorrected"], method="bh")
     out["effect_size_dz"] = out["effect_size"] if rows["effect_size_kind"] == "d_z" else np.nan
