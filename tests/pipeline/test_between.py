@@ -15,6 +15,7 @@ from dmnpharm.config import between_model, paired_model
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_simulated_study
+from dmnpharm.stats import analyse
 
 MODEL = between_model("medication", ("ssri", "none"), covariates=("age",), block="site")
 CONFIG = AnalysisConfig(
@@ -37,17 +38,24 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_simulated_study(simulate_study(spec), tmp_path_factory.mktemp("c") / "study")
 
 
-def test_between_design_matches_ordinary_least_squares(cohort: Path, tmp_path: Path) -> None:
-    """Estimates and t equal statsmodels OLS of value ~ medication + age + site per measure.
+def test_between_design_matches_least_squares(cohort: Path, tmp_path: Path) -> None:
+    """Unequal groups get their own variances (G); with them off, statsmodels OLS.
 
-    The groups differ in size, so the default gives each its own variance (G);
-    with ``variance_groups="off"`` the model is OLS.
+    One analysis of the cohort: its default model is the G statistic (the SSRI and
+    unmedicated groups differ in size), said in model.txt; the same metrics under
+    ``variance_groups="off"`` give the estimates and t of statsmodels OLS of
+    value ~ medication + age + site per measure.
     """
-    config = CONFIG.replace(model=replace(MODEL, variance_groups="off"))
-    result = Study.from_folder(cohort).analyse(config, tmp_path / "out")
+    result = Study.from_folder(cohort).analyse(CONFIG, tmp_path / "out")
+    model = (tmp_path / "out" / "group" / "model.txt").read_text()
+    assert "Aspin-Welch" in model
+    assert "sign flips of Freedman-Lane residuals" in model
+    assert "site" in model
+    assert result.results["df"].between(1, result.results["n"].iloc[0]).all()
     participants = pd.read_csv(cohort / "participants.tsv", sep="\t")
     metrics = result.metrics
     assert set(metrics["participant_id"]) == set(participants["participant_id"])
+    ols = analyse(metrics, replace(MODEL, variance_groups="off"), 99).results.set_index("measure")
     for measure in ("dmn_within_fc", "dmn_salience_fc", "dmn_alff"):
         rows = metrics[metrics["measure"] == measure]
         values = rows.groupby("participant_id")["value"].mean().rename("value")
@@ -55,27 +63,15 @@ def test_between_design_matches_ordinary_least_squares(cohort: Path, tmp_path: P
         table = table[table["medication"].isin(["ssri", "none"])]
         table["ssri"] = (table["medication"] == "ssri").astype(float)
         fit = smf.ols("value ~ ssri + age + C(site)", data=table).fit()
-        ours = result.results.set_index("measure").loc[measure]
+        ours = ols.loc[measure]
         assert ours["estimate"] == pytest.approx(fit.params["ssri"], rel=1e-8, abs=1e-12)
         assert ours["statistic"] == pytest.approx(fit.tvalues["ssri"], rel=1e-6)
         assert ours["n"] == len(table)
     assert result.results["p_fwer"].between(0, 1).all()
     assert not (tmp_path / "out" / "group" / "paired_differences.tsv").exists()
-    model = (tmp_path / "out" / "group" / "model.txt").read_text()
-    assert "site" in model
     report = (tmp_path / "out" / "report.html").read_text()
     assert "medication" in report
     assert np.isfinite(result.results["estimate"]).all()
-
-
-def test_unequal_groups_get_their_own_variances_by_default(cohort: Path, tmp_path: Path) -> None:
-    """Unequal ssri and none groups: the G statistic (weighted estimate), said in model.txt."""
-    result = Study.from_folder(cohort).analyse(CONFIG, tmp_path / "out")
-    model = (tmp_path / "out" / "group" / "model.txt").read_text()
-    assert "Aspin-Welch" in model
-    assert "sign flips of Freedman-Lane residuals" in model
-    assert np.isfinite(result.results["statistic"]).all()
-    assert result.results["df"].between(1, result.results["n"].iloc[0]).all()
 
 
 def test_between_design_problems_are_named_before_any_work(cohort: Path, tmp_path: Path) -> None:
