@@ -25,7 +25,10 @@ Designs (more are added as the models are):
 * ``normalization-*``: single-arm normalization (20 patients 1.5 SD from the
   controls, nobody changing), with 10 or 400 controls, and with patients
   enrolled only on an extreme baseline (regression to the mean: the single-arm
-  test cannot be calibrated there, and says so).
+  test cannot be calibrated there, and says so); ``normalization-arms-selected``:
+  the same selection, patients in a drug and a placebo arm, compared.
+* ``group-x-time-sd{1,2,3}-{ols,g}``: arms of 7 and 5 subjects, the smaller
+  arm's change SD 1, 2 or 3 times the larger's, 3 measures; OLS t against G.
 
 Run from the repository root::
 
@@ -157,6 +160,72 @@ def _normalization(
     return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
 
 
+def _normalization_arms(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline-selected patients in two arms (10 drug, 10 placebo), 10 controls, no effect."""
+    rows, k = [], 0
+    while k < 30:
+        patient = k < 20
+        trait = rng.normal(size=3) + (1.5 if patient else 0.0)
+        pre, post = trait + rng.normal(0, 0.7, 3), trait + rng.normal(0, 0.7, 3)
+        if patient and pre[0] < 2.0:
+            continue
+        group = "patient" if patient else "control"
+        arm = ("drug" if k % 2 else "placebo") if patient else "none"
+        for when, values in (("pre", pre), ("post", post)):
+            rows += [
+                {
+                    "participant_id": f"s{k}",
+                    "group": group,
+                    "arm": arm,
+                    "time": when,
+                    "measure": f"m{m}",
+                    "value": values[m],
+                }
+                for m in range(3)
+            ]
+        k += 1
+    spec = ModelSpec(
+        within="time",
+        contrast=("post", "pre"),
+        between="arm",
+        between_contrast=("drug", "placebo"),
+    )
+    seed = int(rng.integers(2**31))
+    res = normalization(pd.DataFrame(rows), spec, "patient", "control", 999, seed).results
+    return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
+
+
+def _group_by_time(
+    rng: np.random.Generator, sd_ratio: float, variance_groups: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Arms of 7 and 5; the smaller arm's change SD times ``sd_ratio``; no interaction."""
+    rows = []
+    for s in range(12):
+        small = s >= 7
+        base = rng.normal(size=3)
+        change = rng.normal(size=3) * (sd_ratio if small else 1.0)
+        for when, values in (("pre", base), ("post", base + change)):
+            rows += [
+                {
+                    "participant_id": f"s{s:02d}",
+                    "arm": "b" if small else "a",
+                    "time": when,
+                    "measure": f"m{m}",
+                    "value": values[m],
+                }
+                for m in range(3)
+            ]
+    spec = ModelSpec(
+        within="time",
+        contrast=("post", "pre"),
+        between="arm",
+        between_contrast=("a", "b"),
+        variance_groups=variance_groups,
+    )
+    res = analyse(pd.DataFrame(rows), spec, 999, int(rng.integers(2**31))).results
+    return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
+
+
 DESIGNS: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]] = {
     "mixed-wald": mixed_wald,
     "mixed-satterthwaite": mixed_satterthwaite,
@@ -167,6 +236,13 @@ DESIGNS: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]
     "normalization-10-controls": lambda rng: _normalization(rng, 10, False),
     "normalization-400-controls": lambda rng: _normalization(rng, 400, False),
     "normalization-selected-baseline": lambda rng: _normalization(rng, 10, True),
+    "normalization-arms-selected": _normalization_arms,
+    "group-x-time-sd1-ols": lambda rng: _group_by_time(rng, 1.0, "off"),
+    "group-x-time-sd1-g": lambda rng: _group_by_time(rng, 1.0, "auto"),
+    "group-x-time-sd2-ols": lambda rng: _group_by_time(rng, 2.0, "off"),
+    "group-x-time-sd2-g": lambda rng: _group_by_time(rng, 2.0, "auto"),
+    "group-x-time-sd3-ols": lambda rng: _group_by_time(rng, 3.0, "off"),
+    "group-x-time-sd3-g": lambda rng: _group_by_time(rng, 3.0, "auto"),
 }
 
 
