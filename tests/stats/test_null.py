@@ -194,3 +194,22 @@ def test_normalization_and_mixed_model_nulls(rng: np.random.Generator) -> None:
         np.testing.assert_array_equal(p_unc, result.results["p_uncorrected"].to_numpy())
         np.testing.assert_array_equal(p_fwer, result.results["p_fwer"].to_numpy())
     assert mixed_model(table, spec).null is None
+
+
+def test_null_tally_counts_as_by_hand(rng: np.random.Generator) -> None:
+    """Streamed in two batches, the tally gives the p-values counted on the whole null."""
+    from dmnpharm.stats._null import NullTally
+
+    observed = np.array([2.0, -0.5, 1.0])
+    null = rng.normal(size=(99, 3))
+    tally = NullTally(observed, 99)
+    tally.add(0, null[:40])
+    tally.add(40, null[40:])
+    p, p_fwer, kept = tally.result()
+    expected = ((np.abs(null) >= np.abs(observed) * (1 - 1e-10)).sum(axis=0) + 1) / 100
+    np.testing.assert_array_equal(p, expected)
+    maxima = np.abs(null).max(axis=1)
+    expected_fwer = [((maxima >= abs(o) * (1 - 1e-10)).sum() + 1) / 100 for o in observed]
+    np.testing.assert_array_equal(p_fwer, expected_fwer)
+    assert kept.per_measure is not None
+    np.testing.assert_array_equal(kept.per_measure, null)

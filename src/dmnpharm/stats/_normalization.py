@@ -27,11 +27,10 @@ import numpy.typing as npt
 
 from dmnpharm.stats._glm import (
     Exchangeability,
-    _count_reaching,
     draw_permutations,
     permutation_count,
 )
-from dmnpharm.stats._null import NULL_MEASURE_LIMIT, TIE_RTOL, PermutationNull
+from dmnpharm.stats._null import NullTally, PermutationNull
 
 __all__ = ["distance_change", "swap_test"]
 
@@ -144,17 +143,9 @@ def swap_test(
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = np.where(spread > 0, observed / spread, 0.0)
-    threshold = np.abs(statistic) * (1 - TIE_RTOL)
-    count = np.zeros(k)
-    row_max = np.empty(count_swaps)
-    kept = np.empty((count_swaps, k)) if k <= NULL_MEASURE_LIMIT else None
+    tally = NullTally(statistic, count_swaps)
     for start, null in _null_batches(before, after, control, patient, signs):
         with np.errstate(divide="ignore", invalid="ignore"):
-            scaled = np.where(spread > 0, null / spread, 0.0)
-        if kept is not None:
-            kept[start : start + scaled.shape[0]] = scaled
-        count += (np.abs(scaled) >= threshold).sum(axis=0)
-        row_max[start : start + scaled.shape[0]] = np.abs(scaled).max(axis=1)
-    p = (count + 1) / (count_swaps + 1)
-    p_fwer = (_count_reaching(row_max, threshold) + 1) / (count_swaps + 1)
-    return observed, spread, p, p_fwer, count_swaps, PermutationNull("t", row_max, kept)
+            tally.add(start, np.where(spread > 0, null / spread, 0.0))
+    p, p_fwer, studentised = tally.result()
+    return observed, spread, p, p_fwer, count_swaps, studentised

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 
-__all__ = ["NULL_MEASURE_LIMIT", "PermutationNull"]
+__all__ = ["NULL_MEASURE_LIMIT", "NullTally", "PermutationNull"]
 
 Array = npt.NDArray[np.float64]
 
@@ -184,3 +184,47 @@ class PermutationNull:
             return float("inf")
         descending = np.sort(self.maximum)[::-1]
         return float(descending[min(allowed, b - 1)])
+
+
+class NullTally:
+    """Count, batch by batch, how often two-sided permuted statistics reach the observed.
+
+    The loop shared by tests that stream their null (sign flips of G, swapped
+    time points): per measure the count behind ``p_uncorrected``, per
+    permutation the largest ``|statistic|`` behind ``p_fwer``, and the
+    per-measure null itself when there are at most :data:`NULL_MEASURE_LIMIT`
+    measures.
+
+    Parameters
+    ----------
+    observed : numpy.ndarray
+        The observed statistic per measure (signed).
+    n_permutations : int
+        Permutations that will be added (the identity not among them).
+    """
+
+    def __init__(self, observed: npt.ArrayLike, n_permutations: int) -> None:
+        observed_ = np.asarray(observed, dtype=np.float64)
+        self.threshold = np.abs(observed_) * (1 - TIE_RTOL)
+        self.count = np.zeros(observed_.size)
+        self.row_max = np.empty(n_permutations)
+        fits = observed_.size <= NULL_MEASURE_LIMIT
+        self.kept = np.empty((n_permutations, observed_.size)) if fits else None
+
+    def add(self, start: int, null: npt.ArrayLike) -> None:
+        """Add permutations ``start ...`` (rows of ``null``, permutations x measures)."""
+        values = np.asarray(null, dtype=np.float64)
+        stop = start + values.shape[0]
+        if self.kept is not None:
+            self.kept[start:stop] = values
+        self.count += (np.abs(values) >= self.threshold).sum(axis=0)
+        self.row_max[start:stop] = np.abs(values).max(axis=1)
+
+    def result(self) -> tuple[Array, Array, PermutationNull]:
+        """Return ``p_uncorrected``, ``p_fwer`` (``(count + 1) / (B + 1)``) and the null."""
+        b = self.row_max.size
+        ordered = np.sort(self.row_max)
+        reaching = ordered.size - np.searchsorted(ordered, self.threshold, side="left")
+        p_fwer: Array = (reaching + 1) / (b + 1)
+        p: Array = (self.count + 1) / (b + 1)
+        return p, p_fwer, PermutationNull("t", self.row_max, self.kept)

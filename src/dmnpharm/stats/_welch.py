@@ -30,14 +30,8 @@ from scipy import stats as sps
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._defaults import N_PERMUTATIONS
-from dmnpharm.stats._glm import (
-    Exchangeability,
-    GlmResult,
-    _count_reaching,
-    draw_permutations,
-    permutation_count,
-)
-from dmnpharm.stats._null import NULL_MEASURE_LIMIT, TIE_RTOL, PermutationNull
+from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_count
+from dmnpharm.stats._null import NullTally
 
 __all__ = ["welch_glm"]
 
@@ -175,28 +169,21 @@ def welch_glm(
     signs = draw_permutations(flips, xx.shape[0], n_permutations, np.random.default_rng(seed))
     k = yy.shape[1]
     batch = max(1, _BATCH_BYTES // (8 * xx.shape[0] * k * max(1, xx.shape[1])))
-    threshold = np.abs(g_obs) * (1 - TIE_RTOL)
-    count = np.zeros(k)
-    row_max = np.empty(count_flips)
-    kept = np.empty((count_flips, k)) if k <= NULL_MEASURE_LIMIT else None
+    tally = NullTally(g_obs, count_flips)
     for start in range(0, count_flips, batch):
         chunk = signs[start : start + batch]
-        null = groups_.statistic(chunk[:, :, None] * resid_z[None], cc)[0]
-        if kept is not None:
-            kept[start : start + null.shape[0]] = null
-        count += (np.abs(null) >= threshold).sum(axis=0)
-        row_max[start : start + null.shape[0]] = np.abs(null).max(axis=1)
-    p_fwer = (_count_reaching(row_max, threshold) + 1) / (count_flips + 1)
+        tally.add(start, groups_.statistic(chunk[:, :, None] * resid_z[None], cc)[0])
+    p_uncorrected, p_fwer, null = tally.result()
     return GlmResult(
         estimate=estimate,
         se=np.sqrt(variance),
         statistic=g_obs,
         df=(1.0, df),  # type: ignore[arg-type]  # per measure
         p_parametric=np.asarray(2 * sps.t.sf(np.abs(g_obs), df), dtype=np.float64),
-        p_uncorrected=(count + 1) / (count_flips + 1),
+        p_uncorrected=p_uncorrected,
         p_fwer=p_fwer,
         partial_eta2=g_obs**2 / (g_obs**2 + df),
         n_permutations=count_flips,
         exact=exact,
-        null=PermutationNull("t", row_max, kept, tie_rtol=TIE_RTOL),
+        null=null,
     )
