@@ -188,7 +188,9 @@ def _qc_section(
             "as a covariate (its within-subject change, uncentred, so the estimate is the "
             "change at equal motion; group/results_motion_adjusted.tsv). An effect that "
             "shrinks there may be partly motion; the adjustment assumes a linear motion "
-            "effect and is a check, not the primary test."
+            "effect and is a check, not the primary test. When the drug changed every "
+            "subject's motion the same way, 'equal motion' lies outside the data and the "
+            "adjusted intervals widen accordingly: it is an extrapolation."
         )
     if qc_fc:
         summary = ", ".join(f"{k.replace('_', ' ')} {float(v):.3g}" for k, v in qc_fc.items())
