@@ -148,6 +148,9 @@ def test_arm_by_time_interaction_matches_welch_on_changes(
         incomplete="drop",
     )
     result = analyse(network, spec, n_permutations=2000, seed=0).results.set_index("measure")
+    pooled_spec = replace(spec, variance_groups="off")
+    pooled_result = analyse(network, pooled_spec, n_permutations=200, seed=0).results
+    pooled_result = pooled_result.set_index("measure")
     assert result["n"].eq(37).all()
     wide = network.pivot_table(
         index=["participant_id", "arm"], columns=["measure", "condition"], values="value"
@@ -157,7 +160,11 @@ def test_arm_by_time_interaction_matches_welch_on_changes(
         med = change.xs("medication", level="arm")
         pla = change.xs("placebo", level="arm")
         assert result.loc[measure, "estimate"] == pytest.approx(med.mean() - pla.mean())
+        # arms of 23 and 14: the default variance groups give the Welch statistic
+        welch = sps.ttest_ind(med, pla, equal_var=False)
+        assert result.loc[measure, "statistic"] == pytest.approx(welch.statistic, rel=1e-6)
+        assert result.loc[measure, "p_parametric"] == pytest.approx(welch.pvalue, rel=1e-6)
         pooled = sps.ttest_ind(med, pla, equal_var=True)
-        assert abs(result.loc[measure, "statistic"]) == pytest.approx(
-            abs(pooled.statistic), rel=1e-6
+        assert pooled_result.loc[measure, "statistic"] == pytest.approx(
+            pooled.statistic, rel=1e-6
         )
