@@ -165,6 +165,4 @@ def test_arm_by_time_interaction_matches_welch_on_changes(
         assert result.loc[measure, "statistic"] == pytest.approx(welch.statistic, rel=1e-6)
         assert result.loc[measure, "p_parametric"] == pytest.approx(welch.pvalue, rel=1e-6)
         pooled = sps.ttest_ind(med, pla, equal_var=True)
-        assert pooled_result.loc[measure, "statistic"] == pytest.approx(
-            pooled.statistic, rel=1e-6
-        )
+        assert pooled_result.loc[measure, "statistic"] == pytest.approx(pooled.statistic, rel=1e-6)
