@@ -226,6 +226,139 @@ def _group_by_time(
     return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
 
 
+def _mixed_interaction(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Arm x condition in the mixed model: arms of 7 and 5, two missing sessions, 3 measures."""
+    rows = []
+    for s in range(12):
+        arm = "a" if s < 7 else "b"
+        intercept = rng.normal(size=3)
+        for condition in ("placebo", "drug"):
+            if condition == "drug" and s in (3, 9):
+                continue
+            values = intercept + rng.normal(0, 0.7, 3) + (0.4 if condition == "drug" else 0.0)
+            rows += [
+                {
+                    "participant_id": f"sub-{s:02d}",
+                    "arm": arm,
+                    "condition": condition,
+                    "measure": f"m{m}",
+                    "value": values[m],
+                }
+                for m in range(3)
+            ]
+    spec = ModelSpec(
+        within="condition",
+        contrast=("drug", "placebo"),
+        between="arm",
+        between_contrast=("a", "b"),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = mixed_model(pd.DataFrame(rows), spec).results
+    return res["p_parametric"].to_numpy(), res["p_fwer"].to_numpy()
+
+
+def _motion_crossover(
+    rng: np.random.Generator, levels: tuple[str, ...], adjust: bool, effect: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """16 subjects; the drug raises motion, motion lowers the measures; no drug effect.
+
+    Per run, mean FD is log-normal (subject level times run noise) and 40 %
+    higher under the drug; each measure falls by 3 per mm. Run noise is
+    skewed (centred gamma), so the values are skewed while the paired
+    differences stay symmetric under the null. ``effect`` is added to every
+    non-placebo level's first measure (for power).
+    """
+    rows = []
+    for s in range(16):
+        trait = rng.normal(size=3)
+        fd_subject = 0.15 * np.exp(rng.normal(0, 0.4))
+        for level in levels:
+            fd = fd_subject * np.exp(rng.normal(0, 0.25)) * (1.4 if level != "placebo" else 1.0)
+            noise = (rng.gamma(2.0, 1.0, 3) - 2.0) / np.sqrt(2.0) * 0.5
+            values = trait - 3.0 * fd + noise
+            if level != "placebo":
+                values[0] += effect
+            rows += [
+                {
+                    "participant_id": f"sub-{s:02d}",
+                    "condition": level,
+                    "mean_fd": fd,
+                    "measure": f"m{m}",
+                    "value": values[m],
+                }
+                for m in range(3)
+            ]
+    contrast = ("drug", "placebo") if len(levels) == 2 else None
+    spec = ModelSpec(
+        within="condition",
+        contrast=contrast,
+        run_covariates=("mean_fd",) if adjust else (),
+    )
+    res = analyse(pd.DataFrame(rows), spec, 999, int(rng.integers(2**31))).results
+    return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
+
+
+def _between_sites(
+    rng: np.random.Generator, shape: str, effect: float = 0.0, sd_ratio: float = 2.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """24 controls and 8 patients (``sd_ratio`` x SD), age, 3 unequal sites, 3 measures.
+
+    ``shape`` ``lognormal``: log-normal errors with sigma 0.5 (skewness 1.75),
+    standardised; otherwise normal.
+    """
+    patient = np.arange(32) < 8
+    site = np.where(np.arange(32) % 6 == 0, "s3", np.where(np.arange(32) % 3 == 0, "s2", "s1"))
+    age = rng.uniform(20, 60, 32)
+    if shape == "lognormal":
+        sigma2 = 0.25
+        noise = np.exp(rng.normal(0, np.sqrt(sigma2), (32, 3))) - np.exp(sigma2 / 2)
+        noise /= np.sqrt((np.exp(sigma2) - 1) * np.exp(sigma2))
+    else:
+        noise = rng.normal(size=(32, 3))
+    site_shift = {"s1": 0.0, "s2": 0.5, "s3": -0.4}
+    values = noise * np.where(patient, sd_ratio, 1.0)[:, None] + 0.02 * (age[:, None] - 40)
+    values += np.array([site_shift[v] for v in site])[:, None]
+    values[:, 0] += effect * patient
+    rows = [
+        {
+            "participant_id": f"sub-{s:02d}",
+            "group": "patient" if patient[s] else "control",
+            "site": site[s],
+            "age": age[s],
+            "measure": f"m{m}",
+            "value": values[s, m],
+        }
+        for s in range(32)
+        for m in range(3)
+    ]
+    spec = ModelSpec(
+        between="group",
+        between_contrast=("patient", "control"),
+        covariates=("age",),
+        block="site",
+    )
+    res = analyse(pd.DataFrame(rows), spec, 999, int(rng.integers(2**31))).results
+    return res["p_uncorrected"].to_numpy(), res["p_fwer"].to_numpy()
+
+
+def _power_paired(rng: np.random.Generator, n: int, d_z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Plant a paired effect of ``d_z`` on the first of 6 correlated normal measures."""
+    measures = 6
+    corr = np.full((measures, measures), 0.5) + 0.5 * np.eye(measures)
+    diff = rng.normal(size=(n, measures)) @ np.linalg.cholesky(corr).T
+    diff[:, 0] += d_z
+    rows = [
+        {"participant_id": f"sub-{s}", "condition": c, "measure": f"m{m}", "value": v}
+        for s in range(n)
+        for m in range(measures)
+        for c, v in (("drug", diff[s, m]), ("placebo", 0.0))
+    ]
+    seed = int(rng.integers(2**31))
+    res = paired_test(pd.DataFrame(rows), ("drug", "placebo"), n_permutations=1000, seed=seed)
+    return res["p_uncorrected"].to_numpy()[:1], res["p_fwer"].to_numpy()[:1]
+
+
 DESIGNS: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]] = {
     "mixed-wald": mixed_wald,
     "mixed-satterthwaite": mixed_satterthwaite,
@@ -243,6 +376,25 @@ DESIGNS: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]
     "group-x-time-sd2-g": lambda rng: _group_by_time(rng, 2.0, "auto"),
     "group-x-time-sd3-ols": lambda rng: _group_by_time(rng, 3.0, "off"),
     "group-x-time-sd3-g": lambda rng: _group_by_time(rng, 3.0, "auto"),
+    "mixed-interaction": _mixed_interaction,
+    "paired-motion-unadjusted": lambda rng: _motion_crossover(rng, ("placebo", "drug"), False),
+    "paired-motion-adjusted": lambda rng: _motion_crossover(rng, ("placebo", "drug"), True),
+    "repeated-motion-adjusted": lambda rng: _motion_crossover(
+        rng, ("placebo", "low", "high"), True
+    ),
+    "between-sites-normal": lambda rng: _between_sites(rng, "normal"),
+    "between-sites-lognormal": lambda rng: _between_sites(rng, "lognormal"),
+    "between-sites-lognormal-equal-sd": lambda rng: _between_sites(rng, "lognormal", 0.0, 1.0),
+}
+
+#: Designs with a planted effect: the rate is power (first measure only).
+POWER: dict[str, Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]] = {
+    "power-paired-n24-dz0.5": lambda rng: _power_paired(rng, 24, 0.5),
+    "power-paired-n24-dz0.8": lambda rng: _power_paired(rng, 24, 0.8),
+    "power-paired-motion-adjusted-0.5": lambda rng: _motion_crossover(
+        rng, ("placebo", "drug"), True, 0.5
+    ),
+    "power-between-sites-1.5": lambda rng: _between_sites(rng, "normal", 1.5),
 }
 
 
@@ -252,7 +404,9 @@ def calibrate(name: str, studies: int, alpha: float, seed: int) -> dict[str, obj
     start = time.perf_counter()
     fpr, fwer = [], []
     for _ in range(studies):
-        p, p_fwer = DESIGNS[name](rng)
+        p, p_fwer = {**DESIGNS, **POWER}[name](rng)
+        if name in POWER:
+            p, p_fwer = p[:1], p_fwer[:1]
         fpr.append(np.mean(p < alpha))
         fwer.append(bool(np.any(p_fwer < alpha)))
     se = float(np.sqrt(alpha * (1 - alpha) / studies))
@@ -272,7 +426,7 @@ def main() -> int:
     parser.add_argument("--studies", type=int, default=1000)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--designs", nargs="*", default=list(DESIGNS), choices=list(DESIGNS))
+    parser.add_argument("--designs", nargs="*", default=list(DESIGNS), choices=[*DESIGNS, *POWER])
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args()
     table = pd.DataFrame(

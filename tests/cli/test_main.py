@@ -56,20 +56,27 @@ def test_demo_without_effect_detects_nothing(tmp_path: Path) -> None:
     assert (results["statistic"].abs() < 4.5).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18: the demo's estimate (-0.140 under the default band-pass, -0.134 with "
-    "--strategy none) lies outside 3 SE of the planted change of -0.10",
-)
 def test_demo_estimate_covers_the_planted_change(default_demo: tuple[Path, str]) -> None:
-    """The default demo's within-DMN estimate lies within 3 standard errors of the truth."""
+    """The default demo's within-DMN estimate lies within 3 standard errors of the truth.
+
+    The truth is what the simulator planted in this study's runs (with minus
+    without effects, averaged over subjects); a calibrated pipeline misses it
+    by more than 3 SE in about 1 study in 370. Coverage over 200 seeds is
+    measured by ``benchmarks/coverage.py`` (docs/simulation.md).
+    """
     out, _ = default_demo
-    truth = json.loads((out / "study" / "ground_truth.json").read_text())
-    (planted,) = [e["size"] for e in truth["planted_effects"] if e["measure"] == "within_fc"]
+    truth = pd.DataFrame(json.loads((out / "study" / "ground_truth.json").read_text())["runs"])
+    truth["planted"] = truth["within_fc_DMN"] - truth["within_fc_DMN_without_effects"]
+    means = truth.pivot_table(index="participant_id", columns="condition", values="planted")
+    planted = float((means["drug"] - means["placebo"]).mean())
+    assert planted == pytest.approx(-0.10, abs=0.01)  # every drug run at full exposure
     results = pd.read_csv(out / "group" / "results.tsv", sep="\t").set_index("measure")
     within = results.loc["dmn_within_fc"]
     se = (within["ci_high"] - within["ci_low"]) / (2 * 2.069)  # t(0.975, 23) = 2.069
     assert abs(within["estimate"] - planted) < 3 * se
+    assert within["p_fwer"] < 0.05  # the demo finds its planted effect
+    html = (out / "report.html").read_text()
+    assert "in SE</th>" in html
 
 
 def test_simulate_then_run(tmp_path: Path) -> None:

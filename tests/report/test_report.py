@@ -65,6 +65,7 @@ def test_report_is_self_contained() -> None:
                 "contrast": "drug-placebo",
                 "value": -0.1,
                 "estimate": -0.09,
+                "miss_se": 0.5,
                 "covered": True,
             }
         ],

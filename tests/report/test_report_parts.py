@@ -147,3 +147,36 @@ def test_results_table_names_the_effect_size(kind: str | None, header: str, cell
     assert "maximum F over measures" in html
     assert "sign flips.." not in html
     assert "Each measure by condition" not in html  # no figures, no empty heading
+
+
+def test_planted_value_is_the_effect_part_and_the_miss_is_in_standard_errors() -> None:
+    """Planted = mean over subjects of (with - without effects); miss = (est - planted) / SE."""
+    from dmnpharm.report._study_report import _ground_truth_rows
+
+    runs = []
+    for s, (state_p, state_d) in enumerate([(0.30, 0.42), (0.25, 0.20), (0.35, 0.33)]):
+        # placebo carries no effect; the drug run carries -0.10 on top of its session state
+        runs.append(
+            {
+                "participant_id": f"s{s}",
+                "condition": "placebo",
+                "within_fc_DMN": state_p,
+                "within_fc_DMN_without_effects": state_p,
+            }
+        )
+        runs.append(
+            {
+                "participant_id": f"s{s}",
+                "condition": "drug",
+                "within_fc_DMN": state_d - 0.10,
+                "within_fc_DMN_without_effects": state_d,
+            }
+        )
+    results = pd.DataFrame(
+        [{"measure": "dmn_within_fc", "estimate": -0.04, "ci_low": -0.2, "ci_high": 0.12, "df": 2}]
+    )
+    (row,) = _ground_truth_rows({"runs": runs}, results, ("drug", "placebo"))
+    assert row["value"] == pytest.approx(-0.10)  # not the states' -0.0833
+    se = 0.32 / (2 * 4.302652729911275)  # t(0.975, 2)
+    assert row["miss_se"] == pytest.approx(0.06 / se)
+    assert row["covered"]

@@ -25,6 +25,7 @@ from dmnpharm.simulate import (
 )
 from dmnpharm.simulate._batch import _fisher_mean, _layout
 from dmnpharm.simulate._model import mean_fisher_z, solve_mean_atanh, solve_within
+from dmnpharm.simulate._structure import LocalStructure
 
 ATLAS = load_atlas("seitzman300")
 
@@ -61,19 +62,29 @@ def test_batch_measure_equals_metrics_definition(rng: np.random.Generator) -> No
 
 
 def test_vectorised_solver_matches_scalar_solver(rng: np.random.Generator) -> None:
-    """solve_mean_atanh finds the same source variance as the scalar brentq solver."""
+    """solve_mean_atanh finds the same source variance as the scalar brentq solver.
+
+    With a local (subsystem and distance) signal too, whose correlation enters
+    the pairs' offsets in the batch as it enters mean_fisher_z.
+    """
     n = 12
     column = np.zeros(n, dtype=np.intp)
     a = rng.uniform(0.3, 0.6, n)
     b = rng.uniform(0.1, 0.3, n)
-    model = RunModel(column, a, b, 1 - a**2 - b**2, np.ones(n), np.eye(1), 0.3)
+    local = np.full(n, 0.3)
+    groups = np.repeat([0, 1, 2], 4)
+    corr = 0.5 * np.exp(-np.abs(np.subtract.outer(np.arange(n), np.arange(n))) / 3.0)
+    corr += 0.5 * (groups[:, None] == groups[None, :])
+    structure = LocalStructure(corr, np.linalg.cholesky(corr), groups)
+    noise = 1 - a**2 - b**2 - local**2
+    model = RunModel(column, a, b, noise, np.ones(n), np.eye(1), 0.3, local, structure)
     idx = np.arange(n)
     target = mean_fisher_z(model, idx, idx) - 0.05
     expected = solve_within(model, 0, target, "test").sources[0, 0]
     sd = model.region_sd()
     i, j = np.triu_indices(n, k=1)
     slope = (a / sd)[i] * (a / sd)[j]
-    offset = (b / sd)[i] * (b / sd)[j]
+    offset = (b / sd)[i] * (b / sd)[j] + (local / sd)[i] * (local / sd)[j] * corr[i, j]
     found = solve_mean_atanh(
         slope[None],
         offset[None],

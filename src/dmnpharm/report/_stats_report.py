@@ -94,7 +94,14 @@ def stats_methods_paragraph(
             "adjustment and the false discovery rate by Benjamini-Hochberg"
         )
     else:
-        if method == "permutation" and not _simple_paired(spec):
+        if "ter Braak" in result.summary:
+            text.append(
+                "With one error variance per group the sign flips used the full model's "
+                "residuals (ter Braak 1992), which keep each subject in its variance group; "
+                "residuals of the nuisance-only model were liberal with small unequal groups "
+                "(docs/calibration.md)"
+            )
+        elif method == "permutation" and not _simple_paired(spec):
             text.append(
                 "Permutations followed Freedman and Lane (1983), permuting the residuals "
                 "of the nuisance-only model (Winkler et al. 2014, NeuroImage 92:381-397)"

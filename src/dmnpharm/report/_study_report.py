@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.catalog import Comparison
@@ -113,28 +115,47 @@ def _gsr_text(config: AnalysisConfig) -> str:
 _TRUTH_KEYS = {"dmn_within_fc": "within_fc_DMN", "dmn_salience_fc": "between_fc_DMN_SN"}
 
 
+def _standard_error(row: Mapping[Any, Any]) -> float:
+    """Return the SE behind a result row's t-based 95 % CI (NaN when it has none)."""
+    df = pd.to_numeric(pd.Series([row.get("df")]), errors="coerce").iloc[0]
+    width = float(row["ci_high"]) - float(row["ci_low"])
+    if not (np.isfinite(df) and df > 0 and np.isfinite(width)):
+        return float("nan")
+    return width / (2 * float(sps.t.ppf(0.975, df)))
+
+
 def _ground_truth_rows(
     truth: dict[str, Any], results: pd.DataFrame, contrast: tuple[str, str]
 ) -> list[dict[str, Any]]:
-    """Planted contrast per measure: the mean over subjects of the population values."""
+    """Planted contrast per measure, the estimate, and the miss in standard errors.
+
+    The planted value is what the simulator put in: per run, the population
+    value with effects minus the same run without them, averaged over subjects
+    as the contrast. Session-to-session states are not part of it; like
+    scanner noise they are sampling error, which the confidence interval
+    covers.
+    """
     runs = pd.DataFrame(truth.get("runs", []))
     if runs.empty or "condition" not in runs:
         return []
     rows = []
     for r in results.to_dict(orient="records"):
         key = _TRUTH_KEYS.get(str(r["measure"]))
-        if key is None or key not in runs:
+        if key is None or f"{key}_without_effects" not in runs:
             continue
-        means = runs.pivot_table(index="participant_id", columns="condition", values=key)
+        planted = runs.assign(_planted=runs[key] - runs[f"{key}_without_effects"])
+        means = planted.pivot_table(index="participant_id", columns="condition", values="_planted")
         if not set(contrast) <= set(means.columns):
             continue
         value = float((means[contrast[0]] - means[contrast[1]]).mean())
+        se = _standard_error(r)
         rows.append(
             {
                 "measure": r["measure"],
                 "contrast": f"{contrast[0]}-{contrast[1]}",
                 "value": value,
                 "estimate": float(r["estimate"]),
+                "miss_se": (float(r["estimate"]) - value) / se if se > 0 else float("nan"),
                 "covered": bool(r["ci_low"] <= value <= r["ci_high"]),
             }
         )

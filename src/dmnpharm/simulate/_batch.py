@@ -41,11 +41,13 @@ from dmnpharm.simulate._motion import (
 from dmnpharm.simulate._run_signals import drift_batch
 from dmnpharm.simulate._signals import bold_gain, bold_like_noise
 from dmnpharm.simulate._spec import Effect, SignalSpec, StudySpec
+from dmnpharm.simulate._structure import LocalStructure, local_structure
 from dmnpharm.simulate._study import (
     MAX_REDRAWS,
     SESSION_REDRAWS,
     _source_covariance,
     check_reachable,
+    session_network_scale,
 )
 
 __all__ = ["MeasureTarget", "simulate_measure_runs"]
@@ -101,6 +103,8 @@ class _Layout:
     column: npt.NDArray[np.intp]  # source (0..K-1) of each selected region
     sources: Array  # K x K base source covariance
     names: tuple[str, ...]
+    structure: LocalStructure  # local signal of the selected regions
+    local: float  # every region's loading on it
 
 
 def _layout(spec: StudySpec, target: MeasureTarget) -> _Layout:
@@ -120,7 +124,15 @@ def _layout(spec: StudySpec, target: MeasureTarget) -> _Layout:
             for k, n in enumerate(target.networks)
         ]
     )
-    return _Layout(column, full[np.ix_(keep, keep)], target.networks)
+    regions = np.concatenate([atlas.network_indices(n) for n in target.networks])
+    structure = local_structure(spec.signal.atlas, spec.signal.local_length_mm)
+    return _Layout(
+        column,
+        full[np.ix_(keep, keep)],
+        target.networks,
+        structure.restricted(regions),
+        spec.signal.local_loading,
+    )
 
 
 def _draw_designs(
@@ -152,16 +164,18 @@ def _pairs(
 class _Models:
     """Population parameters of a batch of runs over the selected regions."""
 
-    def __init__(self, a: Array, b: Array, noise: Array, thermal: Array, sources: Array) -> None:
+    def __init__(
+        self, a: Array, b: Array, noise: Array, thermal: Array, sources: Array, local: float
+    ) -> None:
         self.a, self.b, self.noise, self.thermal = a, b, noise, thermal
         self.amp = np.ones_like(a)
         self.sources = sources
+        self.local = local
 
     def region_sd(self, column: npt.NDArray[np.intp]) -> Array:
         s_kk = np.diagonal(self.sources, axis1=1, axis2=2)[:, column]
-        var = (
-            self.amp**2 * (self.a**2 * s_kk + self.b**2 + self.noise) + self.thermal[:, None] ** 2
-        )
+        shared = self.a**2 * s_kk + self.b**2 + self.local**2 + self.noise
+        var = self.amp**2 * shared + self.thermal[:, None] ** 2
         sd: Array = np.sqrt(var)
         return sd
 
@@ -183,6 +197,7 @@ def _apply_effects(
             models.b = models.b * (1.0 + effect.size * mult[:, None])
     sd = models.region_sd(layout.column)
     loading, glob = models.amp * models.a / sd, models.amp * models.b / sd
+    local = models.amp * models.local / sd
     for effect, mult in scaled:
         nets = (
             (effect.network, effect.other) if effect.measure == "between_fc" else (effect.network,)
@@ -197,6 +212,7 @@ def _apply_effects(
         i, j = _pairs(np.flatnonzero(layout.column == k), np.flatnonzero(layout.column == q))
         slope = loading[np.ix_(rows, i)] * loading[np.ix_(rows, j)]
         offset = glob[np.ix_(rows, i)] * glob[np.ix_(rows, j)]
+        offset += local[np.ix_(rows, i)] * local[np.ix_(rows, j)] * layout.structure.corr[i, j]
         s = models.sources[rows]
         current = s[:, k, q]
         start_z = np.arctanh(np.clip(slope * current[:, None] + offset, -0.999999, 0.999999))
@@ -273,6 +289,10 @@ def _signals(
     glob = bold_like_noise(rng, n_t, n_run, repetition_time).T
     data += (models.amp * models.a)[:, :, None] * sources[:, layout.column]
     data += (models.amp * models.b)[:, :, None] * glob[:, None, :]
+    factor = layout.structure.factor
+    components = bold_like_noise(rng, n_t, n_run * factor.shape[1], repetition_time)
+    local = np.matmul(factor, components.T.reshape(n_run, factor.shape[1], n_t))
+    data += (models.amp * models.local)[:, :, None] * local
     params = simulate_motion_batch(rng, n_t, repetition_time, fd_target)
     fd = framewise_displacement_batch(params)
     nuisance = motion_artifact_batch(rng, params, fd, n_reg, sig.motion_artifact)
@@ -300,12 +320,14 @@ def _models(
     thermal: Array,
 ) -> _Models:
     """Draw session loadings around ``centre`` and return the runs' models, without effects."""
-    a = np.clip(centre + rng.normal(0, sig.session_loading_sd, centre.shape), 0.05, 0.75)
-    noise = 1.0 - a**2 - b**2
+    scale = session_network_scale(rng, sig, (centre.shape[0], len(layout.names)))
+    a = centre * scale[:, layout.column] + rng.normal(0, sig.session_loading_sd, centre.shape)
+    a = np.clip(a, 0.05, 0.75)
+    noise = 1.0 - a**2 - b**2 - layout.local**2
     if noise.min() < NOISE_FLOOR:
         raise InputError("loadings leave too little region noise; lower the loadings")
     sources = np.repeat(layout.sources[None], a.shape[0], axis=0)
-    return _Models(a, b.copy(), noise, thermal, sources)
+    return _Models(a, b.copy(), noise, thermal, sources, layout.local)
 
 
 def _carrying_models(

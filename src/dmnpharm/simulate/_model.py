@@ -1,11 +1,13 @@
 """The population model of one run: loadings, source covariance, and exact targets.
 
-Region ``i`` of network ``k`` has BOLD signal ``m_i (a_i s_k + b_i g + sqrt(n_i) e_i)``
-plus white scanner noise of SD ``t``: ``s`` are network sources with covariance
-``S``, ``g`` the global signal, ``e_i`` region noise, ``m_i`` an amplitude factor.
-The population correlation of regions ``i`` (network ``k``) and ``j`` (network ``l``) is
-``m_i m_j (a_i a_j S_kl + b_i b_j) / (sd_i sd_j)`` with
-``sd_i^2 = m_i^2 (a_i^2 S_kk + b_i^2 + n_i) + t^2``. Network-level connectivity is the
+Region ``i`` of network ``k`` has BOLD signal
+``m_i (a_i s_k + b_i g + c_i u_i + sqrt(n_i) e_i)`` plus white scanner noise of SD
+``t``: ``s`` are network sources with covariance ``S``, ``g`` the global signal,
+``u`` the local signal whose correlation ``K`` follows subsystems and distance
+(:mod:`dmnpharm.simulate._structure`), ``e_i`` region noise, ``m_i`` an amplitude
+factor. The population correlation of regions ``i`` (network ``k``) and ``j``
+(network ``l``) is ``m_i m_j (a_i a_j S_kl + b_i b_j + c_i c_j K_ij) / (sd_i sd_j)``
+with ``sd_i^2 = m_i^2 (a_i^2 S_kk + b_i^2 + c_i^2 + n_i) + t^2``. Network-level connectivity is the
 mean Fisher z over region pairs, so targets set in Fisher z are met exactly by a
 one-dimensional root search on ``S_kk`` (within) or ``S_kl`` (between).
 """
@@ -20,6 +22,7 @@ from scipy.optimize import brentq
 
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
+from dmnpharm.simulate._structure import LocalStructure
 
 __all__ = [
     "NOISE_FLOOR",
@@ -61,6 +64,10 @@ class RunModel:
         Source covariance (networks x networks).
     thermal_sd : float
         White scanner noise SD.
+    local : numpy.ndarray
+        Per region: loading on the local (subsystem and distance) signal.
+    structure : LocalStructure
+        Correlation of the local signal between regions, and its factor.
     """
 
     column: npt.NDArray[np.intp]
@@ -70,6 +77,8 @@ class RunModel:
     amp: Array
     sources: Array
     thermal_sd: float
+    local: Array
+    structure: LocalStructure
 
     def region_sd(self) -> Array:
         """Return each region's population signal SD (BOLD and thermal noise).
@@ -80,7 +89,7 @@ class RunModel:
             One value per region.
         """
         s_kk = np.where(self.column >= 0, np.diag(self.sources)[np.maximum(self.column, 0)], 0.0)
-        bold = self.amp**2 * (self.a**2 * s_kk + self.b**2 + self.noise)
+        bold = self.amp**2 * (self.a**2 * s_kk + self.b**2 + self.local**2 + self.noise)
         sd: Array = np.sqrt(bold + self.thermal_sd**2)
         return sd
 
@@ -110,6 +119,8 @@ def mean_fisher_z(
     s_ab = np.where((ca[:, None] >= 0) & (cb[None, :] >= 0), s_ab, 0.0)
     cov = np.outer(model.amp[idx_a] * model.a[idx_a], model.amp[idx_b] * model.a[idx_b]) * s_ab
     cov += np.outer(model.amp[idx_a] * model.b[idx_a], model.amp[idx_b] * model.b[idx_b])
+    local_a, local_b = model.amp[idx_a] * model.local[idx_a], model.amp[idx_b] * model.local[idx_b]
+    cov += np.outer(local_a, local_b) * model.structure.corr[np.ix_(idx_a, idx_b)]
     rho = cov / np.outer(sd[idx_a], sd[idx_b])
     if np.array_equal(idx_a, idx_b):
         rho = rho[np.triu_indices(idx_a.size, k=1)]

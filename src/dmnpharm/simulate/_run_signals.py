@@ -82,6 +82,31 @@ def drift_batch(
     return drift
 
 
+@fill_doc
+def local_signal(
+    rng: np.random.Generator, factor: Array, n_volumes: int, repetition_time: float
+) -> Array:
+    """Draw the local signal: BOLD-like, unit variance, correlated across regions.
+
+    Parameters
+    ----------
+    %(rng)s
+    factor : numpy.ndarray
+        Regions x components, ``factor @ factor.T`` the regions' correlation
+        (:attr:`~dmnpharm.simulate._structure.LocalStructure.factor`).
+    %(n_volumes)s
+    %(repetition_time)s
+
+    Returns
+    -------
+    numpy.ndarray
+        Volumes x regions.
+    """
+    components = bold_like_noise(rng, n_volumes, factor.shape[1], repetition_time)
+    drawn: Array = components @ factor.T
+    return drawn
+
+
 def _drift(rng: np.random.Generator, n_volumes: int, n_signals: int, sd: float) -> Array:
     drift: Array = drift_batch(rng, 1, n_volumes, n_signals, sd)[0]
     return drift
@@ -115,7 +140,8 @@ def generate_run(
     glob = bold_like_noise(rng, n_t, 1, repetition_time)[:, 0]
     region_noise = bold_like_noise(rng, n_t, n_reg, repetition_time) * np.sqrt(model.noise)
     network = np.where(model.column >= 0, model.a, 0.0) * sources[:, np.maximum(model.column, 0)]
-    bold = model.amp * (network + np.outer(glob, model.b) + region_noise)
+    local = local_signal(rng, model.structure.factor, n_t, repetition_time) * model.local
+    bold = model.amp * (network + np.outer(glob, model.b) + local + region_noise)
     thermal = model.thermal_sd * rng.standard_normal((n_t, n_reg))
     params = simulate_motion(rng, n_t, repetition_time, mean_fd)
     fd = framewise_displacement(params)

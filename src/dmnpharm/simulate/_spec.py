@@ -170,6 +170,26 @@ class SignalSpec:
         Mean loading on the global signal.
     subject_loading_sd, session_loading_sd : float
         Between-subject and between-session SD of region loadings.
+    session_network_sd : float
+        Between-session SD of a factor (mean 1) that scales all of a
+        network's loadings in one session: state fluctuations (arousal,
+        attention) that move a subject's network connectivity from scan to
+        scan. It sets the test-retest noise of network-level FC, and with it
+        how large a planted change is in standardised units: the default
+        gives within-DMN FC a session-to-session SD of about 0.09 Fisher z,
+        so the paired difference has an SD of about 0.13, as in test-retest
+        studies of network-mean connectivity (Noble et al. 2019, NeuroImage
+        191:1-24, for edge-level reliability; see docs/simulation.md).
+        Only loadings change: each region's BOLD variance stays 1, so
+        amplitude measures do not move with it.
+    local_loading : float
+        Loading of every region on the local signal it shares with its
+        subsystem and its neighbours (:mod:`dmnpharm.simulate._structure`):
+        connectivity is stronger within subsystems and falls with distance.
+        0 gives networks without internal structure.
+    local_length_mm : float
+        Distance (mm) over which the distance part of the local signal's
+        correlation falls by a factor e.
     thermal_noise_sd : float
         White scanner noise added to the unit-variance BOLD signal; lower is a
         higher SNR.
@@ -191,6 +211,9 @@ class SignalSpec:
     global_loading: float = 0.25
     subject_loading_sd: float = 0.06
     session_loading_sd: float = 0.04
+    session_network_sd: float = 0.15
+    local_loading: float = 0.35
+    local_length_mm: float = 20.0
     thermal_noise_sd: float = 0.3
     drift_sd: float = 0.2
     mean_fd: float = 0.15
@@ -221,6 +244,16 @@ class SignalSpec:
                 raise InputError(f"{name} must be between 0 and 1; got {value!r}")
         for name in ("subject_loading_sd", "session_loading_sd", "thermal_noise_sd", "drift_sd"):
             _at_least(name, getattr(self, name), 0.0)
+        _at_least("session_network_sd", self.session_network_sd, 0.0)
+        _at_least("local_length_mm", self.local_length_mm, 0.0)
+        _finite("local_loading", self.local_loading)
+        if not 0 <= self.local_loading < 0.7:
+            raise InputError(f"local_loading must be in [0, 0.7); got {self.local_loading!r}")
+        if self.session_network_sd > 0.4:
+            raise InputError(
+                f"session_network_sd must be at most 0.4 (a network's loadings would often "
+                f"change sign or saturate); got {self.session_network_sd!r}"
+            )
         _at_least("mean_fd", self.mean_fd, 0.0, strict=True)
         _at_least("motion_artifact", self.motion_artifact, 0.0)
         for a, b, value in self.network_coupling:

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dmnpharm._utils import fill_doc
 from dmnpharm._version import __version__
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.exceptions import InputError
@@ -29,8 +30,15 @@ from dmnpharm.simulate._spec import (
     StudySpec,
     spec_to_dict,
 )
+from dmnpharm.simulate._structure import LocalStructure, local_structure
 
-__all__ = ["SimulatedRun", "SimulatedStudy", "check_reachable", "simulate_study"]
+__all__ = [
+    "SimulatedRun",
+    "SimulatedStudy",
+    "check_reachable",
+    "session_network_scale",
+    "simulate_study",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,6 +217,8 @@ def check_reachable(spec: StudySpec) -> None:
         sig.thermal_noise_sd,
         latent,
         "a typical run",
+        np.full(column.size, sig.local_loading),
+        local_structure(sig.atlas, sig.local_length_mm),
     )
     a = np.where(column >= 0, sig.network_loading, 0.0)
     try:
@@ -234,15 +244,25 @@ class _RunState:
     thermal: float
     latent: list[str]
     label: str
+    local: npt.NDArray[np.float64]
+    structure: LocalStructure
 
     def model(self, a: npt.NDArray[np.float64]) -> RunModel:
         """Return the run's model with network loadings ``a`` (BOLD variance 1)."""
-        noise = 1.0 - a**2 - self.b**2
+        noise = 1.0 - a**2 - self.b**2 - self.local**2
         if noise.min() < NOISE_FLOOR:
             raise InputError("loadings leave too little region noise; lower the loadings")
         n = a.size
         return RunModel(
-            self.column, a, self.b.copy(), noise, np.ones(n), self.sources.copy(), self.thermal
+            self.column,
+            a,
+            self.b.copy(),
+            noise,
+            np.ones(n),
+            self.sources.copy(),
+            self.thermal,
+            self.local,
+            self.structure,
         )
 
 
@@ -255,6 +275,31 @@ def _subject_loadings(
     a_subj = np.clip(mean_a + rng.normal(0, sig.subject_loading_sd, column.size), 0.05, 0.75)
     a_subj[column < 0] = 0.0
     return a_subj
+
+
+@fill_doc
+def session_network_scale(
+    rng: np.random.Generator, sig: SignalSpec, shape: tuple[int, ...]
+) -> npt.NDArray[np.float64]:
+    """Draw per-session network loading factors (mean 1, SD ``session_network_sd``).
+
+    Parameters
+    ----------
+    %(rng)s
+    sig : SignalSpec
+        The signal settings.
+    shape : tuple of int
+        Shape of the draw (e.g. runs x networks).
+
+    Returns
+    -------
+    numpy.ndarray
+        Factors clipped to [0.5, 1.5].
+    """
+    factor: npt.NDArray[np.float64] = np.clip(
+        rng.normal(1.0, sig.session_network_sd, size=shape), 0.5, 1.5
+    )
+    return factor
 
 
 def _carrying_model(
@@ -280,7 +325,10 @@ def _carrying_model(
         centre = a_subj if attempt <= SESSION_REDRAWS else None
         if centre is None:
             centre = _subject_loadings(rng, sig, state.column, len(state.latent))
-        a = np.clip(centre + rng.normal(0, sig.session_loading_sd, centre.size), 0.05, 0.75)
+        state_scale = session_network_scale(rng, sig, (len(state.latent),))
+        scale = np.where(state.column >= 0, state_scale[np.maximum(state.column, 0)], 1.0)
+        a = centre * scale + rng.normal(0, sig.session_loading_sd, centre.size)
+        a = np.clip(a, 0.05, 0.75)
         a[state.column < 0] = 0.0
         base = state.model(a)
         try:
@@ -315,6 +363,8 @@ def simulate_study(spec: StudySpec) -> SimulatedStudy:
     nets = np.asarray(atlas.networks)
     column = np.array([latent.index(n) if n != "NONE" else -1 for n in nets], dtype=np.intp)
     base_sources = _source_covariance(latent, sig.network_coupling)
+    structure = local_structure(sig.atlas, sig.local_length_mm)
+    local = np.full(column.size, sig.local_loading)
     rng = np.random.default_rng(spec.seed)
     participants, sessions = build_design(spec, rng)
     site_thermal = {
@@ -337,7 +387,9 @@ def simulate_study(spec: StudySpec) -> SimulatedStudy:
         label = f"{pid} {row['session_id']}"
         scaled = [(e, shift) for e in spec.response.patient_effects]
         scaled += [(e, exposure) for e in spec.effects]
-        run_state = _RunState(column, b_subj, base_sources, thermal, latent, label)
+        run_state = _RunState(
+            column, b_subj, base_sources, thermal, latent, label, local, structure
+        )
         base, model, tries = _carrying_model(rng, sig, run_state, a_subj, scaled)
         redraws += tries
         fd_target = base_fd * float(np.exp(rng.normal(0.0, 0.1)))

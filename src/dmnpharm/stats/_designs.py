@@ -51,8 +51,8 @@ def _two_groups(
         return (
             res,
             "G (Aspin-Welch v: one error variance per group, Winkler et al. 2014)",
-            "sign flips of Freedman-Lane residuals (independent symmetric errors; "
-            "variance groups are the two groups compared)",
+            "sign flips of the full model's residuals (ter Braak 1992; independent "
+            "symmetric errors; variance groups are the two groups compared)",
         )
     res = permutation_glm(y, x, contrast, exch, n_permutations, seed)
     return res, "t", exch.description
