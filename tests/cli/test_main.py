@@ -41,7 +41,7 @@ def test_demo_detects_the_planted_effect(default_demo: tuple[Path, str]) -> None
 def test_demo_without_effect_detects_nothing(tmp_path: Path) -> None:
     """With --effect 0 the within-DMN change is within 3 SE of zero, and no measure is extreme.
 
-    12 subjects (the null does not need the default 24). The demo tests 18 network
+    12 subjects (the null does not need the default 40). The demo tests 18 network
     measures, so a |t| above 3 somewhere is a ~10 % event (seed 0 draws |t| <= 2.1
     here; at 24 subjects it draws t = -3.6 for DMN ALFF, from noise); the bound for
     the family is |t| < 4.5. Calibration over many null studies is tested in
@@ -72,7 +72,7 @@ def test_demo_estimate_covers_the_planted_change(default_demo: tuple[Path, str])
     assert planted == pytest.approx(-0.10, abs=0.01)  # every drug run at full exposure
     results = pd.read_csv(out / "group" / "results.tsv", sep="\t").set_index("measure")
     within = results.loc["dmn_within_fc"]
-    se = (within["ci_high"] - within["ci_low"]) / (2 * 2.069)  # t(0.975, 23) = 2.069
+    se = (within["ci_high"] - within["ci_low"]) / (2 * 2.023)  # t(0.975, 39) = 2.023
     assert abs(within["estimate"] - planted) < 3 * se
     assert within["p_fwer"] < 0.05  # the demo finds its planted effect
     html = (out / "report.html").read_text()

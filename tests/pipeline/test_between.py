@@ -49,7 +49,7 @@ def test_between_design_matches_least_squares(cohort: Path, tmp_path: Path) -> N
     result = Study.from_folder(cohort).analyse(CONFIG, tmp_path / "out")
     model = (tmp_path / "out" / "group" / "model.txt").read_text()
     assert "Aspin-Welch" in model
-    assert "sign flips of the full model's residuals (ter Braak 1992" in model
+    assert "of the Freedman-Lane residuals; each permutation's G converted to z" in model
     assert "site" in model
     assert result.results["df"].between(1, result.results["n"].iloc[0]).all()
     participants = pd.read_csv(cohort / "participants.tsv", sep="\t")

@@ -87,3 +87,23 @@ def test_equal_groups_keep_ordinary_least_squares(rng: np.random.Generator) -> N
     x = np.column_stack([np.ones(32), (table["group"] == "patient").to_numpy(float) - 0.5])
     ref = permutation_glm(table["value"].to_numpy(), x, [0, 1], n_permutations=99)
     assert result.results["statistic"].iloc[0] == pytest.approx(ref.statistic[0], rel=1e-10)
+
+
+def test_permuted_g_ranks_permutations_by_their_welch_p(rng: np.random.Generator) -> None:
+    """Permute mode: p counts permutations whose scipy Welch p is at most the observed one."""
+    from dmnpharm.stats._glm import Exchangeability, draw_permutations
+
+    in_a = np.repeat([True, False], [14, 6])
+    y = np.exp(rng.normal(size=(20, 2))) * np.where(in_a, 1.0, 2.0)[:, None]
+    x = np.column_stack([np.ones(20), in_a.astype(float)])
+    exch = Exchangeability("permute", None, "subjects permuted")
+    res = welch_glm(y, x, [0, 1], in_a, n_permutations=299, seed=3, exchangeability=exch)
+    perms = draw_permutations(exch, 20, 299, np.random.default_rng(3))
+    for m in range(2):
+        observed = sps.ttest_ind(y[in_a, m], y[~in_a, m], equal_var=False).pvalue
+        permuted = np.array(
+            [sps.ttest_ind(y[p][in_a, m], y[p][~in_a, m], equal_var=False).pvalue for p in perms]
+        )
+        expected = (1 + np.sum(permuted <= observed * (1 + 1e-9))) / 300
+        assert res.p_uncorrected[m] == pytest.approx(expected)
+        np.testing.assert_allclose(res.p_parametric[m], observed, rtol=1e-8)

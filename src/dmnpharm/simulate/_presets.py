@@ -3,9 +3,11 @@
 Effect sizes are set in the range the literature suggests. Most papers report
 statistics or maps rather than Fisher z changes of network means, so the sizes
 below are our translation into this model's units, chosen to give the reported
-directions with the plausible, modest effect sizes (d_z of about 0.3 to 1) that
-single-site studies of 12 to 30 people detect. Each preset cites the studies it
-follows; see ``../shared/reference/evidence.md`` and the evidence catalog.
+directions with standardised effects (d_z) of about 0.3 to 0.8 against the
+simulator's default session-to-session noise (``SignalSpec.session_network_sd``),
+the range of single-dose crossover FC effects. docs/simulation.md tabulates each
+preset's d_z and power as measured. Each preset cites the studies it follows
+(the evidence catalog, ``dmnpharm catalog``).
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ _PLACEBO = Condition("placebo", 0.0)
 
 PRESETS: dict[str, tuple[str, StudySpec]] = {
     "demo-crossover": (
-        "The demo: 24 healthy volunteers, placebo vs drug, within-DMN FC 0.10 lower "
-        "(Fisher z) under drug; nothing else changes.",
-        StudySpec(name="demo-crossover"),
+        "The demo: 40 healthy volunteers, placebo vs drug, within-DMN FC 0.10 lower "
+        "(Fisher z) under drug, a d_z of about 0.8 against the simulator's session-to-"
+        "session noise (the upper end of single-dose crossover effects); nothing else "
+        "changes. 40 subjects give it a power of about 0.9 at the family-wise level over "
+        "the 18 measures (docs/simulation.md).",
+        StudySpec(name="demo-crossover", design=DesignSpec(n_subjects=40)),
     ),
     "crossover-ssri-healthy": (
         "Single 20 mg escitalopram dose vs placebo, scan about 3 h after dose, 22 healthy "

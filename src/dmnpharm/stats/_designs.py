@@ -40,19 +40,33 @@ def _two_groups(
     spec: ModelSpec,
     n_permutations: int,
     seed: int,
+    *,
+    changes: bool,
 ) -> tuple[GlmResult, str, str]:
     """Compare two groups: G with variance groups when sizes differ (auto), else OLS t.
 
+    ``changes``: the rows are per-subject changes (sign flips for G);
+    otherwise between-subject values (permutations within ``exch``'s blocks).
     Returns the fit, the test's name and its exchangeability description.
     """
     unequal = int(in_a.sum()) != int((~in_a).sum())
     if spec.variance_groups == "on" or (spec.variance_groups == "auto" and unequal):
-        res = welch_glm(y, x, contrast, in_a, n_permutations, seed)
+        name = "G (Aspin-Welch v: one error variance per group, Winkler et al. 2014)"
+        if changes:
+            res = welch_glm(y, x, contrast, in_a, n_permutations, seed)
+            return (
+                res,
+                name,
+                "sign flips of the full model's residuals (ter Braak 1992; independent "
+                "symmetric errors; variance groups are the two groups compared)",
+            )
+        res = welch_glm(y, x, contrast, in_a, n_permutations, seed, exch)
         return (
             res,
-            "G (Aspin-Welch v: one error variance per group, Winkler et al. 2014)",
-            "sign flips of the full model's residuals (ter Braak 1992; independent "
-            "symmetric errors; variance groups are the two groups compared)",
+            name,
+            f"{exch.description}, of the Freedman-Lane residuals; each permutation's G "
+            "converted to z through its own Welch-Satterthwaite degrees of freedom "
+            "(variance groups are the two groups compared)",
         )
     res = permutation_glm(y, x, contrast, exch, n_permutations, seed)
     return res, "t", exch.description
@@ -107,7 +121,15 @@ def _change_model(
         names = ("intercept", f"{spec.between}[{levels[0]}]", *cov_names)
         blocks = _blocks(table, spec, subjects[keep])
         res, test_name, scheme = _two_groups(
-            d[keep], x, np.eye(x.shape[1])[1], in_a, blocks, spec, n_permutations, seed
+            d[keep],
+            x,
+            np.eye(x.shape[1])[1],
+            in_a,
+            blocks,
+            spec,
+            n_permutations,
+            seed,
+            changes=True,
         )
         blocks = Exchangeability(blocks.kind, blocks.blocks, scheme)
         null, count = res.null, _used(res)
@@ -393,7 +415,15 @@ def _subject_model(
         exch = _blocks(table, spec, subjects[keep])
         if len(levels) == 2:
             res, test_name, scheme = _two_groups(
-                y[keep], x, contrast, g == levels[0], exch, spec, n_permutations, seed
+                y[keep],
+                x,
+                contrast,
+                g == levels[0],
+                exch,
+                spec,
+                n_permutations,
+                seed,
+                changes=False,
             )
             exch = Exchangeability(exch.kind, exch.blocks, scheme)
         else:
