@@ -76,7 +76,7 @@ PRESETS: dict[str, tuple[str, StudySpec]] = {
             ),
             effects=(
                 Effect("within_fc", -0.08, "DMN"),
-                Effect("between_fc", 0.05, "DMN", "SN"),
+                Effect("between_fc", 0.035, "DMN", "SN"),
                 Effect("amplitude", -0.10, "DMN"),
                 Effect("global_signal", 0.15),
                 Effect("motion", 0.04),
@@ -161,7 +161,7 @@ PRESETS: dict[str, tuple[str, StudySpec]] = {
                 hours_since_dose=1.5,
             ),
             effects=(
-                Effect("between_fc", -0.05, "DMN", "DAN"),
+                Effect("between_fc", -0.045, "DMN", "DAN"),
                 Effect("amplitude", -0.08, "DMN"),
             ),
             response=ResponseSpec(
