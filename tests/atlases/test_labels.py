@@ -51,8 +51,8 @@ def test_labels_atlas_validation(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="no voxel"):
         labels_atlas("toy", image, extra)
-    bad_net = pd.DataFrame({"index": [5, 9], "name": ["a", "b"], "network": ["DMN", "Default"]})
-    with pytest.raises(InputError, match="not in NETWORKS"):
+    bad_net = pd.DataFrame({"index": [5, 9], "name": ["a", "b"], "network": ["DMN", "Wernicke"]})
+    with pytest.raises(InputError, match="neither a code of NETWORKS"):
         labels_atlas("toy", image, bad_net)
     with pytest.raises(InputError, match="cannot read"):
         labels_atlas("toy", tmp_path / "missing.nii.gz", only_one)
@@ -118,8 +118,8 @@ def test_labels_atlas_names_file_row_and_value(tmp_path: Path) -> None:
     """Errors from a TSV table name the file, its line and the value, and suggest a fix."""
     image = _toy_image(tmp_path)
     table = tmp_path / "toy.tsv"
-    table.write_text("index\tname\tnetwork\n5\ta\tDMN\n9\tb\tdefault\n")
-    with pytest.raises(InputError, match=r"toy.tsv' line 3: network 'default' is not in NET"):
+    table.write_text("index\tname\tnetwork\n5\ta\tDMN\n9\tb\tdefault net\n")
+    with pytest.raises(InputError, match=r"toy.tsv' line 3: network 'default net' is neither"):
         labels_atlas("toy", image, table)
     with pytest.raises(InputError, match=r"DMN, SN, FPN, DAN, VAN, CON, VIS, SMN, AUD, MTL"):
         labels_atlas("toy", image, table)

@@ -14,6 +14,11 @@ import pandas as pd
 
 from dmnpharm._utils import closest_match
 from dmnpharm.atlases._atlas import NETWORKS, SUBSYSTEMS
+from dmnpharm.atlases._names import (
+    AMBIGUOUS_NETWORK_NAMES,
+    normalise_network_name,
+    standard_network,
+)
 from dmnpharm.exceptions import InputError
 
 __all__: list[str] = []
@@ -96,18 +101,26 @@ def map_networks(
     check_mapping(names)
     codes = []
     for i, value in enumerate(values):
+        common = standard_network(value)
         if value in names:
             codes.append(names[value])
-        elif value in NETWORKS:
-            codes.append(value)
+        elif common is not None:
+            codes.append(common)
         else:
+            key = normalise_network_name(value)
+            if key in AMBIGUOUS_NETWORK_NAMES:
+                raise InputError(
+                    f"{locate(i)}: network {value!r} is ambiguous: "
+                    f"{AMBIGUOUS_NETWORK_NAMES[key]}; pass a mapping of it to a code"
+                )
             hint = closest_match(value, [*NETWORKS, *names])
             suggestion = f" (did you mean {hint!r}?)" if hint is not None else ""
             mapped = f" nor a name of the mapping given ({', '.join(names)})" if names else ""
             raise InputError(
-                f"{locate(i)}: network {value!r} is not in NETWORKS "
-                f"({', '.join(NETWORKS)}){mapped}; use a code, or pass a mapping from "
-                f"your names to codes{suggestion}"
+                f"{locate(i)}: network {value!r} is neither a code of NETWORKS "
+                f"({', '.join(NETWORKS)}) nor a common network name (docs/atlases.md)"
+                f"{mapped}; use a code, or pass a mapping from your names to codes"
+                f"{suggestion}"
             )
     return tuple(codes)
 
