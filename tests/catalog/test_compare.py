@@ -50,8 +50,9 @@ def analysis(tmp_path_factory: pytest.TempPathFactory) -> Results:
     spec = replace(
         base,
         design=replace(base.design, n_subjects=14),
-        signal=replace(base.signal, n_volumes=100),
-        effects=(Effect("within_fc", -0.12, "DMN"), Effect("between_fc", 0.07, "DMN", "SN")),
+        # no session-to-session states: this module tests the comparison logic
+        signal=replace(base.signal, n_volumes=100, session_network_sd=0.0),
+        effects=(Effect("within_fc", -0.12, "DMN"), Effect("between_fc", 0.10, "DMN", "SN")),
     )
     root = tmp_path_factory.mktemp("compare")
     folder = write_simulated_study(simulate_study(spec), root / "study")

@@ -23,7 +23,7 @@ def test_demo_detects_the_planted_effect(default_demo: tuple[Path, str]) -> None
     within = results.loc["dmn_within_fc"]
     assert within["p_fwer"] < 0.05
     assert within["estimate"] < 0
-    assert within["n"] == 24
+    assert within["n"] == 40
     assert results.loc["dmn_salience_fc", "p_fwer"] >= 0.05
     html = (out / "report.html").read_text()
     assert "dmn_within_fc" in html

@@ -166,7 +166,8 @@ def _paired_t(effect: Effect, measures: list[str]) -> dict[str, float]:
     spec = replace(
         base,
         design=replace(base.design, n_subjects=16),
-        signal=SignalSpec(n_volumes=200),
+        # no session-to-session states: this module tests which measures move
+        signal=SignalSpec(n_volumes=200, session_network_sd=0.0),
         effects=(effect,),
     )
     study = simulate_study(spec)
