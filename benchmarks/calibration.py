@@ -55,6 +55,21 @@ from dmnpharm.stats import ModelSpec, analyse, mixed_model, normalization, paire
 SPEC = ModelSpec(within="condition", contrast=("drug", "placebo"))
 
 
+def _measure_rows(values: np.ndarray, **labels: object) -> list[dict[str, object]]:
+    """Return one long-format row per measure (``m0``, ``m1``, ...) with the same labels."""
+    return [{**labels, "measure": f"m{m}", "value": v} for m, v in enumerate(values)]
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """Return a DataFrame as a Markdown table (for the docs)."""
+    lines = [
+        "| " + " | ".join(str(c) for c in table.columns) + " |",
+        "|" + "---|" * len(table.columns),
+        *("| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(False)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def crossover(rng: np.random.Generator, n: int, missing: int) -> pd.DataFrame:
     """One null crossover: random intercepts (SD 1), residual SD 0.7, some drug runs missing."""
     rows = []
@@ -143,16 +158,7 @@ def _normalization(
             continue  # enrolled only when the baseline is extreme: regression to the mean
         group = "patient" if patient else "control"
         for when, values in (("pre", pre), ("post", post)):
-            rows += [
-                {
-                    "participant_id": f"s{k}",
-                    "group": group,
-                    "time": when,
-                    "measure": f"m{m}",
-                    "value": values[m],
-                }
-                for m in range(3)
-            ]
+            rows += _measure_rows(values, participant_id=f"s{k}", group=group, time=when)
         k += 1
     spec = ModelSpec(within="time", contrast=("post", "pre"))
     seed = int(rng.integers(2**31))
@@ -172,17 +178,7 @@ def _normalization_arms(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
         group = "patient" if patient else "control"
         arm = ("drug" if k % 2 else "placebo") if patient else "none"
         for when, values in (("pre", pre), ("post", post)):
-            rows += [
-                {
-                    "participant_id": f"s{k}",
-                    "group": group,
-                    "arm": arm,
-                    "time": when,
-                    "measure": f"m{m}",
-                    "value": values[m],
-                }
-                for m in range(3)
-            ]
+            rows += _measure_rows(values, participant_id=f"s{k}", group=group, arm=arm, time=when)
         k += 1
     spec = ModelSpec(
         within="time",
@@ -205,16 +201,9 @@ def _group_by_time(
         base = rng.normal(size=3)
         change = rng.normal(size=3) * (sd_ratio if small else 1.0)
         for when, values in (("pre", base), ("post", base + change)):
-            rows += [
-                {
-                    "participant_id": f"s{s:02d}",
-                    "arm": "b" if small else "a",
-                    "time": when,
-                    "measure": f"m{m}",
-                    "value": values[m],
-                }
-                for m in range(3)
-            ]
+            rows += _measure_rows(
+                values, participant_id=f"s{s:02d}", arm="b" if small else "a", time=when
+            )
     spec = ModelSpec(
         within="time",
         contrast=("post", "pre"),
@@ -236,16 +225,9 @@ def _mixed_interaction(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
             if condition == "drug" and s in (3, 9):
                 continue
             values = intercept + rng.normal(0, 0.7, 3) + (0.4 if condition == "drug" else 0.0)
-            rows += [
-                {
-                    "participant_id": f"sub-{s:02d}",
-                    "arm": arm,
-                    "condition": condition,
-                    "measure": f"m{m}",
-                    "value": values[m],
-                }
-                for m in range(3)
-            ]
+            rows += _measure_rows(
+                values, participant_id=f"sub-{s:02d}", arm=arm, condition=condition
+            )
     spec = ModelSpec(
         within="condition",
         contrast=("drug", "placebo"),
@@ -279,16 +261,9 @@ def _motion_crossover(
             values = trait - 3.0 * fd + noise
             if level != "placebo":
                 values[0] += effect
-            rows += [
-                {
-                    "participant_id": f"sub-{s:02d}",
-                    "condition": level,
-                    "mean_fd": fd,
-                    "measure": f"m{m}",
-                    "value": values[m],
-                }
-                for m in range(3)
-            ]
+            rows += _measure_rows(
+                values, participant_id=f"sub-{s:02d}", condition=level, mean_fd=fd
+            )
     contrast = ("drug", "placebo") if len(levels) == 2 else None
     spec = ModelSpec(
         within="condition",
@@ -434,12 +409,7 @@ def main() -> int:
     )
     print(table.to_string(index=False))
     if args.markdown is not None:
-        lines = [
-            "| " + " | ".join(table.columns) + " |",
-            "|" + "---|" * len(table.columns),
-            *("| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(False)),
-        ]
-        args.markdown.write_text("\n".join(lines) + "\n")
+        args.markdown.write_text(markdown_table(table))
     return 0
 
 

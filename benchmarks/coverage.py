@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from calibration import markdown_table  # benchmarks/ is on the path when run as a script
 
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.pipeline._process import process_run
@@ -159,12 +160,7 @@ def main() -> int:
     )
     print(summary.to_string(index=False))
     if args.markdown is not None:
-        lines = [
-            "| " + " | ".join(summary.columns) + " |",
-            "|" + "---|" * len(summary.columns),
-            *("| " + " | ".join(str(v) for v in row) + " |" for row in summary.itertuples(False)),
-        ]
-        args.markdown.write_text("\n".join(lines) + "\n")
+        args.markdown.write_text(markdown_table(summary))
     return 0
 
 
