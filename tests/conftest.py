@@ -244,12 +244,12 @@ def shared_data() -> Path:
 @pytest.fixture
 def atlas_folder(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point DMNPHARM_ATLAS_DIR at the real atlas files (skip when absent)."""
-    from dmnpharm.atlases import load_atlas
+    from dmnpharm.atlases import clear_atlas_cache
 
     folder = shared_data / "atlases"
     if not folder.is_dir():
         pytest.skip(f"atlas folder {folder} is absent")
     monkeypatch.setenv("DMNPHARM_ATLAS_DIR", str(folder))
-    load_atlas.cache_clear()
+    clear_atlas_cache()
     yield folder
-    load_atlas.cache_clear()
+    clear_atlas_cache()

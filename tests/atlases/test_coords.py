@@ -76,7 +76,7 @@ def test_coords_atlas_round_trips_an_embedded_atlas(tmp_path: Path) -> None:
         (("A\t1\t2\tnan\tDMN",), _HEADER, "line 2: z 'nan' is not a number"),
         (("A\t1\t2\t3\tDMN", "\t1\t2\t3\tDMN"), _HEADER, "line 3: the region has no label"),
         (("A\t1\t2\t3\tWernicke",), _HEADER, r"line 2: network 'Wernicke' is neither a code"),
-        (("A\t1\t2\t3\tDMM",), _HEADER, r"pass a mapping from your names to codes \(did you me"),
+        (("A\t1\t2\t3\tDMM",), _HEADER, r"name and network\)\s*\(did you mean"),
         (("A\t1\t2\t3\tVentral Attention",), _HEADER, "is ambiguous: Power 2011"),
         (("A\t1\t2\t3\tSN\tcore",), _HEADER + "\tsubsystem", "line 2: subsystem 'core' is a DMN"),
         (("A\t1\t2\t3\tDMN\tvmpfc",), _HEADER + "\tsubsystem", "subsystem 'vmpfc' is not one of"),

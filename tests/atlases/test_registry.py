@@ -12,6 +12,7 @@ from dmnpharm.atlases import (
     SUBSYSTEMS,
     Atlas,
     available_atlases,
+    clear_atlas_cache,
     load_atlas,
 )
 from dmnpharm.exceptions import InputError
@@ -116,10 +117,10 @@ def test_folder_atlases_say_how_to_get_the_files(
 ) -> None:
     """Without DMNPHARM_ATLAS_DIR every folder atlas names the variable to set."""
     monkeypatch.delenv("DMNPHARM_ATLAS_DIR", raising=False)
-    load_atlas.cache_clear()
+    clear_atlas_cache()
     with pytest.raises(InputError, match="set DMNPHARM_ATLAS_DIR"):
         load_atlas(name)
-    load_atlas.cache_clear()
+    clear_atlas_cache()
 
 
 def test_network_indices_errors() -> None:

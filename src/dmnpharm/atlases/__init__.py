@@ -20,8 +20,15 @@ if TYPE_CHECKING:
     from dmnpharm.atlases._atlas import NETWORKS, SUBSYSTEMS, Atlas
     from dmnpharm.atlases._coords import coords_atlas
     from dmnpharm.atlases._embedded import ANDREWS_HANNA_RADIUS_MM
+    from dmnpharm.atlases._files import atlas_from_file, read_network_map, regions_atlas
     from dmnpharm.atlases._labels import ATLAS_DIR_ENV, atlas_dir, labels_atlas
-    from dmnpharm.atlases._registry import available_atlases, load_atlas
+    from dmnpharm.atlases._names import COMMON_NETWORK_NAMES, standard_network
+    from dmnpharm.atlases._registry import (
+        available_atlases,
+        clear_atlas_cache,
+        is_atlas_path,
+        load_atlas,
+    )
     from dmnpharm.atlases._schaefer import SCHAEFER_TO_SUBSYSTEM, SCHAEFER_TO_VOCAB, schaefer_atlas
     from dmnpharm.atlases._tian import TIAN_S1_LABELS, schaefer_tian_atlas
     from dmnpharm.atlases._yeo import (
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ANDREWS_HANNA_RADIUS_MM",
     "ATLAS_DIR_ENV",
+    "COMMON_NETWORK_NAMES",
     "NETWORKS",
     "SCHAEFER_TO_SUBSYSTEM",
     "SCHAEFER_TO_VOCAB",
@@ -46,12 +54,18 @@ __all__ = [
     "YEO17_TO_YEO7",
     "Atlas",
     "atlas_dir",
+    "atlas_from_file",
     "available_atlases",
+    "clear_atlas_cache",
     "coords_atlas",
+    "is_atlas_path",
     "labels_atlas",
     "load_atlas",
+    "read_network_map",
+    "regions_atlas",
     "schaefer_atlas",
     "schaefer_tian_atlas",
+    "standard_network",
     "yeo_atlas",
 ]
 

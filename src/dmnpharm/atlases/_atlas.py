@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from dmnpharm._utils import check_option
+from dmnpharm._utils import check_option, sha256_file
 
 __all__ = ["NETWORKS", "SUBSYSTEMS", "Atlas"]
 
@@ -73,6 +76,8 @@ class Atlas:
         for a region in none. Empty when the atlas does not divide its DMN
         into subsystems; otherwise one entry per region, and only DMN regions
         may have a code.
+    source : str
+        The file a user's atlas was read from ("" for registered atlases).
     """
 
     name: str
@@ -85,6 +90,7 @@ class Atlas:
     image: str = ""
     label_values: tuple[int, ...] = ()
     subsystems: tuple[str, ...] = ()
+    source: str = ""
 
     def __post_init__(self) -> None:
         """Check that every per-region field has one entry per region."""
@@ -136,6 +142,31 @@ class Atlas:
     @cached_property
     def _network_array(self) -> npt.NDArray[np.str_]:
         return np.asarray(self.networks)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the atlas's content: every region field and its image's bytes.
+
+        Two atlases with the same fingerprint give the same numbers, whatever
+        their files are called; a changed table or image gives another one.
+        Cache keys and analysis ids of user atlases use it.
+
+        Examples
+        --------
+        >>> from dmnpharm.atlases import load_atlas
+        >>> len(load_atlas("andrews_hanna").fingerprint)
+        64
+        """
+        content = {
+            "labels": self.labels,
+            "networks": self.networks,
+            "coords": [[None if c != c else round(c, 6) for c in xyz] for xyz in self.coords],
+            "label_values": self.label_values,
+            "subsystems": self.subsystems,
+            "image": sha256_file(Path(self.image)) if self.image else "",
+        }
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def n_regions(self) -> int:

@@ -111,7 +111,9 @@ def map_networks(
             if key in AMBIGUOUS_NETWORK_NAMES:
                 raise InputError(
                     f"{locate(i)}: network {value!r} is ambiguous: "
-                    f"{AMBIGUOUS_NETWORK_NAMES[key]}; pass a mapping of it to a code"
+                    f"{AMBIGUOUS_NETWORK_NAMES[key]}; map it to a code with a mapping file "
+                    "(--network-map: a TSV of name and network, e.g. a row "
+                    f"'{value}<TAB>VAN')"
                 )
             hint = closest_match(value, [*NETWORKS, *names])
             suggestion = f" (did you mean {hint!r}?)" if hint is not None else ""
@@ -119,7 +121,8 @@ def map_networks(
             raise InputError(
                 f"{locate(i)}: network {value!r} is neither a code of NETWORKS "
                 f"({', '.join(NETWORKS)}) nor a common network name (docs/atlases.md)"
-                f"{mapped}; use a code, or pass a mapping from your names to codes"
+                f"{mapped}; use a code, or map your names to codes with a mapping file "
+                "(--network-map: a TSV of name and network)"
                 f"{suggestion}"
             )
     return tuple(codes)

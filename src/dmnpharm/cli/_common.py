@@ -7,7 +7,6 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from dmnpharm._utils import check_option
 from dmnpharm.config import (
     CLUSTERS,
     DEFAULT_CONTRAST,
@@ -313,12 +312,9 @@ def add_study_options(sub: argparse.ArgumentParser) -> None:
         The parser of ``run`` or ``validate``.
     """
     sub.add_argument("study", help="study folder: BIDS with fMRIPrep derivatives, or ROI level")
-    sub.add_argument(
-        "--atlas",
-        default=None,
-        help="atlas name (see dmnpharm simulate --help; default: from the ROI sidecars, or "
-        "seitzman300 for BIDS studies)",
-    )
+    from dmnpharm.cli._atlas import add_atlas_options
+
+    add_atlas_options(sub, "default: the ROI files' atlas, or seitzman300 for BIDS studies")
     sub.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep output space (BIDS)")
     sub.add_argument("--res", default=None, help="resolution entity (res-), if several (BIDS)")
     sub.add_argument("--task", default=None, help="only runs of this task (BIDS)")
@@ -416,13 +412,12 @@ def analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
     """
     try:
         config = _analysis_config(args, seed)
-        if config.atlas is not None:
-            from dmnpharm.atlases import available_atlases
-
-            check_option("--atlas", config.atlas, tuple(available_atlases()))
     except InputError as exc:
         raise UsageError(str(exc)) from None
-    return config
+    from dmnpharm.cli._atlas import atlas_option
+
+    atlas = atlas_option(args)
+    return config if atlas is None else config.replace(atlas=atlas)
 
 
 def _analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
@@ -445,7 +440,6 @@ def _analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
         motion = ("mean_fd",) if getattr(args, "motion_covariate", False) else ()
         model = paired_model(args.contrast, incomplete, motion)
     return AnalysisConfig(
-        atlas=getattr(args, "atlas", None),
         space=getattr(args, "space", AnalysisConfig().space),
         denoise=_denoise(args),
         bundle=BundleConfig(estimator=args.estimator),

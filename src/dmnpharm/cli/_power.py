@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from dmnpharm.cli._atlas import add_atlas_options
 from dmnpharm.cli._common import add_common, add_seed, positive_int
 from dmnpharm.cli._simulate import add_source, study_spec
 
@@ -33,6 +34,7 @@ def add_parser(subs: Any) -> None:
     )
     power.add_argument("--out", required=True, help="output folder (table, curve, provenance)")
     add_source(power)
+    add_atlas_options(power, "default: the preset's")
     power.add_argument(
         "--subjects",
         type=_size_list,

@@ -8,16 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from dmnpharm.atlases import is_atlas_path
+from dmnpharm.cli._atlas import add_atlas_options
 from dmnpharm.cli._common import DeprecatedAlias, add_common, positive_int
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate import Effect, StudySpec, load_preset, preset_names, spec_from_dict
 
 __all__ = ["add_overrides", "add_parser", "add_source", "command", "study_spec"]
-
-_ATLASES = (
-    "regions and networks: seitzman300 (default), dosenbach160, andrews_hanna, or from "
-    "$DMNPHARM_ATLAS_DIR schaefer{100,200,400}_{7,17}, schaefer{100,200,400}_7_tian, yeo7, yeo17"
-)
 
 
 def add_source(sub: argparse.ArgumentParser) -> None:
@@ -100,7 +97,12 @@ def study_spec(args: argparse.Namespace, **overrides: Any) -> StudySpec:
     if given.get("repetition_time") is not None:
         signal = replace(signal, repetition_time=given["repetition_time"])
     if given.get("atlas") is not None:
-        signal = replace(signal, atlas=given["atlas"])
+        atlas = str(given["atlas"])
+        # Absolute, so that worker processes find the file wherever they start.
+        atlas = str(Path(atlas).resolve()) if is_atlas_path(atlas) else atlas
+        signal = replace(signal, atlas=atlas, atlas_network_map="")
+    if given.get("network_map") is not None:
+        signal = replace(signal, atlas_network_map=str(Path(given["network_map"]).resolve()))
     return replace(spec, signal=signal)
 
 
@@ -133,7 +135,7 @@ def add_parser(subs: Any) -> None:
         action=DeprecatedAlias,
         new_name="--repetition-time",
     )
-    sim.add_argument("--atlas", default=None, help=_ATLASES)
+    add_atlas_options(sim, "default: the preset's")
     sim.add_argument(
         "--level",
         choices=("roi", "voxel"),

@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.config._execution import Execution
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import DEFAULT_SPACE
@@ -196,10 +197,14 @@ class AnalysisConfig:
 
     Parameters
     ----------
-    atlas : str or None
-        Atlas registry name; None takes the one the study's sidecars name
-        (ROI-level studies) or ``seitzman300`` (BIDS studies). The resolved
-        name is what gets recorded.
+    atlas : str or Atlas or None
+        Atlas registry name, a path to a user's atlas file (read when the
+        study is resolved, see :func:`dmnpharm.atlases.load_atlas`), or an
+        :class:`~dmnpharm.atlases.Atlas` (e.g. from ``coords_atlas``), which
+        travels by value to every worker; None takes the one the study's
+        sidecars name (ROI-level studies) or ``seitzman300`` (BIDS studies).
+        A registered atlas is recorded by name, a user's by its content
+        (:meth:`atlas_record`).
     space : str
         fMRIPrep output space analysed (BIDS studies).
     radius_mm : float
@@ -252,7 +257,7 @@ class AnalysisConfig:
     ('24p', 'pearson', ('drug', 'placebo'))
     """
 
-    atlas: str | None = None
+    atlas: str | Atlas | None = None
     space: str = DEFAULT_SPACE
     radius_mm: float = 5.0
     denoise: DenoiseConfig = field(default_factory=lambda: DEFAULT_DENOISE)
@@ -288,6 +293,53 @@ class AnalysisConfig:
         return dataclasses.replace(self, **changes)
 
     @property
+    def atlas_name(self) -> str:
+        """The atlas's name (``"seitzman300"``, or a user atlas's), ``""`` when unresolved."""
+        if self.atlas is None:
+            return ""
+        return self.atlas.name if isinstance(self.atlas, Atlas) else str(self.atlas)
+
+    def atlas_object(self) -> Atlas:
+        """Return the atlas itself: a user's atlas as carried, a registered one loaded.
+
+        Returns
+        -------
+        Atlas
+            The regions every run is measured on.
+
+        Raises
+        ------
+        ValueError
+            If the atlas is not resolved yet (``atlas`` is None).
+        """
+        if self.atlas is None:
+            raise ValueError("the atlas must be resolved first")
+        return self.atlas if isinstance(self.atlas, Atlas) else load_atlas(self.atlas)
+
+    def atlas_record(self) -> str | dict[str, Any] | None:
+        """Return how the atlas is recorded and hashed: its name, or a user atlas's content.
+
+        Returns
+        -------
+        str or dict or None
+            A registered atlas's name; for a user's atlas its name, source
+            file, region and network counts and content fingerprint (so a
+            changed table or image is another analysis and another cache key).
+        """
+        if not isinstance(self.atlas, Atlas):
+            return self.atlas
+        atlas = self.atlas
+        networks = {n: atlas.networks.count(n) for n in sorted(set(atlas.networks))}
+        return {
+            "name": atlas.name,
+            "source": atlas.source,
+            "image": atlas.image,
+            "n_regions": atlas.n_regions,
+            "networks": networks,
+            "fingerprint": atlas.fingerprint,
+        }
+
+    @property
     def strategy(self) -> str:
         """Name of the denoising strategy (e.g. ``acompcor+gsr``)."""
         return str(self.denoise.name)
@@ -319,7 +371,7 @@ class AnalysisConfig:
         """
         model = self.model
         record: dict[str, Any] = {
-            "atlas": self.atlas,
+            "atlas": self.atlas_record(),
             "contrast": self.contrast,
             "n_permutations": self.inference.n_permutations,
             "seed": self.inference.seed,

@@ -31,12 +31,12 @@ if TYPE_CHECKING:
     )
     from dmnpharm.io._integrity import ImageHeader, read_image_header
     from dmnpharm.io._layout import OutputLayout
+    from dmnpharm.io._roi_atlas import read_study_atlas_name, roi_atlas_name
     from dmnpharm.io._roi_study import (
         RoiRun,
         RoiStudy,
         load_roi_study,
         read_roi_timeseries,
-        read_study_atlas_name,
     )
     from dmnpharm.io._roi_write import roi_run_path, write_roi_run, write_tsv
 
@@ -58,6 +58,7 @@ __all__ = [
     "read_image_header",
     "read_roi_timeseries",
     "read_study_atlas_name",
+    "roi_atlas_name",
     "roi_run_path",
     "write_dataset_description",
     "write_relmat",

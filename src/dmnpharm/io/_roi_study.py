@@ -17,7 +17,7 @@ from dmnpharm._utils import closest_match, get_logger
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io._derivatives import bids_label
 
-__all__ = ["RoiRun", "RoiStudy", "load_roi_study", "read_roi_timeseries", "read_study_atlas_name"]
+__all__ = ["RoiRun", "RoiStudy", "load_roi_study", "read_roi_timeseries"]
 
 _LOG = get_logger("io")
 _ENTITY = re.compile(r"([a-zA-Z]+)-([a-zA-Z0-9]+)")
@@ -225,52 +225,6 @@ def read_roi_timeseries(path: str | Path, labels: Sequence[str]) -> npt.NDArray[
     if data is None:
         raise InputError("; ".join(problems))
     return data
-
-
-def read_study_atlas_name(root: str | Path) -> str:
-    """Return the atlas named by the study's time-series sidecars.
-
-    Parameters
-    ----------
-    root : str or Path
-        Study folder.
-
-    Returns
-    -------
-    str
-        The one ``Atlas`` value (or ``atlas-`` entity) all runs share.
-
-    Raises
-    ------
-    InputError
-        No time-series files, or runs that name different atlases.
-    """
-    folder = Path(root)
-    if not folder.is_dir():
-        raise InputError(f"study folder '{root}' does not exist; check the path")
-    names: set[str] = set()
-    for path in sorted(folder.glob("sub-*/ses-*/func/*_atlas-*_timeseries.tsv")):
-        side = path.with_suffix(".json")
-        atlas = None
-        if side.is_file():
-            try:
-                content = json.loads(side.read_text(encoding="utf-8"))
-                atlas = content.get("Atlas") if isinstance(content, dict) else None
-            except json.JSONDecodeError:
-                atlas = None
-        names.add(str(atlas or _parse_entities(path).get("atlas", "")))
-    names.discard("")
-    if not names:
-        raise InputError(
-            f"study '{root}' has no sub-*/ses-*/func/*_atlas-*_timeseries.tsv file; "
-            "give the atlas with --atlas"
-        )
-    if len(names) > 1:
-        raise InputError(
-            f"runs in '{root}' name different atlases ({', '.join(sorted(names))}); "
-            "choose one with --atlas"
-        )
-    return names.pop()
 
 
 @dataclass(eq=False)

@@ -11,6 +11,7 @@ writes them) and :func:`plan_bids` (BIDS with fMRIPrep derivatives).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from typing import Any
 
 import pandas as pd
 
-from dmnpharm.atlases import load_atlas
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import StudyValidationError
 from dmnpharm.io import BoldRun, RoiRun, RoiStudy, discover_study, load_roi_study
@@ -166,8 +166,8 @@ def plan_roi(root: Path, config: AnalysisConfig) -> StudyPlan:
         Runs, design and inputs. Each run's signals are checked here and read
         again by its task, not held.
     """
-    atlas = str(config.atlas)
-    study = load_roi_study(root, atlas, load_atlas(atlas).labels, keep_data=False)
+    atlas = config.atlas_object()
+    study = load_roi_study(root, atlas.name, atlas.labels, keep_data=False)
     runs = [
         _roi_run(study, row, run, config)
         for (_, row), run in zip(study.design.iterrows(), study.runs, strict=True)
@@ -291,7 +291,17 @@ def plan_bids(
     study = discover_study(
         root, config.space, opts.res, opts.derivatives, opts.task, opts.design, desc, deep
     )
-    atlas = load_atlas(str(config.atlas))
+    atlas = config.atlas_object()
+    if not atlas.image and not all(math.isfinite(c) for xyz in atlas.coords for c in xyz):
+        raise StudyValidationError(
+            str(root),
+            [
+                f"atlas {atlas.name!r} ({atlas.source or 'given in Python'}) has regions without "
+                "coordinates and no labels image, so nothing can be extracted from images: "
+                "give a labels image with its table, or a table with x, y, z columns "
+                "(a regions table suits ROI-level folders only)"
+            ],
+        )
     runs = [
         _bids_run(run, row, root, config)
         for run, (_, row) in zip(study.runs, study.design.iterrows(), strict=True)

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from dmnpharm._utils import get_logger, log_to_file, staged_output_dir
+from dmnpharm.atlases import is_atlas_path
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.io import OutputLayout
 from dmnpharm.pipeline._adapters import plan_roi
@@ -56,7 +57,9 @@ def make_demo(
         Tables and final paths.
     """
     sim_spec = spec or load_preset("demo-crossover")
-    cfg = (config or AnalysisConfig()).replace(atlas=sim_spec.signal.atlas)
+    signal = sim_spec.signal
+    atlas = signal.atlas_object() if is_atlas_path(signal.atlas) else signal.atlas
+    cfg = (config or AnalysisConfig()).replace(atlas=atlas)
     final = Path(out)
     with (
         staged_output_dir(final, overwrite=overwrite) as staging,

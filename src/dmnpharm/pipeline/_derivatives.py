@@ -79,8 +79,8 @@ class DerivativeWriter:
         name = str(described.get("Name") or source.name)
         return write_dataset_description(
             self.root,
-            name=f"dmnpharm derivatives of {name} ({self.config.atlas}, {self.config.strategy}, "
-            f"{self.config.estimator})",
+            name=f"dmnpharm derivatives of {name} ({self.config.atlas_name}, "
+            f"{self.config.strategy}, {self.config.estimator})",
             version=__version__,
             source_datasets=[origin],
             dataset_links={_SOURCE_LINK: source.as_uri()},
@@ -88,7 +88,7 @@ class DerivativeWriter:
 
     def _entities(self, entities: Mapping[str, str], **more: str) -> dict[str, str]:
         found = {k: bids_label(v) for k, v in entities.items() if v}
-        found["atlas"] = bids_label(str(self.config.atlas))
+        found["atlas"] = bids_label(self.config.atlas_name)
         found["desc"] = bids_label(self.config.strategy)
         found.update(more)
         return found
@@ -98,7 +98,7 @@ class DerivativeWriter:
     ) -> dict[str, Any]:
         frequency = 1.0 / repetition_time if repetition_time > 0 else None
         return {
-            "Atlas": self.config.atlas,
+            "Atlas": self.config.atlas_name,
             "Strategy": self.config.strategy,
             "StrategyLabel": bids_label(self.config.strategy),
             "StrategyDescription": self.config.denoise.describe(),

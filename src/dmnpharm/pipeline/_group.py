@@ -17,7 +17,6 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from dmnpharm._utils import get_logger, versions
-from dmnpharm.atlases import load_atlas
 from dmnpharm.catalog import Comparison, compare
 from dmnpharm.config import GSR_SENSITIVITY, PRIMARY, AnalysisConfig
 from dmnpharm.exceptions import (
@@ -86,7 +85,7 @@ def _per_run(
     plan: StudyPlan, layout: OutputLayout, config: AnalysisConfig, outputs: Outputs
 ) -> tuple[Processed, dict[str, Path]]:
     """Every run's work and files; returns the runs and the region/edge Parquet files."""
-    writer = DerivativeWriter(layout.derivatives, load_atlas(str(config.atlas)), config)
+    writer = DerivativeWriter(layout.derivatives, config.atlas_object(), config)
     writer.start(outputs.source, outputs.source_now or outputs.source)
     # Per-run work is many small matrix operations (eigen-decompositions of region
     # covariances, per-block regressions): one BLAS thread avoids the oversubscription

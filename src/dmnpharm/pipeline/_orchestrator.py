@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from dmnpharm._utils import get_logger, log_to_file, staged_output_dir
 from dmnpharm._version import __version__
+from dmnpharm.atlases import Atlas, is_atlas_path, load_atlas
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import OutputExistsError, RunFailuresError
-from dmnpharm.io import OutputLayout, read_study_atlas_name
+from dmnpharm.io import OutputLayout, read_study_atlas_name, roi_atlas_name
 from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan
 from dmnpharm.pipeline._checks import preflight, read_plan, refuse
 from dmnpharm.pipeline._outputs import Outputs
@@ -88,9 +90,14 @@ def resolve_config(config: AnalysisConfig, root: Path, bids: bool) -> AnalysisCo
 
         # Checked before any work: a misspelt drug must not cost a whole analysis.
         resolve_drug(load_catalog(), config.drug)
-    if config.atlas is not None:
+    if config.atlas is None:
+        return config.replace(atlas="seitzman300" if bids else read_study_atlas_name(root))
+    if isinstance(config.atlas, str) and not is_atlas_path(config.atlas):
         return config
-    return config.replace(atlas="seitzman300" if bids else read_study_atlas_name(root))
+    atlas = config.atlas if isinstance(config.atlas, Atlas) else load_atlas(config.atlas)
+    if not bids:
+        atlas = replace(atlas, name=roi_atlas_name(root, atlas.name))
+    return config.replace(atlas=atlas)
 
 
 def analyse_plan(
@@ -126,7 +133,7 @@ def analyse_plan(
     }
     config_record = config.record()
     identity = {"config": config_record, "inputs": provenance["inputs"]}
-    analysis_id = make_analysis_id(str(config.atlas), config.strategy, config.estimator, identity)
+    analysis_id = make_analysis_id(config.atlas_name, config.strategy, config.estimator, identity)
     if outputs.existing is not None:
         _up_to_date_or_refuse(outputs.final, outputs.existing, analysis_id)
     check_new_analysis(outputs.store, analysis_id, overwrite=outputs.overwrite)

@@ -68,7 +68,7 @@ def _tag(table: pd.DataFrame, keys: dict[str, Any], config: AnalysisConfig) -> p
     """Put the run's design columns in front of its bundle rows, atlas and estimator after."""
     front = pd.DataFrame({k: [v] * len(table) for k, v in keys.items()}, index=table.index)
     tagged = pd.concat([front, table], axis=1)
-    tagged["atlas"] = config.atlas
+    tagged["atlas"] = config.atlas_name
     tagged["estimator"] = config.estimator
     return tagged
 

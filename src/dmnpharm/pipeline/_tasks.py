@@ -146,7 +146,7 @@ def task_keys(task: RunTask, cache: RunCache) -> tuple[str | None, str]:
         image: dict[str, Any] = {
             "bold": hashes[Path(task.data_file).name],
             "mask": None if task.mask is None else hashes[Path(task.mask).name],
-            "atlas": config.atlas,
+            "atlas": config.atlas_record(),
             "radius_mm": config.radius_mm,
             "repetition_time": task.repetition_time,
             "voxel_maps": config.voxel_maps,
@@ -160,7 +160,7 @@ def task_keys(task: RunTask, cache: RunCache) -> tuple[str | None, str]:
             "kind": task.kind,
             "inputs": hashes,
             "signals": signals_key,
-            "atlas": config.atlas,
+            "atlas": config.atlas_record(),
             "repetition_time": task.repetition_time,
             "cleaning": cleaning,
             "estimator": config.estimator,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import tempfile
 import zlib
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import pandas as pd
 from nibabel.filebasedimages import ImageFileError
 from threadpoolctl import threadpool_limits
 
-from dmnpharm.atlases import Atlas, load_atlas
+from dmnpharm.atlases import Atlas
 from dmnpharm.config import PRIMARY
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution import Stage
@@ -34,11 +33,6 @@ __all__ = ["RUN_STAGE", "execute_run"]
 # What reading a damaged file raises, besides our own InputError: truncated or
 # corrupt gzip streams, short reads, headers nibabel cannot parse.
 _READ_ERRORS = (OSError, EOFError, zlib.error, ImageFileError, ValueError)
-
-
-@lru_cache(maxsize=8)
-def _atlas(name: str) -> Atlas:
-    return load_atlas(name)
 
 
 def _bids_signals(
@@ -128,7 +122,7 @@ def execute_run(task: RunTask, signals: Signals | None = None) -> TaskOutcome:
         raise ValueError("the atlas must be resolved before per-run work")
     with threadpool_limits(limits=1, user_api="blas"):
         try:
-            atlas = _atlas(str(config.atlas))
+            atlas = config.atlas_object()
             confounds, meta = read_confounds(
                 None if task.confounds is None else Path(task.confounds)
             )

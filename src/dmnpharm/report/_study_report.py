@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from dmnpharm.atlases import Atlas, load_atlas
+from dmnpharm.atlases import Atlas
 from dmnpharm.catalog import Comparison
 from dmnpharm.config import AnalysisConfig, Inference
 from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES
@@ -71,7 +71,7 @@ def methods_paragraph(
         One paragraph of plain text, ending with the source of each measure
         (:data:`dmnpharm.metrics.MEASURE_REFERENCES`) and of the estimator.
     """
-    atlas = load_atlas(str(config.atlas))
+    atlas = config.atlas_object()
     n_sub = design["participant_id"].nunique()
     a, b = config.contrast
     inference = config.inference
@@ -79,10 +79,16 @@ def methods_paragraph(
     tr_seconds = ", ".join(f"{t:g}" for t in repetition_times)
     tested = measures or ["dmn_within_fc", "dmn_salience_fc"]
     measure_text = "; ".join(f"{m} ({NETWORK_MEASURES.get(m, m)})" for m in tested)
+    origin = atlas.reference or (
+        f"a user-supplied atlas read from {Path(atlas.source).name}, content SHA-256 "
+        f"{atlas.fingerprint[:12]}"
+        if atlas.source
+        else "a user-supplied atlas"
+    )
     return (
         f"Region time series of {len(design)} runs from {n_sub} participants (TR {tr_seconds} s) "
         f"were analysed with dmnpharm {versions.get('dmnpharm', '?')}. Regions were the "
-        f"{atlas.n_regions} regions of the {atlas.name} atlas ({atlas.reference}), with the "
+        f"{atlas.n_regions} regions of the {atlas.name} atlas ({origin}), with the "
         f"atlas's own network labels mapped to dmnpharm's network vocabulary. "
         f"{config.denoise.describe()} For each run, "
         f"connectivity between all region pairs was estimated as "
@@ -403,7 +409,7 @@ def build_report(
         "participants": str(design["participant_id"].nunique()),
         "runs": str(len(design)),
         "participants per condition": ", ".join(f"{c}: {n}" for c, n in conditions.items()),
-        "atlas": str(config.atlas),
+        "atlas": config.atlas_name,
         "confound strategy": config.strategy,
         "connectivity estimator": config.estimator,
         "permutations": _flips_used(
@@ -433,7 +439,7 @@ def build_report(
             for section in (
                 null_section(results, null) if null is not None else None,
                 _qc_section(qc, imbalance, qc_fc, motion_adjusted, results),
-                _connectivity_section(edges, load_atlas(str(config.atlas)), config.contrast),
+                _connectivity_section(edges, config.atlas_object(), config.contrast),
                 catalog_section(comparison) if comparison is not None else None,
             )
             if section is not None

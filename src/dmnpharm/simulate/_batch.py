@@ -28,7 +28,6 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from dmnpharm._utils import fill_doc
-from dmnpharm.atlases import load_atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics._fc import _R_CLIP
 from dmnpharm.simulate._design import build_design
@@ -108,7 +107,7 @@ class _Layout:
 
 
 def _layout(spec: StudySpec, target: MeasureTarget) -> _Layout:
-    atlas = load_atlas(spec.signal.atlas)
+    atlas = spec.signal.atlas_object()
     latent = sorted(set(atlas.networks) - {"NONE"})
     for net in target.networks:
         if net not in latent:
@@ -125,7 +124,9 @@ def _layout(spec: StudySpec, target: MeasureTarget) -> _Layout:
         ]
     )
     regions = np.concatenate([atlas.network_indices(n) for n in target.networks])
-    structure = local_structure(spec.signal.atlas, spec.signal.local_length_mm)
+    structure = local_structure(
+        spec.signal.atlas, spec.signal.local_length_mm, spec.signal.atlas_network_map
+    )
     return _Layout(
         column,
         full[np.ix_(keep, keep)],

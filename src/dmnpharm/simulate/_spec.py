@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from dmnpharm._utils import check_option, closest_match, fill_doc
+from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.exceptions import InputError
 
 __all__ = [
@@ -160,7 +161,8 @@ class SignalSpec:
     Parameters
     ----------
     atlas : str
-        Atlas whose regions and networks are simulated.
+        Atlas whose regions and networks are simulated: a registered name or
+        a path to a user's atlas file (see :func:`dmnpharm.atlases.load_atlas`).
     %(n_volumes)s
     %(repetition_time)s
     network_loading : float
@@ -202,6 +204,9 @@ class SignalSpec:
         Strength of the motion artifact in the signals (0: none).
     network_coupling : tuple of (str, str, float)
         Correlations between network sources; unlisted pairs are 0.
+    atlas_network_map : str
+        For an atlas file: a TSV of ``name`` and ``network`` mapping its
+        network names to codes ("" for none).
     """
 
     atlas: str = "seitzman300"
@@ -229,6 +234,17 @@ class SignalSpec:
         ("VIS", "SMN", 0.2),
         ("SMN", "AUD", 0.3),
     )
+    atlas_network_map: str = ""
+
+    def atlas_object(self) -> Atlas:
+        """Return the simulated atlas (a registered one, or read from its file).
+
+        Returns
+        -------
+        Atlas
+            Its regions, networks and coordinates.
+        """
+        return load_atlas(self.atlas, self.atlas_network_map or None)
 
     def __post_init__(self) -> None:
         """Check ranges."""

@@ -104,16 +104,20 @@ def _groups(
 
 
 @functools.lru_cache(maxsize=8)
-def local_structure(atlas_name: str, length_mm: float) -> LocalStructure:
+def local_structure(atlas_name: str, length_mm: float, network_map: str = "") -> LocalStructure:
     """Return the local signal's correlation structure over an atlas's regions.
 
     Parameters
     ----------
     atlas_name : str
-        A registered atlas with region coordinates.
+        A registered atlas, or an atlas file (see
+        :func:`dmnpharm.atlases.load_atlas`); without coordinates only the
+        subsystem part remains.
     length_mm : float
         Distance over which the distance part of the correlation falls by a
         factor e; 0 leaves only the subsystem part.
+    network_map : str
+        For an atlas file: its network mapping TSV ("" for none).
 
     Returns
     -------
@@ -126,7 +130,7 @@ def local_structure(atlas_name: str, length_mm: float) -> LocalStructure:
     >>> s.corr.shape, bool(np.allclose(np.diag(s.corr), 1.0))
     ((300, 300), True)
     """
-    atlas = load_atlas(atlas_name)
+    atlas = load_atlas(atlas_name, network_map or None)
     coords = np.asarray(atlas.coords, dtype=np.float64).reshape(atlas.n_regions, -1)
     placed = coords.shape[1] == 3 and bool(np.isfinite(coords).all())
     if not placed:  # no coordinates: one group per network, no distance part

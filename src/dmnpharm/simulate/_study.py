@@ -11,7 +11,7 @@ import pandas as pd
 
 from dmnpharm._utils import fill_doc
 from dmnpharm._version import __version__
-from dmnpharm.atlases import Atlas, load_atlas
+from dmnpharm.atlases import Atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate._design import build_design, dose_response
 from dmnpharm.simulate._model import (
@@ -200,7 +200,7 @@ def check_reachable(spec: StudySpec) -> None:
         reach.
     """
     sig = spec.signal
-    atlas = load_atlas(sig.atlas)
+    atlas = sig.atlas_object()
     latent = sorted(set(atlas.networks) - {"NONE"})
     _check_effects(spec, latent)
     column = np.array(
@@ -218,7 +218,7 @@ def check_reachable(spec: StudySpec) -> None:
         latent,
         "a typical run",
         np.full(column.size, sig.local_loading),
-        local_structure(sig.atlas, sig.local_length_mm),
+        local_structure(sig.atlas, sig.local_length_mm, sig.atlas_network_map),
     )
     a = np.where(column >= 0, sig.network_loading, 0.0)
     try:
@@ -357,13 +357,13 @@ def simulate_study(spec: StudySpec) -> SimulatedStudy:
         :func:`dmnpharm.simulate.write_simulated_study`.
     """
     sig = spec.signal
-    atlas = load_atlas(sig.atlas)
+    atlas = sig.atlas_object()
     latent = sorted(set(atlas.networks) - {"NONE"})
     check_reachable(spec)
     nets = np.asarray(atlas.networks)
     column = np.array([latent.index(n) if n != "NONE" else -1 for n in nets], dtype=np.intp)
     base_sources = _source_covariance(latent, sig.network_coupling)
-    structure = local_structure(sig.atlas, sig.local_length_mm)
+    structure = local_structure(sig.atlas, sig.local_length_mm, sig.atlas_network_map)
     local = np.full(column.size, sig.local_loading)
     rng = np.random.default_rng(spec.seed)
     participants, sessions = build_design(spec, rng)

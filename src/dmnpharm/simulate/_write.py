@@ -125,14 +125,14 @@ def _write(study: SimulatedStudy, root: Path) -> None:
     for pid, table in session_table(study):
         write_tsv(table, root / pid / f"{pid}_sessions.tsv")
     for run in study.runs:
-        path = roi_run_path(root, run.participant_id, run.session_id, sig.atlas)
+        path = roi_run_path(root, run.participant_id, run.session_id, study.atlas.name)
         write_roi_run(
             path,
             run.data,
             study.atlas.labels,
             {
                 "RepetitionTime": sig.repetition_time,
-                "Atlas": sig.atlas,
+                "Atlas": study.atlas.name,
                 "Space": study.atlas.space,
                 "Description": "simulated region mean BOLD signal (not denoised)",
             },

@@ -157,12 +157,15 @@ def _analysis_row(
     config = provenance.get("config") or {}
     denoise = config.get("denoise") or {}
     contrast = config.get("contrast")
+    atlas = config.get("atlas")
+    if isinstance(atlas, Mapping):  # a user's atlas, recorded by its content
+        atlas = atlas.get("name")
     return pd.DataFrame(
         [
             {
                 "analysis_id": analysis_id,
                 "created": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
-                "atlas": config.get("atlas"),
+                "atlas": atlas,
                 "strategy": denoise.get("name"),
                 "estimator": config.get("estimator"),
                 "contrast": "-".join(map(str, contrast)) if contrast else None,
