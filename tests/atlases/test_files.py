@@ -101,8 +101,12 @@ def test_missing_companions_say_what_to_write(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"no table beside it: write '.*lonely.tsv'"):
         atlas_from_file(image)
     table = _write(tmp_path / "orphan.tsv", "index\tname\tnetwork\n1\ta\tDMN\n")
+    alone = atlas_from_file(table)  # a labels table alone names time-series columns
+    assert alone.image == ""
+    assert alone.labels == ("a",)
+    coded = _write(tmp_path / "coded.tsv", "index\tcolour\n1\tred\n")
     with pytest.raises(InputError, match="no labels image of the same stem"):
-        atlas_from_file(table)
+        atlas_from_file(coded)
     with pytest.raises(InputError, match="does not exist; --atlas takes"):
         atlas_from_file(tmp_path / "nowhere.tsv")
 

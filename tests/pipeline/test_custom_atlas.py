@@ -74,7 +74,7 @@ def test_atlas_travels_by_value_and_its_content_keys_the_cache(
 ) -> None:
     """Tasks carry the Atlas itself (picklable); another network table is another run key."""
     table, mapping, study = lab_atlas
-    config = resolve_config(AnalysisConfig(atlas=load_atlas(table, mapping)), study, bids=False)
+    config = resolve_config(AnalysisConfig(atlas=load_atlas(table, mapping)), study, "roi")
     task = plan_roi(study, config).runs[0].task
     sent = pickle.loads(pickle.dumps(task))
     assert isinstance(sent.config.atlas, Atlas)

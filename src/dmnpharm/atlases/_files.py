@@ -121,7 +121,8 @@ def regions_atlas(
     table : str or Path
         Tab-separated, one row per region in time-series column order, with
         ``label`` (the column name; ``name`` is accepted instead) and
-        ``network``; optionally ``x``, ``y``, ``z`` (centre in mm; all three,
+        ``network`` (``network_label``, as XCP-D's atlas tables write it, is
+        accepted instead); optionally ``x``, ``y``, ``z`` (centre in mm; all three,
         in every row, or none) and ``subsystem``.
     name : str, optional
         Atlas name; by default the ``atlas-`` entity of the file name, else
@@ -150,6 +151,8 @@ def regions_atlas(
     where = f"'{path}'"
     if "label" not in frame.columns and "name" in frame.columns:
         frame = frame.rename(columns={"name": "label"})
+    if "network" not in frame.columns and "network_label" in frame.columns:
+        frame = frame.rename(columns={"network_label": "network"})  # XCP-D's atlas tables
     require_columns(frame, ("label", "network"), where)
     if frame.empty:
         raise InputError(f"{where} has a header but no region rows")
@@ -281,6 +284,14 @@ def _read(file: Path, mapping: dict[str, str] | None) -> Atlas:
     columns = set(read_tsv(file).columns)
     if "index" in columns:
         image = _sibling(file, _IMAGE_SUFFIXES)
+        if (
+            image is None
+            and {"label", "name"} & columns
+            and {"network", "network_label"} & columns
+        ):
+            # A labels table alone (XCP-D writes atlas-<A>_dseg.tsv without a same-stem
+            # image): it names time-series columns, as a regions table does.
+            return regions_atlas(file, name=name, network_map=mapping)
         if image is None:
             raise InputError(
                 f"'{file}' is a labels table (it has an 'index' column) but no labels image "

@@ -39,6 +39,16 @@ if TYPE_CHECKING:
         read_roi_timeseries,
     )
     from dmnpharm.io._roi_write import roi_run_path, write_roi_run, write_tsv
+    from dmnpharm.io._xcpd import XcpdRun, XcpdStudy, discover_xcpd, is_xcpd_folder, xcpd_naming
+    from dmnpharm.io._xcpd_read import (
+        read_xcpd_motion,
+        read_xcpd_timeseries,
+        xcpd_atlas_file,
+        xcpd_atlas_table,
+        xcpd_atlases,
+        xcpd_folder_version,
+        xcpd_record,
+    )
 
 __all__ = [
     "BIDS_VERSION",
@@ -50,14 +60,20 @@ __all__ = [
     "OutputLayout",
     "RoiRun",
     "RoiStudy",
+    "XcpdRun",
+    "XcpdStudy",
     "bids_label",
     "derivative_path",
     "discover_study",
+    "discover_xcpd",
+    "is_xcpd_folder",
     "load_roi_study",
     "read_confounds",
     "read_image_header",
     "read_roi_timeseries",
     "read_study_atlas_name",
+    "read_xcpd_motion",
+    "read_xcpd_timeseries",
     "roi_atlas_name",
     "roi_run_path",
     "write_dataset_description",
@@ -65,6 +81,12 @@ __all__ = [
     "write_roi_run",
     "write_timeseries",
     "write_tsv",
+    "xcpd_atlas_file",
+    "xcpd_atlas_table",
+    "xcpd_atlases",
+    "xcpd_folder_version",
+    "xcpd_naming",
+    "xcpd_record",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -18,6 +18,7 @@ from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io import read_confounds
 from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan, StudyRun, plan_bids, plan_roi
+from dmnpharm.pipeline._xcpd_plan import plan_xcpd
 from dmnpharm.signal import (
     confounds_problems,
     length_problems,
@@ -306,7 +307,7 @@ def refuse(root: Path, problems: list[str]) -> None:
 def read_plan(
     root: Path,
     config: AnalysisConfig,
-    bids: bool,
+    kind: str,
     options: BidsOptions | None = None,
     deep: bool = False,
 ) -> StudyPlan:
@@ -318,8 +319,9 @@ def read_plan(
         The study folder.
     config : AnalysisConfig
         The analysis, atlas resolved.
-    bids : bool
-        Whether the folder is BIDS with fMRIPrep derivatives.
+    kind : str
+        ``bids`` (BIDS with fMRIPrep derivatives), ``xcpd`` (XCP-D outputs)
+        or ``roi`` (region time series).
     options : BidsOptions or None
         Which runs of a BIDS study.
     deep : bool
@@ -337,7 +339,9 @@ def read_plan(
         design's problems for this analysis too: everything at once.
     """
     try:
-        return plan_bids(root, config, options, deep) if bids else plan_roi(root, config)
+        if kind == "xcpd":
+            return plan_xcpd(root, config, options)
+        return plan_bids(root, config, options, deep) if kind == "bids" else plan_roi(root, config)
     except StudyValidationError as exc:
         design = exc.design
         extra = []

@@ -68,7 +68,7 @@ def make_demo(
         _LOG.info("simulating %s (seed %d)", sim_spec.name, sim_spec.seed)
         study = staging / DEMO_STUDY
         write_simulated_study(simulate_study(sim_spec), study)
-        cfg = resolve_config(cfg, study, bids=False)
+        cfg = resolve_config(cfg, study, "roi")
         source = final.resolve() / DEMO_STUDY
         outputs = Outputs.make(final, staging, cfg, overwrite, store, source, source_now=study)
         result = analyse_plan(plan_roi(study, cfg), staging, cfg, DEMO_STUDY, outputs)

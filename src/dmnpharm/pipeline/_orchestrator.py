@@ -26,9 +26,10 @@ from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan
 from dmnpharm.pipeline._checks import preflight, read_plan, refuse
 from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results, stored_results
+from dmnpharm.pipeline._xcpd_plan import resolve_xcpd, xcpd_folder
 from dmnpharm.store import check_new_analysis, make_analysis_id
 
-__all__ = ["analyse_folder", "analyse_plan", "is_bids", "resolve_config"]
+__all__ = ["analyse_folder", "analyse_plan", "resolve_config", "study_kind"]
 
 _LOG = get_logger("pipeline")
 
@@ -49,8 +50,8 @@ def _up_to_date_or_refuse(final: Path, existing: dict[str, Any], analysis_id: st
     )
 
 
-def is_bids(root: Path, options: BidsOptions | None = None) -> bool:
-    """Return whether a study folder is BIDS with fMRIPrep derivatives (else ROI level).
+def study_kind(root: Path, options: BidsOptions | None = None) -> str:
+    """Return what kind of study a folder is: ``bids``, ``xcpd`` or ``roi``.
 
     Parameters
     ----------
@@ -61,14 +62,22 @@ def is_bids(root: Path, options: BidsOptions | None = None) -> bool:
 
     Returns
     -------
-    bool
-        True when the derivatives folder exists.
+    str
+        ``xcpd`` when the folder (or ``options.derivatives``, or
+        ``<root>/derivatives/xcp_d`` without an fMRIPrep folder beside it) was
+        written by XCP-D; ``bids`` when the fMRIPrep derivatives folder
+        exists; else ``roi`` (a region time-series folder).
     """
+    if xcpd_folder(root, options) is not None:
+        return "xcpd"
     given = options.derivatives if options is not None else None
-    return (Path(given) if given else root / "derivatives" / "fmriprep").is_dir()
+    fmriprep = Path(given) if given else root / "derivatives" / "fmriprep"
+    return "bids" if fmriprep.is_dir() else "roi"
 
 
-def resolve_config(config: AnalysisConfig, root: Path, bids: bool) -> AnalysisConfig:
+def resolve_config(
+    config: AnalysisConfig, root: Path, kind: str, options: BidsOptions | None = None
+) -> AnalysisConfig:
     """Check the drug against the catalog and resolve the atlas, before any work.
 
     Parameters
@@ -77,25 +86,34 @@ def resolve_config(config: AnalysisConfig, root: Path, bids: bool) -> AnalysisCo
         As given.
     root : Path
         The study folder (an ROI-level study names its atlas in its sidecars).
-    bids : bool
-        Whether it is a BIDS study (default atlas ``seitzman300``).
+    kind : str
+        :func:`study_kind`: ``bids`` (default atlas ``seitzman300``), ``roi``
+        or ``xcpd`` (atlas and cleaning from the XCP-D folder).
+    options : BidsOptions or None
+        The derivatives folder and task (BIDS and XCP-D).
 
     Returns
     -------
     AnalysisConfig
-        With ``atlas`` set.
+        With ``atlas`` set: a registered name, or a user's atlas by value
+        (named after the atlas of the files it describes).
     """
     if config.drug is not None:
         from dmnpharm.catalog import load_catalog, resolve_drug
 
         # Checked before any work: a misspelt drug must not cost a whole analysis.
         resolve_drug(load_catalog(), config.drug)
+    if kind == "xcpd":
+        folder = xcpd_folder(root, options)
+        assert folder is not None
+        return resolve_xcpd(config, folder, options.task if options is not None else None)
     if config.atlas is None:
+        bids = kind == "bids"
         return config.replace(atlas="seitzman300" if bids else read_study_atlas_name(root))
     if isinstance(config.atlas, str) and not is_atlas_path(config.atlas):
         return config
     atlas = config.atlas if isinstance(config.atlas, Atlas) else load_atlas(config.atlas)
-    if not bids:
+    if kind == "roi":
         atlas = replace(atlas, name=roi_atlas_name(root, atlas.name))
     return config.replace(atlas=atlas)
 
@@ -188,8 +206,8 @@ def analyse_folder(
         False; ``out`` is left as it was and the finished runs are cached.
     """
     folder = Path(root)
-    bids = is_bids(folder, options)
-    cfg = resolve_config(config, folder, bids)
+    kind = study_kind(folder, options)
+    cfg = resolve_config(config, folder, kind, options)
     final = Path(out)
     existing = _existing_analysis(final, overwrite)
     try:
@@ -200,7 +218,7 @@ def analyse_folder(
             outputs = Outputs.make(
                 final, staging, cfg, overwrite, store, folder.resolve(), existing
             )
-            plan = read_plan(folder, cfg, bids, options)
+            plan = read_plan(folder, cfg, kind, options)
             result = analyse_plan(plan, staging, cfg, str(folder.resolve()), outputs)
         result = result.moved(staging, final)
     except _UpToDateError:

@@ -13,7 +13,7 @@ import pandas as pd
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import StudyValidationError
 from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan, StudyRun
-from dmnpharm.pipeline._orchestrator import analyse_folder, is_bids, resolve_config
+from dmnpharm.pipeline._orchestrator import analyse_folder, resolve_config, study_kind
 from dmnpharm.pipeline._results import Results
 
 __all__ = ["Study"]
@@ -86,8 +86,8 @@ class Study:
 
     @property
     def kind(self) -> str:
-        """``bids`` (fMRIPrep derivatives found) or ``roi`` (region time series)."""
-        return "bids" if is_bids(self.root, self.options) else "roi"
+        """``bids`` (fMRIPrep derivatives), ``xcpd`` (XCP-D outputs) or ``roi`` (time series)."""
+        return study_kind(self.root, self.options)
 
     def plan(self, config: AnalysisConfig | None = None) -> StudyPlan:
         """Read and validate the folder for an analysis; raise on any problem.
@@ -110,9 +110,9 @@ class Study:
         """
         from dmnpharm.pipeline._checks import read_plan
 
-        bids = self.kind == "bids"
-        cfg = resolve_config(config or AnalysisConfig(), self.root, bids)
-        return read_plan(self.root, cfg, bids, self.options)
+        kind = self.kind
+        cfg = resolve_config(config or AnalysisConfig(), self.root, kind, self.options)
+        return read_plan(self.root, cfg, kind, self.options)
 
     @cached_property
     def _default_plan(self) -> StudyPlan:
@@ -151,10 +151,10 @@ class Study:
         """
         from dmnpharm.pipeline._checks import preflight, read_plan
 
-        bids = self.kind == "bids"
+        kind = self.kind
         try:
-            cfg = resolve_config(config or AnalysisConfig(), self.root, bids)
-            plan = read_plan(self.root, cfg, bids, self.options, deep)
+            cfg = resolve_config(config or AnalysisConfig(), self.root, kind, self.options)
+            plan = read_plan(self.root, cfg, kind, self.options, deep)
         except StudyValidationError as exc:
             return list(exc.problems)
         return list(dict.fromkeys(preflight(plan, cfg)))

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.execution import RunCache
+from dmnpharm.io import XcpdRun
 
 if TYPE_CHECKING:
     from dmnpharm.pipeline._process import ProcessedRun
@@ -36,7 +37,8 @@ class RunTask:
     source : str
         That file relative to the study folder.
     kind : str
-        ``roi`` (a region time-series TSV) or ``bids`` (an fMRIPrep image).
+        ``roi`` (a region time-series TSV), ``bids`` (an fMRIPrep image) or
+        ``xcpd`` (XCP-D's denoised parcellated time series).
     data_file : str
         The time-series TSV or the preprocessed BOLD image.
     repetition_time : float
@@ -48,7 +50,11 @@ class RunTask:
     mask : str or None
         The run's brain mask (BIDS).
     n_volumes : int or None
-        Volumes of the run (the image header, or the time-series rows).
+        Volumes of the run (the image header, or the time-series rows; for
+        XCP-D the volumes it kept).
+    xcpd : XcpdRun or None
+        An XCP-D run: its files, censoring and flagged volumes (``confounds``
+        is then its motion file).
     """
 
     label: str
@@ -60,12 +66,15 @@ class RunTask:
     confounds: str | None = None
     mask: str | None = None
     n_volumes: int | None = None
+    xcpd: XcpdRun | None = None
 
     def input_files(self) -> tuple[str, ...]:
         """Return every file the run's results depend on (sidecars included)."""
         files = [self.data_file, self.confounds, self.mask]
         if self.kind == "roi":
             files.append(str(Path(self.data_file).with_suffix(".json")))
+        if self.xcpd is not None and self.xcpd.outliers is not None:
+            files.append(str(self.xcpd.outliers))
         if self.confounds is not None:
             side = Path(self.confounds).with_suffix(".json")
             if side.is_file():

@@ -24,7 +24,12 @@ from dmnpharm.config import PRIMARY
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution import Stage
 from dmnpharm.extract import extract_timeseries, extract_with_maps
-from dmnpharm.io import read_confounds, read_roi_timeseries
+from dmnpharm.io import (
+    read_confounds,
+    read_roi_timeseries,
+    read_xcpd_motion,
+    read_xcpd_timeseries,
+)
 from dmnpharm.pipeline._process import ProcessedRun, process_run
 from dmnpharm.pipeline._tasks import RunTask, Signals, TaskOutcome, task_keys
 
@@ -80,6 +85,23 @@ def _bids_signals(
     return Signals(np.asarray(extraction.timeseries, dtype=np.float64), files, note)
 
 
+def _xcpd_inputs(task: RunTask) -> tuple[Signals, pd.DataFrame]:
+    """Read an XCP-D run: its kept volumes' signals and their motion (the QC's FD)."""
+    run = task.xcpd
+    if run is None:
+        raise ValueError("an xcpd task needs its XcpdRun")
+    data = read_xcpd_timeseries(run)
+    motion = read_xcpd_motion(run)
+    kept = motion["kept"].to_numpy(dtype=bool)
+    if len(motion) != data.shape[0]:
+        raise InputError(
+            f"{run.timeseries}: has {data.shape[0]} rows but its motion file {run.motion} "
+            f"gives {len(motion)} after XCP-D's censoring; the files do not belong together"
+        )
+    confounds = motion.loc[kept].drop(columns=["outlier", "kept"]).reset_index(drop=True)
+    return Signals(data[kept]), confounds
+
+
 def _read_signals(
     task: RunTask, atlas: Atlas, confounds: pd.DataFrame | None, meta: dict[str, Any] | None
 ) -> Signals:
@@ -123,9 +145,15 @@ def execute_run(task: RunTask, signals: Signals | None = None) -> TaskOutcome:
     with threadpool_limits(limits=1, user_api="blas"):
         try:
             atlas = config.atlas_object()
-            confounds, meta = read_confounds(
-                None if task.confounds is None else Path(task.confounds)
-            )
+            confounds: pd.DataFrame | None
+            if task.kind == "xcpd":
+                read, confounds = _xcpd_inputs(task)
+                meta = None
+                signals = read if signals is None else signals
+            else:
+                confounds, meta = read_confounds(
+                    None if task.confounds is None else Path(task.confounds)
+                )
             if signals is None:
                 signals = _read_signals(task, atlas, confounds, meta)
             processed: ProcessedRun = process_run(

@@ -177,6 +177,11 @@ class DenoiseConfig:
     drop_nonsteady : bool
         Drop the volumes flagged in fMRIPrep's ``non_steady_state_outlier_XX``
         columns. When False they are kept and cleaned like the others.
+    done_by : str
+        The pipeline that denoised the signals before dmnpharm read them
+        (e.g. ``"XCP-D 0.10.6"``); dmnpharm then cleans nothing itself, so
+        only strategy ``none`` without censoring, filter, detrending or
+        dropping goes with it. ``""``: dmnpharm does the cleaning.
     """
 
     strategy: str
@@ -190,6 +195,24 @@ class DenoiseConfig:
     low_pass: float | None = None
     detrend: bool = True
     drop_nonsteady: bool = True
+    done_by: str = ""
+
+    @classmethod
+    def external(cls, done_by: str) -> DenoiseConfig:
+        """Return the configuration of signals another pipeline has already denoised.
+
+        Parameters
+        ----------
+        done_by : str
+            The pipeline and its version, e.g. ``"XCP-D 0.10.6"``.
+
+        Returns
+        -------
+        DenoiseConfig
+            Strategy ``none``: no regression, censoring, filter, detrending or
+            dropping; :meth:`describe` says who denoised.
+        """
+        return cls("none", detrend=False, drop_nonsteady=False, done_by=done_by)
 
     def __post_init__(self) -> None:
         """Fold ``+gsr`` into ``gsr`` and check every value."""
@@ -230,6 +253,28 @@ class DenoiseConfig:
                 f"min_segment must be a non-negative integer; got {self.min_segment!r}"
             )
         self._check_min_remaining()
+        cleaned = (
+            self.strategy != "none"
+            or self.gsr
+            or self.detrend
+            or self.drop_nonsteady
+            or self.min_segment
+            or any(
+                v is not None
+                for v in (
+                    self.fd_threshold,
+                    self.std_dvars_threshold,
+                    self.min_remaining,
+                    self.high_pass,
+                    self.low_pass,
+                )
+            )
+        )
+        if self.done_by and cleaned:
+            raise InputError(
+                f"these signals were denoised by {self.done_by}; dmnpharm does not clean them "
+                "again: leave the strategy, censoring and filter options at their defaults"
+            )
 
     def _check_min_remaining(self) -> None:
         value = self.min_remaining
@@ -304,7 +349,10 @@ class DenoiseConfig:
         dict
             Every field under its own name, plus ``name``.
         """
-        return {"name": self.name, **asdict(self)}
+        fields = asdict(self)
+        if not self.done_by:  # absent unless set: records made before it keep their ids
+            del fields["done_by"]
+        return {"name": self.name, **fields}
 
     def min_volumes(self, n_volumes: int) -> int:
         """Return the number of volumes a run of ``n_volumes`` must keep.
@@ -335,6 +383,12 @@ class DenoiseConfig:
             Sentences naming the regressors, censoring, exclusion and filter,
             with the choices' sources, for reports and provenance.
         """
+        if self.done_by:
+            return (
+                f"The time series had been denoised by {self.done_by} before dmnpharm read "
+                "them; the volumes it censored were left out, and dmnpharm applied no "
+                "further regression, censoring, detrending or filtering."
+            )
         sentences = [f"Denoising strategy '{self.name}'."]
         if self.is_default:
             sentences[0] = (

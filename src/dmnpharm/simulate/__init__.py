@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     )
     from dmnpharm.simulate._write import json_file, write_simulated_study
     from dmnpharm.simulate._write_voxel import VOXEL_SPACE, write_voxel_study
+    from dmnpharm.simulate._write_xcpd import XCPD_OUTPUT_TYPES, XCPD_SPACE, write_xcpd_study
 
 __all__ = [
     "DESIGN_KINDS",
@@ -66,6 +67,8 @@ __all__ = [
     "POWER_COLUMNS",
     "PRESETS",
     "VOXEL_SPACE",
+    "XCPD_OUTPUT_TYPES",
+    "XCPD_SPACE",
     "Condition",
     "DesignSpec",
     "Effect",
@@ -108,6 +111,7 @@ __all__ = [
     "write_mask",
     "write_simulated_study",
     "write_voxel_study",
+    "write_xcpd_study",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)
