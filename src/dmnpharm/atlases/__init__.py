@@ -18,6 +18,7 @@ from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dmnpharm.atlases._atlas import NETWORKS, SUBSYSTEMS, Atlas
+    from dmnpharm.atlases._cifti import dlabel_atlas, dlabel_parcels
     from dmnpharm.atlases._coords import coords_atlas
     from dmnpharm.atlases._embedded import ANDREWS_HANNA_RADIUS_MM
     from dmnpharm.atlases._files import atlas_from_file, read_network_map, regions_atlas
@@ -58,6 +59,8 @@ __all__ = [
     "available_atlases",
     "clear_atlas_cache",
     "coords_atlas",
+    "dlabel_atlas",
+    "dlabel_parcels",
     "is_atlas_path",
     "labels_atlas",
     "load_atlas",

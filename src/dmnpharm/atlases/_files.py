@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dmnpharm.atlases._atlas import Atlas
+from dmnpharm.atlases._cifti import dlabel_atlas
 from dmnpharm.atlases._coords import coords_atlas
 from dmnpharm.atlases._labels import labels_atlas
 from dmnpharm.atlases._tables import (
@@ -211,10 +212,6 @@ def _sibling(path: Path, suffixes: tuple[str, ...]) -> Path | None:
 
 def _image_atlas(image: Path, table: Path, name: str, network_map: dict[str, str] | None) -> Atlas:
     if image.name.endswith(".dlabel.nii"):
-        try:
-            from dmnpharm.atlases._cifti import dlabel_atlas
-        except ImportError:  # pragma: no cover - the CIFTI reader ships with the package
-            raise InputError(f"{image}: CIFTI atlases are not supported here") from None
         return dlabel_atlas(name, image, table, network_map=network_map)
     return labels_atlas(name, image, table, network_map=network_map)
 
@@ -269,6 +266,9 @@ def _read(file: Path, mapping: dict[str, str] | None) -> Atlas:
     name = _atlas_name(file)
     if file.name.endswith(_IMAGE_SUFFIXES):
         table = _sibling(file, (".tsv",))
+        if table is None and file.name.endswith(".dlabel.nii"):
+            # Its reader names the table to write and lists the dlabel's own labels.
+            return _image_atlas(file, file.with_name(_stem(file) + ".tsv"), name, mapping)
         if table is None:
             raise InputError(
                 f"labels image '{file}' has no table beside it: write "

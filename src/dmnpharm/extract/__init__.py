@@ -17,9 +17,17 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from dmnpharm.extract._cifti import extract_cifti_timeseries
     from dmnpharm.extract._maps import VoxelMaps, dmn_seeds, extract_with_maps
     from dmnpharm.extract._timeseries import Extraction, extract_timeseries
 
-__all__ = ["Extraction", "VoxelMaps", "dmn_seeds", "extract_timeseries", "extract_with_maps"]
+__all__ = [
+    "Extraction",
+    "VoxelMaps",
+    "dmn_seeds",
+    "extract_cifti_timeseries",
+    "extract_timeseries",
+    "extract_with_maps",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -19,6 +19,7 @@ from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dmnpharm.io._bids import DEFAULT_SPACE, BidsStudy, BoldRun, discover_study
+    from dmnpharm.io._cifti_write import write_dlabel, write_pconn, write_ptseries
     from dmnpharm.io._confounds import read_confounds
     from dmnpharm.io._derivatives import (
         BIDS_VERSION,
@@ -77,6 +78,9 @@ __all__ = [
     "roi_atlas_name",
     "roi_run_path",
     "write_dataset_description",
+    "write_dlabel",
+    "write_pconn",
+    "write_ptseries",
     "write_relmat",
     "write_roi_run",
     "write_timeseries",

@@ -56,10 +56,18 @@ if TYPE_CHECKING:
         write_mask,
     )
     from dmnpharm.simulate._write import json_file, write_simulated_study
+    from dmnpharm.simulate._write_cifti import (
+        CIFTI_SPACE,
+        fslr_brain_models,
+        synthetic_parcellation,
+        write_cifti_study,
+        write_dtseries,
+    )
     from dmnpharm.simulate._write_voxel import VOXEL_SPACE, write_voxel_study
     from dmnpharm.simulate._write_xcpd import XCPD_OUTPUT_TYPES, XCPD_SPACE, write_xcpd_study
 
 __all__ = [
+    "CIFTI_SPACE",
     "DESIGN_KINDS",
     "EFFECT_MEASURES",
     "MNI_RES2_AFFINE",
@@ -90,6 +98,7 @@ __all__ = [
     "dvars",
     "fmriprep_confounds",
     "framewise_displacement",
+    "fslr_brain_models",
     "generate_run",
     "json_file",
     "load_preset",
@@ -105,9 +114,12 @@ __all__ = [
     "simulate_study",
     "spec_from_dict",
     "spec_to_dict",
+    "synthetic_parcellation",
     "time_course",
     "williams_sequences",
     "write_bold_run",
+    "write_cifti_study",
+    "write_dtseries",
     "write_mask",
     "write_simulated_study",
     "write_voxel_study",
