@@ -15,7 +15,8 @@ _ENTITY = re.compile(r"([a-zA-Z]+)-([a-zA-Z0-9]+)")
 
 
 def _atlas_entity(path: Path) -> str:
-    return dict(_ENTITY.findall(path.name.removesuffix("_timeseries.tsv"))).get("atlas", "")
+    found: dict[str, str] = dict(_ENTITY.findall(path.name.removesuffix("_timeseries.tsv")))
+    return found.get("atlas", "")
 
 
 def _folder_atlas_names(folder: Path) -> set[str]:
