@@ -264,6 +264,28 @@ def _bids_record(
     }
 
 
+def _atlas_fits_runs(atlas: Any, bolds: list[Path], config: AnalysisConfig) -> list[str]:
+    """Name runs an atlas cannot be measured on: CIFTI runs need a dlabel, images a volume."""
+    cifti = [b for b in bolds if b.name.endswith(".dtseries.nii")]
+    dlabel = atlas.image.endswith(".dlabel.nii")
+    where = atlas.source or atlas.name
+    if cifti and not dlabel:
+        return [
+            f"{cifti[0]} (and {len(cifti) - 1} other CIFTI runs) holds grayordinates; the atlas "
+            f"{where} is not a CIFTI parcellation: give --atlas a .dlabel.nii with its .tsv "
+            "(index, name, network)"
+        ]
+    volume = [b for b in bolds if not b.name.endswith(".dtseries.nii")]
+    if volume and dlabel:
+        return [
+            f"{volume[0]} is a volume image but the atlas {where} is a CIFTI dlabel: analyse "
+            "the CIFTI runs (--space fsLR) or give a volume atlas"
+        ]
+    if cifti and config.voxel_maps:
+        return [f"{cifti[0]}: voxel maps (--voxel-maps) are made from volume images only"]
+    return []
+
+
 def plan_bids(
     root: Path, config: AnalysisConfig, options: BidsOptions | None = None, deep: bool = False
 ) -> StudyPlan:
@@ -292,6 +314,9 @@ def plan_bids(
         root, config.space, opts.res, opts.derivatives, opts.task, opts.design, desc, deep
     )
     atlas = config.atlas_object()
+    atlas_problems = _atlas_fits_runs(atlas, [run.bold for run in study.runs], config)
+    if atlas_problems:
+        raise StudyValidationError(str(root), atlas_problems)
     if not atlas.image and not all(math.isfinite(c) for xyz in atlas.coords for c in xyz):
         raise StudyValidationError(
             str(root),

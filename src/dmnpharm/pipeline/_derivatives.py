@@ -12,9 +12,15 @@ import numpy as np
 import numpy.typing as npt
 
 from dmnpharm._version import __version__
-from dmnpharm.atlases import Atlas
+from dmnpharm.atlases import Atlas, dlabel_parcels
 from dmnpharm.config import AnalysisConfig
-from dmnpharm.io import bids_label, derivative_path, write_dataset_description
+from dmnpharm.io import (
+    bids_label,
+    derivative_path,
+    write_dataset_description,
+    write_pconn,
+    write_ptseries,
+)
 from dmnpharm.io import write_relmat as _write_relmat
 from dmnpharm.io import write_timeseries as _write_timeseries
 from dmnpharm.metrics import ESTIMATORS
@@ -36,6 +42,11 @@ def _source_description(source: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return content if isinstance(content, dict) else {}
+
+
+def _cifti_name(tsv: Path, kind: str) -> Path:
+    """``..._timeseries.tsv`` -> ``..._timeseries.ptseries.nii`` (the TSV's JSON serves both)."""
+    return tsv.with_name(tsv.name.removesuffix(".tsv") + f".{kind}.nii")
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,7 +164,11 @@ class DerivativeWriter:
             "Description": "Region signals after the denoising strategy; one row per kept "
             "volume (censored volumes are left out, see Censoring), one column per region.",
         }
-        return _write_timeseries(path, data, self.atlas.labels, sidecar)
+        written = _write_timeseries(path, data, self.atlas.labels, sidecar)
+        parcels = self._parcels()
+        if parcels is not None:  # CIFTI runs: the same signals as a parcellated time series
+            write_ptseries(_cifti_name(written, "ptseries"), data, parcels, repetition_time)
+        return written
 
     def write_relmat(
         self,
@@ -199,4 +214,14 @@ class DerivativeWriter:
         }
         if reference is not None:
             sidecar["TangentReference"] = dict(reference)
-        return _write_relmat(path, matrix, self.atlas.labels, sidecar)
+        written = _write_relmat(path, matrix, self.atlas.labels, sidecar)
+        parcels = self._parcels()
+        if parcels is not None:  # CIFTI runs: the same matrix as a parcellated connectome
+            write_pconn(_cifti_name(written, "pconn"), matrix, parcels)
+        return written
+
+    def _parcels(self) -> Any:
+        """Return the atlas's CIFTI parcels when it is a dlabel (CIFTI outputs), else None."""
+        if not self.atlas.image.endswith(".dlabel.nii"):
+            return None
+        return dlabel_parcels(self.atlas)

@@ -23,7 +23,7 @@ from dmnpharm.atlases import Atlas
 from dmnpharm.config import PRIMARY
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution import Stage
-from dmnpharm.extract import extract_timeseries, extract_with_maps
+from dmnpharm.extract import extract_cifti_timeseries, extract_timeseries, extract_with_maps
 from dmnpharm.io import (
     read_confounds,
     read_roi_timeseries,
@@ -49,6 +49,9 @@ def _bids_signals(
     """Extract a BIDS run's region signals and, with voxel maps, its maps."""
     config = task.config
     bold = Path(task.data_file)
+    if bold.name.endswith(".dtseries.nii"):  # CIFTI grayordinates: parcel means
+        cifti = extract_cifti_timeseries(bold, atlas, repetition_time=task.repetition_time)
+        return Signals(np.asarray(cifti.timeseries, dtype=np.float64))
     mask = None if task.mask is None else Path(task.mask)
     if not config.voxel_maps:
         extraction = extract_timeseries(
