@@ -141,6 +141,11 @@ def clear_atlas_cache() -> None:
     Needed only when the atlas folder (``DMNPHARM_ATLAS_DIR``) changes within
     one process; a user's atlas file is read again whenever it changes anyway.
 
+    Returns
+    -------
+    None
+        The caches are emptied.
+
     Examples
     --------
     >>> clear_atlas_cache()

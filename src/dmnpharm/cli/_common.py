@@ -18,7 +18,6 @@ from dmnpharm.config import (
     paired_model,
 )
 from dmnpharm.exceptions import InputError, UsageError
-from dmnpharm.io import DEFAULT_SPACE
 from dmnpharm.metrics import ESTIMATORS, BundleConfig
 from dmnpharm.signal import DEFAULT_DENOISE, RECOMMENDED, DenoiseConfig
 from dmnpharm.stats import N_PERMUTATIONS
@@ -30,12 +29,10 @@ __all__ = [
     "add_denoise",
     "add_execution",
     "add_seed",
-    "add_study_options",
     "analysis_config",
     "contrast",
     "log_level",
     "positive_int",
-    "study_of",
 ]
 
 _LOG = logging.getLogger("dmnpharm.cli")
@@ -303,29 +300,6 @@ def add_analysis(sub: argparse.ArgumentParser, seed_help: str | None) -> None:
     )
 
 
-def add_study_options(sub: argparse.ArgumentParser) -> None:
-    """Add which study files are read: atlas, space and the BIDS selections.
-
-    Parameters
-    ----------
-    sub : argparse.ArgumentParser
-        The parser of ``run`` or ``validate``.
-    """
-    sub.add_argument("study", help="study folder: BIDS with fMRIPrep derivatives, or ROI level")
-    from dmnpharm.cli._atlas import add_atlas_options
-
-    add_atlas_options(sub, "default: the ROI files' atlas, or seitzman300 for BIDS studies")
-    sub.add_argument("--space", default=DEFAULT_SPACE, help="fMRIPrep output space (BIDS)")
-    sub.add_argument("--res", default=None, help="resolution entity (res-), if several (BIDS)")
-    sub.add_argument("--task", default=None, help="only runs of this task (BIDS)")
-    sub.add_argument(
-        "--design", default=None, help="explicit design TSV instead of the sessions files (BIDS)"
-    )
-    sub.add_argument(
-        "--derivatives", default=None, help="fMRIPrep folder (default STUDY/derivatives/fmriprep)"
-    )
-
-
 def _off_or(kind: type) -> Any:
     """Return an argparse type: a number of ``kind``, or ``off``/``none`` for off."""
 
@@ -451,30 +425,6 @@ def _analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
         population=args.population,
         allow_failures=args.allow_failures,
         execution=_execution(args) if hasattr(args, "scheduler") else Execution(),
-    )
-
-
-def study_of(args: argparse.Namespace) -> Any:
-    """Return the :class:`dmnpharm.Study` that the study options name.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        With the options of :func:`add_study_options`.
-
-    Returns
-    -------
-    dmnpharm.Study
-        Not yet read.
-    """
-    from dmnpharm.pipeline import Study
-
-    return Study.from_folder(
-        args.study,
-        derivatives=args.derivatives,
-        task=args.task,
-        res=args.res,
-        design=args.design,
     )
 
 

@@ -11,13 +11,12 @@ from dmnpharm.cli._common import (
     add_common,
     add_denoise,
     add_execution,
-    add_study_options,
     analysis_config,
     log_level,
-    study_of,
 )
 from dmnpharm.cli._query import add_store_option
 from dmnpharm.cli._simulate import add_overrides, study_spec
+from dmnpharm.cli._study_options import add_study_options, study_of
 
 __all__ = ["add_demo_parser", "add_run_parser", "command", "demo_command"]
 

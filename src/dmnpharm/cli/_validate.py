@@ -9,10 +9,9 @@ from dmnpharm.cli._common import (
     add_analysis,
     add_common,
     add_denoise,
-    add_study_options,
     analysis_config,
-    study_of,
 )
+from dmnpharm.cli._study_options import add_study_options, study_of
 
 __all__ = ["add_parser", "command"]
 

@@ -19,6 +19,7 @@ from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dmnpharm.io._bids import DEFAULT_SPACE, BidsStudy, BoldRun, discover_study
+    from dmnpharm.io._bids_filter import BidsFilter, parse_bids_filter, read_bids_filter
     from dmnpharm.io._cifti_write import write_dlabel, write_pconn, write_ptseries
     from dmnpharm.io._confounds import read_confounds
     from dmnpharm.io._derivatives import (
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         read_roi_timeseries,
     )
     from dmnpharm.io._roi_write import roi_run_path, write_roi_run, write_tsv
+    from dmnpharm.io._select import select_participants
     from dmnpharm.io._xcpd import XcpdRun, XcpdStudy, discover_xcpd, is_xcpd_folder, xcpd_naming
     from dmnpharm.io._xcpd_read import (
         read_xcpd_motion,
@@ -55,6 +57,7 @@ __all__ = [
     "BIDS_VERSION",
     "DEFAULT_SPACE",
     "ENTITY_ORDER",
+    "BidsFilter",
     "BidsStudy",
     "BoldRun",
     "ImageHeader",
@@ -69,6 +72,8 @@ __all__ = [
     "discover_xcpd",
     "is_xcpd_folder",
     "load_roi_study",
+    "parse_bids_filter",
+    "read_bids_filter",
     "read_confounds",
     "read_image_header",
     "read_roi_timeseries",
@@ -77,6 +82,7 @@ __all__ = [
     "read_xcpd_timeseries",
     "roi_atlas_name",
     "roi_run_path",
+    "select_participants",
     "write_dataset_description",
     "write_dlabel",
     "write_pconn",

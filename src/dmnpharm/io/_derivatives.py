@@ -41,7 +41,25 @@ __all__ = [
 BIDS_VERSION = "1.9.0"
 
 #: Entities a derivative file name may carry, in the order BIDS writes them.
-ENTITY_ORDER = ("sub", "ses", "task", "acq", "run", "space", "atlas", "res", "stat", "desc")
+ENTITY_ORDER = (
+    "sub",
+    "ses",
+    "task",
+    "acq",
+    "ce",
+    "rec",
+    "dir",
+    "run",
+    "echo",
+    "part",
+    "chunk",
+    "space",
+    "atlas",
+    "res",
+    "den",
+    "stat",
+    "desc",
+)
 
 _PARTS = re.compile(r"[A-Za-z0-9]+")
 _LABEL = re.compile(r"[A-Za-z0-9]+")

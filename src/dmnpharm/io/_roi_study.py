@@ -16,6 +16,7 @@ import pandas as pd
 from dmnpharm._utils import closest_match, get_logger
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io._derivatives import bids_label
+from dmnpharm.io._select import select_participants
 
 __all__ = ["RoiRun", "RoiStudy", "load_roi_study", "read_roi_timeseries"]
 
@@ -67,12 +68,16 @@ class RoiStudy:
         ``n_volumes`` and ``path`` (relative to ``root``).
     runs : tuple of RoiRun
         The loaded runs.
+    selection : dict or None
+        How participants were selected (labels, query, who was left out),
+        for the provenance; None when all were analysed.
     """
 
     root: Path
     atlas: str
     design: pd.DataFrame
     runs: tuple[RoiRun, ...]
+    selection: dict[str, Any] | None = None
 
 
 def _read_table(path: Path, problems: list[str]) -> pd.DataFrame | None:
@@ -353,7 +358,13 @@ def _load_run(scan: _Scan, path: Path, pid: str, ses: str, design_row: dict[str,
 
 
 def load_roi_study(
-    root: str | Path, atlas: str, labels: Sequence[str], keep_data: bool = True
+    root: str | Path,
+    atlas: str,
+    labels: Sequence[str],
+    keep_data: bool = True,
+    *,
+    participant_label: Sequence[str] | None = None,
+    participants_query: str | None = None,
 ) -> RoiStudy:
     """Read, validate and load an ROI-level study folder.
 
@@ -377,6 +388,13 @@ def load_roi_study(
         Keep every run's signals in memory. False: each file is still read
         and checked, but its run holds an empty (0 x regions) array, so
         validating a cohort of thousands of runs needs one run's memory.
+    participant_label : sequence of str or None
+        Only these participants (with or without ``sub-``); the others'
+        files are not read.
+    participants_query : str or None
+        Only the participants whose ``participants.tsv`` row satisfies this
+        query (e.g. ``"group == 'patient'"``; see
+        :func:`dmnpharm.io.select_participants`).
 
     Returns
     -------
@@ -397,7 +415,14 @@ def load_roi_study(
     participants_path = folder / "participants.tsv"
     participants = _read_participants(str(root), participants_path, scan.problems)
     on_disk = _subject_folders(scan, participants, participants_path)
-    for line, pid in enumerate(participants["participant_id"].str.strip(), start=2):
+    selection = None
+    if participant_label or participants_query is not None:
+        participants, selection = select_participants(
+            participants, participant_label, participants_query, where=str(participants_path)
+        )
+    ids = participants["participant_id"].str.strip().tolist()
+    for position, (index, pid) in enumerate(zip(participants.index, ids, strict=True)):
+        line = int(index) + 2  # the file's line: the index survives the selection
         if not pid or pid == "n/a" or pid not in on_disk:
             if pid and pid != "n/a":
                 scan.problems.append(
@@ -405,7 +430,7 @@ def load_roi_study(
                     f"{folder / pid}"
                 )
             continue
-        participant_row = {str(k): v for k, v in participants.iloc[line - 2].items()}
+        participant_row = {str(k): v for k, v in participants.iloc[position].items()}
         _scan_participant(scan, pid, participant_row)
     if scan.problems:
         design = pd.DataFrame(scan.rows) if scan.rows else None
@@ -418,4 +443,6 @@ def load_roi_study(
     # Condition labels are kept as written: one with stray spaces is a problem the
     # design checks name, never silently another label.
     design["condition"] = design["condition"].astype(str)
-    return RoiStudy(root=folder, atlas=atlas, design=design, runs=tuple(scan.runs))
+    return RoiStudy(
+        root=folder, atlas=atlas, design=design, runs=tuple(scan.runs), selection=selection
+    )

@@ -22,7 +22,14 @@ import pandas as pd
 
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import StudyValidationError
-from dmnpharm.io import BoldRun, RoiRun, RoiStudy, discover_study, load_roi_study
+from dmnpharm.io import (
+    BoldRun,
+    RoiRun,
+    RoiStudy,
+    discover_study,
+    load_roi_study,
+    read_bids_filter,
+)
 from dmnpharm.pipeline._tasks import RunTask
 
 __all__ = ["BidsOptions", "StudyPlan", "StudyRun", "bids_task", "plan_bids", "plan_roi"]
@@ -150,7 +157,7 @@ def _roi_run(study: RoiStudy, row: pd.Series, run: RoiRun, config: AnalysisConfi
     return StudyRun({str(k): v for k, v in row.items()}, task, _roi_entities(run))
 
 
-def plan_roi(root: Path, config: AnalysisConfig) -> StudyPlan:
+def plan_roi(root: Path, config: AnalysisConfig, options: BidsOptions | None = None) -> StudyPlan:
     """Read and validate an ROI-level study folder.
 
     Parameters
@@ -159,6 +166,8 @@ def plan_roi(root: Path, config: AnalysisConfig) -> StudyPlan:
         The folder (``participants.tsv``, ``sub-*/ses-*/func/*_timeseries.tsv``).
     config : AnalysisConfig
         With the atlas resolved: every run's header must name its regions.
+    options : BidsOptions or None
+        Its participant label and participants query select participants.
 
     Returns
     -------
@@ -167,7 +176,15 @@ def plan_roi(root: Path, config: AnalysisConfig) -> StudyPlan:
         again by its task, not held.
     """
     atlas = config.atlas_object()
-    study = load_roi_study(root, atlas.name, atlas.labels, keep_data=False)
+    opts = options or BidsOptions()
+    study = load_roi_study(
+        root,
+        atlas.name,
+        atlas.labels,
+        keep_data=False,
+        participant_label=opts.participant_label or None,
+        participants_query=opts.participants,
+    )
     runs = [
         _roi_run(study, row, run, config)
         for (_, row), run in zip(study.design.iterrows(), study.runs, strict=True)
@@ -176,17 +193,18 @@ def plan_roi(root: Path, config: AnalysisConfig) -> StudyPlan:
         f"{study.design['participant_id'].nunique()} participants, {len(study.runs)} runs, "
         f"atlas {study.atlas}"
     )
-    return StudyPlan(study.root, runs, study.design, _inputs(study.root, runs), {}, summary)
+    record = {"selection": study.selection} if study.selection is not None else {}
+    return StudyPlan(study.root, runs, study.design, _inputs(study.root, runs), record, summary)
 
 
 @dataclass(frozen=True)
 class BidsOptions:
-    """Which runs of a BIDS study are analysed, besides the space the analysis names.
+    """Which runs and participants of a study are analysed, besides the space.
 
     Parameters
     ----------
     derivatives : str, Path or None
-        fMRIPrep folder (default ``<study>/derivatives/fmriprep``).
+        fMRIPrep (or XCP-D) folder (default ``<study>/derivatives/fmriprep``).
     task : str or None
         Only runs of this task.
     res : str or None
@@ -194,12 +212,35 @@ class BidsOptions:
     design : str, Path or None
         One explicit design TSV instead of ``participants.tsv`` and the
         sessions files.
+    den : str or None
+        Density entity (``den-``, CIFTI), when the space has several.
+    bids_filter : str, Path or None
+        A BIDS filter file, as fMRIPrep's ``--bids-filter-file`` takes it
+        (its ``bold`` query selects the runs: acquisition, echo, run ...).
+    participant_label : tuple of str
+        Only these participants (with or without ``sub-``); empty: all.
+    participants : str or None
+        A query on the participants table, e.g. ``"group == 'patient'"``.
     """
 
     derivatives: str | Path | None = None
     task: str | None = None
     res: str | None = None
     design: str | Path | None = None
+    den: str | None = None
+    bids_filter: str | Path | None = None
+    participant_label: tuple[str, ...] = ()
+    participants: str | None = None
+
+    def selects_participants(self) -> bool:
+        """Return whether a participant label or query narrows the study.
+
+        Returns
+        -------
+        bool
+            True with ``participant_label`` or ``participants``.
+        """
+        return bool(self.participant_label) or self.participants is not None
 
 
 def bids_task(run: BoldRun, study_path: Path, config: AnalysisConfig) -> RunTask:
@@ -233,13 +274,11 @@ def bids_task(run: BoldRun, study_path: Path, config: AnalysisConfig) -> RunTask
 
 
 def _bids_run(run: BoldRun, row: pd.Series, root: Path, config: AnalysisConfig) -> StudyRun:
-    entities = {
-        "sub": run.participant_id.removeprefix("sub-"),
-        "ses": run.session_id.removeprefix("ses-"),
-        "task": run.task,
-        "run": run.run,
-        "space": run.space,
-    }
+    # Every entity that tells this run from another (acq, ce, rec, dir, run, echo, ...)
+    # names its derivatives, in BIDS order; res/den/desc belong to the input image only.
+    entities = {k: v for k, v in run.entities.items() if k not in ("res", "den", "desc", "cohort")}
+    entities["sub"] = run.participant_id.removeprefix("sub-")
+    entities["ses"] = run.session_id.removeprefix("ses-")
     return StudyRun({str(k): v for k, v in row.items()}, bids_task(run, root, config), entities)
 
 
@@ -311,7 +350,18 @@ def plan_bids(
     opts = options or BidsOptions()
     desc = "smoothAROMAnonaggr" if config.denoise.strategy == "aroma" else "preproc"
     study = discover_study(
-        root, config.space, opts.res, opts.derivatives, opts.task, opts.design, desc, deep
+        root,
+        config.space,
+        opts.res,
+        opts.derivatives,
+        opts.task,
+        opts.design,
+        desc,
+        deep,
+        den=opts.den,
+        bids_filter=read_bids_filter(opts.bids_filter) if opts.bids_filter else None,
+        participant_label=opts.participant_label or None,
+        participants_query=opts.participants,
     )
     atlas = config.atlas_object()
     atlas_problems = _atlas_fits_runs(atlas, [run.bold for run in study.runs], config)
@@ -346,4 +396,5 @@ def plan_bids(
         f"{study.space}, atlas {atlas.name}"
     )
     record = _bids_record(config, study.space, desc, bool(atlas.image))
+    record["selection"] = study.selection
     return StudyPlan(root, runs, study.design, _inputs(root, runs), record, summary)

@@ -341,7 +341,9 @@ def read_plan(
     try:
         if kind == "xcpd":
             return plan_xcpd(root, config, options)
-        return plan_bids(root, config, options, deep) if kind == "bids" else plan_roi(root, config)
+        if kind == "bids":
+            return plan_bids(root, config, options, deep)
+        return plan_roi(root, config, options)
     except StudyValidationError as exc:
         design = exc.design
         extra = []

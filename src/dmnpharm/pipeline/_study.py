@@ -53,6 +53,10 @@ class Study:
         task: str | None = None,
         res: str | None = None,
         design: str | Path | None = None,
+        den: str | None = None,
+        bids_filter: str | Path | None = None,
+        participant_label: tuple[str, ...] = (),
+        participants: str | None = None,
     ) -> Study:
         """Return the study in a folder.
 
@@ -72,13 +76,34 @@ class Study:
         design : str, Path or None
             BIDS: one explicit design TSV instead of ``participants.tsv`` and
             the sessions files.
+        den : str or None
+            BIDS: the density entity (CIFTI ``den-91k``), when the space has several.
+        bids_filter : str, Path or None
+            BIDS: a filter file as fMRIPrep's ``--bids-filter-file`` takes it
+            (e.g. ``{"bold": {"acquisition": "mb4"}}``), recorded in provenance.
+        participant_label : tuple of str
+            Only these participants (with or without ``sub-``).
+        participants : str or None
+            Only the participants whose participants-table row satisfies this
+            query, e.g. ``"group == 'patient' or medication == 'none'"``;
+            recorded in provenance.
 
         Returns
         -------
         Study
             Not yet read.
         """
-        return cls(Path(path), BidsOptions(derivatives, task, res, design))
+        options = BidsOptions(
+            derivatives,
+            task,
+            res,
+            design,
+            den=den,
+            bids_filter=bids_filter,
+            participant_label=tuple(participant_label),
+            participants=participants,
+        )
+        return cls(Path(path), options)
 
     def __repr__(self) -> str:
         """Name the folder and its kind."""

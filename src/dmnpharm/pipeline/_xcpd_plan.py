@@ -26,8 +26,10 @@ from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io import (
     XcpdRun,
+    XcpdStudy,
     discover_xcpd,
     is_xcpd_folder,
+    select_participants,
     xcpd_atlas_file,
     xcpd_atlases,
     xcpd_folder_version,
@@ -195,6 +197,24 @@ def _labels_problems(runs: tuple[XcpdRun, ...], atlas: Atlas, source: str) -> li
     return problems
 
 
+def _selected(study: XcpdStudy, opts: BidsOptions) -> tuple[XcpdStudy, dict[str, Any]]:
+    """Keep the runs of the participants a label list or a participants query selects."""
+    people = study.design.drop_duplicates("participant_id")
+    kept, record = select_participants(
+        people,
+        list(opts.participant_label) or None,
+        opts.participants,
+        where="the participants table of the XCP-D study",
+    )
+    chosen = set(kept["participant_id"])
+    rows = study.design["participant_id"].isin(chosen).to_numpy()
+    runs = tuple(r for r, keep in zip(study.runs, rows, strict=True) if keep)
+    if not runs:
+        raise InputError(f"no participant of '{study.root}' is left after the selection")
+    design = study.design.loc[rows].reset_index(drop=True)
+    return replace(study, runs=runs, design=design), record
+
+
 def plan_xcpd(root: Path, config: AnalysisConfig, options: BidsOptions | None = None) -> StudyPlan:
     """Read and validate a study's XCP-D outputs.
 
@@ -236,6 +256,9 @@ def plan_xcpd(root: Path, config: AnalysisConfig, options: BidsOptions | None = 
         design=opts.design,
         bids_root=base if base != folder else None,
     )
+    selection = None
+    if opts.selects_participants():
+        study, selection = _selected(study, opts)
     source = atlas.source or f"'{atlas.name}'"
     problems = _labels_problems(study.runs, atlas, source)
     if problems:
@@ -262,6 +285,8 @@ def plan_xcpd(root: Path, config: AnalysisConfig, options: BidsOptions | None = 
         | {f for f in design_files if f.is_file()}
     )
     record: dict[str, Any] = xcpd_record(study)
+    if selection is not None:
+        record["selection"] = selection
     summary = (
         f"{study.design['participant_id'].nunique()} participants, {len(runs)} runs "
         f"denoised by XCP-D {study.version}, atlas {study.atlas}"
