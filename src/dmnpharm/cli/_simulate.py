@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from dmnpharm.atlases import is_atlas_path
 from dmnpharm.cli._atlas import add_atlas_options
 from dmnpharm.cli._common import DeprecatedAlias, add_common, positive_int
-from dmnpharm.exceptions import InputError
+from dmnpharm.exceptions import InputError, UsageError
 from dmnpharm.simulate import Effect, StudySpec, load_preset, preset_names, spec_from_dict
 
 __all__ = ["add_overrides", "add_parser", "add_source", "command", "study_spec"]
@@ -115,7 +116,9 @@ def add_parser(subs: Any) -> None:
         The subcommands of ``dmnpharm``.
     """
     sim = subs.add_parser(
-        "simulate", help="write a simulated study with planted effects (ROI level)"
+        "simulate",
+        help="write a simulated study with planted effects (ROI level, voxel images, CIFTI "
+        "or XCP-D outputs)",
     )
     sim.add_argument("--out", required=True, help="study folder to write")
     add_source(sim)
@@ -138,9 +141,19 @@ def add_parser(subs: Any) -> None:
     add_atlas_options(sim, "default: the preset's")
     sim.add_argument(
         "--level",
-        choices=("roi", "voxel"),
+        choices=("roi", "voxel", "cifti", "xcpd"),
         default="roi",
-        help="roi: region time series; voxel: 2 mm MNI images in fMRIPrep's layout",
+        help="roi: region time series; voxel: 2 mm MNI images in fMRIPrep's layout; cifti: "
+        "fsLR grayordinates (dtseries) in fMRIPrep's layout with the atlas as a dlabel; "
+        "xcpd: XCP-D's denoised parcellated outputs",
+    )
+    sim.add_argument(
+        "--acquisitions",
+        nargs="+",
+        default=(),
+        metavar="LABEL",
+        help="voxel level: write each run once per acquisition (acq-<LABEL>); the planted "
+        "effects are in the first, the others carry shuffled regions",
     )
     add_common(sim)
 
@@ -158,8 +171,21 @@ def command(args: argparse.Namespace) -> int:
     int
         0.
     """
-    from dmnpharm.simulate import simulate_study, write_simulated_study, write_voxel_study
+    from dmnpharm import simulate
 
-    writer = write_voxel_study if args.level == "voxel" else write_simulated_study
-    print(writer(simulate_study(study_spec(args)), args.out, overwrite=args.overwrite))
+    study = simulate.simulate_study(study_spec(args))
+    if args.acquisitions and args.level != "voxel":
+        raise UsageError("--acquisitions applies to --level voxel")
+    if args.level == "voxel":
+        written = simulate.write_voxel_study(
+            study, args.out, overwrite=args.overwrite, acquisitions=tuple(args.acquisitions)
+        )
+    else:
+        writers: dict[str, Callable[..., Path]] = {
+            "roi": simulate.write_simulated_study,
+            "cifti": simulate.write_cifti_study,
+            "xcpd": simulate.write_xcpd_study,
+        }
+        written = writers[args.level](study, args.out, overwrite=args.overwrite)
+    print(written)
     return 0
