@@ -173,9 +173,9 @@ def command(args: argparse.Namespace) -> int:
     """
     from dmnpharm import simulate
 
-    study = simulate.simulate_study(study_spec(args))
     if args.acquisitions and args.level != "voxel":
         raise UsageError("--acquisitions applies to --level voxel")
+    study = simulate.simulate_study(study_spec(args))
     if args.level == "voxel":
         written = simulate.write_voxel_study(
             study, args.out, overwrite=args.overwrite, acquisitions=tuple(args.acquisitions)

@@ -63,9 +63,11 @@ def command(args: argparse.Namespace) -> int:
         raise StudyValidationError(str(study.root), problems)
     plan = study.plan(config)
     times = sorted({run.repetition_time for run in plan.runs})
-    kind = "BIDS" if study.kind == "bids" else "ROI-level"
+    kind = {"bids": "BIDS", "xcpd": "XCP-D outputs"}.get(study.kind, "ROI-level")
+    denoise = plan.runs[0].task.config.denoise if plan.runs else config.denoise
+    cleaning = f"done by {denoise.done_by}" if denoise.done_by else denoise.name
     print(
         f"{study.root}: valid for this analysis; {kind}: {plan.summary}, TR "
-        f"{', '.join(f'{t:g}' for t in times)} s, denoising {config.denoise.name}"
+        f"{', '.join(f'{t:g}' for t in times)} s, denoising {cleaning}"
     )
     return 0
