@@ -415,6 +415,11 @@ def _analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
         model = paired_model(args.contrast, incomplete, motion)
     return AnalysisConfig(
         space=getattr(args, "space", AnalysisConfig().space),
+        radius_mm=(
+            AnalysisConfig().radius_mm
+            if getattr(args, "radius", None) is None
+            else float(args.radius)
+        ),
         denoise=_denoise(args),
         bundle=BundleConfig(estimator=args.estimator),
         model=model,

@@ -34,6 +34,13 @@ def add_study_options(sub: argparse.ArgumentParser) -> None:
         help="fMRIPrep or XCP-D folder (default STUDY/derivatives/fmriprep, or "
         "STUDY/derivatives/xcp_d when only XCP-D's outputs are there)",
     )
+    sub.add_argument(
+        "--radius",
+        type=float,
+        default=None,
+        metavar="MM",
+        help="sphere radius around the regions of a coordinate atlas (default 5 mm)",
+    )
     sub.add_argument("--den", default=None, help="density entity (den-, CIFTI), if several")
     sub.add_argument(
         "--bids-filter-file",
