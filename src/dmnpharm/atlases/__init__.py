@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dmnpharm.atlases._files import atlas_from_file, read_network_map, regions_atlas
     from dmnpharm.atlases._labels import ATLAS_DIR_ENV, atlas_dir, labels_atlas
     from dmnpharm.atlases._names import COMMON_NETWORK_NAMES, standard_network
+    from dmnpharm.atlases._overlap import MIN_OVERLAP, networks_by_overlap
     from dmnpharm.atlases._registry import (
         available_atlases,
         clear_atlas_cache,
@@ -44,6 +45,7 @@ __all__ = [
     "ANDREWS_HANNA_RADIUS_MM",
     "ATLAS_DIR_ENV",
     "COMMON_NETWORK_NAMES",
+    "MIN_OVERLAP",
     "NETWORKS",
     "SCHAEFER_TO_SUBSYSTEM",
     "SCHAEFER_TO_VOCAB",
@@ -64,6 +66,7 @@ __all__ = [
     "is_atlas_path",
     "labels_atlas",
     "load_atlas",
+    "networks_by_overlap",
     "read_network_map",
     "regions_atlas",
     "schaefer_atlas",

@@ -18,7 +18,11 @@ def add_study_options(sub: argparse.ArgumentParser) -> None:
     sub : argparse.ArgumentParser
         The parser of ``run`` or ``validate``.
     """
-    sub.add_argument("study", help="study folder: BIDS with fMRIPrep derivatives, or ROI level")
+    sub.add_argument(
+        "study",
+        help="study: a BIDS folder with fMRIPrep (or XCP-D) derivatives, an XCP-D folder, an "
+        "ROI-level folder, or a run table (.tsv/.csv: participant_id, path, design columns)",
+    )
     from dmnpharm.cli._atlas import add_atlas_options
 
     add_atlas_options(sub, "default: the ROI files' atlas, or seitzman300 for BIDS studies")
@@ -40,6 +44,12 @@ def add_study_options(sub: argparse.ArgumentParser) -> None:
         default=None,
         metavar="MM",
         help="sphere radius around the regions of a coordinate atlas (default 5 mm)",
+    )
+    sub.add_argument(
+        "--repetition-time-table",
+        default=None,
+        metavar="TSV",
+        help="run tables: repetition_time per value of a column the table shares (e.g. site)",
     )
     sub.add_argument("--den", default=None, help="density entity (den-, CIFTI), if several")
     sub.add_argument(
@@ -90,4 +100,5 @@ def study_of(args: argparse.Namespace) -> Any:
         bids_filter=args.bids_filter_file,
         participant_label=tuple(args.participant_label or ()),
         participants=args.participants,
+        repetition_time_table=args.repetition_time_table,
     )

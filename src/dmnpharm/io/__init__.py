@@ -41,7 +41,13 @@ if TYPE_CHECKING:
         read_roi_timeseries,
     )
     from dmnpharm.io._roi_write import roi_run_path, write_roi_run, write_tsv
+    from dmnpharm.io._run_table import RunTableStudy, load_run_table
     from dmnpharm.io._select import select_participants
+    from dmnpharm.io._timeseries_files import (
+        TIMESERIES_SUFFIXES,
+        read_region_timeseries,
+        timeseries_format,
+    )
     from dmnpharm.io._xcpd import XcpdRun, XcpdStudy, discover_xcpd, is_xcpd_folder, xcpd_naming
     from dmnpharm.io._xcpd_read import (
         read_xcpd_motion,
@@ -57,6 +63,7 @@ __all__ = [
     "BIDS_VERSION",
     "DEFAULT_SPACE",
     "ENTITY_ORDER",
+    "TIMESERIES_SUFFIXES",
     "BidsFilter",
     "BidsStudy",
     "BoldRun",
@@ -64,6 +71,7 @@ __all__ = [
     "OutputLayout",
     "RoiRun",
     "RoiStudy",
+    "RunTableStudy",
     "XcpdRun",
     "XcpdStudy",
     "bids_label",
@@ -72,10 +80,12 @@ __all__ = [
     "discover_xcpd",
     "is_xcpd_folder",
     "load_roi_study",
+    "load_run_table",
     "parse_bids_filter",
     "read_bids_filter",
     "read_confounds",
     "read_image_header",
+    "read_region_timeseries",
     "read_roi_timeseries",
     "read_study_atlas_name",
     "read_xcpd_motion",
@@ -83,6 +93,7 @@ __all__ = [
     "roi_atlas_name",
     "roi_run_path",
     "select_participants",
+    "timeseries_format",
     "write_dataset_description",
     "write_dlabel",
     "write_pconn",

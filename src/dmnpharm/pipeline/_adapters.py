@@ -221,6 +221,9 @@ class BidsOptions:
         Only these participants (with or without ``sub-``); empty: all.
     participants : str or None
         A query on the participants table, e.g. ``"group == 'patient'"``.
+    repetition_time_table : str, Path or None
+        Run tables: a TSV giving ``repetition_time`` per value of a column the
+        run table shares (e.g. per site).
     """
 
     derivatives: str | Path | None = None
@@ -231,6 +234,7 @@ class BidsOptions:
     bids_filter: str | Path | None = None
     participant_label: tuple[str, ...] = ()
     participants: str | None = None
+    repetition_time_table: str | Path | None = None
 
     def selects_participants(self) -> bool:
         """Return whether a participant label or query narrows the study.

@@ -18,6 +18,7 @@ from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io import read_confounds
 from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan, StudyRun, plan_bids, plan_roi
+from dmnpharm.pipeline._table_plan import plan_table
 from dmnpharm.pipeline._xcpd_plan import plan_xcpd
 from dmnpharm.signal import (
     confounds_problems,
@@ -320,8 +321,8 @@ def read_plan(
     config : AnalysisConfig
         The analysis, atlas resolved.
     kind : str
-        ``bids`` (BIDS with fMRIPrep derivatives), ``xcpd`` (XCP-D outputs)
-        or ``roi`` (region time series).
+        ``bids`` (BIDS with fMRIPrep derivatives), ``xcpd`` (XCP-D outputs),
+        ``table`` (a run table) or ``roi`` (region time series).
     options : BidsOptions or None
         Which runs of a BIDS study.
     deep : bool
@@ -341,6 +342,9 @@ def read_plan(
     try:
         if kind == "xcpd":
             return plan_xcpd(root, config, options)
+        if kind == "table":
+            tr_table = options.repetition_time_table if options is not None else None
+            return plan_table(root, config, None if tr_table is None else Path(tr_table))
         if kind == "bids":
             return plan_bids(root, config, options, deep)
         return plan_roi(root, config, options)

@@ -20,12 +20,13 @@ from dmnpharm._utils import get_logger, log_to_file, staged_output_dir
 from dmnpharm._version import __version__
 from dmnpharm.atlases import Atlas, is_atlas_path, load_atlas
 from dmnpharm.config import AnalysisConfig
-from dmnpharm.exceptions import OutputExistsError, RunFailuresError
+from dmnpharm.exceptions import InputError, OutputExistsError, RunFailuresError
 from dmnpharm.io import OutputLayout, read_study_atlas_name, roi_atlas_name
 from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan
 from dmnpharm.pipeline._checks import preflight, read_plan, refuse
 from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results, stored_results
+from dmnpharm.pipeline._table_plan import is_run_table
 from dmnpharm.pipeline._xcpd_plan import resolve_xcpd, xcpd_folder
 from dmnpharm.store import check_new_analysis, make_analysis_id
 
@@ -63,11 +64,14 @@ def study_kind(root: Path, options: BidsOptions | None = None) -> str:
     Returns
     -------
     str
-        ``xcpd`` when the folder (or ``options.derivatives``, or
+        ``table`` when ``root`` is a run table (a TSV or CSV listing time-series
+        files); ``xcpd`` when the folder (or ``options.derivatives``, or
         ``<root>/derivatives/xcp_d`` without an fMRIPrep folder beside it) was
         written by XCP-D; ``bids`` when the fMRIPrep derivatives folder
         exists; else ``roi`` (a region time-series folder).
     """
+    if is_run_table(root):
+        return "table"
     if xcpd_folder(root, options) is not None:
         return "xcpd"
     given = options.derivatives if options is not None else None
@@ -107,6 +111,11 @@ def resolve_config(
         folder = xcpd_folder(root, options)
         assert folder is not None
         return resolve_xcpd(config, folder, options.task if options is not None else None)
+    if kind == "table" and config.atlas is None:
+        raise InputError(
+            f"run table '{root}' does not say which regions its time series hold: give "
+            "--atlas (a regions table naming each column's network, or a registered atlas)"
+        )
     if config.atlas is None:
         bids = kind == "bids"
         return config.replace(atlas="seitzman300" if bids else read_study_atlas_name(root))
@@ -219,6 +228,8 @@ def analyse_folder(
                 final, staging, cfg, overwrite, store, folder.resolve(), existing
             )
             plan = read_plan(folder, cfg, kind, options)
+            if kind == "table":  # its files lie around the table: sources are named from there
+                outputs = replace(outputs, source=plan.root.resolve())
             result = analyse_plan(plan, staging, cfg, str(folder.resolve()), outputs)
         result = result.moved(staging, final)
     except _UpToDateError:

@@ -57,6 +57,7 @@ class Study:
         bids_filter: str | Path | None = None,
         participant_label: tuple[str, ...] = (),
         participants: str | None = None,
+        repetition_time_table: str | Path | None = None,
     ) -> Study:
         """Return the study in a folder.
 
@@ -87,6 +88,9 @@ class Study:
             Only the participants whose participants-table row satisfies this
             query, e.g. ``"group == 'patient' or medication == 'none'"``;
             recorded in provenance.
+        repetition_time_table : str, Path or None
+            Run tables (``path`` a TSV/CSV listing time-series files): a TSV
+            of ``repetition_time`` per value of a shared column (e.g. site).
 
         Returns
         -------
@@ -102,6 +106,7 @@ class Study:
             bids_filter=bids_filter,
             participant_label=tuple(participant_label),
             participants=participants,
+            repetition_time_table=repetition_time_table,
         )
         return cls(Path(path), options)
 
@@ -111,7 +116,7 @@ class Study:
 
     @property
     def kind(self) -> str:
-        """``bids`` (fMRIPrep derivatives), ``xcpd`` (XCP-D outputs) or ``roi`` (time series)."""
+        """``bids`` (fMRIPrep), ``xcpd`` (XCP-D), ``table`` (a run table) or ``roi``."""
         return study_kind(self.root, self.options)
 
     def plan(self, config: AnalysisConfig | None = None) -> StudyPlan:

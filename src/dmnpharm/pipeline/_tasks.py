@@ -37,8 +37,9 @@ class RunTask:
     source : str
         That file relative to the study folder.
     kind : str
-        ``roi`` (a region time-series TSV), ``bids`` (an fMRIPrep image) or
-        ``xcpd`` (XCP-D's denoised parcellated time series).
+        ``roi`` (a region time-series TSV), ``bids`` (an fMRIPrep image),
+        ``xcpd`` (XCP-D's denoised parcellated time series) or ``table`` (a
+        time-series file listed in a run table: TSV, CSV or AFNI 1D).
     data_file : str
         The time-series TSV or the preprocessed BOLD image.
     repetition_time : float

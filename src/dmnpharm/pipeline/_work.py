@@ -26,6 +26,7 @@ from dmnpharm.execution import Stage
 from dmnpharm.extract import extract_cifti_timeseries, extract_timeseries, extract_with_maps
 from dmnpharm.io import (
     read_confounds,
+    read_region_timeseries,
     read_roi_timeseries,
     read_xcpd_motion,
     read_xcpd_timeseries,
@@ -111,6 +112,8 @@ def _read_signals(
     try:
         if task.kind == "roi":
             return Signals(read_roi_timeseries(task.data_file, atlas.labels))
+        if task.kind == "table":  # a run table's file: TSV, CSV or AFNI 1D
+            return Signals(read_region_timeseries(task.data_file, atlas.labels))
         return _bids_signals(task, atlas, confounds, meta)
     except InputError:
         raise
