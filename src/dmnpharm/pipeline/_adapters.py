@@ -3,9 +3,10 @@
 An adapter reads and validates its folder (everything, before any heavy work)
 and returns a :class:`StudyPlan`: the runs as per-run tasks, the design, every
 input file, and what the provenance should say about the input. The rest of
-the pipeline does not know which kind of folder it came from. Two adapters
-exist: :func:`plan_roi` (region time-series folders, as ``dmnpharm simulate``
-writes them) and :func:`plan_bids` (BIDS with fMRIPrep derivatives).
+the pipeline does not know which kind of folder it came from. Here:
+:func:`plan_roi` (region time-series folders, as ``dmnpharm simulate`` writes
+them) and :func:`plan_bids` (BIDS with fMRIPrep derivatives, NIfTI or CIFTI);
+XCP-D outputs and run tables have theirs in ``_xcpd_plan`` and ``_table_plan``.
 """
 
 from __future__ import annotations
