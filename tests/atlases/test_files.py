@@ -137,3 +137,13 @@ def test_fingerprint_follows_content_and_load_atlas_rereads_a_changed_file(
     changed = load_atlas(table)
     assert changed.networks == ("DMN", "DMN")
     assert changed.fingerprint != first.fingerprint
+
+
+def test_column_names_other_tools_write_are_recognised(tmp_path: Path) -> None:
+    """'Region'/'ROI' and 'Network' in any case, X/Y/Z: a coordinate atlas all the same."""
+    table = _write(tmp_path / "conn.tsv", "ROI\tX\tY\tZ\tNetwork\nPCC\t0\t-52\t26\tDefault\n")
+    atlas = atlas_from_file(table)
+    assert atlas.labels == ("PCC",)
+    assert atlas.coords == ((0.0, -52.0, 26.0),)
+    regions = _write(tmp_path / "r.tsv", "Region\tSystem\nA\tDefault\nB\tSalience\n")
+    assert atlas_from_file(regions).networks == ("DMN", "SN")

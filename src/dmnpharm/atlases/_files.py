@@ -25,9 +25,10 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
+
 from dmnpharm.atlases._atlas import Atlas
 from dmnpharm.atlases._cifti import dlabel_atlas
-from dmnpharm.atlases._coords import coords_atlas
 from dmnpharm.atlases._labels import labels_atlas
 from dmnpharm.atlases._tables import (
     check_mapping,
@@ -107,6 +108,30 @@ def read_network_map(path: str | Path) -> dict[str, str]:
     return mapping
 
 
+#: Other names of a regions table's columns, as other tools write them (XCP-D's
+#: ``network_label``, BIDS dseg's ``name``, CONN's ``roi``); compared case-insensitively.
+_ALIASES = {
+    "label": ("label", "name", "region", "roi", "parcel"),
+    "network": ("network", "network_label", "networks", "system"),
+}
+
+
+def _canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rename a table's label and network columns to ``label`` and ``network``."""
+    lower = {str(c).lower(): str(c) for c in frame.columns}
+    renames = {}
+    for canonical, aliases in _ALIASES.items():
+        if canonical in frame.columns:
+            continue
+        found = next((lower[a] for a in aliases if a in lower), None)
+        if found is not None:
+            renames[found] = canonical
+    for column in ("x", "y", "z", "subsystem"):
+        if column not in frame.columns and column in lower:
+            renames[lower[column]] = column
+    return frame.rename(columns=renames)
+
+
 def regions_atlas(
     table: str | Path,
     *,
@@ -121,9 +146,10 @@ def regions_atlas(
     ----------
     table : str or Path
         Tab-separated, one row per region in time-series column order, with
-        ``label`` (the column name; ``name`` is accepted instead) and
-        ``network`` (``network_label``, as XCP-D's atlas tables write it, is
-        accepted instead); optionally ``x``, ``y``, ``z`` (centre in mm; all three,
+        ``label`` (the column name; ``name``, ``region``, ``roi`` or ``parcel``
+        are accepted instead) and ``network`` (or ``network_label``, as
+        XCP-D's atlas tables write it, ``networks`` or ``system``), in any
+        letter case; optionally ``x``, ``y``, ``z`` (centre in mm; all three,
         in every row, or none) and ``subsystem``.
     name : str, optional
         Atlas name; by default the ``atlas-`` entity of the file name, else
@@ -150,10 +176,7 @@ def regions_atlas(
     path = Path(table)
     frame = read_tsv(path)
     where = f"'{path}'"
-    if "label" not in frame.columns and "name" in frame.columns:
-        frame = frame.rename(columns={"name": "label"})
-    if "network" not in frame.columns and "network_label" in frame.columns:
-        frame = frame.rename(columns={"network_label": "network"})  # XCP-D's atlas tables
+    frame = _canonical_columns(frame)
     require_columns(frame, ("label", "network"), where)
     if frame.empty:
         raise InputError(f"{where} has a header but no region rows")
@@ -281,14 +304,10 @@ def _read(file: Path, mapping: dict[str, str] | None) -> Atlas:
             f"atlas file '{file}' is neither a table (.tsv) nor a labels image "
             "(.nii, .nii.gz, .dlabel.nii)"
         )
-    columns = set(read_tsv(file).columns)
+    columns = set(_canonical_columns(read_tsv(file)).columns)
     if "index" in columns:
         image = _sibling(file, _IMAGE_SUFFIXES)
-        if (
-            image is None
-            and {"label", "name"} & columns
-            and {"network", "network_label"} & columns
-        ):
+        if image is None and {"label", "network"} <= columns:
             # A labels table alone (XCP-D writes atlas-<A>_dseg.tsv without a same-stem
             # image): it names time-series columns, as a regions table does.
             return regions_atlas(file, name=name, network_map=mapping)
@@ -300,6 +319,6 @@ def _read(file: Path, mapping: dict[str, str] | None) -> Atlas:
                 "an ROI-level study"
             )
         return _image_atlas(image, file, name, mapping)
-    if {"x", "y", "z"} <= columns:
-        return coords_atlas(file, name=name, network_map=mapping)
-    return regions_atlas(file, name=name, network_map=mapping)
+    # With x, y, z it is a coordinate atlas (spheres at extraction); without, regions.
+    space = "MNI152" if {"x", "y", "z"} <= columns else ""
+    return regions_atlas(file, name=name, network_map=mapping, space=space)
