@@ -17,10 +17,10 @@ from dmnpharm.pipeline import Study
 from dmnpharm.pipeline._orchestrator import resolve_config, study_kind
 from dmnpharm.simulate import SignalSpec, simulate_study, write_xcpd_study
 
-#: 6 subjects x 2 sessions x 100 volumes with a little more motion, so that XCP-D censors some.
+#: 4 subjects x 2 sessions x 100 volumes with a little more motion, so that XCP-D censors some.
 _SPEC = replace(
     SMALL_SPEC,
-    design=replace(SMALL_SPEC.design, n_subjects=6),
+    design=replace(SMALL_SPEC.design, n_subjects=4),
     signal=SignalSpec(n_volumes=100, repetition_time=1.5, mean_fd=0.2),
 )
 
@@ -63,7 +63,7 @@ def test_runs_drop_xcpd_outliers_and_keep_its_motion(xcpd_study: tuple[Path, Pat
 
     config = AnalysisConfig(atlas=load_atlas(table, mapping))
     plan = Study.from_folder(root).plan(config)
-    assert len(plan.runs) == 12
+    assert len(plan.runs) == 8
     flagged = [r for r in plan.runs if r.task.xcpd is not None and r.task.xcpd.outlier_volumes]
     assert flagged, "the simulated motion should make XCP-D flag some volumes"
     run = flagged[0]
@@ -91,4 +91,4 @@ def test_run_end_to_end_records_xcpd(xcpd_study: tuple[Path, Path, Path], tmp_pa
     assert provenance["xcpd_version"] == "0.10.6"
     assert provenance["config"]["denoise"]["done_by"] == "XCP-D 0.10.6"
     assert "denoised by XCP-D 0.10.6" in provenance["denoising"]
-    assert provenance["n_runs"] == 12
+    assert provenance["n_runs"] == 8
