@@ -29,16 +29,12 @@ from nibabel.cifti2.cifti2 import Cifti2Header, Cifti2HeaderError
 from nibabel.cifti2.cifti2_axes import BrainModelAxis, LabelAxis, ParcelsAxis
 
 from dmnpharm.atlases._atlas import Atlas
-from dmnpharm.atlases._labels import _cells, _label_values
+from dmnpharm.atlases._labels import parse_label_table
 from dmnpharm.atlases._tables import (
     Locator,
-    check_unique,
     file_locator,
     frame_locator,
-    map_networks,
-    parse_subsystems,
     read_tsv,
-    require_columns,
 )
 from dmnpharm.exceptions import InputError
 
@@ -305,29 +301,15 @@ def dlabel_atlas(
     dense = read_dlabel(dlabel)
     frame, locate = _table(table, dense)
     where = locate.where
-    require_columns(frame, ("index", "name", "network"), where)
-    keys = _label_values(_cells(frame, "index"), locate)
-    names = _cells(frame, "name")
-    for i, label in enumerate(names):
-        if not label:
-            raise InputError(f"{locate(i)}: the region has no name")
-    check_unique([str(v) for v in keys], "index", locate)
-    check_unique(names, "name", locate)
-    raw_networks = _cells(frame, "network")
-    networks = map_networks(raw_networks, network_map, locate)
-    subsystems = (
-        parse_subsystems(_cells(frame, "subsystem"), networks, locate)
-        if "subsystem" in frame.columns
-        else ()
-    )
+    rows = parse_label_table(frame, where, locate, network_map)
+    keys, names, networks, subsystems = rows.keys, rows.names, rows.networks, rows.subsystems
     _check_keys(dense, keys, where, locate)
-    source = _cells(frame, "source_network") if "source_network" in frame.columns else None
     try:
         return Atlas(
             name=name,
             labels=tuple(names),
             networks=networks,
-            source_networks=tuple(source if source is not None else raw_networks),
+            source_networks=rows.source_networks,
             coords=_centroids_mm(dense, keys),
             space=space,
             reference=reference,

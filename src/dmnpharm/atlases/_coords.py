@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 
 from dmnpharm.atlases._atlas import Atlas
-from dmnpharm.atlases._tables import (
-    check_unique,
-    file_locator,
-    map_networks,
-    parse_subsystems,
-    read_tsv,
-    require_columns,
-)
-from dmnpharm.exceptions import InputError
+from dmnpharm.atlases._files import regions_atlas
+from dmnpharm.atlases._tables import read_tsv, require_columns
 
 __all__ = ["coords_atlas"]
 
@@ -65,43 +57,11 @@ def coords_atlas(
         is unknown; the message names the file, line and value.
     """
     path = Path(table)
-    frame = read_tsv(path)
-    where = f"'{path}'"
-    require_columns(frame, _COLUMNS, where)
-    if frame.empty:
-        raise InputError(f"{where} has a header but no region rows")
-    locate = file_locator(path, len(frame))
-    cells = {c: [str(v).strip() for v in frame[c]] for c in frame.columns}
-    for i, label in enumerate(cells["label"]):
-        if not label:
-            raise InputError(f"{locate(i)}: the region has no label")
-    check_unique(cells["label"], "label", locate)
-    coords = []
-    for i, row in enumerate(zip(cells["x"], cells["y"], cells["z"], strict=True)):
-        xyz = []
-        for axis, cell in zip("xyz", row, strict=True):
-            try:
-                value = float(cell)
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value):
-                raise InputError(
-                    f"{locate(i)}: {axis} {cell!r} is not a number; give the region centre "
-                    f"in mm ({space} space)"
-                )
-            xyz.append(value)
-        coords.append((xyz[0], xyz[1], xyz[2]))
-    networks = map_networks(cells["network"], network_map, locate)
-    subsystems = (
-        parse_subsystems(cells["subsystem"], networks, locate) if "subsystem" in cells else ()
-    )
-    return Atlas(
+    require_columns(read_tsv(path), _COLUMNS, f"'{path}'")
+    return regions_atlas(
+        path,
         name=name if name is not None else path.name.split(".")[0],
-        labels=tuple(cells["label"]),
-        networks=networks,
-        source_networks=tuple(cells["network"]),
-        coords=tuple(coords),
-        space=space,
+        network_map=network_map,
         reference=reference,
-        subsystems=subsystems,
+        space=space,
     )

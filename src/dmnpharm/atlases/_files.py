@@ -22,6 +22,7 @@ of a mapping file: a TSV with columns ``name`` and ``network`` (a code).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def regions_atlas(
     table: str | Path,
     *,
     name: str | None = None,
-    network_map: dict[str, str] | None = None,
+    network_map: Mapping[str, str] | None = None,
     reference: str = "",
     space: str = "",
 ) -> Atlas:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import nibabel as nib
@@ -93,6 +94,48 @@ def _label_values(cells: list[str], locate: Locator) -> list[int]:
             )
         values.append(int(number))
     return values
+
+
+@dataclass(frozen=True)
+class LabelRows:
+    """A labels table's rows, checked: label values, names, networks, subsystems."""
+
+    keys: list[int]
+    names: list[str]
+    networks: tuple[str, ...]
+    subsystems: tuple[str, ...]
+    source_networks: tuple[str, ...]
+
+
+def parse_label_table(
+    frame: pd.DataFrame,
+    where: str,
+    locate: Locator,
+    network_map: Mapping[str, str] | None,
+) -> LabelRows:
+    """Check a table of ``index``, ``name``, ``network`` [, ``subsystem``, ``source_network``].
+
+    Shared by the NIfTI and CIFTI labels atlases; every message names the row.
+    """
+    require_columns(frame, ("index", "name", "network"), where)
+    values = _label_values(_cells(frame, "index"), locate)
+    names = _cells(frame, "name")
+    for i, label in enumerate(names):
+        if not label:
+            raise InputError(f"{locate(i)}: the region has no name")
+    check_unique([str(v) for v in values], "index", locate)
+    check_unique(names, "name", locate)
+    raw_networks = _cells(frame, "network")
+    networks = map_networks(raw_networks, network_map, locate)
+    subsystems = (
+        parse_subsystems(_cells(frame, "subsystem"), networks, locate)
+        if "subsystem" in frame.columns
+        else ()
+    )
+    source = _cells(frame, "source_network") if "source_network" in frame.columns else None
+    return LabelRows(
+        values, names, networks, subsystems, tuple(source if source is not None else raw_networks)
+    )
 
 
 def _read_labels(path: Path) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -181,21 +224,9 @@ def labels_atlas(
         frame = read_tsv(Path(table))
         where = f"'{table}'"
         locate = file_locator(Path(table), len(frame))
-    require_columns(frame, ("index", "name", "network"), where)
-    label_values = _label_values(_cells(frame, "index"), locate)
-    names = _cells(frame, "name")
-    for i, label in enumerate(names):
-        if not label:
-            raise InputError(f"{locate(i)}: the region has no name")
-    check_unique([str(v) for v in label_values], "index", locate)
-    check_unique(names, "name", locate)
-    raw_networks = _cells(frame, "network")
-    networks = map_networks(raw_networks, network_map, locate)
-    subsystems = (
-        parse_subsystems(_cells(frame, "subsystem"), networks, locate)
-        if "subsystem" in frame.columns
-        else ()
-    )
+    table_rows = parse_label_table(frame, where, locate, network_map)
+    label_values, names, networks = table_rows.keys, table_rows.names, table_rows.networks
+    subsystems, raw_networks = table_rows.subsystems, table_rows.source_networks
     present = np.unique(values[values != 0])
     unnamed = np.setdiff1d(present, label_values)
     if unnamed.size:
@@ -212,13 +243,12 @@ def labels_atlas(
             f"{len(empty)} row(s) name labels with no voxel in the image '{path}': {rows}; "
             "remove those rows or use the image the table was made for"
         )
-    source = _cells(frame, "source_network") if "source_network" in frame.columns else None
     try:
         return Atlas(
             name=name,
             labels=tuple(names),
             networks=networks,
-            source_networks=tuple(source if source is not None else raw_networks),
+            source_networks=raw_networks,
             coords=_centroids_mm(values, affine, label_values),
             space=space,
             reference=reference,
