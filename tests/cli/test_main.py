@@ -32,8 +32,8 @@ def test_demo_detects_the_planted_effect(default_demo: tuple[Path, str]) -> None
     # ... plus the DMN matrices and, when edges changed, the glass brain.
     connectivity = html.count('alt="Mean within-DMN') + html.count('alt="DMN nodes')
     assert connectivity == 2
-    # ... plus the permutation nulls: the maximum |t|, then one per measure (at most 24).
-    nulls = 1 + min(len(results), 24)
+    # ... plus the permutation nulls: the maximum |t|, then one per measure (at most 6).
+    nulls = 1 + min(len(results), 6)
     n_figures = 2 + int((others["p_fwer"] < 0.05).sum()) + connectivity + nulls
     assert html.count("data:image/png;base64,") == n_figures
 

@@ -78,8 +78,8 @@ def test_stats_report_renders_without_errors(
     assert seen == {"console": [], "page": [], "dialog": []}
     images = images_shown(page)
     n_measures = len(result.results)
-    # values per measure (at most 12), the maximum null, one null per measure (at most 24)
-    assert len(images) == min(n_measures, 12) + 1 + min(n_measures, 24)
+    # values per measure (at most 12), the maximum null, one null per measure (at most 6)
+    assert len(images) == min(n_measures, 12) + 1 + min(n_measures, 6)
     for image in images:
         assert image["complete"], image["alt"]
         assert image["natural"] > 0, image["alt"]
