@@ -212,6 +212,10 @@ def _numbers(path: Path, rows: _Lines, problems: list[str]) -> npt.NDArray[np.fl
                 f"{width}; every line must give one value per region"
             )
             return None
+    try:  # the usual file: numbers only, converted in one call
+        return np.asarray(rows.cells, dtype=np.float64)
+    except ValueError:
+        pass
     table = [["nan" if c in _MISSING else c for c in cells] for cells in rows.cells]
     try:
         return np.asarray(table, dtype=np.float64)
