@@ -1,0 +1,52 @@
+"""Predict: what a drug should do to the DMN, and which receptor maps an observed effect follows.
+
+Receptor density maps (loaded from the user's folder or table; never bundled),
+spatial-autocorrelation-preserving null maps, and the explanation of an
+observed regional effect map by receptor maps (correlations with spatial-null
+p-values, multiple regression with dominance analysis, Hansen et al. 2022).
+"""
+
+from typing import TYPE_CHECKING
+
+from dmnpharm._utils._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dmnpharm.predict._explain import (
+        MAX_DOMINANCE_PREDICTORS,
+        DominanceResult,
+        adjusted_r2_null,
+        dominance_analysis,
+        receptor_correlations,
+    )
+    from dmnpharm.predict._receptors import (
+        HANSEN2022_REFERENCE,
+        ReceptorMaps,
+        align_regions,
+        load_hansen2022,
+        load_receptor_table,
+    )
+    from dmnpharm.predict._surrogates import (
+        empirical_variogram,
+        euclidean_distance,
+        spatial_p,
+        variogram_surrogates,
+    )
+
+__all__ = [
+    "HANSEN2022_REFERENCE",
+    "MAX_DOMINANCE_PREDICTORS",
+    "DominanceResult",
+    "ReceptorMaps",
+    "adjusted_r2_null",
+    "align_regions",
+    "dominance_analysis",
+    "empirical_variogram",
+    "euclidean_distance",
+    "load_hansen2022",
+    "load_receptor_table",
+    "receptor_correlations",
+    "spatial_p",
+    "variogram_surrogates",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, __file__)
