@@ -40,3 +40,17 @@ def test_acquisitions_belong_to_the_voxel_level(tmp_path: Path) -> None:
     """``--acquisitions`` with another level is a usage error."""
     args = ["simulate", "--out", str(tmp_path / "s"), "--acquisitions", "mb4", "mb8"]
     assert main(args) == 2
+
+
+def test_xcpd_without_recorded_repetition_time_takes_the_option(tmp_path: Path) -> None:
+    """No sidecar gives the TR: refused with the fix; ``--repetition-time`` supplies it."""
+    study = tmp_path / "xcpd"
+    assert main(["simulate", "--out", str(study), "--level", "xcpd", "--subjects", "2"]) == 0
+    for sidecar in study.rglob("*_bold.json"):
+        sidecar.unlink()
+    args = ["validate", str(study), "--atlas", "seitzman300", "-q"]
+    assert main(args) == 1
+    assert main([*args, "--repetition-time", "2"]) == 0
+    roi = tmp_path / "roi"
+    assert main(["simulate", "--out", str(roi), "--subjects", "2"]) == 0
+    assert main(["validate", str(roi), "--repetition-time", "2", "-q"]) == 1

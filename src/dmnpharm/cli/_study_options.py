@@ -51,6 +51,13 @@ def add_study_options(sub: argparse.ArgumentParser) -> None:
         metavar="TSV",
         help="run tables: repetition_time per value of a column the table shares (e.g. site)",
     )
+    sub.add_argument(
+        "--repetition-time",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="XCP-D outputs whose files record no repetition time: seconds, for every run",
+    )
     sub.add_argument("--den", default=None, help="density entity (den-, CIFTI), if several")
     sub.add_argument(
         "--bids-filter-file",
@@ -101,4 +108,5 @@ def study_of(args: argparse.Namespace) -> Any:
         participant_label=tuple(args.participant_label or ()),
         participants=args.participants,
         repetition_time_table=args.repetition_time_table,
+        repetition_time=args.repetition_time,
     )

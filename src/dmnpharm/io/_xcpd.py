@@ -319,22 +319,21 @@ def _check_labels(runs: list[XcpdRun], folder: Path, atlas: str, problems: list[
 def _check_trs(runs: list[XcpdRun], given_tr: float | None, problems: list[str]) -> None:
     """Report repetition times missing, or differing from the caller's or most runs'."""
     timed = [r for r in runs if r.repetition_time is not None]
-    usual = (
-        majority([r.repetition_time for r in timed]) if given_tr is None and timed else given_tr
-    )
-    for run in timed:
-        if run.repetition_time != usual:
+    # Runs may differ (sites, protocols): each is measured at its own TR. A TR the
+    # caller gives must agree with every file that records one.
+    for run in timed if given_tr is not None else ():
+        if run.repetition_time != given_tr:
             problems.append(
                 f"{run.repetition_time_source}: RepetitionTime {run.repetition_time:g} s, while "
-                + ("the other runs have" if given_tr is None else "repetition_time= gives")
-                + f" {usual:g} s; every run must share one (fix the file or the argument)"
+                f"--repetition-time gives {given_tr:g} s; fix the file or the option"
             )
     untimed = [r for r in runs if r.repetition_time is None]
     if untimed and given_tr is None:
         problems.append(
             f"{len(untimed)} run(s) have no RepetitionTime (e.g. {untimed[0].timeseries}): XCP-D "
             "keeps it in *_desc-denoised_bold.json and the raw BIDS *_bold.json, and neither "
-            "was found; pass repetition_time= (seconds) or bids_root="
+            "was found; give it with --repetition-time SECONDS (Python: repetition_time=), or "
+            "the raw BIDS folder holding the *_bold.json sidecars"
         )
 
 

@@ -225,6 +225,9 @@ class BidsOptions:
     repetition_time_table : str, Path or None
         Run tables: a TSV giving ``repetition_time`` per value of a column the
         run table shares (e.g. per site).
+    repetition_time : float or None
+        XCP-D outputs whose files record no repetition time: seconds, for
+        every run (a file that records another is refused).
     """
 
     derivatives: str | Path | None = None
@@ -236,6 +239,7 @@ class BidsOptions:
     participant_label: tuple[str, ...] = ()
     participants: str | None = None
     repetition_time_table: str | Path | None = None
+    repetition_time: float | None = None
 
     def selects_participants(self) -> bool:
         """Return whether a participant label or query narrows the study.

@@ -340,6 +340,11 @@ def read_plan(
         design's problems for this analysis too: everything at once.
     """
     try:
+        if options is not None and options.repetition_time is not None and kind != "xcpd":
+            raise InputError(
+                f"--repetition-time is for XCP-D outputs whose files record none; '{root}' "
+                "gives its repetition times in its own files (sidecars or tables)"
+            )
         if kind == "xcpd":
             return plan_xcpd(root, config, options)
         if kind == "table":

@@ -58,6 +58,7 @@ class Study:
         participant_label: tuple[str, ...] = (),
         participants: str | None = None,
         repetition_time_table: str | Path | None = None,
+        repetition_time: float | None = None,
     ) -> Study:
         """Return the study in a folder.
 
@@ -91,6 +92,8 @@ class Study:
         repetition_time_table : str, Path or None
             Run tables (``path`` a TSV/CSV listing time-series files): a TSV
             of ``repetition_time`` per value of a shared column (e.g. site).
+        repetition_time : float or None
+            XCP-D outputs whose files record no repetition time: seconds.
 
         Returns
         -------
@@ -107,6 +110,7 @@ class Study:
             participant_label=tuple(participant_label),
             participants=participants,
             repetition_time_table=repetition_time_table,
+            repetition_time=repetition_time,
         )
         return cls(Path(path), options)
 

@@ -255,6 +255,7 @@ def plan_xcpd(root: Path, config: AnalysisConfig, options: BidsOptions | None = 
         task=opts.task,
         design=opts.design,
         bids_root=base if base != folder else None,
+        repetition_time=opts.repetition_time,
     )
     selection = None
     if opts.selects_participants():
