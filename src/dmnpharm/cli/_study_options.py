@@ -45,6 +45,11 @@ def add_study_options(sub: argparse.ArgumentParser) -> None:
         metavar="MM",
         help="sphere radius around the regions of a coordinate atlas (default 5 mm)",
     )
+    _add_selections(sub)
+
+
+def _add_selections(sub: argparse.ArgumentParser) -> None:
+    """Add the options that choose runs, participants and repetition times."""
     sub.add_argument(
         "--repetition-time-table",
         default=None,
