@@ -26,6 +26,7 @@ problem names the file, the line and the column.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import re
 import zlib
@@ -212,15 +213,13 @@ def _numbers(path: Path, rows: _Lines, problems: list[str]) -> npt.NDArray[np.fl
                 f"{width}; every line must give one value per region"
             )
             return None
-    try:  # the usual file: numbers only, converted in one call
+    # The usual file holds numbers only and converts in one call; else the missing-value
+    # tokens become NaN first; a cell that still fails is found and named below.
+    with contextlib.suppress(ValueError):
         return np.asarray(rows.cells, dtype=np.float64)
-    except ValueError:
-        pass
     table = [["nan" if c in _MISSING else c for c in cells] for cells in rows.cells]
-    try:
+    with contextlib.suppress(ValueError):
         return np.asarray(table, dtype=np.float64)
-    except ValueError:
-        pass
     for number, cells in zip(rows.numbers, rows.cells, strict=True):
         for column, cell in enumerate(cells, start=1):
             if cell not in _MISSING and not _is_number(cell):

@@ -107,6 +107,56 @@ def session_table(study: SimulatedStudy) -> list[tuple[str, pd.DataFrame]]:
     ]
 
 
+@fill_doc
+def write_raw_tables(study: SimulatedStudy, root: Path, name: str) -> None:
+    """Write the raw BIDS design of a simulated image-level study.
+
+    Parameters
+    ----------
+    %(simulated_study)s
+    root : Path
+        The study folder: ``participants.tsv``, a raw ``dataset_description.json``
+        named ``name``, and each participant's ``sub-*_sessions.tsv``.
+    name : str
+        The dataset's name.
+    """
+    write_tsv(visible_participants(study), root / "participants.tsv")
+    json_file(
+        root / "dataset_description.json",
+        {"Name": name, "BIDSVersion": "1.9.0", "DatasetType": "raw"},
+    )
+    for pid, table in session_table(study):
+        write_tsv(table, root / pid / f"{pid}_sessions.tsv")
+
+
+def write_fmriprep_description(folder: Path, version: str, description: str) -> Path:
+    """Write the ``dataset_description.json`` of simulated fMRIPrep-style derivatives.
+
+    Parameters
+    ----------
+    folder : Path
+        The derivatives folder.
+    version : str
+        The dmnpharm version that simulated it.
+    description : str
+        What the simulation is (``GeneratedBy[0].Description``).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    return json_file(
+        folder / "dataset_description.json",
+        {
+            "Name": "simulated fMRIPrep-style derivatives",
+            "BIDSVersion": "1.9.0",
+            "DatasetType": "derivative",
+            "GeneratedBy": [{"Name": "dmnpharm", "Version": version, "Description": description}],
+        },
+    )
+
+
 def _write(study: SimulatedStudy, root: Path) -> None:
     spec = study.spec
     sig = spec.signal

@@ -27,7 +27,11 @@ from dmnpharm.exceptions import InputError
 from dmnpharm.io import bids_label, write_tsv
 from dmnpharm.io._cifti_write import write_dlabel
 from dmnpharm.simulate._study import SimulatedStudy
-from dmnpharm.simulate._write import json_file, session_table, visible_participants
+from dmnpharm.simulate._write import (
+    json_file,
+    write_fmriprep_description,
+    write_raw_tables,
+)
 from dmnpharm.simulate._write_voxel import SIGNAL_FRACTION
 
 __all__ = [
@@ -416,28 +420,12 @@ def write_cifti_study(
 
 def _write_frame(study: SimulatedStudy, root: Path) -> Path:
     """Write the raw tables and descriptions; return the fMRIPrep derivatives folder."""
-    write_tsv(visible_participants(study), root / "participants.tsv")
-    json_file(
-        root / "dataset_description.json",
-        {
-            "Name": f"dmnpharm simulated study ({study.spec.name}, CIFTI)",
-            "BIDSVersion": "1.9.0",
-            "DatasetType": "raw",
-        },
-    )
-    for pid, table in session_table(study):
-        write_tsv(table, root / pid / f"{pid}_sessions.tsv")
+    write_raw_tables(study, root, f"dmnpharm simulated study ({study.spec.name}, CIFTI)")
     fmriprep = root / "derivatives" / "fmriprep"
-    version = study.ground_truth["dmnpharm_version"]
-    description = "simulation in fMRIPrep's CIFTI-2 output layout"
-    json_file(
-        fmriprep / "dataset_description.json",
-        {
-            "Name": "simulated fMRIPrep-style derivatives",
-            "BIDSVersion": "1.9.0",
-            "DatasetType": "derivative",
-            "GeneratedBy": [{"Name": "dmnpharm", "Version": version, "Description": description}],
-        },
+    write_fmriprep_description(
+        fmriprep,
+        study.ground_truth["dmnpharm_version"],
+        "simulation in fMRIPrep's CIFTI-2 output layout",
     )
     return fmriprep
 

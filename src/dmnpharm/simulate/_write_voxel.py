@@ -14,7 +14,11 @@ from dmnpharm.io import write_tsv
 from dmnpharm.simulate._study import SimulatedRun, SimulatedStudy
 from dmnpharm.simulate._voxel import write_bold_run, write_mask
 from dmnpharm.simulate._voxel_grid import brain_mask, region_label_volume
-from dmnpharm.simulate._write import json_file, session_table, visible_participants
+from dmnpharm.simulate._write import (
+    json_file,
+    write_fmriprep_description,
+    write_raw_tables,
+)
 
 __all__ = ["VOXEL_SPACE", "write_voxel_study"]
 
@@ -144,33 +148,9 @@ def _write_run(
 def _write(study: SimulatedStudy, root: Path, radius_mm: float, labels: tuple[str, ...]) -> None:
     sig = study.spec.signal
     version = study.ground_truth["dmnpharm_version"]
-    write_tsv(visible_participants(study), root / "participants.tsv")
-    json_file(
-        root / "dataset_description.json",
-        {
-            "Name": f"dmnpharm simulated study ({study.spec.name})",
-            "BIDSVersion": "1.9.0",
-            "DatasetType": "raw",
-        },
-    )
-    for pid, table in session_table(study):
-        write_tsv(table, root / pid / f"{pid}_sessions.tsv")
+    write_raw_tables(study, root, f"dmnpharm simulated study ({study.spec.name})")
     fmriprep = root / "derivatives" / "fmriprep"
-    json_file(
-        fmriprep / "dataset_description.json",
-        {
-            "Name": "simulated fMRIPrep-style derivatives",
-            "BIDSVersion": "1.9.0",
-            "DatasetType": "derivative",
-            "GeneratedBy": [
-                {
-                    "Name": "dmnpharm",
-                    "Version": version,
-                    "Description": "simulation in fMRIPrep's output layout",
-                }
-            ],
-        },
-    )
+    write_fmriprep_description(fmriprep, version, "simulation in fMRIPrep's output layout")
     mask = brain_mask()
     labels_volume = region_label_volume(study.atlas, radius_mm=radius_mm, mask=mask)
     per_region = np.bincount(labels_volume.ravel())[1:]

@@ -33,7 +33,10 @@ from dmnpharm._utils import check_option, closest_match, fill_doc, staged_output
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import bids_label, write_tsv, xcpd_naming
 from dmnpharm.simulate._study import SimulatedRun, SimulatedStudy
-from dmnpharm.simulate._write import json_file, session_table, visible_participants
+from dmnpharm.simulate._write import (
+    json_file,
+    write_raw_tables,
+)
 
 __all__ = ["XCPD_OUTPUT_TYPES", "XCPD_SPACE", "write_xcpd_study"]
 
@@ -128,20 +131,13 @@ def write_xcpd_study(
 
 
 def _atlas_label(study: SimulatedStudy) -> str:
-    return bids_label(study.spec.signal.atlas)
+    return bids_label(study.atlas.name)
 
 
 def _write(study: SimulatedStudy, root: Path, options: dict[str, Any]) -> None:
     sig = study.spec.signal
-    write_tsv(visible_participants(study), root / "participants.tsv")
-    name = f"dmnpharm simulated study ({study.spec.name})"
-    json_file(
-        root / "dataset_description.json",
-        {"Name": name, "BIDSVersion": "1.9.0", "DatasetType": "raw"},
-    )
+    write_raw_tables(study, root, f"dmnpharm simulated study ({study.spec.name})")
     json_file(root / "task-rest_bold.json", {"RepetitionTime": sig.repetition_time})
-    for pid, table in session_table(study):
-        write_tsv(table, root / pid / f"{pid}_sessions.tsv")
     xcpd = root / "derivatives" / "xcp_d"
     _write_description(study, xcpd, options)
     _write_atlas(study, xcpd, options["naming"])
