@@ -92,3 +92,4 @@ def test_run_end_to_end_records_xcpd(xcpd_study: tuple[Path, Path, Path], tmp_pa
     assert provenance["config"]["denoise"]["done_by"] == "XCP-D 0.10.6"
     assert "denoised by XCP-D 0.10.6" in provenance["denoising"]
     assert provenance["n_runs"] == 8
+    assert "none here: denoised by XCP-D 0.10.6" in (out / "report.html").read_text()

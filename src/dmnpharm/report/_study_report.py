@@ -410,7 +410,11 @@ def build_report(
         "runs": str(len(design)),
         "participants per condition": ", ".join(f"{c}: {n}" for c, n in conditions.items()),
         "atlas": config.atlas_name,
-        "confound strategy": config.strategy,
+        "confound strategy": (
+            f"none here: denoised by {config.denoise.done_by}"
+            if config.denoise.done_by
+            else config.strategy
+        ),
         "connectivity estimator": config.estimator,
         "permutations": _flips_used(
             str(results["exchangeability"].iloc[0]) if "exchangeability" in results else None,
