@@ -31,6 +31,8 @@ def test_simulate_cifti_writes_dtseries_and_its_dlabel(tmp_path: Path) -> None:
     assert len(sorted(study.rglob("*_space-fsLR_den-91k_bold.dtseries.nii"))) == 4
     atlas = study / "atlas" / "atlas-seitzman300_dseg.dlabel.nii"
     assert atlas.is_file()
+    # what BIDS does not define is named for the validator (bids-validator-deno exits 0)
+    assert (study / ".bidsignore").read_text().split() == ["ground_truth.json", "/atlas"]
     args = ["validate", str(study), "--space", "fsLR", "-q"]
     assert main([*args, "--atlas", str(atlas)]) == 0
     assert main(args) == 1  # a volume atlas for grayordinates is refused, with the fix

@@ -119,7 +119,14 @@ def write_raw_tables(study: SimulatedStudy, root: Path, name: str) -> None:
         named ``name``, and each participant's ``sub-*_sessions.tsv``.
     name : str
         The dataset's name.
+
+    Notes
+    -----
+    A ``.bidsignore`` names what a simulation adds that BIDS does not define
+    (``ground_truth.json``, the ``atlas/`` folder), so the BIDS validator
+    checks the rest.
     """
+    (root / ".bidsignore").write_text("ground_truth.json\n/atlas\n", encoding="utf-8")
     write_tsv(visible_participants(study), root / "participants.tsv")
     json_file(
         root / "dataset_description.json",

@@ -62,7 +62,7 @@ def write_xcpd_study(
     """Write a simulated study as raw BIDS tables plus XCP-D derivatives, atomically.
 
     Layout: ``participants.tsv``, ``sub-*/sub-*_sessions.tsv``, ``dataset_description.json``,
-    ``task-rest_bold.json`` and ``ground_truth.json`` at the top; under
+    ``.bidsignore`` and ``ground_truth.json`` at the top; under
     ``derivatives/xcp_d/``: ``dataset_description.json`` (``GeneratedBy`` xcp_d and the
     version), the atlas table, and per run ``*_motion.tsv``, ``*_outliers.tsv`` (when
     ``fd_threshold`` > 0), ``*_space-<S>_res-2_desc-denoised_bold.json`` and the
@@ -135,9 +135,7 @@ def _atlas_label(study: SimulatedStudy) -> str:
 
 
 def _write(study: SimulatedStudy, root: Path, options: dict[str, Any]) -> None:
-    sig = study.spec.signal
     write_raw_tables(study, root, f"dmnpharm simulated study ({study.spec.name})")
-    json_file(root / "task-rest_bold.json", {"RepetitionTime": sig.repetition_time})
     xcpd = root / "derivatives" / "xcp_d"
     _write_description(study, xcpd, options)
     _write_atlas(study, xcpd, options["naming"])
