@@ -10,6 +10,7 @@ sparse averaging matrix. The voxel selection matches nilearn's
 
 :func:`extract_with_maps` does the same and, from the same read, ALFF/fALFF
 and seed correlation maps (default seeds: :func:`dmn_seeds`, PCC and aMPFC).
+:func:`parcellate_image` averages a 3-D map (a PET receptor density) inside each region.
 """
 
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from dmnpharm._utils._lazy import lazy_exports
 if TYPE_CHECKING:
     from dmnpharm.extract._cifti import extract_cifti_timeseries
     from dmnpharm.extract._maps import VoxelMaps, dmn_seeds, extract_with_maps
+    from dmnpharm.extract._parcellate import parcellate_image
     from dmnpharm.extract._timeseries import Extraction, extract_timeseries
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "extract_cifti_timeseries",
     "extract_timeseries",
     "extract_with_maps",
+    "parcellate_image",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         BUNDLE_COLUMNS,
         NETWORK_MEASURES,
         estimate_connectivity,
+        matrix_measures,
         run_bundle,
     )
     from dmnpharm.metrics._bundle_config import BundleConfig
@@ -89,6 +90,7 @@ __all__ = [
     "fisher_z_connectivity",
     "global_brain_connectivity",
     "lempel_ziv_complexity",
+    "matrix_measures",
     "network_gbc",
     "network_mean_fc",
     "network_node_measures",

@@ -32,6 +32,7 @@ __all__ = [
     "NETWORK_MEASURES",
     "BundleConfig",
     "estimate_connectivity",
+    "matrix_measures",
     "run_bundle",
 ]
 
@@ -178,9 +179,13 @@ def _connectivity_rows(
     if others:
         rows.append(_row("dmn_participation", "network", nodes.mean_participation, "0-1", "DMN"))
     if config.regions:
+        in_dmn = np.zeros(atlas.n_regions)
+        in_dmn[dmn] = 1.0
+        seed = matrix[:, dmn].sum(axis=1) / (dmn.size - in_dmn)
         for index, value in enumerate(gbc):
             label, network = atlas.labels[index], atlas.networks[index]
             rows.append(_row("gbc", "region", value, unit, network, "all", label))
+            rows.append(_row("dmn_fc", "region", seed[index], unit, network, "DMN", label))
         for node, degree, part in zip(nodes.nodes, nodes.degree, nodes.participation, strict=True):
             label = atlas.labels[int(node)]
             rows.append(_row("degree", "region", degree, "edges", "DMN", "", label))
@@ -193,6 +198,46 @@ def _connectivity_rows(
             a, b = atlas.labels[int(dmn[i])], atlas.labels[int(dmn[j])]
             rows.append(_row("edge_fc", "edge", block[i, j], unit, "DMN", "DMN", a, b))
     return rows
+
+
+def matrix_measures(matrix: npt.ArrayLike, atlas: Atlas) -> dict[str, float]:
+    """Return the bundle's network-level connectivity measures of one matrix.
+
+    The same definitions as :func:`run_bundle` (``dmn_within_fc``, the DMN
+    subsystems, ``dmn_salience_fc``, ``dmn_fpn_fc``, ``dmn_dan_fc``,
+    ``dmn_anticorrelation``, ``dmn_segregation``, ``system_segregation``,
+    ``dmn_gbc``, ``dmn_degree``, ``dmn_participation``), for any
+    region-by-region matrix: a model's predicted connectivity, a group mean
+    or a difference.
+
+    Parameters
+    ----------
+    matrix : array_like
+        Regions x regions connectivity in ``atlas`` order (Fisher z for the
+        bundle's units).
+    atlas : Atlas
+        Regions and networks; must have at least two DMN regions.
+
+    Returns
+    -------
+    dict
+        Measure name to value; measures the atlas cannot give are absent.
+
+    Raises
+    ------
+    InputError
+        For a matrix of the wrong shape or an atlas without two DMN regions.
+    """
+    values = np.asarray(matrix, dtype=np.float64)
+    if values.shape != (atlas.n_regions, atlas.n_regions):
+        raise InputError(
+            f"a matrix of shape {values.shape} does not have the {atlas.n_regions} regions of "
+            f"atlas {atlas.name!r}"
+        )
+    if atlas.networks.count("DMN") < 2:
+        raise InputError(f"atlas {atlas.name!r} has fewer than two DMN regions")
+    rows = _connectivity_rows(values, atlas, "z", BundleConfig(regions=False, edges=False), [])
+    return {str(row["measure"]): float(row["value"]) for row in rows}
 
 
 def _signal_rows(
@@ -294,7 +339,8 @@ def run_bundle(
       al. 2014), ``dmn_sample_entropy`` (Richman & Moorman 2000),
       ``dmn_lz_complexity`` (Lempel & Ziv 1976).
 
-    Region rows (``gbc``, ``alff`` ..., ``degree``, ``participation``,
+    Region rows (``gbc``, ``dmn_fc`` (mean connectivity with the DMN regions other
+    than itself), ``alff`` ..., ``degree``, ``participation``,
     ``sample_entropy``, ``lz_complexity``) and edge rows (``edge_fc``, each
     pair of DMN regions) follow when ``config`` asks for them.
 

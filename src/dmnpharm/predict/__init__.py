@@ -11,12 +11,26 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from dmnpharm.predict._distance import read_distance
     from dmnpharm.predict._explain import (
         MAX_DOMINANCE_PREDICTORS,
         DominanceResult,
         adjusted_r2_null,
         dominance_analysis,
         receptor_correlations,
+    )
+    from dmnpharm.predict._explain_map import DEFAULT_N_NULL, MapExplanation, explain_map
+    from dmnpharm.predict._observed import (
+        REGION_MEASURES,
+        RegionalMap,
+        load_observed,
+        read_regional_map,
+        regional_effect_map,
+    )
+    from dmnpharm.predict._receptor_files import (
+        load_receptor_pscalar,
+        load_receptors,
+        parcellate_receptor_volumes,
     )
     from dmnpharm.predict._receptors import (
         HANSEN2022_REFERENCE,
@@ -33,18 +47,30 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "DEFAULT_N_NULL",
     "HANSEN2022_REFERENCE",
     "MAX_DOMINANCE_PREDICTORS",
+    "REGION_MEASURES",
     "DominanceResult",
+    "MapExplanation",
     "ReceptorMaps",
+    "RegionalMap",
     "adjusted_r2_null",
     "align_regions",
     "dominance_analysis",
     "empirical_variogram",
     "euclidean_distance",
+    "explain_map",
     "load_hansen2022",
+    "load_observed",
+    "load_receptor_pscalar",
     "load_receptor_table",
+    "load_receptors",
+    "parcellate_receptor_volumes",
+    "read_distance",
+    "read_regional_map",
     "receptor_correlations",
+    "regional_effect_map",
     "spatial_p",
     "variogram_surrogates",
 ]
