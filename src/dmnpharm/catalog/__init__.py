@@ -26,6 +26,18 @@ if TYPE_CHECKING:
     from dmnpharm.catalog._fields import DOI_PATTERN
     from dmnpharm.catalog._load import default_catalog_path, load_catalog
     from dmnpharm.catalog._model import Catalog
+    from dmnpharm.catalog._pharmacology import (
+        Component,
+        DoseInfo,
+        DrugProfile,
+        FreeFraction,
+        OccupancyMeasurement,
+        Pharmacology,
+        PlasmaLevel,
+        ReceptorCoupling,
+        TargetAffinity,
+        load_pharmacology,
+    )
     from dmnpharm.catalog._publications import Baseline, Finding, Population, Publication
     from dmnpharm.catalog._query import KINDS, table_of
     from dmnpharm.catalog._render import FORMATS, records, render
@@ -69,18 +81,28 @@ __all__ = [
     "Claim",
     "ClaimLink",
     "Comparison",
+    "Component",
+    "DoseInfo",
     "DrugClass",
+    "DrugProfile",
     "DrugSelection",
     "Finding",
+    "FreeFraction",
+    "OccupancyMeasurement",
+    "Pharmacology",
+    "PlasmaLevel",
     "Population",
     "Publication",
+    "ReceptorCoupling",
     "Target",
+    "TargetAffinity",
     "compare",
     "comparison_text",
     "default_catalog_path",
     "derive_verdict",
     "evidence_summary",
     "load_catalog",
+    "load_pharmacology",
     "read_results",
     "records",
     "render",

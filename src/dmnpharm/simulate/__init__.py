@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         power_analysis,
     )
     from dmnpharm.simulate._presets import PRESETS, load_preset, preset_names
+    from dmnpharm.simulate._regional import regional_effect
     from dmnpharm.simulate._run_signals import RunSignals, generate_run
     from dmnpharm.simulate._signals import bold_like_noise
     from dmnpharm.simulate._spec import (
@@ -108,6 +109,7 @@ __all__ = [
     "power_analysis",
     "preset_names",
     "region_label_volume",
+    "regional_effect",
     "simulate_measure_runs",
     "simulate_motion",
     "simulate_motion_batch",

@@ -37,6 +37,7 @@ from dmnpharm.simulate._motion import (
     motion_artifact_batch,
     simulate_motion_batch,
 )
+from dmnpharm.simulate._regional import RegionParts, check_regional_weights, scale_regions
 from dmnpharm.simulate._run_signals import drift_batch
 from dmnpharm.simulate._signals import bold_gain, bold_like_noise
 from dmnpharm.simulate._spec import Effect, SignalSpec, StudySpec
@@ -48,6 +49,7 @@ from dmnpharm.simulate._study import (
     check_reachable,
     session_network_scale,
 )
+from dmnpharm.simulate._weights import REGIONAL_MEASURES
 
 __all__ = ["MeasureTarget", "simulate_measure_runs"]
 
@@ -104,11 +106,14 @@ class _Layout:
     names: tuple[str, ...]
     structure: LocalStructure  # local signal of the selected regions
     local: float  # every region's loading on it
+    regions: npt.NDArray[np.intp]  # atlas index of each selected region
+    labels: tuple[str, ...]  # atlas label of each selected region
 
 
 def _layout(spec: StudySpec, target: MeasureTarget) -> _Layout:
     atlas = spec.signal.atlas_object()
     latent = sorted(set(atlas.networks) - {"NONE"})
+    check_regional_weights((*spec.effects, *spec.response.patient_effects), atlas)
     for net in target.networks:
         if net not in latent:
             raise InputError(
@@ -133,6 +138,8 @@ def _layout(spec: StudySpec, target: MeasureTarget) -> _Layout:
         target.networks,
         structure.restricted(regions),
         spec.signal.local_loading,
+        regions,
+        tuple(atlas.labels[i] for i in regions),
     )
 
 
@@ -171,7 +178,7 @@ class _Models:
         self.a, self.b, self.noise, self.thermal = a, b, noise, thermal
         self.amp = np.ones_like(a)
         self.sources = sources
-        self.local = local
+        self.local = np.full_like(a, local)
 
     def region_sd(self, column: npt.NDArray[np.intp]) -> Array:
         s_kk = np.diagonal(self.sources, axis1=1, axis2=2)[:, column]
@@ -196,6 +203,8 @@ def _apply_effects(
             models.amp[:, members] *= 1.0 + effect.size * mult[:, None]
         elif effect.measure == "global_signal":
             models.b = models.b * (1.0 + effect.size * mult[:, None])
+        elif effect.measure in REGIONAL_MEASURES:
+            _apply_regional(models, layout, effect, mult, label)
     sd = models.region_sd(layout.column)
     loading, glob = models.amp * models.a / sd, models.amp * models.b / sd
     local = models.amp * models.local / sd
@@ -240,6 +249,18 @@ def _apply_effects(
         models.sources[rows, k, q] = models.sources[rows, q, k] = value
         reachable[rows] &= ok
     return reachable
+
+
+def _apply_regional(
+    models: _Models, layout: _Layout, effect: Effect, mult: Array, label: str
+) -> None:
+    """Apply a regional effect to the selected regions as the full simulator does."""
+    s_kk = np.diagonal(models.sources, axis1=1, axis2=2)[:, layout.column]
+    parts = RegionParts(models.a, models.b, models.local, models.noise, models.amp, s_kk)
+    weights = np.asarray(effect.weights)[layout.regions]
+    scaled = scale_regions(parts, effect, weights, mult, layout.labels, label)
+    for name in ("a", "b", "local", "noise", "amp"):
+        setattr(models, name, getattr(scaled, name))
 
 
 def _fisher_mean(data: Array, layout: _Layout, target: MeasureTarget) -> Array:
@@ -360,7 +381,7 @@ def _carrying_models(
         redrawn = _models(rng, sig, layout, centre, b[rows], thermal[rows])
         sub = [(effect, mult[rows]) for effect, mult in scaled]
         bad[rows] = ~_apply_effects(redrawn, layout, sub, "")
-        for name in ("a", "b", "noise", "amp", "sources"):
+        for name in ("a", "b", "noise", "amp", "sources", "local"):
             getattr(models, name)[rows] = getattr(redrawn, name)
     if bad.any():
         raise InputError(

@@ -14,6 +14,7 @@ from typing import Any
 from dmnpharm._utils import check_option, closest_match, fill_doc
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.exceptions import InputError
+from dmnpharm.simulate._weights import REGIONAL_UNITS, check_weights
 
 __all__ = [
     "DESIGN_KINDS",
@@ -37,6 +38,7 @@ EFFECT_MEASURES: dict[str, str] = {
     "amplitude": "fractional change of the network regions' BOLD signal SD (ALFF scales so)",
     "global_signal": "fractional change of every region's global-signal loading",
     "motion": "change of the run's mean framewise displacement, mm",
+    **REGIONAL_UNITS,  # regional_amplitude, regional_coupling: see _weights
 }
 
 
@@ -291,24 +293,37 @@ class Effect:
     size : float
         Signed size in the unit of the measure (see :data:`EFFECT_MEASURES`).
     network : str
-        Network code (``"DMN"``); unused for ``global_signal`` and ``motion``.
+        Network code (``"DMN"``); unused for ``global_signal``, ``motion`` and
+        the regional measures.
     other : str
         Second network of a ``between_fc`` effect.
+    weights : tuple of float
+        Regional measures only (and required there): one weight per atlas
+        region, in atlas order, used as given, so region ``i`` is scaled by
+        ``1 + size x exposure x w_i``. :func:`dmnpharm.simulate.regional_effect`
+        builds them from a map, rescaled to ``max |w| = 1``.
+    label : str
+        What the weights are (e.g. ``"5-HT2A (Hansen 2022)"``), kept in the
+        ground truth.
     """
 
     measure: str
     size: float
     network: str = "DMN"
     other: str = ""
+    weights: tuple[float, ...] = field(default=(), repr=False)
+    label: str = ""
 
     def __post_init__(self) -> None:
-        """Check the measure and size."""
+        """Check the measure, size and weights (stored as a tuple of floats)."""
         check_option("effect measure", self.measure, EFFECT_MEASURES)
         _finite(f"size of the {self.measure} effect", self.size)
         if self.measure == "between_fc" and (not self.other or self.other == self.network):
             raise InputError("a between_fc effect needs 'other', a network other than 'network'")
         if self.measure == "amplitude" and self.size <= -1:
             raise InputError(f"an amplitude change must be above -1 (-100%); got {self.size!r}")
+        weights = check_weights(self.measure, self.size, self.weights, self.label)
+        object.__setattr__(self, "weights", weights)
 
 
 @dataclass(frozen=True)
@@ -440,11 +455,7 @@ def _build(cls: type[Any], data: Any, path: str) -> Any:
             fix = f"; did you mean '{hint}'?" if hint else ""
             raise InputError(f"unknown field '{path}.{key}' (known: {', '.join(known)}){fix}")
     values: dict[str, Any] = {}
-    nested = {
-        "design": DesignSpec,
-        "signal": SignalSpec,
-        "response": ResponseSpec,
-    }
+    nested = {"design": DesignSpec, "signal": SignalSpec, "response": ResponseSpec}
     for key, value in data.items():
         where = f"{path}.{key}"
         if key in nested and cls is StudySpec:

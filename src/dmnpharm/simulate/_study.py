@@ -22,15 +22,12 @@ from dmnpharm.simulate._model import (
     solve_between,
     solve_within,
 )
+from dmnpharm.simulate._regional import apply_regional, check_regional_weights
 from dmnpharm.simulate._run_signals import RunSignals, generate_run
-from dmnpharm.simulate._spec import (
-    EFFECT_MEASURES,
-    Effect,
-    SignalSpec,
-    StudySpec,
-    spec_to_dict,
-)
+from dmnpharm.simulate._spec import Effect, SignalSpec, StudySpec, spec_to_dict
 from dmnpharm.simulate._structure import LocalStructure, local_structure
+from dmnpharm.simulate._truth import planted_effects, run_truth
+from dmnpharm.simulate._weights import REGIONAL_MEASURES
 
 __all__ = [
     "SimulatedRun",
@@ -96,17 +93,10 @@ class SimulatedStudy:
     ground_truth: dict[str, Any]
 
 
-def _effect_key(effect: Effect) -> str:
-    if effect.measure == "between_fc":
-        return f"between_fc_{effect.network}_{effect.other}"
-    if effect.measure in ("within_fc", "amplitude"):
-        return f"{effect.measure}_{effect.network}"
-    return effect.measure
-
-
-def _check_effects(spec: StudySpec, latent: list[str]) -> None:
+def _check_effects(spec: StudySpec, atlas: Atlas, latent: list[str]) -> None:
+    check_regional_weights((*spec.effects, *spec.response.patient_effects), atlas)
     for effect in (*spec.effects, *spec.response.patient_effects):
-        if effect.measure in ("global_signal", "motion"):
+        if effect.measure in ("global_signal", "motion", *REGIONAL_MEASURES):
             continue
         for net in (
             (effect.network, effect.other) if effect.measure == "between_fc" else (effect.network,)
@@ -120,26 +110,9 @@ def _check_effects(spec: StudySpec, latent: list[str]) -> None:
         raise InputError("a rating correlated with brain change needs at least one effect")
 
 
-def _measure_value(model: RunModel, effect: Effect, latent: list[str], fd: float) -> float:
-    if effect.measure == "within_fc":
-        idx = np.flatnonzero(model.column == latent.index(effect.network))
-        return mean_fisher_z(model, idx, idx)
-    if effect.measure == "between_fc":
-        a = np.flatnonzero(model.column == latent.index(effect.network))
-        b = np.flatnonzero(model.column == latent.index(effect.other))
-        return mean_fisher_z(model, a, b)
-    if effect.measure == "amplitude":
-        idx = np.flatnonzero(model.column == latent.index(effect.network))
-        return float(np.mean(model.amp[idx]))
-    if effect.measure == "global_signal":
-        return float(np.mean(model.b))
-    return fd
-
-
-def _apply(
-    model: RunModel, scaled: list[tuple[Effect, float]], latent: list[str], label: str
-) -> RunModel:
+def _apply(model: RunModel, scaled: list[tuple[Effect, float]], state: _RunState) -> RunModel:
     """Apply effects (each with its multiplier) in a fixed order: scale, then FC targets."""
+    latent, label = state.latent, state.label
     for effect, mult in scaled:
         if effect.measure == "amplitude" and mult:
             idx = model.column == latent.index(effect.network)
@@ -148,6 +121,8 @@ def _apply(
             model = replace(model, amp=amp)
         elif effect.measure == "global_signal" and mult:
             model = replace(model, b=model.b * (1.0 + effect.size * mult))
+        elif effect.measure in REGIONAL_MEASURES and mult:
+            model = apply_regional(model, effect, mult, state.regions, label)
     for effect, mult in scaled:
         if effect.measure not in ("within_fc", "between_fc") or not mult:
             continue
@@ -202,7 +177,7 @@ def check_reachable(spec: StudySpec) -> None:
     sig = spec.signal
     atlas = sig.atlas_object()
     latent = sorted(set(atlas.networks) - {"NONE"})
-    _check_effects(spec, latent)
+    _check_effects(spec, atlas, latent)
     column = np.array(
         [latent.index(n) if n != "NONE" else -1 for n in atlas.networks], dtype=np.intp
     )
@@ -219,10 +194,11 @@ def check_reachable(spec: StudySpec) -> None:
         "a typical run",
         np.full(column.size, sig.local_loading),
         local_structure(sig.atlas, sig.local_length_mm, sig.atlas_network_map),
+        atlas.labels,
     )
     a = np.where(column >= 0, sig.network_loading, 0.0)
     try:
-        _apply(state.model(a), scaled, latent, state.label)
+        _apply(state.model(a), scaled, state)
     except UnreachableTargetError as exc:
         raise InputError(
             f"the spec's effects cannot be met: {exc} (effects at {drug:g} x their size, the "
@@ -246,6 +222,7 @@ class _RunState:
     label: str
     local: npt.NDArray[np.float64]
     structure: LocalStructure
+    regions: tuple[str, ...]
 
     def model(self, a: npt.NDArray[np.float64]) -> RunModel:
         """Return the run's model with network loadings ``a`` (BOLD variance 1)."""
@@ -332,7 +309,7 @@ def _carrying_model(
         a[state.column < 0] = 0.0
         base = state.model(a)
         try:
-            return base, _apply(base, scaled, state.latent, state.label), attempt
+            return base, _apply(base, scaled, state), attempt
         except UnreachableTargetError as exc:
             last = exc
     raise InputError(
@@ -388,7 +365,7 @@ def simulate_study(spec: StudySpec) -> SimulatedStudy:
         scaled = [(e, shift) for e in spec.response.patient_effects]
         scaled += [(e, exposure) for e in spec.effects]
         run_state = _RunState(
-            column, b_subj, base_sources, thermal, latent, label, local, structure
+            column, b_subj, base_sources, thermal, latent, label, local, structure, atlas.labels
         )
         base, model, tries = _carrying_model(rng, sig, run_state, a_subj, scaled)
         redraws += tries
@@ -402,10 +379,7 @@ def simulate_study(spec: StudySpec) -> SimulatedStudy:
             "mean_fd_target": fd_target,
             "loading_redraws": tries,
         }
-        for effect in (*spec.effects, *spec.response.patient_effects):
-            key = _effect_key(effect)
-            truth[key] = _measure_value(model, effect, latent, fd_target)
-            truth[f"{key}_without_effects"] = _measure_value(base, effect, latent, base_fd)
+        truth |= run_truth(spec, (model, base), latent, (fd_target, base_fd), (exposure, shift))
         runs.append(
             SimulatedRun(pid, str(row["session_id"]), str(row["condition"]), signals, truth)
         )
@@ -420,28 +394,7 @@ def simulate_study(spec: StudySpec) -> SimulatedStudy:
             "why": "a run whose drawn loadings could not carry its planted effect had its "
             "loadings drawn again; effects are never changed",
         },
-        "planted_effects": [
-            {
-                "measure": e.measure,
-                "network": e.network if e.measure not in ("global_signal", "motion") else "",
-                "other": e.other,
-                "size": e.size,
-                "unit": EFFECT_MEASURES[e.measure],
-                "applies_to": "drug exposure (1 at the reference dose and peak time)",
-            }
-            for e in spec.effects
-        ]
-        + [
-            {
-                "measure": e.measure,
-                "network": e.network,
-                "other": e.other,
-                "size": e.size,
-                "unit": EFFECT_MEASURES[e.measure],
-                "applies_to": "patients vs controls before treatment",
-            }
-            for e in spec.response.patient_effects
-        ],
+        "planted_effects": planted_effects(spec),
         "runs": [
             {
                 "participant_id": r.participant_id,
