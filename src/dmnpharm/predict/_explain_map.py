@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,9 @@ class MapExplanation:
         The receptor maps, aligned to those regions.
     details : dict
         What was done: regions used and left out, distance source, nulls.
+    also : pandas.DataFrame
+        The same correlation table for the extra maps given as ``also`` (a
+        predicted map), outside the regression; empty when none.
     """
 
     correlations: pd.DataFrame
@@ -64,6 +68,7 @@ class MapExplanation:
     observed: RegionalMap
     maps: ReceptorMaps
     details: dict[str, Any] = field(default_factory=dict)
+    also: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def dominant(self) -> str:
@@ -100,7 +105,9 @@ class MapExplanation:
         return table.sort_values("total_dominance", ascending=False).reset_index(drop=True)
 
 
-def _shared(observed: RegionalMap, maps: ReceptorMaps) -> tuple[RegionalMap, list[str]]:
+def _shared(
+    observed: RegionalMap, maps: ReceptorMaps
+) -> tuple[RegionalMap, list[str], npt.NDArray[np.intp]]:
     known = set(maps.regions)
     keep = [i for i, r in enumerate(observed.regions) if r in known]
     dropped = [r for r in observed.regions if r not in known]
@@ -123,20 +130,25 @@ def _shared(observed: RegionalMap, maps: ReceptorMaps) -> tuple[RegionalMap, lis
             observed.n,
         ),
         dropped,
+        index,
     )
 
 
 def _distance(
-    maps: ReceptorMaps, distance: npt.ArrayLike | None, where: str
+    maps: ReceptorMaps,
+    distance: npt.ArrayLike | None,
+    where: str,
+    kept: npt.NDArray[np.intp],
+    n_observed: int,
 ) -> tuple[FloatArray, str]:
     if distance is not None:
         values = np.asarray(distance, dtype=np.float64)
-        if values.shape != (len(maps.regions),) * 2:
+        if values.shape != (n_observed, n_observed):
             raise InputError(
-                f"the distance matrix has shape {values.shape}; {len(maps.regions)} regions are "
-                "explained (give it for the observed map's regions, in its order)"
+                f"the distance matrix has shape {values.shape}; the observed map has "
+                f"{n_observed} regions (give it for those regions, in the map's order)"
             )
-        return values, where or "user-supplied distance matrix"
+        return values[np.ix_(kept, kept)], where or "user-supplied distance matrix"
     if maps.coords is None:
         raise InputError(
             "no region coordinates are known for the spatial nulls: give a region x region "
@@ -153,6 +165,7 @@ def explain_map(
     distance_source: str = "",
     n_null: int = DEFAULT_N_NULL,
     seed: int = 0,
+    also: Mapping[str, RegionalMap] | None = None,
 ) -> MapExplanation:
     """Explain an observed regional map by receptor maps, against spatial nulls.
 
@@ -169,14 +182,18 @@ def explain_map(
     maps : ReceptorMaps
         Receptor maps with the same region labels.
     distance : array_like or None
-        Region x region distances for the kept regions, in their order; None
-        uses the maps' centroids.
+        Region x region distances for the observed map's regions, in its
+        order (those without receptor maps are dropped from it); None uses
+        the maps' centroids.
     distance_source : str
         What ``distance`` is, for the record.
     n_null : int
         Surrogate maps.
     seed : int
         Seed of the surrogates.
+    also : mapping of str to RegionalMap, or None
+        Further maps (e.g. a drug's predicted map) to correlate with the
+        observed map against the same nulls, outside the regression.
 
     Returns
     -------
@@ -191,9 +208,9 @@ def explain_map(
     """
     if n_null < 100:
         raise InputError(f"n_null {n_null} is too few for a p-value; use at least 1000")
-    used, dropped = _shared(observed, maps)
+    used, dropped, kept = _shared(observed, maps)
     aligned = align_regions(maps, used.regions)
-    dist, where = _distance(aligned, distance, distance_source)
+    dist, where = _distance(aligned, distance, distance_source, kept, len(observed.regions))
     nulls = variogram_surrogates(used.values, dist, n_null, seed=seed)
     table = receptor_correlations(used.as_series(), aligned, nulls=nulls, null_method=_NULL_METHOD)
     x = np.asarray(aligned.values, dtype=np.float64)
@@ -223,4 +240,21 @@ def explain_map(
         "p_spatial": "two-sided, (count of |r_null| >= |r| + 1) / (n_null + 1)",
         "spin_test": "not run: needs surface coordinates of parcels, which dmnpharm does not hold",
     }
-    return MapExplanation(table, dominance, p_r2, null_r, used, aligned, details)
+    extra = pd.DataFrame()
+    if also:
+        names = tuple(also)
+        columns = [_on(also[k], used.regions) for k in names]
+        stacked = np.column_stack(columns)
+        extra_maps = ReceptorMaps(used.regions, names, stacked, stacked, False, "given maps")
+        extra = receptor_correlations(
+            used.as_series(), extra_maps, nulls=nulls, null_method=_NULL_METHOD
+        )
+    return MapExplanation(table, dominance, p_r2, null_r, used, aligned, details, extra)
+
+
+def _on(values: RegionalMap, regions: tuple[str, ...]) -> FloatArray:
+    position = {r: i for i, r in enumerate(values.regions)}
+    absent = [r for r in regions if r not in position]
+    if absent:
+        raise InputError(f"{values.description} has no value for {absent[0]!r}")
+    return np.asarray(np.take(values.values, [position[r] for r in regions]), dtype=np.float64)
