@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from dmnpharm._utils import LOGGER_NAME
 from dmnpharm._version import __version__
-from dmnpharm.cli import _power, _run, _simulate, _stats, _validate
+from dmnpharm.cli import _power, _predict, _run, _simulate, _stats, _validate
 from dmnpharm.cli._catalog import add_catalog_commands, dispatch_catalog
 from dmnpharm.cli._common import add_common
 from dmnpharm.cli._query import add_query_command, query_command
@@ -35,6 +35,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": _validate.command,
     "stats": _stats.command,
     "power": _power.command,
+    "predict": _predict.command,
     "query": query_command,
     "catalog": dispatch_catalog,
     "compare": dispatch_catalog,
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _validate.add_parser(subs)
     _stats.add_parser(subs)
     _power.add_parser(subs)
+    _predict.add_parser(subs)
     _run.add_demo_parser(subs)
     add_catalog_commands(subs, add_common)
     add_query_command(subs)

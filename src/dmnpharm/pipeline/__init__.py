@@ -8,6 +8,7 @@ if TYPE_CHECKING:
     from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan, StudyRun
     from dmnpharm.pipeline._demo import make_demo
     from dmnpharm.pipeline._orchestrator import analyse_folder
+    from dmnpharm.pipeline._predict import PredictRequest, run_prediction
     from dmnpharm.pipeline._results import Results
     from dmnpharm.pipeline._stats import analyse_table, read_metrics_table
     from dmnpharm.pipeline._study import Study
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BidsOptions",
+    "PredictRequest",
     "Results",
     "RunTask",
     "Study",
@@ -27,6 +29,7 @@ __all__ = [
     "execute_run",
     "make_demo",
     "read_metrics_table",
+    "run_prediction",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -13,6 +13,7 @@ from dmnpharm._utils._lazy import lazy_exports
 if TYPE_CHECKING:
     from dmnpharm.predict._distance import read_distance
     from dmnpharm.predict._drug import (
+        LOAD_NOTE,
         NETWORK_COLUMNS,
         DrugPrediction,
         model_network_changes,
@@ -93,6 +94,7 @@ __all__ = [
     "DEFAULT_SIGMA",
     "EDR_DECAY",
     "HANSEN2022_REFERENCE",
+    "LOAD_NOTE",
     "MAX_DOMINANCE_PREDICTORS",
     "METHODS",
     "NETWORK_COLUMNS",

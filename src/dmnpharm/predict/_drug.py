@@ -17,7 +17,13 @@ from dmnpharm.predict._hopf_predict import ModelPrediction, predict_fc_change
 from dmnpharm.predict._pharmacological import PharmacologicalPrediction, pharmacological_map
 from dmnpharm.predict._receptors import ReceptorMaps
 
-__all__ = ["NETWORK_COLUMNS", "DrugPrediction", "model_network_changes", "predict_drug"]
+__all__ = [
+    "LOAD_NOTE",
+    "NETWORK_COLUMNS",
+    "DrugPrediction",
+    "model_network_changes",
+    "predict_drug",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -33,7 +39,8 @@ _THRESHOLDED = ("dmn_degree", "dmn_participation")
 #: Below this, a predicted change is called "no change" (Fisher z, or load units).
 _TINY = 1e-6
 
-_LOAD_NOTE = (
+#: How the pharmacological rows of the network table are read.
+LOAD_NOTE = (
     "mean pharmacological perturbation over the measure's regions; FC predicted to change "
     "opposite to it (desynchronisation hypothesis: more excitable regions decouple)"
 )
@@ -128,7 +135,7 @@ def model_network_changes(model: ModelPrediction, atlas: Atlas) -> pd.DataFrame:
 def _load_rows(pharm: PharmacologicalPrediction) -> pd.DataFrame:
     loads = pharm.loads["load"].to_numpy(dtype=np.float64)
     rows = [
-        (str(m), "pharmacological", load, np.nan, np.nan, _direction(-load), _LOAD_NOTE)
+        (str(m), "pharmacological", load, np.nan, np.nan, _direction(-load), "perturbation load")
         for m, load in zip(pharm.loads["measure"], loads, strict=True)
     ]
     return pd.DataFrame(rows, columns=list(NETWORK_COLUMNS))

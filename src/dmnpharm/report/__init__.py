@@ -19,11 +19,24 @@ if TYPE_CHECKING:
     from dmnpharm.report._methods import caveats_sentence, references_sentence
     from dmnpharm.report._nulls import max_null_figure, null_figure, null_section
     from dmnpharm.report._power import PowerOutputs, write_power
+    from dmnpharm.report._predict import (
+        CORRELATION_COLUMNS,
+        PredictionOutputs,
+        prediction_section,
+        write_prediction,
+    )
+    from dmnpharm.report._predict_figures import (
+        network_prediction_figure,
+        receptor_null_figure,
+        regional_map_figure,
+    )
     from dmnpharm.report._stats_report import build_stats_report, stats_methods_paragraph
     from dmnpharm.report._study_report import build_report, catalog_section, methods_paragraph
 
 __all__ = [
+    "CORRELATION_COLUMNS",
     "PowerOutputs",
+    "PredictionOutputs",
     "ReportContent",
     "Section",
     "build_report",
@@ -38,15 +51,20 @@ __all__ = [
     "matrix_figure",
     "max_null_figure",
     "methods_paragraph",
+    "network_prediction_figure",
     "null_figure",
     "null_section",
     "paired_condition_figure",
     "power_curve_figure",
+    "prediction_section",
+    "receptor_null_figure",
     "references_sentence",
+    "regional_map_figure",
     "render_report",
     "stats_methods_paragraph",
     "write_comparison",
     "write_power",
+    "write_prediction",
     "write_report",
 ]
 

@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-__all__ = ["ReportContent", "Section", "render_report", "write_report"]
+__all__ = ["ReportContent", "Section", "render_report", "section_items", "write_report"]
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("dmnpharm.report", "templates"),
@@ -133,6 +133,31 @@ def _effect_rows(results: pd.DataFrame) -> tuple[list[dict[str, Any]], str]:
     return rows, kinds.pop() if len(kinds) == 1 else ""
 
 
+def section_items(sections: list[Section]) -> list[dict[str, Any]]:
+    """Return sections as the templates render them: tables as columns and records.
+
+    Parameters
+    ----------
+    sections : list of Section
+        The sections.
+
+    Returns
+    -------
+    list of dict
+        ``{"s": section, "tables": [(caption, columns, records), ...]}`` each.
+    """
+    return [
+        {
+            "s": section,
+            "tables": [
+                (caption, list(table.columns), table.to_dict(orient="records"))
+                for caption, table in section.tables
+            ],
+        }
+        for section in sections
+    ]
+
+
 def render_report(content: ReportContent) -> str:
     """Render a report to an HTML string.
 
@@ -150,16 +175,7 @@ def render_report(content: ReportContent) -> str:
     rows, effect_kind = _effect_rows(content.results)
     return template.render(
         c=content,
-        sections=[
-            {
-                "s": section,
-                "tables": [
-                    (caption, list(table.columns), table.to_dict(orient="records"))
-                    for caption, table in section.tables
-                ],
-            }
-            for section in content.sections
-        ],
+        sections=section_items(content.sections),
         rows=rows,
         effect_kind=effect_kind,
         provenance_json=json.dumps(content.provenance, indent=2, sort_keys=True),
