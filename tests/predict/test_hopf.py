@@ -10,7 +10,13 @@ import pytest
 from scipy.linalg import solve_continuous_lyapunov
 
 from dmnpharm.exceptions import InputError
-from dmnpharm.predict import ModelPrediction, fit_coupling, predict_fc_change
+from dmnpharm.predict import (
+    MAX_BAND_COUPLINGS,
+    ModelPrediction,
+    band_couplings,
+    fit_coupling,
+    predict_fc_change,
+)
 from dmnpharm.predict._hopf import (
     Connectome,
     covariance,
@@ -341,3 +347,18 @@ def test_bad_arguments_are_refused(rng: np.random.Generator) -> None:
         linear_noise_fc(weights, -0.1)
     with pytest.raises(InputError, match="a must be"):
         linear_noise_fc(weights, 0.3, a=np.full(8, -0.02))
+
+
+def test_band_couplings_summarise_a_large_plausible_set() -> None:
+    """A set of <= 8 distinct couplings is kept; a larger one becomes 8 equal quantiles."""
+    small, weights = band_couplings((0.1, 0.2, 0.2, 0.3))
+    np.testing.assert_allclose(small, [0.1, 0.2, 0.3])
+    np.testing.assert_allclose(weights, [1, 2, 1])
+    values = tuple(np.linspace(0.0, 1.0, 50))
+    large, weights = band_couplings(values)
+    assert large.size == MAX_BAND_COUPLINGS
+    assert weights.sum() == MAX_BAND_COUPLINGS
+    assert large[0] >= min(values)
+    assert large[-1] <= max(values)
+    expected = np.quantile(values, (np.arange(8) + 0.5) / 8, method="inverted_cdf")
+    np.testing.assert_allclose(large, expected)

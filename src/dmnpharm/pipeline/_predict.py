@@ -30,6 +30,7 @@ from dmnpharm.predict import (
     read_distance,
     read_region_matrix,
     reference_fc,
+    with_atlas_coords,
 )
 from dmnpharm.predict._hopf import Connectome
 
@@ -195,6 +196,8 @@ def run_prediction(request: PredictRequest) -> Prediction:
     config = _analysis_config(request.observed)
     atlas = _atlas(request, config)
     maps = load_receptors(request.receptors, atlas)
+    if maps.coords is None and isinstance(config.get("atlas"), str):
+        maps = with_atlas_coords(maps, load_atlas(config["atlas"]))
     record: dict[str, Any] = {"request": request.__dict__, "receptors": maps.source}
     drug = None if request.drug is None else _drug(request, maps, atlas, config, record)
     explanation, observed_networks = None, None
@@ -236,6 +239,7 @@ def _drug(
     record["drug"] = {
         "regions_without_maps": left_out,
         "connectome": where,
+        "reference_fc": ref_note or "none",
         "model": drug.model.record() if drug.model else drug.model_note,
         "pharmacological": drug.pharmacological.record,
     }
@@ -250,11 +254,8 @@ def _explain(
         request.observed, measure=request.measure, statistic=request.statistic
     )
     also = None
-    if drug is not None:
-        predicted = drug.pharmacological.perturbation
-        shared = set(predicted.regions)
-        if all(r in shared for r in observed.regions if r in set(maps.regions)):
-            also = {"predicted (pharmacological)": predicted}
+    if drug is not None and not drug.pharmacological.empty:
+        also = {"predicted (pharmacological)": drug.pharmacological.perturbation}
     return explain_map(
         observed,
         maps,

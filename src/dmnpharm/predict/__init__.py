@@ -40,7 +40,13 @@ if TYPE_CHECKING:
         simulate_hopf,
     )
     from dmnpharm.predict._hopf_fit import CouplingFit, fit_coupling
-    from dmnpharm.predict._hopf_predict import DEFAULT_SCALE, ModelPrediction, predict_fc_change
+    from dmnpharm.predict._hopf_predict import (
+        DEFAULT_SCALE,
+        MAX_BAND_COUPLINGS,
+        ModelPrediction,
+        band_couplings,
+        predict_fc_change,
+    )
     from dmnpharm.predict._observed import (
         REGION_MEASURES,
         RegionalMap,
@@ -69,6 +75,7 @@ if TYPE_CHECKING:
         load_receptor_pscalar,
         load_receptors,
         parcellate_receptor_volumes,
+        with_atlas_coords,
     )
     from dmnpharm.predict._receptors import (
         HANSEN2022_REFERENCE,
@@ -95,6 +102,7 @@ __all__ = [
     "EDR_DECAY",
     "HANSEN2022_REFERENCE",
     "LOAD_NOTE",
+    "MAX_BAND_COUPLINGS",
     "MAX_DOMINANCE_PREDICTORS",
     "METHODS",
     "NETWORK_COLUMNS",
@@ -113,6 +121,7 @@ __all__ = [
     "RegionalMap",
     "adjusted_r2_null",
     "align_regions",
+    "band_couplings",
     "distance_connectome",
     "dominance_analysis",
     "emax_occupancy",
@@ -149,6 +158,7 @@ __all__ = [
     "spatial_p",
     "target_occupancy",
     "variogram_surrogates",
+    "with_atlas_coords",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -193,7 +193,8 @@ def explain_map(
         Seed of the surrogates.
     also : mapping of str to RegionalMap, or None
         Further maps (e.g. a drug's predicted map) to correlate with the
-        observed map against the same nulls, outside the regression.
+        observed map against the same nulls (restricted to the regions they
+        share, at least 20), outside the regression.
 
     Returns
     -------
@@ -240,21 +241,26 @@ def explain_map(
         "p_spatial": "two-sided, (count of |r_null| >= |r| + 1) / (n_null + 1)",
         "spin_test": "not run: needs surface coordinates of parcels, which dmnpharm does not hold",
     }
-    extra = pd.DataFrame()
-    if also:
-        names = tuple(also)
-        columns = [_on(also[k], used.regions) for k in names]
-        stacked = np.column_stack(columns)
-        extra_maps = ReceptorMaps(used.regions, names, stacked, stacked, False, "given maps")
-        extra = receptor_correlations(
-            used.as_series(), extra_maps, nulls=nulls, null_method=_NULL_METHOD
-        )
+    extra = _also_table(used, nulls, also or {})
     return MapExplanation(table, dominance, p_r2, null_r, used, aligned, details, extra)
 
 
-def _on(values: RegionalMap, regions: tuple[str, ...]) -> FloatArray:
-    position = {r: i for i, r in enumerate(values.regions)}
-    absent = [r for r in regions if r not in position]
-    if absent:
-        raise InputError(f"{values.description} has no value for {absent[0]!r}")
-    return np.asarray(np.take(values.values, [position[r] for r in regions]), dtype=np.float64)
+def _also_table(
+    used: RegionalMap, nulls: FloatArray, also: Mapping[str, RegionalMap]
+) -> pd.DataFrame:
+    """Correlate extra maps with the observed map on the regions they share, same nulls."""
+    tables = []
+    for name, values in also.items():
+        position = {r: i for i, r in enumerate(values.regions)}
+        keep = np.array([i for i, r in enumerate(used.regions) if r in position], dtype=np.intp)
+        if keep.size < MIN_REGIONS:
+            continue
+        regions = tuple(used.regions[i] for i in keep)
+        column = np.take(values.values, [position[r] for r in regions])[:, None]
+        single = ReceptorMaps(regions, (name,), column, column, False, values.source)
+        observed = pd.Series(np.take(used.values, keep), index=regions)
+        table = receptor_correlations(
+            observed, single, nulls=nulls[:, keep], null_method=_NULL_METHOD
+        )
+        tables.append(table.assign(n_regions=keep.size))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()

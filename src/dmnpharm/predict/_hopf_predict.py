@@ -17,7 +17,13 @@ from dmnpharm.predict import _hopf as hopf
 from dmnpharm.predict._hopf import DEFAULT_A, DEFAULT_OMEGA, DEFAULT_SIGMA, Connectome
 from dmnpharm.predict._hopf_fit import CouplingFit, _fisher, _upper, fit_coupling
 
-__all__ = ["DEFAULT_SCALE", "ModelPrediction", "predict_fc_change"]
+__all__ = [
+    "DEFAULT_SCALE",
+    "MAX_BAND_COUPLINGS",
+    "ModelPrediction",
+    "band_couplings",
+    "predict_fc_change",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -150,6 +156,37 @@ def _band(
     return np.concatenate(parts)
 
 
+#: Most distinct couplings simulated for the band; a larger plausible set is
+#: summarised by its weighted quantiles.
+MAX_BAND_COUPLINGS = 8
+
+
+def band_couplings(coupling_set: tuple[float, ...]) -> tuple[FloatArray, FloatArray]:
+    """Return the couplings simulated for the band and their weights.
+
+    The plausible set (a bootstrap's best couplings, with repeats, or the
+    near-optimal set) is used as it is when it has at most
+    :data:`MAX_BAND_COUPLINGS` distinct values; otherwise it is summarised by
+    that many of its quantiles (inverted CDF), each weighted equally.
+
+    Parameters
+    ----------
+    coupling_set : tuple of float
+        The plausible couplings (see :class:`CouplingFit`).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Distinct couplings, increasing, and their counts as weights.
+    """
+    values = np.sort(np.asarray(coupling_set, dtype=np.float64))
+    if np.unique(values).size > MAX_BAND_COUPLINGS:
+        levels = (np.arange(MAX_BAND_COUPLINGS) + 0.5) / MAX_BAND_COUPLINGS
+        values = np.quantile(values, levels, method="inverted_cdf")
+    unique, counts = np.unique(values, return_counts=True)
+    return unique, counts.astype(np.float64)
+
+
 def _square(upper: FloatArray, n: int) -> FloatArray:
     """Return the symmetric (n, n) matrix with this upper triangle and a zero diagonal."""
     out = np.zeros((n, n))
@@ -254,7 +291,7 @@ def predict_fc_change(
     drug = hopf.correlation(hopf.covariance(c, fit.best_coupling, a_drug, omega_vec)[:n, :n])
     delta = _fisher(drug) - _fisher(placebo)
     np.fill_diagonal(delta, 0.0)
-    band_g, counts = np.unique(np.asarray(fit.coupling_set), return_counts=True)
+    band_g, counts = band_couplings(fit.coupling_set)
     diffs = _band(c, band_g, (a_vec, a_drug), omega_vec, (noise, int(n_seeds), timing), rng)
     weights = np.repeat(counts.astype(np.float64), int(n_seeds))
     samples = diffs.reshape(-1, diffs.shape[-1])

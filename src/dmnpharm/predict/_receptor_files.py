@@ -9,6 +9,7 @@ after it) parcellated with the study's atlas.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,12 @@ from dmnpharm.predict._receptors import (
     load_receptor_table,
 )
 
-__all__ = ["load_receptor_pscalar", "load_receptors", "parcellate_receptor_volumes"]
+__all__ = [
+    "load_receptor_pscalar",
+    "load_receptors",
+    "parcellate_receptor_volumes",
+    "with_atlas_coords",
+]
 
 _VOLUME = re.compile(r"\.nii(\.gz)?$", re.IGNORECASE)
 
@@ -157,7 +163,8 @@ def load_receptors(source: str | Path, atlas: Atlas | None = None) -> ReceptorMa
     atlas : Atlas or None
         The study's atlas: picks the Hansen parcellation and parcellates
         volumes. For Hansen maps the region labels are the atlas's when it
-        is a Schaefer atlas of that size.
+        is a Schaefer atlas of that size. Maps without centroids (a table, a
+        pscalar) get the atlas's centroids when their regions are its regions.
 
     Returns
     -------
@@ -180,10 +187,37 @@ def load_receptors(source: str | Path, atlas: Atlas | None = None) -> ReceptorMa
         return parcellate_receptor_volumes(path, atlas)
     if not path.is_file():
         raise InputError(f"receptor maps '{path}' do not exist")
-    if path.name.lower().endswith(".pscalar.nii"):
-        return load_receptor_pscalar(path)
-    if _VOLUME.search(path.name):
+    if _VOLUME.search(path.name) and not path.name.lower().endswith(".pscalar.nii"):
         if atlas is None:
             raise InputError(f"receptor volume '{path}' needs the study's atlas (--atlas)")
         return parcellate_receptor_volumes([path], atlas)
-    return load_receptor_table(path)
+    if path.name.lower().endswith(".pscalar.nii"):
+        maps = load_receptor_pscalar(path)
+    else:
+        maps = load_receptor_table(path)
+    return with_atlas_coords(maps, atlas)
+
+
+def with_atlas_coords(maps: ReceptorMaps, atlas: Atlas | None) -> ReceptorMaps:
+    """Give maps without centroids the atlas's, when every map region is an atlas region.
+
+    Parameters
+    ----------
+    maps : ReceptorMaps
+        The maps.
+    atlas : Atlas or None
+        An atlas holding the maps' regions.
+
+    Returns
+    -------
+    ReceptorMaps
+        The maps with centroids, or unchanged when they have some already or
+        the atlas does not hold every region.
+    """
+    if maps.coords is not None or atlas is None or not atlas.coords:
+        return maps
+    position = {x: i for i, x in enumerate(atlas.labels)}
+    if not all(r in position for r in maps.regions):
+        return maps
+    coords = np.array([atlas.coords[position[r]] for r in maps.regions], dtype=np.float64)
+    return replace(maps, coords=coords)

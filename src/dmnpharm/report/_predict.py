@@ -130,10 +130,10 @@ def prediction_section(prediction: Prediction) -> Section:
     figures = _drug_figures(prediction)
     if prediction.drug is not None:
         targets = prediction.drug.pharmacological.targets
-        shown = targets[[*_TARGET_COLUMNS, "reason"]].fillna("")
+        shown = targets[[*_TARGET_COLUMNS, "reason"]]
         tables.append(("Targets, occupancy and how each enters the map", shown))
         caption = f"Predicted network changes. Pharmacological rows: {LOAD_NOTE}"
-        tables.append((caption, prediction.network_table().fillna("")))
+        tables.append((caption, prediction.network_table()))
     explanation = prediction.explanation
     if explanation is not None:
         corr = explanation.correlations[list(CORRELATION_COLUMNS)]
@@ -154,8 +154,8 @@ def prediction_section(prediction: Prediction) -> Section:
         title = f"Correlation with {explanation.observed.description}"[:90]
         caption = (
             "Each target's Pearson r with the observed map (dot; filled where the spatial-null "
-            f"p < 0.05) over the r of {explanation.details['n_null']} variogram-matched "
-            "surrogate maps (grey)."
+            "p < 0.05) over the range (light grey) and central 95% (dark grey) of the r of "
+            f"{explanation.details['n_null']} variogram-matched surrogate maps."
         )
         uri = receptor_null_figure(
             explanation.correlations, explanation.null_r, explanation.maps.targets, title

@@ -24,6 +24,9 @@ def receptor_null_figure(
 ) -> str:
     """Draw each target's correlation with the observed map over its spatial null.
 
+    The null of each target is drawn as its range (light grey) and its central
+    95% (darker grey); the observed r is a dot, filled when ``p_spatial < alpha``.
+
     Parameters
     ----------
     correlations : pandas.DataFrame
@@ -49,16 +52,10 @@ def receptor_null_figure(
     ax = fig.add_subplot()
     positions = np.arange(n)
     columns = [list(targets).index(str(t)) for t in order["target"]]
-    parts = ax.violinplot(
-        [null_r[:, c] for c in columns],
-        positions=positions,
-        vert=False,
-        widths=0.8,
-        showextrema=False,
-    )
-    for body in parts["bodies"]:  # type: ignore[attr-defined]
-        body.set_facecolor("0.8")
-        body.set_alpha(0.8)
+    nulls = null_r[:, columns]
+    low, high = np.percentile(nulls, [2.5, 97.5], axis=0)
+    ax.hlines(positions, nulls.min(axis=0), nulls.max(axis=0), color="0.85", linewidth=6)
+    ax.hlines(positions, low, high, color="0.6", linewidth=6)
     significant = order["p_spatial"].to_numpy(dtype=float) < alpha
     r = order["r_pearson"].to_numpy(dtype=float)
     ax.scatter(r[significant], positions[significant], color="#c53030", zorder=3, s=26)
