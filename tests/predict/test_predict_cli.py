@@ -65,6 +65,7 @@ def known_truth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         }
     )
     subset.to_csv(base / "subset_atlas.tsv", sep="\t", index=False)
+    table.iloc[keep].to_csv(base / "receptors_subset.tsv", sep="\t", index=False)
     return {
         "base": base,
         "receptors": base / "receptors.tsv",
@@ -129,3 +130,40 @@ def test_predict_refuses_without_a_question(
     assert code != 0
     assert "--drug NAME, --observed" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_run_with_drug_and_receptors_adds_the_prediction(known_truth: dict[str, Path]) -> None:
+    """``run --drug AGENT --receptors``: OUT/predict/ and a report section beside the catalog."""
+    base = known_truth["base"]
+    config = AnalysisConfig(
+        inference=Inference(n_permutations=100),
+        drug="psilocybin",
+        # Maps of 63 regions: the prediction covers those only, which keeps the model quick.
+        receptors=str(known_truth["base"] / "receptors_subset.tsv"),
+    )
+    with in_process_runs(base / "cache"):  # the runs are cached: only the group work is redone
+        results = Study.from_folder(base / "study").analyse(config, base / "with_drug")
+    predicted = results.out / "predict"
+    assert (predicted / "receptor_correlations.tsv").is_file()
+    assert (predicted / "drug_targets.tsv").is_file()
+    record = (predicted / "prediction.json").read_text(encoding="utf-8")
+    n_maps = len(pd.read_csv(known_truth["base"] / "receptors_subset.tsv", sep="\t"))
+    assert f'"regions_used": {n_maps}' in record
+    report = results.report_file.read_text(encoding="utf-8")
+    assert "Prediction from receptor targets" in report
+    assert report.index("Beside the evidence catalog") < report.index("Prediction from receptor")
+
+
+def test_run_refuses_a_prediction_it_could_not_make(tmp_path: Path) -> None:
+    """A drug class or missing maps are refused before any work."""
+    from dmnpharm.exceptions import InputError
+    from dmnpharm.pipeline._predict import check_prediction_inputs
+
+    maps = tmp_path / "maps.tsv"
+    maps.write_text("region\tD2\na\t1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not an agent"):
+        check_prediction_inputs(AnalysisConfig(drug="psychedelic", receptors=str(maps)))
+    with pytest.raises(InputError, match="do not exist"):
+        check_prediction_inputs(AnalysisConfig(drug="lsd", receptors=str(tmp_path / "none")))
+    with pytest.raises(InputError, match="give the drug too"):
+        AnalysisConfig(receptors=str(maps))

@@ -186,6 +186,12 @@ def add_denoise(sub: argparse.ArgumentParser) -> None:
         help="catalog population for --drug: healthy, patients, or a population id",
     )
     sub.add_argument(
+        "--receptors",
+        default=None,
+        help="receptor maps (hansen_receptors folder, TSV, pscalar or NIfTI folder): with "
+        "--drug AGENT, also predict the drug's effect from its targets (OUT/predict/)",
+    )
+    sub.add_argument(
         "--no-gsr-sensitivity",
         action="store_true",
         help="do not repeat the analysis with global signal regression toggled",
@@ -428,6 +434,7 @@ def _analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
         voxel_maps=getattr(args, "voxel_maps", False),
         drug=args.drug,
         population=args.population,
+        receptors=getattr(args, "receptors", None),
         allow_failures=args.allow_failures,
         execution=_execution(args) if hasattr(args, "scheduler") else Execution(),
     )

@@ -238,6 +238,11 @@ class AnalysisConfig:
     population : str
         Catalog population of the comparison: ``healthy``, ``patients`` or a
         population id.
+    receptors : str or None
+        Receptor maps (a hansen_receptors folder, a regions x targets table,
+        a CIFTI pscalar or a folder of NIfTI volumes) for the prediction of
+        ``drug`` beside the catalog comparison (``OUT/predict/`` and a report
+        section); None skips it. Recorded only when given.
     allow_failures : bool
         Go on without runs that fail while computing (listed in the results,
         report and provenance); otherwise such runs end the analysis in an
@@ -268,6 +273,7 @@ class AnalysisConfig:
     voxel_maps: bool = False
     drug: str | None = None
     population: str = "healthy"
+    receptors: str | None = None
     allow_failures: bool = False
     execution: Execution = field(default_factory=Execution)
 
@@ -276,6 +282,10 @@ class AnalysisConfig:
         _check_model(self.model)
         if not self.radius_mm > 0:
             raise InputError(f"radius_mm must be positive, got {self.radius_mm}")
+        if self.receptors is not None and self.drug is None:
+            raise InputError(
+                "receptors are for predicting a drug's effect: give the drug too (--drug AGENT)"
+            )
 
     def replace(self, **changes: Any) -> AnalysisConfig:
         """Return a copy with some fields changed (validated again).
@@ -393,6 +403,8 @@ class AnalysisConfig:
         }
         if self.bundle != BundleConfig(estimator=self.estimator):
             record["bundle"] = self.bundle.to_dict()
+        if self.receptors is not None:
+            record["receptors"] = self.receptors
         if model.incomplete != "refuse":
             record["incomplete"] = model.incomplete
         if self.inference.motion_permutations != MOTION_PERMUTATIONS:

@@ -31,6 +31,7 @@ from dmnpharm.pipeline._derivatives import DerivativeWriter
 from dmnpharm.pipeline._levels import LevelFiles
 from dmnpharm.pipeline._motion import motion_adjusted, with_run_qc
 from dmnpharm.pipeline._outputs import Outputs
+from dmnpharm.pipeline._predict import predict_beside
 from dmnpharm.pipeline._results import Results
 from dmnpharm.pipeline._runs import Processed, process_runs
 from dmnpharm.report import build_report, build_stats_report, write_comparison
@@ -347,6 +348,7 @@ def analyse_study(
     _write_tables(layout, network, group, plan.design, processed, config)
     provenance = _write_provenance(layout, provenance, processed, config, outputs, analysis_id)
     comparison = _comparison(group.model.results, config, layout)
+    prediction = predict_beside(config, layout) if config.between is None else None
     sections: dict[str, Any] = {}
     if config.between is None:
         sections = {
@@ -356,6 +358,7 @@ def analyse_study(
             "qc_fc": {k: v for k, v in qc_fc_summary.items() if isinstance(v, int | float)},
             "edges": _primary_edges(level_files.get("edge")),
             "comparison": comparison,
+            "prediction": prediction,
         }
     report = _report(plan, group, config, provenance, truth, layout, exclusions, **sections)
     store = _store(

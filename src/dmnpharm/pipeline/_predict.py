@@ -9,10 +9,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from dmnpharm._utils import get_logger
 from dmnpharm.atlases import Atlas, load_atlas
+from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import InputError
+from dmnpharm.io import OutputLayout
 from dmnpharm.predict import (
     DEFAULT_N_NULL,
     DrugPrediction,
@@ -33,8 +36,9 @@ from dmnpharm.predict import (
     with_atlas_coords,
 )
 from dmnpharm.predict._hopf import Connectome
+from dmnpharm.report import Section, prediction_section, write_prediction
 
-__all__ = ["PredictRequest", "run_prediction"]
+__all__ = ["PredictRequest", "predict_beside", "run_prediction"]
 
 _LOG = get_logger("predict")
 
@@ -154,6 +158,21 @@ def _reference(request: PredictRequest, atlas: Atlas, config: dict[str, Any]) ->
     return None, ""
 
 
+#: Simulated run length without a study: 300 volumes at 2 s (10 minutes).
+_TYPICAL_RUN = (300, 2.0)
+
+
+def _run_length(observed: str | None) -> tuple[int, float]:
+    """Return the study's median run length and TR (its QC table), else a typical run."""
+    qc = Path(observed) / "group" / "qc.tsv" if observed else None
+    if qc is None or not qc.is_file():
+        return _TYPICAL_RUN
+    table = pd.read_csv(qc, sep="\t")
+    if not {"n_volumes", "repetition_time"} <= set(table.columns) or table.empty:
+        return _TYPICAL_RUN
+    return int(table["n_volumes"].median()), float(table["repetition_time"].median())
+
+
 def _maps_for(maps: ReceptorMaps, atlas: Atlas) -> tuple[ReceptorMaps, Atlas, list[str]]:
     known = set(maps.regions)
     keep = [i for i, x in enumerate(atlas.labels) if x in known]
@@ -225,6 +244,7 @@ def _drug(
     connectome, where = _connectome(request, sub)
     reference, ref_note = _reference(request, sub, config)
     _LOG.info("predicting %s on %d regions of %s", request.drug, sub.n_regions, atlas.name)
+    n_volumes, repetition_time = _run_length(request.observed)
     drug = predict_drug(
         request.drug,
         drug_maps,
@@ -233,6 +253,8 @@ def _drug(
         connectome=connectome,
         reference_fc=reference,
         reference_note=ref_note,
+        n_volumes=n_volumes,
+        repetition_time=repetition_time,
         n_seeds=request.n_seeds,
         seed=request.seed,
     )
@@ -240,6 +262,7 @@ def _drug(
         "regions_without_maps": left_out,
         "connectome": where,
         "reference_fc": ref_note or "none",
+        "simulated_runs": f"{n_volumes} volumes at TR {repetition_time:g} s",
         "model": drug.model.record() if drug.model else drug.model_note,
         "pharmacological": drug.pharmacological.record,
     }
@@ -265,3 +288,70 @@ def _explain(
         seed=request.seed,
         also=also,
     )
+
+
+def predict_beside(config: AnalysisConfig, layout: OutputLayout) -> Section | None:
+    """Predict ``config.drug`` from ``config.receptors`` beside a finished analysis.
+
+    The analysis folder (being written) is the observed map: its regional GBC
+    effect is explained, and its placebo runs are the model's reference FC.
+    Outputs go to ``<out>/predict/``.
+
+    Parameters
+    ----------
+    config : AnalysisConfig
+        The analysis's choices (``drug`` and ``receptors``).
+    layout : OutputLayout
+        The analysis folder, with its provenance, metrics and derivatives written.
+
+    Returns
+    -------
+    Section or None
+        The report section; None when no receptors were given.
+    """
+    if config.receptors is None or config.drug is None:
+        return None
+    atlas = config.atlas if isinstance(config.atlas, str) else None
+    request = PredictRequest(
+        receptors=config.receptors,
+        drug=config.drug,
+        atlas=atlas,
+        observed=str(layout.root),
+        seed=config.inference.seed,
+    )
+    prediction = run_prediction(request)
+    write_prediction(prediction, layout.root / "predict", overwrite=True)
+    return prediction_section(prediction)
+
+
+def check_prediction_inputs(config: AnalysisConfig) -> None:
+    """Refuse, before any work, a prediction that could not be made after the analysis.
+
+    Parameters
+    ----------
+    config : AnalysisConfig
+        With ``drug`` and ``receptors``.
+
+    Raises
+    ------
+    InputError
+        When the drug is not an agent with a target profile (a drug class is
+        compared with the catalog but cannot be predicted), the receptor maps
+        do not exist, or the design is between-subject.
+    """
+    from dmnpharm.catalog import load_pharmacology
+
+    if config.drug is None or config.receptors is None:
+        return
+    book = load_pharmacology()
+    if config.drug not in book.agents:
+        raise InputError(
+            f"--receptors predicts one agent's effect, and {config.drug!r} is not an agent "
+            "with a target profile (a drug class?): name the agent, e.g. --drug psilocybin"
+        )
+    if not Path(config.receptors).exists():
+        raise InputError(f"receptor maps '{config.receptors}' do not exist")
+    if config.between is not None:
+        raise InputError(
+            "--receptors predicts a drug-placebo contrast; a between-subject analysis has none"
+        )

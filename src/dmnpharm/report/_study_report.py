@@ -340,6 +340,7 @@ def build_report(
     edges: pd.DataFrame | None = None,
     comparison: Comparison | None = None,
     null: PermutationNull | None = None,
+    prediction: Section | None = None,
 ) -> Path:
     """Write the HTML report of a run.
 
@@ -374,6 +375,9 @@ def build_report(
         Edge-level rows of the primary analysis (``metrics_edges.parquet``).
     comparison : Comparison or None
         The catalog comparison of this study's results, when a drug was named.
+    prediction : Section or None
+        The prediction of the drug from its receptor targets, shown after the
+        catalog comparison (``run --drug --receptors``).
     null : PermutationNull or None
         The sign-flip null behind the results (``StatsResult.null``), drawn per
         measure with its observed t and the family-wise critical value.
@@ -445,6 +449,7 @@ def build_report(
                 _qc_section(qc, imbalance, qc_fc, motion_adjusted, results),
                 _connectivity_section(edges, config.atlas_object(), config.contrast),
                 catalog_section(comparison) if comparison is not None else None,
+                prediction,
             )
             if section is not None
         ],
