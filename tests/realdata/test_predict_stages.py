@@ -48,7 +48,8 @@ def _folders(shared_data: Path) -> tuple[Path, Path, Path]:
 
 def _gbc(path: Path) -> np.ndarray:
     """Regional GBC of the 400 cortical rows of one scan (regions x volumes file)."""
-    return global_brain_connectivity(fisher_z_connectivity(np.loadtxt(path)[:N_CORTEX].T))
+    z = fisher_z_connectivity(np.loadtxt(path)[:N_CORTEX].T)
+    return np.asarray(global_brain_connectivity(z), dtype=np.float64)
 
 
 def _gbc_map(root: Path, atlas: Atlas) -> RegionalMap:

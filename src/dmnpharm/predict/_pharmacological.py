@@ -26,7 +26,7 @@ import pandas as pd
 from dmnpharm.atlases import Atlas
 from dmnpharm.catalog import Pharmacology, load_pharmacology
 from dmnpharm.exceptions import InputError
-from dmnpharm.metrics import NETWORK_MEASURES
+from dmnpharm.metrics import NETWORK_MEASURES, TASK_POSITIVE_NETWORKS
 from dmnpharm.predict._observed import RegionalMap
 from dmnpharm.predict._occupancy import (
     OccupancyEstimate,
@@ -149,7 +149,8 @@ def network_loads(values: npt.ArrayLike, atlas: Atlas) -> pd.DataFrame:
 
     ``dmn_within_fc`` and ``dmn_gbc``: the DMN regions; ``dmn_salience_fc``,
     ``dmn_fpn_fc``, ``dmn_dan_fc``: the DMN and the partner network's regions
-    together. Measures whose partner network the atlas lacks are absent.
+    together; ``dmn_anticorrelation``: the DMN and the task-positive networks
+    present. Measures whose partner network the atlas lacks are absent.
 
     Parameters
     ----------
@@ -166,8 +167,12 @@ def network_loads(values: npt.ArrayLike, atlas: Atlas) -> pd.DataFrame:
     data = np.asarray(values, dtype=np.float64)
     networks = np.asarray(atlas.networks)
     rows = []
-    for measure, nets in _MEASURE_NETWORKS.items():
+    present = tuple(n for n in TASK_POSITIVE_NETWORKS if (networks == n).any())
+    groups = {**_MEASURE_NETWORKS, "dmn_anticorrelation": ("DMN", *present)}
+    for measure, nets in groups.items():
         members = np.isin(networks, nets)
+        if len(nets) < 2 and measure == "dmn_anticorrelation":
+            continue
         if not all((networks == n).any() for n in nets):
             continue
         rows.append(
@@ -228,7 +233,14 @@ def pharmacological_map(
         indirect = receptor.coupling in _INDIRECT
         excitability = 1 if indirect else receptor.excitability
         sign = net_sign(estimate.action, excitability, spec.intrinsic_activity)
-        row = _row(estimate, excitability=receptor.excitability, sign=sign, map="", used=False)
+        row = _row(
+            estimate,
+            excitability=receptor.excitability,
+            sign=sign,
+            weight=np.nan,
+            map="",
+            used=False,
+        )
         if indirect:
             z_map, unit_map, carried = _indirect_map(estimate.target, book, maps, unit)
         elif estimate.target in maps.targets:
