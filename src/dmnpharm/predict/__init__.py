@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from dmnpharm.predict._distance import read_distance
+    from dmnpharm.predict._distance import read_distance, read_region_matrix
     from dmnpharm.predict._drug import (
         LOAD_NOTE,
         NETWORK_COLUMNS,
@@ -84,7 +84,7 @@ if TYPE_CHECKING:
         load_hansen2022,
         load_receptor_table,
     )
-    from dmnpharm.predict._study_fc import ReferenceFC, read_region_matrix, reference_fc
+    from dmnpharm.predict._study_fc import ReferenceFC, reference_fc
     from dmnpharm.predict._surrogates import (
         empirical_variogram,
         euclidean_distance,

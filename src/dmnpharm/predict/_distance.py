@@ -1,4 +1,4 @@
-"""Region x region distance matrices for spatial nulls, read from the user's file."""
+"""Region x region matrices from the user's files: distances for the nulls, connectomes, FC."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pandas as pd
 
 from dmnpharm.exceptions import InputError
 
-__all__ = ["read_distance"]
+__all__ = ["read_distance", "read_region_matrix"]
+
+FloatArray = npt.NDArray[np.float64]
 
 
 def _from_table(path: Path) -> tuple[npt.NDArray[np.float64], list[str] | None]:
@@ -37,6 +39,46 @@ def _from_table(path: Path) -> tuple[npt.NDArray[np.float64], list[str] | None]:
         raise InputError(
             f"{path}: row {row + 1}, column {col + 1} of the distance matrix is not a number"
         )
+    return values, labels
+
+
+def read_region_matrix(
+    path: str | Path, what: str = "matrix"
+) -> tuple[FloatArray, list[str] | None]:
+    """Read a square region x region matrix (``.npy``, or TSV/CSV with optional labels).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    what : str
+        What it is, for error messages (``"connectome"``).
+
+    Returns
+    -------
+    tuple
+        The matrix and its region labels (None when the file has none).
+
+    Raises
+    ------
+    InputError
+        For a missing, unreadable, non-square or non-finite matrix.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"{what} '{source}' does not exist")
+    labels: list[str] | None = None
+    if source.suffix.lower() == ".npy":
+        try:
+            values = np.asarray(np.load(source, allow_pickle=False), dtype=np.float64)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read {what} '{source}': {exc}") from None
+    else:
+        values, labels = _from_table(source)
+    if values.ndim != 2 or values.shape[0] != values.shape[1]:
+        raise InputError(f"{what} '{source}' has shape {values.shape}; it must be square")
+    if not np.isfinite(values).all():
+        raise InputError(f"{what} '{source}' has non-finite entries")
     return values, labels
 
 
@@ -67,18 +109,7 @@ def read_distance(
         that does not match ``regions``.
     """
     source = Path(path)
-    if not source.is_file():
-        raise InputError(f"distance matrix '{source}' does not exist")
-    labels: list[str] | None = None
-    if source.suffix.lower() == ".npy":
-        try:
-            values = np.asarray(np.load(source, allow_pickle=False), dtype=np.float64)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read distance matrix '{source}': {exc}") from None
-    else:
-        values, labels = _from_table(source)
-    if values.ndim != 2 or values.shape[0] != values.shape[1]:
-        raise InputError(f"distance matrix '{source}' has shape {values.shape}; it must be square")
+    values, labels = read_region_matrix(source, "distance matrix")
     if not np.isfinite(values).all() or (values < 0).any():
         raise InputError(f"distance matrix '{source}' has negative or non-finite entries")
     if not np.allclose(values, values.T, rtol=1e-5, atol=1e-6):

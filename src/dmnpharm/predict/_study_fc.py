@@ -12,9 +12,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from dmnpharm.exceptions import InputError
-from dmnpharm.predict._distance import _from_table
 
-__all__ = ["ReferenceFC", "read_region_matrix", "reference_fc"]
+__all__ = ["ReferenceFC", "reference_fc"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -55,46 +54,6 @@ class ReferenceFC:
         out = np.tanh(z)
         np.fill_diagonal(out, 1.0)
         return np.asarray(out, dtype=np.float64)
-
-
-def read_region_matrix(
-    path: str | Path, what: str = "matrix"
-) -> tuple[FloatArray, list[str] | None]:
-    """Read a square region x region matrix (``.npy``, or TSV/CSV with optional labels).
-
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-    what : str
-        What it is, for error messages (``"connectome"``).
-
-    Returns
-    -------
-    tuple
-        The matrix and its region labels (None when the file has none).
-
-    Raises
-    ------
-    InputError
-        For a missing, unreadable, non-square or non-finite matrix.
-    """
-    source = Path(path)
-    if not source.is_file():
-        raise InputError(f"{what} '{source}' does not exist")
-    labels: list[str] | None = None
-    if source.suffix.lower() == ".npy":
-        try:
-            values = np.asarray(np.load(source, allow_pickle=False), dtype=np.float64)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read {what} '{source}': {exc}") from None
-    else:
-        values, labels = _from_table(source)
-    if values.ndim != 2 or values.shape[0] != values.shape[1]:
-        raise InputError(f"{what} '{source}' has shape {values.shape}; it must be square")
-    if not np.isfinite(values).all():
-        raise InputError(f"{what} '{source}' has non-finite entries")
-    return values, labels
 
 
 def _runs(folder: Path) -> pd.DataFrame:
