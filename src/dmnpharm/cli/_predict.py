@@ -23,35 +23,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def add_parser(subs: Any) -> None:
-    """Add the ``predict`` command.
-
-    Parameters
-    ----------
-    subs : argparse._SubParsersAction
-        The subcommands of ``dmnpharm``.
-    """
-    sub = subs.add_parser(
-        "predict",
-        help="predict a drug's DMN change from its receptor targets, and/or explain an "
-        "observed regional effect map by receptor maps",
-    )
-    sub.add_argument("--drug", default=None, help="agent id of the catalog, e.g. psilocybin")
-    sub.add_argument(
-        "--dose-mg", type=_positive_float, default=None, help="dose (default: the usual dose)"
-    )
-    sub.add_argument(
-        "--atlas",
-        default=None,
-        help="atlas name or file (default: the observed analysis's, or schaefer100_7 for the "
-        "Hansen maps)",
-    )
-    sub.add_argument(
-        "--receptors",
-        required=True,
-        help="receptor maps: the hansen_receptors folder, a TSV of regions x targets (first "
-        "column region), a CIFTI pscalar, or a folder of NIfTI volumes",
-    )
+def _add_inputs(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--connectome",
         default=None,
@@ -93,6 +65,38 @@ def add_parser(subs: Any) -> None:
         default=10,
         help="simulated runs per condition and coupling for the model's band (default 10)",
     )
+
+
+def add_parser(subs: Any) -> None:
+    """Add the ``predict`` command.
+
+    Parameters
+    ----------
+    subs : argparse._SubParsersAction
+        The subcommands of ``dmnpharm``.
+    """
+    sub = subs.add_parser(
+        "predict",
+        help="predict a drug's DMN change from its receptor targets, and/or explain an "
+        "observed regional effect map by receptor maps",
+    )
+    sub.add_argument("--drug", default=None, help="agent id of the catalog, e.g. psilocybin")
+    sub.add_argument(
+        "--dose-mg", type=_positive_float, default=None, help="dose (default: the usual dose)"
+    )
+    sub.add_argument(
+        "--atlas",
+        default=None,
+        help="atlas name or file (default: the observed analysis's, or schaefer100_7 for the "
+        "Hansen maps)",
+    )
+    sub.add_argument(
+        "--receptors",
+        required=True,
+        help="receptor maps: the hansen_receptors folder, a TSV of regions x targets (first "
+        "column region), a CIFTI pscalar, or a folder of NIfTI volumes",
+    )
+    _add_inputs(sub)
     sub.add_argument("--out", required=True, help="output folder")
     add_seed(sub, "seed of the nulls and simulations (default 0)")
     add_common(sub)

@@ -25,7 +25,6 @@ from dmnpharm.io import OutputLayout, read_study_atlas_name, roi_atlas_name
 from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan
 from dmnpharm.pipeline._checks import preflight, read_plan, refuse
 from dmnpharm.pipeline._outputs import Outputs
-from dmnpharm.pipeline._predict import check_prediction_inputs
 from dmnpharm.pipeline._results import Results, stored_results
 from dmnpharm.pipeline._table_plan import is_run_table
 from dmnpharm.pipeline._xcpd_plan import resolve_xcpd, xcpd_folder
@@ -109,6 +108,8 @@ def resolve_config(
         # Checked before any work: a misspelt drug must not cost a whole analysis.
         resolve_drug(load_catalog(), config.drug)
     if config.receptors is not None:
+        from dmnpharm.pipeline._predict import check_prediction_inputs
+
         check_prediction_inputs(config)
     if kind == "xcpd":
         folder = xcpd_folder(root, options)
