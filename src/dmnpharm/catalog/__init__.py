@@ -38,7 +38,15 @@ if TYPE_CHECKING:
         TargetAffinity,
         load_pharmacology,
     )
-    from dmnpharm.catalog._publications import Baseline, Finding, Population, Publication
+    from dmnpharm.catalog._publications import (
+        EFFECT_CONFIDENCE,
+        EFFECT_KINDS,
+        Baseline,
+        Finding,
+        Population,
+        Publication,
+        StandardizedEffect,
+    )
     from dmnpharm.catalog._query import KINDS, table_of
     from dmnpharm.catalog._render import FORMATS, records, render
     from dmnpharm.catalog._results import read_results
@@ -67,6 +75,8 @@ __all__ = [
     "DESIGNS",
     "DIRECTIONS",
     "DOI_PATTERN",
+    "EFFECT_CONFIDENCE",
+    "EFFECT_KINDS",
     "EFFECT_METRICS",
     "FORMATS",
     "KINDS",
@@ -94,6 +104,7 @@ __all__ = [
     "Population",
     "Publication",
     "ReceptorCoupling",
+    "StandardizedEffect",
     "Target",
     "TargetAffinity",
     "compare",

@@ -13,14 +13,29 @@ from dmnpharm.catalog._publications import Baseline, Finding, Population, Public
 __all__ = ["build_catalog", "build_study"]
 
 
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def _finding(row: Mapping[str, Any]) -> Finding:
-    size = row.get("effect_size")
+    n = row.get("effect_n")
     return Finding(
         measure=row["measure"],
         direction=row["direction"],
         effect=row["effect"],
-        effect_size=None if size is None else float(size),
-        effect_metric=row["effect_metric"],
+        effect_size=_float(row.get("effect_size")),
+        effect_metric=row.get("effect_metric", ""),
+        effect_kind=row.get("effect_kind", ""),
+        effect_n=None if n is None else int(n),
+        effect_group_sizes=tuple(int(g) for g in row.get("effect_group_sizes", ())),
+        ci_low=_float(row.get("ci_low")),
+        ci_high=_float(row.get("ci_high")),
+        se=_float(row.get("se")),
+        effect_source=row.get("effect_source", ""),
+        effect_derivation=row.get("effect_derivation", ""),
+        effect_confidence=row.get("effect_confidence", ""),
+        direction_only=bool(row.get("direction_only", False)),
+        direction_only_reason=row.get("direction_only_reason", ""),
     )
 
 
@@ -47,6 +62,8 @@ def build_study(row: Mapping[str, Any]) -> Publication:
         gsr=row.get("gsr"),
         confirmation=row["confirmation"],
         note=row["note"],
+        doi_reason=row.get("doi_reason", ""),
+        year_reason=row.get("year_reason", ""),
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from dmnpharm._utils import closest_match
+from dmnpharm.catalog._publications import EFFECT_CONFIDENCE, EFFECT_KINDS
 from dmnpharm.catalog._vocabulary import (
     CONFIRMATION,
     DESIGNS,
@@ -39,6 +40,29 @@ def _int(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         return f"must be an integer, got {type(value).__name__}"
     return "" if 1900 <= value <= 2100 else f"{value} is not a plausible year"
+
+
+def _count(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer, got {type(value).__name__}"
+    return "" if value >= 2 else f"must be at least 2, got {value}"
+
+
+def _group_sizes(value: Any) -> str:
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+    ):
+        return f"must be a list of two positive integers, got {value!r}"
+    return ""
+
+
+def _positive(value: Any) -> str:
+    problem = _number(value)
+    if problem:
+        return problem
+    return "" if value > 0 else f"must be positive, got {value!r}"
 
 
 def _bool(value: Any) -> str:
@@ -121,13 +145,26 @@ SPECS: dict[str, Spec] = {
         "gsr": (False, _bool),
         "confirmation": (True, _enum(CONFIRMATION)),
         "note": (True, _str),
+        "doi_reason": (False, _str),
+        "year_reason": (False, _str),
     },
     "findings": {
         "measure": (True, _enum(VOCABULARY)),
         "direction": (True, _enum(DIRECTIONS)),
         "effect": (True, _str),
         "effect_size": (False, _number),
-        "effect_metric": (True, _enum(EFFECT_METRICS)),
+        "effect_kind": (False, _enum(EFFECT_KINDS)),
+        "effect_metric": (False, _enum(EFFECT_METRICS)),
+        "effect_n": (False, _count),
+        "effect_group_sizes": (False, _group_sizes),
+        "ci_low": (False, _number),
+        "ci_high": (False, _number),
+        "se": (False, _positive),
+        "effect_source": (False, _str),
+        "effect_derivation": (False, _str),
+        "effect_confidence": (False, _enum(EFFECT_CONFIDENCE)),
+        "direction_only": (False, _bool),
+        "direction_only_reason": (False, _str),
     },
     "baselines": {
         "id": (True, _ID_CHECK),

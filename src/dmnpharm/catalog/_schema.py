@@ -15,7 +15,7 @@ from dmnpharm._utils import closest_match
 from dmnpharm.catalog._build import build_study
 from dmnpharm.catalog._claims import Claim, ClaimLink, derive_verdict
 from dmnpharm.catalog._fields import SPECS, check_fields, table_list
-from dmnpharm.catalog._publications import Publication
+from dmnpharm.catalog._publications import KIND_OF_METRIC, Publication
 from dmnpharm.catalog._vocabulary import RELATIONS, VERDICTS, VOCABULARY
 
 __all__ = ["validate"]
@@ -135,11 +135,121 @@ def _check_findings(row: Mapping[str, Any], where: str) -> list[str]:
     for f_index, finding in enumerate(_list_of_tables(row.get("findings"))):
         f_where = f"{where} findings[{f_index}]"
         problems += check_fields(finding, SPECS["findings"], f_where)
-        has_size = finding.get("effect_size") is not None
-        has_metric = finding.get("effect_metric", "") != ""
-        if has_size != has_metric:
-            problems.append(f"{f_where}: effect_size and effect_metric must be given together")
+        problems += [f"{f_where}: {p}" for p in _effect_problems(finding)]
     return problems
+
+
+# Fields that describe a number and mean nothing without one.
+_NUMBER_FIELDS = (
+    "effect_n",
+    "effect_group_sizes",
+    "ci_low",
+    "ci_high",
+    "se",
+    "effect_source",
+    "effect_derivation",
+    "effect_confidence",
+)
+
+# Kinds that a two-group design (effect_group_sizes) can go with.
+_TWO_GROUP_KINDS = ("d", "hedges_g", "t")
+
+
+def _number(value: Any) -> float | None:
+    """Return ``value`` as a float when it is a number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _effect_problems(finding: Mapping[str, Any]) -> list[str]:
+    """Return the problems between the numeric-effect fields of one finding."""
+    size = _number(finding.get("effect_size"))
+    if "effect_size" not in finding:
+        return _no_number_problems(finding)
+    problems: list[str] = []
+    kind = finding.get("effect_kind")
+    metric = finding.get("effect_metric")
+    if kind is None and metric in (None, ""):
+        problems.append("effect_size needs an effect_kind (one of EFFECT_KINDS)")
+    elif (
+        isinstance(kind, str)
+        and isinstance(metric, str)
+        and metric
+        and KIND_OF_METRIC.get(metric, metric) != kind
+    ):
+        problems.append(f"effect_metric {metric!r} does not name effect_kind {kind!r}")
+    if not isinstance(kind, str):
+        kind = KIND_OF_METRIC.get(metric, metric) if isinstance(metric, str) else None
+    if "effect_confidence" not in finding:
+        problems.append("effect_size needs an effect_confidence (verified, derived, unverified)")
+    if finding.get("effect_confidence") == "derived" and not finding.get("effect_derivation"):
+        problems.append("a derived effect needs an effect_derivation saying how")
+    if finding.get("direction_only") is True:
+        problems.append("direction_only = true cannot go with an effect_size")
+    if "direction_only_reason" in finding:
+        problems.append("direction_only_reason is only for direction_only = true")
+    problems += _interval_problems(finding, size, kind)
+    problems += _size_problems(finding, size, kind)
+    return problems
+
+
+def _no_number_problems(finding: Mapping[str, Any]) -> list[str]:
+    """Return the problems of a finding without effect_size."""
+    problems = [
+        f"{field} is given without an effect_size" for field in _NUMBER_FIELDS if field in finding
+    ]
+    if finding.get("effect_kind") or finding.get("effect_metric"):
+        problems.append("effect_kind (or effect_metric) is given without an effect_size")
+    direction_only = finding.get("direction_only") is True
+    reason = finding.get("direction_only_reason")
+    if direction_only and not (isinstance(reason, str) and reason.strip()):
+        problems.append("direction_only = true needs a direction_only_reason")
+    if not direction_only and "direction_only_reason" in finding:
+        problems.append("direction_only_reason is only for direction_only = true")
+    return problems
+
+
+def _interval_problems(finding: Mapping[str, Any], size: float | None, kind: Any) -> list[str]:
+    """Return the problems of the CI and SE of a finding with an effect_size."""
+    problems: list[str] = []
+    low, high = _number(finding.get("ci_low")), _number(finding.get("ci_high"))
+    if ("ci_low" in finding) != ("ci_high" in finding):
+        problems.append("ci_low and ci_high must be given together")
+    elif low is not None and high is not None and size is not None and not low <= size <= high:
+        problems.append(f"effect_size {size:g} lies outside its CI [{low:g}, {high:g}]")
+    if kind in ("t", "z") and ("ci_low" in finding or "se" in finding):
+        problems.append(f"a {kind} statistic has no CI or SE of its own; give them for an effect")
+    return problems
+
+
+def _size_problems(finding: Mapping[str, Any], size: float | None, kind: Any) -> list[str]:
+    """Return the problems of the value, n and group sizes of a finding."""
+    problems: list[str] = []
+    if kind == "r" and size is not None and not -1.0 < size < 1.0:
+        problems.append(f"a correlation must lie between -1 and 1, got {size:g}")
+    groups = finding.get("effect_group_sizes")
+    if isinstance(groups, list) and kind not in (None, *_TWO_GROUP_KINDS):
+        problems.append(f"effect_group_sizes do not apply to an effect of kind {kind!r}")
+    n = finding.get("effect_n")
+    if (
+        isinstance(groups, list)
+        and all(isinstance(g, int) for g in groups)
+        and isinstance(n, int)
+        and sum(groups) != n
+    ):
+        problems.append(f"effect_group_sizes {groups} do not add up to effect_n {n}")
+    return problems
+
+
+def _either(row: Mapping[str, Any], field: str, reason: str, where: str) -> list[str]:
+    """Return a problem unless the study has exactly one of ``field`` and ``reason``."""
+    text = row.get(reason)
+    if field in row and reason in row:
+        return [f"{where}: give either {field} or {reason}, not both"]
+    if field not in row and not (isinstance(text, str) and text.strip()):
+        return [f"{where}: missing field {field!r} (or a {reason!r} saying why there is none)"]
+    return []
 
 
 def _check_studies(rows: list[Any], ids: Mapping[str, list[str]]) -> list[str]:
@@ -157,6 +267,8 @@ def _check_studies(rows: list[Any], ids: Mapping[str, list[str]]) -> list[str]:
         for agent in _list_of_str(row.get("agents")):
             problems += _ref(agent, ids["agents"], "agent", where, "agents")
         problems += _check_findings(row, where)
+        problems += _either(row, "doi", "doi_reason", where)
+        problems += _either(row, "year", "year_reason", where)
         if isinstance(row.get("doi"), str):
             dois.append(row["doi"].lower())
     for dup in _duplicates(dois):
@@ -225,7 +337,7 @@ def _buildable_studies(rows: list[Any]) -> dict[str, Publication]:
             continue
         try:
             out[row["id"]] = build_study(row)
-        except (KeyError, TypeError):  # a finding too broken to build: reported elsewhere
+        except (KeyError, TypeError, ValueError):  # too broken to build: reported elsewhere
             continue
     return out
 
