@@ -174,7 +174,9 @@ def test_planted_effects_agree_and_contradict(results: pd.DataFrame, catalog: Ca
     assert claims["within_decreases"]["verdict"] == "agrees"
     assert claims["salience_decreases"]["verdict"] == "contradicts"
     assert claims["fpn_increases"]["verdict"] == "inconclusive"
-    assert claims["dmn_changes"]["verdict"] == "not testable here"
+    # "mixed" claims that a measure changes: a two-sided change decides it
+    assert claims["dmn_changes"]["verdict"] == "agrees"
+    assert claims["dmn_changes"]["test"] == "any change"
     assert claims["task_only"]["verdict"] == "not covered"
     assert claims["task_only"]["measures_missing"] == ["dmn_activity_task"]
     assert claims["partly_covered"]["verdict"] == "agrees"
@@ -184,13 +186,13 @@ def test_planted_effects_agree_and_contradict(results: pd.DataFrame, catalog: Ca
         in (claims["partly_covered"]["explanation"])
     )
     counts = result.summary["counts"]
-    assert counts["agrees"] == 2
+    assert counts["agrees"] == 3
     assert counts["contradicts"] == 1
     # The summary says plainly which claims this study cannot test, and why.
     untestable = "\n".join(result.summary["not_testable"])
     assert "task_only" in untestable
     assert "dmn_activity_task (not computed by dmnpharm)" in untestable
-    assert "dmn_changes" in untestable
+    assert "dmn_changes" not in untestable
     assert "within_decreases" not in untestable
 
     rows = result.rows
@@ -223,10 +225,10 @@ def test_patients_normalization_is_not_testable(results: pd.DataFrame, catalog: 
     result = compare(results, "escitalopram", "patients", catalog=catalog)
     claims = {c["id"]: c for c in result.summary["claims"]}
     assert set(claims) == {"normalizes"}
-    assert claims["normalizes"]["verdict"] == "not testable here"
+    assert claims["normalizes"]["verdict"] == "not testable with this analysis"
     assert "normalization" in result.summary["not_testable"][0]
     finding = result.rows[result.rows["kind"] == "finding"].iloc[0]
-    assert finding["verdict"] == "not testable here"
+    assert finding["verdict"] == "not testable with this analysis"
 
 
 def test_normalization_results_test_normalization_claims(tmp_path: Path, catalog: Catalog) -> None:
@@ -250,7 +252,7 @@ def test_normalization_results_test_normalization_claims(tmp_path: Path, catalog
     assert result.summary["claims"][0]["verdict"] == "agrees"
     healthy = compare(read, "escitalopram", "healthy", catalog=catalog)
     verdicts = {c["id"]: c["verdict"] for c in healthy.summary["claims"]}
-    assert verdicts["within_decreases"] == "not testable here"
+    assert verdicts["within_decreases"] == "not testable with this analysis"
 
 
 def test_writes_tsv_json_and_forest(
@@ -366,7 +368,7 @@ def test_shipped_catalog_smoke(results: pd.DataFrame, tmp_path: Path) -> None:
             "inconclusive",
             "mixed",
             "not covered",
-            "not testable here",
+            "not testable with this analysis",
         }
     # The shipped SSRI claim on healthy volunteers expects within-DMN FC to decrease,
     # as planted: whatever else it names, its dmn_within_fc row agrees.

@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from dmnpharm.catalog._claim_tests import analysis_kind, canonical_measure, measure_map
 from dmnpharm.catalog._compare_rows import (
     COMPARE_COLUMNS,
     COMPARE_VERDICTS,
@@ -38,6 +39,7 @@ from dmnpharm.catalog._compare_rows import (
 )
 from dmnpharm.catalog._load import load_catalog
 from dmnpharm.catalog._model import Catalog
+from dmnpharm.catalog._pooling import pool_literature
 from dmnpharm.catalog._results import (
     ALPHA,
     check_columns,
@@ -91,7 +93,7 @@ def _not_testable(entries: list[dict[str, Any]]) -> list[str]:
         f"claim {e['id']} ('{e['statement']}') is not testable from this study: "
         + e["explanation"].removeprefix("not testable from this study: ")
         for e in entries
-        if e["verdict"] in ("not covered", "not testable here")
+        if e["verdict"] in ("not covered", "not testable with this analysis")
     ]
 
 
@@ -161,19 +163,23 @@ def compare(
     table = pick_contrast(results, contrast, source)
     selection: DrugSelection = resolve_drug(cat, drug)
     pop = check_population(cat, population)
-    normalization = is_normalization(table)
-    ours = {str(row["measure"]): our_result(row, normalization) for _, row in table.iterrows()}
+    analysis = analysis_kind(table)
+    normalization = analysis == "normalization" or is_normalization(table)
+    if normalization:
+        analysis = "normalization"
+    ours = {
+        canonical_measure(str(row["measure"])): our_result(row, normalization)
+        for _, row in table.iterrows()
+    }
     whole_class = DrugSelection(selection.drug_class, None)
     claims = select_claims(cat, whole_class, pop)
     claim_rows: list[dict[str, Any]] = []
     entries = []
     for claim in claims:
-        rows, entry = compare_claim(claim, ours, normalization)
+        rows, entry = compare_claim(claim, ours, analysis)
         claim_rows += rows
         entries.append(entry)
-    finding_rows = compare_findings(
-        cat, select_studies(cat, whole_class, pop), ours, normalization
-    )
+    finding_rows = compare_findings(cat, select_studies(cat, whole_class, pop), ours, analysis)
     frame = pd.DataFrame(claim_rows + finding_rows, columns=list(COMPARE_COLUMNS))
     used = table["contrast"].astype(str).iloc[0] if "contrast" in table and len(table) else ""
     counts = {v: sum(e["verdict"] == v for e in entries) for v in COMPARE_VERDICTS}
@@ -185,6 +191,7 @@ def compare(
         "population": pop,
         "contrast": used,
         "model": "normalization" if normalization else "contrast",
+        "analysis": analysis,
         "alpha": ALPHA,
         "catalog_version": cat.version,
         "counts": counts,
@@ -193,6 +200,10 @@ def compare(
         "n_findings": len(finding_rows),
         "notes": _notes(used, selection, pop, bool(claims)),
     }
+    pooled = pool_literature(frame)
+    summary["pooled"] = pooled.to_dict(orient="records")
+    names = [str(m) for m in table["measure"]]
+    summary["measure_map"] = measure_map(names).to_dict(orient="records")
     return Comparison(rows=frame, summary=summary)
 
 

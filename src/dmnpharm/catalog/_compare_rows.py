@@ -5,13 +5,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from dmnpharm.catalog._claim_tests import ClaimTest, claim_test
 from dmnpharm.catalog._claims import Claim
 from dmnpharm.catalog._model import Catalog
-from dmnpharm.catalog._publications import Publication
+from dmnpharm.catalog._publications import Finding, Publication
 from dmnpharm.catalog._results import ALPHA
 from dmnpharm.catalog._vocabulary import COMPUTED
 
-__all__ = ["COMPARE_COLUMNS", "COMPARE_VERDICTS", "compare_claim", "compare_findings"]
+__all__ = [
+    "COMPARE_COLUMNS",
+    "COMPARE_VERDICTS",
+    "NOT_TESTABLE",
+    "compare_claim",
+    "compare_findings",
+]
+
+#: The verdict of a claim or finding that these results cannot decide.
+NOT_TESTABLE = "not testable with this analysis"
 
 #: What a comparison says about a claim or a finding.
 COMPARE_VERDICTS: tuple[str, ...] = (
@@ -20,7 +30,7 @@ COMPARE_VERDICTS: tuple[str, ...] = (
     "inconclusive",
     "mixed",
     "not covered",
-    "not testable here",
+    "not testable with this analysis",
 )
 
 #: Columns of :attr:`Comparison.rows` and ``compare.tsv``.
@@ -34,6 +44,11 @@ COMPARE_COLUMNS: tuple[str, ...] = (
     "literature_effect",
     "literature_effect_size",
     "literature_effect_metric",
+    "literature_std_effect",
+    "literature_std_se",
+    "literature_std_kind",
+    "literature_n",
+    "literature_effect_source",
     "contrast",
     "our_estimate",
     "our_ci_low",
@@ -53,19 +68,19 @@ def _verdict(expected: str, ours: str, normalization: bool) -> tuple[str, str]:
     """Return the verdict of one expected direction against ours, and why."""
     if expected == "mixed":
         return (
-            "not testable here",
+            "not testable with this analysis",
             "the literature direction is 'mixed' (the claim says only that it changes); one "
             "contrast can neither agree nor disagree with it",
         )
     if expected == "normalization" and not normalization:
         return (
-            "not testable here",
+            "not testable with this analysis",
             "'normalization' means patients move toward controls; these results are not a "
             "normalization analysis (see 'dmnpharm stats --normalization')",
         )
     if expected != "normalization" and normalization:
         return (
-            "not testable here",
+            "not testable with this analysis",
             "these results are distances to controls, not the direction of the measure",
         )
     if ours == "n/a":
@@ -96,8 +111,48 @@ def _missing_note(measures: list[str]) -> str:
     return "needs " + " and ".join(parts)
 
 
+_NO_NUMBER = {
+    "literature_effect": "",
+    "literature_effect_size": math.nan,
+    "literature_effect_metric": "",
+    "literature_std_effect": math.nan,
+    "literature_std_se": math.nan,
+    "literature_std_kind": "",
+    "literature_n": math.nan,
+    "literature_effect_source": "",
+}
+
+
+def _untestable(test: ClaimTest, analysis: str) -> str:
+    what = f"a {test.kind} analysis" + (f" with the rating {test.rating!r}" if test.rating else "")
+    return (
+        f"not testable with this analysis: the claim is decided by {what}, these results are "
+        f"a {analysis} analysis; run: {test.command}"
+    )
+
+
+def _claim_verdict(
+    claim: Claim, test: ClaimTest, ours: dict[str, Any], analysis: str
+) -> tuple[str, str]:
+    """Verdict of a claim on one measure under the analysis that tests it."""
+    direction = str(ours["our_direction"])
+    if test.kind == "any change":
+        if direction in ("increase", "decrease"):
+            return "agrees", f"significant {direction}: the measure changes, as claimed"
+        if direction == "n/a":
+            return "inconclusive", "no p_fwer or estimate for this measure"
+        return "inconclusive", f"not significant (p_fwer >= {ALPHA}); a change is claimed"
+    if test.kind == "association":
+        # "the decrease is linked to the rating": a larger decrease with a higher rating,
+        # a negative slope of the change on the rating (positive for an increase claim).
+        expected = "decrease" if claim.expected_direction == "decrease" else "increase"
+        verdict, note = _verdict(expected, direction, False)
+        return verdict, f"slope of the change on {test.rating}: {note}"
+    return _verdict(claim.expected_direction, direction, analysis == "normalization")
+
+
 def _claim_row(
-    claim: Claim, measure: str, ours: dict[str, dict[str, Any]], normalization: bool
+    claim: Claim, measure: str, ours: dict[str, dict[str, Any]], analysis: str
 ) -> dict[str, Any]:
     """Return the row of one claim on one of its measures."""
     base = {
@@ -107,15 +162,18 @@ def _claim_row(
         "population": claim.population,
         "measure": measure,
         "literature_direction": claim.expected_direction,
-        "literature_effect": "",
-        "literature_effect_size": math.nan,
-        "literature_effect_metric": "",
+        **_NO_NUMBER,
     }
+    test = claim_test(claim)
+    if test.analysis != analysis:
+        note = _untestable(test, analysis)
+        return {**base, **ours.get(measure, {}), "verdict": NOT_TESTABLE, "note": note}
+    if measure not in test.measures(claim.measures):
+        note = f"not read: a {test.kind} claim is judged on between-network measures only"
+        return {**base, "verdict": "not covered", "note": note}
     if measure not in ours:
         return {**base, "verdict": "not covered", "note": _missing_note([measure])}
-    verdict, note = _verdict(
-        claim.expected_direction, ours[measure]["our_direction"], normalization
-    )
+    verdict, note = _claim_verdict(claim, test, ours[measure], analysis)
     return {**base, **ours[measure], "verdict": verdict, "note": note}
 
 
@@ -124,9 +182,9 @@ def _overall(rows: list[dict[str, Any]], missing: list[str]) -> tuple[str, str]:
     verdicts = [r["verdict"] for r in rows]
     if len(missing) == len(rows):
         return "not covered", f"not testable from this study: {_missing_note(missing)}"
-    if all(v == "not testable here" for v in verdicts if v != "not covered"):
-        return "not testable here", "not testable from this study: " + next(
-            r["note"] for r in rows if r["verdict"] == "not testable here"
+    if all(v == "not testable with this analysis" for v in verdicts if v != "not covered"):
+        return "not testable with this analysis", "not testable from this study: " + next(
+            r["note"] for r in rows if r["verdict"] == "not testable with this analysis"
         )
     if "contradicts" in verdicts and "agrees" in verdicts:
         overall = "mixed"
@@ -148,10 +206,10 @@ def _overall(rows: list[dict[str, Any]], missing: list[str]) -> tuple[str, str]:
 
 
 def compare_claim(
-    claim: Claim, ours: dict[str, dict[str, Any]], normalization: bool
+    claim: Claim, ours: dict[str, dict[str, Any]], analysis: str
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Return one claim's rows (one per measure) and its entry of the summary."""
-    rows = [_claim_row(claim, measure, ours, normalization) for measure in claim.measures]
+    rows = [_claim_row(claim, measure, ours, analysis) for measure in claim.measures]
     tested = [r["measure"] for r in rows if r["verdict"] != "not covered"]
     missing = [r["measure"] for r in rows if r["verdict"] == "not covered"]
     overall, explanation = _overall(rows, missing)
@@ -165,15 +223,37 @@ def compare_claim(
         "measures_tested": tested,
         "measures_missing": missing,
         "explanation": explanation,
+        "test": claim_test(claim).kind,
+        "command": claim_test(claim).command,
     }
     return rows, entry
+
+
+def _numbers(f: Finding) -> dict[str, Any]:
+    """Return the finding's effect as reported and standardized, signed by its direction."""
+    std = f.standardized()
+    value, se, kind = (math.nan, math.nan, "") if std is None else std
+    sign = {"increase": 1.0, "decrease": -1.0}.get(f.direction, 0.0)
+    if sign and value == value and sign * value < 0:  # a magnitude reported unsigned
+        value = -value
+    return {
+        "literature_effect": f.effect,
+        "literature_effect_size": math.nan if f.effect_size is None else float(f.effect_size),
+        "literature_effect_metric": f.effect_metric,
+        "literature_std_effect": float(value),
+        "literature_std_se": math.nan if se is None else float(se),
+        "literature_std_kind": kind,
+        "literature_n": math.nan if f.effect_n is None else float(f.effect_n),
+        "literature_effect_source": f.effect_source
+        or ("direction only: " + f.direction_only_reason if f.direction_only else ""),
+    }
 
 
 def compare_findings(
     catalog: Catalog,
     studies: list[Publication],
     ours: dict[str, dict[str, Any]],
-    normalization: bool,
+    analysis: str,
 ) -> list[dict[str, Any]]:
     """Return one row per catalogued finding of ``studies`` on a measure of ``ours``."""
     names = {a.id: a.name for a in catalog.agents}
@@ -186,7 +266,17 @@ def compare_findings(
         for f in s.findings:
             if f.measure not in ours:
                 continue
-            verdict, note = _verdict(f.direction, ours[f.measure]["our_direction"], normalization)
+            if analysis in ("association", "dose-response"):
+                verdict = NOT_TESTABLE
+                note = (
+                    f"not testable with this analysis: the finding is a {f.direction} of the "
+                    f"measure's mean, these results are a {analysis} analysis"
+                )
+            else:
+                normalization = analysis == "normalization"
+                verdict, note = _verdict(
+                    f.direction, ours[f.measure]["our_direction"], normalization
+                )
             if s.modality == "task":
                 note += "; the finding is from task fMRI, not resting state"
             rows.append(
@@ -197,11 +287,7 @@ def compare_findings(
                     "population": s.population,
                     "measure": f.measure,
                     "literature_direction": f.direction,
-                    "literature_effect": f.effect,
-                    "literature_effect_size": (
-                        math.nan if f.effect_size is None else float(f.effect_size)
-                    ),
-                    "literature_effect_metric": f.effect_metric,
+                    **_numbers(f),
                     **ours[f.measure],
                     "verdict": verdict,
                     "note": note,

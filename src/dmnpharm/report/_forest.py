@@ -17,58 +17,99 @@ from dmnpharm.io import write_tsv
 
 __all__ = ["forest_figure", "write_comparison"]
 
-_SIGNS = {"increase": 1.0, "decrease": -1.0}
+
+_SCALE = {"d_z": "d_z", "hedges_g": "hedges_g", "pearson_r": "fisher_z"}
 
 
-def forest_figure(rows: pd.DataFrame, title: str) -> Figure:
-    """Plot literature effect sizes beside ours, one group of rows per measure.
+def _fisher(r: float) -> float:
+    return float(np.arctanh(np.clip(r, -0.999999, 0.999999)))
+
+
+def _entries(
+    rows: pd.DataFrame, pooled: pd.DataFrame
+) -> list[tuple[str, str, float, float, float, str]]:
+    """Rows to draw: per measure, ours, each comparable literature effect, then the pool."""
+    measures = list(dict.fromkeys(rows.loc[rows["our_estimate"].notna(), "measure"]))
+    pools = pooled.set_index("measure") if not pooled.empty else pooled
+    entries = []
+    for measure in measures:
+        sub = rows[rows["measure"] == measure]
+        ours = sub.iloc[0]
+        kind = str(ours["our_effect_size_kind"])
+        size = float(ours["our_effect_size"])
+        low, high = float(ours["our_effect_size_ci_low"]), float(ours["our_effect_size_ci_high"])
+        if kind == "pearson_r":
+            size, low, high = (
+                float(np.arctanh(np.clip(v, -0.999999, 0.999999))) for v in (size, low, high)
+            )
+        entries.append((measure, f"this study ({kind or 'effect'})", size, low, high, "ours"))
+        scale = _SCALE.get(kind, kind)
+        lit = sub[(sub["kind"] == "finding") & (sub["literature_std_kind"] == scale)]
+        for _, r in lit.iterrows():
+            value, se = float(r["literature_std_effect"]), float(r["literature_std_se"])
+            half = 1.96 * se if math.isfinite(se) else math.nan
+            entries.append((measure, str(r["label"]), value, value - half, value + half, "lit"))
+        if not pooled.empty and measure in pools.index:
+            p = pools.loc[measure]
+            if int(p["k"]) > 1:
+                text = f"pooled, k = {int(p['k'])} (random effects)"
+                entries.append(
+                    (
+                        measure,
+                        text,
+                        float(p["pooled"]),
+                        float(p["pooled_ci_low"]),
+                        float(p["pooled_ci_high"]),
+                        "pool",
+                    )
+                )
+                if math.isfinite(float(p["pi_low"])):
+                    entries.append(
+                        (
+                            measure,
+                            f"95% prediction interval (this study {p['ours_in_pi']})",
+                            float(p["pooled"]),
+                            float(p["pi_low"]),
+                            float(p["pi_high"]),
+                            "pi",
+                        )
+                    )
+    return entries
+
+
+_STYLE = {
+    "ours": {"fmt": "s", "color": "C3", "label": "this study (95% CI)"},
+    "lit": {"fmt": "o", "color": "C0", "label": "literature (95% CI)"},
+    "pool": {"fmt": "D", "color": "k", "label": "pooled literature (95% CI)"},
+    "pi": {"fmt": "none", "color": "0.5", "label": "prediction interval of a new study"},
+}
+
+
+def forest_figure(rows: pd.DataFrame, title: str, pooled: pd.DataFrame | None = None) -> Figure:
+    """Plot this study's effect beside the comparable literature effects, per measure.
 
     Parameters
     ----------
     rows : pandas.DataFrame
-        :attr:`dmnpharm.catalog.Comparison.rows`: every measure with our estimate gets our
-        standardized effect with its CI (red squares), then each catalogued
-        finding on it with a numeric effect size (blue dots, its metric in
-        brackets). A magnitude reported against its direction's sign (e.g.
-        ``d = 0.77`` for a decrease) is plotted with the direction's sign and
-        marked with a dagger.
+        :attr:`dmnpharm.catalog.Comparison.rows`. For every measure with our
+        estimate: our standardized effect with its 95% CI (red square), each
+        catalogued finding whose standardized effect is on the same scale
+        (``literature_std_kind``: d_z beside d_z, Hedges' g beside g, Fisher z
+        beside r) with its 95% CI (blue), signed by its reported direction.
     title : str
         Figure title.
+    pooled : pandas.DataFrame or None
+        :func:`dmnpharm.catalog.pool_literature` of the rows: the random-effects
+        pooled estimate (black diamond) and the prediction interval (grey).
 
     Returns
     -------
     matplotlib.figure.Figure
         The figure, with an Agg canvas (no pyplot, no global backend).
     """
-    measures = list(dict.fromkeys(rows.loc[rows["our_estimate"].notna(), "measure"]))
-    entries: list[tuple[str, str, float, float, float, bool]] = []
-    for measure in measures:
-        sub = rows[rows["measure"] == measure]
-        ours = sub.iloc[0]
-        label = f"this study ({ours['our_effect_size_kind'] or 'effect'})"
-        entries.append(
-            (
-                measure,
-                label,
-                float(ours["our_effect_size"]),
-                float(ours["our_effect_size_ci_low"]),
-                float(ours["our_effect_size_ci_high"]),
-                True,
-            )
-        )
-        lit = sub[(sub["kind"] == "finding") & sub["literature_effect_size"].notna()]
-        for _, r in lit.iterrows():
-            metric = r["literature_effect_metric"] or "metric?"
-            size = float(r["literature_effect_size"])
-            # Some sources give a magnitude only (e.g. d = 0.77 for a decrease): plot
-            # it with the sign of the reported direction, marked with a dagger.
-            sign = _SIGNS.get(str(r["literature_direction"]), 0.0)
-            flipped = sign * size < 0
-            if flipped:
-                size = -size
-            text = f"{r['label']} [{metric}]" + (" †" if flipped else "")
-            entries.append((measure, text, size, math.nan, math.nan, False))
-    height = 1.2 + 0.32 * (len(entries) + len(measures))
+    entries = _entries(rows, pooled if pooled is not None else pd.DataFrame())
+    measures = list(dict.fromkeys(e[0] for e in entries))
+    height = 1.4 + 0.32 * (len(entries) + len(measures))
     fig = Figure(figsize=(7.5, max(height, 2.5)), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -77,29 +118,28 @@ def forest_figure(rows: pd.DataFrame, title: str) -> Figure:
         ax.set_axis_off()
         return fig
     y, ticks, labels, last = 0.0, [], [], None
-    for measure, label, size, low, high, is_ours in entries:
+    for measure, label, size, low, high, what in entries:
         if measure != last:
             y -= 0.6 if last is not None else 0
             ticks.append(y)
             labels.append(measure)
             y -= 1
             last = measure
-        if is_ours:
-            err = None
-            if math.isfinite(low) and math.isfinite(high):
-                err = np.array([[size - low], [high - size]])
-            ax.errorbar(
-                size, y, xerr=err, fmt="s", color="C3", capsize=3, markersize=6, label="this study"
-            )
-        else:
-            ax.plot(
-                size,
-                y,
-                "o",
-                color="C0",
-                markersize=5,
-                label="literature (reported point estimate)",
-            )
+        err = None
+        if math.isfinite(low) and math.isfinite(high):
+            err = np.array([[size - low], [high - size]])
+        style = _STYLE[what]
+        ax.errorbar(
+            size,
+            y,
+            xerr=err,
+            fmt=style["fmt"],
+            color=style["color"],
+            capsize=3,
+            markersize=6,
+            label=style["label"],
+            linewidth=1.2 if what != "pi" else 3,
+        )
         ticks.append(y)
         labels.append("    " + label)
         y -= 1
@@ -112,16 +152,13 @@ def forest_figure(rows: pd.DataFrame, title: str) -> Figure:
         if not text.startswith("    "):
             tick.set_fontweight("bold")
     ax.set_ylim(y + 0.5, 0.8)
-    xlabel = "standardized effect (metric in brackets; ours with its 95% CI)"
-    if any(label.endswith(" †") for _, label, *_ in entries):
-        xlabel += "\n† reported as a magnitude; signed here by the reported direction"
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel("standardized effect (d_z, Hedges' g, or Fisher z for r), 95% CI")
     ax.set_title(title)
     return fig
 
 
 def write_comparison(comparison: Comparison, out: str | Path, overwrite: bool = False) -> Path:
-    """Write a comparison as ``compare.tsv``, ``compare.json`` and ``compare_forest.png``.
+    """Write a comparison: tables (rows, pooled), ``compare.json`` and the forest plot.
 
     Parameters
     ----------
@@ -150,7 +187,9 @@ def write_comparison(comparison: Comparison, out: str | Path, overwrite: bool = 
         )
         s = comparison.summary
         title = f"{s['agent'] or s['drug_class']} ({s['population']}): this study vs literature"
-        forest_figure(comparison.rows, title).savefig(
+        pooled = pd.DataFrame(s.get("pooled", []))
+        write_tsv(pooled, staging / "compare_pooled.tsv")
+        forest_figure(comparison.rows, title, pooled).savefig(
             staging / "compare_forest.png", format="png", metadata={"Software": None}
         )
     return Path(out)

@@ -313,14 +313,21 @@ def catalog_section(comparison: Comparison) -> Section:
     figures = []
     if not rows.empty:
         title = f"{summary['drug']}: literature vs this study"
+        pooled = pd.DataFrame(summary.get("pooled", []))
         figures.append(
             (
-                figure_uri(forest_figure(rows, title)),
-                "Standardized effects: the literature's findings (blue) and this study's d_z "
-                "with its CI (red), by measure. Full table: compare/compare.tsv.",
+                figure_uri(forest_figure(rows, title, pooled)),
+                "This study's standardized effect (red) beside each literature effect on the "
+                "same scale (blue, 95% CI), the random-effects pooled estimate (black) and the "
+                "95% prediction interval of a new study (grey). Findings reported as a "
+                "direction only are in compare/compare.tsv.",
             )
         )
-    return Section("catalog", "Beside the evidence catalog", note, [("Claims", claims)], figures)
+    tables = [("Claims, each judged by the analysis that tests it", claims)]
+    mapping = pd.DataFrame(summary.get("measure_map", []))
+    if not mapping.empty:
+        tables.append(("How this study's measures match the catalog's, by definition", mapping))
+    return Section("catalog", "Beside the evidence catalog", note, tables, figures)
 
 
 def build_report(

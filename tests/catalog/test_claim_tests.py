@@ -1,0 +1,136 @@
+"""Claims judged by the analysis that tests them; measures matched by definition; pooling."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.meta_analysis import combine_effects
+
+from dmnpharm.catalog import compare, load_catalog
+from dmnpharm.catalog._claim_tests import analysis_kind, claim_test, measure_map
+from dmnpharm.catalog._compare_rows import NOT_TESTABLE
+from dmnpharm.catalog._pooling import pool_literature
+
+
+def _results(model: str, contrast: str, estimate: float, kind: str = "d_z") -> pd.DataFrame:
+    """One results row per measure, as ``run``/``stats`` write them."""
+    rows = []
+    for measure in ("dmn_within_fc", "dmn_salience_fc", "dmn_fpn_fc", "dmn_anticorrelation"):
+        rows.append(
+            {
+                "measure": measure,
+                "contrast": contrast,
+                "estimate": estimate,
+                "ci_low": estimate - 0.05,
+                "ci_high": estimate + 0.05,
+                "p_fwer": 0.01,
+                "effect_size": -0.8,
+                "effect_size_kind": kind,
+                "effect_size_ci_low": -1.2,
+                "effect_size_ci_high": -0.4,
+                "model": model,
+                "test": model,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_each_claim_names_the_analysis_that_tests_it() -> None:
+    """Ego dissolution needs a rating association, normalization its own test."""
+    claims = {c.id: c for c in load_catalog().claims}
+    ego = claim_test(claims["psychedelic_ego_dissolution"])
+    assert (ego.kind, ego.analysis, ego.rating) == (
+        "association",
+        "association",
+        "ego_dissolution",
+    )
+    assert "--test-covariate ego_dissolution" in ego.command
+    assert claim_test(claims["ssri_mdd_normalization"]).kind == "normalization"
+    balance = claim_test(claims["stimulant_adhd_task_positive_balance"])
+    assert balance.measures(("dmn_within_fc", "dmn_dan_fc")) == ("dmn_dan_fc",)
+    assert claim_test(claims["psychedelic_healthy_dmn_decrease"]).kind == "mean change"
+    assert claim_test(claims["antipsychotic_sz_dmn_salience"]).kind == "any change"
+
+
+def test_the_kind_of_analysis_is_read_from_the_results() -> None:
+    """Paired contrast, brain-behaviour slope, normalization and trend are told apart."""
+    assert analysis_kind(_results("paired", "drug-placebo", -0.1)) == "mean change"
+    slope = _results("brain-behaviour", "slope of (drug-placebo) on ego_dissolution", -0.1)
+    assert analysis_kind(slope) == "association"
+    assert analysis_kind(_results("normalization", "distance to controls", -0.1)) == (
+        "normalization"
+    )
+    assert analysis_kind(_results("trend", "linear trend in dose_mg", 0.1)) == "dose-response"
+
+
+def test_a_mean_decrease_does_not_decide_the_ego_dissolution_claim() -> None:
+    """A paired decrease: the ego-dissolution claim is refused with the command to run."""
+    result = compare(_results("paired", "drug-placebo", -0.1), "lsd", "healthy")
+    claims = {c["id"]: c for c in result.summary["claims"]}
+    ego = claims["psychedelic_ego_dissolution"]
+    assert ego["verdict"] == NOT_TESTABLE
+    assert "--test-covariate ego_dissolution" in ego["explanation"]
+    assert claims["psychedelic_healthy_dmn_decrease"]["verdict"] == "agrees"
+
+
+def test_a_slope_on_the_rating_decides_it_and_findings_are_not_compared() -> None:
+    """A slope on the rating tests the association claim; findings are not compared."""
+    slope = _results("brain-behaviour", "slope of (drug-placebo) on ego_dissolution", -0.1)
+    result = compare(slope, "lsd", "healthy")
+    claims = {c["id"]: c for c in result.summary["claims"]}
+    assert claims["psychedelic_ego_dissolution"]["verdict"] == "agrees"
+    assert claims["psychedelic_healthy_dmn_decrease"]["verdict"] == NOT_TESTABLE
+    findings = result.rows[result.rows["kind"] == "finding"]
+    assert not findings.empty
+    assert (findings["verdict"] == NOT_TESTABLE).all()
+
+
+def test_measures_are_matched_by_definition() -> None:
+    """within_fc_DMN is dmn_within_fc; a similar-looking name is not matched."""
+    table = measure_map(["within_fc_DMN", "dmn_gbc", "dmn_within_fc_custom"])
+    found = dict(zip(table["results_measure"], table["catalog_measure"], strict=True))
+    assert found["within_fc_DMN"] == "dmn_within_fc"
+    assert found["dmn_gbc"] == "dmn_gbc"
+    assert found["dmn_within_fc_custom"] == "(not in the catalog)"
+
+
+def _rows(values: list[float], ses: list[float], ours: float) -> pd.DataFrame:
+    base = {"kind": "finding", "measure": "dmn_within_fc", "our_effect_size_kind": "d_z"}
+    return pd.DataFrame(
+        [
+            {
+                **base,
+                "literature_std_effect": v,
+                "literature_std_se": s,
+                "literature_std_kind": "d_z",
+                "our_effect_size": ours,
+            }
+            for v, s in zip(values, ses, strict=True)
+        ]
+    )
+
+
+def test_pooling_is_dersimonian_laird_with_a_prediction_interval() -> None:
+    """Pooled estimate and tau^2 are DerSimonian-Laird's; the PI is Higgins et al.'s."""
+    values, ses = [-0.9, -0.5, -0.2, -0.7], [0.2, 0.25, 0.3, 0.2]
+    pooled = pool_literature(_rows(values, ses, ours=-0.6)).iloc[0]
+    reference = combine_effects(np.array(values), np.array(ses) ** 2, method_re="chi2")
+    assert pooled["pooled"] == pytest.approx(reference.mean_effect_re)
+    w = 1 / np.square(ses)
+    fixed = np.sum(w * values) / w.sum()
+    q = np.sum(w * (np.array(values) - fixed) ** 2)
+    tau2 = max(0.0, (q - 3) / (w.sum() - np.sum(w**2) / w.sum()))
+    assert pooled["tau2"] == pytest.approx(tau2)
+    w_re = 1 / (np.square(ses) + tau2)
+    mean = np.sum(w_re * values) / w_re.sum()
+    half = 4.302652729911275 * math.sqrt(tau2 + 1 / w_re.sum())  # t(0.975, 2)
+    assert pooled["pi_low"] == pytest.approx(mean - half)
+    assert pooled["pi_high"] == pytest.approx(mean + half)
+    assert pooled["ours_in_pi"] == "inside"
+    far = pool_literature(_rows(values, ses, ours=5.0)).iloc[0]
+    assert far["ours_in_pi"] == "outside"
+    two = pool_literature(_rows(values[:2], ses[:2], ours=-0.6)).iloc[0]
+    assert two["ours_in_pi"] == "no interval"
