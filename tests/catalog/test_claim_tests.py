@@ -134,3 +134,11 @@ def test_pooling_is_dersimonian_laird_with_a_prediction_interval() -> None:
     assert far["ours_in_pi"] == "outside"
     two = pool_literature(_rows(values[:2], ses[:2], ours=-0.6)).iloc[0]
     assert two["ours_in_pi"] == "no interval"
+
+
+def test_a_finding_about_another_agent_of_the_study_is_left_out() -> None:
+    """Adhikari 2020 reports ketamine and midazolam: comparing ketamine keeps only its own."""
+    rows = compare(_results("paired", "drug-placebo", -0.1), "ketamine", "healthy").rows
+    effects = rows.loc[rows["kind"] == "finding", "literature_effect"].astype(str)
+    assert effects.str.startswith("ketamine:").any()
+    assert not effects.str.startswith("midazolam:").any()

@@ -179,7 +179,9 @@ def compare(
         rows, entry = compare_claim(claim, ours, analysis)
         claim_rows += rows
         entries.append(entry)
-    finding_rows = compare_findings(cat, select_studies(cat, whole_class, pop), ours, analysis)
+    scope = {a.id for a in cat.agents if a.drug_class == selection.drug_class.id}
+    studies = select_studies(cat, whole_class, pop)
+    finding_rows = compare_findings(cat, studies, ours, analysis, scope)
     frame = pd.DataFrame(claim_rows + finding_rows, columns=list(COMPARE_COLUMNS))
     used = table["contrast"].astype(str).iloc[0] if "contrast" in table and len(table) else ""
     counts = {v: sum(e["verdict"] == v for e in entries) for v in COMPARE_VERDICTS}

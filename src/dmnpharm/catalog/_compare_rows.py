@@ -183,9 +183,9 @@ def _overall(rows: list[dict[str, Any]], missing: list[str]) -> tuple[str, str]:
     if len(missing) == len(rows):
         return "not covered", f"not testable from this study: {_missing_note(missing)}"
     if all(v == "not testable with this analysis" for v in verdicts if v != "not covered"):
-        return "not testable with this analysis", "not testable from this study: " + next(
-            r["note"] for r in rows if r["verdict"] == "not testable with this analysis"
-        )
+        note = next(r["note"] for r in rows if r["verdict"] == NOT_TESTABLE)
+        prefix = "" if note.startswith(NOT_TESTABLE) else "not testable from this study: "
+        return NOT_TESTABLE, prefix + note
     if "contradicts" in verdicts and "agrees" in verdicts:
         overall = "mixed"
     elif "contradicts" in verdicts:
@@ -249,13 +249,34 @@ def _numbers(f: Finding) -> dict[str, Any]:
     }
 
 
+def _about_another_agent(
+    f: Finding, study: Publication, catalog: Catalog, in_scope: set[str]
+) -> bool:
+    """Whether a finding of a several-agent study names an agent outside the comparison."""
+    if len(study.agents) < 2 or ":" not in f.effect:
+        return False
+    named = f.effect.split(":", 1)[0].strip().lower()
+    names = {a.id: {a.id.lower(), a.name.lower()} for a in catalog.agents if a.id in study.agents}
+    for agent, spellings in names.items():
+        if named in spellings:
+            return agent not in in_scope
+    return False
+
+
 def compare_findings(
     catalog: Catalog,
     studies: list[Publication],
     ours: dict[str, dict[str, Any]],
     analysis: str,
+    agents_in_scope: set[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Return one row per catalogued finding of ``studies`` on a measure of ``ours``."""
+    """Return one row per catalogued finding of ``studies`` on a measure of ``ours``.
+
+    A finding of a study of several agents whose effect names one of them
+    (``"midazolam: d = 0.77"``) is left out when that agent is not in
+    ``agents_in_scope`` (the compared drug's class); None keeps every finding.
+    """
+    agents_in_scope = agents_in_scope or {a.id for a in catalog.agents}
     names = {a.id: a.name for a in catalog.agents}
     rows = []
     for s in studies:
@@ -264,7 +285,7 @@ def compare_findings(
             f" ({agents})" if agents else ""
         )
         for f in s.findings:
-            if f.measure not in ours:
+            if f.measure not in ours or _about_another_agent(f, s, catalog, agents_in_scope):
                 continue
             if analysis in ("association", "dose-response"):
                 verdict = NOT_TESTABLE
