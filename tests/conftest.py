@@ -117,6 +117,8 @@ def in_process_runs(cache: Path) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DMNPHARM_CACHE", str(cache))
         patch.setenv("DMNPHARM_SCHEDULER", "synchronous")
+        # a lab's local catalog (~/.dmnpharm/catalog.toml) must not change test results
+        patch.setenv("DMNPHARM_CATALOG", str(cache / "no-local-catalog.toml"))
         yield
 
 
@@ -137,11 +139,14 @@ def _private_cache_and_in_process_runs(
     """Give every test its own result cache and run per-run work in-process.
 
     A test never finds results another test cached, nor writes to the user's
-    cache. Per-run work runs synchronously unless a test asks for Dask (the
-    tests under ``tests/pipeline/test_execution.py`` start real clusters).
+    cache, nor reads the user's local catalog. Per-run work runs synchronously
+    unless a test asks for Dask (the tests under
+    ``tests/pipeline/test_execution.py`` start real clusters).
     """
-    monkeypatch.setenv("DMNPHARM_CACHE", str(tmp_path_factory.mktemp("cache")))
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("DMNPHARM_CACHE", str(cache))
     monkeypatch.setenv("DMNPHARM_SCHEDULER", "synchronous")
+    monkeypatch.setenv("DMNPHARM_CATALOG", str(cache / "no-local-catalog.toml"))
 
 
 @pytest.fixture

@@ -192,25 +192,31 @@ def test_drugs_table_lists_targets_and_filters(tiny: Catalog) -> None:
     assert list(table_of(tiny, "drugs", measure="dmn_salience_fc")["id"]) == ["lsd"]
 
 
-def test_studies_table_one_row_per_finding(tiny: Catalog) -> None:
-    """Every finding is a row carrying its study's fields; filters combine."""
+def test_studies_are_one_row_each_and_findings_link_back(tiny: Catalog) -> None:
+    """Studies: one row per study; findings: one row per finding with study_id; filters combine."""
     studies = table_of(tiny, "studies")
-    assert len(studies) == 7  # 1 + 2 + 1 + 1 + 2 findings
-    assert list(studies.columns[:3]) == ["id", "author", "year"]
-    for column in ("doi", "agents", "dose", "modality", "effect_size", "gsr", "confirmation"):
+    assert len(studies) == 5
+    assert studies["id"].is_unique
+    assert list(studies.columns[:3]) == ["id", "first_author", "year"]
+    for column in ("doi", "agents", "dose", "modality", "gsr", "confirmation", "n_findings"):
         assert column in studies.columns
     row = studies[studies["id"] == "vandeven2013"].iloc[0]
-    assert (row["author"], row["year"], row["agents"]) == ("Vandeven", 2013, "Escitalopram")
-    assert (row["measure"], row["direction"], row["effect_size"]) == (
+    assert (row["first_author"], row["year"]) == ("Vandeven", 2013)
+    assert list(row["agents"]) == ["escitalopram"]
+    findings = table_of(tiny, "findings")
+    assert len(findings) == 7  # 1 + 2 + 1 + 1 + 2 findings
+    assert int(studies["n_findings"].sum()) == len(findings)
+    first = findings[findings["study_id"] == "vandeven2013"].iloc[0]
+    assert (first["measure"], first["direction"], first["effect_size"]) == (
         "dmn_within_fc",
         "decrease",
         -0.66,
     )
     by_agent = table_of(tiny, "studies", drug="Escitalopram")
     assert set(by_agent["id"]) == {"vandeven2013", "schaefer2014", "spies2017"}
-    within = table_of(tiny, "studies", measure="dmn_within_fc")
+    within = table_of(tiny, "findings", measure="dmn_within_fc")
     assert set(within["measure"]) == {"dmn_within_fc"}
-    assert set(within["id"]) == {"vandeven2013", "schaefer2014", "carhart2016"}
+    assert set(within["study_id"]) == {"vandeven2013", "schaefer2014", "carhart2016"}
     patients = table_of(tiny, "studies", population="patients")
     assert set(patients["population"]) == {"mdd"}
     both = table_of(
@@ -240,7 +246,7 @@ def test_empty_selection_keeps_columns(tiny: Catalog) -> None:
     """A filter matching nothing gives an empty table with its columns, rendered as such."""
     empty = table_of(tiny, "studies", drug="lsd", population="mdd")
     assert empty.empty
-    assert "measure" in empty.columns
+    assert "measures" in empty.columns
     assert render(empty, "text") == "(no rows)\n"
     assert json.loads(render(empty, "json")) == []
 
@@ -248,7 +254,7 @@ def test_empty_selection_keeps_columns(tiny: Catalog) -> None:
 # --- rendering --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["drugs", "studies", "claims"])
+@pytest.mark.parametrize("kind", ["drugs", "studies", "findings", "claims"])
 def test_json_and_tsv_parse_back(tiny: Catalog, kind: str) -> None:
     """JSON gives one record per row (missing as null); TSV reads back with pandas."""
     table = table_of(tiny, kind)
@@ -258,9 +264,12 @@ def test_json_and_tsv_parse_back(tiny: Catalog, kind: str) -> None:
     back = pd.read_csv(io.StringIO(render(table, "tsv")), sep="\t", na_values=["n/a"])
     assert back.shape == table.shape
     assert list(back.columns) == list(table.columns)
-    assert list(back["id"]) == list(table["id"])
-    if kind == "studies":
-        sizes = {r["id"]: r["effect_size"] for r in parsed if r["measure"] == "dmn_centrality"}
+    key = "study_id" if kind == "findings" else "id"
+    assert list(back[key]) == list(table[key])
+    if kind == "findings":
+        sizes = {
+            r["study_id"]: r["effect_size"] for r in parsed if r["measure"] == "dmn_centrality"
+        }
         assert sizes == {"schaefer2014": None}
 
 
@@ -410,7 +419,7 @@ def test_shipped_filters(shipped: Catalog) -> None:
     """A drug name selects its studies; 'patients' leaves healthy volunteers out."""
     ssri = table_of(shipped, "studies", drug="escitalopram")
     assert len(ssri) > 0
-    assert all("Escitalopram" in agents for agents in ssri["agents"])
+    assert all("escitalopram" in agents for agents in ssri["agents"])
     patients = table_of(shipped, "studies", population="patients")
     assert "healthy" not in set(patients["population"])
     assert len(patients) > 0

@@ -5,7 +5,7 @@ The catalog is a versioned TOML file shipped with dmnpharm
 targets, populations, publications (:class:`Publication`, the file's
 ``[[studies]]``) with their findings on a controlled measure vocabulary
 (:data:`VOCABULARY`; :data:`COMPUTED` are those dmnpharm measures), disease
-baselines versus controls, and the claims of DESIGN.md with the publications
+baselines versus controls, and the design claims (docs/catalog.md) with the publications
 that bear on them and a verdict derived by a written rule
 (:func:`derive_verdict`). :func:`load_catalog` reads and validates it;
 :func:`validate` lists every schema problem of a parsed file at once.
@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     from dmnpharm.catalog._drugs import Agent, DrugClass, Target
     from dmnpharm.catalog._fields import DOI_PATTERN
     from dmnpharm.catalog._load import default_catalog_path, load_catalog
+    from dmnpharm.catalog._local import (
+        LOCAL_CATALOG_ENV,
+        add_studies,
+        local_catalog_path,
+        merge_local,
+        read_local_studies,
+        read_study_file,
+    )
+    from dmnpharm.catalog._local_results import RESULT_FIELDS, study_from_results
     from dmnpharm.catalog._model import Catalog
     from dmnpharm.catalog._pharmacology import (
         Component,
@@ -47,11 +56,20 @@ if TYPE_CHECKING:
         Publication,
         StandardizedEffect,
     )
-    from dmnpharm.catalog._query import KINDS, table_of
+    from dmnpharm.catalog._query import (
+        FINDING_COLUMNS,
+        FINDING_FIELDS,
+        KINDS,
+        STUDY_COLUMNS,
+        finding_record,
+        study_records,
+        table_of,
+    )
     from dmnpharm.catalog._render import FORMATS, records, render
     from dmnpharm.catalog._results import read_results
     from dmnpharm.catalog._schema import validate
     from dmnpharm.catalog._select import DrugSelection, resolve_drug
+    from dmnpharm.catalog._template import studies_toml, template_text, toml_value
     from dmnpharm.catalog._vocabulary import (
         ANY,
         COMPUTED,
@@ -78,11 +96,16 @@ __all__ = [
     "EFFECT_CONFIDENCE",
     "EFFECT_KINDS",
     "EFFECT_METRICS",
+    "FINDING_COLUMNS",
+    "FINDING_FIELDS",
     "FORMATS",
     "KINDS",
+    "LOCAL_CATALOG_ENV",
     "MODALITIES",
     "MODES",
     "RELATIONS",
+    "RESULT_FIELDS",
+    "STUDY_COLUMNS",
     "VERDICTS",
     "VOCABULARY",
     "Agent",
@@ -107,20 +130,31 @@ __all__ = [
     "StandardizedEffect",
     "Target",
     "TargetAffinity",
+    "add_studies",
     "compare",
     "comparison_text",
     "default_catalog_path",
     "derive_verdict",
     "evidence_summary",
+    "finding_record",
     "load_catalog",
     "load_pharmacology",
+    "local_catalog_path",
+    "merge_local",
+    "read_local_studies",
     "read_results",
+    "read_study_file",
     "records",
     "render",
     "resolve_drug",
     "show",
+    "studies_toml",
+    "study_from_results",
+    "study_records",
     "summary_text",
     "table_of",
+    "template_text",
+    "toml_value",
     "validate",
 ]
 

@@ -29,7 +29,7 @@ class ClaimLink:
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim of DESIGN.md's table about how a drug class changes the DMN.
+    """A claim of the catalog about how a drug class changes the DMN.
 
     Parameters
     ----------

@@ -52,7 +52,7 @@ class Catalog:
     baselines : tuple of Baseline
         Disease-versus-control baselines.
     claims : tuple of Claim
-        The claims of DESIGN.md with their evidence.
+        The catalog's claims with their evidence.
     """
 
     version: str

@@ -50,12 +50,31 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def _joined(value: list[Any] | tuple[Any, ...]) -> str:
+    return "; ".join(str(v) for v in value)
+
+
+def _tsv_cell(value: Any) -> Any:
+    """Flatten one cell for TSV: lists joined, booleans as true/false, one-line text."""
+    if isinstance(value, list | tuple):
+        value = _joined(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return " ".join(value.split())
+    return value
+
+
 def _text_cell(value: Any) -> str:
     value = _plain(value)
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        value = _joined(value)
     text = " ".join(str(value).split())
     if len(text) > _TEXT_CELL:
         text = text[: _TEXT_CELL - 1] + "…"
@@ -71,9 +90,12 @@ def render(df: pd.DataFrame, fmt: str) -> str:
         Any table (e.g. from :func:`table_of`).
     fmt : str
         ``text``: columns aligned, long cells cut to 40 characters (use json
-        or tsv for the full text); ``json``: a list of records, missing
-        values as ``null``; ``tsv``: tab separated with a header, missing
-        values as ``n/a``, tabs and newlines inside cells replaced by spaces.
+        or tsv for the full text), booleans as yes/no; ``json``: a list of
+        records, missing values as ``null``, lists as arrays; ``tsv``: tab
+        separated with a header, missing values as ``n/a``, booleans as
+        ``true``/``false``, tabs and newlines inside cells replaced by
+        spaces. In text and TSV a list is one cell, its items joined by
+        ``"; "``.
 
     Returns
     -------
@@ -90,10 +112,10 @@ def render(df: pd.DataFrame, fmt: str) -> str:
     if fmt == "tsv":
         clean = df.copy()
         for column in clean.columns:
-            if not pd.api.types.is_numeric_dtype(clean[column]):
-                clean[column] = clean[column].map(
-                    lambda v: " ".join(v.split()) if isinstance(v, str) else v
-                )
+            if pd.api.types.is_bool_dtype(clean[column]):
+                clean[column] = clean[column].map(lambda v: "true" if v else "false")
+            elif not pd.api.types.is_numeric_dtype(clean[column]):
+                clean[column] = clean[column].map(_tsv_cell)
         out: str = clean.to_csv(sep="\t", index=False, na_rep="n/a", lineterminator="\n")
         return out
     if fmt != "text":
