@@ -142,3 +142,17 @@ def test_a_finding_about_another_agent_of_the_study_is_left_out() -> None:
     effects = rows.loc[rows["kind"] == "finding", "literature_effect"].astype(str)
     assert effects.str.startswith("ketamine:").any()
     assert not effects.str.startswith("midazolam:").any()
+
+
+def test_the_text_says_where_this_study_falls() -> None:
+    """The plain-text comparison gives each pooled measure and the prediction interval."""
+    from dmnpharm.catalog import comparison_text
+
+    result = compare(_results("paired", "drug-placebo", -0.1), "lsd", "healthy")
+    values, ses = [-0.9, -0.5, -0.2, -0.7], [0.2, 0.25, 0.3, 0.2]
+    result.summary["pooled"] = pool_literature(_rows(values, ses, ours=-0.6)).to_dict(
+        orient="records"
+    )
+    text = comparison_text(result)
+    assert "literature pooled, dmn_within_fc (d_z, k = 4)" in text
+    assert "this study inside the 95% prediction interval" in text

@@ -247,5 +247,17 @@ def comparison_text(comparison: Comparison) -> str:
             f"{r['our_direction']} (estimate {r['our_estimate']:.3g}, "
             f"{r['our_effect_size_kind'] or 'effect'} {r['our_effect_size']:.2f})"
         )
+    for p in s.get("pooled", []):
+        where = (
+            f"this study {p['ours_in_pi']} the 95% prediction interval "
+            f"[{p['pi_low']:.2f}, {p['pi_high']:.2f}]"
+            if p["ours_in_pi"] != "no interval"
+            else "too few studies for a prediction interval"
+        )
+        lines.append(
+            f"literature pooled, {p['measure']} ({p['kind']}, k = {p['k']}): "
+            f"{p['pooled']:.2f} [{p['pooled_ci_low']:.2f}, {p['pooled_ci_high']:.2f}]; "
+            f"this study {p['ours']:.2f}; {where}"
+        )
     lines += [f"note: {n}" for n in s["notes"]]
     return "\n".join(lines) + "\n"
