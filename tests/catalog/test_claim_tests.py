@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from dmnpharm.catalog import compare, load_catalog
 from dmnpharm.catalog._claim_tests import analysis_kind, claim_test, measure_map
 from dmnpharm.catalog._compare_rows import NOT_TESTABLE
 from dmnpharm.catalog._pooling import pool_literature
+from dmnpharm.cli import main
 
 
 def _results(model: str, contrast: str, estimate: float, kind: str = "d_z") -> pd.DataFrame:
@@ -156,3 +158,25 @@ def test_the_text_says_where_this_study_falls() -> None:
     text = comparison_text(result)
     assert "literature pooled, dmn_within_fc (d_z, k = 4)" in text
     assert "this study inside the 95% prediction interval" in text
+
+
+def test_run_drug_compares_with_the_local_catalog_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lab's own study in the local catalog appears in the comparison 'run --drug' writes."""
+    from dmnpharm.catalog import template_text
+    from dmnpharm.config import AnalysisConfig
+    from dmnpharm.io import OutputLayout
+    from dmnpharm.pipeline._group import _comparison
+
+    own = tmp_path / "own.toml"
+    own.write_text(template_text(load_catalog()).replace('id = ""', 'id = "ourlab2026"'))
+    local = tmp_path / "local.toml"
+    monkeypatch.setenv("DMNPHARM_CATALOG", str(local))
+    assert main(["catalog", "add", str(own)]) == 0
+    layout = OutputLayout.analysis(tmp_path / "out")
+    layout.group.mkdir(parents=True)
+    config = AnalysisConfig(drug="escitalopram")
+    comparison = _comparison(_results("paired", "drug-placebo", -0.1), config, layout)
+    assert comparison is not None
+    assert "ourlab2026" in set(comparison.rows["id"])

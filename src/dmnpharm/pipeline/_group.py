@@ -246,11 +246,20 @@ def _write_provenance(
 def _comparison(
     results: pd.DataFrame, config: AnalysisConfig, layout: OutputLayout
 ) -> Comparison | None:
-    """Compare the results with the evidence catalog (``config.drug``), and write it."""
+    """Compare the results with the evidence catalog (``config.drug``), and write it.
+
+    The catalog is the bundled one merged with the lab's local catalog
+    (``$DMNPHARM_CATALOG`` or ``~/.dmnpharm/catalog.toml``) when that file exists.
+    """
     if config.drug is None:
         return None
+    from dmnpharm.catalog import load_catalog, local_catalog_path, merge_local, read_local_studies
+
     source = layout.results_tsv.relative_to(layout.root).as_posix()
-    comparison = compare(results, config.drug, config.population, source=source)
+    # The lab's local catalog (catalog add / add-result), when there is one, joins the bundled one.
+    base = load_catalog()
+    catalog = merge_local(base, read_local_studies(local_catalog_path(), base))
+    comparison = compare(results, config.drug, config.population, catalog, source=source)
     write_comparison(comparison, layout.compare)
     return comparison
 
