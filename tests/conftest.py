@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from dmnpharm import AnalysisConfig, Inference, Results, Study
 from dmnpharm.signal import DenoiseConfig
@@ -119,6 +120,20 @@ def in_process_runs(cache: Path) -> Iterator[None]:
         patch.setenv("DMNPHARM_SCHEDULER", "synchronous")
         # a lab's local catalog (~/.dmnpharm/catalog.toml) must not change test results
         patch.setenv("DMNPHARM_CATALOG", str(cache / "no-local-catalog.toml"))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread_per_xdist_worker() -> Iterator[None]:
+    """Under pytest-xdist, give each worker one BLAS thread.
+
+    The workers already use every core; BLAS threads on top of them only
+    contend for the same cores. A single process keeps the library default.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield
+    else:
         yield
 
 
