@@ -124,11 +124,17 @@ _NO_NUMBER = {
 
 
 def _untestable(test: ClaimTest, analysis: str) -> str:
-    what = f"a {test.kind} analysis" + (f" with the rating {test.rating!r}" if test.rating else "")
+    what = f"{_a(test.kind)} analysis" + (
+        f" with the rating {test.rating!r}" if test.rating else ""
+    )
     return (
         f"not testable with this analysis: the claim is decided by {what}, these results are "
-        f"a {analysis} analysis; run: {test.command}"
+        f"{_a(analysis)} analysis; run: {test.command}"
     )
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def _claim_verdict(

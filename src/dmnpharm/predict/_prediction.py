@@ -55,11 +55,14 @@ class Prediction:
         Returns
         -------
         pandas.DataFrame
-            :data:`NETWORK_COLUMNS`, one row per measure and source.
+            :data:`NETWORK_COLUMNS`, one row per measure and source; with a drug,
+            observed rows only for the measures it predicts.
         """
         parts = [self.observed_networks]
         if self.drug is not None:
-            parts.insert(0, self.drug.networks)
+            predicted = set(self.drug.networks["measure"])
+            observed = self.observed_networks
+            parts = [self.drug.networks, observed[observed["measure"].isin(predicted)]]
         parts = [p for p in parts if not p.empty]
         if not parts:
             return pd.DataFrame(columns=list(NETWORK_COLUMNS))

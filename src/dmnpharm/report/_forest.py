@@ -144,6 +144,15 @@ def forest_figure(rows: pd.DataFrame, title: str, pooled: pd.DataFrame | None = 
         labels.append("    " + label)
         y -= 1
     ax.axvline(0, color="0.5", linewidth=0.8, linestyle="--")
+    if not any(what == "lit" for *_, what in entries):
+        ax.text(
+            0.02,
+            0.02,
+            "no literature effect on this study's scale in the catalog",
+            transform=ax.transAxes,
+            fontsize=8,
+            color="0.35",
+        )
     handles, names = ax.get_legend_handles_labels()
     unique = dict(zip(names, handles, strict=True))
     ax.legend(unique.values(), unique.keys(), loc="best", fontsize=8, frameon=False)

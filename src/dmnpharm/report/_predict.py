@@ -151,7 +151,7 @@ def prediction_section(prediction: Prediction) -> Section:
                 ["target", "total_dominance", "relative_dominance"]
             ]
             tables.append((caption, shown))
-        title = f"Correlation with {explanation.observed.description}"[:90]
+        title = f"Receptor maps vs the observed map ({explanation.observed.measure})"
         caption = (
             "Each target's Pearson r with the observed map (dot; filled where the spatial-null "
             "p < 0.05) over the range (light grey) and central 95% (dark grey) of the r of "
