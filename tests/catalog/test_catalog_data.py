@@ -121,7 +121,7 @@ def _minimal() -> dict[str, Any]:
 def test_shipped_catalog_validates(raw: dict[str, Any]) -> None:
     """The shipped file has no schema problem and carries its version."""
     assert validate(raw) == []
-    assert raw["version"] == "2026.12.0"
+    assert raw["version"] == "2026.12.1"
 
 
 def test_shipped_catalog_size(catalog: Catalog) -> None:

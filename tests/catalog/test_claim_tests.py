@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,40 @@ def test_pooling_is_dersimonian_laird_with_a_prediction_interval() -> None:
     assert far["ours_in_pi"] == "outside"
     two = pool_literature(_rows(values[:2], ses[:2], ours=-0.6)).iloc[0]
     assert two["ours_in_pi"] == "no interval"
+
+
+def test_pooling_truncates_tau2_at_zero_when_q_is_below_its_df() -> None:
+    """With Q < k - 1 the DerSimonian-Laird pool is the fixed-effect pool (tau^2 = 0).
+
+    statsmodels' one-step estimate goes negative here; its fixed-effect pool is
+    the reference.
+    """
+    values, ses = [-0.47, -0.46, -0.48], [0.2355, 0.2, 0.25]
+    pooled = pool_literature(_rows(values, ses, ours=-0.5)).iloc[0]
+    with warnings.catch_warnings():  # its unused HKSJ variance is negative here too
+        warnings.simplefilter("ignore", RuntimeWarning)
+        reference = combine_effects(np.array(values), np.array(ses) ** 2, method_re="chi2")
+    assert reference.tau2 < 0  # the untruncated estimate
+    assert pooled["tau2"] == 0.0
+    assert pooled["pooled"] == pytest.approx(reference.mean_effect_fe)
+    assert pooled["pooled_ci_high"] - pooled["pooled"] == pytest.approx(
+        1.959963984540054 * reference.sd_eff_w_fe
+    )
+
+
+def test_pooling_reports_imputed_bounds_and_the_reported_numbers_alone() -> None:
+    """Imputed lower bounds are counted, and a pool of the reported numbers is given."""
+    values, ses = [-0.9, -0.5, -0.47, -0.47], [0.2, 0.25, 0.24, 0.24]
+    rows = _rows(values, ses, ours=-0.6)
+    rows["literature_effect_confidence"] = ["verified", "derived", "imputed", "imputed"]
+    pooled = pool_literature(rows).iloc[0]
+    assert pooled["k"] == 4
+    assert pooled["k_imputed"] == 2
+    alone = pool_literature(_rows(values[:2], ses[:2], ours=-0.6)).iloc[0]
+    assert pooled["pooled_reported"] == pytest.approx(alone["pooled"])
+    assert pooled["pooled_reported_ci_low"] == pytest.approx(alone["pooled_ci_low"])
+    every = pool_literature(rows.assign(literature_effect_confidence="imputed")).iloc[0]
+    assert math.isnan(every["pooled_reported"])
 
 
 def test_a_finding_about_another_agent_of_the_study_is_left_out() -> None:

@@ -268,7 +268,7 @@ def catalog() -> Catalog:
 
 def test_shipped_catalog_loads(catalog: Catalog) -> None:
     """The bundled file passes the schema and has the new version."""
-    assert catalog.version == "2026.12.0"
+    assert catalog.version == "2026.12.1"
     assert len(catalog.studies) == 95
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from dmnpharm.catalog._claims import Claim, ClaimLink
 from dmnpharm.catalog._drugs import Agent, DrugClass, Target
+from dmnpharm.catalog._imputation import impute_from_significance
 from dmnpharm.catalog._model import Catalog
 from dmnpharm.catalog._publications import Baseline, Finding, Population, Publication
 
@@ -17,7 +18,27 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _finding(row: Mapping[str, Any]) -> Finding:
+def _imputed(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a finding row with its effect imputed from ``significance_p``, if it has one."""
+    if "significance_p" not in row:
+        return dict(row)
+    imputed = impute_from_significance(
+        float(row["significance_p"]),
+        row["effect_kind"],
+        row["direction"],
+        row.get("effect_n"),
+        tuple(row.get("effect_group_sizes", ())),
+    )
+    return {
+        **row,
+        "effect_size": round(imputed.value, 4),
+        "effect_derivation": imputed.derivation,
+        "effect_confidence": "imputed",
+    }
+
+
+def _finding(raw: Mapping[str, Any]) -> Finding:
+    row = _imputed(raw)
     n = row.get("effect_n")
     return Finding(
         measure=row["measure"],
@@ -36,6 +57,7 @@ def _finding(row: Mapping[str, Any]) -> Finding:
         effect_confidence=row.get("effect_confidence", ""),
         direction_only=bool(row.get("direction_only", False)),
         direction_only_reason=row.get("direction_only_reason", ""),
+        significance_p=_float(row.get("significance_p")),
     )
 
 

@@ -238,7 +238,9 @@ def comparison_text(comparison: Comparison) -> str:
     for _, r in findings.iterrows():
         size = r["literature_effect_size"]
         lit = f"{r['literature_direction']}" + (
-            f" ({r['literature_effect_metric'] or 'effect'} {size:g})"
+            f" ({r['literature_effect_metric'] or 'effect'} {size:g}"
+            + (", imputed bound" if r.get("literature_effect_confidence") == "imputed" else "")
+            + ")"
             if math.isfinite(size)
             else ""
         )
@@ -254,8 +256,18 @@ def comparison_text(comparison: Comparison) -> str:
             if p["ours_in_pi"] != "no interval"
             else "too few studies for a prediction interval"
         )
+        k_imputed = int(p.get("k_imputed", 0))
+        imputed = f", {k_imputed} imputed lower bounds" if k_imputed else ""
+        reported = p.get("pooled_reported", math.nan)
+        if k_imputed and reported == reported:
+            imputed += (
+                f"; reported numbers alone {reported:.2f} "
+                f"[{p['pooled_reported_ci_low']:.2f}, {p['pooled_reported_ci_high']:.2f}]"
+            )
+        if k_imputed:
+            where += "; the lower bounds make the pool understate the literature's effect"
         lines.append(
-            f"literature pooled, {p['measure']} ({p['kind']}, k = {p['k']}): "
+            f"literature pooled, {p['measure']} ({p['kind']}, k = {p['k']}{imputed}): "
             f"{p['pooled']:.2f} [{p['pooled_ci_low']:.2f}, {p['pooled_ci_high']:.2f}]; "
             f"this study {p['ours']:.2f}; {where}"
         )

@@ -49,6 +49,7 @@ COMPARE_COLUMNS: tuple[str, ...] = (
     "literature_std_kind",
     "literature_n",
     "literature_effect_source",
+    "literature_effect_confidence",
     "contrast",
     "our_estimate",
     "our_ci_low",
@@ -120,6 +121,7 @@ _NO_NUMBER = {
     "literature_std_kind": "",
     "literature_n": math.nan,
     "literature_effect_source": "",
+    "literature_effect_confidence": "",
 }
 
 
@@ -252,6 +254,7 @@ def _numbers(f: Finding) -> dict[str, Any]:
         "literature_n": math.nan if f.effect_n is None else float(f.effect_n),
         "literature_effect_source": f.effect_source
         or ("direction only: " + f.direction_only_reason if f.direction_only else ""),
+        "literature_effect_confidence": f.effect_confidence,
     }
 
 

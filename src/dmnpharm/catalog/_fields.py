@@ -165,6 +165,7 @@ SPECS: dict[str, Spec] = {
         "effect_confidence": (False, _enum(EFFECT_CONFIDENCE)),
         "direction_only": (False, _bool),
         "direction_only_reason": (False, _str),
+        "significance_p": (False, _positive),
     },
     "baselines": {
         "id": (True, _ID_CHECK),

@@ -53,8 +53,10 @@ EFFECT_KINDS: tuple[str, ...] = (
 #: text, table or figure named by ``effect_source``); ``derived``: computed by
 #: the catalog from statistics read at the source, as ``effect_derivation``
 #: says; ``unverified``: taken from a secondary record and not found at the
-#: source, to be used with care.
-EFFECT_CONFIDENCE: tuple[str, ...] = ("verified", "derived", "unverified")
+#: source, to be used with care; ``imputed``: no statistic was reported, and the
+#: number is the smallest effect that reaches the reported significance
+#: (``significance_p``), a lower bound (:mod:`dmnpharm.catalog._imputation`).
+EFFECT_CONFIDENCE: tuple[str, ...] = ("verified", "derived", "unverified", "imputed")
 
 #: The legacy short names of ``effect_metric`` and the kinds they stand for.
 KIND_OF_METRIC = {"d": "d", "dz": "d_z", "g": "hedges_g", "r": "r", "t": "t", "z": "z"}
@@ -186,6 +188,10 @@ class Finding:
         could be taken or derived from.
     direction_only_reason : str
         Why there is no number, one line (required with ``direction_only``).
+    significance_p : float or None
+        The two-sided threshold at which the source reports the finding
+        significant when it gives no statistic; the effect is then imputed
+        from it (``effect_confidence`` ``"imputed"``).
     """
 
     measure: str
@@ -204,6 +210,7 @@ class Finding:
     effect_confidence: str = ""
     direction_only: bool = False
     direction_only_reason: str = ""
+    significance_p: float | None = None
 
     def __post_init__(self) -> None:
         kind = self.effect_kind or KIND_OF_METRIC.get(self.effect_metric, self.effect_metric)

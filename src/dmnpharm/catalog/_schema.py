@@ -15,6 +15,7 @@ from dmnpharm._utils import closest_match
 from dmnpharm.catalog._build import build_study
 from dmnpharm.catalog._claims import Claim, ClaimLink, derive_verdict
 from dmnpharm.catalog._fields import SPECS, check_fields, table_list
+from dmnpharm.catalog._imputation import IMPUTABLE_KINDS, impute_from_significance
 from dmnpharm.catalog._publications import KIND_OF_METRIC, Publication
 from dmnpharm.catalog._vocabulary import RELATIONS, VERDICTS, VOCABULARY
 
@@ -164,6 +165,8 @@ def _number(value: Any) -> float | None:
 
 def _effect_problems(finding: Mapping[str, Any]) -> list[str]:
     """Return the problems between the numeric-effect fields of one finding."""
+    if "significance_p" in finding:
+        return _imputation_problems(finding)
     size = _number(finding.get("effect_size"))
     if "effect_size" not in finding:
         return _no_number_problems(finding)
@@ -192,6 +195,39 @@ def _effect_problems(finding: Mapping[str, Any]) -> list[str]:
     problems += _interval_problems(finding, size, kind)
     problems += _size_problems(finding, size, kind)
     return problems
+
+
+def _imputation_problems(finding: Mapping[str, Any]) -> list[str]:
+    """Return the problems of a finding whose effect is imputed from ``significance_p``."""
+    problems = [
+        f"{field} cannot go with significance_p (the effect is imputed from it)"
+        for field in ("effect_size", "effect_metric", "ci_low", "ci_high", "se", "direction_only")
+        if field in finding
+    ]
+    if finding.get("effect_confidence", "imputed") != "imputed":
+        problems.append('an effect imputed from significance_p has effect_confidence = "imputed"')
+    if not finding.get("effect_source"):
+        problems.append(
+            "significance_p needs an effect_source naming where significance is stated"
+        )
+    p, kind = _number(finding.get("significance_p")), finding.get("effect_kind")
+    groups = finding.get("effect_group_sizes", [])
+    if p is None or kind not in IMPUTABLE_KINDS:
+        problems.append(
+            f"significance_p needs a number and effect_kind {' or '.join(IMPUTABLE_KINDS)}"
+        )
+        return problems
+    try:
+        impute_from_significance(
+            p,
+            kind,
+            str(finding.get("direction")),
+            finding.get("effect_n"),
+            tuple(groups) if isinstance(groups, list) else (),
+        )
+    except (TypeError, ValueError) as err:
+        problems.append(str(err))
+    return problems + _size_problems(finding, None, kind)
 
 
 def _no_number_problems(finding: Mapping[str, Any]) -> list[str]:

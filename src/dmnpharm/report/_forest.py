@@ -48,11 +48,17 @@ def _entries(
         for _, r in lit.iterrows():
             value, se = float(r["literature_std_effect"]), float(r["literature_std_se"])
             half = 1.96 * se if math.isfinite(se) else math.nan
-            entries.append((measure, str(r["label"]), value, value - half, value + half, "lit"))
+            imputed = r.get("literature_effect_confidence") == "imputed"
+            label = str(r["label"]) + (" (imputed bound)" if imputed else "")
+            what = "imp" if imputed else "lit"
+            entries.append((measure, label, value, value - half, value + half, what))
         if not pooled.empty and measure in pools.index:
             p = pools.loc[measure]
             if int(p["k"]) > 1:
-                text = f"pooled, k = {int(p['k'])} (random effects)"
+                k_imp = int(p.get("k_imputed", 0))
+                text = f"pooled, k = {int(p['k'])}" + (
+                    f", {k_imp} imputed (random effects)" if k_imp else " (random effects)"
+                )
                 entries.append(
                     (
                         measure,
@@ -80,6 +86,12 @@ def _entries(
 _STYLE = {
     "ours": {"fmt": "s", "color": "C3", "label": "this study (95% CI)"},
     "lit": {"fmt": "o", "color": "C0", "label": "literature (95% CI)"},
+    "imp": {
+        "fmt": "o",
+        "color": "C0",
+        "mfc": "white",
+        "label": "literature, imputed at its significance threshold (a lower bound)",
+    },
     "pool": {"fmt": "D", "color": "k", "label": "pooled literature (95% CI)"},
     "pi": {"fmt": "none", "color": "0.5", "label": "prediction interval of a new study"},
 }
@@ -95,7 +107,8 @@ def forest_figure(rows: pd.DataFrame, title: str, pooled: pd.DataFrame | None = 
         estimate: our standardized effect with its 95% CI (red square), each
         catalogued finding whose standardized effect is on the same scale
         (``literature_std_kind``: d_z beside d_z, Hedges' g beside g, Fisher z
-        beside r) with its 95% CI (blue), signed by its reported direction.
+        beside r) with its 95% CI (blue), signed by its reported direction;
+        an effect imputed at its significance threshold is an open circle.
     title : str
         Figure title.
     pooled : pandas.DataFrame or None
@@ -109,7 +122,7 @@ def forest_figure(rows: pd.DataFrame, title: str, pooled: pd.DataFrame | None = 
     """
     entries = _entries(rows, pooled if pooled is not None else pd.DataFrame())
     measures = list(dict.fromkeys(e[0] for e in entries))
-    height = 1.4 + 0.32 * (len(entries) + len(measures))
+    height = 2.0 + 0.32 * (len(entries) + len(measures))
     fig = Figure(figsize=(7.5, max(height, 2.5)), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -135,6 +148,7 @@ def forest_figure(rows: pd.DataFrame, title: str, pooled: pd.DataFrame | None = 
             xerr=err,
             fmt=style["fmt"],
             color=style["color"],
+            markerfacecolor=style.get("mfc", style["color"]),
             capsize=3,
             markersize=6,
             label=style["label"],
@@ -144,7 +158,7 @@ def forest_figure(rows: pd.DataFrame, title: str, pooled: pd.DataFrame | None = 
         labels.append("    " + label)
         y -= 1
     ax.axvline(0, color="0.5", linewidth=0.8, linestyle="--")
-    if not any(what == "lit" for *_, what in entries):
+    if not any(what in ("lit", "imp") for *_, what in entries):
         ax.text(
             0.02,
             0.02,
@@ -155,7 +169,14 @@ def forest_figure(rows: pd.DataFrame, title: str, pooled: pd.DataFrame | None = 
         )
     handles, names = ax.get_legend_handles_labels()
     unique = dict(zip(names, handles, strict=True))
-    ax.legend(unique.values(), unique.keys(), loc="best", fontsize=8, frameon=False)
+    fig.legend(
+        unique.values(),
+        unique.keys(),
+        loc="outside lower center",
+        ncols=2,
+        fontsize=8,
+        frameon=False,
+    )
     ax.set_yticks(ticks, labels, fontsize=8)
     for tick, text in zip(ax.get_yticklabels(), labels, strict=True):
         if not text.startswith("    "):
