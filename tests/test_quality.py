@@ -26,13 +26,38 @@ def _tool(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_lint() -> None:
     """Ruff finds no problem in src/, tests/ and benchmarks/."""
-    proc = _tool([sys.executable, "-m", "ruff", "check", "src", "tests", "benchmarks"])
+    proc = _tool(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "src",
+            "tests",
+            "benchmarks",
+            "examples",
+            "docs/conf.py",
+        ]
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_ruff_format() -> None:
     """The code is formatted by ruff."""
-    proc = _tool([sys.executable, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks"])
+    proc = _tool(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "format",
+            "--check",
+            "src",
+            "tests",
+            "benchmarks",
+            "examples",
+            "docs/conf.py",
+        ]
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

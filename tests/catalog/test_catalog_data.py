@@ -27,7 +27,7 @@ from dmnpharm.catalog import (
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics import NETWORK_MEASURES
 
-#: The drug classes of DESIGN.md's claims table (plus ketamine), by catalog id.
+#: The drug classes of docs/design.md's claims table (plus ketamine), by catalog id.
 DESIGN_CLASSES = {
     "SSRIs/SNRIs": "ssri_snri",
     "tricyclics": "tca",
@@ -134,7 +134,7 @@ def test_shipped_catalog_size(catalog: Catalog) -> None:
 
 @pytest.mark.parametrize(("label", "class_id"), DESIGN_CLASSES.items())
 def test_every_design_drug_class_is_present(catalog: Catalog, label: str, class_id: str) -> None:
-    """Each class of DESIGN.md has an entry, agents, and (except ketamine) a claim."""
+    """Each class of docs/design.md has an entry, agents, and (except ketamine) a claim."""
     assert catalog.drug_class(class_id).id == class_id, label
     assert any(a.drug_class == class_id for a in catalog.agents)
     if class_id != "nmda_antagonist":

@@ -166,7 +166,6 @@ def test_show_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["catalog", "studies", "--drug", "escitalopramm"], "'escitalopramm'"),
         (["catalog", "claims", "--population", "heathy"], "'heathy'"),
-        (["catalog", "drugs", "--measure", "dmn_withinfc"], "'dmn_withinfc'"),
         (["catalog", "show", "nosuchstudy1999"], "'nosuchstudy1999'"),
         (["catalog", "summary", "--drug", "aspirin"], "'aspirin'"),
     ],
@@ -184,7 +183,10 @@ def test_errors_exit_1_and_name_the_value(
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    """A bad --format or a missing subcommand is a usage error."""
+    """A bad --format, a misspelt --measure or a missing subcommand is a usage error."""
+    code, out, err = _run(capsys, "catalog", "drugs", "--measure", "dmn_withinfc")
+    assert (code, out) == (2, "")
+    assert "--measure 'dmn_withinfc' is not a measure; did you mean 'dmn_within_fc'?" in err
     assert _run(capsys, "catalog", "drugs", "--format", "xml")[0] == 2
     assert _run(capsys, "catalog")[0] == 2
     assert _run(capsys, "compare", "somewhere")[0] == 2  # --drug is required

@@ -27,15 +27,14 @@ def test_demo_detects_the_planted_effect(default_demo: tuple[Path, str]) -> None
     assert results.loc["dmn_salience_fc", "p_fwer"] >= 0.05
     html = (out / "report.html").read_text()
     assert "dmn_within_fc" in html
-    # Figures: the two connectivity measures plus every other one with p_fwer < 0.05.
-    others = results.drop(index=["dmn_within_fc", "dmn_salience_fc"])
-    # ... plus the DMN matrices and, when edges changed, the glass brain.
-    connectivity = html.count('alt="Mean within-DMN') + html.count('alt="DMN nodes')
-    assert connectivity == 2
-    # ... plus the permutation nulls: the maximum |t|, then one per measure (at most 6).
-    nulls = 1 + min(len(results), 6)
-    n_figures = 2 + int((others["p_fwer"] < 0.05).sum()) + connectivity + nulls
-    assert html.count("data:image/png;base64,") == n_figures
+    # Figures: every measure in one small-multiples figure, one max-|t| null, the
+    # censoring map, the within-DMN matrices and the glass brain of the top edges.
+    assert html.count(f'alt="All {len(results)} measures tested') == 1
+    assert html.count('alt="Null of the largest |t|') == 1
+    assert html.count('alt="Each row is a run') == 1
+    assert html.count('alt="Mean within-DMN') == 1
+    assert html.count('alt="DMN edges on a glass brain') == 1
+    assert html.count("data:image/png;base64,") == 5
 
 
 def test_demo_without_effect_detects_nothing(tmp_path: Path) -> None:
@@ -143,7 +142,10 @@ def test_existing_output_needs_overwrite(
         (["simulate", "--out", "s", "--preset", "lsd"], 1, "preset 'lsd' is not one of"),
         (["power", "--out", "p", "--subjects", "10,x"], 2, "'x' is not an integer"),
         (["power", "--out", "p", "--subjects", "11", "--studies", "2"], 1, "counterbalanced"),
-        (["power", "--out", "p", "--measure", "alff_DMN", "--studies", "2"], 1, "within_fc_"),
+        (["power", "--out", "p", "--measure", "alff_DMN", "--studies", "2"], 2, "within_fc_"),
+        (["power", "--out", "p", "--measure", "dmn_alff"], 2, "power cannot simulate"),
+        (["validate", "s", "--overwrite"], 2, "unrecognized arguments: --overwrite"),
+        (["demo", "--between", "group"], 2, "unrecognized arguments: --between"),
     ],
 )
 def test_usage_errors(

@@ -16,6 +16,7 @@ import pytest
 from dmnpharm import Inference
 from dmnpharm.pipeline import analyse_table
 from dmnpharm.report import ReportContent, Section, matrix_figure, write_report
+from dmnpharm.report._summary import Summary, _decimals, _fixed
 from dmnpharm.stats import ModelSpec
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -55,10 +56,36 @@ def test_demo_report_renders_without_errors(
     assert f"{within['estimate']:.4f}" in text
     for heading in ("Group results", "Quality control", "Within-DMN connectivity", "Methods"):
         assert heading in text
-    assert "Permutation null distributions" in text
+    assert "Permutation null" in text
     assert "Chan et al. 2014, PNAS 111:E4997-E5006" in text  # a measure's source, in methods
     row = page.locator('tr[data-measure="dmn_within_fc"]')
     assert row.count() == 1
+    page.close()
+
+
+def test_demo_report_answers_first_and_fits_a_laptop(
+    browser: Any, demo_report: tuple[Path, pd.DataFrame], open_page: Opener
+) -> None:
+    """At 1366x768 the answer is on the first screen and nothing stretches the page sideways."""
+    path, results = demo_report
+    page, seen = open_page(browser, path)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    assert seen["console"] == []
+    summary = page.locator("section.summary")
+    box = summary.bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] < 768
+    headline = page.locator("p.headline").inner_text()
+    within = results.set_index("measure").loc["dmn_within_fc"]
+    assert "dmn_within_fc" in headline
+    assert "p FWER" in headline
+    assert "95% CI" in headline
+    estimate = float(within["estimate"])
+    widest = max(abs(estimate), abs(float(within["ci_low"])), abs(float(within["ci_high"])))
+    assert _fixed(abs(estimate), _decimals(widest)) in headline
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1366
+    # one small-multiples figure draws every measure: no silent subset
+    assert f"All {len(results)} measures tested" in page.inner_text("#measures ~ .figs")
     page.close()
 
 
@@ -77,9 +104,8 @@ def test_stats_report_renders_without_errors(
     page, seen = open_page(browser, tmp_path / "stats" / "report.html")
     assert seen == {"console": [], "page": [], "dialog": []}
     images = images_shown(page)
-    n_measures = len(result.results)
-    # values per measure (at most 12), the maximum null, one null per measure (at most 6)
-    assert len(images) == min(n_measures, 12) + 1 + min(n_measures, 6)
+    # every measure in one small-multiples figure, and the one maximum-statistic null
+    assert len(images) == 2
     for image in images:
         assert image["complete"], image["alt"]
         assert image["natural"] > 0, image["alt"]
@@ -131,10 +157,10 @@ def test_user_strings_show_as_text_and_run_nothing(
         title=f"report for {HOSTILE}",
         design={"participants": HOSTILE, SCRIPT: "drug"},
         results=results,
-        figures={},
         methods=f"Participant {HOSTILE} was scanned.",
         provenance={"study": HOSTILE},
         exclusions=[f"sub-{HOSTILE}: excluded"],
+        summary=Summary(f"headline {HOSTILE}", [SCRIPT], [f"warning {HOSTILE}"]),
         sections=[
             Section(
                 "extra",
@@ -151,6 +177,8 @@ def test_user_strings_show_as_text_and_run_nothing(
     assert seen["page"] == []
     text = page.inner_text("body")
     assert f"sub-{HOSTILE}: excluded" in text
+    assert f"headline {HOSTILE}" in text
+    assert f"warning {HOSTILE}" in text
     assert SCRIPT in text
     # Only the embedded figure is an image: the label did not become an <img>.
     assert page.evaluate("() => document.images.length") == 1

@@ -8,6 +8,7 @@ import pandas as pd
 
 from dmnpharm.report import (
     ReportContent,
+    Section,
     paired_condition_figure,
     power_curve_figure,
     render_report,
@@ -39,7 +40,6 @@ def test_user_strings_are_escaped(tmp_path: Path) -> None:
         title=f"report for {EVIL}",
         design={"participants": EVIL},
         results=_results().assign(contrast=f"{EVIL}-placebo"),
-        figures={},
         methods=f"drug {EVIL}",
         provenance={"label": EVIL},
         exclusions=[f"{EVIL}: one condition only"],
@@ -56,9 +56,9 @@ def test_report_is_self_contained() -> None:
         title="t",
         design={"n": "3"},
         results=_results(),
-        figures={"dmn_within_fc": "data:image/png;base64,AAAA"},
         methods="m",
         provenance={},
+        sections=[Section("s", "S", figures=[("data:image/png;base64,AAAA", "a figure")])],
         ground_truth=[
             {
                 "measure": "dmn_within_fc",

@@ -58,28 +58,28 @@ def test_null_figures_are_pngs(rng: np.random.Generator) -> None:
     _png(null_figure(np.append(null, np.inf), np.inf, np.inf, "t", "constant"))
     _png(null_figure(rng.f(2, 20, 300), 7.0, 4.2, "F", "an F"))
     _png(max_null_figure(np.abs(null), [0.5, -4.0, np.inf], 3.0, "t", "maximum"))
+    _png(max_null_figure(np.abs(null), [0.5, -4.0, 3.5], 3.0, "t", "named", ["a", "b", "c"]))
 
 
-def test_null_section_draws_the_measures_with_the_smallest_p(rng: np.random.Generator) -> None:
-    """One maximum figure plus one per shown measure, the strongest first in line."""
+def test_null_section_is_one_figure_of_the_maximum(rng: np.random.Generator) -> None:
+    """One figure for every measure: the maximum's null, every observed |t| marked."""
     results, null = _paired(rng, 5)
-    section = null_section(results, null, shown=2)
+    section = null_section(results, null)
     assert section.anchor == "nulls"
-    assert len(section.figures) == 3
-    assert "m0" in section.figures[1][1]
-    assert "Histograms for the 2 measures" in section.note
+    assert len(section.figures) == 1
+    _png(section.figures[0][0])
     assert "(count + 1) / (300 + 1)" in section.note
-    for uri, _ in section.figures:
-        _png(uri)
+    assert "every measure's observed |t|" in section.figures[0][1]
+    assert f"all {len(results)} measures" in section.figures[0][1]
 
 
 def test_null_section_with_only_the_maximum(rng: np.random.Generator) -> None:
-    """More measures than the limit: the maximum's figure only, and the note says why."""
+    """More measures than the per-measure limit: still the one maximum figure."""
     results, null = _paired(rng, NULL_MEASURE_LIMIT + 1)
     assert null.per_measure is None
     section = null_section(results, null)
     assert len(section.figures) == 1
-    assert "only the null of the maximum statistic" in section.note
+    _png(section.figures[0][0])
 
 
 def test_group_and_covariate_figures_are_pngs(rng: np.random.Generator) -> None:
@@ -134,7 +134,6 @@ def test_results_table_names_the_effect_size(kind: str | None, header: str, cell
         title="t",
         design={},
         results=pd.DataFrame([row]),
-        figures={},
         methods="m",
         provenance={},
         statistic_name="F",
@@ -146,12 +145,13 @@ def test_results_table_names_the_effect_size(kind: str | None, header: str, cell
     assert "<th>F (df)</th>" in html
     assert "maximum F over measures" in html
     assert "sign flips.." not in html
-    assert "Each measure by condition" not in html  # no figures, no empty heading
+    assert "Every measure" not in html  # no figures, no empty heading
+    assert 'class="summary"' not in html  # no summary given, none shown
 
 
 def test_planted_value_is_the_effect_part_and_the_miss_is_in_standard_errors() -> None:
     """Planted = mean over subjects of (with - without effects); miss = (est - planted) / SE."""
-    from dmnpharm.report._study_report import _ground_truth_rows
+    from dmnpharm.report._study_parts import ground_truth_rows
 
     runs = []
     for s, (state_p, state_d) in enumerate([(0.30, 0.42), (0.25, 0.20), (0.35, 0.33)]):
@@ -175,7 +175,7 @@ def test_planted_value_is_the_effect_part_and_the_miss_is_in_standard_errors() -
     results = pd.DataFrame(
         [{"measure": "dmn_within_fc", "estimate": -0.04, "ci_low": -0.2, "ci_high": 0.12, "df": 2}]
     )
-    (row,) = _ground_truth_rows({"runs": runs}, results, ("drug", "placebo"))
+    (row,) = ground_truth_rows({"runs": runs}, results, ("drug", "placebo"))
     assert row["value"] == pytest.approx(-0.10)  # not the states' -0.0833
     se = 0.32 / (2 * 4.302652729911275)  # t(0.975, 2)
     assert row["miss_se"] == pytest.approx(0.06 / se)

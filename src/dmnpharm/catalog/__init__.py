@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from dmnpharm.catalog._claim_tests import MEASURE_ALIASES, canonical_measure
     from dmnpharm.catalog._claims import Claim, ClaimLink, derive_verdict
     from dmnpharm.catalog._compare import Comparison, compare, comparison_text
     from dmnpharm.catalog._compare_rows import COMPARE_COLUMNS, COMPARE_VERDICTS
@@ -101,6 +102,7 @@ __all__ = [
     "FORMATS",
     "KINDS",
     "LOCAL_CATALOG_ENV",
+    "MEASURE_ALIASES",
     "MODALITIES",
     "MODES",
     "RELATIONS",
@@ -131,6 +133,7 @@ __all__ = [
     "Target",
     "TargetAffinity",
     "add_studies",
+    "canonical_measure",
     "compare",
     "comparison_text",
     "default_catalog_path",

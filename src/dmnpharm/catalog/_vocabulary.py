@@ -77,7 +77,7 @@ DESIGNS: tuple[str, ...] = (
     "modeling",
 )
 
-#: How far the record was confirmed at its source (evidence.md grades C/P/U).
+#: How far the record was confirmed at its source (docs/evidence.md grades C/P/U).
 CONFIRMATION: tuple[str, ...] = ("confirmed", "partial", "unconfirmed")
 
 #: How a study bears on a claim.

@@ -10,18 +10,18 @@ from dmnpharm.exceptions import InputError, UsageError
 __all__ = ["ATLAS_HELP", "add_atlas_options", "atlas_option"]
 
 
-#: What ``--atlas`` takes, for every command's help.
+#: What ``--atlas`` takes, for every command's help (``{spheres}``: how coordinates are used).
 ATLAS_HELP = (
     "a registered atlas: seitzman300, dosenbach160, andrews_hanna, or from "
-    "$DMNPHARM_ATLAS_DIR schaefer{100,200,400}_{7,17}, schaefer{100,200,400}_7_tian, yeo7, "
-    "yeo17; or a path to your own: a labels image (.nii[.gz] or CIFTI .dlabel.nii) with a "
-    ".tsv of the same stem (index, name, network), a coordinates .tsv (label, x, y, z, "
-    "network; spheres of --radius) or, for ROI-level folders, a regions .tsv (label, network "
+    "$DMNPHARM_ATLAS_DIR schaefer{{100,200,400}}_{{7,17}}, schaefer{{100,200,400}}_7_tian, "
+    "yeo7, yeo17; or a path to your own: a labels image (.nii[.gz] or CIFTI .dlabel.nii) "
+    "with a .tsv of the same stem (index, name, network), a coordinates .tsv (label, x, y, z, "
+    "network{spheres}) or, for ROI-level folders, a regions .tsv (label, network "
     "[, x, y, z, subsystem]) naming each time-series column (docs/atlases.md)"
 )
 
 
-def add_atlas_options(sub: argparse.ArgumentParser, default: str) -> None:
+def add_atlas_options(sub: argparse.ArgumentParser, default: str, spheres: bool = True) -> None:
     """Add ``--atlas`` (a name or a path) and ``--network-map``.
 
     Parameters
@@ -30,8 +30,13 @@ def add_atlas_options(sub: argparse.ArgumentParser, default: str) -> None:
         A command's parser.
     default : str
         What the command uses when ``--atlas`` is not given.
+    spheres : bool
+        The command has ``--radius`` for the spheres around coordinates.
     """
-    sub.add_argument("--atlas", default=None, help=f"{ATLAS_HELP}; {default}")
+    around = "; spheres of --radius" if spheres else ""
+    sub.add_argument(
+        "--atlas", default=None, help=f"{ATLAS_HELP.format(spheres=around)}; {default}"
+    )
     sub.add_argument(
         "--network-map",
         default=None,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dmnpharm import catalog as evidence
+from dmnpharm.cli._measures import results_measure
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import OutputLayout
 
@@ -64,7 +65,12 @@ def _add_table_parsers(tables: argparse._SubParsersAction[argparse.ArgumentParse
             default=None,
             help="population id (healthy, mdd, ...) or 'patients' (all but healthy)",
         )
-        sub.add_argument("--measure", default=None, help="measure, e.g. dmn_within_fc")
+        sub.add_argument(
+            "--measure",
+            default=None,
+            help="measure, as results tables name it (e.g. dmn_within_fc) or as the "
+            "simulator does (within_fc_DMN)",
+        )
         sub.add_argument(
             "--format", choices=("text", "json", "tsv"), default="text", help="default text"
         )
@@ -76,7 +82,7 @@ def _add_table_parsers(tables: argparse._SubParsersAction[argparse.ArgumentParse
         "summary", help="the evidence on one drug class: counts by direction, design, gaps"
     )
     summary.add_argument("--drug", required=True, help="agent (id or name) or drug class id")
-    summary.add_argument("--format", choices=("text", "json"), default="text")
+    summary.add_argument("--format", choices=("text", "json"), default="text", help="default text")
     _add_catalog_file(summary)
 
 
@@ -137,6 +143,9 @@ def add_catalog_commands(
     catalog = subs.add_parser(
         "catalog",
         help="query the evidence catalog (drugs, studies, findings, claims) or add your own",
+        description="Query the evidence catalog of drugs and the DMN, merged with your local "
+        f"catalog (${LOCAL_CATALOG_ENV}, else ~/.dmnpharm/catalog.toml), or add your own "
+        "studies and results to the local catalog.",
     )
     tables = catalog.add_subparsers(dest="catalog_command", required=True, metavar="QUERY")
     _add_table_parsers(tables)
@@ -144,7 +153,12 @@ def add_catalog_commands(
     catalog.set_defaults(verbose=False, quiet=False)
 
     cmp = subs.add_parser(
-        "compare", help="compare a study's group results with the evidence catalog"
+        "compare",
+        help="compare a study's group results with the evidence catalog",
+        description="Put the group results of 'dmnpharm run' or 'stats' beside the catalog's "
+        "claims and findings for a drug: each claim judged only by the analysis that tests "
+        "it, measures matched by definition, and the literature's effects pooled with this "
+        "study's. Writes RESULTS_DIR/compare (or --out).",
     )
     cmp.add_argument(
         "results", metavar="RESULTS_DIR", help="--out folder of 'dmnpharm run' or 'stats'"
@@ -157,7 +171,12 @@ def add_catalog_commands(
     )
     cmp.add_argument("--contrast", default=None, help="contrast of the results, when several")
     cmp.add_argument("--out", default=None, help="output folder (default RESULTS_DIR/compare)")
-    cmp.add_argument("--format", choices=("text", "json"), default="text")
+    cmp.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="what is printed: text (default) or the JSON of compare.json",
+    )
     cmp.add_argument(
         "--catalog",
         default=None,
@@ -232,8 +251,9 @@ def _compare(args: argparse.Namespace) -> int:
 def _table(args: argparse.Namespace) -> int:
     from dmnpharm.catalog import study_records
 
+    measure = None if args.measure is None else results_measure(args.measure)
     loaded = _load(args)
-    filters = (args.drug, args.population, args.measure)
+    filters = (args.drug, args.population, measure)
     if args.table_kind == "studies" and args.format == "json":
         rows = study_records(loaded.catalog, *filters, local=loaded.local_ids)
         print(json.dumps(rows, indent=2, ensure_ascii=False))

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dmnpharm.config import (
     CLUSTERS,
-    DEFAULT_CONTRAST,
     SCHEDULER_ENV,
     AnalysisConfig,
     Execution,
@@ -20,15 +19,17 @@ from dmnpharm.config import (
 from dmnpharm.exceptions import InputError, UsageError
 from dmnpharm.metrics import ESTIMATORS, BundleConfig
 from dmnpharm.signal import DEFAULT_DENOISE, RECOMMENDED, DenoiseConfig
-from dmnpharm.stats import N_PERMUTATIONS
+
+if TYPE_CHECKING:
+    from dmnpharm.stats import ModelSpec
 
 __all__ = [
     "DeprecatedAlias",
-    "add_analysis",
     "add_common",
     "add_denoise",
     "add_execution",
     "add_seed",
+    "add_verbosity",
     "analysis_config",
     "contrast",
     "log_level",
@@ -104,7 +105,7 @@ class DeprecatedAlias(argparse.Action):
 
 
 def add_common(sub: argparse.ArgumentParser) -> None:
-    """Add ``--overwrite``, ``-v`` and ``-q``.
+    """Add ``--overwrite`` (for a command that writes ``--out``), ``-v`` and ``-q``.
 
     Parameters
     ----------
@@ -112,8 +113,24 @@ def add_common(sub: argparse.ArgumentParser) -> None:
         A command's parser.
     """
     sub.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    add_verbosity(sub)
+
+
+def add_verbosity(sub: argparse.ArgumentParser) -> None:
+    """Add ``-v``/``--verbose`` and ``-q``/``--quiet`` (which also hides progress bars).
+
+    Parameters
+    ----------
+    sub : argparse.ArgumentParser
+        A command's parser.
+    """
     sub.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
-    sub.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    sub.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="log warnings and errors only, and draw no progress bars",
+    )
 
 
 def add_seed(sub: argparse.ArgumentParser, help_text: str, dest: str = "seed") -> None:
@@ -237,75 +254,6 @@ def add_execution(sub: argparse.ArgumentParser) -> None:
     )
 
 
-def add_analysis(sub: argparse.ArgumentParser, seed_help: str | None) -> None:
-    """Add the group model and inference options of ``run`` and ``demo``.
-
-    Parameters
-    ----------
-    sub : argparse.ArgumentParser
-        A command's parser.
-    seed_help : str or None
-        What ``--seed`` seeds in this command; None when the command adds
-        ``--seed`` itself (then only the deprecated ``--perm-seed`` is added,
-        stored as ``perm_seed``).
-    """
-    a, b = DEFAULT_CONTRAST
-    sub.add_argument(
-        "--contrast",
-        type=contrast,
-        default=DEFAULT_CONTRAST,
-        help=f"within-subject contrast A-B (default: {a}-{b})",
-    )
-    sub.add_argument(
-        "--permutations",
-        type=positive_int,
-        default=N_PERMUTATIONS,
-        help=f"random sign flips for permutation p-values (default: {N_PERMUTATIONS})",
-    )
-    if seed_help is None:
-        sub.add_argument(
-            "--perm-seed", dest="perm_seed", type=int, action=DeprecatedAlias, new_name="--seed"
-        )
-    else:
-        add_seed(sub, seed_help)
-    sub.add_argument(
-        "--between",
-        default=None,
-        help="between-subject design instead of the paired contrast: the participants "
-        "column compared, e.g. medication or group (observational cohorts)",
-    )
-    sub.add_argument(
-        "--between-contrast",
-        nargs=2,
-        metavar=("A", "B"),
-        default=None,
-        help="levels of --between compared, A minus B (default: its two levels)",
-    )
-    sub.add_argument(
-        "--covariate",
-        action="append",
-        default=[],
-        help="subject-level covariate of the between-subject model (repeatable), e.g. age",
-    )
-    sub.add_argument(
-        "--block", default=None, help="permute within these blocks (between design), e.g. site"
-    )
-    sub.add_argument(
-        "--drop-incomplete",
-        action="store_true",
-        help="paired contrast: leave out participants lacking one of its conditions (listed "
-        "in the results) instead of refusing the study",
-    )
-    sub.add_argument(
-        "--motion-covariate",
-        action="store_true",
-        help="paired contrast: adjust for each run's mean framewise displacement (its "
-        "within-subject change, uncentred: the estimate is the change at equal motion). "
-        "Without it the adjusted test is still written beside the primary one whenever "
-        "motion differs between the conditions",
-    )
-
-
 def _off_or(kind: type) -> Any:
     """Return an argparse type: a number of ``kind``, or ``off``/``none`` for off."""
 
@@ -375,7 +323,7 @@ def analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
     Parameters
     ----------
     args : argparse.Namespace
-        Parsed options (see :func:`add_analysis`, :func:`add_denoise`,
+        Parsed options (see ``_model_options.add_analysis``, :func:`add_denoise`,
         :func:`add_execution`).
     seed : int
         The permutation seed.
@@ -400,25 +348,32 @@ def analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
     return config if atlas is None else config.replace(atlas=atlas)
 
 
-def _analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
-    if args.between is not None:
-        between = tuple(args.between_contrast) if args.between_contrast else None
-        model = between_model(args.between, between, tuple(args.covariate), args.block)
+def _model(args: argparse.Namespace) -> ModelSpec:
+    """Return the group model of the options (``demo`` has no between-subject ones)."""
+    covariates = tuple(getattr(args, "covariate", ()))
+    block = getattr(args, "block", None)
+    levels = getattr(args, "between_contrast", None)
+    between = tuple(levels) if levels else None
+    if getattr(args, "between", None) is not None:
+        model = between_model(args.between, between, covariates, block)
         if getattr(args, "motion_covariate", False):  # refused by AnalysisConfig, by name
             model = replace(model, run_covariates=("mean_fd",))
-    elif args.between_contrast or args.covariate or args.block:
+        return model
+    if between or covariates or block:
         # Refused by AnalysisConfig with a message naming --between.
-        between = tuple(args.between_contrast) if args.between_contrast else None
-        model = replace(
+        return replace(
             paired_model(args.contrast),
             between_contrast=between,
-            covariates=tuple(args.covariate),
-            block=args.block,
+            covariates=covariates,
+            block=block,
         )
-    else:
-        incomplete = "drop" if getattr(args, "drop_incomplete", False) else "refuse"
-        motion = ("mean_fd",) if getattr(args, "motion_covariate", False) else ()
-        model = paired_model(args.contrast, incomplete, motion)
+    incomplete = "drop" if getattr(args, "drop_incomplete", False) else "refuse"
+    motion = ("mean_fd",) if getattr(args, "motion_covariate", False) else ()
+    return paired_model(args.contrast, incomplete, motion)
+
+
+def _analysis_config(args: argparse.Namespace, seed: int) -> AnalysisConfig:
+    model = _model(args)
     return AnalysisConfig(
         space=getattr(args, "space", AnalysisConfig().space),
         radius_mm=(

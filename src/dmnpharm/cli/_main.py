@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dmnpharm._utils import LOGGER_NAME
 from dmnpharm._version import __version__
 from dmnpharm.cli import _power, _predict, _run, _simulate, _stats, _validate
+from dmnpharm.cli._cache import add_cache_command, cache_command
 from dmnpharm.cli._catalog import add_catalog_commands, dispatch_catalog
 from dmnpharm.cli._common import add_common
 from dmnpharm.cli._query import add_query_command, query_command
@@ -39,6 +40,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "query": query_command,
     "catalog": dispatch_catalog,
     "compare": dispatch_catalog,
+    "cache": cache_command,
 }
 
 
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _run.add_demo_parser(subs)
     add_catalog_commands(subs, add_common)
     add_query_command(subs)
+    add_cache_command(subs)
     return parser
 
 

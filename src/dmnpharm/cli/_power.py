@@ -9,6 +9,7 @@ from typing import Any
 
 from dmnpharm.cli._atlas import add_atlas_options
 from dmnpharm.cli._common import add_common, add_seed, positive_int
+from dmnpharm.cli._measures import power_measure, results_spelling
 from dmnpharm.cli._simulate import add_source, study_spec
 
 __all__ = ["add_parser", "command"]
@@ -30,11 +31,15 @@ def add_parser(subs: Any) -> None:
         The subcommands of ``dmnpharm``.
     """
     power = subs.add_parser(
-        "power", help="power of a design's main contrast by repeated ROI-level simulation"
+        "power",
+        help="power of a design's main contrast by repeated ROI-level simulation",
+        description="Estimate the power of a simulated design's main contrast at each sample "
+        "size: simulate --studies studies at ROI level per size and test each with the test "
+        "its design calls for. Writes power.tsv, power_studies.tsv, power.png, power.json.",
     )
     power.add_argument("--out", required=True, help="output folder (table, curve, provenance)")
     add_source(power)
-    add_atlas_options(power, "default: the preset's")
+    add_atlas_options(power, "default: the preset's", spheres=False)
     power.add_argument(
         "--subjects",
         type=_size_list,
@@ -47,9 +52,14 @@ def add_parser(subs: Any) -> None:
     power.add_argument(
         "--measure",
         default=None,
-        help="within_fc_<NET> or between_fc_<A>_<B> (default: the spec's first FC effect)",
+        help="connectivity measure tested, named as in results tables and the catalog "
+        "(dmn_within_fc, dmn_salience_fc, dmn_fpn_fc, dmn_dan_fc) or as the simulator names "
+        "it (within_fc_<NET>, between_fc_<A>_<B>, e.g. within_fc_DMN); default: the spec's "
+        "first connectivity effect",
     )
-    power.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    power.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level (default 0.05)"
+    )
     power.add_argument(
         "--permutations",
         type=positive_int,
@@ -82,6 +92,7 @@ def command(args: argparse.Namespace) -> int:
     from dmnpharm.report import write_power
     from dmnpharm.simulate import power_analysis
 
+    measure = None if args.measure is None else power_measure(args.measure)
     seed = args.seed if args.seed is not None else 0
     spec = study_spec(args, subjects=None, effect=None, seed=seed)
     result = power_analysis(
@@ -91,14 +102,18 @@ def command(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         n_permutations=args.permutations,
         seed=seed,
-        measure=args.measure,
+        measure=measure,
         workers=args.workers,
     )
     outputs = write_power(result, args.out, overwrite=args.overwrite)
     if not args.quiet:
         shown = result.table[["n_subjects", "power", "power_ci_low", "power_ci_high"]]
+        target = result.contrast.target.name
+        same = results_spelling(target)
+        note = f"; {target} is {same} in results tables and the catalog" if same else ""
         print(
-            f"{spec.name}: {result.contrast.description} ({result.contrast.test})", file=sys.stderr
+            f"{spec.name}: {result.contrast.description} ({result.contrast.test}){note}",
+            file=sys.stderr,
         )
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=sys.stderr)
     print(outputs.table)

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from dmnpharm.cli._common import add_common, add_seed, positive_int
+from dmnpharm.cli._progress import step
 
 __all__ = ["add_parser", "command"]
 
@@ -79,6 +80,11 @@ def add_parser(subs: Any) -> None:
         "predict",
         help="predict a drug's DMN change from its receptor targets, and/or explain an "
         "observed regional effect map by receptor maps",
+        description="With --drug: the drug's targets and their occupancy, a regional "
+        "perturbation map and the predicted change of the DMN measures (pharmacological rule "
+        "and whole-brain model). With --observed: the observed regional effect map "
+        "correlated with each receptor map against spatial-autocorrelation nulls. Receptor "
+        "maps are never bundled: --receptors names your copy (docs/predict.md).",
     )
     sub.add_argument("--drug", default=None, help="agent id of the catalog, e.g. psilocybin")
     sub.add_argument(
@@ -133,8 +139,10 @@ def command(args: argparse.Namespace) -> int:
         n_seeds=args.n_seeds,
         seed=args.seed or 0,
     )
-    prediction = run_prediction(request)
-    outputs = write_prediction(prediction, args.out, overwrite=args.overwrite)
+    with step("predicting" if args.observed is None else "predicting and explaining the map"):
+        prediction = run_prediction(request)
+    with step(f"writing {args.out}"):
+        outputs = write_prediction(prediction, args.out, overwrite=args.overwrite)
     if not args.quiet and prediction.explanation is not None:
         shown = prediction.explanation.correlations.head(5)
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"), file=sys.stderr)

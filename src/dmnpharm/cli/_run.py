@@ -7,13 +7,13 @@ import sys
 from typing import Any
 
 from dmnpharm.cli._common import (
-    add_analysis,
     add_common,
     add_denoise,
     add_execution,
     analysis_config,
     log_level,
 )
+from dmnpharm.cli._model_options import add_analysis
 from dmnpharm.cli._query import add_store_option
 from dmnpharm.cli._simulate import add_overrides, study_spec
 from dmnpharm.cli._study_options import add_study_options, study_of
@@ -32,7 +32,15 @@ def add_run_parser(subs: Any) -> None:
         The subcommands of ``dmnpharm``.
     """
     run_parser = subs.add_parser(
-        "run", help="analyse a study folder (BIDS with fMRIPrep derivatives, or ROI level)"
+        "run",
+        help="analyse a study: BIDS with fMRIPrep derivatives (volume or CIFTI), XCP-D "
+        "outputs, an ROI-level folder or a run table",
+        description="Analyse a study: validate it, clean and measure every run (the DMN "
+        "metrics bundle), test the drug effect (paired contrast, or a between-subject model "
+        "with --between) and write the results, BIDS derivatives, a results store and an "
+        "HTML report. STUDY is a BIDS folder with fMRIPrep derivatives (volume images or "
+        "CIFTI grayordinates), XCP-D outputs, an ROI-level folder as 'dmnpharm simulate' "
+        "writes it, or a run table (.tsv/.csv) of region time-series files.",
     )
     add_study_options(run_parser)
     run_parser.add_argument("--out", required=True, help="output folder")
@@ -58,13 +66,19 @@ def add_demo_parser(subs: Any) -> None:
         The subcommands of ``dmnpharm``.
     """
     demo = subs.add_parser(
-        "demo", help="simulate a crossover study, analyse it and write an HTML report"
+        "demo",
+        help="simulate a crossover study, analyse it and write an HTML report",
+        description="Simulate the demo-crossover study (40 subjects with a placebo and a "
+        "drug session each, within-DMN connectivity planted 0.10 Fisher z lower on drug) into "
+        "OUT/study, analyse it as 'dmnpharm run' does (paired drug-placebo contrast) into OUT "
+        "and print the report's path. The study is a complete crossover, so run's options for "
+        "between-subject designs and incomplete pairs do not apply.",
     )
     demo.add_argument(
         "--out", default="dmnpharm-demo", help="output folder (default dmnpharm-demo)"
     )
     add_overrides(demo, "seed of the simulation and of the sign flips (default 0)")
-    add_analysis(demo, None)
+    add_analysis(demo, None, designs=False)
     add_denoise(demo)
     add_execution(demo)
     add_common(demo)

@@ -12,6 +12,7 @@ from typing import Any
 from dmnpharm.atlases import is_atlas_path
 from dmnpharm.cli._atlas import add_atlas_options
 from dmnpharm.cli._common import DeprecatedAlias, add_common, positive_int
+from dmnpharm.cli._progress import step
 from dmnpharm.exceptions import InputError, UsageError
 from dmnpharm.simulate import Effect, StudySpec, load_preset, preset_names, spec_from_dict
 
@@ -119,11 +120,20 @@ def add_parser(subs: Any) -> None:
         "simulate",
         help="write a simulated study with planted effects (ROI level, voxel images, CIFTI "
         "or XCP-D outputs)",
+        description="Write a simulated study with planted effects and its ground truth "
+        "(ground_truth.json), at the --level that dmnpharm run reads: region time series "
+        "(roi, the default), fMRIPrep-style 2 mm MNI images (voxel), fMRIPrep-style fsLR "
+        "grayordinates (cifti) or XCP-D's denoised parcellated outputs (xcpd).",
     )
     sim.add_argument("--out", required=True, help="study folder to write")
     add_source(sim)
     add_overrides(sim)
-    sim.add_argument("--volumes", type=positive_int, default=None, help="volumes per run")
+    sim.add_argument(
+        "--volumes",
+        type=positive_int,
+        default=None,
+        help="volumes per run (default: the preset's)",
+    )
     sim.add_argument(
         "--repetition-time",
         dest="repetition_time",
@@ -138,7 +148,9 @@ def add_parser(subs: Any) -> None:
         action=DeprecatedAlias,
         new_name="--repetition-time",
     )
-    add_atlas_options(sim, "default: the preset's")
+    add_atlas_options(
+        sim, "default: the preset's; at voxel level coordinates get 5 mm spheres", spheres=False
+    )
     sim.add_argument(
         "--level",
         choices=("roi", "voxel", "cifti", "xcpd"),
@@ -175,17 +187,18 @@ def command(args: argparse.Namespace) -> int:
 
     if args.acquisitions and args.level != "voxel":
         raise UsageError("--acquisitions applies to --level voxel")
-    study = simulate.simulate_study(study_spec(args))
-    if args.level == "voxel":
-        written = simulate.write_voxel_study(
-            study, args.out, overwrite=args.overwrite, acquisitions=tuple(args.acquisitions)
-        )
-    else:
-        writers: dict[str, Callable[..., Path]] = {
-            "roi": simulate.write_simulated_study,
-            "cifti": simulate.write_cifti_study,
-            "xcpd": simulate.write_xcpd_study,
-        }
-        written = writers[args.level](study, args.out, overwrite=args.overwrite)
+    spec = study_spec(args)
+    with step(f"simulating {spec.name} (seed {spec.seed})"):
+        study = simulate.simulate_study(spec)
+    writers: dict[str, Callable[..., Path]] = {
+        "roi": simulate.write_simulated_study,
+        "voxel": simulate.write_voxel_study,
+        "cifti": simulate.write_cifti_study,
+        "xcpd": simulate.write_xcpd_study,
+    }
+    options = {"acquisitions": tuple(args.acquisitions)} if args.level == "voxel" else {}
+    copies = max(1, len(args.acquisitions))
+    with step(f"writing {len(study.runs) * copies} runs at {args.level} level to {args.out}"):
+        written = writers[args.level](study, args.out, overwrite=args.overwrite, **options)
     print(written)
     return 0

@@ -22,7 +22,10 @@ def _add_model(stats: argparse.ArgumentParser) -> None:
         "--between-contrast", type=contrast, default=None, help="levels of --between, A-B"
     )
     stats.add_argument(
-        "--covariate", action="append", default=[], help="nuisance covariate (repeatable)"
+        "--covariate",
+        action="append",
+        default=[],
+        help="subject-level nuisance covariate (repeatable); text columns are dummy-coded",
     )
     stats.add_argument(
         "--variance-groups",
@@ -45,7 +48,9 @@ def _add_model(stats: argparse.ArgumentParser) -> None:
         "--trend", default=None, help="numeric column: within-subject linear trend (e.g. dose_mg)"
     )
     stats.add_argument("--block", default=None, help="exchangeability block column, e.g. site")
-    stats.add_argument("--subject", default="participant_id", help="subject column")
+    stats.add_argument(
+        "--subject", default="participant_id", help="subject column (default participant_id)"
+    )
     stats.add_argument(
         "--drop-incomplete",
         action="store_true",
@@ -61,7 +66,15 @@ def add_parser(subs: Any) -> None:
     subs : argparse._SubParsersAction
         The subcommands of ``dmnpharm``.
     """
-    stats = subs.add_parser("stats", help="fit a group model to a tidy metrics table")
+    stats = subs.add_parser(
+        "stats",
+        help="fit a group model to a tidy metrics table",
+        description="Fit a group model to a tidy metrics table (one row per run and measure, "
+        "such as run's metrics.parquet) and test every measure at once: paired, repeated "
+        "measures, dose trend, group x time, brain-behaviour, between-subject contrasts, "
+        "normalization towards controls or a mixed model, with permutation inference "
+        "(FWER over measures by the maximum statistic, FDR).",
+    )
     stats.add_argument(
         "table", help="metrics table (TSV or Parquet): participant_id, measure, value"
     )
@@ -71,7 +84,8 @@ def add_parser(subs: Any) -> None:
     method.add_argument(
         "--mixed",
         action="store_true",
-        help="random-intercept mixed model (statsmodels MixedLM, Wald tests) instead",
+        help="random-intercept mixed model instead (statsmodels MixedLM, REML; t with "
+        "Satterthwaite degrees of freedom; Holm over measures, no permutations)",
     )
     method.add_argument(
         "--normalization",

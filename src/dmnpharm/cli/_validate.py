@@ -6,11 +6,12 @@ import argparse
 from typing import Any
 
 from dmnpharm.cli._common import (
-    add_analysis,
-    add_common,
     add_denoise,
+    add_verbosity,
     analysis_config,
 )
+from dmnpharm.cli._model_options import add_analysis
+from dmnpharm.cli._progress import step
 from dmnpharm.cli._study_options import add_study_options, study_of
 
 __all__ = ["add_parser", "command"]
@@ -26,8 +27,13 @@ def add_parser(subs: Any) -> None:
     """
     validate = subs.add_parser(
         "validate",
-        help="check a study folder (BIDS + fMRIPrep, or ROI level) for the analysis that "
-        "run would make with the same options, and list every problem",
+        help="check a study for the analysis that run would make with the same options, "
+        "and list every problem",
+        description="Run every check that 'dmnpharm run' makes before heavy work, for the "
+        "analysis the options describe, on any study run reads (BIDS with fMRIPrep "
+        "derivatives, XCP-D outputs, an ROI-level folder or a run table), and list every "
+        "problem at once. Exit 0 when clean, 1 when not, 2 for a bad option. Nothing is "
+        "written, so there is no --out.",
     )
     add_study_options(validate)
     validate.add_argument(
@@ -38,7 +44,7 @@ def add_parser(subs: Any) -> None:
     )
     add_analysis(validate, "seed of the sign flips (checked only)")
     add_denoise(validate)
-    add_common(validate)
+    add_verbosity(validate)
 
 
 def command(args: argparse.Namespace) -> int:
@@ -58,7 +64,8 @@ def command(args: argparse.Namespace) -> int:
 
     config = analysis_config(args, seed=args.seed if args.seed is not None else 0)
     study = study_of(args)
-    problems = study.validate(config, deep=args.deep)
+    with step("reading every image through" if args.deep else "validating the study"):
+        problems = study.validate(config, deep=args.deep)
     if problems:
         raise StudyValidationError(str(study.root), problems)
     plan = study.plan(config)

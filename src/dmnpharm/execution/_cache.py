@@ -8,10 +8,19 @@ again in any later invocation, from any output folder; a changed input or
 option misses and is computed. Entries are pickles written atomically
 (temporary file, then rename), so a process killed while writing leaves no
 half-written entry.
+
+The folder is capped (5 GB unless ``$DMNPHARM_CACHE_MAX_SIZE`` or the caller
+says otherwise): :meth:`RunCache.enforce_cap`, called once an analysis has
+written its entries, deletes the least recently used entries above the cap,
+never one the analysis itself read or wrote. An entry's last use is its
+modification time, set on every write and every hit. The rules that keep
+this safe while other analyses use the same folder are in
+:mod:`dmnpharm.execution._cache_manage`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,10 +29,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from dmnpharm._utils import HashMemo, atomic_write_bytes, get_logger
 from dmnpharm._version import __version__
+from dmnpharm.execution._cache_manage import PruneResult, prune_cache
+from dmnpharm.execution._cache_units import MAX_SIZE_ENV, format_size, resolve_max_size
 
-__all__ = ["CACHE_ENV", "RunCache", "default_cache_dir"]
+__all__ = ["CACHE_ENV", "RunCache", "cache_dir_source", "default_cache_dir", "legacy_cache_dir"]
 
 _LOG = get_logger("execution")
 
@@ -40,14 +53,55 @@ def default_cache_dir() -> Path:
     Returns
     -------
     Path
-        ``$DMNPHARM_CACHE`` when set, else ``$XDG_CACHE_HOME/dmnpharm``, else
-        ``~/.cache/dmnpharm``.
+        ``$DMNPHARM_CACHE`` when set, else the platform's user cache folder
+        (``platformdirs.user_cache_dir("dmnpharm")``): ``$XDG_CACHE_HOME/dmnpharm``
+        or ``~/.cache/dmnpharm`` on Linux, ``~/Library/Caches/dmnpharm`` on
+        macOS, ``dmnpharm/dmnpharm/Cache`` under ``%LOCALAPPDATA%`` on Windows.
     """
     named = os.environ.get(CACHE_ENV)
     if named:
         return Path(named).expanduser()
+    return Path(platformdirs.user_cache_dir("dmnpharm"))
+
+
+def legacy_cache_dir() -> Path | None:
+    """Return the default cache folder of earlier versions where it is left behind.
+
+    Earlier versions used ``$XDG_CACHE_HOME/dmnpharm``, else
+    ``~/.cache/dmnpharm``, on every platform; that is still the default on
+    Linux, and elsewhere a folder no longer used.
+
+    Returns
+    -------
+    Path or None
+        That folder when it exists and is not the platform's cache folder;
+        else None.
+    """
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "dmnpharm"
+    old = Path(base) / "dmnpharm"
+    platform = Path(platformdirs.user_cache_dir("dmnpharm"))
+    return None if not old.is_dir() or old.resolve() == platform.resolve() else old
+
+
+def cache_dir_source(given: str | Path | None = None) -> tuple[Path, str]:
+    """Return the cache folder a command uses, and where that choice came from.
+
+    Parameters
+    ----------
+    given : str, Path or None
+        The folder given on the command line (``--cache``), if any.
+
+    Returns
+    -------
+    tuple
+        ``(folder, source)``; source is ``--cache``, ``$DMNPHARM_CACHE`` or
+        ``platform default``.
+    """
+    if given is not None:
+        return Path(given).expanduser(), "--cache"
+    if os.environ.get(CACHE_ENV):
+        return default_cache_dir(), f"${CACHE_ENV}"
+    return default_cache_dir(), "platform default"
 
 
 class RunCache:
@@ -58,13 +112,27 @@ class RunCache:
     root : str, Path or None
         The cache folder; None disables caching (every lookup misses, nothing
         is written; files are still hashed for the provenance).
+    max_size : int, str or None
+        Size cap of the folder's entries that :meth:`enforce_cap` keeps:
+        bytes, or a size such as ``"5GB"`` (``"off"``: no cap). None:
+        ``$DMNPHARM_CACHE_MAX_SIZE``, else 5 GB.
+
+    Raises
+    ------
+    InputError
+        ``max_size`` (or ``$DMNPHARM_CACHE_MAX_SIZE``) is not a size; raised
+        here, before any work, rather than when the analysis ends.
     """
 
-    def __init__(self, root: str | Path | None) -> None:
+    def __init__(self, root: str | Path | None, max_size: int | str | None = None) -> None:
         self.root = None if root is None else Path(root).expanduser().resolve()
         self._hashes = HashMemo(None if self.root is None else self.root / "file_hashes.sqlite")
         self.hits = 0
         self.misses = 0
+        self.max_size, self.max_size_source = (
+            (None, "disabled") if self.root is None else resolve_max_size(max_size)
+        )
+        self._used: set[Path] = set()
 
     @property
     def enabled(self) -> bool:
@@ -163,6 +231,11 @@ class RunCache:
             self.misses += 1
             return None
         self.hits += 1
+        self._used.add(path)
+        # The entry's modification time is its last use (access times are unreliable);
+        # an entry deleted meanwhile, or a read-only cache, leaves the value good.
+        with contextlib.suppress(OSError):
+            os.utime(path)
         return value
 
     def store(self, stage: str, key: str, value: Any) -> None:
@@ -179,4 +252,54 @@ class RunCache:
         """
         if self.root is None:
             return
-        atomic_write_bytes(self._path(stage, key), pickle.dumps(value, protocol=5))
+        path = atomic_write_bytes(self._path(stage, key), pickle.dumps(value, protocol=5))
+        self._used.add(path)
+
+    @property
+    def in_use(self) -> frozenset[Path]:
+        """The entries this cache object read or wrote: never deleted by :meth:`enforce_cap`."""
+        return frozenset(self._used)
+
+    def enforce_cap(self) -> PruneResult | None:
+        """Delete the least recently used entries above the size cap, except those in use.
+
+        Call it once the analysis has written its entries. It never raises
+        for a file-system problem (the analysis's results are already safe):
+        that is logged as a warning.
+
+        Returns
+        -------
+        PruneResult or None
+            What was deleted; None when caching is disabled, there is no cap,
+            or the folder could not be pruned.
+        """
+        if self.root is None or self.max_size is None:
+            return None
+        try:
+            result = prune_cache(self.root, max_size=self.max_size, protect=self._used)
+        except OSError as exc:
+            _LOG.warning("could not prune cache %s (%s); it may exceed its cap", self.root, exc)
+            return None
+        cap = format_size(self.max_size)
+        if result.removed:
+            _LOG.info(
+                "cache: removed %d least recently used entries (%s) to keep %s under its cap "
+                "of %s; %d entries (%s) remain",
+                len(result.removed),
+                format_size(result.removed_bytes),
+                self.root,
+                cap,
+                result.kept_entries,
+                format_size(result.kept_bytes),
+            )
+        if result.kept_bytes > self.max_size:
+            _LOG.warning(
+                "cache %s still holds %s, above its cap of %s, in entries in use by this "
+                "analysis (or one running beside it); a later analysis will remove them. To "
+                "keep them, raise the cap, e.g. %s=20GB",
+                self.root,
+                format_size(result.kept_bytes),
+                cap,
+                MAX_SIZE_ENV,
+            )
+        return result

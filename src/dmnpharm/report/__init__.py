@@ -30,15 +30,19 @@ if TYPE_CHECKING:
         receptor_null_figure,
         regional_map_figure,
     )
+    from dmnpharm.report._qc import RunQC
     from dmnpharm.report._stats_report import build_stats_report, stats_methods_paragraph
     from dmnpharm.report._study_report import build_report, catalog_section, methods_paragraph
+    from dmnpharm.report._summary import Summary
 
 __all__ = [
     "CORRELATION_COLUMNS",
     "PowerOutputs",
     "PredictionOutputs",
     "ReportContent",
+    "RunQC",
     "Section",
+    "Summary",
     "build_report",
     "build_stats_report",
     "catalog_section",

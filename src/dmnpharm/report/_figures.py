@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import textwrap
 from collections.abc import Sequence
@@ -10,8 +9,14 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from dmnpharm.report._matrices import Blocks, robust_limit
+from dmnpharm.report._multiples import draw_groups, draw_levels, draw_scatter
+from dmnpharm.report._png import png_uri
 
 __all__ = [
     "connectome_figure",
@@ -50,30 +55,11 @@ def paired_condition_figure(
     fig = Figure(figsize=(4.2, 3.6), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    x = np.arange(len(conditions))
-    table = values[list(conditions)].to_numpy(dtype=float)
-    for row in table:
-        ax.plot(x, row, color="0.6", linewidth=0.8, alpha=0.7, marker="o", markersize=2.5)
-    means = np.nanmean(table, axis=0)
-    sem = np.nanstd(table, axis=0, ddof=1) / np.sqrt(np.sum(np.isfinite(table), axis=0))
-    ax.errorbar(
-        x,
-        means,
-        yerr=1.96 * sem,
-        color="C3",
-        linewidth=2.2,
-        marker="s",
-        capsize=4,
-        label="mean ± 1.96 SEM",
-    )
-    ax.set_xticks(x, [str(c) for c in conditions])
-    ax.set_xlim(-0.4, len(conditions) - 0.6)
+    draw_levels(ax, values[list(conditions)].to_numpy(dtype=float), [str(c) for c in conditions])
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(loc="best", fontsize=8, frameon=False)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_uri(fig)
 
 
 def power_curve_figure(table: pd.DataFrame, title: str, target: float = 0.8) -> bytes:
@@ -94,6 +80,13 @@ def power_curve_figure(table: pd.DataFrame, title: str, target: float = 0.8) -> 
     bytes
         A PNG image.
     """
+    buffer = io.BytesIO()
+    _power_figure(table, title, target).savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _power_figure(table: pd.DataFrame, title: str, target: float) -> Figure:
+    """Draw the power curve; sample sizes are whole subjects, so are the ticks."""
     fig = Figure(figsize=(5.0, 3.6), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -106,13 +99,16 @@ def power_curve_figure(table: pd.DataFrame, title: str, target: float = 0.8) -> 
     alpha = float(table["alpha"].iloc[0])
     ax.axhline(alpha, color="C3", linestyle=":", linewidth=1, label=f"alpha {alpha:g}")
     ax.set_ylim(0, 1.02)
+    # Sample sizes are whole subjects: ticks at the sizes simulated (or whole numbers).
+    if n.size <= 12 and np.all(n == np.round(n)):
+        ax.set_xticks(n, [str(int(v)) for v in n])
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("subjects")
     ax.set_ylabel("power (95 % interval)")
     ax.set_title(textwrap.fill(title, 64), fontsize=9)
     ax.legend(loc="center right", fontsize=8, frameon=False)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    return fig
 
 
 def figure_uri(fig: Figure) -> str:
@@ -128,27 +124,33 @@ def figure_uri(fig: Figure) -> str:
     str
         ``data:image/png;base64,...``.
     """
-    return _png_uri(fig)
+    return png_uri(fig)
 
 
-def _png_uri(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def matrix_figure(matrices: dict[str, npt.NDArray[np.float64]], title: str) -> str:
+def matrix_figure(
+    matrices: dict[str, npt.NDArray[np.float64]],
+    title: str,
+    blocks: Blocks | None = None,
+    percentile: float = 98.0,
+) -> str:
     """Draw connectivity matrices side by side (e.g. each condition and their difference).
 
-    The condition panels share one colour scale; a panel whose name starts with
-    ``"difference"`` gets its own symmetric scale.
+    Each panel has a symmetric colour scale set by a high percentile of its
+    absolute values (:func:`robust_limit`), so a few extreme edges do not wash
+    out the rest; the condition panels share theirs, and a panel whose name
+    starts with ``"difference"`` gets its own. The diagonal is not drawn.
 
     Parameters
     ----------
     matrices : dict of str to numpy.ndarray
-        Panel title to a square matrix (same size for all).
+        Panel title to a square matrix (same size for all), in atlas order.
     title : str
         Figure title.
+    blocks : Blocks or None
+        Region order and the network (or DMN subsystem) blocks to label; None
+        keeps the atlas order, unlabelled.
+    percentile : float
+        The percentile of ``|value|`` at the ends of each colour scale.
 
     Returns
     -------
@@ -156,22 +158,34 @@ def matrix_figure(matrices: dict[str, npt.NDArray[np.float64]], title: str) -> s
         A PNG data URI.
     """
     n = len(matrices)
-    fig = Figure(figsize=(3.3 * n + 0.6, 3.4), dpi=110, layout="constrained")
+    side = 3.4 if n > 1 else 5.4  # one matrix alone is drawn larger
+    fig = Figure(figsize=(side * n + 0.4, side + 0.1), dpi=100)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, n, squeeze=False)[0]
-    plain = [m for k, m in matrices.items() if not k.startswith("difference")]
-    reach = max((float(np.nanmax(np.abs(m))) for m in plain), default=1.0) or 1.0
-    for ax, (name, matrix) in zip(axes, matrices.items(), strict=True):
-        limit = reach
-        if name.startswith("difference"):
-            limit = float(np.nanmax(np.abs(matrix))) or 1.0
-        image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="none")
+    fig.subplots_adjust(left=0.07, right=0.97, bottom=0.12, top=0.86, wspace=0.45)
+    shown = {}
+    for name, matrix in matrices.items():
+        array = np.array(matrix, dtype=np.float64)
+        np.fill_diagonal(array, np.nan)
+        if blocks is not None:
+            array = array[np.ix_(blocks.order, blocks.order)]
+        shown[name] = array
+    plain = [m for k, m in shown.items() if not k.startswith("difference")]
+    shared = robust_limit(np.concatenate([m.ravel() for m in plain]), percentile) if plain else 1
+    cmap = colormaps["RdBu_r"].with_extremes(bad="0.85")
+    for ax, (name, matrix) in zip(axes, shown.items(), strict=True):
+        limit = robust_limit(matrix, percentile) if name.startswith("difference") else shared
+        image = ax.imshow(matrix, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
         ax.set_title(name, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        fig.colorbar(image, ax=ax, shrink=0.8)
+        if blocks is not None:
+            blocks.draw(ax, fontsize=6.5)
+        else:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        bar = fig.colorbar(image, ax=ax, shrink=0.8, extend="both")
+        bar.ax.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=10)
-    return _png_uri(fig)
+    return png_uri(fig)
 
 
 def connectome_figure(
@@ -179,13 +193,14 @@ def connectome_figure(
     coords: Sequence[tuple[float, float, float]],
     title: str,
 ) -> str:
-    """Draw DMN nodes and the edges that changed on a glass brain (nilearn).
+    """Draw the given edges and the nodes they join on a glass brain (nilearn).
 
     Parameters
     ----------
     edges : numpy.ndarray
         Square matrix of edge values to draw (zeros are not drawn), e.g. the
-        paired t of the edges that pass a threshold.
+        paired t of the strongest edges (:func:`strongest_edges`). Only the
+        nodes joined by a drawn edge are shown, so a few edges stay readable.
     coords : sequence of tuple of float
         MNI coordinates of the nodes, in the matrix's order.
     title : str
@@ -201,20 +216,28 @@ def connectome_figure(
     from matplotlib import pyplot as plt
     from nilearn import plotting
 
-    fig = plt.figure(figsize=(7.5, 2.8), dpi=110)
-    limit = float(np.max(np.abs(edges))) or 1.0
+    matrix = np.nan_to_num(np.asarray(edges, dtype=np.float64))
+    joined = np.flatnonzero(np.any(matrix != 0, axis=0))
+    if joined.size < 2:  # nothing to join: every node, no edge
+        joined = np.arange(matrix.shape[0])
+    matrix = matrix[np.ix_(joined, joined)]
+    points = [coords[int(i)] for i in joined]
+    fig = plt.figure(figsize=(7.5, 2.8), dpi=100)
+    limit = float(np.max(np.abs(matrix))) or 1.0
     display = plotting.plot_connectome(
-        edges,
-        list(coords),
+        matrix,
+        points,
         node_color="#2b6cb0",
-        node_size=12,
+        node_size=14,
+        edge_cmap="RdBu_r",
         edge_vmin=-limit,
         edge_vmax=limit,
+        edge_kwargs={"linewidth": 1.6},
         figure=fig,
         title=title,
         colorbar=True,
     )
-    uri = _png_uri(fig)
+    uri = png_uri(fig)
     display.close()
     plt.close(fig)
     return uri
@@ -249,31 +272,12 @@ def group_values_figure(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     labels = groups.astype(str).reindex(values.index)
-    for k, group in enumerate(order):
-        y = values[labels == str(group)].to_numpy(dtype=float)
-        y = y[np.isfinite(y)]
-        if not y.size:
-            continue
-        # spread the points evenly over a narrow band (no randomness)
-        offsets = np.linspace(-0.15, 0.15, y.size) if y.size > 1 else np.zeros(1)
-        ax.plot(k + offsets, np.sort(y), "o", color="0.5", markersize=3.5, alpha=0.8)
-        sem = y.std(ddof=1) / np.sqrt(y.size) if y.size > 1 else 0.0
-        ax.errorbar(
-            k + 0.3,
-            y.mean(),
-            yerr=1.96 * sem,
-            color="C3",
-            marker="s",
-            capsize=4,
-            linewidth=2,
-            label="mean ± 1.96 SEM" if k == 0 else None,
-        )
-    ax.set_xticks(np.arange(len(order)), [str(g) for g in order])
-    ax.set_xlim(-0.5, len(order) - 0.3)
+    arrays = [values[labels == str(group)].to_numpy(dtype=float) for group in order]
+    draw_groups(ax, arrays, [str(g) for g in order])
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(loc="best", fontsize=8, frameon=False)
-    return _png_uri(fig)
+    return png_uri(fig)
 
 
 def covariate_figure(
@@ -301,18 +305,11 @@ def covariate_figure(
     """
     x = np.asarray(covariate, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
     fig = Figure(figsize=(4.2, 3.6), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(x, y, "o", color="0.4", markersize=4)
-    if x.size > 1 and np.ptp(x) > 0:
-        slope, intercept = np.polyfit(x, y, 1)
-        line = np.array([x.min(), x.max()])
-        ax.plot(line, intercept + slope * line, color="C3", linewidth=2, label="least squares")
-        ax.legend(loc="best", fontsize=8, frameon=False)
+    draw_scatter(ax, x, y)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    return _png_uri(fig)
+    return png_uri(fig)

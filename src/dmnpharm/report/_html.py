@@ -11,6 +11,8 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from dmnpharm.report._summary import Summary
+
 __all__ = ["ReportContent", "Section", "render_report", "section_items", "write_report"]
 
 _ENV = jinja2.Environment(
@@ -52,6 +54,9 @@ class Section:
         ``(caption, DataFrame)`` pairs, shown with their column names.
     figures : list of tuple
         ``(PNG data URI, caption)`` pairs.
+    details : list of tuple
+        ``(caption, DataFrame)`` pairs shown collapsed (``<details>``): full
+        tables behind the short ones above.
     """
 
     anchor: str
@@ -59,6 +64,7 @@ class Section:
     note: str = ""
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
     figures: list[tuple[str, str]] = field(default_factory=list)
+    details: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """Check the anchor is a plain HTML id."""
@@ -82,9 +88,8 @@ class ReportContent:
     design : dict
         Name to value lines of the design summary.
     results : pandas.DataFrame
-        Group result table (one row per measure).
-    figures : dict
-        Measure name to a PNG data URI.
+        Group result table (one row per measure), or its strongest rows when
+        the analysis has many measures (``n_measures`` says how many).
     methods : str
         Methods paragraph built from the actual configuration.
     provenance : dict
@@ -100,12 +105,19 @@ class ReportContent:
     fwer_method : str
         How ``p_fwer`` controls the family-wise error, for the note under the
         results table.
+    summary : Summary or None
+        The answer, shown first: the primary contrast in one sentence, the
+        other measures, literature, prediction, sample and QC warnings.
+    n_measures : int or None
+        Measures in the analysis when ``results`` holds only some of them.
+    results_note : str
+        What the results table shows when it is not every measure, and where
+        the full table is.
     """
 
     title: str
     design: dict[str, str]
     results: pd.DataFrame
-    figures: dict[str, str]
     methods: str
     provenance: dict[str, Any]
     exclusions: list[str] = field(default_factory=list)
@@ -113,6 +125,9 @@ class ReportContent:
     sections: list[Section] = field(default_factory=list)
     statistic_name: str = "t"
     fwer_method: str = "maximum |t| over measures"
+    summary: Summary | None = None
+    n_measures: int | None = None
+    results_note: str = ""
 
 
 def _effect_rows(results: pd.DataFrame) -> tuple[list[dict[str, Any]], str]:
@@ -133,6 +148,12 @@ def _effect_rows(results: pd.DataFrame) -> tuple[list[dict[str, Any]], str]:
     return rows, kinds.pop() if len(kinds) == 1 else ""
 
 
+def _one_contrast(rows: list[dict[str, Any]]) -> str:
+    """Return the contrast every row shares ("" when rows differ or have none)."""
+    contrasts = {str(row.get("contrast", "")) for row in rows}
+    return contrasts.pop() if len(contrasts) == 1 else ""
+
+
 def section_items(sections: list[Section]) -> list[dict[str, Any]]:
     """Return sections as the templates render them: tables as columns and records.
 
@@ -144,7 +165,8 @@ def section_items(sections: list[Section]) -> list[dict[str, Any]]:
     Returns
     -------
     list of dict
-        ``{"s": section, "tables": [(caption, columns, records), ...]}`` each.
+        ``{"s": section, "tables": [(caption, columns, records), ...],
+        "details": [...]}`` each.
     """
     return [
         {
@@ -152,6 +174,10 @@ def section_items(sections: list[Section]) -> list[dict[str, Any]]:
             "tables": [
                 (caption, list(table.columns), table.to_dict(orient="records"))
                 for caption, table in section.tables
+            ],
+            "details": [
+                (caption, list(table.columns), table.to_dict(orient="records"))
+                for caption, table in section.details
             ],
         }
         for section in sections
@@ -177,6 +203,8 @@ def render_report(content: ReportContent) -> str:
         c=content,
         sections=section_items(content.sections),
         rows=rows,
+        n_measures=content.n_measures or len(rows),
+        one_contrast=_one_contrast(rows),
         effect_kind=effect_kind,
         provenance_json=json.dumps(content.provenance, indent=2, sort_keys=True),
     )

@@ -1,8 +1,9 @@
-"""Figures of permutation null distributions: per measure, and of the maximum statistic."""
+"""Figures of permutation nulls: of the maximum statistic (as reports draw it), per measure."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,13 +15,12 @@ from matplotlib.figure import Figure
 
 from dmnpharm.report._figures import figure_uri
 from dmnpharm.report._html import Section
-from dmnpharm.stats import NULL_MEASURE_LIMIT, PermutationNull
+from dmnpharm.stats import PermutationNull
 
 __all__ = ["max_null_figure", "null_figure", "null_section"]
 
-#: Per-measure null figures drawn at most (the measures with the smallest p): the
-#: maximum-statistic null beside them covers every measure's family-wise p.
-NULL_FIGURES_SHOWN = 6
+#: Measures named on the maximum-statistic null at most (the strongest beyond 5 % FWER).
+LABELLED = 5
 
 
 def _label(statistic: str) -> str:
@@ -103,6 +103,7 @@ def max_null_figure(
     threshold: float,
     statistic: str,
     title: str,
+    names: Sequence[str] | npt.NDArray[np.object_] = (),
 ) -> str:
     """Draw the null of the maximum statistic over measures, as a PNG data URI.
 
@@ -119,6 +120,9 @@ def max_null_figure(
         ``"t"`` or ``"F"``.
     title : str
         Figure title.
+    names : sequence of str
+        The measures' names, same order as ``observed``: the strongest few
+        beyond the critical value are labelled.
 
     Returns
     -------
@@ -126,11 +130,13 @@ def max_null_figure(
         ``data:image/png;base64,...``.
     """
     values = _finite(maximum)
-    seen = np.asarray(observed, dtype=np.float64)
-    seen = _finite(np.abs(seen) if statistic == "t" else seen)
-    fig = Figure(figsize=(5.2, 2.9), dpi=100, layout="constrained")
+    raw = np.asarray(observed, dtype=np.float64)
+    raw = np.abs(raw) if statistic == "t" else raw
+    seen = _finite(raw)
+    fig = Figure(figsize=(7.2, 2.9), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.16)
     if values.size:
         ax.hist(values, bins=50, color="0.65", edgecolor="white", linewidth=0.3)
     name = "|t|" if statistic == "t" else "F"
@@ -145,7 +151,29 @@ def max_null_figure(
             fontsize=8,
         )
     if seen.size:
-        ax.plot(seen, np.zeros_like(seen), "|", color="C3", markersize=14, markeredgewidth=1.5)
+        many = seen.size >= 200
+        ax.plot(
+            seen,
+            np.zeros_like(seen),
+            "|",
+            color="C3",
+            markersize=14,
+            markeredgewidth=0.5 if many else 1.5,
+            alpha=0.3 if many else 1.0,
+        )
+    if len(names) == raw.size and math.isfinite(threshold):
+        beyond = np.flatnonzero(np.isfinite(raw) & (raw >= threshold))
+        strongest = beyond[np.argsort(-raw[beyond], kind="stable")][:LABELLED]
+        for rank, k in enumerate(strongest):
+            ax.annotate(
+                str(names[k]),
+                (raw[k], 0),
+                xytext=(-4, 12 + 10 * rank),
+                textcoords="offset points",
+                ha="right",
+                fontsize=6.5,
+                color="C3",
+            )
     ax.set_xlabel(f"largest permuted {name} over measures (red: observed {name})", fontsize=8)
     ax.set_ylabel("permutations", fontsize=8)
     ax.set_title(title, fontsize=9)
@@ -153,30 +181,26 @@ def max_null_figure(
     return figure_uri(fig)
 
 
-def null_section(
-    results: pd.DataFrame, null: PermutationNull, shown: int = NULL_FIGURES_SHOWN
-) -> Section:
-    """Build the report section of the permutation nulls behind a result table.
+def null_section(results: pd.DataFrame, null: PermutationNull) -> Section:
+    """Build the report section of the permutation null behind a result table.
+
+    One figure for every measure: the null of the maximum statistic, which
+    gives each measure's p FWER, with every observed statistic marked on it.
 
     Parameters
     ----------
     results : pandas.DataFrame
-        Group results with ``measure``, ``statistic``, ``p_uncorrected`` and
-        ``p_fwer`` (the rows ``null`` was computed for).
+        Group results with ``measure`` and ``statistic`` (the rows ``null``
+        was computed for).
     null : PermutationNull
         From :func:`dmnpharm.stats.analyse` (``StatsResult.null``).
-    shown : int
-        Per-measure figures drawn at most: the measures with the smallest
-        ``p_fwer`` (then ``p_uncorrected``), in table order.
 
     Returns
     -------
     Section
-        The maximum-statistic null with its 5 % critical value, then one
-        histogram per shown measure with its observed statistic.
+        The maximum-statistic null with its 5 % critical value.
     """
     threshold = null.fwer_threshold(0.05)
-    label = _label(null.statistic)
     name = "|t|" if null.statistic == "t" else "F"
     count = null.n_permutations
     rule = (
@@ -185,53 +209,27 @@ def null_section(
         else f"p = (count + 1) / ({count} + 1)"
     )
     critical = f"{threshold:.3g}" if math.isfinite(threshold) else "not reachable"
-    figures = [
-        (
-            max_null_figure(
-                null.maximum,
-                results["statistic"],
-                threshold,
-                null.statistic,
-                f"maximum {name} over {len(results)} measures",
-            ),
-            f"Null of the largest {name} over all measures in each of {count} permutations; "
-            f"a measure's p FWER is the share of it at or above the measure's observed {name} "
-            f"(red ticks). Dashed: the family-wise 5 % critical value ({critical}).",
-        )
-    ]
+    observed = pd.to_numeric(results["statistic"], errors="coerce").to_numpy(dtype=np.float64)
+    shown = np.abs(observed) if null.statistic == "t" else observed
+    beyond = int(np.sum(np.isfinite(shown) & (shown >= threshold)))
+    figure = max_null_figure(
+        null.maximum,
+        observed,
+        threshold,
+        null.statistic,
+        f"maximum {name} over {len(results):,} measures, {count:,} permutations",
+        results["measure"].to_numpy(dtype=object),
+    )
+    caption = (
+        f"Null of the largest {name} over all {len(results):,} measures in each permutation; "
+        f"red ticks: every measure's observed {name} ({beyond:,} beyond the family-wise 5 % "
+        f"critical value {critical}, dashed; up to {LABELLED} of them labelled). A "
+        f"measure's p FWER is the share of this null at or above its observed {name}."
+    )
     note = (
         f"Each permutation (or sign flip) of the data gives a value of the statistic for "
         f"every measure. A measure's permutation p counts the permutations whose {name} "
         f"reaches the observed one: {rule}; p FWER does the same with the largest {name} "
-        f"over all measures."
+        f"over all measures, drawn here."
     )
-    if null.per_measure is None:
-        note += (
-            f" This table has more than {NULL_MEASURE_LIMIT} measures, so only the null of "
-            "the maximum statistic was kept."
-        )
-        return Section("nulls", "Permutation null distributions", note, figures=figures)
-    measures = list(null.measures) or [str(m) for m in results["measure"]]
-    observed = dict(zip(measures, results["statistic"].astype(float), strict=True))
-    ranked = results.assign(_order=np.arange(len(results))).sort_values(
-        ["p_fwer", "p_uncorrected", "_order"], kind="stable"
-    )
-    chosen = set(ranked["measure"].astype(str).head(shown))
-    for k, measure in enumerate(measures):
-        if measure not in chosen:
-            continue
-        row = results.iloc[k]
-        figures.append(
-            (
-                null_figure(
-                    null.per_measure[:, k], observed[measure], threshold, null.statistic, measure
-                ),
-                f"{measure}: {label} under each of {count} permutations; red: observed {label} "
-                f"(p = {float(row['p_uncorrected']):.4g}, p FWER = {float(row['p_fwer']):.4g})"
-                + ("; dotted: its mirror, as extreme" if null.statistic == "t" else "")
-                + "; dashed: family-wise 5 % critical value.",
-            )
-        )
-    if len(measures) > shown:
-        note += f" Histograms for the {shown} measures with the smallest p of {len(measures)}."
-    return Section("nulls", "Permutation null distributions", note, figures=figures)
+    return Section("nulls", "Permutation null", note, figures=[(figure, caption)])

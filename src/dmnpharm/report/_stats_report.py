@@ -9,23 +9,37 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dmnpharm.io import OutputLayout
+from dmnpharm.metrics import NETWORK_MEASURES
 from dmnpharm.report import (
     ReportContent,
     Section,
     caveats_sentence,
-    covariate_figure,
-    group_values_figure,
     null_section,
-    paired_condition_figure,
     references_sentence,
     write_report,
 )
+from dmnpharm.report._multiples import multiples_figure
+from dmnpharm.report._qc import RunQC, qc_section, qc_warnings
+from dmnpharm.report._stats_views import (
+    edge_section,
+    estimates_figure,
+    p_histogram_figure,
+    value_panels,
+)
+from dmnpharm.report._summary import Summary, headline, measures_line, rank_results, sample_line
 from dmnpharm.stats import ModelSpec, StatsResult
 
 __all__ = ["build_stats_report", "stats_methods_paragraph"]
 
-#: Measures drawn by condition or group at most (those with the smallest p FWER).
-VALUE_FIGURES_SHOWN = 12
+#: Up to this many measures, every one is drawn (one small panel each).
+PANELS_ALL = 48
+#: Up to this many measures, the results table lists every one.
+RESULTS_ALL = 60
+#: Measures listed and drawn when there are more (the strongest).
+TOP_SHOWN = 20
+#: The measure the report's first sentence is about, when the table has it.
+PRIMARY_MEASURE = "dmn_within_fc"
 
 
 def _simple_paired(spec: ModelSpec) -> bool:
@@ -67,13 +81,16 @@ def stats_methods_paragraph(
     str
         One paragraph of plain text.
     """
-    measures = [str(m) for m in result.results["measure"]]
+    measures = [str(m) for m in result.results["measure"].to_numpy(dtype=object)]
     n_subjects = table[spec.subject].nunique()
     text = [
         f"The metrics table {table_name} ({len(table)} rows, {n_subjects} subjects, "
         f"{len(measures)} measures) was analysed with dmnpharm "
         f"{versions.get('dmnpharm', '?')}, each measure separately with one shared model."
     ]
+    in_model = max((int(n) for n in result.results["n"]), default=0)
+    if in_model < n_subjects:
+        text.append(f"{in_model} of the {n_subjects} subjects entered the model")
     if spec.within and method != "mixed":
         text.append(f"Runs of a subject at the same level of {spec.within} were averaged first.")
     elif method != "mixed":
@@ -131,146 +148,98 @@ def stats_methods_paragraph(
     return f"{paragraph} {cited}" if cited else paragraph
 
 
-def _subject_means(table: pd.DataFrame, spec: ModelSpec, measure: str) -> pd.DataFrame:
-    """Subjects x levels of ``within`` (mean over runs) for one measure."""
-    assert spec.within is not None
-    rows = table[table["measure"].astype(str) == measure]
-    return rows.assign(_level=rows[spec.within].astype(str)).pivot_table(
-        index=spec.subject, columns="_level", values="value", aggfunc="mean"
+def _left_out(table: pd.DataFrame, spec: ModelSpec, result: StatsResult) -> list[str]:
+    """Name the subjects of the table the fitted model did not use, with the reason."""
+    design = result.design
+    if spec.subject not in design or spec.subject not in table:
+        return []
+    used = {str(s) for s in design[spec.subject].unique()}
+    missing = sorted({str(s) for s in table[spec.subject].unique()} - used)
+    explained = {str(d).split(":", 1)[0].strip() for d in result.dropped}
+    missing = [s for s in missing if s not in explained]
+    if not missing:
+        return []
+    reason = "not in the model's rows"
+    if spec.between and spec.between_contrast and spec.between in table:
+        firsts = table.groupby(spec.subject)[spec.between].first()
+        levels = firsts.set_axis(firsts.index.astype(str)).astype(str).loc[missing]
+        others = ", ".join(repr(v) for v in sorted(set(levels)))
+        compared = " - ".join(spec.between_contrast)
+        reason = f"their {spec.between} ({others}) is not in the contrast {compared}"
+    elif spec.within and spec.contrast and spec.within in table:
+        reason = f"they lack {spec.within} {' or '.join(spec.contrast)}"
+    named = ", ".join(missing[:10]) + (
+        f" and {len(missing) - 10} more" if len(missing) > 10 else ""
     )
+    return [f"{len(missing)} subjects of the table are not in the model ({reason}): {named}"]
 
 
-def _per_subject(table: pd.DataFrame, spec: ModelSpec, column: str) -> pd.Series:
-    return table.groupby(spec.subject)[column].first()
-
-
-def _value_figure(table: pd.DataFrame, spec: ModelSpec, measure: str) -> tuple[str, str] | None:
-    """One measure drawn the way the model compares it, with its caption."""
-    unit = ""
-    rows = table[table["measure"].astype(str) == measure]
-    if "unit" in rows and rows["unit"].notna().any():
-        unit = str(rows["unit"].dropna().iloc[0])
-    if spec.within:
-        means = _subject_means(table, spec, measure)
-        if spec.contrast:
-            a, b = spec.contrast
-            if not {a, b} <= set(means.columns):
-                return None
-            change = (means[a] - means[b]).dropna()
-            label = f"{measure}: {a} - {b}"
-            if spec.between or spec.test_covariate:
-                return _subject_figure(change, table, spec, label, unit, "one subject's change")
-            levels = [b, a]
-        else:
-            levels = sorted(means.columns)
-            if spec.trend:
-                dose = (
-                    table.assign(_level=table[spec.within].astype(str))
-                    .groupby("_level")[spec.trend]
-                    .agg(lambda s: float(np.mean(pd.to_numeric(s, errors="coerce"))))
-                )
-                levels = sorted(levels, key=lambda level: (dose.get(level, np.inf), level))
-        return (
-            paired_condition_figure(means, levels, measure, unit),
-            f"{measure}: each grey line is one subject's mean over runs at each level of "
-            f"{spec.within}; red: the mean ± 1.96 standard errors.",
+def _values_section(
+    table: pd.DataFrame, spec: ModelSpec, results: pd.DataFrame, ranked: pd.DataFrame
+) -> Section | None:
+    """Draw every measure in one small-multiples figure; the strongest when there are many."""
+    if len(results) > PANELS_ALL:
+        top = ranked.head(TOP_SHOWN)
+        caption = (
+            f"The {TOP_SHOWN} strongest of the {len(results):,} measures (smallest p FWER, then "
+            "p, then largest |effect|): estimate and 95% CI, red where p FWER < 0.05. Every "
+            "measure is in the results file beside this report, in the p histogram and on the "
+            "null figure."
         )
-    values = rows.groupby(spec.subject)["value"].mean()
-    if spec.between or spec.test_covariate:
-        return _subject_figure(values, table, spec, measure, unit, "one subject (mean over runs)")
-    return None
-
-
-def _subject_figure(
-    values: pd.Series, table: pd.DataFrame, spec: ModelSpec, label: str, unit: str, dot: str
-) -> tuple[str, str]:
-    """Draw one value per subject by the between factor, or against the tested covariate."""
-    if spec.between:
-        groups = _per_subject(table, spec, spec.between).astype(str)
-        order = list(spec.between_contrast or sorted(set(groups.loc[values.index])))
-        return (
-            group_values_figure(values, groups, order, label, unit),
-            f"{label}: each dot is {dot}, by {spec.between}; red: the group mean ± 1.96 "
-            "standard errors.",
-        )
-    covariate_name = str(spec.test_covariate)
-    covariate = pd.to_numeric(_per_subject(table, spec, covariate_name), errors="coerce").loc[
-        values.index
-    ]
-    return (
-        covariate_figure(covariate, values, label, covariate_name, unit),
-        f"{label}: each dot is {dot} against {covariate_name}; red: the least-squares line.",
-    )
-
-
-def _values_section(table: pd.DataFrame, spec: ModelSpec, results: pd.DataFrame) -> Section:
-    ranked = results.assign(_order=np.arange(len(results))).sort_values(
-        ["p_fwer", "p_uncorrected", "_order"], kind="stable"
-    )
-    chosen = set(ranked["measure"].astype(str).head(VALUE_FIGURES_SHOWN))
-    figures = [
-        figure
-        for measure in results["measure"].astype(str)
-        if measure in chosen
-        for figure in [_value_figure(table, spec, measure)]
-        if figure is not None
-    ]
+        uri = estimates_figure(top, f"strongest {TOP_SHOWN} of {len(results):,} measures")
+        note = "Too many measures to draw one by one: the strongest, with their intervals."
+        return Section("values", "Strongest measures", note, figures=[(uri, caption)])
+    panels = value_panels(table, spec, results, [str(m) for m in results["measure"]])
+    if not panels:
+        return None
     by = spec.within or spec.between or spec.test_covariate or "subject"
+    caption = (
+        f"All {len(panels)} measures, in the order of the results table. Each panel shows the "
+        f"values the model compares, per subject, by {by} (grey: subjects; red: means "
+        "\u00b1 1.96 SEM, or the least-squares line); above it the estimate (\u0394, or F) and "
+        "p FWER; red frames mark p FWER < 0.05."
+    )
     note = f"The values the model compares, per subject, by {by}."
-    if len(results) > VALUE_FIGURES_SHOWN:
-        note += (
-            f" Shown: the {VALUE_FIGURES_SHOWN} measures with the smallest p FWER of "
-            f"{len(results)}."
-        )
-    return Section("values", "Values per measure", note, figures=figures)
+    figure = (multiples_figure(panels), caption)
+    return Section("values", "Values per measure", note, figures=[figure])
 
 
-def build_stats_report(
-    table: pd.DataFrame,
-    spec: ModelSpec,
-    result: StatsResult,
-    method: str,
-    provenance: dict[str, Any],
-    path: Path,
-    table_name: str,
-    exclusions: Sequence[str] = (),
-) -> Path:
-    """Write the HTML report of a ``dmnpharm stats`` analysis.
+def _distribution_section(results: pd.DataFrame) -> Section | None:
+    """Draw the histogram of p over many measures (flat: no effect anywhere)."""
+    if len(results) <= PANELS_ALL:
+        return None
+    p = pd.to_numeric(results["p_uncorrected"], errors="coerce")
+    passed = int((pd.to_numeric(results["p_fwer"], errors="coerce") < 0.05).sum())
+    caption = (
+        f"Uncorrected p of all {len(results):,} measures; dashed: the flat histogram expected "
+        f"if no measure changed. {passed:,} measures have p FWER < 0.05."
+    )
+    figure = p_histogram_figure(p.to_numpy(), f"p over {len(results):,} measures")
+    return Section("p-values", "Distribution of p", "", figures=[(figure, caption)])
 
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The metrics table as read (rows of the analysis tested).
-    spec : ModelSpec
-        The model.
-    result : StatsResult
-        The fitted model; its ``null`` (when there is one) is drawn per measure.
-    method : str
-        ``permutation``, ``mixed`` or ``normalization``.
-    provenance : dict
-        The record written to ``provenance.json`` (versions, inputs, seed).
-    path : Path
-        Destination file.
-    table_name : str
-        File name of the metrics table, for the summary and methods.
-    exclusions : sequence of str
-        Runs left out or failed before the model (``dmnpharm run`` with a
-        between-subject design), listed with the subjects the model dropped.
 
-    Returns
-    -------
-    Path
-        The written report.
-    """
+def _subjects_per_level(table: pd.DataFrame, within: str, subject: str) -> dict[str, int]:
+    """Count the subjects with rows at each level of ``within`` (fast on big tables)."""
+    subjects, _ = pd.factorize(table[subject])
+    levels, names = pd.factorize(table[within].astype(str), sort=True)
+    keep = (subjects >= 0) & (levels >= 0)
+    seen = np.zeros((len(names), int(subjects.max(initial=-1)) + 1), dtype=bool)
+    seen[levels[keep], subjects[keep]] = True
+    counts = seen.sum(axis=1)
+    return {str(name): int(count) for name, count in zip(names, counts, strict=True)}
+
+
+def _design_lines(
+    table: pd.DataFrame, spec: ModelSpec, result: StatsResult, method: str, **given: Any
+) -> dict[str, str]:
+    """Summarise the design: the table, the subjects in the model, the model's roles."""
     results = result.results
-    measures = results["measure"].astype(str)
-    contrast = str(results["contrast"].iloc[0]) if len(results) else "no measures"
     design = {
-        "metrics table": table_name,
-        "subjects": str(table[spec.subject].nunique()),
-        "rows": str(len(table)),
-        "measures": str(len(measures)),
-        "subjects in the model": ", ".join(str(n) for n in sorted(set(results["n"]))),
+        "metrics table": str(given["table_name"]),
+        "subjects in the table": str(table[spec.subject].nunique()),
+        "subjects in the model": ", ".join(f"{n:,}" for n in sorted(set(results["n"]))),
+        "rows": f"{len(table):,}",
+        "measures": f"{len(results):,}",
         "test": str(results["test"].iloc[0]) if len(results) else "",
         "model": result.summary,
     }
@@ -286,33 +255,142 @@ def build_stats_report(
     }
     design.update({role: str(value) for role, value in roles.items() if value})
     if spec.within and spec.within in table:
-        levels = table.groupby(table[spec.within].astype(str))[spec.subject].nunique()
+        levels = _subjects_per_level(table, spec.within, spec.subject)
         design[f"subjects per {spec.within}"] = ", ".join(f"{k}: {n}" for k, n in levels.items())
     if method != "mixed":
+        provenance = given["provenance"]
         design["permutations"] = (
             f"{provenance.get('n_permutations')}, seed {provenance.get('seed')}"
         )
+    return design
+
+
+def _summary(
+    table: pd.DataFrame,
+    sample: pd.DataFrame,
+    spec: ModelSpec,
+    results: pd.DataFrame,
+    ranked: pd.DataFrame,
+    left_out: list[str],
+    quality: RunQC | None = None,
+) -> Summary | None:
+    """Put the answer first: the primary (or strongest) measure, the others, the sample."""
+    if results.empty:
+        return None
+    primary = results[results["measure"].astype(str) == PRIMARY_MEASURE]
+    top = primary if len(primary) else ranked
+    row = {str(k): v for k, v in top.iloc[0].items()}
+    measure = str(row["measure"])
+    lead = "Strongest measure: " if len(primary) == 0 and len(results) > 1 else ""
+    unit = ""
+    if "unit" in table:
+        for rows in (sample, table):  # one subject's rows first: far fewer to search
+            units = rows.loc[rows["measure"] == row["measure"], "unit"].dropna()
+            if len(units):
+                unit = str(units.iloc[0])
+                break
+    sentence = lead + headline(row, unit=unit, what=NETWORK_MEASURES.get(measure, ""))
+    runs = len(table)
+    lines = [
+        measures_line(results),
+        sample_line(table[spec.subject].nunique(), list(results["n"]), runs, "the model", "rows"),
+    ]
+    warnings, clear = qc_warnings(quality) if quality is not None else ([], "")
+    return Summary(sentence, lines, [*left_out, *warnings], clear)
+
+
+def build_stats_report(
+    table: pd.DataFrame,
+    spec: ModelSpec,
+    result: StatsResult,
+    method: str,
+    provenance: dict[str, Any],
+    path: Path,
+    table_name: str,
+    exclusions: Sequence[str] = (),
+    *,
+    quality: RunQC | None = None,
+) -> Path:
+    """Write the HTML report of a ``dmnpharm stats`` analysis, summarising a large one.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The metrics table as read (rows of the analysis tested).
+    spec : ModelSpec
+        The model.
+    result : StatsResult
+        The fitted model; its ``null`` (when there is one) is drawn once: the
+        maximum statistic with every measure's observed statistic.
+    method : str
+        ``permutation``, ``mixed`` or ``normalization``.
+    provenance : dict
+        The record written to ``provenance.json`` (versions, inputs, seed).
+    path : Path
+        Destination file.
+    table_name : str
+        File name of the metrics table, for the summary and methods.
+    exclusions : sequence of str
+        Runs left out or failed before the model (``dmnpharm run`` with a
+        between-subject design), listed with the subjects the model dropped
+        and the subjects of the table it did not use.
+    quality : RunQC or None
+        Per-run quality data when the table comes from ``dmnpharm run`` (a
+        between-subject design): its QC section and warnings are shown.
+
+    Returns
+    -------
+    Path
+        The written report. With more than :data:`RESULTS_ALL` measures the
+        results table shows the :data:`TOP_SHOWN` strongest (the full table is
+        ``results.tsv`` beside the report) and the values figure the same.
+    """
+    results = result.results
+    contrast = str(results["contrast"].iloc[0]) if len(results) else "no measures"
     null = result.null
     statistic = null.statistic if null is not None else "t"
     if method == "mixed":
         statistic, fwer = "z", "Holm's step-down adjustment of the Wald p-values"
     else:
         fwer = f"maximum {'|t|' if statistic == 't' else statistic} over measures"
-    sections = [_values_section(table, spec, results)]
+    # One subject's rows: where each measure's unit and regions are looked up first.
+    sample = table[table[spec.subject] == table[spec.subject].iloc[0]] if len(table) else table
+    ranked = rank_results(results)  # strongest first: the table, the figure, the headline
+    sections = [
+        _values_section(table, spec, results, ranked),
+        _distribution_section(results),
+        edge_section(table, sample, results, statistic),
+    ]
     if null is not None and len(results):
         sections.append(null_section(results, null))
+    if quality is not None:
+        sections.append(qc_section(quality))
+    left_out = _left_out(table, spec, result)
+    shown, note = results, ""
+    if len(results) > RESULTS_ALL:
+        shown = ranked.head(TOP_SHOWN)
+        full = OutputLayout.stats(path.parent).results_tsv.name
+        note = (
+            f"The {TOP_SHOWN} strongest of {len(results):,} measures (smallest p FWER, then p, "
+            f"then largest |effect|). Every measure is in {full} beside this report."
+        )
+    listed = [*exclusions, *(d for d in result.dropped if d not in exclusions), *left_out]
     content = ReportContent(
         title=f"dmnpharm stats: {contrast}",
-        design=design,
-        results=results,
-        figures={},
+        design=_design_lines(
+            table, spec, result, method, table_name=table_name, provenance=provenance
+        ),
+        results=shown,
         methods=stats_methods_paragraph(
             table, spec, result, method, provenance.get("versions", {}), table_name
         ),
         provenance=provenance,
-        exclusions=[*exclusions, *(d for d in result.dropped if d not in exclusions)],
-        sections=sections,
+        exclusions=listed,
+        sections=[s for s in sections if s is not None],
         statistic_name=statistic,
         fwer_method=fwer,
+        summary=_summary(table, sample, spec, results, ranked, left_out, quality),
+        n_measures=len(results),
+        results_note=note,
     )
     return write_report(content, path)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-from scipy import stats as sps
 
-from dmnpharm.atlases import Atlas
 from dmnpharm.catalog import Comparison
 from dmnpharm.config import AnalysisConfig, Inference
 from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES
@@ -18,18 +17,34 @@ from dmnpharm.report import (
     ReportContent,
     Section,
     caveats_sentence,
-    connectome_figure,
     figure_uri,
-    matrix_figure,
     null_section,
-    paired_condition_figure,
     references_sentence,
     write_report,
 )
 from dmnpharm.report._forest import forest_figure
+from dmnpharm.report._qc import RunQC, qc_section, qc_warnings
+from dmnpharm.report._study_parts import (
+    adjusted_table,
+    connectivity_section,
+    ground_truth_rows,
+    measures_section,
+)
+from dmnpharm.report._summary import (
+    Summary,
+    first_sentences,
+    headline,
+    literature_line,
+    measures_line,
+    rank_results,
+    sample_line,
+)
 from dmnpharm.stats import PermutationNull
 
 __all__ = ["build_report", "methods_paragraph"]
+
+#: The measure the report's first sentence is about, when the analysis has it.
+PRIMARY_MEASURE = "dmn_within_fc"
 
 
 def _flips_used(flips: str | None, inference: Inference) -> str:
@@ -117,175 +132,6 @@ def _gsr_text(config: AnalysisConfig) -> str:
     )
 
 
-# Ground-truth keys of the simulator for the measures this pipeline computes.
-_TRUTH_KEYS = {"dmn_within_fc": "within_fc_DMN", "dmn_salience_fc": "between_fc_DMN_SN"}
-
-
-def _standard_error(row: Mapping[Any, Any]) -> float:
-    """Return the SE behind a result row's t-based 95 % CI (NaN when it has none)."""
-    df = pd.to_numeric(pd.Series([row.get("df")]), errors="coerce").iloc[0]
-    width = float(row["ci_high"]) - float(row["ci_low"])
-    if not (np.isfinite(df) and df > 0 and np.isfinite(width)):
-        return float("nan")
-    return width / (2 * float(sps.t.ppf(0.975, df)))
-
-
-def _ground_truth_rows(
-    truth: dict[str, Any], results: pd.DataFrame, contrast: tuple[str, str]
-) -> list[dict[str, Any]]:
-    """Planted contrast per measure, the estimate, and the miss in standard errors.
-
-    The planted value is what the simulator put in: per run, the population
-    value with effects minus the same run without them, averaged over subjects
-    as the contrast. Session-to-session states are not part of it; like
-    scanner noise they are sampling error, which the confidence interval
-    covers.
-    """
-    runs = pd.DataFrame(truth.get("runs", []))
-    if runs.empty or "condition" not in runs:
-        return []
-    rows = []
-    for r in results.to_dict(orient="records"):
-        key = _TRUTH_KEYS.get(str(r["measure"]))
-        if key is None or f"{key}_without_effects" not in runs:
-            continue
-        planted = runs.assign(_planted=runs[key] - runs[f"{key}_without_effects"])
-        means = planted.pivot_table(index="participant_id", columns="condition", values="_planted")
-        if not set(contrast) <= set(means.columns):
-            continue
-        value = float((means[contrast[0]] - means[contrast[1]]).mean())
-        se = _standard_error(r)
-        rows.append(
-            {
-                "measure": r["measure"],
-                "contrast": f"{contrast[0]}-{contrast[1]}",
-                "value": value,
-                "estimate": float(r["estimate"]),
-                "miss_se": (float(r["estimate"]) - value) / se if se > 0 else float("nan"),
-                "covered": bool(r["ci_low"] <= value <= r["ci_high"]),
-            }
-        )
-    return rows
-
-
-def _adjusted_table(results: pd.DataFrame, adjusted: pd.DataFrame) -> pd.DataFrame:
-    """Each measure's estimate beside the estimate at equal mean FD."""
-    left = results.set_index("measure")[["estimate", "ci_low", "ci_high", "p_fwer"]]
-    right = adjusted.set_index("measure")[["estimate", "ci_low", "ci_high", "p_fwer"]]
-    table = left.merge(
-        right,
-        left_index=True,
-        right_index=True,
-        suffixes=(" (as tested)", " (at equal mean FD)"),
-    )
-    return table.reset_index()
-
-
-def _qc_section(
-    qc: pd.DataFrame | None,
-    imbalance: pd.DataFrame | None,
-    qc_fc: dict[str, Any] | None,
-    adjusted: pd.DataFrame | None = None,
-    results: pd.DataFrame | None = None,
-) -> Section | None:
-    """Motion and censoring by condition, the imbalance test, QC-FC, the adjusted check."""
-    if qc is None or qc.empty or "condition" not in qc:
-        return None
-    columns = [c for c in ("mean_fd", "max_fd", "percent_censored", "dof_lost") if c in qc]
-    by_condition = qc.groupby("condition")[columns].agg(["mean", "std"])
-    pairs: list[Any] = list(by_condition.columns)
-    by_condition.columns = [f"{pair[0]} {pair[1]}" for pair in pairs]
-    by_condition.insert(0, "runs", qc.groupby("condition").size())
-    tables = [
-        ("Motion and censoring by condition (mean and SD over runs)", by_condition.reset_index())
-    ]
-    if imbalance is not None and not imbalance.empty:
-        tables.append(("Does motion or censoring differ between conditions?", imbalance))
-    note = (
-        "Head motion (framewise displacement, mm) and censoring per run. A difference between "
-        "conditions can masquerade as a drug effect on connectivity; it is tested with the "
-        "same paired permutation test as the measures."
-    )
-    if adjusted is not None and results is not None and not adjusted.empty:
-        tables.append(
-            ("Estimates as tested and at equal mean FD", _adjusted_table(results, adjusted))
-        )
-        note += (
-            " Because motion differed, the paired test was refitted with each run's mean FD "
-            "as a covariate (its within-subject change, uncentred, so the estimate is the "
-            "change at equal motion; group/results_motion_adjusted.tsv). An effect that "
-            "shrinks there may be partly motion; the adjustment assumes a linear motion "
-            "effect and is a check, not the primary test. When the drug changed every "
-            "subject's motion the same way, 'equal motion' lies outside the data and the "
-            "adjusted intervals widen accordingly: it is an extrapolation."
-        )
-    if qc_fc:
-        summary = ", ".join(f"{k.replace('_', ' ')} {float(v):.3g}" for k, v in qc_fc.items())
-        note += f" QC-FC (measures vs mean FD across subjects): {summary}."
-    return Section("qc", "Quality control", note, tables)
-
-
-def _edge_matrices(
-    edges: pd.DataFrame, labels: list[str], contrast: tuple[str, str]
-) -> tuple[dict[str, Any], Any]:
-    """Condition mean DMN matrices, their difference and the paired t of each edge."""
-    a, b = contrast
-    index = {label: k for k, label in enumerate(labels)}
-    per_subject = edges.pivot_table(
-        index="participant_id", columns=["condition", "region_a", "region_b"], values="value"
-    )
-    n = len(labels)
-
-    def fill(values: Any) -> Any:
-        matrix = np.zeros((n, n))
-        for pair, value in values.items():
-            i, j = index[str(pair[0])], index[str(pair[1])]
-            matrix[i, j] = matrix[j, i] = value
-        return matrix
-
-    means: dict[str, Any] = {c: fill(per_subject[c].mean(axis=0)) for c in (b, a)}
-    diff: Any = per_subject[a] - per_subject[b]
-    counts = diff.notna().sum(axis=0)
-    t_matrix = fill(diff.mean(axis=0) / (diff.std(axis=0, ddof=1) / np.sqrt(counts)))
-    means[f"difference {a} - {b}"] = means[a] - means[b]
-    return means, t_matrix
-
-
-def _connectivity_section(
-    edges: pd.DataFrame | None, atlas: Atlas, contrast: tuple[str, str]
-) -> Section | None:
-    """DMN edge matrices by condition, their difference, and the changed edges on a brain."""
-    if edges is None or edges.empty or not set(contrast) <= set(edges["condition"]):
-        return None
-    dmn = [atlas.labels[int(i)] for i in atlas.network_indices("DMN")]
-    matrices, t_matrix = _edge_matrices(edges, dmn, contrast)
-    figures = [
-        (
-            matrix_figure(matrices, "within-DMN connectivity"),
-            "Mean within-DMN connectivity (one row and column per DMN region, atlas order) "
-            "under each condition, and their difference.",
-        )
-    ]
-    coords = [atlas.coords[atlas.labels.index(label)] for label in dmn]
-    finite = np.isfinite(np.asarray(coords, dtype=float)).all()
-    strong = np.abs(np.nan_to_num(t_matrix)) > 3.5
-    if finite and strong.any():
-        shown = np.where(strong, t_matrix, 0.0)
-        figures.append(
-            (
-                connectome_figure(shown, coords, "DMN edges with |paired t| > 3.5"),
-                f"DMN nodes and the edges whose paired t ({contrast[0]} - {contrast[1]}) "
-                f"exceeds 3.5 in size ({int(strong.sum() // 2)} edges). Descriptive only: "
-                "edge-level inference needs NBS or max-T over edges (dmnpharm stats).",
-            )
-        )
-    note = (
-        "Connectivity between every pair of DMN regions, averaged over subjects "
-        "(each subject's runs under a condition averaged first)."
-    )
-    return Section("connectivity", "Within-DMN connectivity", note, figures=figures)
-
-
 def catalog_section(comparison: Comparison) -> Section:
     """Put this study's result beside the evidence catalog: claims, verdicts, forest plot.
 
@@ -330,6 +176,52 @@ def catalog_section(comparison: Comparison) -> Section:
     return Section("catalog", "Beside the evidence catalog", note, tables, figures)
 
 
+def _summary(
+    results: pd.DataFrame,
+    config: AnalysisConfig,
+    design: pd.DataFrame,
+    units: Mapping[str, str],
+    quality: RunQC,
+    provenance: Mapping[str, Any],
+    comparison: Comparison | None,
+    prediction: Section | None,
+) -> Summary:
+    """Put the answer first: primary contrast, other measures, literature, prediction, QC."""
+    a, b = config.contrast
+    ranked = rank_results(results)
+    primary = results[results["measure"] == PRIMARY_MEASURE]
+    row = {str(k): v for k, v in (primary if len(primary) else ranked).iloc[0].items()}
+    measure = str(row["measure"])
+    who = f"{config.drug} ({a} vs {b})" if config.drug else f"{a} (vs {b})"
+    lines = [measures_line(results)]
+    if comparison is not None:
+        lines.append(literature_line(comparison))
+    if prediction is not None:
+        lines.append(f"Prediction from receptor targets: {first_sentences(prediction.note)}")
+    lines.append(
+        sample_line(
+            design["participant_id"].nunique(), list(results["n"]), len(design), "the paired test"
+        )
+    )
+    warnings, clear = qc_warnings(quality)
+    failures = list(provenance.get("failures") or [])
+    if failures:
+        said = "run failed and is" if len(failures) == 1 else "runs failed and are"
+        warnings.insert(0, f"{len(failures)} {said} not in the results.")
+    return Summary(
+        headline(
+            row,
+            who,
+            units.get(measure, ""),
+            config.inference.confidence,
+            NETWORK_MEASURES.get(measure, ""),
+        ),
+        lines,
+        warnings,
+        clear,
+    )
+
+
 def build_report(
     design: pd.DataFrame,
     metrics: pd.DataFrame,
@@ -348,13 +240,17 @@ def build_report(
     comparison: Comparison | None = None,
     null: PermutationNull | None = None,
     prediction: Section | None = None,
+    fd_series: pd.DataFrame | None = None,
+    tsnr: pd.DataFrame | None = None,
+    carpet: tuple[str, npt.NDArray[np.float64]] | None = None,
 ) -> Path:
-    """Write the HTML report of a run.
+    """Write the HTML report of a run: the answer first, then the details.
 
     Parameters
     ----------
     design : pandas.DataFrame
-        One row per run included.
+        One row per run read (with ``path``, the key of the per-run cleaning
+        records in ``provenance``).
     metrics : pandas.DataFrame
         Tidy metrics table.
     results : pandas.DataFrame
@@ -362,7 +258,9 @@ def build_report(
     config : AnalysisConfig
         Analytic choices.
     provenance : dict
-        Recorded configuration, versions and input hashes.
+        Recorded configuration, versions and input hashes; its
+        ``cleaning_per_run`` records give each run's censored volumes and
+        regions without signal.
     truth : dict or None
         ``ground_truth.json`` of a simulated study, shown beside the estimates.
     path : Path
@@ -382,12 +280,19 @@ def build_report(
         Edge-level rows of the primary analysis (``metrics_edges.parquet``).
     comparison : Comparison or None
         The catalog comparison of this study's results, when a drug was named.
+    null : PermutationNull or None
+        The sign-flip null behind the results (``StatsResult.null``): its
+        maximum statistic is drawn with every measure's observed t.
     prediction : Section or None
         The prediction of the drug from its receptor targets, shown after the
         catalog comparison (``run --drug --receptors``).
-    null : PermutationNull or None
-        The sign-flip null behind the results (``StatsResult.null``), drawn per
-        measure with its observed t and the family-wise critical value.
+    fd_series : pandas.DataFrame or None
+        Framewise displacement per run and volume (``path``, ``volume``,
+        ``framewise_displacement``): FD traces of the most moving runs.
+    tsnr : pandas.DataFrame or None
+        Temporal SNR per run and region (``path``, ``region``, ``tsnr``).
+    carpet : tuple or None
+        ``(path, voxels x volumes)`` of one run of a voxel-level study.
 
     Returns
     -------
@@ -395,29 +300,17 @@ def build_report(
         The written report.
     """
     a, b = config.contrast
-    per_subject = metrics.pivot_table(
-        index="participant_id", columns=["measure", "condition"], values="value", aggfunc="mean"
-    )
     units: dict[str, str] = (
         {str(k): str(v) for k, v in metrics.groupby("measure")["unit"].first().items()}
         if "unit" in metrics
         else {}
     )
-    shown = [
-        m
-        for m in results["measure"]
-        if m in ("dmn_within_fc", "dmn_salience_fc")
-        or float(results.set_index("measure").loc[m, "p_fwer"]) < 0.05
-    ]
-    figures = {
-        m: paired_condition_figure(pd.DataFrame(per_subject[m]), [b, a], m, str(units.get(m, "")))
-        for m in shown
-        if m in per_subject.columns.get_level_values(0)
-    }
     conditions = design.groupby("condition")["participant_id"].nunique()
+    flips = str(results["exchangeability"].iloc[0]) if "exchangeability" in results else None
     design_lines = {
         "design": f"within-subject crossover, contrast {a} - {b}",
         "participants": str(design["participant_id"].nunique()),
+        "participants in the paired test": ", ".join(str(n) for n in sorted(set(results["n"]))),
         "runs": str(len(design)),
         "participants per condition": ", ".join(f"{c}: {n}" for c, n in conditions.items()),
         "atlas": config.atlas_name,
@@ -427,38 +320,44 @@ def build_report(
             else config.strategy
         ),
         "connectivity estimator": config.estimator,
-        "permutations": _flips_used(
-            str(results["exchangeability"].iloc[0]) if "exchangeability" in results else None,
-            config.inference,
-        ),
+        "permutations": _flips_used(flips, config.inference),
     }
+    atlas = config.atlas_object()
+    quality = RunQC(
+        qc,
+        imbalance,
+        qc_fc,
+        design,
+        provenance.get("cleaning_per_run"),
+        atlas,
+        fd_series,
+        tsnr,
+        carpet,
+    )
+    adjusted = None
+    if motion_adjusted is not None and not motion_adjusted.empty:
+        adjusted = adjusted_table(results, motion_adjusted)
+    sections = (
+        measures_section(metrics, results, config.contrast),
+        null_section(results, null) if null is not None else None,
+        qc_section(quality, adjusted),
+        connectivity_section(edges, atlas, config.contrast),
+        catalog_section(comparison) if comparison is not None else None,
+        prediction,
+    )
     content = ReportContent(
         title=f"dmnpharm report: {a} vs {b}",
         design=design_lines,
         results=results,
-        figures=figures,
         methods=methods_paragraph(
-            design,
-            config,
-            provenance.get("versions", {}),
-            list(results["measure"]),
-            flips=str(results["exchangeability"].iloc[0])
-            if "exchangeability" in results
-            else None,
+            design, config, provenance.get("versions", {}), list(results["measure"]), flips
         ),
         provenance=provenance,
         exclusions=list(exclusions or []),
-        ground_truth=_ground_truth_rows(truth, results, config.contrast) if truth else [],
-        sections=[
-            section
-            for section in (
-                null_section(results, null) if null is not None else None,
-                _qc_section(qc, imbalance, qc_fc, motion_adjusted, results),
-                _connectivity_section(edges, config.atlas_object(), config.contrast),
-                catalog_section(comparison) if comparison is not None else None,
-                prediction,
-            )
-            if section is not None
-        ],
+        ground_truth=ground_truth_rows(truth, results, config.contrast) if truth else [],
+        sections=[section for section in sections if section is not None],
+        summary=_summary(
+            results, config, design, units, quality, provenance, comparison, prediction
+        ),
     )
     return write_report(content, path)

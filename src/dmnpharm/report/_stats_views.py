@@ -1,0 +1,313 @@
+"""Views of a ``dmnpharm stats`` analysis of any size: values per measure, edges, p-values.
+
+A large analysis (thousands of edges) is summarised, never listed: the strongest
+measures, a region x region matrix of the statistic, and the histogram of p.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from functools import partial
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from dmnpharm.report._figures import matrix_figure
+from dmnpharm.report._html import Section
+from dmnpharm.report._matrices import network_blocks
+from dmnpharm.report._multiples import Panel, draw_groups, draw_levels, draw_scatter
+from dmnpharm.report._png import png_uri
+from dmnpharm.report._summary import _num, _p
+from dmnpharm.stats import ModelSpec
+
+__all__ = ["edge_section", "estimates_figure", "p_histogram_figure", "value_panels"]
+
+
+def _levels(table: pd.DataFrame, spec: ModelSpec, present: list[str]) -> list[str]:
+    """Levels of ``within`` in the order drawn: the contrast's, by dose for a trend, or sorted."""
+    if spec.contrast:
+        return [spec.contrast[1], spec.contrast[0]]
+    levels = sorted(present)
+    if spec.trend and spec.trend in table and spec.within:
+        dose = pd.to_numeric(table[spec.trend], errors="coerce").groupby(
+            table[spec.within].astype(str)
+        )
+        means = dose.mean()
+        levels = sorted(levels, key=lambda level: (means.get(level, np.inf), level))
+    return levels
+
+
+def _subject_column(table: pd.DataFrame, spec: ModelSpec, column: str) -> pd.Series:
+    """One value of a subject-level column per subject."""
+    return table.groupby(spec.subject, sort=False)[column].first()
+
+
+def value_panels(
+    table: pd.DataFrame, spec: ModelSpec, results: pd.DataFrame, measures: list[str]
+) -> list[Panel]:
+    """One small-multiples panel per measure, drawn the way the model compares it.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The metrics table.
+    spec : ModelSpec
+        The model: paired levels, a change by group or against a covariate,
+        levels of a repeated factor, or one value per subject by group or
+        against a covariate.
+    results : pandas.DataFrame
+        The result rows (for the panels' notes).
+    measures : list of str
+        The measures to draw, in order.
+
+    Returns
+    -------
+    list of Panel
+        Measures the model cannot draw (no subject has the needed values)
+        are left out.
+    """
+    chosen = table[table["measure"].isin(measures)]
+    chosen = chosen.assign(measure=chosen["measure"].astype(str))
+    picked = results[results["measure"].astype(str).isin(measures)]
+    by_row = {str(r["measure"]): r for r in picked.to_dict("records")}
+    units: dict[Any, Any] = {}
+    if "unit" in chosen:
+        units = chosen.groupby("measure")["unit"].first().to_dict()
+    if spec.within:
+        chosen = chosen.assign(_level=chosen[spec.within].astype(str))
+        wide = chosen.pivot_table(
+            index=spec.subject, columns=["measure", "_level"], values="value", aggfunc="mean"
+        )
+    else:
+        wide = chosen.pivot_table(
+            index=spec.subject, columns="measure", values="value", aggfunc="mean"
+        )
+    groups = covariate = None
+    if spec.between:
+        groups = _subject_column(table, spec, spec.between).astype(str)
+    elif spec.test_covariate:
+        covariate = pd.to_numeric(_subject_column(table, spec, spec.test_covariate), "coerce")
+    panels = []
+    for measure in measures:
+        if measure not in wide.columns.get_level_values(0):
+            continue
+        values = wide[measure]
+        draw = _drawing(values, table, spec, groups, covariate)
+        if draw is None:
+            continue
+        row = by_row.get(measure, {})
+        p_fwer = float(row.get("p_fwer", np.nan))
+        estimate = float(row.get("estimate", np.nan))
+        shown = (
+            f"\u0394 {_num(estimate, 2)}"
+            if np.isfinite(estimate)
+            else f"F {_num(float(row.get('statistic', np.nan)), 2)}"
+        )
+        unit = units.get(measure)
+        panels.append(
+            Panel(
+                measure,
+                f"{shown} \u00b7 p FWER {_p(p_fwer)}",
+                draw,
+                highlight=bool(p_fwer < 0.05),
+                unit=str(unit) if isinstance(unit, str) else "",
+            )
+        )
+    return panels
+
+
+def _drawing(
+    values: pd.DataFrame | pd.Series,
+    table: pd.DataFrame,
+    spec: ModelSpec,
+    groups: pd.Series | None,
+    covariate: pd.Series | None,
+) -> Any:
+    """Return the panel's drawing function for one measure's subject values, or None."""
+    if spec.within:
+        assert isinstance(values, pd.DataFrame)
+        if spec.contrast:
+            a, b = spec.contrast
+            if not {a, b} <= set(values.columns):
+                return None
+            if spec.between or spec.test_covariate:
+                values = (values[a] - values[b]).dropna()
+            else:
+                table_ = values[[b, a]].to_numpy(dtype=np.float64)
+                return partial(draw_levels, table=table_, levels=[b, a], small=True)
+        else:
+            levels = _levels(table, spec, [str(c) for c in values.columns])
+            table_ = values[levels].to_numpy(dtype=np.float64)
+            return partial(draw_levels, table=table_, levels=levels, small=True)
+    series = values if isinstance(values, pd.Series) else values.iloc[:, 0]
+    if groups is not None and spec.between:
+        labels = groups.reindex(series.index)
+        order = list(spec.between_contrast or sorted(set(labels.dropna())))
+        arrays = [series[labels == g].to_numpy(dtype=np.float64) for g in order]
+        return partial(draw_groups, values=arrays, order=order, small=True)
+    if covariate is not None:
+        x = covariate.reindex(series.index).to_numpy(dtype=np.float64)
+        return partial(draw_scatter, x=x, y=series.to_numpy(dtype=np.float64), small=True)
+    return None
+
+
+def estimates_figure(rows: pd.DataFrame, title: str) -> str:
+    """Draw each row's estimate with its confidence interval on one axis (strongest on top).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Result rows (``measure``, ``estimate``, ``ci_low``, ``ci_high``,
+        ``p_fwer``), in the order to list them.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    str
+        A PNG data URI; rows with p FWER < 0.05 in red.
+    """
+    n = len(rows)
+    height = 0.7 + 0.2 * n
+    fig = Figure(figsize=(7.0, height), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.42, right=0.97, top=1 - 0.3 / height, bottom=0.45 / height)
+    y = np.arange(n)
+    estimate = pd.to_numeric(rows["estimate"], errors="coerce").to_numpy(dtype=np.float64)
+    low = pd.to_numeric(rows["ci_low"], errors="coerce").to_numpy(dtype=np.float64)
+    high = pd.to_numeric(rows["ci_high"], errors="coerce").to_numpy(dtype=np.float64)
+    passed = pd.to_numeric(rows["p_fwer"], errors="coerce").to_numpy(dtype=np.float64) < 0.05
+    colours = ["#c0392b" if flag else "0.35" for flag in passed]
+    ax.hlines(y, low, high, colors=colours, linewidth=1.2)
+    ax.scatter(estimate, y, c=colours, s=14, zorder=3)
+    ax.axvline(0, color="0.6", linewidth=0.8)
+    labels = [textwrap.shorten(str(m), 48, placeholder="\u2026") for m in rows["measure"]]
+    ax.set_yticks(y, labels, fontsize=6.5)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlabel("estimate (95% CI)", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(axis="x", labelsize=7)
+    return png_uri(fig)
+
+
+def p_histogram_figure(p_values: npt.ArrayLike, title: str) -> str:
+    """Draw the histogram of uncorrected p-values with the uniform expected under no effect.
+
+    Parameters
+    ----------
+    p_values : array_like
+        One p per measure.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    str
+        A PNG data URI.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    p = p[np.isfinite(p)]
+    fig = Figure(figsize=(4.6, 2.8), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.16, right=0.97, top=0.88, bottom=0.17)
+    bins = 20
+    ax.hist(p, bins=bins, range=(0, 1), color="0.55", edgecolor="white", linewidth=0.4)
+    ax.axhline(p.size / bins, color="#c0392b", linestyle="--", linewidth=1, label="no effect")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("uncorrected permutation p", fontsize=8)
+    ax.set_ylabel("measures", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, frameon=False)
+    return png_uri(fig)
+
+
+def _text(column: pd.Series) -> npt.NDArray[np.object_]:
+    """Return a column as an array of Python strings (fast for Arrow-backed text)."""
+    values = column.to_numpy(dtype=object, na_value="")
+    if values.size and not isinstance(values[0], str):
+        values = np.array([str(v) for v in values], dtype=object)
+    return values
+
+
+def _edge_keys(table: pd.DataFrame, sample: pd.DataFrame, count: int) -> pd.DataFrame:
+    """One row per edge measure: its two regions and their networks (empty when none)."""
+    if not {"region_a", "region_b"} <= set(table.columns):
+        return pd.DataFrame()
+    wanted = ("measure", "region_a", "region_b", "network_a", "network_b")
+    columns = [c for c in wanted if c in table]
+    keys = sample[columns].drop_duplicates("measure")
+    if len(keys) < count:
+        keys = table[columns].drop_duplicates("measure")
+    a, b = keys["region_a"], keys["region_b"]
+    named = a.notna() & b.notna() & a.ne("") & b.ne("")
+    keys = keys[named]
+    out: pd.DataFrame = keys.assign(measure=_text(keys["measure"]))
+    return out
+
+
+def edge_section(
+    table: pd.DataFrame, sample: pd.DataFrame, results: pd.DataFrame, statistic_name: str = "t"
+) -> Section | None:
+    """Draw edge measures as a region x region matrix of the statistic, by network.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The metrics table; edges are measures whose rows name ``region_a``
+        and ``region_b`` (and ``network_a``, ``network_b``).
+    sample : pandas.DataFrame
+        Some of its rows (e.g. one subject's) searched first for each
+        measure's regions; the whole table is searched when they lack some.
+    results : pandas.DataFrame
+        The result rows (``statistic``, ``p_fwer``).
+    statistic_name : str
+        The statistic's name (``t``, ``F``, ``z``).
+
+    Returns
+    -------
+    Section or None
+        The matrix; None without edge measures. (No glass brain here: drawing
+        one costs seconds, and the strongest edges are the top rows of the
+        results table.)
+    """
+    keys = _edge_keys(table, sample, len(results))
+    if len(keys) < 3:
+        return None
+    values = results[["measure", "statistic", "p_fwer"]]
+    merged = keys.merge(values.assign(measure=_text(values["measure"])), on="measure")
+    ends = {side: _text(merged[f"region_{side}"]) for side in ("a", "b")}
+    regions = pd.unique(np.concatenate([ends["a"], ends["b"]]))
+    networks: dict[str, str] = {}
+    for side in ("a", "b"):
+        column = f"network_{side}"
+        if column in merged:
+            networks.update(zip(ends[side], _text(merged[column]), strict=True))
+    n = len(regions)
+    where = pd.Index(regions)
+    i, j = where.get_indexer(ends["a"]), where.get_indexer(ends["b"])
+    statistic = np.full((n, n), np.nan)
+    statistic[i, j] = statistic[j, i] = merged["statistic"].to_numpy(dtype=np.float64)
+    passed = merged["p_fwer"].to_numpy(dtype=np.float64) < 0.05
+    blocks = network_blocks([networks.get(str(r), "") for r in regions])
+    figures = [
+        (
+            matrix_figure(
+                {f"statistic ({statistic_name})": statistic}, f"{len(merged):,} edges", blocks
+            ),
+            f"Each edge's statistic, one row and column per region ({n}), grouped by network; "
+            f"symmetric colour scale ending at the 98th percentile of |statistic|. "
+            f"{int(passed.sum()):,} of {len(merged):,} edges have p FWER < 0.05.",
+        )
+    ]
+    note = (
+        "Edge measures (rows naming two regions) as a matrix: the size of the analysis makes "
+        "a table of every edge unreadable; every row is in the results table file."
+    )
+    return Section("edges", "Edges", note, figures=figures)
