@@ -50,13 +50,14 @@ def test_derivative_path_orders_entities(tmp_path: Path) -> None:
     """Entities follow BIDS order whatever the mapping's order; empty ones are left out."""
     path = derivative_path(
         tmp_path,
-        {"desc": "6pGSR", "stat": "pearson", "atlas": "seitzman300", "run": "", "task": "rest"}
-        | {"ses": "2", "sub": "07", "space": "MNI152NLin2009cAsym"},
+        {"desc": "6pGSR", "stat": "pearsoncorrelation", "seg": "seitzman300", "run": ""}
+        | {"den": "91k", "ses": "2", "sub": "07", "space": "fsLR", "task": "rest"},
         "relmat",
     )
+    # XCP-D 0.10's order: space, seg, den, stat, desc
     assert path == (
-        tmp_path / "sub-07" / "ses-2" / "func" / "sub-07_ses-2_task-rest_space-MNI152NLin2009cAsym"
-        "_atlas-seitzman300_stat-pearson_desc-6pGSR_relmat.tsv"
+        tmp_path / "sub-07" / "ses-2" / "func" / "sub-07_ses-2_task-rest_space-fsLR"
+        "_seg-seitzman300_den-91k_stat-pearsoncorrelation_desc-6pGSR_relmat.tsv"
     )
     no_session = derivative_path(tmp_path, {"sub": "01", "task": "rest"}, "timeseries")
     assert no_session == tmp_path / "sub-01" / "func" / "sub-01_task-rest_timeseries.tsv"

@@ -17,6 +17,12 @@ import pandas as pd
 import pytest
 
 import dmnpharm.pipeline._work as work_module
+from bids_validity import (
+    DERIVATIVES_WARNINGS,
+    SIMULATED_DERIVATIVES_WARNINGS,
+    SIMULATED_ROOT_WARNINGS,
+    assert_valid,
+)
 from dmnpharm import AnalysisConfig, Execution, Inference, Results, Study
 from dmnpharm.atlases import load_atlas
 from dmnpharm.cli import main
@@ -35,6 +41,19 @@ def small_voxel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
         base, design=replace(base.design, n_subjects=4), signal=SignalSpec(n_volumes=50)
     )
     return write_voxel_study(simulate_study(spec), tmp_path_factory.mktemp("sv") / "study")
+
+
+def test_the_simulated_voxel_study_is_valid_bids(voxel_study: Path) -> None:
+    """The raw root and its fMRIPrep-style derivatives pass the BIDS validator.
+
+    The derivatives' images carry ``Resolution`` for ``res-2``; the confounds tables
+    (not in BIDS yet) are in their ``.bidsignore``.
+    """
+    assert_valid(voxel_study, SIMULATED_ROOT_WARNINGS)
+    fmriprep = voxel_study / "derivatives" / "fmriprep"
+    assert_valid(fmriprep, SIMULATED_DERIVATIVES_WARNINGS)
+    bold = next(fmriprep.rglob("*_res-2_desc-preproc_bold.json"))
+    assert json.loads(bold.read_text())["Resolution"].startswith("2 mm")
 
 
 def test_a_bids_run_becomes_a_task_naming_its_files(voxel_study: Path) -> None:
@@ -78,8 +97,8 @@ def test_run_recovers_the_planted_effect_from_images(
     assert set(result.metrics["strategy"]) == {"acompcor"}
     relmats = sorted((out / "derivatives" / "dmnpharm").rglob("*_relmat.tsv"))
     assert len(relmats) == 16
-    entities = f"_task-rest_space-{DEFAULT_SPACE}_atlas-seitzman300_stat-pearson_desc-acompcor_"
-    assert all(entities in path.name for path in relmats)
+    entities = f"_task-rest_space-{DEFAULT_SPACE}_seg-seitzman300_stat-pearsoncorrelation_"
+    assert all(path.name.endswith(f"{entities}relmat.tsv") for path in relmats)
     sidecar = json.loads(relmats[0].with_suffix(".json").read_text())
     assert sidecar["ConfoundColumns"]
     assert (voxel_study / sidecar["Sources"][0].removeprefix("bids:source:")).is_file()
@@ -175,26 +194,31 @@ def test_voxel_maps_come_from_the_same_run(voxel_study: Path, tmp_path: Path) ->
         inference=Inference(n_permutations=99), denoise=DenoiseConfig("6p"), voxel_maps=True
     )
     result = Study.from_folder(voxel_study).analyse(config, tmp_path / "out")
-    folder = tmp_path / "out" / "voxel_maps"
-    assert len(list(folder.glob("*_boldmap.nii.gz"))) == 16 * 6
+    # inside the derivatives dataset, each run's maps in its func/ folder, as XCP-D's ALFF
+    derivatives = tmp_path / "out" / "derivatives" / "dmnpharm"
+    assert not (tmp_path / "out" / "voxel_maps").exists()
+    assert len(list(derivatives.glob("sub-*/ses-*/func/*_boldmap.nii.gz"))) == 16 * 6
+    assert_valid(derivatives, DERIVATIVES_WARNINGS)
     atlas = load_atlas("seitzman300")
     dmn = [atlas.coords[i] for i in atlas.network_indices("DMN")]
     vis = [atlas.coords[i] for i in atlas.network_indices("VIS")]
     runs = result.metrics.drop_duplicates(["participant_id", "session_id"])
-    first = next(folder.glob("*_stat-seedPCC_boldmap.nii.gz"))
+    first = next(derivatives.rglob("*_stat-fisherz_desc-seedPCC_boldmap.nii.gz"))
     dmn_voxels, vis_voxels = _sphere_union(first, dmn), _sphere_union(first, vis)
     values: dict[str, list[float]] = {"placebo": [], "drug": [], "vis": []}
     for _, run in runs.iterrows():
         space = "space-MNI152NLin2009cAsym_res-2"
-        stem = f"{run['participant_id']}_{run['session_id']}_task-rest_{space}"
-        pcc = nib.load(folder / f"{stem}_stat-seedPCC_boldmap.nii.gz").get_fdata()
+        sub, ses = run["participant_id"], run["session_id"]
+        stem = f"{sub}/{ses}/func/{sub}_{ses}_task-rest_{space}"
+        pcc = nib.load(derivatives / f"{stem}_stat-fisherz_desc-seedPCC_boldmap.nii.gz")
+        pcc = pcc.get_fdata()
         values[str(run["condition"])].append(float(np.nanmean(pcc[dmn_voxels])))
         if run["condition"] == "placebo":
             values["vis"].append(float(np.nanmean(pcc[vis_voxels])))
     # Single voxels carry voxel noise, so map values are attenuated region FC.
     assert np.mean(values["placebo"]) > np.mean(values["vis"]) + 0.03
     assert np.mean(values["placebo"]) > np.mean(values["drug"])
-    side = json.loads(next(folder.glob("*_stat-alff_boldmap.json")).read_text())
+    side = json.loads(next(derivatives.rglob("*_stat-alff_boldmap.json")).read_text())
     assert side["strategy"] == "6p"
     assert side["amplitude"]["band_hz"] == [0.01, 0.08]
     assert side["seeds"]["PCC"]["voxels"] > 0

@@ -66,7 +66,7 @@ def test_run_with_the_table_and_mapping(
     assert recorded["name"] == "Lab300"
     assert recorded["networks"]["DMN"] == 67
     assert recorded["fingerprint"] == load_atlas(table, mapping).fingerprint
-    derived = sorted((out / "derivatives").rglob("*_atlas-Lab300_*_timeseries.tsv"))
+    derived = sorted((out / "derivatives").rglob("*_seg-Lab300_stat-mean_timeseries.tsv"))
     assert len(derived) == 16
     # Without the mapping, the ambiguous name is a data error naming the file and line.
     assert main([*args[:4], "--out", str(tmp_path / "no"), "-q"]) == 1

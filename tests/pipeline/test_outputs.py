@@ -15,12 +15,23 @@ from dmnpharm.signal import DenoiseConfig
 from dmnpharm.store import query
 
 LABEL = r"[A-Za-z0-9]+"
-#: A derivative file name: BIDS entities in order, then the suffix.
+#: A derivative file name, as XCP-D 0.10 names its outputs: source entities, then the
+#: atlas (seg-) and statistic (stat-) of the parcellated files, then the suffix.
 NAME = re.compile(
     rf"sub-(?P<sub>{LABEL})(_ses-(?P<ses>{LABEL}))?_task-(?P<task>{LABEL})"
-    rf"(_run-(?P<run>{LABEL}))?(_space-(?P<space>{LABEL}))?_atlas-(?P<atlas>{LABEL})"
-    rf"(_stat-(?P<stat>{LABEL}))?_desc-(?P<desc>{LABEL})_(?P<suffix>timeseries|relmat)\.(tsv|json)"
+    rf"(_run-(?P<run>{LABEL}))?(_space-(?P<space>{LABEL}))?(_seg-(?P<seg>{LABEL}))?"
+    rf"(_stat-(?P<stat>{LABEL}))?_(?P<suffix>timeseries|relmat|bold|motion|outliers|qc)"
+    r"\.(tsv|json)"
 )
+#: Each run's files: (stat, suffix) -> whether the name has seg-.
+RUN_FILES = {
+    ("mean", "timeseries"): True,
+    ("pearsoncorrelation", "relmat"): True,
+    ("coverage", "bold"): True,
+    (None, "motion"): False,
+    (None, "outliers"): False,
+    (None, "qc"): False,
+}
 SIDECAR = {
     "Atlas",
     "Strategy",
@@ -31,6 +42,7 @@ SIDECAR = {
     "Estimator",
     "RepetitionTime",
     "SamplingFrequency",
+    "NodeFiles",
     "Sources",
     "Provenance",
 }
@@ -50,7 +62,35 @@ def two_analyses(
     return base, first, second
 
 
-def check_derivatives(out: Path, study: Path, strategy: str, label: str) -> int:
+def _check_signals(path: Path, name: re.Match[str], strategy: str, study: Path) -> None:
+    """Check a time series or matrix and its sidecar."""
+    atlas = load_atlas("seitzman300")
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar.keys() >= SIDECAR
+    assert sidecar["Strategy"] == strategy
+    assert sidecar["SamplingFrequency"] == pytest.approx(1 / sidecar["RepetitionTime"])
+    censoring = sidecar["Censoring"]
+    assert censoring["KeptVolumes"] + censoring["CensoredVolumes"] == 81
+    assert len(censoring["CensoredVolumeIndices"]) == censoring["CensoredVolumes"]
+    assert sidecar["Provenance"]["strategy"] == strategy
+    source = sidecar["Sources"][0].removeprefix("bids:source:")
+    assert (study / source).is_file()
+    if name["suffix"] == "timeseries":
+        table = pd.read_csv(path, sep="\t")
+        assert list(table.columns) == list(atlas.labels)
+        assert len(table) == censoring["KeptVolumes"]
+        return
+    table = pd.read_csv(path, sep="\t", index_col=0)
+    assert list(table.index) == list(table.columns) == list(atlas.labels)
+    matrix = table.to_numpy()
+    np.testing.assert_allclose(matrix, matrix.T, atol=1e-7)
+    # Pearson r as XCP-D writes it (the metrics use its Fisher z)
+    np.testing.assert_array_equal(np.diag(matrix), 1.0)
+    assert np.abs(matrix).max() <= 1.0
+    assert sidecar["Units"] == "r"
+
+
+def check_derivatives(out: Path, study: Path, strategy: str) -> int:
     """Check the derivatives of one output folder; return the number of runs."""
     root = out / "derivatives" / "dmnpharm"
     description = json.loads((root / "dataset_description.json").read_text())
@@ -60,40 +100,22 @@ def check_derivatives(out: Path, study: Path, strategy: str, label: str) -> int:
     assert description["SourceDatasets"] == [{"URL": study.resolve().as_uri()}]
     design = pd.read_csv(out / "group" / "design.tsv", sep="\t", dtype=str)
     expected = set(zip(design["participant_id"], design["session_id"], strict=True))
-    atlas = load_atlas("seitzman300")
     files = sorted(p for p in root.rglob("sub-*") if p.is_file())
-    found = set()
+    found: dict[tuple[str, str], set[tuple[str | None, str]]] = {}
     for path in files:
         name = NAME.fullmatch(path.name)
         assert name, path.name
         assert path.parent.parts[-3:] == (f"sub-{name['sub']}", f"ses-{name['ses']}", "func")
-        assert (name["task"], name["atlas"], name["desc"]) == ("rest", "seitzman300", label)
-        assert name["stat"] == ("pearson" if name["suffix"] == "relmat" else None)
-        found.add((f"sub-{name['sub']}", f"ses-{name['ses']}"))
-        if path.suffix == ".json":
-            continue
-        sidecar = json.loads(path.with_suffix(".json").read_text())
-        assert sidecar.keys() >= SIDECAR
-        assert sidecar["Strategy"] == strategy
-        assert sidecar["SamplingFrequency"] == pytest.approx(1 / sidecar["RepetitionTime"])
-        censoring = sidecar["Censoring"]
-        assert censoring["KeptVolumes"] + censoring["CensoredVolumes"] == 81
-        assert len(censoring["CensoredVolumeIndices"]) == censoring["CensoredVolumes"]
-        assert sidecar["Provenance"]["strategy"] == strategy
-        source = sidecar["Sources"][0].removeprefix("bids:source:")
-        assert (study / source).is_file()
-        if name["suffix"] == "timeseries":
-            table = pd.read_csv(path, sep="\t")
-            assert list(table.columns) == list(atlas.labels)
-            assert len(table) == censoring["KeptVolumes"]
-        else:
-            table = pd.read_csv(path, sep="\t", index_col=0)
-            assert list(table.index) == list(table.columns) == list(atlas.labels)
-            matrix = table.to_numpy()
-            np.testing.assert_allclose(matrix, matrix.T, atol=1e-7)
-            np.testing.assert_array_equal(np.diag(matrix), 0.0)
-    assert found == expected
-    assert len(files) == 4 * len(expected)
+        assert name["task"] == "rest"
+        kind = (name["stat"], name["suffix"])
+        assert (name["seg"] == "seitzman300") == RUN_FILES[kind], path.name
+        assert "desc-" not in path.name  # one strategy per analysis: named in the sidecars
+        found.setdefault((f"sub-{name['sub']}", f"ses-{name['ses']}"), set()).add(kind)
+        if path.suffix == ".tsv" and name["suffix"] in ("timeseries", "relmat"):
+            _check_signals(path, name, strategy, study)
+    assert set(found) == expected
+    assert all(kinds == set(RUN_FILES) for kinds in found.values())
+    assert len(files) == 2 * len(RUN_FILES) * len(expected)
     return len(expected)
 
 
@@ -102,12 +124,28 @@ def test_derivatives_follow_the_bids_conventions(
 ) -> None:
     """Both analyses write one time series and one matrix (+ sidecars) per run."""
     base, _, _ = two_analyses
-    assert check_derivatives(base / "none", small_study_template, "none", "none") == 16
-    assert check_derivatives(base / "6pgsr", small_study_template, "6p+gsr", "6pGSR") == 16
+    assert check_derivatives(base / "none", small_study_template, "none") == 16
+    assert check_derivatives(base / "6pgsr", small_study_template, "6p+gsr") == 16
     # censoring at FD 0.25 mm drops volumes somewhere, and the sidecars say where
     sidecars = (base / "6pgsr" / "derivatives").rglob("*_timeseries.json")
     censored = [json.loads(p.read_text())["Censoring"]["CensoredVolumes"] for p in sidecars]
     assert sum(censored) > 0
+    # ... and so do the XCP-D-style motion and outliers tables of each run
+    for series in (base / "6pgsr" / "derivatives").rglob("*_timeseries.json"):
+        sidecar = json.loads(series.read_text())
+        stem = series.name.split("_seg-")[0]
+        outliers = pd.read_csv(series.with_name(f"{stem}_outliers.tsv"), sep="\t")
+        removed = np.flatnonzero(outliers["denoising"].to_numpy()).tolist()
+        assert removed == sidecar["Censoring"]["CensoredVolumeIndices"]
+        motion = pd.read_csv(series.with_name(f"{stem}_motion.tsv"), sep="\t")
+        source = small_study_template / sidecar["Sources"][0].removeprefix("bids:source:")
+        confounds = pd.read_csv(
+            source.with_name(f"{stem}_desc-confounds_timeseries.tsv"), sep="\t"
+        )
+        pd.testing.assert_frame_equal(motion, confounds[list(motion.columns)])
+        over = motion["framewise_displacement"].fillna(0).to_numpy() > 0.25
+        np.testing.assert_array_equal(outliers["framewise_displacement"], over)
+        assert set(np.flatnonzero(over)) <= set(removed)
 
 
 def test_store_holds_both_analyses(two_analyses: tuple[Path, Results, Results]) -> None:

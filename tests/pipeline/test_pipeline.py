@@ -4,12 +4,15 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from bids_validity import DERIVATIVES_WARNINGS, assert_valid
 from dmnpharm import AnalysisConfig, Inference, Results, Study
 from dmnpharm.config import paired_model
 from dmnpharm.exceptions import InputError, StudyValidationError
+from dmnpharm.io import discover_xcpd, read_xcpd_motion, read_xcpd_timeseries, xcpd_record
 from dmnpharm.metrics import ESTIMATORS, NETWORK_MEASURES, BundleConfig
 from dmnpharm.signal import DenoiseConfig
 from dmnpharm.stats import EXTRA_COLUMNS, RESULT_COLUMNS
@@ -79,6 +82,52 @@ def test_run_writes_every_output(small_analysis: Results) -> None:
     assert all(len(h) == 64 for h in provenance["inputs"].values())
     assert result.report_file == out / "report.html"
     assert result.report() == (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_derivatives_pass_the_bids_validator(small_analysis: Results) -> None:
+    """The derivatives dataset validates: no error, only the warning that Authors is missing.
+
+    What BIDS does not define yet (BEP017 time series and matrices, XCP-D's tables and
+    atlas folder) is listed in ``.bidsignore``; the README says what the files are.
+    """
+    derivatives = Path(small_analysis.out) / "derivatives" / "dmnpharm"
+    result = assert_valid(derivatives, DERIVATIVES_WARNINGS)
+    assert result.codes("warning") == {"TOO_FEW_AUTHORS": 1}
+    assert "stat-pearsoncorrelation_relmat.tsv" in (derivatives / "README.md").read_text()
+    ignored = (derivatives / ".bidsignore").read_text().splitlines()
+    assert "*_relmat.tsv" in ignored
+    assert "*_boldmap.nii.gz" not in ignored  # no voxel maps in this analysis
+    table = derivatives / "atlases" / "atlas-seitzman300" / "atlas-seitzman300_dseg.tsv"
+    regions = pd.read_csv(table, sep="\t")
+    assert list(regions.columns[:5]) == ["index", "name", "label", "network_label", "network"]
+    sidecar = json.loads(table.with_suffix(".json").read_text())
+    assert "region time series" in sidecar["ImageAbsent"]
+
+
+def test_derivatives_read_back_with_the_xcpd_reader(
+    small_analysis: Results, small_study_template: Path
+) -> None:
+    """The derivatives follow XCP-D 0.10's layout: the XCP-D reader reads them back.
+
+    Every run is found with its censoring ("removed": the outliers file's ``denoising``
+    rows are absent from the series), the repetition time from the sidecars, the atlas
+    table's regions and networks; the signals are those written.
+    """
+    derivatives = Path(small_analysis.out) / "derivatives" / "dmnpharm"
+    study = discover_xcpd(derivatives, bids_root=small_study_template)
+    assert (study.generator, study.naming, study.atlas) == ("dmnpharm", "seg", "seitzman300")
+    assert len(study.runs) == 16
+    assert xcpd_record(study)["denoising"].startswith("done by dmnpharm")
+    for run in study.runs:
+        sidecar = json.loads(run.timeseries.with_suffix(".json").read_text())
+        censored = sidecar["Censoring"]["CensoredVolumeIndices"]
+        assert run.outlier_volumes == tuple(censored)
+        assert run.censoring == ("removed" if censored else "none")
+        assert run.n_acquired == sidecar["Censoring"]["NumberOfVolumes"]
+        assert run.repetition_time == sidecar["RepetitionTime"]
+        motion = read_xcpd_motion(run)
+        assert len(motion) == run.n_volumes == read_xcpd_timeseries(run).shape[0]
+        assert np.isfinite(motion["framewise_displacement"].iloc[1:]).all()
 
 
 def test_same_seed_identical_results(
@@ -186,7 +235,8 @@ def test_estimators_are_recorded_and_recover_the_effect(
     assert ESTIMATORS[estimator].split(" ")[0] in html
     # each run's matrix, from the group's reference for tangent, is a BIDS derivative
     derivatives = tmp_path / "out" / "derivatives" / "dmnpharm"
-    sidecars = sorted(derivatives.rglob(f"*_stat-{estimator}_desc-acompcor_relmat.json"))
+    stat = {"pearson": "pearsoncorrelation", "partial": "partialcorrelation"}.get(estimator)
+    sidecars = sorted(derivatives.rglob(f"*_seg-seitzman300_stat-{stat or estimator}_relmat.json"))
     assert len(sidecars) == 16
     if estimator == "tangent":
         sidecar = json.loads(sidecars[0].read_text())

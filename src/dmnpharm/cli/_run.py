@@ -48,7 +48,7 @@ def add_run_parser(subs: Any) -> None:
         "--voxel-maps",
         action="store_true",
         help="BIDS studies: also write ALFF, fALFF and PCC/aMPFC seed maps per run "
-        "(same read of each image) under OUT/voxel_maps/",
+        "(same read of each image) in each run's OUT/derivatives/dmnpharm/.../func/ folder",
     )
     add_analysis(run_parser, "seed of the sign flips (default: 0)")
     add_denoise(run_parser)

@@ -100,8 +100,20 @@ def add_parser(subs: Any) -> None:
         default=N_PERMUTATIONS,
         help=f"permutations (default {N_PERMUTATIONS})",
     )
+    stats.add_argument(
+        "--effect-ci",
+        choices=("noncentral-t", "bootstrap"),
+        default="noncentral-t",
+        help="interval of d_z: noncentral t (default; exact for normal differences, "
+        "Steiger & Fouladi 1997) or the percentile bootstrap over subjects; g and r always "
+        "use the bootstrap",
+    )
     add_seed(stats, "permutation seed (default 0)")
     add_common(stats)
+
+
+#: Result rows printed to the terminal; the full table is in results.tsv.
+_SHOWN = 20
 
 
 def command(args: argparse.Namespace) -> int:
@@ -148,9 +160,14 @@ def command(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         method=method,
         groups=args.normalization,
+        effect_ci=args.effect_ci,
     )
     if not args.quiet:
-        shown = result.results[["measure", "contrast", "estimate", "statistic", "p_fwer"]]
+        columns = ["measure", "contrast", "estimate", "statistic", "p_fwer"]
+        table = result.results[columns]
+        shown = table if len(table) <= _SHOWN else table.nsmallest(_SHOWN, "p_fwer")
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"), file=sys.stderr)
+        if len(table) > _SHOWN:
+            print(f"... the {_SHOWN} smallest p_fwer of {len(table)} measures", file=sys.stderr)
     print(OutputLayout.stats(Path(args.out)).results_tsv)
     return 0

@@ -1,16 +1,17 @@
 """Writers for a BIDS-derivatives dataset of region signals and connectivity matrices.
 
-File names follow BIDS 1.9 and the connectivity conventions of BEP017 as used by
-XCP-D (``_timeseries.tsv``, ``_relmat.tsv``, the ``atlas-`` and ``stat-``
-entities)::
+File names follow BIDS 1.9 and the connectivity conventions of BEP017 as XCP-D 0.7 to
+0.14 write them (the ``seg-`` entity names the atlas, ``stat-`` the statistic; see
+:mod:`dmnpharm.io._xcpd` for the versions and sources)::
 
-    dataset_description.json
+    dataset_description.json  README.md  .bidsignore
     sub-<p>/[ses-<s>/]func/
-        sub-<p>[_ses-<s>]_task-<t>[_run-<r>][_space-<S>]_atlas-<A>_desc-<D>_timeseries.tsv
-        sub-<p>[_ses-<s>]_task-<t>[_run-<r>][_space-<S>]_atlas-<A>_stat-<E>_desc-<D>_relmat.tsv
+        <src>[_space-<S>]_seg-<A>_stat-mean_timeseries.tsv
+        <src>[_space-<S>]_seg-<A>_stat-pearsoncorrelation_relmat.tsv
 
-each with a JSON sidecar. BIDS labels hold letters and digits only; names such
-as ``acompcor+gsr`` become labels with :func:`bids_label`.
+where ``<src>`` is ``sub-<p>[_ses-<s>]_task-<t>[_acq-..][_run-<r>]``, each with a JSON
+sidecar. BIDS labels hold letters and digits only; names such as ``acompcor+gsr``
+become labels with :func:`bids_label`.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ ENTITY_ORDER = (
     "part",
     "chunk",
     "space",
+    "cohort",
     "atlas",
+    "seg",
     "res",
     "den",
     "stat",
@@ -117,7 +120,7 @@ def derivative_path(
         ``sub`` is required, empty values are left out. Keys must be in
         :data:`ENTITY_ORDER`.
     suffix : str
-        ``"timeseries"`` or ``"relmat"``.
+        E.g. ``"timeseries"``, ``"relmat"``, ``"motion"``.
     extension : str
         With its dot.
 

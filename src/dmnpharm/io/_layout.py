@@ -13,8 +13,11 @@ An analysis folder (``dmnpharm run``, ``dmnpharm demo``)::
                  model.txt, exclusions.tsv, failures.tsv, qc.tsv, qc_fc.json,
                  motion_imbalance.tsv, paired_differences.tsv
     compare/     compare.tsv, compare.json, compare_forest.png (with --drug)
-    voxel_maps/  per-run ALFF, fALFF and seed maps (with --voxel-maps)
-    derivatives/dmnpharm/   the BIDS-derivatives dataset
+    derivatives/dmnpharm/   the BIDS-derivatives dataset, in XCP-D 0.10's layout:
+                 README.md, .bidsignore, atlases/, and per run under
+                 sub-*/[ses-*/]func/ its time series, matrix, motion, outliers,
+                 coverage and QC tables, and (with --voxel-maps) its ALFF, fALFF
+                 and seed maps
 
 A ``dmnpharm stats`` folder has the group files at its top level, and a
 ``dmnpharm power`` folder its table, studies, curve and record.
@@ -144,8 +147,8 @@ class OutputLayout:
 
     @property
     def voxel_maps(self) -> Path:
-        """The per-run voxel maps folder."""
-        return self.root / "voxel_maps"
+        """Where the per-run voxel maps go: the derivatives dataset (each run's ``func/``)."""
+        return self.derivatives
 
     @property
     def derivatives(self) -> Path:

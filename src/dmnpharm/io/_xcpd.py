@@ -37,6 +37,9 @@ What XCP-D writes, from its source and documentation (repository PennLINC/xcp_d)
   preprocessed BOLD). It is read from there, else the raw BIDS ``*_bold.json``, else the
   caller's ``repetition_time``; without any, the run is a problem.
 * ``dataset_description.json``: ``GeneratedBy[0]`` is ``{"Name": "xcp_d", "Version": ...}``.
+
+dmnpharm's own derivatives follow XCP-D 0.10's layout and :func:`discover_xcpd` reads them
+too (:func:`is_xcpd_folder` stays true for XCP-D's folders only).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from dmnpharm.io._xcpd_files import (
     check_values,
     concatenated,
     entities,
+    layout_writer,
     majority,
     motion_path,
     read_atlas_table,
@@ -195,6 +199,8 @@ class XcpdStudy:
         and ``path`` (relative to ``root``).
     skipped : tuple of Path
         Files of concatenated runs (``--combine-runs``), not read.
+    generator : str
+        ``"XCP-D"``, or ``"dmnpharm"`` (then ``version`` is dmnpharm's).
     """
 
     root: Path
@@ -205,6 +211,7 @@ class XcpdStudy:
     runs: tuple[XcpdRun, ...]
     design: pd.DataFrame = field(repr=False)
     skipped: tuple[Path, ...] = ()
+    generator: str = "XCP-D"
 
 
 def is_xcpd_folder(path: str | Path) -> bool:
@@ -408,7 +415,8 @@ def discover_xcpd(
     Parameters
     ----------
     xcpd_dir : str or Path
-        The XCP-D output folder (with its ``dataset_description.json``).
+        The XCP-D output folder (with its ``dataset_description.json``), or dmnpharm's
+        own derivatives folder (same layout).
     atlas : str, optional
         Atlas label (``seg-``/``atlas-`` entity, e.g. ``"4S156Parcels"``); required when the
         folder has several.
@@ -442,16 +450,17 @@ def discover_xcpd(
     folder = Path(xcpd_dir)
     if not folder.is_dir():
         raise InputError(f"XCP-D folder '{folder}' does not exist; check the path")
-    version = xcpd_version(folder)
-    if version is None:
+    writer = layout_writer(folder)
+    if writer is None:
         nested = [
             p.parent for p in folder.glob("*/dataset_description.json") if is_xcpd_folder(p.parent)
         ]
         hint = f"; did you mean '{nested[0]}'?" if nested else ""
         raise InputError(
             f"'{folder}' is not an XCP-D folder: its dataset_description.json does not name "
-            f"xcp_d in GeneratedBy{hint}"
+            f"xcp_d (or dmnpharm) in GeneratedBy{hint}"
         )
+    generator, version = writer
     if repetition_time is not None and not repetition_time > 0:
         raise InputError(
             f"repetition_time must be a positive number of seconds; got {repetition_time!r}"
@@ -477,7 +486,7 @@ def discover_xcpd(
     assert rows is not None
     rows["n_outliers"] = [len(r.outlier_volumes) for r in runs]
     rows["path"] = [r.timeseries.relative_to(folder).as_posix() for r in runs]
-    _LOG.info("found %d runs in XCP-D %s folder %s", len(runs), version, folder)
+    _LOG.info("found %d runs in %s %s folder %s", len(runs), generator, version, folder)
     return XcpdStudy(
         folder,
         version,
@@ -487,4 +496,5 @@ def discover_xcpd(
         tuple(runs),
         rows,
         tuple(sorted(skipped)),
+        generator,
     )

@@ -22,6 +22,7 @@ __all__ = [
     "check_values",
     "concatenated",
     "entities",
+    "layout_writer",
     "majority",
     "motion_path",
     "read_atlas_table",
@@ -76,6 +77,22 @@ def xcpd_version(folder: Path) -> str | None:
     return str(generated[0].get("Version", "unknown")) if name in _NAMES else None
 
 
+def layout_writer(folder: Path) -> tuple[str, str] | None:
+    """Return who wrote a folder in XCP-D's layout: ``("XCP-D", version)``, or None.
+
+    dmnpharm's own derivatives follow XCP-D 0.10's layout and read back the same way:
+    a folder whose ``GeneratedBy[0]`` is dmnpharm gives ``("dmnpharm", version)``.
+    """
+    version = xcpd_version(folder)
+    if version is not None:
+        return "XCP-D", version
+    generated = read_json(folder / "dataset_description.json").get("GeneratedBy")
+    first = generated[0] if isinstance(generated, list) and generated else None
+    if isinstance(first, dict) and str(first.get("Name", "")).strip().lower() == "dmnpharm":
+        return "dmnpharm", str(first.get("Version", "unknown"))
+    return None
+
+
 def timeseries_files(folder: Path, task: str | None) -> list[tuple[Path, str, str]]:
     """Return every parcellated time series as (path, atlas, naming)."""
     found = []
@@ -115,6 +132,10 @@ def read_table(path: Path, problems: list[str], what: str) -> pd.DataFrame | Non
 
 def check_values(path: Path, table: pd.DataFrame, problems: list[str]) -> bool:
     """Report a non-numeric cell, or a missing value among a region's numbers."""
+    if all(pd.api.types.is_numeric_dtype(t) for t in table.dtypes):
+        missing = table.isna().to_numpy()
+        if not (missing.any(axis=0) & ~missing.all(axis=0)).any():
+            return True  # every cell a number, or a region n/a throughout: nothing to say
     for col in table.columns:
         values = pd.to_numeric(table[col], errors="coerce")
         bad = values.isna() & table[col].notna()
@@ -260,10 +281,13 @@ def read_atlas_table(folder: Path, atlas: str) -> tuple[pd.DataFrame | None, str
             f"{path}, line {bad[0] + 2}: index {table['index'].iloc[bad[0]]!r} is not an integer"
         )
     out = pd.DataFrame({"index": index.astype(int), "name": table[name], "label": table[name]})
-    network = next((c for c in ("network_label", "network") if c in table), None)
-    if network is not None:
-        out["network"] = out["source_network"] = table[network]
-    rest = [c for c in table.columns if c not in {"index", "name", "label", network}]
+    # XCP-D writes network_label; dmnpharm's tables add network (its codes) beside it.
+    codes = next((c for c in ("network", "network_label") if c in table), None)
+    if codes is not None:
+        out["network"] = table[codes]
+        out["source_network"] = table["network_label" if "network_label" in table else codes]
+    known = {"index", "name", "label", "network", "network_label"}
+    rest = [c for c in table.columns if c not in known]
     return pd.concat([out, table[rest]], axis=1), str(path)
 
 

@@ -159,16 +159,20 @@ def xcpd_record(study: XcpdStudy) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``denoising`` (``"done by XCP-D <version>"``: dmnpharm does not denoise again),
-        ``xcpd_version``, ``xcpd_dir``, ``naming``, ``atlas``, ``space``, ``n_runs``,
-        ``censoring`` (``state``: ``removed``, ``interpolated``, ``none`` or ``mixed``; runs
-        per state; outlier volumes in all), ``repetition_time_from`` and the number of
+        ``denoising`` (``"done by XCP-D <version>"``, or ``"done by dmnpharm <version>"``
+        for dmnpharm's own derivatives: dmnpharm does not denoise again), ``xcpd_version``
+        (the writer's version), ``generator`` (only for dmnpharm's derivatives),
+        ``xcpd_dir``, ``naming``, ``atlas``, ``space``, ``n_runs``, ``censoring``
+        (``state``: ``removed``, ``interpolated``, ``none`` or ``mixed``; runs per state;
+        outlier volumes in all), ``repetition_time_from`` and the number of
         concatenated-run files skipped.
     """
     states = Counter(run.censoring for run in study.runs)
+    writer = {"generator": study.generator} if study.generator != "XCP-D" else {}
     return {
-        "denoising": f"done by XCP-D {study.version}",
+        "denoising": f"done by {study.generator} {study.version}",
         "xcpd_version": study.version,
+        **writer,
         "xcpd_dir": str(study.root),
         "naming": study.naming,
         "atlas": study.atlas,

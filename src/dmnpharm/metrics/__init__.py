@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from dmnpharm.metrics._amplitude import RegionAmplitude, region_amplitude
     from dmnpharm.metrics._bundle import (
         BUNDLE_COLUMNS,
-        NETWORK_MEASURES,
         estimate_connectivity,
         matrix_measures,
         run_bundle,
@@ -51,6 +50,7 @@ if TYPE_CHECKING:
         participation_coefficient,
         proportional_threshold,
     )
+    from dmnpharm.metrics._names import NETWORK_MEASURES
     from dmnpharm.metrics._references import (
         ESTIMATOR_REFERENCES,
         MEASURE_CAVEATS,

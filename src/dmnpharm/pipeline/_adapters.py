@@ -305,7 +305,8 @@ def _bids_record(
         ),
         "voxel_maps": (
             "ALFF, fALFF (0.01-0.08 Hz, unfiltered cleaning) and PCC/aMPFC seed maps "
-            "(Andrews-Hanna 2010 centres, 8 mm) per run under voxel_maps/"
+            "(Andrews-Hanna 2010 centres, 8 mm) per run in "
+            "derivatives/dmnpharm/sub-*/[ses-*/]func/"
             if config.voxel_maps
             else None
         ),

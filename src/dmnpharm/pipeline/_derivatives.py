@@ -1,16 +1,43 @@
-"""BIDS-derivatives outputs of ``dmnpharm run``: each run's cleaned signals and matrix."""
+"""BIDS-derivatives outputs of ``dmnpharm run``, named as XCP-D 0.10 names its outputs.
+
+Per included run, under ``sub-<p>/[ses-<s>/]func/`` (``<src>`` is the run's source
+entities, ``sub-<p>[_ses-<s>]_task-<t>[_acq-..][_run-<r>]``)::
+
+    <src>[_space-<S>]_seg-<A>_stat-mean_timeseries.tsv      cleaned kept volumes
+    <src>[_space-<S>]_seg-<A>_stat-<M>_relmat.tsv           M: pearsoncorrelation,
+                                                            partialcorrelation, tangent
+    <src>[_space-<S>]_seg-<A>_stat-coverage_bold.tsv        regions with a signal
+    <src>_motion.tsv  <src>_outliers.tsv  <src>[_space-<S>]_qc.tsv
+    <src>_space-<S>[_res-<r>]_stat-<alff|falff|zalff|zfalff>_boldmap.nii.gz
+    <src>_space-<S>[_res-<r>]_stat-fisherz_desc-seed<Seed>_boldmap.nii.gz
+
+each with a JSON sidecar, plus CIFTI twins of the time series and matrix for CIFTI
+runs (``..._stat-mean_timeseries.ptseries.nii``, ``..._stat-<M>_boldmap.pconn.nii``).
+Correlation matrices hold r, as XCP-D's do (the analysis measures in Fisher z).
+
+The denoising strategy is not in the names: one strategy is written per analysis
+(the GSR sensitivity analysis's signals are not written), and every sidecar names it.
+``desc-`` is used only where a statistic has variants: the seed of a seed map (the
+map's key in :class:`dmnpharm.extract.VoxelMaps`). Seed maps hold Fisher z of the
+Pearson correlation, hence ``stat-fisherz`` rather than XCP-D's
+``stat-pearsoncorrelation`` (which holds r).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
+from dmnpharm._utils import atomic_write_bytes
 from dmnpharm._version import __version__
 from dmnpharm.atlases import Atlas, dlabel_parcels
 from dmnpharm.config import AnalysisConfig
@@ -24,8 +51,23 @@ from dmnpharm.io import (
 from dmnpharm.io import write_relmat as _write_relmat
 from dmnpharm.io import write_timeseries as _write_timeseries
 from dmnpharm.metrics import ESTIMATORS
+from dmnpharm.pipeline._derivative_dataset import (
+    atlas_files,
+    bidsignore_text,
+    readme_text,
+    relmat_stat,
+)
+from dmnpharm.pipeline._run_files import (
+    coverage_table,
+    motion_table,
+    outliers_table,
+    qc_table,
+    run_table_sidecars,
+    write_table,
+)
+from dmnpharm.pipeline._tasks import RunTask
 
-__all__ = ["DERIVATIVES_FOLDER", "DerivativeWriter"]
+__all__ = ["DERIVATIVES_FOLDER", "DerivativeWriter", "map_name"]
 
 #: Where the derivatives dataset goes inside the output folder.
 DERIVATIVES_FOLDER = Path("derivatives") / "dmnpharm"
@@ -44,9 +86,56 @@ def _source_description(source: Path) -> dict[str, Any]:
     return content if isinstance(content, dict) else {}
 
 
+#: A voxel map file as a run's task names it: ``<stem>_stat-<map>_boldmap.<ext>``.
+_MAP_FILE = re.compile(
+    r"^(?P<stem>.+)_stat-(?P<map>[A-Za-z0-9]+)_boldmap(?P<ext>\.nii\.gz|\.json)$"
+)
+
+
 def _cifti_name(tsv: Path, kind: str) -> Path:
-    """``..._timeseries.tsv`` -> ``..._timeseries.ptseries.nii`` (the TSV's JSON serves both)."""
-    return tsv.with_name(tsv.name.removesuffix(".tsv") + f".{kind}.nii")
+    """Return the CIFTI twin of a TSV (the TSV's JSON serves both), as XCP-D names it.
+
+    ``..._timeseries.tsv`` -> ``..._timeseries.ptseries.nii``;
+    ``..._relmat.tsv`` -> ``..._boldmap.pconn.nii``.
+    """
+    stem = tsv.name.removesuffix(".tsv")
+    if kind == "pconn":
+        stem = stem.removesuffix("_relmat") + "_boldmap"
+    return tsv.with_name(f"{stem}.{kind}.nii")
+
+
+def map_name(name: str) -> str:
+    """Return a voxel map file's name in the derivatives dataset.
+
+    Parameters
+    ----------
+    name : str
+        The name the run's task gave it, ``<stem>_stat-<map>_boldmap.nii.gz`` (or
+        ``.json``), ``<map>`` a key of :class:`dmnpharm.extract.VoxelMaps`.
+
+    Returns
+    -------
+    str
+        The same name for ``alff``, ``falff``, ``zalff``, ``zfalff``;
+        ``<stem>_stat-fisherz_desc-seed<Seed>_boldmap...`` for a seed map.
+
+    Examples
+    --------
+    >>> map_name("sub-01_task-rest_space-MNI_stat-seedPCC_boldmap.nii.gz")
+    'sub-01_task-rest_space-MNI_stat-fisherz_desc-seedPCC_boldmap.nii.gz'
+    """
+    found = _MAP_FILE.match(name)
+    if found is None or not found["map"].startswith("seed"):
+        return name
+    return f"{found['stem']}_stat-fisherz_desc-{found['map']}_boldmap{found['ext']}"
+
+
+def _correlation(matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Fisher z back to r, diagonal 1 (NaN stays for regions without a signal)."""
+    r: npt.NDArray[np.float64] = np.tanh(matrix)
+    diagonal = np.diag(matrix)
+    np.fill_diagonal(r, np.where(np.isnan(diagonal), np.nan, 1.0))
+    return r
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +157,7 @@ class DerivativeWriter:
     config: AnalysisConfig
 
     def start(self, source: Path, readable: Path) -> Path:
-        """Write ``dataset_description.json``.
+        """Write ``dataset_description.json``, the README and ``.bidsignore``.
 
         Parameters
         ----------
@@ -88,7 +177,7 @@ class DerivativeWriter:
         if described.get("DatasetDOI"):
             origin["DOI"] = str(described["DatasetDOI"])
         name = str(described.get("Name") or source.name)
-        return write_dataset_description(
+        written = write_dataset_description(
             self.root,
             name=f"dmnpharm derivatives of {name} ({self.config.atlas_name}, "
             f"{self.config.strategy}, {self.config.estimator})",
@@ -96,11 +185,36 @@ class DerivativeWriter:
             source_datasets=[origin],
             dataset_links={_SOURCE_LINK: source.as_uri()},
         )
+        cifti = self.atlas.image.endswith(".dlabel.nii")
+        text = bidsignore_text(self.config.voxel_maps, cifti)
+        (self.root / ".bidsignore").write_text(text, encoding="utf-8")
+        readme = readme_text(self.config, self.atlas, name)
+        (self.root / "README.md").write_text(readme, encoding="utf-8")
+        return written
+
+    def write_atlas(self, kind: str) -> Path:
+        """Write the atlas folder (table, sidecar, image when the atlas is one).
+
+        Parameters
+        ----------
+        kind : str
+            The input's kind (``bids``, ``roi``, ``table``, ``xcpd``).
+
+        Returns
+        -------
+        Path
+            ``atlases/atlas-<A>/atlas-<A>_dseg.tsv``.
+        """
+        return atlas_files(self.root, self.atlas, self.config, kind)
+
+    @property
+    def seg(self) -> str:
+        """The atlas's ``seg-`` label."""
+        return bids_label(self.config.atlas_name)
 
     def _entities(self, entities: Mapping[str, str], **more: str) -> dict[str, str]:
         found = {k: bids_label(v) for k, v in entities.items() if v}
-        found["atlas"] = bids_label(self.config.atlas_name)
-        found["desc"] = bids_label(self.config.strategy)
+        found["seg"] = self.seg
         found.update(more)
         return found
 
@@ -126,6 +240,7 @@ class DerivativeWriter:
             "EstimatorDescription": ESTIMATORS[self.config.estimator],
             "RepetitionTime": repetition_time,
             "SamplingFrequency": frequency,
+            "NodeFiles": [f"bids::atlases/atlas-{self.seg}/atlas-{self.seg}_dseg.tsv"],
             "Sources": [f"bids:{_SOURCE_LINK}:{source}"] if source else [],
             "Provenance": dict(record),
         }
@@ -156,13 +271,14 @@ class DerivativeWriter:
         Returns
         -------
         Path
-            The ``_timeseries.tsv`` written.
+            The ``_stat-mean_timeseries.tsv`` written.
         """
-        path = derivative_path(self.root, self._entities(entities), "timeseries")
+        path = derivative_path(self.root, self._entities(entities, stat="mean"), "timeseries")
         sidecar = {
             **self._sidecar(record, repetition_time, source),
-            "Description": "Region signals after the denoising strategy; one row per kept "
-            "volume (censored volumes are left out, see Censoring), one column per region.",
+            "Description": "Mean signal of each region after the denoising strategy; one "
+            "row per kept volume (censored volumes are left out, see Censoring), one column "
+            "per region (n/a: no signal in this run).",
         }
         written = _write_timeseries(path, data, self.atlas.labels, sidecar)
         parcels = self._parcels()
@@ -186,7 +302,8 @@ class DerivativeWriter:
         entities : mapping of str to str
             The run's ``sub``, ``ses``, ``task``, ``run`` and ``space`` labels.
         matrix : numpy.ndarray
-            The matrix the run's metrics were computed from.
+            The matrix the run's metrics were computed from (Fisher z for the
+            correlation estimators: written as r).
         record : mapping
             The run's cleaning record (provenance).
         repetition_time : float
@@ -199,25 +316,111 @@ class DerivativeWriter:
         Returns
         -------
         Path
-            The ``_relmat.tsv`` written.
+            The ``_stat-<M>_relmat.tsv`` written.
         """
         estimator = self.config.estimator
-        path = derivative_path(
-            self.root, self._entities(entities, stat=bids_label(estimator)), "relmat"
-        )
+        stat = relmat_stat(estimator)
+        path = derivative_path(self.root, self._entities(entities, stat=stat), "relmat")
+        tangent = estimator == "tangent"
+        values = matrix if tangent else _correlation(matrix)
         sidecar = {
             **self._sidecar(record, repetition_time, source),
-            "Description": f"Region x region connectivity: {ESTIMATORS[estimator]}.",
-            "Units": "tangent units" if estimator == "tangent" else "Fisher z",
+            "Description": f"Region x region connectivity: {ESTIMATORS[estimator]}"
+            + ("." if tangent else "; written as r (the hyperbolic tangent of Fisher z)."),
+            "RelationshipMeasure": ESTIMATORS[estimator].split(",")[0],
+            "Units": "tangent units" if tangent else "r",
             "Directed": False,
             "Weighted": True,
+            "ValidDiagonal": not tangent,
+            "StorageFormat": "Full",
         }
         if reference is not None:
             sidecar["TangentReference"] = dict(reference)
-        written = _write_relmat(path, matrix, self.atlas.labels, sidecar)
+        written = _write_relmat(path, values, self.atlas.labels, sidecar)
         parcels = self._parcels()
         if parcels is not None:  # CIFTI runs: the same matrix as a parcellated connectome
-            write_pconn(_cifti_name(written, "pconn"), matrix, parcels)
+            write_pconn(_cifti_name(written, "pconn"), values, parcels)
+        return written
+
+    def write_run_tables(
+        self,
+        task: RunTask,
+        entities: Mapping[str, str],
+        record: Mapping[str, Any],
+        qc: Mapping[str, float],
+    ) -> dict[str, Path]:
+        """Write a run's motion, outliers, coverage and QC tables, each with a sidecar.
+
+        Parameters
+        ----------
+        task : RunTask
+            The run (its confounds or XCP-D motion file give the motion).
+        entities : mapping of str to str
+            The run's BIDS labels.
+        record : mapping
+            Its cleaning record (volumes, censoring, coverage).
+        qc : mapping
+            Its QC values.
+
+        Returns
+        -------
+        dict of str to Path
+            The table written for each of ``motion``, ``outliers``, ``coverage``, ``qc``.
+        """
+        labels = {k: bids_label(v) for k, v in entities.items() if v}
+        source = {k: v for k, v in labels.items() if k != "space"}
+        motion = motion_table(task, int(record.get("n_volumes") or 0))
+        coverage = {**labels, "seg": self.seg, "stat": "coverage"}
+        tables: dict[str, tuple[pd.DataFrame, Path, bool]] = {
+            "motion": (motion, derivative_path(self.root, source, "motion"), False),
+            "outliers": (
+                outliers_table(record, motion, self.config),
+                derivative_path(self.root, source, "outliers"),
+                False,
+            ),
+            "coverage": (
+                coverage_table(self.atlas, record),
+                derivative_path(self.root, coverage, "bold"),
+                True,
+            ),
+            "qc": (qc_table(record, qc), derivative_path(self.root, labels, "qc"), False),
+        }
+        sidecars = self._table_sidecars
+        written = {}
+        tables["motion"][1].parent.mkdir(parents=True, exist_ok=True)
+        for kind, (table, path, indexed) in tables.items():
+            write_table(table, path, index=indexed)
+            side = {**sidecars[kind], "Sources": [f"bids:{_SOURCE_LINK}:{task.source}"]}
+            _write_json(path.with_suffix(".json"), side)
+            written[kind] = path
+        return written
+
+    @cached_property
+    def _table_sidecars(self) -> dict[str, dict[str, Any]]:
+        """The per-run tables' sidecars, the same for every run of the analysis."""
+        return run_table_sidecars(self.config)
+
+    def write_maps(self, entities: Mapping[str, str], files: Mapping[str, bytes]) -> list[Path]:
+        """Write a run's voxel map files into its ``func/`` folder, named for the dataset.
+
+        Parameters
+        ----------
+        entities : mapping of str to str
+            The run's BIDS labels (give the folder).
+        files : mapping of str to bytes
+            The map images and sidecars the run's task made, by name (see :func:`map_name`).
+
+        Returns
+        -------
+        list of Path
+            The files written, sorted.
+        """
+        folder = derivative_path(self.root, self._entities(entities), "x").parent
+        written = []
+        for name, content in sorted(files.items()):
+            path = folder / map_name(name)
+            atomic_write_bytes(path, content)
+            written.append(path)
         return written
 
     def _parcels(self) -> Any:
@@ -225,3 +428,9 @@ class DerivativeWriter:
         if not self.atlas.image.endswith(".dlabel.nii"):
             return None
         return dlabel_parcels(self.atlas)
+
+
+def _write_json(path: Path, content: Mapping[str, Any]) -> None:
+    path.write_text(
+        json.dumps(dict(content), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+    )

@@ -1,8 +1,9 @@
 """Per-run work as the client sees it: dispatch every run, handle each outcome in study order.
 
 Each outcome (from the cache or a worker) is written as it is handled: the
-run's derivatives, its voxel maps, its region and edge rows (streamed to
-Parquet); only network-level rows, QC rows and records are kept.
+run's derivatives (time series, matrix, motion, outliers, coverage, QC and voxel
+maps, see :mod:`dmnpharm.pipeline._derivatives`), its region and edge rows
+(streamed to Parquet); only network-level rows, QC rows and records are kept.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from dmnpharm._utils import atomic_write_bytes, get_logger
+from dmnpharm._utils import get_logger
 from dmnpharm.atlases import Atlas
 from dmnpharm.config import PRIMARY, AnalysisConfig
 from dmnpharm.execution import RunCache, dispatch
@@ -120,14 +121,13 @@ def _tangent_tables(
     return tables, relmats
 
 
-def _write_maps(signals: Signals | None, folder: Path, run: StudyRun) -> None:
-    """Write a run's voxel map files (computed by its task) into the output."""
+def _write_maps(signals: Signals | None, writer: DerivativeWriter, run: StudyRun) -> None:
+    """Write a run's voxel map files (computed by its task) into its derivatives folder."""
     if signals is None:
         return
     if signals.maps_note:
         _LOG.warning("no voxel maps for %s: %s", run.label, signals.maps_note)
-    for name, content in sorted(signals.maps.items()):
-        atomic_write_bytes(folder / name, content)
+    writer.write_maps(run.entities, signals.maps)
     if signals.maps:
         _LOG.debug("wrote %d voxel map files of %s", len(signals.maps), run.label)
 
@@ -138,7 +138,6 @@ class _Collector:
 
     config: AnalysisConfig
     writer: DerivativeWriter
-    maps_folder: Path
     levels: LevelFiles
     tables: list[pd.DataFrame] = field(default_factory=list)
     qc_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -163,7 +162,7 @@ class _Collector:
             self.run_rows.append({**row, "status": "failed", "reason": outcome.error})
             return
         if self.config.voxel_maps:
-            _write_maps(outcome.signals, self.maps_folder, run)
+            _write_maps(outcome.signals, self.writer, run)
         self.records[run.source] = done.record
         row.update(done.qc)
         row.update(_counts(done.record))
@@ -194,6 +193,7 @@ class _Collector:
             run.entities, primary.data, done.record, run.repetition_time, run.source
         )
         row["timeseries"] = self.shown(written)
+        self.writer.write_run_tables(run.task, run.entities, done.record, done.qc)
         _LOG.debug(
             "%s: kept %s of %s volumes, wrote %s",
             run.label,
@@ -257,7 +257,8 @@ def process_runs(
     cache : RunCache
         Per-run results by content.
     maps_folder : Path
-        Where voxel maps go.
+        Unused: voxel maps go into the derivatives dataset, each run's under its
+        ``func/`` folder (``OutputLayout.voxel_maps`` is that dataset).
     levels : LevelFiles
         Receives region and edge rows as runs are handled.
 
@@ -266,7 +267,10 @@ def process_runs(
     Processed
         Network rows, QC, the run table, exclusions, records and failures.
     """
-    collector = _Collector(config, writer, maps_folder, levels)
+    del maps_folder  # the writer places the maps (kept for the callers' signature)
+    if runs:
+        writer.write_atlas(runs[0].task.kind)
+    collector = _Collector(config, writer, levels)
     # Outputs are written in study order whatever order the workers finished in; a run
     # is handled (and its outcome let go) as soon as every run before it is in.
     arrived: dict[int, TaskOutcome] = {}

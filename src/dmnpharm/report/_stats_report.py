@@ -58,6 +58,7 @@ def stats_methods_paragraph(
     method: str,
     versions: dict[str, str],
     table_name: str,
+    effect_ci: str = "noncentral-t",
 ) -> str:
     """Write the methods paragraph of a ``dmnpharm stats`` analysis from its model.
 
@@ -75,6 +76,8 @@ def stats_methods_paragraph(
         Package versions recorded in provenance.
     table_name : str
         File name of the metrics table.
+    effect_ci : str
+        How the d_z interval was computed: ``noncentral-t`` or ``bootstrap``.
 
     Returns
     -------
@@ -130,9 +133,15 @@ def stats_methods_paragraph(
         )
     kinds = sorted({str(k) for k in result.results["effect_size_kind"] if k})
     if kinds:
+        how = (
+            "the noncentral-t interval for d_z (Steiger & Fouladi 1997), the percentile "
+            "bootstrap over subjects for other effect sizes"
+            if effect_ci == "noncentral-t"
+            else "the percentile bootstrap over subjects for the effect size"
+        )
         text.append(
             f"Effect sizes: {', '.join(kinds)}; confidence intervals are 95 % (parametric "
-            "for the estimate, bootstrap over subjects for the effect size where given)"
+            f"for the estimate; {how})"
         )
     if result.dropped:
         text.append(f"Left out: {'; '.join(result.dropped)}")
@@ -382,7 +391,13 @@ def build_stats_report(
         ),
         results=shown,
         methods=stats_methods_paragraph(
-            table, spec, result, method, provenance.get("versions", {}), table_name
+            table,
+            spec,
+            result,
+            method,
+            provenance.get("versions", {}),
+            table_name,
+            effect_ci=str(provenance.get("effect_ci", "noncentral-t")),
         ),
         provenance=provenance,
         exclusions=listed,

@@ -1,4 +1,15 @@
-"""Write a simulated study as a BIDS-like ROI-level study folder."""
+"""Write a simulated study as a BIDS-like ROI-level study folder, and shared BIDS files.
+
+Every folder a simulator writes passes the official BIDS validator
+(``bids-validator-deno``) without errors: each dataset has a README, its
+``participants.tsv`` and ``sub-*_sessions.tsv`` columns are described in
+``participants.json`` and ``sessions.json``, and a ``.bidsignore`` lists what BIDS
+does not define (``ground_truth.json``; region time series (BEP017); fMRIPrep's
+confounds tables). The ROI-level study is a derivative dataset (``DatasetType``
+``derivative``, ``GeneratedBy`` dmnpharm): region time series are processed data,
+not raw acquisitions. The warnings left are about what a simulation cannot have:
+``Authors``, a ``License``, ``SourceDatasets``, ``HEDVersion``.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +23,96 @@ from dmnpharm._utils import fill_doc, staged_output_dir
 from dmnpharm.io import roi_run_path, write_roi_run, write_tsv
 from dmnpharm.simulate._study import SimulatedStudy
 
-__all__ = ["json_file", "session_table", "visible_participants", "write_simulated_study"]
+__all__ = [
+    "describe_tables",
+    "json_file",
+    "session_table",
+    "text_file",
+    "visible_participants",
+    "write_simulated_study",
+]
 
 #: Design columns written to the sessions files when the design has them.
 _SESSION_COLUMNS = ("session_id", "condition", "dose_mg", "hours_since_dose", "treatment_weeks")
 #: Participant columns that are ground truth, not observable data.
 _HIDDEN = ("response", "planted_brain_change")
+#: What each design column means, for the ``participants.json`` and ``sessions.json``.
+_COLUMNS: dict[str, dict[str, Any]] = {
+    "participant_id": {"Description": "participant label"},
+    "session_id": {"Description": "session label"},
+    "group": {"Description": "group of the participant (e.g. healthy, patient, control)"},
+    "sequence": {"Description": "order of the conditions over the sessions (crossover)"},
+    "arm": {"Description": "treatment arm the participant was assigned to"},
+    "site": {"Description": "acquisition site"},
+    "medication": {"Description": "medication the participant takes ('none' without)"},
+    "age": {"Description": "age", "Units": "year"},
+    "sex": {"Description": "sex", "Levels": {"F": "female", "M": "male"}},
+    "condition": {"Description": "condition of the session (e.g. placebo, drug)"},
+    "dose_mg": {"Description": "dose taken before the session", "Units": "mg"},
+    "hours_since_dose": {"Description": "time from dose to scan", "Units": "h"},
+    "treatment_weeks": {"Description": "weeks of treatment at the session", "Units": "week"},
+}
+
+
+def text_file(path: Path, text: str) -> Path:
+    """Write a text file, creating its folder.
+
+    Parameters
+    ----------
+    path : Path
+        Destination.
+    text : str
+        Content (UTF-8).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _readme(study: SimulatedStudy, what: str) -> str:
+    spec = study.spec
+    return (
+        f"# dmnpharm simulated study ({spec.name})\n\n"
+        f"{what} Written by dmnpharm {study.ground_truth['dmnpharm_version']} "
+        f"(`dmnpharm simulate`) from seed {spec.seed}: {study.participants.shape[0]} "
+        f"participants, {len(study.runs)} runs of {spec.signal.n_volumes} volumes "
+        f"(repetition time {spec.signal.repetition_time:g} s), atlas {study.atlas.name}.\n\n"
+        "The data are synthetic, with effects planted by design; `ground_truth.json` "
+        "holds the specification, the planted effects and each run's population truth. "
+        "Use it to test an analysis, never as data about people.\n"
+    )
+
+
+@fill_doc
+def describe_tables(study: SimulatedStudy, root: Path, what: str) -> None:
+    """Write a study's README and the column descriptions of its design tables.
+
+    Parameters
+    ----------
+    %(simulated_study)s
+    root : Path
+        The study folder: ``README.md``, ``participants.json`` and ``sessions.json``
+        (which every ``sub-*_sessions.tsv`` inherits), each with a ``Description``
+        of the table (recommended for derivative data) and of every column.
+    what : str
+        One sentence saying what the folder holds, for the README.
+    """
+    text_file(root / "README.md", _readme(study, what))
+    for name, columns in (
+        ("participants", visible_participants(study).columns),
+        ("sessions", [c for c in _SESSION_COLUMNS if c in study.sessions.columns]),
+    ):
+        described: dict[str, Any] = {
+            str(c): _COLUMNS.get(str(c), {"Description": f"{c} (simulated design)"})
+            for c in columns
+        }
+        described["Description"] = f"the simulated study's {name} and their design"
+        json_file(root / f"{name}.json", described)
 
 
 def json_file(path: Path, content: dict[str, Any]) -> Path:
@@ -116,7 +211,8 @@ def write_raw_tables(study: SimulatedStudy, root: Path, name: str) -> None:
     %(simulated_study)s
     root : Path
         The study folder: ``participants.tsv``, a raw ``dataset_description.json``
-        named ``name``, and each participant's ``sub-*_sessions.tsv``.
+        named ``name``, each participant's ``sub-*_sessions.tsv``, the README and
+        the tables' column descriptions (:func:`describe_tables`).
     name : str
         The dataset's name.
 
@@ -128,16 +224,41 @@ def write_raw_tables(study: SimulatedStudy, root: Path, name: str) -> None:
     """
     (root / ".bidsignore").write_text("ground_truth.json\n/atlas\n", encoding="utf-8")
     write_tsv(visible_participants(study), root / "participants.tsv")
+    version = study.ground_truth["dmnpharm_version"]
     json_file(
         root / "dataset_description.json",
-        {"Name": name, "BIDSVersion": "1.9.0", "DatasetType": "raw"},
+        {
+            "Name": name,
+            "BIDSVersion": "1.9.0",
+            "DatasetType": "raw",
+            "GeneratedBy": [{"Name": "dmnpharm", "Version": version}],
+        },
     )
     for pid, table in session_table(study):
         write_tsv(table, root / pid / f"{pid}_sessions.tsv")
+    describe_tables(
+        study, root, "Raw BIDS tables of a simulated study; the images are under derivatives/."
+    )
 
 
-def write_fmriprep_description(folder: Path, version: str, description: str) -> Path:
-    """Write the ``dataset_description.json`` of simulated fMRIPrep-style derivatives.
+#: What the BIDS validator does not know in fMRIPrep's outputs (BIDS 1.11: confounds
+#: tables are not in BIDS; CIFTI BOLD series have no rule in the validator's schema).
+_FMRIPREP_IGNORED = (
+    "# fMRIPrep's confounds tables: not defined by BIDS yet.",
+    "*_desc-confounds_timeseries.tsv",
+    "*_desc-confounds_timeseries.json",
+)
+_CIFTI_IGNORED = (
+    "# CIFTI-2 BOLD series: the BIDS validator has no rule for them yet (BEP012).",
+    "*_bold.dtseries.nii",
+    "*_den-91k_bold.json",
+)
+
+
+def write_fmriprep_description(
+    folder: Path, version: str, description: str, cifti: bool = False
+) -> Path:
+    """Write the description, README and ``.bidsignore`` of simulated fMRIPrep derivatives.
 
     Parameters
     ----------
@@ -147,12 +268,23 @@ def write_fmriprep_description(folder: Path, version: str, description: str) -> 
         The dmnpharm version that simulated it.
     description : str
         What the simulation is (``GeneratedBy[0].Description``).
+    cifti : bool
+        The folder holds CIFTI BOLD series (``.bidsignore`` lists them).
 
     Returns
     -------
     Path
-        The written file.
+        The written ``dataset_description.json``.
     """
+    ignored = _FMRIPREP_IGNORED + (_CIFTI_IGNORED if cifti else ())
+    text_file(folder / ".bidsignore", "\n".join(ignored) + "\n")
+    text_file(
+        folder / "README.md",
+        f"# Simulated fMRIPrep-style derivatives\n\nA {description}, written by dmnpharm "
+        f"{version} (`dmnpharm simulate`): preprocessed BOLD series, brain masks and "
+        "confounds tables in fMRIPrep's file names, from synthetic signals with planted "
+        "effects (see ../../ground_truth.json). Not data about people.\n",
+    )
     return json_file(
         folder / "dataset_description.json",
         {
@@ -164,9 +296,25 @@ def write_fmriprep_description(folder: Path, version: str, description: str) -> 
     )
 
 
+#: What BIDS does not define in the ROI-level study (region time series are BEP017).
+_ROI_IGNORED = (
+    "# Simulation truth, and region time series and confounds tables (not in BIDS yet).",
+    "ground_truth.json",
+    "*_timeseries.tsv",
+    "*_timeseries.json",
+)
+
+
 def _write(study: SimulatedStudy, root: Path) -> None:
     spec = study.spec
     sig = spec.signal
+    text_file(root / ".bidsignore", "\n".join(_ROI_IGNORED) + "\n")
+    describe_tables(
+        study,
+        root,
+        "An ROI-level study: each run's region mean signals (not denoised) and its "
+        "fMRIPrep-style confounds table.",
+    )
     write_tsv(visible_participants(study), root / "participants.tsv")
     json_file(
         root / "dataset_description.json",

@@ -426,6 +426,7 @@ def _write_frame(study: SimulatedStudy, root: Path) -> Path:
         fmriprep,
         study.ground_truth["dmnpharm_version"],
         "simulation in fMRIPrep's CIFTI-2 output layout",
+        cifti=True,
     )
     return fmriprep
 
@@ -463,7 +464,13 @@ def _write(study: SimulatedStudy, root: Path, space: _Space) -> None:
         )
         json_file(
             bold.with_name(bold.name.replace(".dtseries.nii", ".json")),
-            {"RepetitionTime": sig.repetition_time, "TaskName": "rest"},
+            {
+                "RepetitionTime": sig.repetition_time,
+                "TaskName": "rest",
+                "Density": "91k grayordinates (fsLR 32k surface vertices and 2 mm voxels), "
+                "simulated",
+                "Description": "simulated preprocessed BOLD grayordinate series",
+            },
         )
         confounds = func / f"{stem}_desc-confounds_timeseries.tsv"
         write_tsv(run.signals.confounds.round(6), confounds)

@@ -24,6 +24,12 @@ __all__ = ["VOXEL_SPACE", "write_voxel_study"]
 
 #: fMRIPrep space and resolution entities of the written images.
 VOXEL_SPACE = "space-MNI152NLin2009cAsym_res-2"
+#: What ``res-2`` means, as BIDS requires in the sidecar of every file with ``res-``.
+_TEMPLATE = (
+    "https://templateflow.s3.amazonaws.com/tpl-MNI152NLin2009cAsym/"
+    "tpl-MNI152NLin2009cAsym_res-02_T1w.nii.gz"
+)
+_RESOLUTION = "2 mm isotropic voxels: the MNI152NLin2009cAsym template grid at 2 mm (97x115x97)"
 
 
 @fill_doc
@@ -134,9 +140,26 @@ def _write_run(
     )
     json_file(
         bold.with_name(bold.name.replace(".nii.gz", ".json")),
-        {"RepetitionTime": sig.repetition_time, "SkullStripped": False, "TaskName": "rest"},
+        {
+            "RepetitionTime": sig.repetition_time,
+            "SkullStripped": False,
+            "TaskName": "rest",
+            "Resolution": _RESOLUTION,
+            "SpatialReference": _TEMPLATE,
+            "Description": "simulated preprocessed BOLD series (region signals in spheres, "
+            "global signal and voxel noise elsewhere in the brain)",
+        },
     )
-    write_mask(func / f"{name}_{VOXEL_SPACE}_desc-brain_mask.nii.gz", mask)
+    brain = write_mask(func / f"{name}_{VOXEL_SPACE}_desc-brain_mask.nii.gz", mask)
+    json_file(
+        brain.with_name(brain.name.replace(".nii.gz", ".json")),
+        {
+            "Resolution": _RESOLUTION,
+            "SpatialReference": _TEMPLATE,
+            "Type": "Brain",
+            "Description": "brain mask of the simulated grid (the same for every run)",
+        },
+    )
     confounds = func / f"{name}_desc-confounds_timeseries.tsv"
     write_tsv(run.signals.confounds.round(6), confounds)
     json_file(

@@ -35,6 +35,7 @@ from dmnpharm.io import bids_label, write_tsv, xcpd_naming
 from dmnpharm.simulate._study import SimulatedRun, SimulatedStudy
 from dmnpharm.simulate._write import (
     json_file,
+    text_file,
     write_raw_tables,
 )
 
@@ -45,6 +46,24 @@ XCPD_SPACE = "MNI152NLin2009cAsym"
 #: XCP-D's ``--output-type`` values.
 XCPD_OUTPUT_TYPES = ("censored", "interpolated")
 _NAME = "XCP-D: A Robust Postprocessing Pipeline of fMRI data"
+#: What the BIDS validator does not know in XCP-D's outputs (BEP017 files, XCP-D's
+#: tables), and the denoised BOLD sidecars written without images; the atlas folder
+#: (``/atlases`` or ``/sourcedata``) is added by version.
+_IGNORED = (
+    "# BEP017 and XCP-D files BIDS does not define yet.",
+    "*_timeseries.tsv",
+    "*_timeseries.json",
+    "*_relmat.tsv",
+    "*_relmat.json",
+    "*_stat-coverage_bold.tsv",
+    "*_stat-coverage_bold.json",
+    "*_motion.tsv",
+    "*_motion.json",
+    "*_outliers.tsv",
+    "*_outliers.json",
+    "# Simulation: the denoised BOLD is written as its sidecar only (no image).",
+    "*_desc-denoised_bold.json",
+)
 _HIDDEN = ("response", "planted_brain_change")
 
 
@@ -64,7 +83,8 @@ def write_xcpd_study(
     Layout: ``participants.tsv``, ``sub-*/sub-*_sessions.tsv``, ``dataset_description.json``,
     ``.bidsignore`` and ``ground_truth.json`` at the top; under
     ``derivatives/xcp_d/``: ``dataset_description.json`` (``GeneratedBy`` xcp_d and the
-    version), the atlas table, and per run ``*_motion.tsv``, ``*_outliers.tsv`` (when
+    version), a README and a ``.bidsignore`` (what the BIDS validator does not know), the
+    atlas table, and per run ``*_motion.tsv``, ``*_outliers.tsv`` (when
     ``fd_threshold`` > 0), ``*_space-<S>_res-2_desc-denoised_bold.json`` and the
     ``*_space-<S>_seg-<A>_stat-mean_timeseries.tsv`` (``atlas-<A>`` from 26.0),
     ``..._stat-coverage_bold.tsv`` and ``..._stat-pearsoncorrelation_relmat.tsv`` with
@@ -159,6 +179,15 @@ def _write(study: SimulatedStudy, root: Path, options: dict[str, Any]) -> None:
 def _write_description(study: SimulatedStudy, xcpd: Path, options: dict[str, Any]) -> None:
     version = options["xcpd_version"]
     atlases = "atlases" if options["naming"] == "seg" else "sourcedata/atlases"
+    text_file(xcpd / ".bidsignore", "\n".join((*_IGNORED, f"/{atlases.split('/')[0]}")) + "\n")
+    text_file(
+        xcpd / "README.md",
+        f"# Simulated XCP-D {version} outputs\n\nWritten by dmnpharm "
+        f"{study.ground_truth['dmnpharm_version']} (`dmnpharm simulate --level xcpd`): "
+        "denoised parcellated time series, connectivity matrices, coverage, motion and "
+        "outliers in XCP-D's file names, from synthetic signals with planted effects (see "
+        "../../ground_truth.json). Not data about people.\n",
+    )
     generated = [
         {
             "Name": "xcp_d",

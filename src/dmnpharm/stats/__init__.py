@@ -2,7 +2,9 @@
 
 :func:`analyse` turns a tidy metrics table and a :class:`ModelSpec` into a result
 table; :func:`permutation_glm` is the engine (Freedman-Lane, exchangeability
-blocks, max-statistic FWER); :func:`sign_flip_test` the fast paired path.
+blocks, max-statistic FWER); :func:`sign_flip_test` the fast paired path and
+:func:`within_subject_test` the fast repeated-measures one (F over levels, or a
+dose trend, with batches of within-subject permutations as matrix products).
 """
 
 from typing import TYPE_CHECKING
@@ -13,10 +15,13 @@ if TYPE_CHECKING:
     from dmnpharm.stats._backend import BACKENDS, array_module, flip_counts
     from dmnpharm.stats._defaults import (
         CONFIDENCE,
+        EFFECT_CI,
+        EFFECT_CI_METHODS,
         MOTION_PERMUTATIONS,
         N_BOOTSTRAP,
         N_PERMUTATIONS,
     )
+    from dmnpharm.stats._effect_ci import dz_interval, noncentral_t_interval
     from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
     from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
     from dmnpharm.stats._mixed import mixed_model, satterthwaite
@@ -34,10 +39,13 @@ if TYPE_CHECKING:
     from dmnpharm.stats._special import normalization
     from dmnpharm.stats._tfce import TfceResult, tfce, tfce_permutation_test
     from dmnpharm.stats._two_sample import two_sample_permutation_test
+    from dmnpharm.stats._within import within_permutations, within_subject_test
 
 __all__ = [
     "BACKENDS",
     "CONFIDENCE",
+    "EFFECT_CI",
+    "EFFECT_CI_METHODS",
     "EXTRA_COLUMNS",
     "MOTION_PERMUTATIONS",
     "NULL_MEASURE_LIMIT",
@@ -57,11 +65,13 @@ __all__ = [
     "bootstrap_ci",
     "cohens_dz",
     "draw_permutations",
+    "dz_interval",
     "flip_counts",
     "hedges_g",
     "mixed_model",
     "motion_imbalance",
     "network_based_statistic",
+    "noncentral_t_interval",
     "normalization",
     "paired_differences",
     "paired_test",
@@ -74,6 +84,8 @@ __all__ = [
     "tfce",
     "tfce_permutation_test",
     "two_sample_permutation_test",
+    "within_permutations",
+    "within_subject_test",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -10,6 +10,8 @@ import pandas as pd
 from scipy import stats as sps
 
 from dmnpharm.exceptions import InputError
+from dmnpharm.stats._defaults import EFFECT_CI
+from dmnpharm.stats._effect_ci import dz_interval
 from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
 from dmnpharm.stats._glm import Exchangeability, GlmResult, permutation_glm
 from dmnpharm.stats._model_parts import (
@@ -23,7 +25,8 @@ from dmnpharm.stats._model_parts import (
     _run_covariates,
     _scheme,
     _subject_column,
-    _wide,
+    _subject_means,
+    _wide_cube,
 )
 from dmnpharm.stats._paired import sign_flip_test
 from dmnpharm.stats._welch import welch_glm
@@ -84,6 +87,7 @@ def _change_model(
     seed: int,
     n_bootstrap: int,
     confidence: float,
+    effect_ci: str = EFFECT_CI,
 ) -> StatsResult:
     """Models on per-subject changes a - b: paired, interaction, brain-behaviour."""
     assert spec.within is not None
@@ -91,9 +95,8 @@ def _change_model(
     a, b = spec.contrast
     if a == b:
         raise InputError(f"the contrast compares '{a}' with itself")
-    wide, dropped = _wide(table, spec, spec.within, [a, b])
-    change = wide[a] - wide[b]
-    subjects, measures = change.index, list(change.columns)
+    cube, subjects, measure_index, dropped = _wide_cube(table, spec, spec.within, [a, b])
+    measures = list(measure_index)
     n = len(subjects)
     if n < 2:
         raise InputError(f"the model needs at least 2 subjects; {n} remain")
@@ -104,7 +107,7 @@ def _change_model(
     for cov, wide_cov in runs.items():
         covs = np.column_stack([covs, (wide_cov[a] - wide_cov[b]).to_numpy(dtype=float)])
         cov_names.append(f"{cov} ({a}-{b})")
-    d = change.to_numpy()
+    d = cube[:, 0, :] - cube[:, 1, :]
     label = f"{a}-{b}"
     design = pd.DataFrame({spec.subject: subjects, f"change_{label}": "per measure"})
     if spec.between:
@@ -178,7 +181,12 @@ def _change_model(
         )
     else:
         dz = cohens_dz(d)
-        low, high = _ci("dz", d, n_bootstrap, seed, confidence=confidence)
+        if effect_ci == "bootstrap":
+            low, high = _ci("dz", d, n_bootstrap, seed, confidence=confidence)
+            interval = f"percentile bootstrap over subjects ({n_bootstrap} resamples, seed {seed})"
+        else:
+            low, high = dz_interval(d, confidence)
+            interval = "noncentral t (exact under normality; Steiger & Fouladi 1997)"
         if covs.shape[1]:
             x = np.column_stack([np.ones(n), covs])
             names = ("intercept", *cov_names)
@@ -229,6 +237,8 @@ def _change_model(
     out["test"] = summary.split(":")[0].lower()
     out["n_permutations"] = count
     out["exchangeability"] = summary.split(". ", 1)[-1]
+    if not (spec.between or spec.test_covariate):
+        summary += f" Effect size d_z, {confidence:.0%} interval: {interval}."
     return StatsResult(out, design, summary, tuple(dropped), _named_null(null, measures))
 
 
@@ -289,88 +299,6 @@ def _ci(
     return bootstrap_ci(kind, values, n_bootstrap=n_bootstrap, seed=seed, **kwargs)
 
 
-def _repeated_model(
-    table: pd.DataFrame, spec: ModelSpec, n_permutations: int, seed: int, confidence: float
-) -> StatsResult:
-    """Repeated measures: F over levels or a linear trend, permutation within subject."""
-    assert spec.within is not None
-    levels = sorted(set(table[spec.within].astype(str)))
-    if len(levels) < 2:
-        raise InputError(f"'{spec.within}' has one level ({levels[0]}); nothing to compare")
-    wide, dropped = _wide(table, spec, spec.within, levels)
-    measures = list(next(iter(wide.values())).columns)
-    subjects = next(iter(wide.values())).index
-    n = len(subjects)
-    if n < 2:
-        raise InputError(f"the model needs at least 2 subjects; {n} remain")
-    y = np.vstack([wide[lv].to_numpy() for lv in levels])  # level-major rows
-    subj = np.tile(np.arange(n), len(levels))
-    subject_dummies = np.eye(n)[subj]
-    runs = _run_covariates(table, spec, subjects, levels)
-    if runs:  # beside the subject intercepts: only their within-subject part matters
-        run_cols = np.column_stack(
-            [np.concatenate([w[lv].to_numpy(dtype=float) for lv in levels]) for w in runs.values()]
-        )
-        subject_dummies = np.column_stack([run_cols, subject_dummies])
-    if spec.trend:
-        per_level = (
-            table.assign(_lv=table[spec.within].astype(str))
-            .groupby("_lv")[spec.trend]
-            .agg(lambda s: float(np.mean(pd.to_numeric(s, errors="coerce"))))
-        )
-        if per_level.isna().any():
-            raise InputError(f"'{spec.trend}' must be numeric at every level of {spec.within}")
-        dose = np.repeat(per_level.loc[levels].to_numpy(dtype=float), n)
-        x = np.column_stack([dose - dose.mean(), subject_dummies])
-        contrast = np.eye(x.shape[1])[0]
-        names = (spec.trend, *runs, *[f"subject[{s}]" for s in subjects])
-        label = f"linear trend in {spec.trend}"
-        model = "trend"
-    else:
-        level_cols = np.column_stack(
-            [
-                (np.repeat(np.arange(len(levels)), n) == k).astype(float)
-                for k in range(1, len(levels))
-            ]
-        )
-        x = np.column_stack([level_cols, subject_dummies])
-        contrast = np.eye(x.shape[1])[: len(levels) - 1]
-        names = (
-            *[f"{spec.within}[{lv}]" for lv in levels[1:]],
-            *runs,
-            *[f"subject[{s}]" for s in subjects],
-        )
-        label = f"any difference among {', '.join(levels)}"
-        model = "repeated F"
-    exch = Exchangeability(
-        "permute", subj, f"{spec.within} levels exchangeable only within subject"
-    )
-    res = permutation_glm(y, x, contrast, exch, n_permutations, seed, names)
-    out = _glm_row(
-        measures,
-        label,
-        res,
-        n,
-        ("partial_eta2", res.partial_eta2, np.nan, np.nan),
-        model,
-        confidence,
-    )
-    test = "t" if spec.trend else f"F({int(res.df[0])}, {int(res.df[1])})"
-    summary = (
-        f"Repeated measures: {label}, OLS with one intercept per subject"
-        f"{''.join(', + ' + c for c in runs)}, {test} test. "
-        f"{_scheme(exch.description, res.n_permutations, seed, res.exact)}."
-    )
-    out["test"] = f"repeated measures {test}"
-    out["n_permutations"] = _used(res)
-    out["exchangeability"] = summary.split(". ", 1)[-1]
-    tested = contrast.shape[0] if contrast.ndim == 2 else 1
-    design = pd.DataFrame(x[:, :tested], columns=list(names)[:tested])
-    design.insert(0, spec.subject, np.asarray(subjects)[subj])
-    design.insert(1, spec.within, np.repeat(levels, n))
-    return StatsResult(out, design, summary, tuple(dropped), _named_null(res.null, measures))
-
-
 def _subject_model(
     table: pd.DataFrame,
     spec: ModelSpec,
@@ -380,13 +308,7 @@ def _subject_model(
     confidence: float,
 ) -> StatsResult:
     """Between-subject models on one value per subject (mean over runs)."""
-    means = table.pivot_table(
-        index=spec.subject, columns="measure", values="value", aggfunc="mean"
-    )
-    measures = list(dict.fromkeys(table["measure"]))
-    means = means[measures]
-    subjects = means.index
-    y = means.to_numpy()
+    y, subjects, measures = _subject_means(table, spec)
     covs, cov_names = _covariate_matrix(table, spec, subjects)
     blocks = _blocks(table, spec, subjects)
     if spec.between:

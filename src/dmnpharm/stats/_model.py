@@ -35,8 +35,14 @@ import pandas as pd
 
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
-from dmnpharm.stats._defaults import CONFIDENCE, N_BOOTSTRAP, N_PERMUTATIONS
-from dmnpharm.stats._designs import _change_model, _repeated_model, _subject_model
+from dmnpharm.stats._defaults import (
+    CONFIDENCE,
+    EFFECT_CI,
+    EFFECT_CI_METHODS,
+    N_BOOTSTRAP,
+    N_PERMUTATIONS,
+)
+from dmnpharm.stats._designs import _change_model, _subject_model
 from dmnpharm.stats._model_parts import (
     EXTRA_COLUMNS,
     ModelSpec,
@@ -44,6 +50,7 @@ from dmnpharm.stats._model_parts import (
     _need_column,
     _need_level,
 )
+from dmnpharm.stats._repeated import _repeated_model
 
 __all__ = ["EXTRA_COLUMNS", "ModelSpec", "StatsResult", "analyse"]
 
@@ -56,6 +63,7 @@ def analyse(
     seed: int = 0,
     n_bootstrap: int = N_BOOTSTRAP,
     confidence: float = CONFIDENCE,
+    effect_ci: str = EFFECT_CI,
 ) -> StatsResult:
     """Fit the group model ``spec`` to every measure of a tidy metrics table.
 
@@ -69,10 +77,16 @@ def analyse(
     %(n_permutations)s
     %(seed)s
     %(n_bootstrap)s
-        0 skips the bootstrap (the intervals are NaN).
+        0 skips the bootstrap (its intervals are NaN).
     %(confidence)s
-        It sets the parametric interval of the estimate and the bootstrap
-        interval of the effect size.
+        It sets the parametric interval of the estimate and the interval of
+        the effect size.
+    effect_ci : str
+        Interval of the paired effect size d_z: ``noncentral-t`` (default,
+        :func:`~dmnpharm.stats.dz_interval`, exact for normal differences, no
+        resampling) or ``bootstrap`` (percentile bootstrap over subjects,
+        ``n_bootstrap`` resamples, :func:`~dmnpharm.stats.bootstrap_ci`).
+        Hedges' g and Pearson r always use the bootstrap.
 
     Returns
     -------
@@ -92,6 +106,10 @@ def analyse(
     if spec.variance_groups not in ("auto", "on", "off"):
         raise InputError(
             f"variance_groups must be 'auto', 'on' or 'off', got {spec.variance_groups!r}"
+        )
+    if effect_ci not in EFFECT_CI_METHODS:
+        raise InputError(
+            f"effect_ci must be one of {', '.join(EFFECT_CI_METHODS)}; got {effect_ci!r}"
         )
     if spec.incomplete not in ("refuse", "drop"):
         raise InputError(f"incomplete must be 'refuse' or 'drop', got {spec.incomplete!r}")
@@ -125,7 +143,7 @@ def analyse(
         for level in spec.between_contrast:
             _need_level(table, spec.between, level)
     if spec.within and spec.contrast is not None:
-        return _change_model(table, spec, n_permutations, seed, n_bootstrap, confidence)
+        return _change_model(table, spec, n_permutations, seed, n_bootstrap, confidence, effect_ci)
     if spec.within:
         return _repeated_model(table, spec, n_permutations, seed, confidence)
     return _subject_model(table, spec, n_permutations, seed, n_bootstrap, confidence)

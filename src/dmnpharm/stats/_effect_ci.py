@@ -1,0 +1,193 @@
+"""Analytic confidence interval of d_z by inverting the noncentral t distribution.
+
+For ``n`` paired differences drawn from a normal distribution with mean ``mu``
+and SD ``sigma``, the one-sample ``t = sqrt(n) d_z`` follows a noncentral t
+distribution with ``n - 1`` degrees of freedom and noncentrality
+``lambda = sqrt(n) mu / sigma``. The interval of ``lambda`` collects the values
+for which the observed t is not in either tail (Steiger & Fouladi 1997, in
+*What if there were no significance tests?*, ch. 9; Cumming & Finch 2001, Educ
+Psychol Meas 61:532; Cumming 2012, *Understanding the New Statistics*, ch. 11):
+the lower bound solves ``P(T <= t | lambda) = (1 + c) / 2`` and the upper one
+``P(T <= t | lambda) = (1 - c) / 2``. Dividing by ``sqrt(n)`` gives the interval of
+``delta = mu / sigma``. It is exact under normality and needs no resampling.
+
+The bounds depend on t alone (for a given n), so for many measures they are
+solved on a grid of t values, and interpolated with a cubic spline in
+``asinh(t)``, in which they are smooth and close to linear; a table of at most
+:data:`_DIRECT_LIMIT` distinct t values is solved directly. Solving uses the
+noncentral t CDF (``scipy.special.nctdtr``) and a bracketing root finder
+(``scipy.optimize.elementwise.find_root``), vectorised over the t values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special
+from scipy.interpolate import CubicSpline
+from scipy.optimize import elementwise
+
+from dmnpharm.exceptions import InputError
+from dmnpharm.stats._defaults import CONFIDENCE
+
+__all__ = ["dz_interval", "noncentral_t_interval"]
+
+Array = npt.NDArray[np.float64]
+
+#: Up to this many distinct |t| values are solved one by one; more use the grid.
+_DIRECT_LIMIT = 512
+#: Grid points per unit of asinh(|t|) (spacing 0.01: interpolation error about 1e-9).
+_GRID_DENSITY = 100
+_NODES, _WEIGHTS = np.polynomial.hermite.hermgauss(64)
+_WEIGHTS = _WEIGHTS / np.sqrt(np.pi)
+
+
+def _switch(df: float) -> float:
+    """|t| from which :func:`_cdf` integrates instead of calling ``nctdtr``."""
+    return max(50.0, 5.0 * float(np.sqrt(2.0 * df)))
+
+
+def _cdf(df: float, nc: Array, a: Array) -> Array:
+    """``P(T <= a | df, nc)`` for ``a >= 0``: ``nctdtr``, or an integral for large ``a``.
+
+    ``scipy.special.nctdtr`` slows down in proportion to the noncentrality
+    (about 1 ms at 10,000) and returns NaN far in its tails. For ``a`` above
+    :func:`_switch` the CDF is computed from ``T = (Z + nc) / sqrt(V / df)``:
+    ``P(T <= a) = E_Z[P(V >= df ((Z + nc) / a)^2)]`` for ``Z + nc > 0`` (and 1
+    otherwise), by Gauss-Hermite quadrature over ``Z``; the integrand varies on
+    a scale of ``a / sqrt(2 df)`` in ``Z``, so 64 nodes agree with ``nctdtr``
+    to about 1e-13 there. NaN tails of ``nctdtr`` are 1 below ``a`` and 0 above.
+    """
+    nc, a = np.broadcast_arrays(np.asarray(nc, dtype=np.float64), a)
+    out = np.empty(nc.shape)
+    large = a >= _switch(df)
+    small = ~large
+    value = special.nctdtr(df, nc[small], a[small])
+    out[small] = np.where(np.isnan(value), (nc[small] < a[small]).astype(float), value)
+    if large.any():
+        z = np.sqrt(2.0) * _NODES
+        ratio = np.maximum(z[None, :] + nc[large][:, None], 0.0) / a[large][:, None]
+        out[large] = special.chdtrc(df, df * ratio * ratio) @ _WEIGHTS
+    return out
+
+
+def _bounds_at(a: Array, df: float, p: float) -> Array:
+    """Noncentrality ``lambda`` with ``P(T <= a | df, lambda) = p``, for each ``a >= 0``."""
+    if a.size == 0:
+        return np.empty(0)
+    width = (abs(special.ndtri(p)) + 2.0) * np.sqrt(1.0 + a * a / (2.0 * df))
+    low, high = a - width, a + width
+    for _ in range(60):  # widen until the CDF brackets p (it decreases in lambda)
+        short_low = _cdf(df, low, a) < p
+        short_high = _cdf(df, high, a) > p
+        if not (short_low.any() or short_high.any()):
+            break
+        low = np.where(short_low, low - width, low)
+        high = np.where(short_high, high + width, high)
+        width = width * 2.0
+
+    def gap(nc: Array, at: Array) -> Array:
+        return _cdf(df, nc, at) - p
+
+    res = elementwise.find_root(
+        gap, (low, high), args=(a,), tolerances={"xatol": 1e-13, "xrtol": 1e-13}
+    )
+    roots: Array = np.asarray(res.x, dtype=np.float64)
+    return roots
+
+
+def _bounds(a: Array, df: float, p: float) -> Array:
+    """:func:`_bounds_at` for many ``a``: directly, or on a grid in asinh(a) and a spline."""
+    distinct, where = np.unique(a, return_inverse=True)
+    if distinct.size <= _DIRECT_LIMIT:
+        return _bounds_at(distinct, df, p)[where]
+    top = float(np.arcsinh(distinct[-1]))
+    points = max(16, int(np.ceil(top * _GRID_DENSITY)) + 1)
+    grid = np.linspace(0.0, top, points)
+    spline = CubicSpline(grid, _bounds_at(np.sinh(grid), df, p))
+    out: Array = spline(np.arcsinh(a))
+    return out
+
+
+def noncentral_t_interval(
+    t: npt.ArrayLike, df: float, confidence: float = CONFIDENCE
+) -> tuple[Array, Array]:
+    """Return the confidence interval of the noncentrality of a noncentral t.
+
+    Parameters
+    ----------
+    t : array_like
+        Observed t statistics (any shape).
+    df : float
+        Degrees of freedom (positive).
+    confidence : float
+        Level of the interval, between 0 and 1.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Lower and upper bounds ``lambda`` (shape of ``t``) with ``P(T <= t |
+        lambda_low) = (1 + confidence) / 2`` and ``P(T <= t | lambda_high) = (1
+        - confidence) / 2``; NaN where ``t`` is not finite.
+
+    Raises
+    ------
+    InputError
+        If ``df`` is not positive or ``confidence`` not between 0 and 1.
+    """
+    if not df > 0:
+        raise InputError(f"degrees of freedom must be positive, got {df}")
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must be between 0 and 1, got {confidence}")
+    values = np.asarray(t, dtype=np.float64)
+    flat = values.ravel()
+    finite = np.isfinite(flat)
+    a = np.abs(flat[finite])
+    # P(T <= -a | lambda) = 1 - P(T <= a | -lambda): negative t mirror positive ones
+    upper_p, lower_p = (1 - confidence) / 2, (1 + confidence) / 2
+    low_abs, high_abs = _bounds(a, float(df), lower_p), _bounds(a, float(df), upper_p)
+    negative = flat[finite] < 0
+    low, high = np.full(flat.shape, np.nan), np.full(flat.shape, np.nan)
+    low[finite] = np.where(negative, -high_abs, low_abs)
+    high[finite] = np.where(negative, -low_abs, high_abs)
+    return low.reshape(values.shape), high.reshape(values.shape)
+
+
+def dz_interval(differences: npt.ArrayLike, confidence: float = CONFIDENCE) -> tuple[Array, Array]:
+    """Return the noncentral-t confidence interval of d_z per measure.
+
+    The interval of ``delta = mu / sigma`` of paired differences, exact when
+    they are normal (see the module notes); it needs no resampling and is the
+    same for every seed.
+
+    Parameters
+    ----------
+    differences : array_like
+        ``subjects x measures`` paired differences (a 1D array is one measure).
+    confidence : float
+        Level of the interval, between 0 and 1.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Lower and upper bounds per measure; NaN where the differences have no
+        spread (d_z undefined).
+
+    Raises
+    ------
+    InputError
+        Fewer than 2 subjects, non-finite values or a level outside (0, 1).
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    if d.ndim == 1:
+        d = d[:, None]
+    n = d.shape[0]
+    if n < 2:
+        raise InputError(f"an interval of d_z needs at least 2 subjects, got {n}")
+    if not np.isfinite(d).all():
+        raise InputError("the differences contain non-finite values")
+    sd = d.std(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(sd > 0, d.mean(axis=0) / sd * np.sqrt(n), np.nan)
+    low, high = noncentral_t_interval(t, n - 1, confidence)
+    return low / np.sqrt(n), high / np.sqrt(n)
