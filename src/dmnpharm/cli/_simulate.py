@@ -198,7 +198,10 @@ def command(args: argparse.Namespace) -> int:
     }
     options = {"acquisitions": tuple(args.acquisitions)} if args.level == "voxel" else {}
     copies = max(1, len(args.acquisitions))
-    with step(f"writing {len(study.runs) * copies} runs at {args.level} level to {args.out}"):
+    if args.level == "voxel":  # the writer draws a bar of its runs (seconds each)
         written = writers[args.level](study, args.out, overwrite=args.overwrite, **options)
+    else:
+        with step(f"writing {len(study.runs) * copies} runs at {args.level} level to {args.out}"):
+            written = writers[args.level](study, args.out, overwrite=args.overwrite, **options)
     print(written)
     return 0

@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from dmnpharm._utils import get_logger
@@ -21,12 +22,125 @@ from dmnpharm.config import Execution
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution._cache import RunCache, default_cache_dir
 
-__all__ = ["MALLOC_TRIM_SETTING", "client", "local_workers", "make_cache"]
+__all__ = [
+    "CLUSTER_START_SECONDS",
+    "MALLOC_TRIM_SETTING",
+    "EngineChoice",
+    "choose_engine",
+    "client",
+    "local_workers",
+    "make_cache",
+]
 
 _LOG = get_logger("execution")
 
 #: The Dask setting that gives worker processes ``MALLOC_TRIM_THRESHOLD_`` (unset for ours).
 MALLOC_TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+
+
+#: Wall seconds a local Dask cluster costs before its workers compute anything, on the
+#: 2-core development machine, otherwise idle: starting the scheduler and two worker
+#: processes (0.6-0.9 s), each worker importing SciPy, nilearn and dmnpharm (0.6 s, in
+#: parallel; 1.2 s of CPU each) and closing (0.2 s): 1.44-1.74 s, median 1.44 s
+#: (``benchmarks/bench_demo.py threshold``, benchmarks/README.md). A study whose
+#: per-run work is estimated below what this buys back runs in the client process
+#: instead (:func:`choose_engine`).
+CLUSTER_START_SECONDS = 1.5
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """Where per-run tasks run, and why.
+
+    Parameters
+    ----------
+    engine : str
+        ``in-process`` (one after another in this process) or
+        ``dask.distributed``.
+    reason : str
+        Why, in words (recorded in the provenance).
+    estimated_seconds : float or None
+        The estimated per-run work of the whole study, in seconds of one core
+        (None when not estimated).
+    workers : int or None
+        Local worker processes the estimate was weighed against.
+    """
+
+    engine: str
+    reason: str
+    estimated_seconds: float | None = None
+    workers: int | None = None
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the tasks run in this process (no Dask cluster)."""
+        return self.engine == "in-process"
+
+    def describe(self) -> dict[str, Any]:
+        """Return the choice for the provenance (the estimate rounded to 0.1 s)."""
+        estimate = None if self.estimated_seconds is None else round(self.estimated_seconds, 1)
+        return {"engine": self.engine, "engine_reason": self.reason, "estimated_run_s": estimate}
+
+
+def choose_engine(
+    execution: Execution, n_tasks: int, estimated_seconds: float | None
+) -> EngineChoice:
+    """Decide whether a local study's tasks are worth a Dask cluster.
+
+    A local cluster of ``w`` single-threaded workers costs about
+    :data:`CLUSTER_START_SECONDS` of wall time and then divides the work by at
+    most ``w``; it is faster than this process only when the work ``W``
+    exceeds ``CLUSTER_START_SECONDS * w / (w - 1)`` (3 s on two cores). Below
+    that, and on one core, the tasks run in this process. Only the local mode
+    without ``workers`` decides: ``synchronous`` always runs in-process, and a
+    scheduler address, a batch cluster or an explicit number of workers
+    always gets Dask.
+
+    Parameters
+    ----------
+    execution : Execution
+        The mode and options.
+    n_tasks : int
+        Tasks of the study.
+    estimated_seconds : float or None
+        Their estimated work in seconds of one core (None: not known, Dask).
+
+    Returns
+    -------
+    EngineChoice
+        The engine and the reason.
+    """
+    mode = execution.mode
+    if mode == "synchronous":
+        return EngineChoice("in-process", "asked for (scheduler synchronous)", estimated_seconds)
+    if mode != "local":
+        return EngineChoice("dask.distributed", f"asked for ({mode})", estimated_seconds)
+    if execution.workers is not None:
+        return EngineChoice(
+            "dask.distributed",
+            f"asked for ({execution.workers} local workers)",
+            estimated_seconds,
+            execution.workers,
+        )
+    workers = local_workers(n_tasks)
+    if workers < 2:
+        return EngineChoice(
+            "in-process", "one worker: a cluster adds its start-up and no parallelism", None, 1
+        )
+    if estimated_seconds is None:
+        return EngineChoice("dask.distributed", "work not estimated", None, workers)
+    breakeven = CLUSTER_START_SECONDS * workers / (workers - 1)
+    if estimated_seconds < breakeven:
+        reason = (
+            f"estimated per-run work {estimated_seconds:.1f} s is below the {breakeven:.1f} s "
+            f"a local cluster of {workers} workers needs to pay for its start"
+        )
+        return EngineChoice("in-process", reason, estimated_seconds, workers)
+    reason = (
+        f"estimated per-run work {estimated_seconds:.1f} s is above the {breakeven:.1f} s "
+        f"a local cluster of {workers} workers needs to pay for its start"
+    )
+    return EngineChoice("dask.distributed", reason, estimated_seconds, workers)
 
 
 def make_cache(execution: Execution) -> RunCache:

@@ -4,20 +4,24 @@ Every task is looked up in the cache first; only the missing ones are sent to
 the workers. Each result is stored in the cache as it arrives and handed on,
 so a killed invocation keeps every task it had finished. What a task is, how
 it is keyed and what of its outcome is kept is the caller's :class:`Stage`.
+A local study whose estimated work does not pay for starting a Dask cluster
+runs in this process (:func:`plan_engine`, :func:`~dmnpharm.execution.choose_engine`).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from dmnpharm._utils import get_logger, progress
 from dmnpharm.config import Execution
 from dmnpharm.execution._cache import RunCache
-from dmnpharm.execution._cluster import client
+from dmnpharm.execution._cluster import EngineChoice, choose_engine, client
 
-__all__ = ["Stage", "dispatch"]
+__all__ = ["IN_FLIGHT_PER_THREAD", "Stage", "dispatch", "plan_engine"]
 
 _LOG = get_logger("execution")
 
@@ -47,6 +51,10 @@ class Stage:
         ``succeeded(outcome)``: only successful outcomes are cached.
     outcome_type, reusable_type : type
         What a cache entry must be to be used (anything else is recomputed).
+    cost : callable or None
+        ``cost(task) -> seconds``: a task's estimated work in seconds of one
+        core, to decide whether a local study is worth a Dask cluster
+        (:func:`plan_engine`); None: not estimated (always Dask, locally).
     """
 
     name: str
@@ -58,6 +66,32 @@ class Stage:
     succeeded: Callable[[Any], bool]
     outcome_type: type
     reusable_type: type
+    cost: Callable[[Any], float] | None = None
+
+
+def plan_engine(tasks: Sequence[Any], stage: Stage, execution: Execution) -> EngineChoice:
+    """Return where a stage's tasks run: this process or Dask, and why.
+
+    The choice depends on the whole study (every task, cached or not), so an
+    interrupted analysis and its resumption record the same one; when every
+    task is cached no cluster starts either way.
+
+    Parameters
+    ----------
+    tasks : sequence
+        Every task of the study.
+    stage : Stage
+        Their kind (its ``cost`` estimates each task's work).
+    execution : Execution
+        The mode and options asked for.
+
+    Returns
+    -------
+    EngineChoice
+        See :func:`~dmnpharm.execution.choose_engine`.
+    """
+    estimate = None if stage.cost is None else float(sum(stage.cost(task) for task in tasks))
+    return choose_engine(execution, len(tasks), estimate)
 
 
 def _cached(
@@ -76,6 +110,26 @@ def _cached(
     return done, todo
 
 
+#: Tasks in flight per worker thread: enough that no worker waits for the next task, few
+#: enough that finished results cannot pile up in the workers' memory while the client
+#: writes each run's outputs (all 2,000 tasks of a cohort submitted at once left up to
+#: 0.6 GiB of unfetched results in each of two workers; benchmarks/README.md).
+IN_FLIGHT_PER_THREAD = 2
+
+#: How often (in completed tasks) the number of worker threads is asked again (a batch
+#: cluster's workers arrive over time).
+_RECOUNT_EVERY = 16
+
+
+def _window(dask_client: Any) -> int:
+    """Return how many tasks may be in flight: per worker thread, at least 4."""
+    try:
+        threads = int(sum(dask_client.nthreads().values()))
+    except (OSError, TimeoutError):
+        threads = 0
+    return max(4, IN_FLIGHT_PER_THREAD * threads)
+
+
 def _on_workers(
     dask_client: Any,
     tasks: Sequence[Any],
@@ -83,21 +137,36 @@ def _on_workers(
     stage: Stage,
     keys: list[tuple[str | None, str]],
 ) -> Iterator[tuple[int, Any]]:
-    """Submit the tasks to a Dask client; yield ``(index, outcome)`` as they complete."""
+    """Submit the tasks to a Dask client; yield ``(index, outcome)`` as they complete.
+
+    Only a window of tasks is in flight (:data:`IN_FLIGHT_PER_THREAD` per worker
+    thread): each result fetched makes room for the next task, so the workers
+    never hold more finished results than the window however slowly the client
+    handles them.
+    """
     from distributed import as_completed
 
-    futures = {
-        dask_client.submit(
-            stage.work,
-            tasks[index],
-            reusable,
-            key=f"dmnpharm-run-{keys[index][1][:24]}-{index}",
-            pure=False,
-        ): index
-        for index, reusable in todo
-    }
-    for future in as_completed(futures):  # type: ignore[no-untyped-call]
-        index = futures[future]
+    waiting = iter(todo)
+    futures: dict[Any, int] = {}
+
+    def submit(count: int) -> list[Any]:
+        submitted = []
+        for index, reusable in itertools.islice(waiting, count):
+            future = dask_client.submit(
+                stage.work,
+                tasks[index],
+                reusable,
+                key=f"dmnpharm-run-{keys[index][1][:24]}-{index}",
+                pure=False,
+            )
+            futures[future] = index
+            submitted.append(future)
+        return submitted
+
+    window = _window(dask_client)
+    running = as_completed(submit(window))  # type: ignore[no-untyped-call]
+    for done, future in enumerate(running, start=1):
+        index = futures.pop(future)
         try:
             outcome = future.result()
         except Exception as exc:
@@ -105,6 +174,11 @@ def _on_workers(
                 raise
             outcome = stage.killed(tasks[index], exc)
         future.release()
+        if done % _RECOUNT_EVERY == 0:
+            window = _window(dask_client)
+        # Refill before handing the outcome on: the workers compute while it is handled.
+        for added in submit(max(0, window - len(futures))):
+            running.add(added)  # type: ignore[no-untyped-call]
         yield index, outcome
 
 
@@ -156,7 +230,11 @@ def dispatch(
         yield from done.items()
         if not todo:
             return
-        with client(execution, len(todo)) as dask_client:
+        engine = plan_engine(tasks, stage, execution)
+        _LOG.info("per-run work: %s (%s)", engine.engine, engine.reason)
+        # A small local study runs here: no cluster to start, no worker to import the stack.
+        opened = nullcontext(None) if engine.in_process else client(execution, len(todo))
+        with opened as dask_client:
             if dask_client is None:
                 for index, reusable in todo:
                     yield finished(index, stage.work(tasks[index], reusable))
@@ -165,3 +243,5 @@ def dispatch(
                 yield finished(index, outcome)
 
     yield from progress(everything(), stage.name, total=len(tasks))
+    # Every entry of this analysis is written: trim the least recently used others.
+    cache.enforce_cap()

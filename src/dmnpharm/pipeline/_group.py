@@ -25,6 +25,8 @@ from dmnpharm.exceptions import (
     RunFailuresError,
     StudyValidationError,
 )
+from dmnpharm.execution._cluster import EngineChoice
+from dmnpharm.execution._dispatch import plan_engine
 from dmnpharm.io import OutputLayout, write_tsv
 from dmnpharm.pipeline._adapters import StudyPlan
 from dmnpharm.pipeline._derivatives import DerivativeWriter
@@ -34,6 +36,8 @@ from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._predict import predict_beside
 from dmnpharm.pipeline._results import Results
 from dmnpharm.pipeline._runs import Processed, process_runs
+from dmnpharm.pipeline._snapshots import store_and_keep
+from dmnpharm.pipeline._work import RUN_STAGE
 from dmnpharm.report import build_report, build_stats_report, write_comparison
 from dmnpharm.stats import (
     ModelSpec,
@@ -43,7 +47,7 @@ from dmnpharm.stats import (
     paired_differences,
     qc_fc,
 )
-from dmnpharm.store import write_analysis
+from dmnpharm.store._writer import StoreWriter
 
 __all__ = ["analyse_study", "model_spec"]
 
@@ -225,6 +229,7 @@ def _write_provenance(
     config: AnalysisConfig,
     outputs: Outputs,
     analysis_id: str,
+    engine: EngineChoice,
 ) -> dict[str, Any]:
     """Complete the provenance with what the work found, and write it."""
     provenance = {
@@ -234,7 +239,8 @@ def _write_provenance(
         "cleaning_per_run": processed.records,
         "exclusions": processed.exclusions,
         "failures": processed.failures,
-        "execution": outputs.execution.describe(),
+        # Where the per-run work was meant to run: the local loop or Dask, and why.
+        "execution": {**outputs.execution.describe(), **engine.describe()},
         "versions": versions(),
     }
     layout.provenance.write_text(
@@ -311,6 +317,7 @@ def analyse_study(
     truth: dict[str, Any] | None,
     outputs: Outputs,
     analysis_id: str,
+    snapshot: str | None = None,
 ) -> Results:
     """Per-run work, group statistics, QC, outputs, report and store (any study kind).
 
@@ -330,6 +337,10 @@ def analyse_study(
         Output folder, results store, execution and cache.
     analysis_id : str
         The analysis's id (from its inputs and choices).
+    snapshot : str or None
+        Cache key under which the complete outputs are kept, for an identical
+        analysis into another folder (:mod:`dmnpharm.pipeline._snapshots`);
+        None: not kept.
 
     Returns
     -------
@@ -348,14 +359,50 @@ def analyse_study(
         # Nothing group-level may look complete without these runs: the staging
         # folder is discarded, and the finished runs wait in the cache.
         raise RunFailuresError(str(outputs.final), list(processed.failures))
+    if processed.metrics.empty:
+        raise StudyValidationError("the study", ["every run was excluded", *processed.exclusions])
+    # The store's transaction begins now: DuckDB ingests the region and edge rows in a
+    # background thread while the group model, QC and report are computed here.
+    with StoreWriter(
+        outputs.store,
+        analysis_id=analysis_id,
+        metrics=processed.metrics,
+        regions=level_files.get("region"),
+        edges=level_files.get("edge"),
+        overwrite=outputs.overwrite,
+    ) as store:
+        provenance = {**provenance, "analysis_id": analysis_id}
+        result, group = _group_stage(
+            plan, layout, config, provenance, truth, outputs, processed, level_files.get("edge")
+        )
+        tables = _store_tables(processed, group, config, result.provenance, level_files)
+        return store_and_keep(result, tables, outputs, snapshot, store)
+
+
+def _group_stage(
+    plan: StudyPlan,
+    layout: OutputLayout,
+    config: AnalysisConfig,
+    provenance: dict[str, Any],
+    truth: dict[str, Any] | None,
+    outputs: Outputs,
+    processed: Processed,
+    edges: Path | None,
+) -> tuple[Results, _Group]:
+    """Fit the group model; QC, tables, provenance, comparison, prediction and report.
+
+    ``provenance`` holds the analysis id; ``edges`` is the edge rows' Parquet file.
+    """
     network, exclusions = processed.metrics, processed.exclusions
-    if network.empty:
-        raise StudyValidationError("the study", ["every run was excluded", *exclusions])
     group = _fit(network, config, exclusions, processed.qc)
     layout.group.mkdir(parents=True, exist_ok=True)
     imbalance, qc_fc_summary, adjusted = _motion(processed.qc, group, config, layout, exclusions)
     _write_tables(layout, network, group, plan.design, processed, config)
-    provenance = _write_provenance(layout, provenance, processed, config, outputs, analysis_id)
+    engine = plan_engine([run.task for run in plan.runs], RUN_STAGE, config.execution)
+    analysis_id = str(provenance["analysis_id"])
+    provenance = _write_provenance(
+        layout, provenance, processed, config, outputs, analysis_id, engine
+    )
     comparison = _comparison(group.model.results, config, layout)
     prediction = predict_beside(config, layout) if config.between is None else None
     sections: dict[str, Any] = {}
@@ -365,52 +412,40 @@ def analyse_study(
             "imbalance": imbalance,
             "motion_adjusted": adjusted,
             "qc_fc": {k: v for k, v in qc_fc_summary.items() if isinstance(v, int | float)},
-            "edges": _primary_edges(level_files.get("edge")),
+            "edges": _primary_edges(edges),
             "comparison": comparison,
             "prediction": prediction,
         }
     report = _report(plan, group, config, provenance, truth, layout, exclusions, **sections)
-    store = _store(
-        outputs, analysis_id, processed, network, group, config, provenance, level_files
-    )
-    shown = outputs.final / store.relative_to(staging) if store.is_relative_to(staging) else store
-    _LOG.info("analysis %s stored in %s", analysis_id, shown)
-    return Results(
-        out=staging,
+    result = Results(
+        out=layout.root,
         metrics=group.metrics,
         results=group.model.results,
         report_file=report,
         analysis_id=analysis_id,
-        store=store,
         failures=tuple(processed.failures),
         provenance=provenance,
         null=group.model.null,
     )
+    return result, group
 
 
-def _store(
-    outputs: Outputs,
-    analysis_id: str,
+def _store_tables(
     processed: Processed,
-    network: pd.DataFrame,
     group: _Group,
     config: AnalysisConfig,
     provenance: dict[str, Any],
     level_files: dict[str, Path],
-) -> Path:
-    """Append the analysis to the results store."""
-    return write_analysis(
-        outputs.store,
-        analysis_id=analysis_id,
-        runs=processed.runs,
-        metrics=network,
-        results=_stored_results(group.model.results, group.sensitivity, config),
-        provenance=provenance,
-        regions=level_files.get("region"),
-        edges=level_files.get("edge"),
-        output=str(outputs.final),
-        overwrite=outputs.overwrite,
-    )
+) -> dict[str, Any]:
+    """Return what the results store receives of the analysis."""
+    return {
+        "runs": processed.runs,
+        "metrics": processed.metrics,
+        "results": _stored_results(group.model.results, group.sensitivity, config),
+        "provenance": provenance,
+        "regions": level_files.get("region"),
+        "edges": level_files.get("edge"),
+    }
 
 
 def _primary_edges(file: Path | None) -> pd.DataFrame:

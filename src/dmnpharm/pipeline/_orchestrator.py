@@ -132,7 +132,12 @@ def resolve_config(
 
 
 def analyse_plan(
-    plan: StudyPlan, staging: Path, config: AnalysisConfig, recorded_study: str, outputs: Outputs
+    plan: StudyPlan,
+    staging: Path,
+    config: AnalysisConfig,
+    recorded_study: str,
+    outputs: Outputs,
+    snapshot: str | None = None,
 ) -> Results:
     """Check the design, name the analysis, stop if done, else do it into ``staging``.
 
@@ -148,6 +153,10 @@ def analyse_plan(
         How the provenance names the study.
     outputs : Outputs
         The output folder, store, cache and execution.
+    snapshot : str or None
+        The cache key under which the complete outputs are kept for an
+        identical analysis elsewhere (the demo's, keyed by its simulation:
+        :mod:`dmnpharm.pipeline._snapshots`); None: not kept.
 
     Returns
     -------
@@ -169,12 +178,14 @@ def analyse_plan(
         _up_to_date_or_refuse(outputs.final, outputs.existing, analysis_id)
     check_new_analysis(outputs.store, analysis_id, overwrite=outputs.overwrite)
     _LOG.info("analysis %s", analysis_id)
+    truth = plan.ground_truth()
     # The heavy part (and SciPy, scikit-learn, nilearn, matplotlib) only when there is work.
     from dmnpharm.pipeline._group import analyse_study
 
     provenance["config"] = config_record
-    truth = plan.ground_truth()
-    return analyse_study(plan, staging, config, provenance, truth, outputs, analysis_id)
+    return analyse_study(
+        plan, staging, config, provenance, truth, outputs, analysis_id, snapshot=snapshot
+    )
 
 
 def analyse_folder(

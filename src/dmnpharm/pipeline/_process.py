@@ -14,7 +14,8 @@ from dmnpharm.config import GSR_SENSITIVITY, PRIMARY, AnalysisConfig
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics import estimate_connectivity, run_bundle
 from dmnpharm.pipeline._coverage import assess_coverage, widen
-from dmnpharm.signal import DenoiseConfig, clean_run
+from dmnpharm.signal import CleanResult, DenoiseConfig, clean_run
+from dmnpharm.signal._twins import clean_gsr_twins
 from dmnpharm.stats import run_qc
 
 __all__ = [
@@ -162,6 +163,42 @@ def _confounds_or_none_needed(
     return pd.DataFrame(index=range(n_volumes))
 
 
+def _cleanings(
+    data: npt.NDArray[np.float64],
+    confounds: pd.DataFrame,
+    repetition_time: float,
+    denoise: DenoiseConfig,
+    meta: dict[str, Any] | None,
+    counterpart: DenoiseConfig | None,
+) -> dict[str, tuple[CleanResult, npt.NDArray[np.float64]]]:
+    """Clean a run, and its GSR counterpart in the same pass; each with its unfiltered signals.
+
+    Returns each analysis's cleaning and the same cleaning without the filter
+    (for ALFF/fALFF; the filtered signals when there is no filter, and for an
+    excluded cleaning).
+    """
+    unfiltered = replace(denoise, high_pass=None, low_pass=None)
+    if counterpart is None:
+        result = clean_run(data, confounds, repetition_time, denoise, meta)
+        broad = result.data
+        if denoise.filters and not result.excluded:
+            broad = clean_run(data, confounds, repetition_time, unfiltered, meta).data
+        return {PRIMARY: (result, broad)}
+    # The configured cleaning and its GSR twin share every step but the regression.
+    filtered = clean_gsr_twins(data, confounds, repetition_time, denoise, meta)
+    broads = tuple(result.data for result in filtered)
+    if denoise.filters and not all(result.excluded for result in filtered):
+        wide = clean_gsr_twins(data, confounds, repetition_time, unfiltered, meta)
+        broads = tuple(
+            result.data if result.excluded else other.data
+            for result, other in zip(filtered, wide, strict=True)
+        )
+    return {
+        PRIMARY: (filtered[0], broads[0]),
+        GSR_SENSITIVITY: (filtered[1], broads[1]),
+    }
+
+
 def process_run(
     data: npt.NDArray[np.float64],
     confounds: pd.DataFrame | None,
@@ -223,15 +260,8 @@ def process_run(
     counterpart = gsr_counterpart(denoise, confounds) if config.gsr_sensitivity else None
     if counterpart is not None:
         variants[GSR_SENSITIVITY] = counterpart
-    cleanings = {}
     try:
-        for analysis, cleaning in variants.items():
-            result = clean_run(data, confounds, repetition_time, cleaning, meta)
-            broad = result.data
-            if cleaning.filters and not result.excluded:
-                unfiltered = replace(cleaning, high_pass=None, low_pass=None)
-                broad = clean_run(data, confounds, repetition_time, unfiltered, meta).data
-            cleanings[analysis] = (result, broad)
+        cleanings = _cleanings(data, confounds, repetition_time, denoise, meta, counterpart)
     except InputError as exc:
         raise InputError(f"{label}: {exc}") from None
     primary = cleanings[PRIMARY][0]

@@ -30,7 +30,6 @@ Two differences from nilearn 0.14 when volumes are censored between kept ones:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,16 +41,10 @@ from scipy import signal as sp_signal
 from scipy.interpolate import CubicSpline
 
 from dmnpharm._utils import fill_doc, get_logger
-from dmnpharm.exceptions import InputError
-from dmnpharm.signal._config import FILTER_ORDER, DenoiseConfig
-from dmnpharm.signal._confounds import (
-    censoring,
-    check_cosines,
-    compcor_record,
-    select_confounds,
-)
+from dmnpharm.signal._config import DenoiseConfig
+from dmnpharm.signal._prepare import PreparedRun, prepare_run
 
-__all__ = ["CleanResult", "clean_run"]
+__all__ = ["CleanResult", "clean_run", "preprocessed", "project_out", "result_of"]
 
 Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -116,99 +109,6 @@ class CleanResult:
         return self.n_volumes - self.dof_lost
 
 
-def _as_data(data: npt.ArrayLike) -> Array:
-    try:
-        values = np.array(data, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise InputError(f"data must be a numeric volumes x regions array: {error}") from error
-    if values.ndim != 2 or values.shape[0] < 1 or values.shape[1] < 1:
-        raise InputError(f"data must be a 2D volumes x regions array; got shape {values.shape}")
-    if not np.isfinite(values).all():
-        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
-        raise InputError(f"data has non-finite values in volumes {bad[:10].tolist()}")
-    return values
-
-
-def _check_repetition_time(repetition_time: float, config: DenoiseConfig) -> float:
-    if (
-        isinstance(repetition_time, bool)
-        or not isinstance(repetition_time, int | float)
-        or not repetition_time > 0
-    ):
-        raise InputError(
-            f"repetition_time must be a positive number of seconds; got {repetition_time!r}"
-        )
-    repetition_time = float(repetition_time)
-    if not math.isfinite(repetition_time):
-        raise InputError(f"repetition_time must be finite; got {repetition_time!r}")
-    nyquist = 0.5 / repetition_time
-    for name in ("high_pass", "low_pass"):
-        value = getattr(config, name)
-        if value is not None and value >= nyquist:
-            raise InputError(
-                f"{name}={value} Hz is not below the Nyquist frequency {nyquist:g} Hz of "
-                f"TR={repetition_time:g} s"
-            )
-    return repetition_time
-
-
-def _regressor_matrix(selected: pd.DataFrame) -> Array:
-    """Return the regressors with the first row's n/a filled from the second row.
-
-    fMRIPrep leaves the first value of each derivative undefined; like nilearn's
-    ``load_confounds``, it takes the value of the second volume.
-    """
-    values = selected.to_numpy(dtype=np.float64, copy=True)
-    if values.shape[1] == 0:
-        return values
-    if values.shape[0] > 1:
-        first = np.isnan(values[0])
-        values[0, first] = values[1, first]
-    bad = ~np.isfinite(values)
-    if bad.any():
-        columns = [str(c) for c in selected.columns[bad.any(axis=0)]]
-        rows = np.flatnonzero(bad.any(axis=1))[:10].tolist()
-        raise InputError(
-            f"confounds columns {columns} have missing or non-finite values in rows {rows} "
-            "(only the first row may be n/a)"
-        )
-    return values
-
-
-def _butterworth(config: DenoiseConfig, repetition_time: float) -> Array | None:
-    rate = 1.0 / repetition_time
-    if config.high_pass is not None and config.low_pass is not None:
-        band = [config.high_pass, config.low_pass]
-        sos = sp_signal.butter(FILTER_ORDER, band, btype="bandpass", output="sos", fs=rate)
-    elif config.high_pass is not None:
-        sos = sp_signal.butter(
-            FILTER_ORDER, config.high_pass, btype="highpass", output="sos", fs=rate
-        )
-    elif config.low_pass is not None:
-        sos = sp_signal.butter(
-            FILTER_ORDER, config.low_pass, btype="lowpass", output="sos", fs=rate
-        )
-    else:
-        return None
-    return np.asarray(sos, dtype=np.float64)
-
-
-def _filter_padding(sos: Array) -> int:
-    """Return the edge padding of ``sosfiltfilt`` (it needs a longer series)."""
-    taps = 2 * int(sos.shape[0]) + 1
-    taps -= min(int(np.sum(sos[:, 2] == 0)), int(np.sum(sos[:, 5] == 0)))
-    return 3 * taps
-
-
-def _filter_share(config: DenoiseConfig, repetition_time: float) -> float:
-    """Return the fraction of the spectrum an ideal filter with these cut-offs removes."""
-    nyquist = 0.5 / repetition_time
-    removed = (config.high_pass or 0.0) + (
-        nyquist - config.low_pass if config.low_pass is not None else 0.0
-    )
-    return removed / nyquist
-
-
 def _detrend(values: Array, times: Array) -> Array:
     """Remove the least-squares mean and linear trend over ``times`` from each column."""
     centred: Array = values - values.mean(axis=0)
@@ -223,8 +123,22 @@ def _detrend(values: Array, times: Array) -> Array:
     return detrended
 
 
-def _project_out(signals: Array, regressors: Array) -> tuple[Array, int]:
-    """Remove the span of the standardised regressors from the signals."""
+def project_out(signals: Array, regressors: Array) -> tuple[Array, int]:
+    """Remove the span of the standardised regressors from the signals.
+
+    Parameters
+    ----------
+    signals : numpy.ndarray
+        Volumes x regions.
+    regressors : numpy.ndarray
+        Volumes x regressors; each is centred and scaled to unit variance,
+        and the set is reduced to its numerical rank.
+
+    Returns
+    -------
+    tuple
+        The residual signals and the rank of the regressors.
+    """
     if regressors.shape[1] == 0:
         return signals, 0
     centred = regressors - regressors.mean(axis=0)
@@ -250,16 +164,38 @@ def _interpolate(values: Array, kept: BoolArray, repetition_time: float) -> Arra
     return filled
 
 
-def _clean_values(
-    data: Array, regressors: Array, kept: BoolArray, repetition_time: float, config: DenoiseConfig
-) -> tuple[Array, int]:
-    sos = _butterworth(config, repetition_time)
+def preprocessed(
+    prepared: PreparedRun, regressors: Array, config: DenoiseConfig
+) -> tuple[Array, Array]:
+    """Return the kept volumes of the signals and regressors, detrended and filtered.
+
+    Parameters
+    ----------
+    prepared : PreparedRun
+        The run's signals, kept volumes, TR and filter.
+    regressors : numpy.ndarray
+        Volumes x regressors (each column is treated on its own, so any
+        subset of these columns gives the same values as preprocessing it alone).
+    config : DenoiseConfig
+        Its ``detrend``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Signals and regressors of the kept volumes, ready to be regressed.
+    """
+    data, kept, repetition_time, sos = (
+        prepared.data,
+        prepared.kept,
+        prepared.repetition_time,
+        prepared.sos,
+    )
     if sos is None:
         signals, nuisance = data[kept], regressors[kept]
         if config.detrend:
             times = np.flatnonzero(kept).astype(np.float64) * repetition_time
             signals, nuisance = _detrend(signals, times), _detrend(nuisance, times)
-        return _project_out(signals, nuisance)
+        return signals, nuisance
     index = np.flatnonzero(kept)
     span = slice(int(index[0]), int(index[-1]) + 1)
     inside = kept[span]
@@ -271,113 +207,54 @@ def _clean_values(
     signals = sp_signal.sosfiltfilt(sos, signals, axis=0)
     if nuisance.shape[1]:
         nuisance = sp_signal.sosfiltfilt(sos, nuisance, axis=0)
-    return _project_out(signals[inside], nuisance[inside])
+    return signals[inside], nuisance[inside]
 
 
-def _exclusion(
-    kept: BoolArray,
-    n_columns: int,
+def result_of(
+    prepared: PreparedRun,
     config: DenoiseConfig,
-    sos: Array | None,
-    breakdown: str,
-) -> str | None:
-    n_volumes, n_kept = kept.size, int(kept.sum())
-    if n_kept == 0:
-        return f"all {n_volumes} volumes were removed ({breakdown})"
-    required = config.min_volumes(n_volumes)
-    if n_kept < required:
-        return (
-            f"only {n_kept} of {n_volumes} volumes ({n_kept / n_volumes:.1%}) remain after "
-            f"censoring ({breakdown}); min_remaining={config.min_remaining!r} requires "
-            f"{required}"
-        )
-    needed = n_columns + (2 if config.detrend else 0) + 2
-    if n_kept < needed:
-        return (
-            f"only {n_kept} volumes remain ({breakdown}), too few for {n_columns} nuisance "
-            f"regressors{' and the linear trend' if config.detrend else ''} (at least {needed} "
-            "needed)"
-        )
-    if sos is not None:
-        index = np.flatnonzero(kept)
-        span = int(index[-1] - index[0] + 1)
-        padding = _filter_padding(sos)
-        if span <= padding:
-            return f"the kept volumes span {span} volumes; the filter needs more than {padding}"
-    return None
-
-
-def _breakdown(masks: Mapping[str, BoolArray]) -> dict[str, int]:
-    return {
-        "nonsteady": int(masks["nonsteady"].sum()),
-        "motion": int(masks["motion"].sum()),
-        "fd_exceeded": int(masks["fd"].sum()),
-        "std_dvars_exceeded": int(masks["dvars"].sum()),
-        "short_segment": int(masks["short"].sum()),
-    }
-
-
-def _checked_inputs(
-    data: npt.ArrayLike, confounds: pd.DataFrame, repetition_time: float, config: DenoiseConfig
-) -> tuple[Array, float]:
-    """Return the data as a float array and the checked TR; refuse unusable inputs."""
-    if not isinstance(config, DenoiseConfig):
-        raise InputError(f"config must be a DenoiseConfig; got {type(config).__name__}")
-    values = _as_data(data)
-    repetition_time = _check_repetition_time(repetition_time, config)
-    if not isinstance(confounds, pd.DataFrame):
-        raise InputError(f"confounds must be a pandas DataFrame; got {type(confounds).__name__}")
-    n_volumes = values.shape[0]
-    if len(confounds) != n_volumes:
-        raise InputError(
-            f"data has {n_volumes} volumes but the confounds table has {len(confounds)} rows"
-        )
-    return values, repetition_time
-
-
-def _filtering_record(config: DenoiseConfig, sos: Array | None) -> dict[str, Any]:
-    """Return the record's ``scrubbing`` and ``filter`` entries."""
-    return {
-        "scrubbing": (
-            "censored volumes left out of the regression; interpolated (cubic spline) "
-            "for the filter only"
-            if sos is not None
-            else "censored volumes removed before detrending and regression"
-        ),
-        "filter": None
-        if sos is None
-        else {
-            "type": "butterworth",
-            "order": FILTER_ORDER,
-            "zero_phase": True,
-            "high_pass": config.high_pass,
-            "low_pass": config.low_pass,
-        },
-    }
-
-
-def _dof_record(
-    config: DenoiseConfig,
-    repetition_time: float,
-    n_volumes: int,
-    n_kept: int,
+    columns: list[str],
+    cleaned: Array | None,
     n_regressors: int,
-    sos: Array | None,
-) -> dict[str, Any]:
-    """Return the degrees of freedom lost, by cause, and those remaining."""
-    n_censored = n_volumes - n_kept
-    trend = 2 if config.detrend else 0
-    filter_dof = _filter_share(config, repetition_time) * n_kept if sos is not None else 0.0
-    dof_lost = n_censored + n_regressors + trend + filter_dof
-    return {
-        "censored": n_censored,
-        "regressors": n_regressors,
-        "trend": trend,
-        "filter": filter_dof,
-        "filter_model": "ideal filter: the removed share of the spectrum times kept volumes",
-        "total": dof_lost,
-        "remaining": n_volumes - dof_lost,
-    }
+    reason: str | None,
+) -> CleanResult:
+    """Return one cleaning of a prepared run, with its provenance record.
+
+    Parameters
+    ----------
+    prepared : PreparedRun
+        The run.
+    config : DenoiseConfig
+        The cleaning.
+    columns : list of str
+        Its regressors, in order.
+    cleaned : numpy.ndarray or None
+        Cleaned kept volumes; None when the run is excluded.
+    n_regressors : int
+        Regressors fitted (the rank; the number of columns when excluded).
+    reason : str or None
+        Why the run is excluded, or None.
+
+    Returns
+    -------
+    CleanResult
+        As :func:`clean_run` returns it.
+    """
+    if cleaned is None:
+        cleaned = np.empty((0, prepared.data.shape[1]))
+        _LOG.info("run excluded: %s", reason)
+    record = prepared.record(config, columns, n_regressors, reason)
+    n_volumes = prepared.kept.size
+    return CleanResult(
+        data=cleaned,
+        kept=prepared.kept,
+        n_censored=n_volumes - record["n_kept"],
+        n_regressors=n_regressors,
+        dof_lost=record["dof"]["total"],
+        excluded=reason is not None,
+        reason=reason,
+        record=record,
+    )
 
 
 @fill_doc
@@ -438,52 +315,10 @@ def clean_run(
         confounds'), ``repetition_time`` is invalid or a cut-off is not below Nyquist, or
         columns the strategy needs are missing (all of them are named).
     """
-    values, repetition_time = _checked_inputs(data, confounds, repetition_time, config)
-    n_volumes = values.shape[0]
-    selected = select_confounds(confounds, config, confounds_meta)
-    check_cosines(confounds, config, repetition_time)
-    regressors = _regressor_matrix(selected)
-    masks = censoring(confounds, config)
-    kept: BoolArray = ~(masks["nonsteady"] | masks["motion"] | masks["short"])
-    counts = _breakdown(masks)
-    breakdown = (
-        f"{counts['nonsteady']} non-steady-state, {counts['motion']} over the FD/DVARS "
-        f"thresholds, {counts['short_segment']} in short segments"
-    )
-    sos = _butterworth(config, repetition_time)
-    reason = _exclusion(kept, regressors.shape[1], config, sos, breakdown)
-    if reason is None:
-        cleaned, n_regressors = _clean_values(values, regressors, kept, repetition_time, config)
-    else:
-        cleaned, n_regressors = np.empty((0, values.shape[1])), regressors.shape[1]
-        _LOG.info("run excluded: %s", reason)
-    n_kept = int(kept.sum())
-    n_censored = n_volumes - n_kept
-    dof = _dof_record(config, repetition_time, n_volumes, n_kept, n_regressors, sos)
-    record: dict[str, Any] = {
-        "strategy": config.name,
-        "config": config.to_dict(),
-        "description": config.describe(),
-        "repetition_time": repetition_time,
-        "confound_columns": [str(c) for c in selected.columns],
-        "compcor": compcor_record(config, confounds_meta),
-        "n_volumes": n_volumes,
-        "n_kept": n_kept,
-        "n_censored": n_censored,
-        "censored_by": counts,
-        "censored_volumes": np.flatnonzero(~kept).tolist(),
-        **_filtering_record(config, sos),
-        "dof": dof,
-        "excluded": reason is not None,
-        "reason": reason,
-    }
-    return CleanResult(
-        data=cleaned,
-        kept=kept,
-        n_censored=n_censored,
-        n_regressors=n_regressors,
-        dof_lost=dof["total"],
-        excluded=reason is not None,
-        reason=reason,
-        record=record,
-    )
+    prepared = prepare_run(data, confounds, repetition_time, config, confounds_meta)
+    reason = prepared.exclusion(prepared.regressors.shape[1], config)
+    if reason is not None:
+        return result_of(prepared, config, prepared.columns, None, len(prepared.columns), reason)
+    signals, nuisance = preprocessed(prepared, prepared.regressors, config)
+    cleaned, n_regressors = project_out(signals, nuisance)
+    return result_of(prepared, config, prepared.columns, cleaned, n_regressors, None)

@@ -13,7 +13,7 @@ import pandas as pd
 from dmnpharm.exceptions import InputError
 from dmnpharm.signal._config import COMPCOR_VARIANCE, DenoiseConfig
 
-__all__ = ["kept_volumes", "select_confounds"]
+__all__ = ["fixed_columns", "kept_volumes", "select_confounds"]
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -29,8 +29,20 @@ def _expand(names: tuple[str, ...], suffixes: tuple[str, ...]) -> list[str]:
     return [f"{name}{suffix}" for suffix in suffixes for name in names]
 
 
-def _fixed_columns(config: DenoiseConfig) -> list[str]:
-    """Return the named regressors of a strategy (aCompCor components apart)."""
+def fixed_columns(config: DenoiseConfig) -> list[str]:
+    """Return the named regressors of a strategy (aCompCor components and cosines apart).
+
+    Parameters
+    ----------
+    config : DenoiseConfig
+        The strategy.
+
+    Returns
+    -------
+    list of str
+        fMRIPrep column names, in the order the regressors are used; the
+        global-signal columns of ``gsr`` come last.
+    """
     base = config.strategy
     columns: list[str] = []
     if base == "6p":
@@ -168,7 +180,7 @@ def select_confounds(
         When a column the strategy needs is absent (all missing columns are
         named), or the JSON cannot tell which aCompCor components to use.
     """
-    columns = _fixed_columns(config)
+    columns = fixed_columns(config)
     if config.strategy == "acompcor":
         compcor, _ = _compcor_columns(config, confounds_meta)
         columns += _cosine_columns(confounds) + compcor

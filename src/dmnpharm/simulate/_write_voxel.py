@@ -8,7 +8,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from dmnpharm._utils import fill_doc, sha256_file, staged_output_dir
+from dmnpharm._utils import fill_doc, progress, sha256_file, staged_output_dir
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import write_tsv
 from dmnpharm.simulate._study import SimulatedRun, SimulatedStudy
@@ -185,7 +185,7 @@ def _write(study: SimulatedStudy, root: Path, radius_mm: float, labels: tuple[st
         np.random.default_rng([study.spec.seed, 3, k]).permutation(study.atlas.n_regions)
         for k in range(len(labels))
     ]
-    for run in study.runs:
+    for run in progress(study.runs, "writing voxel-level runs"):
         func = fmriprep / run.participant_id / run.session_id / "func"
         stem = f"{run.participant_id}_{run.session_id}_task-rest"
         for k, label in enumerate(labels or ("",)):

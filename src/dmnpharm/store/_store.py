@@ -5,25 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from dmnpharm._utils import get_logger
-from dmnpharm._version import __version__
 from dmnpharm.exceptions import InputError, OutputExistsError
 from dmnpharm.io import bids_label
-from dmnpharm.store._sql import (
-    append_frame,
-    append_parquet,
-    connect,
-    quote,
-    run_sql,
-    table_types,
-)
+from dmnpharm.store._sql import connect
+from dmnpharm.store._writer import STORE_TABLES, StoreWriter, exists_message, has_analysis
 
 __all__ = [
     "STORE_FILENAME",
@@ -35,24 +26,8 @@ __all__ = [
     "write_analysis",
 ]
 
-_LOG = get_logger("store")
-
 #: File name of the store inside an output folder.
 STORE_FILENAME = "results.duckdb"
-
-#: Tables of the store; each has an ``analysis_id`` column.
-STORE_TABLES = (
-    "analyses",
-    "runs",
-    "metrics",
-    "metrics_regions",
-    "metrics_edges",
-    "results",
-    "provenance",
-)
-
-# Labels that stay text even when they look like numbers.
-_IDENTIFIERS = {"run", "sub", "ses", "task", "label"}
 
 
 def store_path(path: str | Path) -> Path:
@@ -98,23 +73,6 @@ def make_analysis_id(atlas: str, strategy: str, estimator: str, identity: Any) -
     return f"{atlas}_{bids_label(strategy)}_{estimator}_{digest}"
 
 
-def _has_analysis(con: duckdb.DuckDBPyConnection, analysis_id: str) -> bool:
-    if not table_types(con, "analyses"):
-        return False
-    found = con.execute(
-        "SELECT count(*) FROM analyses WHERE analysis_id = ?", [analysis_id]
-    ).fetchall()
-    return bool(found[0][0])
-
-
-def _exists_message(path: Path, analysis_id: str) -> str:
-    return (
-        f"analysis '{analysis_id}' is already in the results store '{path}' (same atlas, "
-        "strategy, estimator, configuration and inputs); pass --overwrite to replace it, or "
-        "choose another --store"
-    )
-
-
 def check_new_analysis(
     path: str | Path, analysis_id: str, overwrite: bool = False, timeout: float = 60.0
 ) -> None:
@@ -147,72 +105,8 @@ def check_new_analysis(
     if overwrite or not file.is_file():
         return
     with connect(file, read_only=True, timeout=timeout) as con:
-        if _has_analysis(con, analysis_id):
-            raise OutputExistsError(_exists_message(file, analysis_id))
-
-
-def _analysis_row(
-    analysis_id: str, provenance: Mapping[str, Any], output: str | None, n_runs: int
-) -> pd.DataFrame:
-    config = provenance.get("config") or {}
-    denoise = config.get("denoise") or {}
-    contrast = config.get("contrast")
-    atlas = config.get("atlas")
-    if isinstance(atlas, Mapping):  # a user's atlas, recorded by its content
-        atlas = atlas.get("name")
-    return pd.DataFrame(
-        [
-            {
-                "analysis_id": analysis_id,
-                "created": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
-                "atlas": atlas,
-                "strategy": denoise.get("name"),
-                "estimator": config.get("estimator"),
-                "contrast": "-".join(map(str, contrast)) if contrast else None,
-                "study": provenance.get("study"),
-                "output": output,
-                "n_runs": n_runs,
-                "config": json.dumps(config, sort_keys=True, default=str),
-                "dmnpharm_version": __version__,
-            }
-        ]
-    )
-
-
-def _numeric_text(column: pd.Series) -> pd.Series:
-    """Return a text column as numbers when every value reads as one; else unchanged.
-
-    BIDS's ``n/a`` counts as missing; an empty string does not read as a number.
-    The rule is decided on the distinct values (a design column repeated on
-    millions of region or edge rows has a handful), then applied to all rows.
-    """
-    values = column.where(column != "n/a")
-    distinct = pd.Series(values.dropna().unique())
-    if distinct.empty or not all(isinstance(v, str) and v.strip() for v in distinct):
-        return column
-    try:
-        pd.to_numeric(distinct)
-    except (ValueError, TypeError):
-        return column
-    return pd.to_numeric(values)
-
-
-def _tagged(analysis_id: str, frame: pd.DataFrame) -> pd.DataFrame:
-    tagged = frame.reset_index(drop=True).copy()
-    if "analysis_id" in tagged.columns:
-        tagged = tagged.drop(columns="analysis_id")
-    for name in tagged.columns:
-        column = tagged[name]
-        if not pd.api.types.is_string_dtype(column.dtype):
-            continue
-        if name not in _IDENTIFIERS and not name.endswith("_id"):
-            column = _numeric_text(column)
-        if pd.api.types.is_string_dtype(column.dtype):
-            # plain Python strings and None: every DuckDB version reads them as VARCHAR
-            column = column.astype(object).where(column.notna(), None)
-        tagged[name] = column
-    tagged.insert(0, "analysis_id", pd.Series([analysis_id] * len(tagged), dtype=object))
-    return tagged
+        if has_analysis(con, analysis_id):
+            raise OutputExistsError(exists_message(file, analysis_id))
 
 
 def write_analysis(
@@ -288,53 +182,17 @@ def write_analysis(
     InputError
         If the file is not a DuckDB store, or stays locked.
     """
-    file = Path(path)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    stored_metrics = _tagged(analysis_id, metrics)
-    # Region and edge rows repeat the network rows' design columns: store those the same way.
-    numeric = {
-        str(name): "BIGINT" if pd.api.types.is_integer_dtype(column.dtype) else "DOUBLE"
-        for name, column in stored_metrics.items()
-        if name in metrics
-        and pd.api.types.is_string_dtype(metrics[name].dtype)
-        and pd.api.types.is_numeric_dtype(column.dtype)
-    }
-    frames: dict[str, pd.DataFrame | Path | None] = {
-        "analyses": _analysis_row(analysis_id, provenance, output, len(runs)),
-        "runs": runs,
-        "metrics": metrics,
-        "metrics_regions": regions,
-        "metrics_edges": edges,
-        "results": results,
-        "provenance": pd.DataFrame(
-            [{"provenance": json.dumps(dict(provenance), sort_keys=True, default=str)}]
-        ),
-    }
-    with connect(file, read_only=False, timeout=timeout) as con:
-        run_sql(con, "BEGIN TRANSACTION")
-        try:
-            if _has_analysis(con, analysis_id):
-                if not overwrite:
-                    raise OutputExistsError(_exists_message(file, analysis_id))
-                for table in STORE_TABLES:
-                    if table_types(con, table):
-                        run_sql(
-                            con,
-                            f"DELETE FROM {quote(table)} WHERE analysis_id = ?",
-                            [analysis_id],
-                        )
-            for table, frame in frames.items():
-                if isinstance(frame, Path):
-                    append_parquet(con, table, analysis_id, frame, numeric)
-                elif frame is not None and not frame.empty:
-                    tagged = stored_metrics if frame is metrics else _tagged(analysis_id, frame)
-                    append_frame(con, table, tagged)
-            run_sql(con, "COMMIT")
-        except BaseException:
-            run_sql(con, "ROLLBACK")
-            raise
-    _LOG.debug("stored analysis %s in %s", analysis_id, file)
-    return file
+    with StoreWriter(
+        path,
+        analysis_id=analysis_id,
+        metrics=metrics,
+        regions=regions,
+        edges=edges,
+        overwrite=overwrite,
+        timeout=timeout,
+        background=False,
+    ) as writer:
+        return writer.finish(runs=runs, results=results, provenance=provenance, output=output)
 
 
 def query(path: str | Path, sql: str, timeout: float = 60.0) -> pd.DataFrame:

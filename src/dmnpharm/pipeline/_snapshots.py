@@ -1,0 +1,463 @@
+"""Complete demos kept in the cache: the same demo into a new folder is a copy.
+
+Per-run results are cached by content, but the demo into a new output folder
+still simulated its study, validated it, wrote every run's derivatives,
+fitted the group model, drew the report and filled the store again (12.8 s
+with every run cached, against 0.8 s for an analysis rerun into a folder that
+already holds it). A demo's outputs are a pure function of its simulation
+spec and analysis choices, the version and code of dmnpharm, the output
+folder and how the per-run work was executed: every file but the log and the
+results store is byte for byte the same (tests/pipeline/test_cached_outputs.py
+compares a restored demo with a computed one). So once a demo is complete
+its files are kept in the cache, as one entry keyed by all of that, and an
+identical demo restores them instead of recomputing them.
+
+What makes this safe:
+
+* the key holds the simulation spec, the analysis configuration, the
+  execution record, the dmnpharm version, a fingerprint of every installed
+  dmnpharm source file (changed code never reuses outputs of the old code),
+  the machine's core count (it decides where per-run work runs, which the
+  provenance records), and the lab's local catalog when a drug is compared;
+* the output folder's absolute path is the only thing allowed to differ: it
+  is found in text files when the snapshot is taken and rewritten on
+  restore; a snapshot is not taken when that path is in a binary file, is
+  named as the start of a longer path, would be escaped in JSON (quotes,
+  backslashes, non-ASCII), or when the staging folder's own path is in a file;
+* the log and the results store are never copied: the log is this
+  invocation's, and the analysis is appended to the store as always (the
+  store still refuses an analysis it already holds);
+* analyses with a prediction beside them (``receptors``), and outputs above
+  :data:`MAX_SNAPSHOT_BYTES`, are not kept.
+
+The helpers take any key: :func:`~dmnpharm.pipeline._orchestrator.analyse_plan`
+keeps the outputs of any analysis it is given a key for; only the demo asks
+(a study's own analyses are rerun into the same folder, where the complete
+output is found and nothing is done).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from dmnpharm._utils import get_logger
+from dmnpharm.config import AnalysisConfig
+from dmnpharm.execution import RunCache
+from dmnpharm.io import OutputLayout
+from dmnpharm.pipeline._outputs import Outputs
+from dmnpharm.pipeline._results import Results
+from dmnpharm.store import write_analysis
+from dmnpharm.store._writer import StoreWriter, restamp_analysis
+
+__all__ = [
+    "MAX_SNAPSHOT_BYTES",
+    "Snapshot",
+    "code_fingerprint",
+    "load_snapshot",
+    "restore_files",
+    "restored",
+    "save_snapshot",
+    "snapshot_key",
+    "store_and_keep",
+]
+
+_LOG = get_logger("pipeline")
+
+#: Outputs larger than this are not kept (the demo writes about 190 MiB besides its log).
+MAX_SNAPSHOT_BYTES = 256 * 2**20
+
+#: Cache stage of the snapshots (``<cache>/v1/outputs/``), pruned with the rest.
+_STAGE = "outputs"
+
+_TEXT_SUFFIXES = (".json", ".tsv", ".html", ".txt", ".md", ".csv", ".log", ".bib", ".j2")
+_PLAIN_PATH = re.compile(r"^[A-Za-z0-9_./ +=,@%~-]+$")
+# What may follow a folder's path where it is named whole: a separator, a quote, the end.
+_AFTER_PATH = rb"(?=[/\"'\t\n\r<>,;) ]|$)"
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """Return a digest of every installed dmnpharm file's name, size and modification time.
+
+    Returns
+    -------
+    str
+        64 hexadecimal characters; any edited, added or removed file changes it.
+    """
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            stat = path.stat()
+            name = path.relative_to(package).as_posix()
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _library_versions() -> dict[str, str]:
+    """Versions of the libraries whose files and pickles a snapshot holds."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("numpy", "pandas", "pyarrow", "duckdb")}
+
+
+def _local_catalog_digest(config: AnalysisConfig) -> str | None:
+    """Return the lab's local catalog's digest when a drug is compared with the catalog."""
+    if config.drug is None:
+        return None
+    from dmnpharm.catalog import local_catalog_path
+
+    path = local_catalog_path()
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "absent"
+
+
+def snapshot_key(
+    cache: RunCache, config: AnalysisConfig, identity: Mapping[str, Any]
+) -> str | None:
+    """Return the cache key of an analysis's outputs, or None when they are not kept.
+
+    Parameters
+    ----------
+    cache : RunCache
+        The cache (disabled: None).
+    config : AnalysisConfig
+        The analysis's choices (a prediction beside it: None).
+    identity : mapping
+        Everything else that names the outputs: the analysis (or simulation)
+        and its configuration, the recorded study, the execution record.
+
+    Returns
+    -------
+    str or None
+        The key; None when the cache is disabled or the outputs are not kept.
+    """
+    if not cache.enabled or config.receptors is not None:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parts = {
+        **identity,
+        "code": code_fingerprint(),
+        "libraries": _library_versions(),
+        "cores": cores,
+        "local_catalog": _local_catalog_digest(config),
+    }
+    return cache.key(_STAGE, parts)
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """A complete analysis's output files and what a restored analysis hands back.
+
+    Parameters
+    ----------
+    files : dict of str to bytes
+        Every output file (relative path to content) but the log and the store.
+    folder : str
+        The output folder the files were written for (absolute).
+    rewritten : tuple of str
+        The text files that name ``folder`` (rewritten on restore).
+    store : dict
+        :func:`dmnpharm.store.write_analysis`'s tables and provenance; its
+        ``regions`` and ``edges`` are file names relative to the folder.
+    results : dict
+        The in-memory results (metrics, group results, provenance, nulls).
+    store_file : bytes or None
+        The results store written inside the folder, holding this analysis
+        alone (None when the store was elsewhere).
+    """
+
+    files: dict[str, bytes] = field(repr=False)
+    folder: str
+    rewritten: tuple[str, ...]
+    store: dict[str, Any] = field(repr=False)
+    results: dict[str, Any] = field(repr=False)
+    store_file: bytes | None = field(default=None, repr=False)
+
+
+def _path_forms(folder: Path) -> list[bytes]:
+    """How an absolute folder can appear in a file: as a path and as a file URI."""
+    return [str(folder).encode(), folder.as_uri().encode()]
+
+
+class _UnsafeError(Exception):
+    """A file names a path that cannot be rewritten safely."""
+
+
+def _names(content: bytes, form: bytes) -> bool:
+    """Whether ``content`` names the folder ``form``; raise when a longer name starts so."""
+    count = content.count(form)
+    if not count:
+        return False
+    if len(re.findall(re.escape(form) + _AFTER_PATH, content)) != count:
+        raise _UnsafeError
+    return True
+
+
+def _rewrite(content: bytes, old: bytes, new: bytes) -> bytes:
+    """Replace each whole mention of the folder ``old`` by ``new``."""
+    return re.sub(re.escape(old) + _AFTER_PATH, lambda _match: new, content)
+
+
+def _collect(
+    staging: Path, final: Path, skip: set[Path]
+) -> tuple[dict[str, bytes], tuple[str, ...]] | None:
+    """Read the staged files; None when they are too large or name a path unsafely."""
+    if not _PLAIN_PATH.match(str(final)):
+        return None
+    files: dict[str, bytes] = {}
+    rewritten = []
+    total = 0
+    forms, staged = _path_forms(final), _path_forms(staging.resolve())
+    for path in sorted(staging.rglob("*")):
+        if not path.is_file() or path.resolve() in skip:
+            continue
+        content = path.read_bytes()
+        total += len(content)
+        if total > MAX_SNAPSHOT_BYTES or any(form in content for form in staged):
+            return None
+        name = path.relative_to(staging).as_posix()
+        try:
+            named = [_names(content, form) for form in forms]
+        except _UnsafeError:
+            return None
+        if any(named):
+            if not name.endswith(_TEXT_SUFFIXES):
+                return None
+            rewritten.append(name)
+        files[name] = content
+    return files, tuple(rewritten)
+
+
+def save_snapshot(
+    cache: RunCache,
+    key: str | None,
+    staging: Path,
+    final: Path,
+    skip: set[Path],
+    store: dict[str, Any],
+    results: dict[str, Any],
+    store_file: Path | None = None,
+) -> bool:
+    """Keep a complete analysis's outputs in the cache under ``key``.
+
+    Parameters
+    ----------
+    cache : RunCache
+        Where (nothing when disabled).
+    key : str or None
+        From :func:`snapshot_key` (None: nothing is kept).
+    staging : Path
+        The complete staging folder.
+    final : Path
+        The output folder it becomes (absolute).
+    skip : set of Path
+        Files not kept (the log, a results store inside the folder).
+    store : dict
+        The store's tables and provenance (Parquet files as paths in ``staging``).
+    results : dict
+        The in-memory results.
+    store_file : Path or None
+        A results store inside ``staging`` that holds this analysis alone:
+        kept whole, so that a restored demo copies it instead of filling a
+        new store.
+
+    Returns
+    -------
+    bool
+        Whether the snapshot was kept.
+    """
+    if key is None or not cache.enabled:
+        return False
+    collected = _collect(staging, final.resolve(), {p.resolve() for p in skip})
+    if collected is None:
+        _LOG.debug("outputs not kept in the cache (too large, or naming paths unsafely)")
+        return False
+    files, rewritten = collected
+    relative = {
+        name: (value.relative_to(staging).as_posix() if isinstance(value, Path) else value)
+        for name, value in store.items()
+    }
+    stored = None if store_file is None else store_file.read_bytes()
+    snapshot = Snapshot(files, str(final.resolve()), rewritten, relative, results, stored)
+    cache.store(_STAGE, key, snapshot)
+    return True
+
+
+def load_snapshot(cache: RunCache, key: str | None) -> Snapshot | None:
+    """Return the snapshot kept under ``key``, or None.
+
+    Parameters
+    ----------
+    cache : RunCache
+        Where it was kept.
+    key : str or None
+        From :func:`snapshot_key`.
+
+    Returns
+    -------
+    Snapshot or None
+        None when there is none (or it is unreadable).
+    """
+    if key is None:
+        return None
+    found = cache.load(_STAGE, key)
+    return found if isinstance(found, Snapshot) else None
+
+
+def restore_files(snapshot: Snapshot, staging: Path, final: Path) -> dict[str, Any]:
+    """Write a snapshot's files into ``staging`` for the output folder ``final``.
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        What was kept.
+    staging : Path
+        The (empty) staging folder.
+    final : Path
+        The output folder it becomes: text files naming the snapshot's folder
+        name this one instead.
+
+    Returns
+    -------
+    dict
+        The store's tables and provenance, Parquet files as paths in ``staging``.
+    """
+    old, new = _path_forms(Path(snapshot.folder)), _path_forms(final.resolve())
+    for name, content in snapshot.files.items():
+        if name in snapshot.rewritten:
+            for before, after in zip(old, new, strict=True):
+                content = _rewrite(content, before, after)
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return {
+        name: (staging / value if name in ("regions", "edges") and value else value)
+        for name, value in snapshot.store.items()
+    }
+
+
+def _stored(
+    result: Results, tables: dict[str, Any], outputs: Outputs, writer: StoreWriter | None
+) -> Results:
+    """Append the analysis to the results store; return the results pointing at it."""
+    if writer is None:
+        store = write_analysis(
+            outputs.store,
+            analysis_id=result.analysis_id,
+            **tables,
+            output=str(outputs.final),
+            overwrite=outputs.overwrite,
+        )
+    else:  # its region and edge rows are in already
+        store = writer.finish(
+            runs=tables["runs"],
+            results=tables["results"],
+            provenance=tables["provenance"],
+            output=str(outputs.final),
+        )
+    staging = result.out
+    shown = outputs.final / store.relative_to(staging) if store.is_relative_to(staging) else store
+    _LOG.info("analysis %s stored in %s", result.analysis_id, shown)
+    return replace(result, store=store)
+
+
+def store_and_keep(
+    result: Results,
+    tables: dict[str, Any],
+    outputs: Outputs,
+    key: str | None,
+    writer: StoreWriter | None = None,
+) -> Results:
+    """Append a complete analysis to the store, and keep its outputs in the cache.
+
+    Parameters
+    ----------
+    result : Results
+        The analysis, in its staging folder (``result.out``).
+    tables : dict
+        What :func:`dmnpharm.store.write_analysis` receives besides the id.
+    outputs : Outputs
+        The output folder, store, cache.
+    key : str or None
+        From :func:`snapshot_key`; None: the outputs are not kept.
+    writer : StoreWriter or None
+        The store's open transaction, its large tables already ingested
+        (None: the whole analysis is written now).
+
+    Returns
+    -------
+    Results
+        ``result`` with its store.
+    """
+    stored = _stored(result, tables, outputs, writer)
+    layout = OutputLayout.analysis(result.out)
+    kept = {
+        "metrics": result.metrics,
+        "results": result.results,
+        "analysis_id": result.analysis_id,
+        "failures": result.failures,
+        "provenance": result.provenance,
+        "null": result.null,
+    }
+    skip = {layout.log, outputs.store}
+    # A store inside the staging folder is new: it holds this analysis alone.
+    alone = outputs.store if outputs.store.is_relative_to(result.out) else None
+    if save_snapshot(outputs.cache, key, result.out, outputs.final, skip, tables, kept, alone):
+        _LOG.debug("kept the outputs in the cache for an identical analysis elsewhere")
+    return stored
+
+
+def restored(snapshot: Snapshot, staging: Path, outputs: Outputs) -> Results:
+    """Write a kept analysis into ``staging`` and append it to the store.
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        From :func:`load_snapshot`.
+    staging : Path
+        The staging folder of ``outputs.final``.
+    outputs : Outputs
+        The output folder and store.
+
+    Returns
+    -------
+    Results
+        As the analysis returned them, pointing inside ``staging``.
+    """
+    tables = restore_files(snapshot, staging, outputs.final)
+    kept = snapshot.results
+    _LOG.info(
+        "analysis %s: every output restored from the cache (an identical analysis wrote them)",
+        kept["analysis_id"],
+    )
+    result = Results(
+        out=staging,
+        metrics=kept["metrics"],
+        results=kept["results"],
+        report_file=OutputLayout.analysis(staging).report,
+        analysis_id=kept["analysis_id"],
+        failures=tuple(kept["failures"]),
+        provenance=kept["provenance"],
+        null=kept["null"],
+    )
+    store = outputs.store
+    if snapshot.store_file is None or not store.is_relative_to(staging) or store.exists():
+        return _stored(result, tables, outputs, None)
+    # A new store inside the folder: the kept one, holding this analysis alone, copied.
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_bytes(snapshot.store_file)
+    restamp_analysis(store, result.analysis_id, str(outputs.final))
+    shown = outputs.final / store.relative_to(staging)
+    _LOG.info("analysis %s stored in %s", result.analysis_id, shown)
+    return replace(result, store=store)

@@ -1,0 +1,146 @@
+"""StoreWriter: the region and edge Parquet files ingested once, in the background, atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from dmnpharm.exceptions import OutputExistsError
+from dmnpharm.store import query, write_analysis
+from dmnpharm.store._writer import StoreWriter
+
+
+def _rows(rng: np.random.Generator, level: str, n_runs: int, per_run: int) -> pd.DataFrame:
+    """Region- or edge-level rows as the pipeline streams them: design columns repeated."""
+    runs = np.repeat(np.arange(n_runs), per_run)
+    return pd.DataFrame(
+        {
+            "participant_id": [f"sub-{r:03d}" for r in runs],
+            "age": [str(20 + r % 30) for r in runs],
+            "site": [f"site-{r % 3}" for r in runs],
+            "run": ["1"] * len(runs),
+            "analysis": np.where(np.arange(len(runs)) % 2, "primary", "gsr_sensitivity"),
+            "measure": f"{level}_fc",
+            "level": level,
+            "region_a": [f"r{i % per_run}" for i in range(len(runs))],
+            "value": rng.standard_normal(len(runs)),
+        }
+    )
+
+
+@pytest.fixture
+def analysis(tmp_path: Path, rng: np.random.Generator) -> dict[str, object]:
+    """One analysis's tables, its region and edge rows as Parquet files."""
+    regions, edges = _rows(rng, "region", 40, 37), _rows(rng, "edge", 40, 53)
+    files = {"regions": tmp_path / "regions.parquet", "edges": tmp_path / "edges.parquet"}
+    regions.to_parquet(files["regions"], index=False)
+    edges.to_parquet(files["edges"], index=False)
+    network = regions.drop_duplicates("participant_id").assign(level="network")
+    return {
+        "metrics": network,
+        "runs": network[["participant_id", "age", "site"]].assign(mean_fd=0.1),
+        "results": pd.DataFrame({"measure": ["region_fc"], "estimate": [0.2]}),
+        "provenance": {"config": {"atlas": "x", "estimator": "pearson"}, "study": "s"},
+        **files,
+        "frames": {"regions": regions, "edges": edges},
+    }
+
+
+def _write_in_background(store: Path, tables: dict[str, object], analysis_id: str) -> Path:
+    with StoreWriter(
+        store,
+        analysis_id=analysis_id,
+        metrics=tables["metrics"],  # type: ignore[arg-type]
+        regions=tables["regions"],  # type: ignore[arg-type]
+        edges=tables["edges"],  # type: ignore[arg-type]
+    ) as writer:
+        return writer.finish(
+            runs=tables["runs"],  # type: ignore[arg-type]
+            results=tables["results"],  # type: ignore[arg-type]
+            provenance=tables["provenance"],  # type: ignore[arg-type]
+            output="out",
+        )
+
+
+def _everything(store: Path) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(store), read_only=True) as connection:
+        names = [row[0] for row in connection.execute("SHOW TABLES").fetchall()]
+        tables = {n: connection.execute(f"SELECT * FROM {n}").df() for n in names}
+    return {n: t.drop(columns="created", errors="ignore") for n, t in tables.items()}
+
+
+def test_the_background_writer_stores_what_write_analysis_stores(
+    tmp_path: Path, analysis: dict[str, object]
+) -> None:
+    """Same tables, rows, order and types; the Parquet rows once each, numbers as numbers."""
+    _write_in_background(tmp_path / "background.duckdb", analysis, "a")
+    tables = {k: v for k, v in analysis.items() if k != "frames"}
+    write_analysis(tmp_path / "direct.duckdb", analysis_id="a", output="out", **tables)  # type: ignore[arg-type]
+    ours, theirs = (
+        _everything(tmp_path / "background.duckdb"),
+        _everything(tmp_path / "direct.duckdb"),
+    )
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        pd.testing.assert_frame_equal(ours[name], theirs[name])
+    frames = analysis["frames"]
+    assert isinstance(frames, dict)
+    edges = ours["metrics_edges"]
+    assert len(edges) == len(frames["edges"])
+    assert pd.api.types.is_integer_dtype(edges["age"])  # numeric text, as in the network rows
+    np.testing.assert_array_equal(edges["value"], frames["edges"]["value"])
+
+
+def test_a_failure_before_finish_leaves_the_store_as_it_was(
+    tmp_path: Path, analysis: dict[str, object]
+) -> None:
+    """Region and edge rows ingested, then the group stage fails: nothing of it is stored."""
+    store = tmp_path / "results.duckdb"
+    _write_in_background(store, analysis, "first")
+    before = _everything(store)
+    with (
+        pytest.raises(RuntimeError, match="group stage failed"),
+        StoreWriter(
+            store,
+            analysis_id="second",
+            metrics=analysis["metrics"],  # type: ignore[arg-type]
+            regions=analysis["regions"],  # type: ignore[arg-type]
+            edges=analysis["edges"],  # type: ignore[arg-type]
+        ),
+    ):
+        raise RuntimeError("group stage failed")
+    after = _everything(store)
+    for name in before:
+        pd.testing.assert_frame_equal(before[name], after[name])
+    assert set(query(store, "SELECT DISTINCT analysis_id FROM metrics_edges")["analysis_id"]) == {
+        "first"
+    }
+
+
+def test_a_stored_id_is_refused_at_finish_and_replaced_with_overwrite(
+    tmp_path: Path, analysis: dict[str, object]
+) -> None:
+    """The background ingest's refusal reaches the caller; overwrite replaces the rows."""
+    store = tmp_path / "results.duckdb"
+    _write_in_background(store, analysis, "a")
+    with pytest.raises(OutputExistsError, match="already in the results store"):
+        _write_in_background(store, analysis, "a")
+    with StoreWriter(
+        store,
+        analysis_id="a",
+        metrics=analysis["metrics"],  # type: ignore[arg-type]
+        edges=analysis["edges"],  # type: ignore[arg-type]
+        overwrite=True,
+    ) as writer:
+        writer.finish(
+            runs=analysis["runs"],  # type: ignore[arg-type]
+            results=analysis["results"],  # type: ignore[arg-type]
+            provenance=analysis["provenance"],  # type: ignore[arg-type]
+        )
+    counts = query(store, "SELECT count(*) AS n FROM metrics_regions")["n"].tolist()
+    assert counts == [0]  # replaced by an analysis without region rows
+    assert query(store, "SELECT count(*) AS n FROM analyses")["n"].tolist() == [1]
