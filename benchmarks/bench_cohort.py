@@ -27,6 +27,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from dataclasses import replace
@@ -70,10 +71,18 @@ def cohort_study(folder: Path, subjects: int) -> tuple[Path, float]:
 
 
 def analyse(study: Path, folder: Path, source: Path | None) -> dict[str, Any]:
-    """Run the between-subject analysis of a cohort once; return what was measured."""
+    """Run the between-subject analysis of a cohort once; return what was measured.
+
+    The output folder (about 2.6 MB per run) is measured and deleted.
+    """
     out = folder / f"out-{study.name}-{time.time_ns()}"
     args = ["run", str(study), "--out", str(out), *MODEL, "--no-cache"]
-    measured = run_command(args, environment(folder / "unused-cache", source))
+    try:
+        measured = run_command(args, environment(folder / "unused-cache", source))
+        files = [p for p in out.rglob("*") if p.is_file()]
+        measured["output_gib"] = sum(p.stat().st_size for p in files) / 2**30
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     measured["cpu_workers_s"] = measured["cpu_s"] - measured["cpu_client_s"]
     return measured
 
@@ -108,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"workers {measured['cpu_workers_s']:.1f} s, "
                     f"peak {measured['peak_mib']:.0f} MiB "
                     f"(client {measured['peak_client_mib']:.0f}), "
+                    f"output {measured['output_gib']:.1f} GiB, "
                     f"load {measured['load_before']:.1f}",
                     flush=True,
                 )

@@ -42,6 +42,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -191,6 +192,8 @@ def demo(folder: Path, repeats: int, baseline: Path | None) -> dict[str, Any]:
                 measured.update(variant=label, state=state, repeat=repeat)
                 rows.setdefault(f"{label} | {state}", []).append(measured)
                 _show(f"{label}, {state}", measured)
+                shutil.rmtree(out, ignore_errors=True)  # about 200 MB each
+            shutil.rmtree(cache, ignore_errors=True)
     summary = {}
     for key, measured in rows.items():
         summary[key] = {

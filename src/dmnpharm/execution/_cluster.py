@@ -255,7 +255,9 @@ def client(execution: Execution, n_tasks: int) -> Iterator[Any]:
                         threads_per_worker=1,
                         processes=True,
                         memory_limit=execution.memory_limit or "auto",
-                        dashboard_address=None,
+                        # Any free port: another cluster on Dask's default 8787 (a second
+                        # analysis, a notebook) must not stop this one from starting.
+                        dashboard_address=":0",
                         silence_logs=logging.ERROR,
                     )
                 _LOG.info("local Dask cluster: %d worker processes x 1 thread", workers)
