@@ -288,12 +288,18 @@ def literature_line(comparison: Comparison) -> str:
             if interval in ("inside", "outside")
             else ""
         )
+        k_imputed = int(first.get("k_imputed", 0) or 0)
+        bounds = (
+            f", {k_imputed} of them lower bounds imputed from reported significance"
+            if k_imputed
+            else ""
+        )
         text += (
             f". {first['measure']}: this study's {first.get('kind')} = "
             f"{_fixed(float(first['ours']), 2)} vs the pooled literature "
             f"{_fixed(float(first['pooled']), 2)} (95% CI "
             f"{_fixed(float(first['pooled_ci_low']), 2)} to "
-            f"{_fixed(float(first['pooled_ci_high']), 2)}, {first['k']} studies){where}"
+            f"{_fixed(float(first['pooled_ci_high']), 2)}, {first['k']} studies{bounds}){where}"
         )
     return text + "."
 
