@@ -185,7 +185,7 @@ class _AsCompleted:
 def test_only_a_window_of_tasks_is_in_flight_on_workers(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Two worker threads: at most 4 tasks submitted and not yet fetched, all 50 computed."""
+    """Two worker threads: at most 8 tasks submitted and not yet fetched, all 50 computed."""
     import distributed
 
     monkeypatch.setattr(distributed, "as_completed", _AsCompleted)
@@ -200,5 +200,5 @@ def test_only_a_window_of_tasks_is_in_flight_on_workers(
     tasks = list(range(50))
     got = dict(dispatch(tasks, _stage(10.0), Execution(scheduler="local"), RunCache(tmp_path)))
     assert got == {t: t * t for t in tasks}
-    assert fake.most == 2 * dispatch_module.IN_FLIGHT_PER_THREAD == 4
+    assert fake.most == 2 * dispatch_module.IN_FLIGHT_PER_THREAD == 8
     assert fake.in_flight == 0

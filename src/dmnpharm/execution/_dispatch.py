@@ -11,6 +11,7 @@ runs in this process (:func:`plan_engine`, :func:`~dmnpharm.execution.choose_eng
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -111,14 +112,17 @@ def _cached(
 
 
 #: Tasks in flight per worker thread: enough that no worker waits for the next task, few
-#: enough that finished results cannot pile up in the workers' memory while the client
-#: writes each run's outputs (all 2,000 tasks of a cohort submitted at once left up to
-#: 0.6 GiB of unfetched results in each of two workers; benchmarks/README.md).
-IN_FLIGHT_PER_THREAD = 2
+#: enough that finished results (about 3 MB for a 300-region run) cannot pile up in the
+#: workers' memory while the client writes each run's outputs. With all 2,000 tasks of a
+#: cohort submitted at once, each of two workers grew to 0.84 GiB (peak of the whole
+#: command 2.6 GiB); with 2 or 8 per thread they stay near 0.35 GiB (1.0-1.06 GiB at 500
+#: subjects, 1.28 GiB at 2,000); wall times of 2, 4 and 8 were within the noise of the
+#: shared machine (benchmarks/README.md, bench_cohort.py).
+IN_FLIGHT_PER_THREAD = 4
 
-#: How often (in completed tasks) the number of worker threads is asked again (a batch
-#: cluster's workers arrive over time).
-_RECOUNT_EVERY = 16
+#: Seconds between asking the scheduler again how many worker threads there are (a batch
+#: cluster's workers arrive over time; asking after every task would cost a round trip).
+_RECOUNT_SECONDS = 2.0
 
 
 def _window(dask_client: Any) -> int:
@@ -163,9 +167,9 @@ def _on_workers(
             submitted.append(future)
         return submitted
 
-    window = _window(dask_client)
+    window, counted = _window(dask_client), time.monotonic()
     running = as_completed(submit(window))  # type: ignore[no-untyped-call]
-    for done, future in enumerate(running, start=1):
+    for future in running:
         index = futures.pop(future)
         try:
             outcome = future.result()
@@ -174,8 +178,8 @@ def _on_workers(
                 raise
             outcome = stage.killed(tasks[index], exc)
         future.release()
-        if done % _RECOUNT_EVERY == 0:
-            window = _window(dask_client)
+        if time.monotonic() - counted >= _RECOUNT_SECONDS:
+            window, counted = _window(dask_client), time.monotonic()
         # Refill before handing the outcome on: the workers compute while it is handled.
         for added in submit(max(0, window - len(futures))):
             running.add(added)  # type: ignore[no-untyped-call]
