@@ -261,13 +261,21 @@ def _chunk(chunk_grayordinates: int | None, dense: _Dense) -> int:
     return min(int(value), dense.n_grayordinates)
 
 
-def _stream(dense: _Dense, weights: sp.csc_array, chunk: int) -> npt.NDArray[np.float64]:
-    """Read the used grayordinates block by block; return the ``volumes x regions`` means."""
+def _stream(
+    dense: _Dense, weights: sp.csc_array, chunk: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Read the used grayordinates block by block.
+
+    Returns the ``volumes x regions`` means and, per grayordinate of the data,
+    whether its time series is finite and not constant (False where unread).
+    """
     used = np.flatnonzero(np.diff(weights.indptr))
     sums = np.zeros((weights.shape[0], dense.n_volumes), dtype=np.float64)
+    varying = np.zeros(dense.n_grayordinates, dtype=np.bool_)
     # One float64 buffer for every block (grayordinates x volumes), reused: a fresh
     # array per block would cost a page fault per page.
     buffer = np.empty((chunk, dense.n_volumes), dtype=np.float64)
+    ones = np.ones(dense.n_volumes, dtype=np.float64)
     for start in range(int(used[0]), int(used[-1]) + 1, chunk):  # every region has one
         stop = min(start + chunk, dense.n_grayordinates)
         if np.searchsorted(used, start) == np.searchsorted(used, stop):
@@ -281,9 +289,43 @@ def _stream(dense: _Dense, weights: sp.csc_array, chunk: int) -> npt.NDArray[np.
             ) from None
         values = buffer[: stop - start]
         np.copyto(values, np.asarray(block).T)
-        sums += weights[:, start:stop] @ values
+        with np.errstate(invalid="ignore"):  # inf + -inf across blocks: NaN, as in one block
+            sums += weights[:, start:stop] @ values
+        varying[start:stop] = _finite_and_varying(values, ones)
     means: npt.NDArray[np.float64] = np.ascontiguousarray(sums.T)
-    return means
+    return means, varying
+
+
+def _finite_and_varying(
+    values: npt.NDArray[np.float64], ones: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Whether each row (a grayordinate's series) is finite throughout and not constant.
+
+    A row's sum (one BLAS pass) is finite exactly when all its values are
+    (NaN, inf, or inf and -inf make it NaN or inf; float32 data cannot
+    overflow a float64 sum). Only rows whose first two values are equal are
+    then compared in full: 0.3 ms for 873 grayordinates x 1,200 volumes,
+    against 1.2 ms for the range (max - min) of every row.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        good: npt.NDArray[np.bool_] = np.isfinite(values @ ones)
+    if values.shape[1] < 2:
+        good[:] = False
+        return good
+    suspect = np.flatnonzero(good & (values[:, 0] == values[:, 1]))
+    if suspect.size:
+        good[suspect] = (values[suspect] != values[suspect, :1]).any(axis=1)
+    return good
+
+
+def _coverage(
+    weights: sp.csc_array, counts: tuple[int, ...], varying: npt.NDArray[np.bool_]
+) -> tuple[float, ...]:
+    """Per parcel, the fraction of its grayordinates whose series is finite and varies."""
+    members = weights.copy()
+    members.data = np.ones_like(members.data)
+    good = members @ varying.astype(np.float64)
+    return tuple(float(g / n) for g, n in zip(good, counts, strict=True))
 
 
 def extract_cifti_timeseries(
@@ -330,7 +372,11 @@ def extract_cifti_timeseries(
         ``volumes x regions`` parcel means with the labels, the grayordinates
         averaged per parcel (``n_voxels``), the repetition time and a
         provenance record (method, data file and shape, how the grayordinates
-        were matched, repetition-time source, block size).
+        were matched, repetition-time source, block size), and each parcel's
+        ``coverage``: the fraction of its grayordinates in the data whose time
+        series is finite and not constant (all volumes finite, not all equal),
+        found while the blocks are read (CIFTI has no brain mask: zeros or
+        NaNs fill grayordinates without signal).
 
     Raises
     ------
@@ -355,7 +401,7 @@ def extract_cifti_timeseries(
     weights, counts, details = _averaging(atlas, dense_labels, dense)
 
     began = time.perf_counter()
-    series = _stream(dense, weights, chunk)
+    series, varying = _stream(dense, weights, chunk)
     _LOG.debug(
         "extracted %d parcels x %d volumes from %s in %.2f s",
         atlas.n_regions,
@@ -381,6 +427,7 @@ def extract_cifti_timeseries(
         n_voxels=counts,
         repetition_time=tr,
         record=record,
+        coverage=_coverage(weights, counts, varying),
     )
 
 

@@ -416,7 +416,7 @@ def extract_with_maps(
     Returns
     -------
     tuple
-        The :class:`Extraction` (raw region means, as
+        The :class:`Extraction` (raw region means and mask coverage, as
         :func:`extract_timeseries` gives) and the :class:`VoxelMaps`, or
         None when cleaning excludes the run (too few volumes left; the
         reason is logged and recorded in ``extraction.record``).

@@ -62,7 +62,7 @@ def parcellate_image(
     affine = np.asarray(img.affine, dtype=np.float64)
     inside = np.isfinite(data) & (data != 0)
     if atlas.image:
-        members, _ = label_members(atlas, shape, affine, inside, source)
+        members, _, _ = label_members(atlas, shape, affine, inside, source)
         how = f"labels inside the nonzero voxels of {what} '{source}'"
     else:
         members = sphere_members(atlas, radius, shape, affine, inside)

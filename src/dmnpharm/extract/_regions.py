@@ -66,8 +66,14 @@ def _sphere_members(
     affine: npt.NDArray[np.float64],
     inverse: npt.NDArray[np.float64],
     inside: npt.NDArray[np.bool_] | None,
-) -> npt.NDArray[np.intp]:
-    """Flat (file-order) indices of the voxels of one sphere."""
+) -> tuple[npt.NDArray[np.intp], float | None]:
+    """Flat (file-order) indices of the voxels of one sphere, and its mask coverage.
+
+    The members are the sphere's voxels among the candidates (the mask's
+    voxels, or the whole grid). The coverage is the fraction of the sphere
+    drawn on the whole grid whose voxels lie in the mask (None without a mask,
+    0 for a sphere off the grid); both come from the same candidate box.
+    """
     centre = inverse[:3, :3] @ seed + inverse[:3, 3]
     reach = max(radius, _TRUNCATION_REACH)
     # |delta ijk_a| <= ||row a of inverse|| * |delta mm|: this box holds every
@@ -76,20 +82,53 @@ def _sphere_members(
     lo = np.maximum(np.floor(centre - half), 0).astype(np.intp)
     hi = np.minimum(np.ceil(centre + half) + 1, shape).astype(np.intp)
     if np.any(hi <= lo):
-        return np.empty(0, dtype=np.intp)
-    # Candidate voxels in C order of (i, j, k), the order nilearn searches in.
+        return np.empty(0, dtype=np.intp), None if inside is None else 0.0
+    # Box voxels in C order of (i, j, k), the order nilearn searches its candidates in.
     grid = np.indices(tuple(hi - lo), dtype=np.intp).reshape(3, -1) + lo[:, None]
-    if inside is not None:
-        grid = grid[:, inside[grid[0], grid[1], grid[2]]]
     world = affine[:3, :3] @ grid + affine[:3, 3:4]
-    member = ((world - seed[:, None]) ** 2).sum(axis=0) <= radius**2
+    near = ((world - seed[:, None]) ** 2).sum(axis=0) <= radius**2
     nearest = np.round(centre).astype(np.intp)
-    member |= np.all(grid == nearest[:, None], axis=0)
+    near |= np.all(grid == nearest[:, None], axis=0)
     truncated = np.trunc(seed).astype(np.intp)
     hits = np.flatnonzero(np.all(world.astype(np.intp) == truncated[:, None], axis=0))
+    whole = near.copy()
     if hits.size:
-        member[hits[0]] = True
-    return flat_index(grid[:, member], shape)
+        whole[hits[0]] = True
+    if inside is None:
+        return flat_index(grid[:, whole], shape), None
+    # With a mask only its voxels are candidates: the first in-mask truncation hit counts.
+    keep = inside[grid[0], grid[1], grid[2]]
+    member = near & keep
+    kept_hits = hits[keep[hits]]
+    if kept_hits.size:
+        member[kept_hits[0]] = True
+    total = int(np.count_nonzero(whole))
+    coverage = float(np.count_nonzero(whole & keep) / total) if total else 0.0
+    return flat_index(grid[:, member], shape), coverage
+
+
+def sphere_regions(
+    atlas: Atlas,
+    radius: float,
+    shape: tuple[int, int, int],
+    affine: npt.NDArray[np.float64],
+    inside: npt.NDArray[np.bool_] | None,
+) -> tuple[list[npt.NDArray[np.intp]], tuple[float, ...] | None]:
+    """Flat voxel indices of each region's sphere, in atlas order, and their mask coverage.
+
+    The coverage of a sphere is the fraction of its voxels on the grid (every
+    voxel of the grid a candidate) that lie inside the mask; None without a
+    mask. No image data are read.
+    """
+    inverse = np.linalg.inv(affine).astype(np.float64)
+    found = [
+        _sphere_members(np.asarray(seed, dtype=np.float64), radius, shape, affine, inverse, inside)
+        for seed in atlas.coords
+    ]
+    members = [m for m, _ in found]
+    if inside is None:
+        return members, None
+    return members, tuple(float(c or 0.0) for _, c in found)
 
 
 def sphere_members(
@@ -100,11 +139,7 @@ def sphere_members(
     inside: npt.NDArray[np.bool_] | None,
 ) -> list[npt.NDArray[np.intp]]:
     """Flat voxel indices of each region's sphere, in atlas order."""
-    inverse = np.linalg.inv(affine).astype(np.float64)
-    return [
-        _sphere_members(np.asarray(seed, dtype=np.float64), radius, shape, affine, inverse, inside)
-        for seed in atlas.coords
-    ]
+    return sphere_regions(atlas, radius, shape, affine, inside)[0]
 
 
 def _labels_array(path: Path) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -161,14 +196,29 @@ def resample_labels_nearest(
     return out, covered
 
 
+def _label_counts(flat: npt.NDArray[np.int64], values: tuple[int, ...]) -> tuple[int, ...]:
+    """Voxels of each label value in ``flat`` (0 for a value that is absent)."""
+    found, counts = np.unique(flat[flat != 0], return_counts=True)
+    if found.size == 0:
+        return tuple(0 for _ in values)
+    wanted = np.asarray(values, dtype=np.int64)
+    at = np.minimum(np.searchsorted(found, wanted), found.size - 1)
+    return tuple(int(c) for c in np.where(found[at] == wanted, counts[at], 0))
+
+
 def label_members(
     atlas: Atlas,
     shape: tuple[int, int, int],
     affine: npt.NDArray[np.float64],
     inside: npt.NDArray[np.bool_] | None,
     bold: Path,
-) -> tuple[list[npt.NDArray[np.intp]], dict[str, Any]]:
-    """Flat voxel indices of each region of a labels-image atlas, on the data grid."""
+) -> tuple[list[npt.NDArray[np.intp]], dict[str, Any], tuple[int, ...]]:
+    """Flat voxel indices of each region of a labels-image atlas, on the data grid.
+
+    Returns the members (inside the mask when there is one), provenance details,
+    and each region's voxel count on the data grid before the mask (the counts
+    of the members when there is no mask).
+    """
     path = Path(atlas.image)
     labels, labels_affine = _labels_array(path)
     on_grid, covered = resample_labels_nearest(labels, labels_affine, shape, affine)
@@ -178,7 +228,9 @@ def label_members(
             f"'{bold}' (shape {shape}); are both in the same space?"
         )
     flat = on_grid.ravel(order="F")
+    totals = None
     if inside is not None:
+        totals = _label_counts(flat, atlas.label_values)
         flat = np.where(inside.ravel(order="F"), flat, 0)
     voxels = np.flatnonzero(flat)
     values = flat[voxels]
@@ -194,7 +246,9 @@ def label_members(
         "labels_affine": [[float(v) for v in row] for row in labels_affine],
         "data_voxels_inside_labels_image": covered,
     }
-    return members, details
+    if totals is None:
+        totals = tuple(int(m.size) for m in members)
+    return members, details, totals
 
 
 def region_map(

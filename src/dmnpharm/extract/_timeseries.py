@@ -28,7 +28,7 @@ from dmnpharm.extract._regions import (
     label_members,
     read_mask,
     region_map,
-    sphere_members,
+    sphere_regions,
 )
 
 __all__ = ["Extraction", "extract_timeseries"]
@@ -61,6 +61,15 @@ class Extraction:
         labels image resampled to the data grid by nearest neighbour), the
         data's file, shape, affine, datatype and scaling, the mask, the chunk
         size, and where the repetition time came from.
+    coverage : tuple of float or None
+        Per region, the fraction (0 to 1) of its voxels that the run covers,
+        as XCP-D's ``stat-coverage_bold.tsv``. NIfTI runs: the region's voxels
+        inside the brain mask over its voxels on the data grid without the
+        mask (a sphere: its voxels when every voxel of the grid is a
+        candidate), never 0 since a region needs a voxel in the mask; None
+        when no mask was given. CIFTI runs: the fraction of the parcel's
+        grayordinates in the data whose time series is finite and not
+        constant.
     """
 
     timeseries: npt.NDArray[np.float64]
@@ -68,6 +77,7 @@ class Extraction:
     n_voxels: tuple[int, ...]
     repetition_time: float
     record: dict[str, Any]
+    coverage: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         """Check the sizes agree and make the time series read-only."""
@@ -79,6 +89,8 @@ class Extraction:
             )
         if len(self.n_voxels) != n_regions:
             raise ValueError("n_voxels needs one count per label")
+        if self.coverage is not None and len(self.coverage) != n_regions:
+            raise ValueError("coverage needs one fraction per label")
         self.timeseries.flags.writeable = False
 
     @property
@@ -129,16 +141,22 @@ def _regions(
     layout: BoldLayout,
     radius: float,
     inside: npt.NDArray[np.bool_] | None,
-) -> tuple[RegionMap, dict[str, Any]]:
+) -> tuple[RegionMap, dict[str, Any], tuple[float, ...] | None]:
+    """Place the regions on the data grid; return them, the method, and their mask coverage."""
     shape = layout.shape[:3]
     where = " inside the mask" if inside is not None else ""
     if atlas.image:
-        members, details = label_members(atlas, shape, layout.affine, inside, layout.path)
+        members, details, totals = label_members(atlas, shape, layout.affine, inside, layout.path)
         regions = region_map(atlas, members, LABELS_RESAMPLING + where)
-        return regions, {"method": "labels", "regions": LABELS_RESAMPLING, **details}
-    members = sphere_members(atlas, radius, shape, layout.affine, inside)
+        coverage = None
+        if inside is not None:
+            # A region's masked voxels are a subset of its voxels on the grid.
+            coverage = tuple(n / t for n, t in zip(regions.n_voxels, totals, strict=True))
+        return regions, {"method": "labels", "regions": LABELS_RESAMPLING, **details}, coverage
+    members, coverage = sphere_regions(atlas, radius, shape, layout.affine, inside)
     regions = region_map(atlas, members, f"spheres of radius {radius:g} mm{where}")
-    return regions, {"method": "spheres", "radius_mm": radius, "regions": _SPHERE_RULE}
+    method = {"method": "spheres", "radius_mm": radius, "regions": _SPHERE_RULE}
+    return regions, method, coverage
 
 
 def stream_regions(
@@ -231,7 +249,9 @@ def extract_timeseries(
     -------
     Extraction
         ``volumes x regions`` time series with the labels, voxel counts,
-        repetition time and a provenance record.
+        repetition time, a provenance record and, with a mask, each region's
+        coverage (the fraction of its voxels on the data grid inside the mask,
+        from the region placement: no extra read of the data).
 
     Raises
     ------
@@ -279,7 +299,7 @@ def read_run(
     inside = None
     if mask is not None:
         inside = read_mask(mask, layout.shape[:3], layout.affine, path)
-    regions, method = _regions(atlas, layout, radius, inside)
+    regions, method, coverage = _regions(atlas, layout, radius, inside)
     voxels = None
     if keep_mask_voxels:
         if inside is None:
@@ -322,5 +342,6 @@ def read_run(
         n_voxels=regions.n_voxels,
         repetition_time=repetition_time,
         record=record,
+        coverage=coverage,
     )
     return extraction, kept, inside

@@ -13,20 +13,15 @@ from dmnpharm.atlases import Atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics._amplitude import region_amplitude
 from dmnpharm.metrics._bundle_config import BundleConfig
+from dmnpharm.metrics._checks import as_matrix, upper_triangle
 from dmnpharm.metrics._complexity import regional_lempel_ziv, regional_sample_entropy
 from dmnpharm.metrics._connectivity import connectivity_matrix
 from dmnpharm.metrics._dynamics import sliding_window_fc
 from dmnpharm.metrics._estimators import ESTIMATORS
 from dmnpharm.metrics._fc import fisher_z_connectivity
-from dmnpharm.metrics._graph import network_node_measures
+from dmnpharm.metrics._layout import layout_measures, network_layout
 from dmnpharm.metrics._names import NETWORK_MEASURES
-from dmnpharm.metrics._systems import (
-    TASK_POSITIVE_NETWORKS,
-    dmn_anticorrelation,
-    global_brain_connectivity,
-    network_segregation,
-    system_segregation,
-)
+from dmnpharm.metrics._table import BUNDLE_COLUMNS, RowBlocks
 
 __all__ = [
     "BUNDLE_COLUMNS",
@@ -38,22 +33,6 @@ __all__ = [
 ]
 
 Array = npt.NDArray[np.float64]
-
-
-#: Columns of the bundle table, in order.
-BUNDLE_COLUMNS = (
-    "measure",
-    "level",
-    "network_a",
-    "network_b",
-    "region_a",
-    "region_b",
-    "value",
-    "unit",
-)
-
-#: DMN's between-network partners measured when the atlas has them.
-_PARTNERS = (("SN", "dmn_salience_fc"), ("FPN", "dmn_fpn_fc"), ("DAN", "dmn_dan_fc"))
 
 
 def estimate_connectivity(data: npt.ArrayLike, estimator: str) -> Array:
@@ -85,91 +64,75 @@ def estimate_connectivity(data: npt.ArrayLike, estimator: str) -> Array:
     )
 
 
-def _row(
-    measure: str,
-    level: str,
-    value: float,
-    unit: str,
-    network_a: str,
-    network_b: str = "",
-    region_a: str = "",
-    region_b: str = "",
-) -> dict[str, Any]:
-    return {
-        "measure": measure,
-        "level": level,
-        "network_a": network_a,
-        "network_b": network_b or network_a,
-        "region_a": region_a,
-        "region_b": region_b,
-        "value": float(value),
-        "unit": unit,
-    }
-
-
-def _pair_mean(matrix: Array, a: npt.NDArray[np.intp], b: npt.NDArray[np.intp]) -> float:
-    if np.array_equal(a, b):
-        block = matrix[np.ix_(a, a)]
-        return float(block[np.triu_indices(a.size, k=1)].mean())
-    return float(matrix[np.ix_(a, b)].mean())
-
-
 def _connectivity_rows(
-    matrix: Array, atlas: Atlas, unit: str, config: BundleConfig, notes: list[str]
-) -> list[dict[str, Any]]:
-    networks = np.asarray(atlas.networks)
-    dmn = atlas.network_indices("DMN")
-    rows = [_row("dmn_within_fc", "network", _pair_mean(matrix, dmn, dmn), unit, "DMN")]
-    if atlas.subsystems:
-        for code in dict.fromkeys(s for s in atlas.subsystems if s):
-            members = atlas.subsystem_indices(code)
-            if members.size >= 2:
-                value = _pair_mean(matrix, members, members)
-                rows.append(_row(f"dmn_{code}_within_fc", "network", value, unit, f"DMN:{code}"))
-    for partner, name in _PARTNERS:
-        other = np.flatnonzero(networks == partner)
-        if other.size:
-            rows.append(
-                _row(name, "network", _pair_mean(matrix, dmn, other), unit, "DMN", partner)
-            )
-    others = set(atlas.networks) - {"DMN", "NONE"}
-    if others & set(TASK_POSITIVE_NETWORKS):
-        anti = dmn_anticorrelation(matrix, atlas.networks).value
-        rows.append(_row("dmn_anticorrelation", "network", anti, unit, "DMN", "task-positive"))
+    matrix: npt.ArrayLike, atlas: Atlas, unit: str, config: BundleConfig, notes: list[str]
+) -> RowBlocks:
+    """Return the connectivity rows of one matrix (checked here: finite, symmetric)."""
+    matrix = as_matrix(matrix)
+    layout = network_layout(atlas.networks, atlas.subsystems)
+    values = layout_measures(matrix, layout, config.density)
+    rows = RowBlocks()
+    rows.add("dmn_within_fc", "network", values.within, unit, "DMN")
+    for code, value in values.subsystems.items():
+        rows.add(f"dmn_{code}_within_fc", "network", value, unit, f"DMN:{code}")
+    for partner, name, _ in layout.partners:
+        rows.add(name, "network", values.partners[name], unit, "DMN", partner)
+    if values.anticorrelation is not None:
+        rows.add(
+            "dmn_anticorrelation", "network", values.anticorrelation, unit, "DMN", "task-positive"
+        )
     else:
         notes.append("DMN anticorrelation not computed: the atlas has no task-positive network")
-    if others:
-        value = network_segregation(matrix, atlas.networks)
-        rows.append(_row("dmn_segregation", "network", value, "ratio", "DMN"))
-        value = system_segregation(matrix, atlas.networks)
-        rows.append(_row("system_segregation", "network", value, "ratio", "all"))
+    if values.dmn_segregation is not None and values.system_segregation is not None:
+        rows.add("dmn_segregation", "network", values.dmn_segregation, "ratio", "DMN")
+        rows.add("system_segregation", "network", values.system_segregation, "ratio", "all")
     else:
         notes.append("segregation and participation not computed: the atlas has only the DMN")
-    gbc = global_brain_connectivity(matrix)
-    rows.append(_row("dmn_gbc", "network", float(gbc[dmn].mean()), unit, "DMN", "all"))
-    nodes = network_node_measures(matrix, atlas.networks, "DMN", config.density)
-    rows.append(_row("dmn_degree", "network", nodes.mean_degree, "edges", "DMN"))
-    if others:
-        rows.append(_row("dmn_participation", "network", nodes.mean_participation, "0-1", "DMN"))
+    dmn, gbc = layout.dmn, values.gbc
+    rows.add("dmn_gbc", "network", float(gbc[dmn].mean()), unit, "DMN", "all")
+    rows.add("dmn_degree", "network", float(values.degree.mean()), "edges", "DMN")
+    if layout.others:
+        rows.add("dmn_participation", "network", float(values.participation.mean()), "0-1", "DMN")
+    labels = np.asarray(atlas.labels, dtype=object)
     if config.regions:
         in_dmn = np.zeros(atlas.n_regions)
         in_dmn[dmn] = 1.0
         seed = matrix[:, dmn].sum(axis=1) / (dmn.size - in_dmn)
-        for index, value in enumerate(gbc):
-            label, network = atlas.labels[index], atlas.networks[index]
-            rows.append(_row("gbc", "region", value, unit, network, "all", label))
-            rows.append(_row("dmn_fc", "region", seed[index], unit, network, "DMN", label))
-        for node, degree, part in zip(nodes.nodes, nodes.degree, nodes.participation, strict=True):
-            label = atlas.labels[int(node)]
-            rows.append(_row("degree", "region", degree, "edges", "DMN", "", label))
-            if others:
-                rows.append(_row("participation", "region", part, "0-1", "DMN", "", label))
+        # One gbc and one dmn_fc row per region, alternating.
+        rows.add(
+            ["gbc", "dmn_fc"] * atlas.n_regions,
+            "region",
+            np.column_stack([gbc, seed]),
+            unit,
+            np.repeat(np.asarray(atlas.networks, dtype=object), 2),
+            ["all", "DMN"] * atlas.n_regions,
+            np.repeat(labels, 2),
+        )
+        node_labels = labels[values.nodes]
+        if layout.others:
+            rows.add(
+                ["degree", "participation"] * node_labels.size,
+                "region",
+                np.column_stack([values.degree, values.participation]),
+                ["edges", "0-1"] * node_labels.size,
+                "DMN",
+                "",
+                np.repeat(node_labels, 2),
+            )
+        else:
+            rows.add("degree", "region", values.degree, "edges", "DMN", "", node_labels)
     if config.edges:
-        upper = np.triu_indices(dmn.size, k=1)
-        block = matrix[np.ix_(dmn, dmn)]
-        for i, j in zip(*upper, strict=True):
-            a, b = atlas.labels[int(dmn[i])], atlas.labels[int(dmn[j])]
-            rows.append(_row("edge_fc", "edge", block[i, j], unit, "DMN", "DMN", a, b))
+        upper_a, upper_b = upper_triangle(dmn.size)
+        rows.add(
+            "edge_fc",
+            "edge",
+            matrix.ravel()[layout.dmn_pairs],
+            unit,
+            "DMN",
+            "DMN",
+            labels[dmn[upper_a]],
+            labels[dmn[upper_b]],
+        )
     return rows
 
 
@@ -210,14 +173,13 @@ def matrix_measures(matrix: npt.ArrayLike, atlas: Atlas) -> dict[str, float]:
     if atlas.networks.count("DMN") < 2:
         raise InputError(f"atlas {atlas.name!r} has fewer than two DMN regions")
     rows = _connectivity_rows(values, atlas, "z", BundleConfig(regions=False, edges=False), [])
-    return {str(row["measure"]): float(row["value"]) for row in rows}
+    return rows.values()
 
 
 def _signal_rows(
-    data: Array, atlas: Atlas, repetition_time: float, config: BundleConfig
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Dynamics and complexity of DMN signals (cleaned, kept volumes)."""
-    rows: list[dict[str, Any]] = []
+    data: Array, atlas: Atlas, repetition_time: float, config: BundleConfig, rows: RowBlocks
+) -> list[str]:
+    """Add the dynamics and complexity of DMN signals (cleaned, kept volumes); return notes."""
     notes: list[str] = []
     dmn = atlas.network_indices("DMN")
     window = round(config.window_s / repetition_time)
@@ -229,9 +191,9 @@ def _signal_rows(
             window_s=config.window_s,
             step=config.window_step,
         )
-        rows.append(_row("dmn_swfc_mean", "network", dynamics.mean, "Fisher z", "DMN"))
+        rows.add("dmn_swfc_mean", "network", dynamics.mean, "Fisher z", "DMN")
         if np.isfinite(dynamics.std):
-            rows.append(_row("dmn_swfc_sd", "network", dynamics.std, "Fisher z", "DMN"))
+            rows.add("dmn_swfc_sd", "network", dynamics.std, "Fisher z", "DMN")
     else:
         notes.append(
             f"sliding-window FC not computed: {data.shape[0]} volumes kept, a "
@@ -241,20 +203,23 @@ def _signal_rows(
     complexity = regional_lempel_ziv(data[:, dmn])
     finite = entropy[np.isfinite(entropy)]
     if finite.size:
-        rows.append(_row("dmn_sample_entropy", "network", float(finite.mean()), "nats", "DMN"))
+        rows.add("dmn_sample_entropy", "network", float(finite.mean()), "nats", "DMN")
     if finite.size < entropy.size:
         notes.append(f"{entropy.size - finite.size} DMN regions had no sample-entropy match")
-    rows.append(
-        _row("dmn_lz_complexity", "network", float(complexity.mean()), "normalised", "DMN")
-    )
+    rows.add("dmn_lz_complexity", "network", float(complexity.mean()), "normalised", "DMN")
     if config.regions:
-        for k, index in enumerate(dmn):
-            label = atlas.labels[int(index)]
-            rows.append(_row("sample_entropy", "region", entropy[k], "nats", "DMN", "", label))
-            rows.append(
-                _row("lz_complexity", "region", complexity[k], "normalised", "DMN", "", label)
-            )
-    return rows, notes
+        # A sample_entropy and an lz_complexity row per DMN region, alternating.
+        labels = np.asarray(atlas.labels, dtype=object)[dmn]
+        rows.add(
+            ["sample_entropy", "lz_complexity"] * dmn.size,
+            "region",
+            np.column_stack([entropy, complexity]),
+            ["nats", "normalised"] * dmn.size,
+            "DMN",
+            "",
+            np.repeat(labels, 2),
+        )
+    return notes
 
 
 def _amplitude_rows(
@@ -263,7 +228,8 @@ def _amplitude_rows(
     repetition_time: float,
     kept: npt.ArrayLike | None,
     config: BundleConfig,
-) -> list[dict[str, Any]]:
+    rows: RowBlocks,
+) -> None:
     amplitude = region_amplitude(
         data, repetition_time, atlas.networks, kept=kept, band=config.band
     )
@@ -271,17 +237,13 @@ def _amplitude_rows(
     if set(atlas.networks) <= {"DMN", "NONE"}:
         # z over regions of the DMN alone averages to zero over the DMN by construction.
         units = {"alff": "signal units", "falff": "ratio"}
-    rows = [
-        _row(f"dmn_{key}", "network", amplitude.networks["DMN"][key], unit, "DMN")
-        for key, unit in units.items()
-    ]
+    for key, unit in units.items():
+        rows.add(f"dmn_{key}", "network", amplitude.networks["DMN"][key], unit, "DMN")
     if config.regions:
         for key, unit in units.items():
-            values = getattr(amplitude, key)
-            for index, value in enumerate(values):
-                label, network = atlas.labels[index], atlas.networks[index]
-                rows.append(_row(key, "region", value, unit, network, "", label))
-    return rows
+            rows.add(
+                key, "region", getattr(amplitude, key), unit, atlas.networks, "", atlas.labels
+            )
 
 
 @fill_doc
@@ -374,14 +336,12 @@ def run_bundle(
     unit = "tangent units" if config.estimator == "tangent" else "Fisher z"
     notes: list[str] = []
     rows = _connectivity_rows(connectivity, atlas, unit, config, notes)
-    signal_rows, signal_notes = _signal_rows(values, atlas, repetition_time, config)
-    rows += signal_rows
-    notes += signal_notes
+    notes += _signal_rows(values, atlas, repetition_time, config, rows)
     if amplitude_data is None:
         notes.append("amplitude (ALFF/fALFF) not computed: no unfiltered signals given")
     else:
-        rows += _amplitude_rows(
-            np.asarray(amplitude_data, np.float64), atlas, repetition_time, kept, config
+        _amplitude_rows(
+            np.asarray(amplitude_data, np.float64), atlas, repetition_time, kept, config, rows
         )
     record = {
         "estimator": config.estimator,
@@ -389,4 +349,4 @@ def run_bundle(
         "settings": config.to_dict(),
         "notes": notes,
     }
-    return pd.DataFrame(rows, columns=list(BUNDLE_COLUMNS)), record
+    return rows.frame(), record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ __all__ = [
     "drop_networks",
     "network_index",
     "to_fisher_z",
+    "upper_triangle",
 ]
 
 # Same clip as _fc.py: identical signals give a large finite z rather than infinity.
@@ -93,12 +95,35 @@ def as_matrix(matrix: npt.ArrayLike, name: str = "matrix") -> npt.NDArray[np.flo
     m = np.asarray(matrix, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2:
         raise InputError(f"{name} must be a square regions x regions array, got shape {m.shape}")
-    off = ~np.eye(m.shape[0], dtype=bool)
-    if not np.all(np.isfinite(m[off])):
+    # Non-finite values are allowed on the diagonal only (it is ignored).
+    if not np.isfinite(m).all() and not np.isfinite(m[~np.eye(m.shape[0], dtype=bool)]).all():
         raise InputError(f"{name} has NaN or infinite values off the diagonal")
-    if not np.allclose(m, m.T, rtol=1e-7, atol=1e-10, equal_nan=True):
+    # An exactly symmetric matrix (every estimator's) passes without the slower tolerance test.
+    if not np.array_equal(m, m.T, equal_nan=True) and not np.allclose(
+        m, m.T, rtol=1e-7, atol=1e-10, equal_nan=True
+    ):
         raise InputError(f"{name} is not symmetric")
     return m
+
+
+@lru_cache(maxsize=8)
+def upper_triangle(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Return ``numpy.triu_indices(n, k=1)``, computed once per size (read-only).
+
+    Parameters
+    ----------
+    n : int
+        Rows of the square matrix.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Row and column indices of the pairs above the diagonal, row-major.
+    """
+    rows, cols = np.triu_indices(n, k=1)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return rows, cols
 
 
 def as_networks(networks: Sequence[str], n_regions: int) -> npt.NDArray[np.str_]:

@@ -12,13 +12,20 @@ from scipy.special import ndtr
 
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
-from dmnpharm.metrics._checks import as_networks, as_timeseries, network_index, to_fisher_z
+from dmnpharm.metrics._checks import (
+    R_CLIP,
+    as_networks,
+    as_timeseries,
+    network_index,
+    upper_triangle,
+)
 
 __all__ = ["SlidingWindowResult", "sliding_window_fc"]
 
 _Array = npt.NDArray[np.float64]
-# Windows processed per batch in sliding_window_fc, bounding memory to a few MB.
-_WINDOW_BATCH = 128
+# Windows processed per batch in sliding_window_fc: a batch's arrays (windows x region
+# pairs) stay in cache, about a third faster than 128 windows at 67 regions.
+_WINDOW_BATCH = 32
 
 
 @fill_doc
@@ -56,6 +63,25 @@ class SlidingWindowResult:
     step: int
     repetition_time: float
     taper_sigma_s: float | None
+
+
+def _check_windows_vary(
+    signals: _Array, width: int, starts: npt.NDArray[np.intp], idx: npt.NDArray[np.intp]
+) -> None:
+    """Raise for the first window (then region) in which a region's signal is constant.
+
+    A window is constant when each of its ``width - 1`` consecutive sample
+    pairs is equal, counted with a running sum over the whole run.
+    """
+    steady = np.zeros((signals.shape[0], signals.shape[1]), dtype=np.intp)
+    np.cumsum(signals[1:] == signals[:-1], axis=0, out=steady[1:])
+    flat = steady[starts + width - 1] - steady[starts] == width - 1
+    if np.any(flat):
+        k, region = np.argwhere(flat)[0]
+        raise InputError(
+            f"region column {int(idx[region])} is constant in the window starting at "
+            f"volume {int(starts[k])}; its correlation is undefined"
+        )
 
 
 def _taper(width: int, sigma: float | None) -> _Array:
@@ -157,25 +183,20 @@ def sliding_window_fc(
         )
     weights = _taper(width, None if taper_sigma_s is None else taper_sigma_s / repetition_time)
     weights = weights / weights.sum()
-    windows = sliding_window_view(x[:, idx], width, axis=0)[::step]  # (k, regions, width)
+    signals = x[:, idx]
+    windows = sliding_window_view(signals, width, axis=0)[::step]  # (k, regions, width)
     starts = np.arange(0, n - width + 1, step)
-    iu = np.triu_indices(idx.size, k=1)
+    _check_windows_vary(signals, width, starts, idx)
+    iu = upper_triangle(idx.size)
     values = np.empty(starts.size)
     for lo in range(0, starts.size, _WINDOW_BATCH):
         chunk = windows[lo : lo + _WINDOW_BATCH]
         centred = chunk - (chunk @ weights)[..., None]
         cov = (centred * weights) @ centred.transpose(0, 2, 1)
-        var = np.diagonal(cov, axis1=1, axis2=2)
-        flat = chunk.max(axis=2) == chunk.min(axis=2)
-        if np.any(flat):
-            k, region = np.argwhere(flat)[0]
-            raise InputError(
-                f"region column {int(idx[region])} is constant in the window starting at "
-                f"volume {int(starts[lo + k])}; its correlation is undefined"
-            )
-        inv_sd = 1.0 / np.sqrt(var)
-        r = cov * inv_sd[:, :, None] * inv_sd[:, None, :]
-        values[lo : lo + chunk.shape[0]] = to_fisher_z(r)[:, iu[0], iu[1]].mean(axis=1)
+        inv_sd = 1.0 / np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        # Only the region pairs above the diagonal are scaled and transformed.
+        r = cov[:, iu[0], iu[1]] * inv_sd[:, iu[0]] * inv_sd[:, iu[1]]
+        values[lo : lo + chunk.shape[0]] = np.arctanh(np.clip(r, -R_CLIP, R_CLIP)).mean(axis=1)
     values.setflags(write=False)
     starts.setflags(write=False)
     std = float(values.std(ddof=1)) if values.size > 1 else float("nan")

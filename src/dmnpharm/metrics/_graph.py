@@ -9,13 +9,20 @@ import numpy as np
 import numpy.typing as npt
 
 from dmnpharm.exceptions import InputError
-from dmnpharm.metrics._checks import as_matrix, as_networks, drop_networks, network_index
+from dmnpharm.metrics._checks import (
+    as_matrix,
+    as_networks,
+    drop_networks,
+    network_index,
+    upper_triangle,
+)
 
 __all__ = [
     "NodeGraphMeasures",
     "network_node_measures",
     "participation_coefficient",
     "proportional_threshold",
+    "strongest_edges",
 ]
 
 _Matrix = npt.NDArray[np.float64]
@@ -46,16 +53,47 @@ def proportional_threshold(matrix: npt.ArrayLike, density: float = 0.1) -> _Matr
     m = as_matrix(matrix)
     if not 0 < density <= 1:
         raise InputError(f"density must be in (0, 1], got {density}")
-    n = m.shape[0]
-    rows, cols = np.triu_indices(n, k=1)
+    rows, cols = upper_triangle(m.shape[0])
     weights = m[rows, cols]
-    k = int(np.floor(density * rows.size + 0.5))
-    order = np.argsort(-weights, kind="stable")[:k]
-    order = order[weights[order] > 0]
+    order = strongest_edges(weights, density)
     out = np.zeros_like(m)
     out[rows[order], cols[order]] = weights[order]
     adjacency: _Matrix = out + out.T
     return adjacency
+
+
+def strongest_edges(weights: _Matrix, density: float) -> npt.NDArray[np.intp]:
+    """Return the positions of the edges :func:`proportional_threshold` keeps.
+
+    The ``k = round(density * weights.size)`` largest weights (ties broken by
+    position, as a stable descending sort would), without those <= 0. Only the
+    k-th largest value is searched for (a partition, not a full sort).
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        Finite edge weights, one per region pair (1D).
+    density : float
+        Fraction of the edges to keep, in (0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        Positions into ``weights``, ascending.
+    """
+    k = int(np.floor(density * weights.size + 0.5))
+    if k <= 0:
+        return np.zeros(0, dtype=np.intp)
+    if k >= weights.size:
+        chosen = np.arange(weights.size)
+    else:
+        # The k-th largest weight; every larger weight is kept, ties at it by position.
+        kth = np.partition(weights, weights.size - k)[weights.size - k]
+        above = weights > kth
+        ties = np.flatnonzero(weights == kth)[: k - int(np.count_nonzero(above))]
+        above[ties] = True
+        chosen = np.flatnonzero(above)
+    return chosen[weights[chosen] > 0]
 
 
 def participation_coefficient(adjacency: npt.ArrayLike, networks: Sequence[str]) -> _Matrix:

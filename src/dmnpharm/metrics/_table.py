@@ -1,0 +1,132 @@
+"""The bundle table, built column by column from blocks of rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from itertools import chain
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = ["BUNDLE_COLUMNS", "RowBlocks"]
+
+#: Columns of the bundle table, in order.
+BUNDLE_COLUMNS = (
+    "measure",
+    "level",
+    "network_a",
+    "network_b",
+    "region_a",
+    "region_b",
+    "value",
+    "unit",
+)
+
+# One text for a whole block, or one per row (a sequence or an array of Python strings).
+_Text = str | Sequence[str] | npt.NDArray[np.object_]
+
+
+@lru_cache(maxsize=1)
+def _inferred_text_dtype() -> object:
+    """Return the dtype pandas infers for a column of Python strings (``str``, ``object``)."""
+    return pd.Series(["text"]).dtype
+
+
+def _text_column(texts: list[str]) -> object:
+    """Return ``texts`` as the column pandas would infer from them, built quickly.
+
+    With pandas' Arrow-backed string dtype (pandas 3) the Arrow array is built
+    directly, which skips pandas' per-element checks; otherwise the list is
+    left to pandas.
+    """
+    dtype = _inferred_text_dtype()
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        return pd.array(pa.array(texts, type=pa.large_string()), dtype=dtype)
+    return texts
+
+
+class RowBlocks:
+    """Rows of the bundle table, collected a block at a time.
+
+    A block is one or more rows whose text fields are either one string for
+    all of them or one string per row; an empty ``network_b`` means "the same
+    as ``network_a``". :meth:`frame` builds the table once, column by column,
+    instead of from one dict per row.
+    """
+
+    def __init__(self) -> None:
+        """Start an empty table."""
+        self._text: dict[str, list[list[str]]] = {c: [] for c in BUNDLE_COLUMNS if c != "value"}
+        self._values: list[npt.NDArray[np.float64]] = []
+
+    def add(
+        self,
+        measure: _Text,
+        level: str,
+        values: npt.ArrayLike,
+        unit: _Text,
+        network_a: _Text,
+        network_b: _Text = "",
+        region_a: _Text = "",
+        region_b: _Text = "",
+    ) -> None:
+        """Append rows: one per value (a scalar value gives one row).
+
+        Parameters
+        ----------
+        measure, level, unit, network_a, network_b, region_a, region_b : str or sequence of str
+            A string shared by the block's rows or one per row.
+        values : float or array_like of float
+            The rows' values.
+        """
+        column = np.asarray(values, dtype=np.float64).ravel()
+        size = column.size
+        fields = {
+            "measure": measure,
+            "level": level,
+            "network_a": network_a,
+            "network_b": network_b or network_a,
+            "region_a": region_a,
+            "region_b": region_b,
+            "unit": unit,
+        }
+        for name, field in fields.items():
+            if isinstance(field, str):
+                self._text[name].append([field] * size)
+            else:
+                texts = list(field)
+                if len(texts) != size:
+                    raise ValueError(f"{name} has {len(texts)} entries for {size} rows")
+                self._text[name].append(texts)
+        self._values.append(column)
+
+    def values(self) -> dict[str, float]:
+        """Return measure name to value (a later row of the same measure wins).
+
+        Returns
+        -------
+        dict
+            The ``measure`` and ``value`` columns as a mapping.
+        """
+        names = chain.from_iterable(self._text["measure"])
+        numbers = chain.from_iterable(v.tolist() for v in self._values)
+        return {str(name): float(value) for name, value in zip(names, numbers, strict=True)}
+
+    def frame(self) -> pd.DataFrame:
+        """Return the table with :data:`BUNDLE_COLUMNS`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per value added, in order.
+        """
+        columns: dict[str, object] = {
+            name: _text_column(list(chain.from_iterable(blocks)))
+            for name, blocks in self._text.items()
+        }
+        columns["value"] = np.concatenate(self._values) if self._values else np.zeros(0)
+        return pd.DataFrame(columns, columns=list(BUNDLE_COLUMNS))
