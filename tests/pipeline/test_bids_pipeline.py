@@ -104,6 +104,37 @@ def test_run_recovers_the_planted_effect_from_images(
     assert (voxel_study / sidecar["Sources"][0].removeprefix("bids:source:")).is_file()
 
 
+def test_image_runs_give_coverage_fractions_tsnr_and_a_carpet_plot(
+    voxel_study: Path, voxel_analysis: Results
+) -> None:
+    """Coverage is each region's share of voxels in the brain mask; the report draws QC figures.
+
+    The coverage of one run is checked against a direct count: the run's sphere voxels
+    on the data grid, and how many of them the brain mask holds.
+    """
+    out = Path(voxel_analysis.out)
+    files = sorted((out / "derivatives" / "dmnpharm").rglob("*_stat-coverage_bold.tsv"))
+    assert len(files) == 16
+    coverage = pd.read_csv(files[0], sep="\t", index_col=0)["coverage"]
+    entities = files[0].name.split("_seg-")[0].split("_space-")[0]
+    (mask_file,) = sorted(voxel_study.rglob(f"{entities}_space-*_desc-brain_mask.nii.gz"))
+    mask = nib.load(mask_file)
+    inside = np.asarray(mask.dataobj) > 0
+    grid = np.indices(inside.shape).reshape(3, -1)
+    centres = (mask.affine[:3, :3] @ grid + mask.affine[:3, 3:4]).T
+    atlas = load_atlas("seitzman300")
+    expected = []
+    for coord in atlas.coords:
+        sphere = np.linalg.norm(centres - np.asarray(coord), axis=1) <= 5.0
+        expected.append(inside.ravel()[sphere].mean() if sphere.any() else np.nan)
+    np.testing.assert_allclose(coverage.to_numpy(), np.asarray(expected), atol=1e-6)
+    assert coverage.min() < 1.0  # the simulated mask cuts some spheres
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "Carpet plot of sub-" in report
+    assert "Median temporal SNR" in report
+    assert "The share of each region&#39;s voxels inside the brain mask" in report
+
+
 def test_a_corrupt_run_fails_alone_and_writes_no_group_result(
     small_voxel_study: Path, tmp_path: Path
 ) -> None:

@@ -266,3 +266,30 @@ def test_drug_named_adds_the_catalog_comparison(small_study: Path, tmp_path: Pat
             AnalysisConfig(drug="escitalopramm"), tmp_path / "out2"
         )
     assert not (tmp_path / "out2").exists()
+
+
+def test_an_analysis_derivatives_are_a_study_of_their_own(
+    small_analysis: Results, tmp_path: Path
+) -> None:
+    """``run OUT/derivatives/dmnpharm``: the cleaned series are measured again, not cleaned.
+
+    The design comes from the study the derivatives link to; every connectivity
+    measure is the first analysis's to the precision of the written TSVs. ALFF and
+    fALFF differ: they were measured on the unfiltered cleaning, and the written
+    series are band-passed.
+    """
+    folder = Path(small_analysis.out) / "derivatives" / "dmnpharm"
+    again = Study.from_folder(folder).analyse(SMALL_CONFIG_AGAIN, tmp_path / "again")
+    first = small_analysis.results.set_index("measure")["estimate"]
+    second = again.results.set_index("measure")["estimate"]
+    connectivity = [m for m in first.index if m.endswith("_fc") or "segregation" in m]
+    assert len(connectivity) >= 5
+    np.testing.assert_allclose(second[connectivity], first[connectivity], atol=1e-5)
+    provenance = json.loads((Path(again.out) / "provenance.json").read_text())
+    assert provenance["config"]["denoise"]["done_by"].startswith("dmnpharm ")
+    assert "gsr_sensitivity" not in set(again.metrics["analysis"])
+    assert again.results["n"].max() == small_analysis.results["n"].max()
+
+
+#: The re-analysis of the small study's derivatives: the same inference as SMALL_CONFIG.
+SMALL_CONFIG_AGAIN = AnalysisConfig(inference=Inference(n_permutations=100))

@@ -196,3 +196,51 @@ def test_runs_without_volume_counts_are_not_drawn(rng: np.random.Generator) -> N
     section = qc_section(RunQC(qc, None, None, design, bare))
     assert section is not None
     assert section.figures == []
+
+
+def test_coverage_figure_and_warning_name_poorly_covered_regions(
+    rng: np.random.Generator,
+) -> None:
+    """Atlas coverage below XCP-D's 50 % is drawn per region and flagged first, by name."""
+    design, records, qc = _runs(rng, 2)
+    atlas = load_atlas("seitzman300")
+    n = len(atlas.labels)
+    values = np.ones((len(design), n))
+    values[1, 3] = 0.2  # one region, in one run, mostly outside the mask
+    values[:, 7] = 0.9
+    coverage = pd.DataFrame(
+        {
+            "path": np.repeat(design["path"].to_numpy(), n),
+            "region": list(atlas.labels) * len(design),
+            "coverage": values.ravel(),
+        }
+    )
+    data = RunQC(qc, None, None, design, records, atlas, coverage=coverage)
+    section = qc_section(data)
+    assert section is not None
+    caption = section.figures[-1][1]
+    assert caption.startswith("The share of each region's voxels inside the brain mask")
+    assert "1 regions fall below 50% in some run" in caption
+    _png(section.figures[-1][0])
+    warnings, _ = qc_warnings(data)
+    flagged = [w for w in warnings if "inside the brain mask" in w]
+    assert flagged == [
+        f"1 regions had less than 50% of their voxels inside the brain mask in 1 run "
+        f"(lowest: {atlas.labels[3]} (20%)); XCP-D would set them to n/a. See Quality control."
+    ]
+    full = RunQC(qc, None, None, design, records, atlas, coverage=coverage.assign(coverage=1.0))
+    _, clear = qc_warnings(full)
+    assert "every region had at least 50% of its voxels in the brain mask" in clear
+
+
+def test_carpet_rows_are_labelled_by_network(rng: np.random.Generator) -> None:
+    """A carpet with each row's network draws (a PNG) and names the run in its caption."""
+    design, records, qc = _runs(rng, 2)
+    networks = ("DMN",) * 50 + ("SN",) * 30 + ("outside atlas",) * 20
+    carpet = (design["path"].iloc[1], rng.normal(size=(100, 100)), networks)
+    data = RunQC(qc, None, None, design, records, load_atlas("seitzman300"), carpet=carpet)
+    section = qc_section(data)
+    assert section is not None
+    (uri, caption), *_ = [f for f in section.figures if f[1].startswith("Carpet plot")]
+    assert caption.startswith("Carpet plot of sub-0 ses-2")
+    _png(uri)

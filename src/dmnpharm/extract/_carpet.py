@@ -31,6 +31,8 @@ __all__ = ["OUTSIDE_ATLAS", "Carpet", "carpet_sample"]
 
 #: The network name of rows inside the brain mask but in no atlas region.
 OUTSIDE_ATLAS = "outside atlas"
+#: The largest share of a carpet's rows given to voxels outside every region.
+OUTSIDE_SHARE = 0.25
 
 #: Two selected grayordinates closer than this (stored bytes between them) are read together.
 _GAP_BYTES = 1 << 16
@@ -143,11 +145,28 @@ def _allocate(sizes: npt.NDArray[np.intp], max_rows: int) -> npt.NDArray[np.intp
     return allocated
 
 
+def _counts(
+    sizes: npt.NDArray[np.intp], groups: list[_Group], max_rows: int
+) -> npt.NDArray[np.intp]:
+    """Rows per group: the outside group at most :data:`OUTSIDE_SHARE`, the regions the rest.
+
+    In a brain mask most voxels lie outside a sphere atlas's regions; in proportion
+    they would take nearly every row and squeeze the networks into a sliver.
+    """
+    if sizes.sum() <= max_rows or len(groups) < 2 or groups[-1].network != OUTSIDE_ATLAS:
+        return _allocate(sizes, max_rows)
+    share = int(sizes[-1]) * max_rows // int(sizes.sum())  # its proportional share
+    outside = min(share, int(OUTSIDE_SHARE * max_rows))
+    inner = _allocate(sizes[:-1], max_rows - outside)
+    outside = min(int(sizes[-1]), max_rows - int(inner.sum()))
+    return np.r_[inner, outside].astype(np.intp)
+
+
 def _sample(
     groups: list[_Group], max_rows: int, seed: int
 ) -> tuple[Rows, tuple[str, ...], tuple[str, ...]]:
     """Draw each group's share of rows (kept in index order); return rows, networks, labels."""
-    counts = _allocate(np.array([g.members.size for g in groups], dtype=np.intp), max_rows)
+    counts = _counts(np.array([g.members.size for g in groups], dtype=np.intp), groups, max_rows)
     rng = np.random.default_rng(seed)
     rows, networks, labels = [], [], []
     for group, count in zip(groups, counts, strict=True):
@@ -325,9 +344,10 @@ def carpet_sample(
       :func:`extract_cifti_timeseries` matches them, and every grayordinate
       outside the parcels is an ``"outside atlas"`` candidate.
 
-    At most ``max_rows`` rows are drawn, spread over the regions (and the
-    outside group) in proportion to their number of candidates (largest
-    remainders; a region may get none when ``max_rows`` is small), chosen
+    At most ``max_rows`` rows are drawn, spread over the regions in
+    proportion to their number of candidates (largest remainders; a region
+    may get none when ``max_rows`` is small), after the outside group takes
+    its share, at most a quarter of the rows (:data:`OUTSIDE_SHARE`), chosen
     at random within each with ``seed`` and kept in file order. Each row is
     linearly detrended and z-scored. The image is read once, only as far as
     needed (NIfTI: streamed a chunk of volumes at a time, only the chosen

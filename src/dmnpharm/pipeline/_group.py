@@ -34,6 +34,7 @@ from dmnpharm.pipeline._levels import LevelFiles
 from dmnpharm.pipeline._motion import motion_adjusted, with_run_qc
 from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._predict import predict_beside
+from dmnpharm.pipeline._qc_inputs import report_qc_inputs
 from dmnpharm.pipeline._results import Results
 from dmnpharm.pipeline._runs import Processed, process_runs
 from dmnpharm.pipeline._snapshots import store_and_keep
@@ -295,8 +296,13 @@ def _report(
             layout.metrics_tsv.name,
             exclusions=exclusions,
         )
+    # The report finds each run's cleaning record by its source (BIDS, XCP-D and table
+    # designs have no path column of their own); the plan's runs are in design order.
+    design = plan.design
+    if len(design) == len(plan.runs):
+        design = design.assign(path=[run.source for run in plan.runs])
     return build_report(
-        plan.design,
+        design,
         group.metrics,
         group.model.results,
         config,
@@ -415,6 +421,7 @@ def _group_stage(
             "edges": _primary_edges(edges),
             "comparison": comparison,
             "prediction": prediction,
+            **report_qc_inputs(plan.runs, processed, config),
         }
     report = _report(plan, group, config, provenance, truth, layout, exclusions, **sections)
     result = Results(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,10 +102,16 @@ class Outputs:
         """Return the SHA-256 of input files by path relative to ``root``, sorted.
 
         Digests of files unchanged since an earlier invocation come from the cache.
+        A file outside ``root`` is named by its relative path with ``..`` parts.
         """
         ordered = sorted(files)
         digests = self.cache.file_hashes(ordered)
-        hashes = {p.relative_to(root).as_posix(): d for p, d in zip(ordered, digests, strict=True)}
+        # A file outside the study folder (the analysed derivatives of an earlier
+        # dmnpharm analysis, read with its linked study's design) is named by a ../ path.
+        hashes = {
+            Path(os.path.relpath(p, root)).as_posix(): d
+            for p, d in zip(ordered, digests, strict=True)
+        }
         self.cache.save_hashes()
         return hashes
 

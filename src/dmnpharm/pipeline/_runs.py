@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dmnpharm._utils import get_logger
@@ -24,10 +25,10 @@ from dmnpharm.pipeline._adapters import StudyRun
 from dmnpharm.pipeline._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
 from dmnpharm.pipeline._levels import LevelFiles
 from dmnpharm.pipeline._process import ProcessedRun, measure
-from dmnpharm.pipeline._tasks import Signals, TaskOutcome
+from dmnpharm.pipeline._tasks import RunTrace, Signals, TaskOutcome
 from dmnpharm.pipeline._work import RUN_STAGE
 
-__all__ = ["Processed", "process_runs"]
+__all__ = ["Processed", "RunTraces", "process_runs"]
 
 _LOG = get_logger("pipeline")
 
@@ -50,6 +51,8 @@ class Processed:
         Each run's cleaning and bundle record, by source.
     failures : list of str
         Runs that could not be read (each naming its file).
+    traces : RunTraces
+        FD per volume, tSNR and coverage per region of every run that was read.
     """
 
     metrics: pd.DataFrame
@@ -58,6 +61,54 @@ class Processed:
     exclusions: list[str]
     records: dict[str, Any]
     failures: list[str]
+    traces: RunTraces = field(default_factory=lambda: RunTraces({}, ()))
+
+
+@dataclass(frozen=True, eq=False)
+class RunTraces:
+    """Every run's QC traces, by run source, as the report's long tables.
+
+    Parameters
+    ----------
+    by_source : dict of str to RunTrace
+        Each read run's traces (:func:`dmnpharm.pipeline._work.run_trace`).
+    labels : tuple of str
+        The atlas's region labels (the tSNR and coverage columns' order).
+    """
+
+    by_source: dict[str, RunTrace]
+    labels: tuple[str, ...]
+
+    def fd_series(self) -> pd.DataFrame | None:
+        """Return ``path``, ``volume``, ``framewise_displacement`` rows, or None without FD."""
+        runs = {k: t.fd for k, t in self.by_source.items() if t.fd is not None}
+        if not runs:
+            return None
+        sizes = [v.size for v in runs.values()]
+        return pd.DataFrame(
+            {
+                "path": pd.Categorical(np.repeat(list(runs), sizes)),
+                "volume": np.concatenate([np.arange(n, dtype=np.int32) for n in sizes]),
+                "framewise_displacement": np.concatenate(list(runs.values())),
+            }
+        )
+
+    def per_region(self, kind: str) -> pd.DataFrame | None:
+        """Return ``path``, ``region``, ``kind`` rows (``tsnr`` or ``coverage``), or None."""
+        runs = {
+            k: v
+            for k, t in self.by_source.items()
+            if (v := getattr(t, kind)) is not None and v.size == len(self.labels)
+        }
+        if not runs:
+            return None
+        return pd.DataFrame(
+            {
+                "path": pd.Categorical(np.repeat(list(runs), len(self.labels))),
+                "region": pd.Categorical(np.tile(np.asarray(self.labels), len(runs))),
+                kind: np.concatenate(list(runs.values())),
+            }
+        )
 
 
 def _counts(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,6 +198,7 @@ class _Collector:
     records: dict[str, Any] = field(default_factory=dict)
     pending: list[tuple[StudyRun, dict[str, Any], ProcessedRun]] = field(default_factory=list)
     included: dict[str, dict[str, Any]] = field(default_factory=dict)
+    traces: dict[str, RunTrace] = field(default_factory=dict)
 
     def shown(self, path: Path) -> str:
         """Return a derivative's path as the run table names it."""
@@ -163,6 +215,8 @@ class _Collector:
             return
         if self.config.voxel_maps:
             _write_maps(outcome.signals, self.writer, run)
+        if outcome.trace is not None:
+            self.traces[run.source] = outcome.trace
         self.records[run.source] = done.record
         row.update(done.qc)
         row.update(_counts(done.record))
@@ -179,10 +233,20 @@ class _Collector:
         if done.qc:
             self.qc_rows.append({**keys, **done.qc})
         if done.excluded:
+            if done.record.get("n_volumes"):  # cleaned, then left out: its QC tables say why
+                self._write_tables(run, done)
             self.exclusions.append(f"{run.label}: excluded ({done.excluded})")
             self.run_rows.append({**row, "status": "excluded", "reason": done.excluded})
             return
         self._include(run, keys, row, done)
+
+    def _write_tables(self, run: StudyRun, done: ProcessedRun) -> None:
+        """Write the run's motion, outliers, coverage and QC tables (XCP-D's per-run files)."""
+        trace = self.traces.get(run.source)
+        fraction = None if trace is None else trace.coverage
+        self.writer.write_run_tables(
+            run.task, run.entities, done.record, done.qc, fraction=fraction
+        )
 
     def _include(
         self, run: StudyRun, keys: dict[str, Any], row: dict[str, Any], done: ProcessedRun
@@ -193,7 +257,7 @@ class _Collector:
             run.entities, primary.data, done.record, run.repetition_time, run.source
         )
         row["timeseries"] = self.shown(written)
-        self.writer.write_run_tables(run.task, run.entities, done.record, done.qc)
+        self._write_tables(run, done)
         _LOG.debug(
             "%s: kept %s of %s volumes, wrote %s",
             run.label,
@@ -233,7 +297,8 @@ class _Collector:
             len(self.failures),
         )
         qc, runs = pd.DataFrame(self.qc_rows), pd.DataFrame(self.run_rows)
-        return Processed(metrics, qc, runs, self.exclusions, self.records, self.failures)
+        traces = RunTraces(self.traces, tuple(self.writer.atlas.labels))
+        return Processed(metrics, qc, runs, self.exclusions, self.records, self.failures, traces)
 
 
 def process_runs(

@@ -23,7 +23,7 @@ from dmnpharm.io import XcpdRun
 if TYPE_CHECKING:
     from dmnpharm.pipeline._process import ProcessedRun
 
-__all__ = ["RunTask", "Signals", "TaskOutcome", "task_keys"]
+__all__ = ["RunTask", "RunTrace", "Signals", "TaskOutcome", "task_keys"]
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,42 @@ class Signals:
         Voxel map files (``name -> content``), written as they are.
     maps_note : str
         Why voxel maps were asked for but not made (e.g. too few volumes).
+    coverage : numpy.ndarray or None
+        Per region, the share of its voxels (grayordinates) that carry data:
+        inside the run's brain mask, or finite and varying for CIFTI; None
+        when the input gives no way to tell (region time-series files).
     """
 
     data: npt.NDArray[np.float64] = field(repr=False)
     maps: dict[str, bytes] = field(default_factory=dict, repr=False)
     maps_note: str = ""
+    coverage: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class RunTrace:
+    """A run's signal-quality traces, for the report's QC (small: one value per volume or region).
+
+    Parameters
+    ----------
+    fd : numpy.ndarray or None
+        Framewise displacement (mm) of every volume the run's cleaning saw
+        (its confounds' ``framewise_displacement``; XCP-D input: the volumes
+        XCP-D kept), float32; None when the input has none.
+    tsnr : numpy.ndarray or None
+        Per region, atlas order, the temporal signal-to-noise ratio of the
+        extracted, uncleaned signal: its mean over its standard deviation
+        across volumes (Murphy et al. 2007), float32; NaN where the mean is
+        not positive or the signal does not vary. None for inputs that are
+        already cleaned or centred (region time-series files, XCP-D).
+    coverage : numpy.ndarray or None
+        Per region, the share of its voxels that carry data
+        (:attr:`Signals.coverage`), float32.
+    """
+
+    fd: npt.NDArray[np.float32] | None = field(default=None, repr=False)
+    tsnr: npt.NDArray[np.float32] | None = field(default=None, repr=False)
+    coverage: npt.NDArray[np.float32] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,12 +147,15 @@ class TaskOutcome:
         Why the run failed (naming its file), or None.
     signals : Signals or None
         The region signals (and voxel maps) the run was measured from.
+    trace : RunTrace or None
+        FD per volume, tSNR and coverage per region; None when the run failed.
     """
 
     label: str
     processed: ProcessedRun | None
     error: str | None = None
     signals: Signals | None = field(default=None, repr=False)
+    trace: RunTrace | None = field(default=None, repr=False)
 
 
 def task_keys(task: RunTask, cache: RunCache) -> tuple[str | None, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from nibabel.filebasedimages import ImageFileError
 from threadpoolctl import threadpool_limits
@@ -32,9 +33,9 @@ from dmnpharm.io import (
     read_xcpd_timeseries,
 )
 from dmnpharm.pipeline._process import ProcessedRun, process_run
-from dmnpharm.pipeline._tasks import RunTask, Signals, TaskOutcome, task_keys
+from dmnpharm.pipeline._tasks import RunTask, RunTrace, Signals, TaskOutcome, task_keys
 
-__all__ = ["RUN_STAGE", "estimated_run_seconds", "execute_run"]
+__all__ = ["RUN_STAGE", "estimated_run_seconds", "execute_run", "run_trace"]
 
 # What reading a damaged file raises, besides our own InputError: truncated or
 # corrupt gzip streams, short reads, headers nibabel cannot parse.
@@ -52,7 +53,9 @@ def _bids_signals(
     bold = Path(task.data_file)
     if bold.name.endswith(".dtseries.nii"):  # CIFTI grayordinates: parcel means
         cifti = extract_cifti_timeseries(bold, atlas, repetition_time=task.repetition_time)
-        return Signals(np.asarray(cifti.timeseries, dtype=np.float64))
+        return Signals(
+            np.asarray(cifti.timeseries, dtype=np.float64), coverage=_fractions(cifti.coverage)
+        )
     mask = None if task.mask is None else Path(task.mask)
     if not config.voxel_maps:
         extraction = extract_timeseries(
@@ -62,7 +65,10 @@ def _bids_signals(
             radius_mm=config.radius_mm,
             repetition_time=task.repetition_time,
         )
-        return Signals(np.asarray(extraction.timeseries, dtype=np.float64))
+        return Signals(
+            np.asarray(extraction.timeseries, dtype=np.float64),
+            coverage=_fractions(extraction.coverage),
+        )
     if mask is None:
         raise InputError(f"{bold}: voxel maps need the run's brain mask, none was found")
     if confounds is None:
@@ -86,7 +92,51 @@ def _bids_signals(
                 files[image.name] = image.read_bytes()
                 files[side.name] = side.read_bytes()
     note = "" if maps is not None else str(extraction.record.get("voxel_maps", ""))
-    return Signals(np.asarray(extraction.timeseries, dtype=np.float64), files, note)
+    return Signals(
+        np.asarray(extraction.timeseries, dtype=np.float64),
+        files,
+        note,
+        _fractions(extraction.coverage),
+    )
+
+
+def _fractions(coverage: tuple[float, ...] | None) -> npt.NDArray[np.float64] | None:
+    """Return an extraction's per-region coverage as an array (None stays None)."""
+    return None if coverage is None else np.asarray(coverage, dtype=np.float64)
+
+
+def run_trace(task: RunTask, signals: Signals, confounds: pd.DataFrame | None) -> RunTrace:
+    """Return a run's QC traces: FD per volume, tSNR and coverage per region.
+
+    Parameters
+    ----------
+    task : RunTask
+        The run (its kind says whether its signals are uncleaned image means).
+    signals : Signals
+        The region signals it was measured from, with their coverage.
+    confounds : pandas.DataFrame or None
+        Its confounds (or XCP-D motion of the kept volumes).
+
+    Returns
+    -------
+    RunTrace
+        tSNR only for signals extracted from a preprocessed image (``bids``
+        kind): region time-series files and XCP-D output are already cleaned
+        or centred, where a mean over a standard deviation means nothing.
+    """
+    fd = None
+    if confounds is not None and "framewise_displacement" in confounds:
+        column = pd.to_numeric(confounds["framewise_displacement"], errors="coerce")
+        fd = column.to_numpy(dtype=np.float32)
+    tsnr = None
+    if task.kind == "bids" and signals.data.shape[0] > 1:
+        data = np.asarray(signals.data, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean, spread = data.mean(axis=0), data.std(axis=0)
+            values = np.where((mean > 0) & (spread > 0), mean / spread, np.nan)
+        tsnr = values.astype(np.float32)
+    coverage = None if signals.coverage is None else signals.coverage.astype(np.float32)
+    return RunTrace(fd, tsnr, coverage)
 
 
 def _xcpd_inputs(task: RunTask) -> tuple[Signals, pd.DataFrame]:
@@ -171,17 +221,21 @@ def execute_run(task: RunTask, signals: Signals | None = None) -> TaskOutcome:
                 atlas,
                 task.label,
             )
+            trace = run_trace(task, signals, confounds)
         except InputError as exc:
             return TaskOutcome(task.label, None, str(exc))
     # ROI-level signals are a file read, not worth keeping; extracted ones go to the cache.
-    return TaskOutcome(task.label, processed, None, signals if task.kind == "bids" else None)
+    kept = signals if task.kind == "bids" else None
+    return TaskOutcome(task.label, processed, None, kept, trace)
 
 
 def _slim(outcome: TaskOutcome, task: RunTask) -> TaskOutcome:
     """Keep what the run cache needs: the processed run and voxel map files, not signals."""
     maps = outcome.signals.maps if outcome.signals is not None else {}
     note = outcome.signals.maps_note if outcome.signals is not None else ""
-    kept = Signals(outcome.signals.data[:0], maps, note) if outcome.signals is not None else None
+    kept = None
+    if outcome.signals is not None:
+        kept = Signals(outcome.signals.data[:0], maps, note, outcome.signals.coverage)
     processed = outcome.processed
     if processed is not None and task.config.estimator != "tangent":
         # Only the primary cleaned signals are used again (written as derivatives);

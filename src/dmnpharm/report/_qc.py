@@ -31,6 +31,9 @@ __all__ = ["RunQC", "qc_section", "qc_warnings"]
 #: Runs drawn in the censoring figure at most (the most censored), and FD traces drawn.
 RUNS_DRAWN = 100
 TRACES_DRAWN = 8
+#: Coverage below which a region is flagged: XCP-D's default --min-coverage (0.5), under
+#: which XCP-D sets the parcel to n/a.
+COVERAGE_WARNING = 0.5
 #: A run losing more than this share of its volumes to censoring is flagged in the summary.
 HEAVY_CENSORING = 20.0
 
@@ -64,12 +67,16 @@ class RunQC:
     tsnr : pandas.DataFrame or None
         Per run and region: ``path``, ``region``, ``tsnr``.
     carpet : tuple or None
-        ``(path, voxels x volumes array)`` of one run, for a carpet plot.
+        ``(path, voxels x volumes array)`` of one run, for a carpet plot, or
+        ``(path, array, networks)`` with each row's network.
     edges : bool
         Whether the measures are edges (QC-FC's wording).
     by : str
         The design column runs are compared by: ``condition`` (paired
         designs) or the between-subject factor.
+    coverage : pandas.DataFrame or None
+        Per run and region: ``path``, ``region``, ``coverage`` (the share of
+        the region's voxels inside the run's brain mask).
     """
 
     qc: pd.DataFrame | None = None
@@ -80,9 +87,10 @@ class RunQC:
     atlas: Atlas | None = None
     fd_series: pd.DataFrame | None = None
     tsnr: pd.DataFrame | None = None
-    carpet: tuple[str, npt.NDArray[np.float64]] | None = None
+    carpet: tuple[Any, ...] | None = None
     edges: bool = False
     by: str = "condition"
+    coverage: pd.DataFrame | None = None
 
 
 def _runs(data: RunQC) -> pd.DataFrame:
@@ -279,7 +287,8 @@ def _signal_figures(data: RunQC, runs: pd.DataFrame) -> list[tuple[str, str]]:
     """Draw a carpet plot of one run and the tSNR per region, when the pipeline gave them."""
     figures = []
     if data.carpet is not None:
-        path, carpet = data.carpet
+        path, carpet = data.carpet[0], data.carpet[1]
+        networks = tuple(data.carpet[2]) if len(data.carpet) > 2 else ()
         row = runs[runs["path"] == path] if not runs.empty else runs
         label = str(row["label"].iloc[0]) if len(row) else str(path)
         fd = censored = None
@@ -288,10 +297,12 @@ def _signal_figures(data: RunQC, runs: pd.DataFrame) -> list[tuple[str, str]]:
             fd = frame["framewise_displacement"].to_numpy(dtype=np.float64)
             censored = _mask(row["censored"].iloc[0] if len(row) else [], fd.size)
         caption = (
-            "Carpet plot: each row a voxel's signal (z-scored) over the run's volumes, under its "
-            "FD trace with the censored volumes shaded."
+            f"Carpet plot of {label}, the image run with the highest mean FD: each row a voxel's "
+            "uncleaned signal (detrended, z-scored) over the run's volumes, grouped by network, "
+            "under its FD trace with the censored volumes shaded (Power 2017). Bands across many "
+            "rows at once are global signal changes, often motion."
         )
-        figures.append((carpet_figure(label, carpet, fd, censored), caption))
+        figures.append((carpet_figure(label, carpet, fd, censored, networks), caption))
     tsnr, atlas = data.tsnr, data.atlas
     if tsnr is not None and not tsnr.empty and atlas is not None:
         median = tsnr.groupby("region")["tsnr"].median().reindex(list(atlas.labels))
@@ -302,7 +313,29 @@ def _signal_figures(data: RunQC, runs: pd.DataFrame) -> list[tuple[str, str]]:
             f"region over {tsnr['path'].nunique()} runs, regions grouped by network."
         )
         figures.append((uri, caption))
+    figures += _coverage_figures(data)
     return figures
+
+
+def _coverage_figures(data: RunQC) -> list[tuple[str, str]]:
+    """Draw each region's lowest coverage over runs, when the extraction measured it."""
+    coverage, atlas = data.coverage, data.atlas
+    if coverage is None or coverage.empty or atlas is None:
+        return []
+    worst = coverage.groupby("region", observed=True)["coverage"].min()
+    worst = worst.reindex(list(atlas.labels))
+    blocks = network_blocks(atlas.networks, atlas.subsystems, split_dmn=False)
+    values = worst.to_numpy(dtype=np.float64)
+    title = "Atlas coverage per region (lowest over runs)"
+    uri = tsnr_figure(values, blocks, title, ylabel="share of voxels")
+    low = int(np.sum(values < COVERAGE_WARNING))
+    caption = (
+        f"The share of each region's voxels inside the brain mask, its lowest over "
+        f"{coverage['path'].nunique()} runs (1 = the whole region has data); {low} regions fall "
+        f"below {COVERAGE_WARNING:.0%} in some run. A poorly covered region's signal comes "
+        "from fewer voxels, often at the edge of the brain."
+    )
+    return [(uri, caption)]
 
 
 def qc_section(data: RunQC, adjusted: pd.DataFrame | None = None) -> Section | None:
@@ -426,5 +459,27 @@ def qc_warnings(data: RunQC) -> tuple[list[str], str]:
             )
         else:
             checked.append("every region had a signal in every run")
+    _coverage_warning(data, warnings, checked)
     clear = f"No QC warning: {'; '.join(checked)}." if checked else ""
     return warnings, clear
+
+
+def _coverage_warning(data: RunQC, warnings: list[str], checked: list[str]) -> None:
+    """Flag regions with less than half their voxels inside some run's brain mask."""
+    coverage = data.coverage
+    if coverage is None or coverage.empty:
+        return
+    low = coverage[coverage["coverage"] < COVERAGE_WARNING]
+    if low.empty:
+        checked.append(
+            f"every region had at least {COVERAGE_WARNING:.0%} of its voxels in the brain mask"
+        )
+        return
+    regions = low.groupby("region", observed=True)["coverage"].min().sort_values()
+    named = ", ".join(f"{r} ({v:.0%})" for r, v in regions.head(5).items())
+    more = f" and {len(regions) - 5} more" if len(regions) > 5 else ""
+    warnings.append(
+        f"{len(regions)} regions had less than {COVERAGE_WARNING:.0%} of their voxels inside the "
+        f"brain mask in {_count(int(low['path'].nunique()))} (lowest: {named}{more}); XCP-D would "
+        "set them to n/a. See Quality control."
+    )

@@ -142,6 +142,7 @@ def carpet_figure(
     carpet: npt.NDArray[np.float64],
     fd: npt.NDArray[np.float64] | None = None,
     censored: npt.NDArray[np.bool_] | None = None,
+    networks: Sequence[str] = (),
 ) -> str:
     """Draw a carpet plot (voxels x volumes, z-scored per voxel) under the run's FD trace.
 
@@ -156,6 +157,9 @@ def carpet_figure(
         FD per volume, drawn above.
     censored : numpy.ndarray or None
         Censored volumes, marked above.
+    networks : sequence of str
+        The network of each row (rows grouped by network), labelled on the
+        left; empty: no labels.
 
     Returns
     -------
@@ -179,24 +183,38 @@ def carpet_figure(
     top.tick_params(labelsize=6)
     top.set_title(f"{label}: carpet plot", fontsize=9)
     bottom.imshow(z, aspect="auto", cmap="gray", vmin=-2, vmax=2, interpolation="nearest")
-    bottom.set_ylabel("voxels", fontsize=7)
     bottom.set_xlabel("volume", fontsize=7)
     bottom.set_yticks([])
+    if len(networks) == data.shape[0] and data.shape[0]:
+        names = np.asarray(list(networks))
+        starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
+        ends = np.r_[starts[1:], names.size]
+        for start in starts[1:]:
+            bottom.axhline(start - 0.5, color="#d95f02", linewidth=0.6)
+        tall = (ends - starts) >= 0.025 * names.size  # label blocks tall enough to read
+        centres = (starts + ends - 1) / 2
+        bottom.set_yticks(centres[tall], [str(n) for n in names[starts][tall]], fontsize=6)
+    else:
+        bottom.set_ylabel("voxels", fontsize=7)
     bottom.tick_params(labelsize=6)
     return png_uri(fig)
 
 
-def tsnr_figure(values: npt.NDArray[np.float64], blocks: Blocks, title: str) -> str:
-    """Draw each region's median tSNR over runs, regions ordered and labelled by network.
+def tsnr_figure(
+    values: npt.NDArray[np.float64], blocks: Blocks, title: str, ylabel: str = "median tSNR"
+) -> str:
+    """Draw a value per region (median tSNR, coverage) as bars ordered and labelled by network.
 
     Parameters
     ----------
     values : numpy.ndarray
-        Median tSNR per region, atlas order.
+        The value per region, atlas order (e.g. median tSNR over runs).
     blocks : Blocks
         Region order and network blocks.
     title : str
         Figure title.
+    ylabel : str
+        The value's axis label.
 
     Returns
     -------
@@ -214,7 +232,7 @@ def tsnr_figure(values: npt.NDArray[np.float64], blocks: Blocks, title: str) -> 
     for edge in blocks.bounds[1:-1]:
         ax.axvline(edge - 0.5, color="0.15", linewidth=0.5)
     ax.set_xlim(-0.5, ordered.size - 0.5)
-    ax.set_ylabel("median tSNR", fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="y", labelsize=7)
     return png_uri(fig)

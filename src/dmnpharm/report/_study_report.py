@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from dmnpharm.catalog import Comparison
@@ -242,7 +240,8 @@ def build_report(
     prediction: Section | None = None,
     fd_series: pd.DataFrame | None = None,
     tsnr: pd.DataFrame | None = None,
-    carpet: tuple[str, npt.NDArray[np.float64]] | None = None,
+    carpet: tuple[Any, ...] | None = None,
+    coverage: pd.DataFrame | None = None,
 ) -> Path:
     """Write the HTML report of a run: the answer first, then the details.
 
@@ -292,7 +291,11 @@ def build_report(
     tsnr : pandas.DataFrame or None
         Temporal SNR per run and region (``path``, ``region``, ``tsnr``).
     carpet : tuple or None
-        ``(path, voxels x volumes)`` of one run of a voxel-level study.
+        ``(path, voxels x volumes)`` of one run of a voxel-level study, and
+        optionally each row's network as a third item.
+    coverage : pandas.DataFrame or None
+        Atlas coverage per run and region (``path``, ``region``,
+        ``coverage``: the share of the region's voxels in the brain mask).
 
     Returns
     -------
@@ -333,6 +336,7 @@ def build_report(
         fd_series,
         tsnr,
         carpet,
+        coverage=coverage,
     )
     adjusted = None
     if motion_adjusted is not None and not motion_adjusted.empty:
