@@ -314,6 +314,29 @@ def _start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Pop
         )
 
 
+def test_results_written_by_workers_or_sent_back_are_the_same_files(
+    small_study: Path, tmp_path: Path
+) -> None:
+    """Workers writing their runs' files, or sending them back to be written: same outputs."""
+    study = Study.from_folder(small_study)
+    config = CONFIG.replace(gsr_sensitivity=False, execution=Execution(cache=False))
+    there = study.analyse(config, tmp_path / "a")
+    sent = Execution(cache=False, worker_files=False)
+    back = study.analyse(config.replace(execution=sent), tmp_path / "b")
+    pd.testing.assert_frame_equal(there.metrics, back.metrics)
+    files = sorted((tmp_path / "a" / "derivatives").rglob("sub-*/**/*.*"))
+    assert len(files) >= 16 * 5
+    for path in files:
+        twin = tmp_path / "b" / path.relative_to(tmp_path / "a")
+        assert filecmp.cmp(path, twin, shallow=False), path.name
+    for name in ("metrics_regions.parquet", "metrics_edges.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "a" / name), pd.read_parquet(tmp_path / "b" / name)
+        )
+    recorded = json.loads((tmp_path / "b" / "provenance.json").read_text())["execution"]
+    assert recorded["worker_files"] is False
+
+
 def test_a_worker_killed_mid_run_is_replaced_and_results_match(
     cluster_study: Path, tmp_path: Path
 ) -> None:

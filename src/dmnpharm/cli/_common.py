@@ -252,6 +252,12 @@ def add_execution(sub: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--no-cache", action="store_true", help="neither reuse nor store per-run results"
     )
+    group.add_argument(
+        "--no-shared-filesystem",
+        action="store_true",
+        help="the workers cannot write the output and cache folders (a cluster without a "
+        "shared file system): every run's results travel to this process, which writes them",
+    )
 
 
 def _off_or(kind: type) -> Any:
@@ -314,6 +320,7 @@ def _execution(args: argparse.Namespace) -> Execution:
         memory_limit=args.memory_limit,
         cache_dir=args.cache,
         cache=not args.no_cache,
+        worker_files=not getattr(args, "no_shared_filesystem", False),
     )
 
 

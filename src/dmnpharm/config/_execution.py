@@ -52,6 +52,13 @@ class Execution:
         (:func:`dmnpharm.execution.default_cache_dir`).
     cache : bool
         Look up and store per-run results.
+    worker_files : bool
+        Workers write their run's derivative files and cache entries
+        themselves, and send back only what the group analysis needs: they
+        share this process's file system (this machine, or a cluster with a
+        shared file system, the usual case). False: every run's results travel
+        to this process, which writes them (a cluster whose nodes cannot
+        write the output and cache folders); slower, the same files.
     """
 
     scheduler: str | None = None
@@ -60,6 +67,7 @@ class Execution:
     memory_limit: str | None = None
     cache_dir: str | Path | None = None
     cache: bool = True
+    worker_files: bool = True
 
     def __post_init__(self) -> None:
         """Check the options."""
@@ -93,4 +101,5 @@ class Execution:
             "workers": self.workers,
             "memory_limit": self.memory_limit,
             "cache": self.cache,
+            "worker_files": self.worker_files,
         }

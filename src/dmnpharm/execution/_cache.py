@@ -36,7 +36,15 @@ from dmnpharm._version import __version__
 from dmnpharm.execution._cache_manage import PruneResult, prune_cache
 from dmnpharm.execution._cache_units import MAX_SIZE_ENV, format_size, resolve_max_size
 
-__all__ = ["CACHE_ENV", "RunCache", "cache_dir_source", "default_cache_dir", "legacy_cache_dir"]
+__all__ = [
+    "CACHE_ENV",
+    "RunCache",
+    "cache_dir_source",
+    "default_cache_dir",
+    "entry_path",
+    "legacy_cache_dir",
+    "store_entry",
+]
 
 _LOG = get_logger("execution")
 
@@ -102,6 +110,48 @@ def cache_dir_source(given: str | Path | None = None) -> tuple[Path, str]:
     if os.environ.get(CACHE_ENV):
         return default_cache_dir(), f"${CACHE_ENV}"
     return default_cache_dir(), "platform default"
+
+
+def entry_path(root: Path, stage: str, key: str) -> Path:
+    """Return where a cache folder keeps a stage's result of a key.
+
+    Parameters
+    ----------
+    root : Path
+        The cache folder.
+    stage : str
+        The kind of result.
+    key : str
+        Its key (:meth:`RunCache.key`).
+
+    Returns
+    -------
+    Path
+        ``root/<layout>/<stage>/<first two characters>/<key>.pickle``.
+    """
+    return root / _LAYOUT / stage / key[:2] / f"{key}.pickle"
+
+
+def store_entry(root: Path, stage: str, key: str, value: Any) -> Path:
+    """Store a result in a cache folder atomically, from any process (a worker's, say).
+
+    Parameters
+    ----------
+    root : Path
+        The cache folder.
+    stage : str
+        The kind of result.
+    key : str
+        Its key.
+    value : object
+        Anything picklable.
+
+    Returns
+    -------
+    Path
+        The entry written; the client marks it in use with :meth:`RunCache.claim`.
+    """
+    return atomic_write_bytes(entry_path(root, stage, key), pickle.dumps(value, protocol=5))
 
 
 class RunCache:
@@ -199,7 +249,20 @@ class RunCache:
     def _path(self, stage: str, key: str) -> Path:
         if self.root is None:
             raise RuntimeError("the cache is disabled")
-        return self.root / _LAYOUT / stage / key[:2] / f"{key}.pickle"
+        return entry_path(self.root, stage, key)
+
+    def claim(self, stage: str, key: str) -> None:
+        """Mark an entry another process stored for this analysis as in use (never pruned).
+
+        Parameters
+        ----------
+        stage : str
+            The kind of result.
+        key : str
+            Its key.
+        """
+        if self.root is not None:
+            self._used.add(self._path(stage, key))
 
     def load(self, stage: str, key: str) -> Any | None:
         """Return a stored result, or None when there is none (or it is unreadable).
@@ -252,8 +315,7 @@ class RunCache:
         """
         if self.root is None:
             return
-        path = atomic_write_bytes(self._path(stage, key), pickle.dumps(value, protocol=5))
-        self._used.add(path)
+        self._used.add(store_entry(self.root, stage, key, value))
 
     @property
     def in_use(self) -> frozenset[Path]:

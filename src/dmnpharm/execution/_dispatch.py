@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dmnpharm._utils import get_logger, progress
 from dmnpharm.config import Execution
-from dmnpharm.execution._cache import RunCache
+from dmnpharm.execution._cache import RunCache, store_entry
 from dmnpharm.execution._cluster import EngineChoice, choose_engine, client
 
 __all__ = ["IN_FLIGHT_PER_THREAD", "Stage", "dispatch", "plan_engine"]
@@ -56,6 +57,13 @@ class Stage:
         ``cost(task) -> seconds``: a task's estimated work in seconds of one
         core, to decide whether a local study is worth a Dask cluster
         (:func:`plan_engine`); None: not estimated (always Dask, locally).
+    on_worker : callable or None
+        ``on_worker(slimmed outcome, task) -> outcome``: what the process that
+        computed a task does with its result once it is cached there (write
+        its files), returning only what the client needs. Used when workers
+        share the file system (``Execution.worker_files``): the worker then
+        stores the cache entries itself and the result does not travel whole.
+        None: every result travels to the client, which caches it.
     """
 
     name: str
@@ -68,6 +76,50 @@ class Stage:
     outcome_type: type
     reusable_type: type
     cost: Callable[[Any], float] | None = None
+    on_worker: Callable[[Any, Any], Any] | None = None
+
+
+def keep_on_worker(
+    stage: Stage,
+    task: Any,
+    reusable: Any,
+    keys: tuple[str | None, str],
+    cache_root: str | None,
+    reusable_cached: bool,
+) -> Any:
+    """Compute a task, cache its results and hand them on, in the process that computed it.
+
+    Parameters
+    ----------
+    stage : Stage
+        The task's kind (its ``on_worker`` is not None).
+    task : object
+        The task.
+    reusable : object
+        What the cache held under the task's first key, or None.
+    keys : tuple
+        The task's cache keys (computed by the client, which hashed the files).
+    cache_root : str or None
+        The cache folder (shared with the client); None: caching is off.
+    reusable_cached : bool
+        Whether ``reusable`` came from the cache (it is not stored again).
+
+    Returns
+    -------
+    object
+        ``stage.on_worker`` of the slimmed outcome.
+    """
+    outcome = stage.work(task, reusable)
+    slim = stage.slim(outcome, task)
+    if cache_root is not None and stage.succeeded(outcome):
+        reusable_key, outcome_key = keys
+        kept = stage.reusable(outcome)
+        if reusable_key is not None and kept is not None and not reusable_cached:
+            store_entry(Path(cache_root), "signals", reusable_key, kept)
+        store_entry(Path(cache_root), "run", outcome_key, slim)
+    if stage.on_worker is None:
+        return slim
+    return stage.on_worker(slim, task)
 
 
 def plan_engine(tasks: Sequence[Any], stage: Stage, execution: Execution) -> EngineChoice:
@@ -138,6 +190,7 @@ def _on_workers(
     dask_client: Any,
     tasks: Sequence[Any],
     todo: list[tuple[int, Any]],
+    work: Callable[[int, Any], tuple[Any, ...]],
     stage: Stage,
     keys: list[tuple[str | None, str]],
 ) -> Iterator[tuple[int, Any]]:
@@ -146,7 +199,8 @@ def _on_workers(
     Only a window of tasks is in flight (:data:`IN_FLIGHT_PER_THREAD` per worker
     thread): each result fetched makes room for the next task, so the workers
     never hold more finished results than the window however slowly the client
-    handles them.
+    handles them. ``work(index, reusable)`` gives the function and arguments a
+    worker runs.
     """
     from distributed import as_completed
 
@@ -157,9 +211,7 @@ def _on_workers(
         submitted = []
         for index, reusable in itertools.islice(waiting, count):
             future = dask_client.submit(
-                stage.work,
-                tasks[index],
-                reusable,
+                *work(index, reusable),
                 key=f"dmnpharm-run-{keys[index][1][:24]}-{index}",
                 pure=False,
             )
@@ -219,10 +271,25 @@ def dispatch(
             len(todo),
         )
     from_cache = {index for index, reusable in todo if reusable is not None}
+    # Workers that share the file system cache (and write) their results themselves.
+    on_worker = stage.on_worker is not None and execution.worker_files
+    cache_root = None if cache.root is None else str(cache.root)
+
+    def work(index: int, reusable: Any) -> tuple[Any, ...]:
+        if not on_worker:
+            return stage.work, tasks[index], reusable
+        cached = index in from_cache
+        return keep_on_worker, stage, tasks[index], reusable, keys[index], cache_root, cached
 
     def finished(index: int, outcome: Any) -> tuple[int, Any]:
-        slim = stage.slim(outcome, tasks[index])
         reusable_key, outcome_key = keys[index]
+        if on_worker:  # cached where it was computed: keep its entries from being pruned
+            if stage.succeeded(outcome):
+                cache.claim("run", outcome_key)
+                if reusable_key is not None:
+                    cache.claim("signals", reusable_key)
+            return index, outcome
+        slim = stage.slim(outcome, tasks[index])
         if stage.succeeded(outcome):
             reusable = stage.reusable(outcome)
             if reusable_key is not None and reusable is not None and index not in from_cache:
@@ -241,9 +308,10 @@ def dispatch(
         with opened as dask_client:
             if dask_client is None:
                 for index, reusable in todo:
-                    yield finished(index, stage.work(tasks[index], reusable))
+                    function, *arguments = work(index, reusable)
+                    yield finished(index, function(*arguments))
                 return
-            for index, outcome in _on_workers(dask_client, tasks, todo, stage, keys):
+            for index, outcome in _on_workers(dask_client, tasks, todo, work, stage, keys):
                 yield finished(index, outcome)
 
     yield from progress(everything(), stage.name, total=len(tasks))

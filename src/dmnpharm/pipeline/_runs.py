@@ -9,7 +9,7 @@ maps, see :mod:`dmnpharm.pipeline._derivatives`), its region and edge rows
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ from dmnpharm.pipeline._adapters import StudyRun
 from dmnpharm.pipeline._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
 from dmnpharm.pipeline._levels import LevelFiles
 from dmnpharm.pipeline._process import ProcessedRun, measure
-from dmnpharm.pipeline._tasks import RunTrace, Signals, TaskOutcome
+from dmnpharm.pipeline._run_output import write_run_files
+from dmnpharm.pipeline._tasks import RunTask, RunTrace, TaskOutcome
 from dmnpharm.pipeline._work import RUN_STAGE
 
 __all__ = ["Processed", "RunTraces", "process_runs"]
@@ -172,17 +173,6 @@ def _tangent_tables(
     return tables, relmats
 
 
-def _write_maps(signals: Signals | None, writer: DerivativeWriter, run: StudyRun) -> None:
-    """Write a run's voxel map files (computed by its task) into its derivatives folder."""
-    if signals is None:
-        return
-    if signals.maps_note:
-        _LOG.warning("no voxel maps for %s: %s", run.label, signals.maps_note)
-    writer.write_maps(run.entities, signals.maps)
-    if signals.maps:
-        _LOG.debug("wrote %d voxel map files of %s", len(signals.maps), run.label)
-
-
 @dataclass(eq=False)
 class _Collector:
     """Handles run outcomes one by one, writing their files and keeping their rows."""
@@ -213,10 +203,9 @@ class _Collector:
             self.failures.append(str(outcome.error))
             self.run_rows.append({**row, "status": "failed", "reason": outcome.error})
             return
-        if self.config.voxel_maps:
-            _write_maps(outcome.signals, self.writer, run)
         if outcome.trace is not None:
             self.traces[run.source] = outcome.trace
+        written = self._files(run, outcome)
         self.records[run.source] = done.record
         row.update(done.qc)
         row.update(_counts(done.record))
@@ -233,49 +222,25 @@ class _Collector:
         if done.qc:
             self.qc_rows.append({**keys, **done.qc})
         if done.excluded:
-            if done.record.get("n_volumes"):  # cleaned, then left out: its QC tables say why
-                self._write_tables(run, done)
             self.exclusions.append(f"{run.label}: excluded ({done.excluded})")
             self.run_rows.append({**row, "status": "excluded", "reason": done.excluded})
             return
-        self._include(run, keys, row, done)
-
-    def _write_tables(self, run: StudyRun, done: ProcessedRun) -> None:
-        """Write the run's motion, outliers, coverage and QC tables (XCP-D's per-run files)."""
-        trace = self.traces.get(run.source)
-        fraction = None if trace is None else trace.coverage
-        self.writer.write_run_tables(
-            run.task, run.entities, done.record, done.qc, fraction=fraction
-        )
-
-    def _include(
-        self, run: StudyRun, keys: dict[str, Any], row: dict[str, Any], done: ProcessedRun
-    ) -> None:
-        """Write an included run's signals (and matrix, unless tangent) and keep its rows."""
-        primary = next(c for c in done.cleaned if c.analysis == PRIMARY)
-        written = self.writer.write_timeseries(
-            run.entities, primary.data, done.record, run.repetition_time, run.source
-        )
-        row["timeseries"] = self.shown(written)
-        self._write_tables(run, done)
-        _LOG.debug(
-            "%s: kept %s of %s volumes, wrote %s",
-            run.label,
-            done.record.get("n_kept"),
-            done.record.get("n_volumes"),
-            written.name,
-        )
-        if self.config.estimator == "tangent" or done.matrix is None:
+        row.update(written)
+        if self.config.estimator == "tangent":
             self.pending.append((run, keys, done))
         else:
-            matrix = self.writer.write_relmat(
-                run.entities, done.matrix, done.record, run.repetition_time, run.source
-            )
-            row["relmat"] = self.shown(matrix)
             self.tables.append(self.levels.add(_tag(done.metrics, keys, self.config)))
         row.update(status="included", reason=None)
         self.run_rows.append(row)
         self.included[run.source] = row
+
+    def _files(self, run: StudyRun, outcome: TaskOutcome) -> dict[str, str]:
+        """Return the run's files as the run table names them, writing them unless written."""
+        if outcome.written is not None:  # the worker wrote them
+            return {k: (DERIVATIVES_FOLDER / v).as_posix() for k, v in outcome.written.items()}
+        tangent = self.config.estimator == "tangent"
+        files = write_run_files(self.writer, run.task, run.entities, outcome, matrix=not tangent)
+        return {kind: self.shown(path) for kind, path in files.items()}
 
     def finish(self) -> Processed:
         """Measure tangent-space runs (they need every run), log and return everything."""
@@ -299,6 +264,22 @@ class _Collector:
         qc, runs = pd.DataFrame(self.qc_rows), pd.DataFrame(self.run_rows)
         traces = RunTraces(self.traces, tuple(self.writer.atlas.labels))
         return Processed(metrics, qc, runs, self.exclusions, self.records, self.failures, traces)
+
+
+def _tasks(runs: list[StudyRun], writer: DerivativeWriter) -> list[RunTask]:
+    """Each run's task, naming where its worker writes its files when it can.
+
+    Workers write their run's derivatives when they share this file system
+    (``Execution.worker_files``), except for the tangent estimator, whose
+    matrices need every run.
+    """
+    config = writer.config
+    if not config.execution.worker_files or config.estimator == "tangent":
+        return [run.task for run in runs]
+    root = str(writer.root)
+    return [
+        replace(run.task, derivatives=root, entities=tuple(run.entities.items())) for run in runs
+    ]
 
 
 def process_runs(
@@ -340,8 +321,7 @@ def process_runs(
     # is handled (and its outcome let go) as soon as every run before it is in.
     arrived: dict[int, TaskOutcome] = {}
     handled = 0
-    tasks = [run.task for run in runs]
-    for index, outcome in dispatch(tasks, RUN_STAGE, config.execution, cache):
+    for index, outcome in dispatch(_tasks(runs, writer), RUN_STAGE, config.execution, cache):
         arrived[index] = outcome
         while handled in arrived:
             collector.handle(runs[handled], arrived.pop(handled))

@@ -56,6 +56,12 @@ class RunTask:
     xcpd : XcpdRun or None
         An XCP-D run: its files, censoring and flagged volumes (``confounds``
         is then its motion file).
+    derivatives : str or None
+        The derivatives dataset the process running the task writes the
+        run's files into (:mod:`dmnpharm.pipeline._run_output`); None: the
+        client writes them. Not part of the run's identity or cache keys.
+    entities : tuple of (str, str)
+        The run's BIDS labels, naming its derivative files.
     """
 
     label: str
@@ -68,6 +74,8 @@ class RunTask:
     mask: str | None = None
     n_volumes: int | None = None
     xcpd: XcpdRun | None = None
+    derivatives: str | None = field(default=None, compare=False)
+    entities: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def input_files(self) -> tuple[str, ...]:
         """Return every file the run's results depend on (sidecars included)."""
@@ -149,6 +157,10 @@ class TaskOutcome:
         The region signals (and voxel maps) the run was measured from.
     trace : RunTrace or None
         FD per volume, tSNR and coverage per region; None when the run failed.
+    written : dict of str to str or None
+        The derivative files the worker wrote (``timeseries``, ``relmat``, by
+        path relative to the derivatives dataset); None: nothing was written
+        where the run was computed, the client writes them.
     """
 
     label: str
@@ -156,6 +168,7 @@ class TaskOutcome:
     error: str | None = None
     signals: Signals | None = field(default=None, repr=False)
     trace: RunTrace | None = field(default=None, repr=False)
+    written: dict[str, str] | None = field(default=None, repr=False)
 
 
 def task_keys(task: RunTask, cache: RunCache) -> tuple[str | None, str]:

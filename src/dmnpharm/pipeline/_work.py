@@ -33,6 +33,7 @@ from dmnpharm.io import (
     read_xcpd_timeseries,
 )
 from dmnpharm.pipeline._process import ProcessedRun, process_run
+from dmnpharm.pipeline._run_output import write_on_worker
 from dmnpharm.pipeline._tasks import RunTask, RunTrace, Signals, TaskOutcome, task_keys
 
 __all__ = ["RUN_STAGE", "estimated_run_seconds", "execute_run", "run_trace"]
@@ -316,4 +317,5 @@ RUN_STAGE = Stage(
     outcome_type=TaskOutcome,
     reusable_type=Signals,
     cost=estimated_run_seconds,
+    on_worker=write_on_worker,
 )
