@@ -9,6 +9,8 @@ needs, stay in memory.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,76 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["LEVEL_FILES", "LevelFiles"]
+__all__ = ["LEVEL_FILES", "LevelFiles", "RunRows", "split_levels", "tag_rows"]
 
 #: The file of each streamed level, inside the output folder.
 LEVEL_FILES = {"region": "metrics_regions.parquet", "edge": "metrics_edges.parquet"}
+
+
+def tag_rows(
+    table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimator: str
+) -> pd.DataFrame:
+    """Put a run's design columns in front of its bundle rows, atlas and estimator after.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The run's bundle rows.
+    keys : dict
+        Its design columns and values.
+    atlas, estimator : str
+        The analysis's atlas name and connectivity estimator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The tagged rows.
+    """
+    front = pd.DataFrame({k: [v] * len(table) for k, v in keys.items()}, index=table.index)
+    tagged = pd.concat([front, table], axis=1)
+    tagged["atlas"] = atlas
+    tagged["estimator"] = estimator
+    return tagged
+
+
+@dataclass(frozen=True, eq=False)
+class RunRows:
+    """One run's tagged rows: network-level as a table, region and edge levels as Arrow.
+
+    Parameters
+    ----------
+    network : pandas.DataFrame
+        The network-level rows the group model needs.
+    levels : dict of str to pyarrow.Table
+        The region and edge rows (levels with rows only), ready to append.
+    """
+
+    network: pd.DataFrame
+    levels: dict[str, pa.Table] = dataclass_field(default_factory=dict)
+
+
+def split_levels(tagged: pd.DataFrame) -> RunRows:
+    """Split a run's tagged rows into network rows and Arrow tables of the other levels.
+
+    Done where the run was computed, so the client only appends the tables.
+
+    Parameters
+    ----------
+    tagged : pandas.DataFrame
+        From :func:`tag_rows` (column ``level``).
+
+    Returns
+    -------
+    RunRows
+        The network rows and each streamed level's rows.
+    """
+    level = tagged["level"]
+    tables = {}
+    for name in LEVEL_FILES:
+        rows = tagged[level == name]
+        if not rows.empty:
+            tables[name] = pa.Table.from_pandas(rows, preserve_index=False)
+    return RunRows(tagged[level == "network"], tables)
 
 
 def _column(values: pd.Series, kind: pa.DataType) -> pa.Array:
@@ -27,6 +95,15 @@ def _column(values: pd.Series, kind: pa.DataType) -> pa.Array:
     if values.isna().all():
         return pa.nulls(len(values), type=kind)
     return pa.array(values, type=kind, from_pandas=True)
+
+
+def _cast(values: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    """One Arrow column as ``kind`` (a column of nulls only becomes nulls of that type)."""
+    if values.type == kind:
+        return values
+    if values.null_count == len(values):
+        return pa.chunked_array([pa.nulls(len(values), type=kind)])
+    return values.cast(kind)
 
 
 class LevelFiles:
@@ -57,9 +134,13 @@ class LevelFiles:
         self._schemas: dict[str, pa.Schema] = {}
         self.rows: dict[str, int] = dict.fromkeys(LEVEL_FILES, 0)
 
-    def _schema(self, rows: pd.DataFrame) -> pa.Schema:
+    def _schema(self, rows: pd.DataFrame | pa.Schema) -> pa.Schema:
         """Types: the design's for design columns, else inferred; never the null type."""
-        inferred = pa.Schema.from_pandas(rows, preserve_index=False)
+        inferred = (
+            rows
+            if isinstance(rows, pa.Schema)
+            else pa.Schema.from_pandas(rows, preserve_index=False)
+        )
         fields = []
         for field in inferred:
             kind = self._design_types.get(str(field.name), field.type)
@@ -92,6 +173,31 @@ class LevelFiles:
             self._writers[name].write_table(pa.Table.from_arrays(arrays, schema=schema))
             self.rows[name] += len(rows)
         return tagged[level == "network"]
+
+    def add_rows(self, rows: RunRows) -> pd.DataFrame:
+        """Append a run's region and edge tables (from :func:`split_levels`); return network rows.
+
+        Parameters
+        ----------
+        rows : RunRows
+            The run's rows, split where it was computed.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The network-level rows.
+        """
+        for name, table in rows.levels.items():
+            if name not in self._writers:
+                self._schemas[name] = self._schema(table.schema.remove_metadata())
+                self._writers[name] = pq.ParquetWriter(
+                    self._folder / LEVEL_FILES[name], self._schemas[name]
+                )
+            schema = self._schemas[name]
+            arrays = [_cast(table.column(field.name), field.type) for field in schema]
+            self._writers[name].write_table(pa.Table.from_arrays(arrays, schema=schema))
+            self.rows[name] += table.num_rows
+        return rows.network
 
     def close(self) -> dict[str, Path]:
         """Finish the files (again: nothing more to do); return each written level's file.

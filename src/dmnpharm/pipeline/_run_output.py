@@ -19,6 +19,7 @@ from pathlib import Path
 from dmnpharm._utils import get_logger
 from dmnpharm.config import PRIMARY
 from dmnpharm.pipeline._derivatives import DerivativeWriter
+from dmnpharm.pipeline._levels import split_levels, tag_rows
 from dmnpharm.pipeline._tasks import RunTask, TaskOutcome
 
 __all__ = ["write_on_worker", "write_run_files"]
@@ -99,7 +100,9 @@ def write_on_worker(outcome: TaskOutcome, task: RunTask) -> TaskOutcome:
     -------
     TaskOutcome
         Without the cleaned signals, matrix and voxel map files, with
-        ``written`` naming the files (relative to the dataset).
+        ``written`` naming the files (relative to the dataset), and its rows
+        tagged with its design and split by level (``rows``: the region and
+        edge rows as Arrow tables the client appends as they are).
     """
     done = outcome.processed
     if task.derivatives is None or done is None:
@@ -107,6 +110,12 @@ def write_on_worker(outcome: TaskOutcome, task: RunTask) -> TaskOutcome:
     root = Path(task.derivatives)
     writer = DerivativeWriter(root, task.config.atlas_object(), task.config)
     files = write_run_files(writer, task, dict(task.entities), outcome)
-    lean = replace(done, cleaned=(), matrix=None)
     shown = {kind: path.relative_to(root).as_posix() for kind, path in files.items()}
-    return replace(outcome, processed=lean, signals=None, written=shown)
+    rows = None
+    if not done.excluded:
+        tagged = tag_rows(
+            done.metrics, dict(task.design), task.config.atlas_name, task.config.estimator
+        )
+        rows = split_levels(tagged)
+    lean = replace(done, cleaned=(), matrix=None, metrics=done.metrics.iloc[:0])
+    return replace(outcome, processed=lean, signals=None, written=shown, rows=rows)

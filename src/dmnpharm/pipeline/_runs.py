@@ -23,7 +23,7 @@ from dmnpharm.execution import RunCache, dispatch
 from dmnpharm.metrics import tangent_connectivity
 from dmnpharm.pipeline._adapters import StudyRun
 from dmnpharm.pipeline._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
-from dmnpharm.pipeline._levels import LevelFiles
+from dmnpharm.pipeline._levels import LevelFiles, tag_rows
 from dmnpharm.pipeline._process import ProcessedRun, measure
 from dmnpharm.pipeline._run_output import write_run_files
 from dmnpharm.pipeline._tasks import RunTask, RunTrace, TaskOutcome
@@ -32,6 +32,9 @@ from dmnpharm.pipeline._work import RUN_STAGE
 __all__ = ["Processed", "RunTraces", "process_runs"]
 
 _LOG = get_logger("pipeline")
+
+#: Design columns that do not tag a run's rows.
+_UNTAGGED = ("path", "n_volumes")
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,11 +122,7 @@ def _counts(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _tag(table: pd.DataFrame, keys: dict[str, Any], config: AnalysisConfig) -> pd.DataFrame:
     """Put the run's design columns in front of its bundle rows, atlas and estimator after."""
-    front = pd.DataFrame({k: [v] * len(table) for k, v in keys.items()}, index=table.index)
-    tagged = pd.concat([front, table], axis=1)
-    tagged["atlas"] = config.atlas_name
-    tagged["estimator"] = config.estimator
-    return tagged
+    return tag_rows(table, keys, config.atlas_name, config.estimator)
 
 
 def _tangent_tables(
@@ -196,7 +195,7 @@ class _Collector:
 
     def handle(self, run: StudyRun, outcome: TaskOutcome) -> None:
         """Record one run's outcome: failed, excluded, or included (files written)."""
-        keys = {k: v for k, v in run.design.items() if k not in ("path", "n_volumes")}
+        keys = {k: v for k, v in run.design.items() if k not in _UNTAGGED}
         row: dict[str, Any] = {**keys, "source": run.source}
         done = outcome.processed
         if done is None:
@@ -228,6 +227,8 @@ class _Collector:
         row.update(written)
         if self.config.estimator == "tangent":
             self.pending.append((run, keys, done))
+        elif outcome.rows is not None:  # tagged and split where it was computed
+            self.tables.append(self.levels.add_rows(outcome.rows))
         else:
             self.tables.append(self.levels.add(_tag(done.metrics, keys, self.config)))
         row.update(status="included", reason=None)
@@ -278,7 +279,13 @@ def _tasks(runs: list[StudyRun], writer: DerivativeWriter) -> list[RunTask]:
         return [run.task for run in runs]
     root = str(writer.root)
     return [
-        replace(run.task, derivatives=root, entities=tuple(run.entities.items())) for run in runs
+        replace(
+            run.task,
+            derivatives=root,
+            entities=tuple(run.entities.items()),
+            design=tuple((k, v) for k, v in run.design.items() if k not in _UNTAGGED),
+        )
+        for run in runs
     ]
 
 

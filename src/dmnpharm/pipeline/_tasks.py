@@ -21,6 +21,7 @@ from dmnpharm.execution import RunCache
 from dmnpharm.io import XcpdRun
 
 if TYPE_CHECKING:
+    from dmnpharm.pipeline._levels import RunRows
     from dmnpharm.pipeline._process import ProcessedRun
 
 __all__ = ["RunTask", "RunTrace", "Signals", "TaskOutcome", "task_keys"]
@@ -62,6 +63,8 @@ class RunTask:
         client writes them. Not part of the run's identity or cache keys.
     entities : tuple of (str, str)
         The run's BIDS labels, naming its derivative files.
+    design : tuple of (str, object)
+        The run's design columns, tagging its rows where it is computed.
     """
 
     label: str
@@ -76,6 +79,7 @@ class RunTask:
     xcpd: XcpdRun | None = None
     derivatives: str | None = field(default=None, compare=False)
     entities: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    design: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     def input_files(self) -> tuple[str, ...]:
         """Return every file the run's results depend on (sidecars included)."""
@@ -161,6 +165,9 @@ class TaskOutcome:
         The derivative files the worker wrote (``timeseries``, ``relmat``, by
         path relative to the derivatives dataset); None: nothing was written
         where the run was computed, the client writes them.
+    rows : RunRows or None
+        The run's tagged rows, split by level where it was computed (then
+        ``processed.metrics`` is empty); None: the client tags them.
     """
 
     label: str
@@ -169,6 +176,7 @@ class TaskOutcome:
     signals: Signals | None = field(default=None, repr=False)
     trace: RunTrace | None = field(default=None, repr=False)
     written: dict[str, str] | None = field(default=None, repr=False)
+    rows: RunRows | None = field(default=None, repr=False)
 
 
 def task_keys(task: RunTask, cache: RunCache) -> tuple[str | None, str]:
