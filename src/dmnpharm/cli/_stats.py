@@ -58,6 +58,25 @@ def _add_model(stats: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_rows(stats: argparse.ArgumentParser) -> None:
+    """Add the options choosing the rows of a table ``dmnpharm run`` wrote."""
+    stats.add_argument(
+        "--analysis",
+        choices=("primary", "gsr_sensitivity"),
+        default="primary",
+        help="tables with an analysis column (as run writes): the rows analysed, primary "
+        "(default: the configured cleaning) or gsr_sensitivity (the same with global signal "
+        "regression)",
+    )
+    stats.add_argument(
+        "--level",
+        choices=("network", "region", "edge"),
+        default=None,
+        help="tables with a level column: the rows analysed (default: network rows, or the "
+        "table's only level)",
+    )
+
+
 def add_parser(subs: Any) -> None:
     """Add the ``stats`` command.
 
@@ -76,9 +95,13 @@ def add_parser(subs: Any) -> None:
         "(FWER over measures by the maximum statistic, FDR).",
     )
     stats.add_argument(
-        "table", help="metrics table (TSV or Parquet): participant_id, measure, value"
+        "table",
+        help="metrics table (TSV or Parquet): participant_id, measure, value; run's "
+        "metrics.parquet, metrics_regions.parquet or metrics_edges.parquet as they are (each "
+        "region and edge is its own measure: gbc[REGION], edge_fc[REGION_A--REGION_B])",
     )
     stats.add_argument("--out", required=True, help="output folder")
+    _add_rows(stats)
     _add_model(stats)
     method = stats.add_mutually_exclusive_group()
     method.add_argument(
@@ -161,6 +184,8 @@ def command(args: argparse.Namespace) -> int:
         method=method,
         groups=args.normalization,
         effect_ci=args.effect_ci,
+        analysis=args.analysis,
+        level=args.level,
     )
     if not args.quiet:
         columns = ["measure", "contrast", "estimate", "statistic", "p_fwer"]

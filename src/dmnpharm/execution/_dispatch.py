@@ -238,6 +238,52 @@ def _on_workers(
         yield index, outcome
 
 
+@dataclass(eq=False)
+class _Books:
+    """What each task runs where, and what the client keeps of its outcome."""
+
+    stage: Stage
+    tasks: Sequence[Any]
+    keys: list[tuple[str | None, str]]
+    cache: RunCache
+    from_cache: set[int]
+    on_worker: bool = False
+
+    def work(self, index: int, reusable: Any) -> tuple[Any, ...]:
+        """Return the function a worker runs for a task, and its arguments."""
+        if not self.on_worker:
+            return self.stage.work, self.tasks[index], reusable
+        root = None if self.cache.root is None else str(self.cache.root)
+        cached = index in self.from_cache
+        return (
+            keep_on_worker,
+            self.stage,
+            self.tasks[index],
+            reusable,
+            self.keys[index],
+            root,
+            cached,
+        )
+
+    def finished(self, index: int, outcome: Any) -> tuple[int, Any]:
+        """Cache a finished task's outcome (unless its worker did); return what is handed on."""
+        reusable_key, outcome_key = self.keys[index]
+        stage, cache = self.stage, self.cache
+        if self.on_worker:  # cached where it was computed: keep its entries from being pruned
+            if stage.succeeded(outcome):
+                cache.claim("run", outcome_key)
+                if reusable_key is not None:
+                    cache.claim("signals", reusable_key)
+            return index, outcome
+        slim = stage.slim(outcome, self.tasks[index])
+        if stage.succeeded(outcome):
+            reusable = stage.reusable(outcome)
+            if reusable_key is not None and reusable is not None and index not in self.from_cache:
+                cache.store("signals", reusable_key, reusable)
+            cache.store("run", outcome_key, slim)
+        return index, slim
+
+
 def dispatch(
     tasks: Sequence[Any], stage: Stage, execution: Execution, cache: RunCache
 ) -> Iterator[tuple[int, Any]]:
@@ -270,32 +316,10 @@ def dispatch(
             cache.root,
             len(todo),
         )
-    from_cache = {index for index, reusable in todo if reusable is not None}
     # Workers that share the file system cache (and write) their results themselves.
-    on_worker = stage.on_worker is not None and execution.worker_files
-    cache_root = None if cache.root is None else str(cache.root)
-
-    def work(index: int, reusable: Any) -> tuple[Any, ...]:
-        if not on_worker:
-            return stage.work, tasks[index], reusable
-        cached = index in from_cache
-        return keep_on_worker, stage, tasks[index], reusable, keys[index], cache_root, cached
-
-    def finished(index: int, outcome: Any) -> tuple[int, Any]:
-        reusable_key, outcome_key = keys[index]
-        if on_worker:  # cached where it was computed: keep its entries from being pruned
-            if stage.succeeded(outcome):
-                cache.claim("run", outcome_key)
-                if reusable_key is not None:
-                    cache.claim("signals", reusable_key)
-            return index, outcome
-        slim = stage.slim(outcome, tasks[index])
-        if stage.succeeded(outcome):
-            reusable = stage.reusable(outcome)
-            if reusable_key is not None and reusable is not None and index not in from_cache:
-                cache.store("signals", reusable_key, reusable)
-            cache.store("run", outcome_key, slim)
-        return index, slim
+    books = _Books(stage, tasks, keys, cache, {i for i, r in todo if r is not None})
+    books.on_worker = stage.on_worker is not None and execution.worker_files
+    work, finished = books.work, books.finished
 
     def everything() -> Iterator[tuple[int, Any]]:
         yield from done.items()

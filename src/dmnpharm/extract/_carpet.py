@@ -159,7 +159,8 @@ def _counts(
     outside = min(share, int(OUTSIDE_SHARE * max_rows))
     inner = _allocate(sizes[:-1], max_rows - outside)
     outside = min(int(sizes[-1]), max_rows - int(inner.sum()))
-    return np.r_[inner, outside].astype(np.intp)
+    counts: npt.NDArray[np.intp] = np.r_[inner, outside].astype(np.intp)
+    return counts
 
 
 def _sample(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from dmnpharm.io import OutputLayout
@@ -91,7 +92,7 @@ def stats_methods_paragraph(
         f"{len(measures)} measures) was analysed with dmnpharm "
         f"{versions.get('dmnpharm', '?')}, each measure separately with one shared model."
     ]
-    in_model = max((int(n) for n in result.results["n"]), default=0)
+    in_model = int(result.results["n"].max()) if len(result.results) else 0
     if in_model < n_subjects:
         text.append(f"{in_model} of the {n_subjects} subjects entered the model")
     if spec.within and method != "mixed":
@@ -131,7 +132,7 @@ def stats_methods_paragraph(
             "maximum statistic over measures in each permutation, and the false discovery "
             "rate by Benjamini-Hochberg over the permutation p-values"
         )
-    kinds = sorted({str(k) for k in result.results["effect_size_kind"] if k})
+    kinds = sorted({str(k) for k in result.results["effect_size_kind"].unique() if k})
     if kinds:
         how = (
             "the noncentral-t interval for d_z (Steiger & Fouladi 1997), the percentile "
@@ -227,15 +228,31 @@ def _distribution_section(results: pd.DataFrame) -> Section | None:
     return Section("p-values", "Distribution of p", "", figures=[(figure, caption)])
 
 
+def _codes(column: pd.Series) -> tuple[npt.NDArray[np.signedinteger[Any]], list[str]]:
+    """Integer codes (-1: missing) of a column and the text of the labels they index.
+
+    A categorical's own (small) codes: no text per row, little memory (a
+    connectome-scale table has millions of rows and a handful of subjects and
+    levels).
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column.cat.codes), [str(v) for v in column.cat.categories]
+    factorized, labels = pd.factorize(column)
+    return np.asarray(factorized), [str(v) for v in labels]
+
+
 def _subjects_per_level(table: pd.DataFrame, within: str, subject: str) -> dict[str, int]:
     """Count the subjects with rows at each level of ``within`` (fast on big tables)."""
-    subjects, _ = pd.factorize(table[subject])
-    levels, names = pd.factorize(table[within].astype(str), sort=True)
-    keep = (subjects >= 0) & (levels >= 0)
-    seen = np.zeros((len(names), int(subjects.max(initial=-1)) + 1), dtype=bool)
-    seen[levels[keep], subjects[keep]] = True
-    counts = seen.sum(axis=1)
-    return {str(name): int(count) for name, count in zip(names, counts, strict=True)}
+    subjects, subject_labels = _codes(table[subject])
+    codes, labels = _codes(table[within])
+    names = sorted(set(labels))  # labels equal as text are one level
+    level_of = np.array([names.index(label) for label in labels] + [-1], dtype=np.int32)
+    # one number per (subject, level) pair: -1 codes (missing) fall in the first row/column
+    pair = (subjects.astype(np.int32) + 1) * (len(names) + 1) + (level_of[codes] + 1)
+    width = (len(subject_labels) + 1) * (len(names) + 1)
+    seen = np.bincount(pair, minlength=width).reshape(-1, len(names) + 1)[1:, 1:] > 0
+    counts = seen.sum(axis=0)
+    return {name: int(count) for name, count in zip(names, counts, strict=True) if count}
 
 
 def _design_lines(
@@ -246,7 +263,7 @@ def _design_lines(
     design = {
         "metrics table": str(given["table_name"]),
         "subjects in the table": str(table[spec.subject].nunique()),
-        "subjects in the model": ", ".join(f"{n:,}" for n in sorted(set(results["n"]))),
+        "subjects in the model": ", ".join(f"{n:,}" for n in sorted(set(results["n"].unique()))),
         "rows": f"{len(table):,}",
         "measures": f"{len(results):,}",
         "test": str(results["test"].iloc[0]) if len(results) else "",

@@ -22,7 +22,7 @@ from dmnpharm.report._matrices import network_blocks
 from dmnpharm.report._multiples import Panel, draw_groups, draw_levels, draw_scatter
 from dmnpharm.report._png import png_uri
 from dmnpharm.report._summary import _num, _p
-from dmnpharm.stats import ModelSpec
+from dmnpharm.stats import ModelSpec, split_measure_name
 
 __all__ = ["edge_section", "estimates_figure", "p_histogram_figure", "value_panels"]
 
@@ -252,6 +252,21 @@ def _edge_keys(table: pd.DataFrame, sample: pd.DataFrame, count: int) -> pd.Data
     return out
 
 
+def _named_edge_keys(measures: pd.Series) -> pd.DataFrame:
+    """Edges from measure names alone (``edge_fc[A--B]``, :func:`dmnpharm.stats.measure_name`).
+
+    For tables that name each edge in ``measure`` but lack the region columns
+    (e.g. a table written by another tool in ``dmnpharm stats``' naming).
+    """
+    rows = []
+    for name in _text(measures):
+        if name.endswith("]"):
+            _, regions = split_measure_name(name)
+            if len(regions) == 2 and all(regions):
+                rows.append((name, *regions))
+    return pd.DataFrame(rows, columns=["measure", "region_a", "region_b"])
+
+
 def edge_section(
     table: pd.DataFrame, sample: pd.DataFrame, results: pd.DataFrame, statistic_name: str = "t"
 ) -> Section | None:
@@ -261,7 +276,10 @@ def edge_section(
     ----------
     table : pandas.DataFrame
         The metrics table; edges are measures whose rows name ``region_a``
-        and ``region_b`` (and ``network_a``, ``network_b``).
+        and ``region_b`` (and ``network_a``, ``network_b``). A table without
+        these columns: measures named ``<measure>[<region_a>--<region_b>]``
+        (:func:`dmnpharm.stats.measure_name`, as ``dmnpharm stats`` names
+        ``dmnpharm run``'s edge rows), grouped by no network.
     sample : pandas.DataFrame
         Some of its rows (e.g. one subject's) searched first for each
         measure's regions; the whole table is searched when they lack some.
@@ -278,6 +296,8 @@ def edge_section(
         results table.)
     """
     keys = _edge_keys(table, sample, len(results))
+    if keys.empty:
+        keys = _named_edge_keys(results["measure"])
     if len(keys) < 3:
         return None
     values = results[["measure", "statistic", "p_fwer"]]

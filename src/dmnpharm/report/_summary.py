@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from dmnpharm.catalog import Comparison
+if TYPE_CHECKING:
+    from dmnpharm.catalog import Comparison
 
 __all__ = [
     "Summary",

@@ -5,6 +5,9 @@ table; :func:`permutation_glm` is the engine (Freedman-Lane, exchangeability
 blocks, max-statistic FWER); :func:`sign_flip_test` the fast paired path and
 :func:`within_subject_test` the fast repeated-measures one (F over levels, or a
 dose trend, with batches of within-subject permutations as matrix products).
+:func:`name_measures` gives each region and edge of ``dmnpharm run``'s region and
+edge tables its own measure (``gbc[A]``, ``edge_fc[A--B]``) and
+:func:`check_unique_runs` refuses a table whose runs repeat a measure.
 """
 
 from typing import TYPE_CHECKING
@@ -24,6 +27,13 @@ if TYPE_CHECKING:
     from dmnpharm.stats._effect_ci import dz_interval, noncentral_t_interval
     from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
     from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
+    from dmnpharm.stats._measures import (
+        RUN_COLUMNS,
+        check_unique_runs,
+        measure_name,
+        name_measures,
+        split_measure_name,
+    )
     from dmnpharm.stats._mixed import mixed_model, satterthwaite
     from dmnpharm.stats._model import EXTRA_COLUMNS, StatsResult, analyse
     from dmnpharm.stats._nbs import NbsResult, network_based_statistic
@@ -35,6 +45,7 @@ if TYPE_CHECKING:
         sign_flip_test,
     )
     from dmnpharm.stats._qc import QC_MEASURES, motion_imbalance, qc_fc, run_qc
+    from dmnpharm.stats._results_file import write_results_tsv
     from dmnpharm.stats._spec import ModelSpec
     from dmnpharm.stats._special import normalization
     from dmnpharm.stats._tfce import TfceResult, tfce, tfce_permutation_test
@@ -53,6 +64,7 @@ __all__ = [
     "N_PERMUTATIONS",
     "QC_MEASURES",
     "RESULT_COLUMNS",
+    "RUN_COLUMNS",
     "Exchangeability",
     "GlmResult",
     "ModelSpec",
@@ -63,13 +75,16 @@ __all__ = [
     "analyse",
     "array_module",
     "bootstrap_ci",
+    "check_unique_runs",
     "cohens_dz",
     "draw_permutations",
     "dz_interval",
     "flip_counts",
     "hedges_g",
+    "measure_name",
     "mixed_model",
     "motion_imbalance",
+    "name_measures",
     "network_based_statistic",
     "noncentral_t_interval",
     "normalization",
@@ -81,11 +96,13 @@ __all__ = [
     "run_qc",
     "satterthwaite",
     "sign_flip_test",
+    "split_measure_name",
     "tfce",
     "tfce_permutation_test",
     "two_sample_permutation_test",
     "within_permutations",
     "within_subject_test",
+    "write_results_tsv",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats as sps
 
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._defaults import EFFECT_CI
+from dmnpharm.stats._dist import t_ppf
 from dmnpharm.stats._effect_ci import dz_interval
 from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
 from dmnpharm.stats._glm import Exchangeability, GlmResult, permutation_glm
@@ -200,7 +200,7 @@ def _change_model(
             x = np.ones((n, 1))
             sf = sign_flip_test(d, n_permutations, seed, confidence)
             stat, est, df = sf["statistic"], sf["estimate"], float(n - 1)
-            se = (sf["ci_high"] - sf["ci_low"]) / (2 * sps.t.ppf(0.5 + confidence / 2, df))
+            se = (sf["ci_high"] - sf["ci_low"]) / (2 * t_ppf(0.5 + confidence / 2, df))
             p = {k: sf[k] for k in ("p_parametric", "p_uncorrected", "p_fwer")}
             eta2 = stat**2 / (stat**2 + df)
             count, exact = int(sf["n_permutations"][0]), bool(sf["exact"][0])

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy import linalg
-from scipy import stats as sps
 
 from dmnpharm._utils import fill_doc, progress
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._defaults import N_PERMUTATIONS
+from dmnpharm.stats._dist import f_sf, t_sf
 from dmnpharm.stats._null import NULL_MEASURE_LIMIT, PermutationNull
 
 __all__ = [
@@ -380,12 +380,12 @@ def permutation_glm(
     if q == 1:
         estimate = cc[0] @ beta
         se = np.sqrt(sigma2 * float(cc[0] @ np.linalg.solve(xx.T @ xx, cc[0])))
-        p_par = 2 * sps.t.sf(np.abs(observed), df2)
+        p_par = 2 * t_sf(np.abs(observed), df2)
         f_equiv = observed**2
     else:
         estimate = np.full(yy.shape[1], np.nan)
         se = np.full(yy.shape[1], np.nan)
-        p_par = sps.f.sf(observed, q, df2)
+        p_par = f_sf(observed, q, df2)
         f_equiv = observed
     eta2 = q * f_equiv / (q * f_equiv + df2)
     return GlmResult(

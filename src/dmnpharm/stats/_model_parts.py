@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats as sps
 
 from dmnpharm._utils import closest_match, get_logger
 from dmnpharm.exceptions import InputError
+from dmnpharm.stats._dist import fdr_bh, t_ppf
 from dmnpharm.stats._null import PermutationNull
 from dmnpharm.stats._paired import RESULT_COLUMNS
 from dmnpharm.stats._spec import ModelSpec
@@ -292,7 +292,7 @@ def _row(
     confidence: float,
 ) -> pd.DataFrame:
     kind, size, low, high = effect
-    crit = sps.t.ppf(0.5 + confidence / 2, df)
+    crit = t_ppf(0.5 + confidence / 2, df)
     est, err = np.asarray(estimate, dtype=float), np.asarray(se, dtype=float)
     out = pd.DataFrame(
         {
@@ -306,7 +306,7 @@ def _row(
             "p_parametric": p["p_parametric"],
             "p_uncorrected": p["p_uncorrected"],
             "p_fwer": p["p_fwer"],
-            "p_fdr": sps.false_discovery_control(p["p_uncorrected"], method="bh"),
+            "p_fdr": fdr_bh(p["p_uncorrected"]),
             "n": n,
             "effect_size_dz": size if kind == "d_z" else np.nan,
             "effect_size": size,

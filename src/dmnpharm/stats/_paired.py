@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats as sps
 
 from dmnpharm._utils import closest_match, fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._backend import array_module, flip_counts
 from dmnpharm.stats._defaults import CONFIDENCE, N_PERMUTATIONS
+from dmnpharm.stats._dist import fdr_bh, t_ppf, t_sf
 from dmnpharm.stats._glm import _count_reaching
 from dmnpharm.stats._null import NULL_MEASURE_LIMIT
 from dmnpharm.stats._tiles import run_tiles, tile_workers
@@ -258,7 +258,7 @@ def sign_flip_test(
     mean = sums / n
     sd = d.std(axis=0, ddof=1)
     se = sd / np.sqrt(n)
-    crit = sps.t.ppf(0.5 + confidence / 2, n - 1)
+    crit = t_ppf(0.5 + confidence / 2, n - 1)
     flips, exact = _flip_matrix(n, n_permutations, np.random.default_rng(seed))
     # For one measure, |t| of a flip grows with |sum of flipped differences| because the
     # sum of squares is fixed; dividing each column by sqrt(n * SS) makes the flipped sums
@@ -292,7 +292,7 @@ def sign_flip_test(
         "ci_high": mean + crit * se,
         "statistic": t_obs,
         "df": np.full_like(mean, n - 1),
-        "p_parametric": 2 * sps.t.sf(np.abs(t_obs), n - 1),
+        "p_parametric": 2 * t_sf(np.abs(t_obs), n - 1),
         "p_uncorrected": p_unc,
         "p_fwer": p_fwer,
         "effect_size_dz": dz,
@@ -360,7 +360,7 @@ def paired_test(
             "p_parametric": res["p_parametric"],
             "p_uncorrected": res["p_uncorrected"],
             "p_fwer": res["p_fwer"],
-            "p_fdr": sps.false_discovery_control(res["p_uncorrected"], method="bh"),
+            "p_fdr": fdr_bh(res["p_uncorrected"]),
             "n": n_subjects,
             "effect_size_dz": res["effect_size_dz"],
             "test": f"paired t, sign-flip permutation ({cond_a} vs {cond_b})",

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
 
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._defaults import N_PERMUTATIONS
+from dmnpharm.stats._dist import t_sf
 
 __all__ = ["two_sample_permutation_test"]
 
@@ -135,7 +135,7 @@ def two_sample_permutation_test(
         "estimate": diff,
         "statistic": t_obs,
         "df": df,
-        "p_parametric": 2 * sps.t.sf(np.abs(t_obs), df),
+        "p_parametric": 2 * t_sf(np.abs(t_obs), df),
         "p_uncorrected": p_unc.astype(np.float64),
         "p_fwer": p_fwer.astype(np.float64),
         "effect_size_g": g,

@@ -39,11 +39,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy import linalg
-from scipy import stats as sps
 
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._defaults import N_PERMUTATIONS
+from dmnpharm.stats._dist import f_sf, t_sf
 from dmnpharm.stats._glm import Exchangeability, GlmResult, _count_reaching, draw_permutations
 from dmnpharm.stats._null import NULL_MEASURE_LIMIT, TIE_RTOL, PermutationNull
 from dmnpharm.stats._tiles import run_tiles, tile_workers
@@ -292,10 +292,10 @@ def within_subject_test(
         estimate = np.einsum("k,ikm->m", centred, y) / (n * norm2)
         rss = prep.ss * (1.0 - partial_eta2)
         se = np.sqrt(rss / prep.df2 / (n * norm2))
-        p_par = 2 * sps.t.sf(np.abs(observed), prep.df2)
+        p_par = 2 * t_sf(np.abs(observed), prep.df2)
     else:
         estimate = se = np.full(m, np.nan)
-        p_par = sps.f.sf(observed, prep.q, prep.df2)
+        p_par = f_sf(observed, prep.q, prep.df2)
     null = PermutationNull(
         "t" if prep.q == 1 else "F",
         np.abs(_statistic(row_max, prep)),
