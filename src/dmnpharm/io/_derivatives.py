@@ -17,9 +17,10 @@ become labels with :func:`bids_label`.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -41,28 +42,13 @@ __all__ = [
 #: The BIDS version the derivatives follow.
 BIDS_VERSION = "1.9.0"
 
+# fmt: off
 #: Entities a derivative file name may carry, in the order BIDS writes them.
 ENTITY_ORDER = (
-    "sub",
-    "ses",
-    "task",
-    "acq",
-    "ce",
-    "rec",
-    "dir",
-    "run",
-    "echo",
-    "part",
-    "chunk",
-    "space",
-    "cohort",
-    "atlas",
-    "seg",
-    "res",
-    "den",
-    "stat",
-    "desc",
+    "sub", "ses", "task", "acq", "ce", "rec", "dir", "run", "echo", "part", "chunk",
+    "space", "cohort", "atlas", "seg", "res", "den", "stat", "desc",
 )
+# fmt: on
 
 _PARTS = re.compile(r"[A-Za-z0-9]+")
 _LABEL = re.compile(r"[A-Za-z0-9]+")
@@ -217,17 +203,239 @@ def write_dataset_description(
     return path
 
 
-def _cells(row: npt.NDArray[np.float64]) -> str:
-    """Format one row: 8 significant digits, ``n/a`` for missing values."""
-    values = row.tolist()
-    if all(map(math.isfinite, values)):
-        return "\t".join(["%.8g"] * len(values)) % tuple(values)
-    return "\t".join(f"{v:.8g}" if math.isfinite(v) else "n/a" for v in values)
+_U64 = np.uint64
+_TAB, _NEWLINE = 9, 10
+_BLOCK = 16384  # cells per block of the number formatter (its arrays stay in cache)
+
+Words = npt.NDArray[np.uint64]
+Ints = npt.NDArray[np.intp]
 
 
-def _check_labels(labels: Sequence[str], columns: int, what: str) -> None:
-    if len(labels) != columns:
-        raise ValueError(f"{what} has {columns} columns but {len(labels)} labels were given")
+@dataclass(frozen=True)
+class _Tables:
+    """Lookup tables of the formatter; ``key`` is ``(e + 6) * 2 + sign`` for exponent ``e``."""
+
+    digits: Words  # ASCII of 0000..9999, first digit in the lowest byte
+    digits_high: Words  # the same, 4 bytes up
+    zeros: npt.NDArray[np.uint8]  # trailing zeros of 0..9999 (0 -> 4)
+    key: Ints  # by sign and binary exponent (a double's top 12 bits): key of its lowest e
+    above: npt.NDArray[np.float64]  # by those bits: 10 ** (that e + 1)
+    scale: npt.NDArray[np.float64]  # by key: 10 ** (7 - e), NaN out of -4..7
+    head: Words  # by key: tab, sign and "0.00" of |x| < 1, right-aligned in a word
+    length: Ints  # by key: bytes of the cell with 8 digits
+    cut: Ints  # by key, trailing zeros: bytes left out
+    low: Words  # by n: the n low bytes of a word
+
+
+@cache
+def _tables() -> _Tables:
+    n = np.arange(10000)
+    ascii_ = sum(
+        ((n // 10 ** (3 - k) % 10 + 48).astype(np.uint64) << _U64(8 * k)) for k in range(4)
+    )
+    text = [str(i) for i in range(10000)]
+    zeros = np.array([4] + [len(t) - len(t.rstrip("0")) for t in text[1:]], dtype=np.uint8)
+    top = np.arange(4096)
+    lowest = np.clip((((top & 0x7FF) - 1023) * 78913) >> 18, -6, 8)  # floor(log10(2 ** power))
+    heads, cut = [], np.zeros((32, 8), dtype=np.intp)
+    for e in range(-6, 10):
+        for sign in (0, 1):
+            head = b"\t" + b"-" * sign + (b"0." + b"0" * (-e - 1) if -4 <= e < 0 else b"")
+            heads.append(head)
+            frac = 7 - e if 0 <= e <= 7 else 8  # digits after the dot (8: all)
+            for tz in range(8):
+                cut[(e + 6) * 2 + sign, tz] = min(tz, frac) + (0 < frac <= tz)
+    return _Tables(
+        digits=ascii_,
+        digits_high=ascii_ << _U64(32),
+        zeros=zeros,
+        key=((lowest + 6) * 2 + (top >> 11)).astype(np.intp),
+        above=10.0 ** (lowest + 1.0),
+        scale=np.array(
+            [10.0 ** (13 - k // 2) if 2 <= k // 2 <= 13 else np.nan for k in range(32)]
+        ),
+        head=np.array([int.from_bytes(h.rjust(8, b"\0"), "little") for h in heads], np.uint64),
+        length=np.array([len(h) + 8 for h in heads], dtype=np.intp),
+        cut=cut,
+        low=np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64),
+    )
+
+
+def _words(text: bytes) -> tuple[int, int]:
+    value = int.from_bytes(text, "little")
+    return value & 0xFFFFFFFFFFFFFFFF, value >> 64
+
+
+def _whole_cells(
+    digits: Words, exponent: Ints, sign: Words, zeros: npt.NDArray[np.uint8]
+) -> tuple[Words, Words, Ints]:
+    """Cells of 1 <= |x| < 1e8 (tab, sign, integer digits, dot, fraction) as two words."""
+    one, eight = _U64(1), _U64(8)
+    e = exponent.astype(np.uint64)
+    head = eight * (one + sign)
+    point = eight * (e + one)
+    whole = digits & ((one << point) - one)  # e = 7: all 8 digits (1 << 64 is 0 in numpy)
+    frac = _U64(7) - e
+    tz = zeros.astype(np.uint64)
+    keep = np.where(tz < frac, frac - tz, _U64(0))
+    rest = (digits >> point) & ((one << (eight * keep)) - one)
+    dot = np.where(keep > 0, _U64(46), _U64(0))
+    lo = _U64(_TAB) | ((_U64(45) << eight) * sign) | (whole << head)
+    hi = whole >> (_U64(64) - head)
+    at = head + point
+    lo |= dot << at
+    hi |= dot << (at - _U64(64))
+    at += eight
+    lo |= rest << at
+    hi |= (rest >> (_U64(64) - at)) | (rest << (at - _U64(64)))
+    length = (one + sign + e + one + np.where(keep > 0, keep + one, _U64(0))).astype(np.intp)
+    return lo, hi, length
+
+
+def _odd_cells(
+    values: npt.NDArray[np.float64], at: Ints, cells: tuple[Words, Words, Ints]
+) -> None:
+    """Write cells the vectorised path leaves: n/a, 0, 1, exponents, near-ties."""
+    lo, hi, length = cells
+    rest = np.isfinite(values)
+    if not rest.all():
+        lo[at[~rest]], hi[at[~rest]] = _words(b"\tn/a")
+        length[at[~rest]] = 4
+    for number in (0.0, 1.0):
+        same = np.abs(values) == number
+        if same.any():
+            rest &= ~same
+            for negative, text in ((False, b"\t%d" % number), (True, b"\t-%d" % number)):
+                where = at[same & (np.signbit(values) == negative)]
+                lo[where], hi[where] = _words(text)
+                length[where] = len(text)
+    for j in np.flatnonzero(rest).tolist():
+        text = b"\t" + f"{float(values[j]):.8g}".encode()
+        lo[at[j]], hi[at[j]] = _words(text)
+        length[at[j]] = len(text)
+
+
+def _block_cells(x: npt.NDArray[np.float64]) -> tuple[Words, Words, Ints, npt.NDArray[np.uint8]]:
+    """Format a block of values as ``printf("%.8g")`` does, ``n/a`` when not finite.
+
+    Each cell is a tab and its text, ``length`` bytes held in 16 (``lo``, ``hi``)
+    that end ``tail`` bytes after it. A value of 1e-4 <= |x| < 1 is ``0.`` and zeros
+    (a word of ``head``) before its 8 digits ``m = round(|x| * 10 ** (7 - e))`` (the
+    next word), ``e`` its decimal exponent; trailing zeros are cut. Values 1 <= |x| <
+    1e8 (:func:`_whole_cells`), values within 1e-6 of a tie of the 8th digit,
+    exponents and n/a (:func:`_odd_cells`) are put in both words from their start.
+    """
+    t = _tables()
+    bits = x.view(np.uint64)
+    top = (bits >> _U64(52)).view(np.int64)  # sign and binary exponent
+    a = np.abs(x)
+    key = t.key[top]
+    higher = a >= t.above[top]  # e one above the lowest its binary exponent allows
+    key += higher
+    key += higher
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = a * t.scale[key]
+        m = np.rint(scaled)
+        scaled -= m
+        np.abs(scaled, out=scaled)
+        ok = (scaled <= 0.499999) & (m < 1e8)
+        mi = m.astype(np.intp)
+    np.maximum(mi, 10_000_000, out=mi)  # ufuncs: np.clip is slow on small arrays
+    np.minimum(mi, 99_999_999, out=mi)
+    high, mi = np.divmod(mi, 10000)
+    digits = t.digits[high] | t.digits_high[mi]
+    tail = t.zeros[mi]  # trailing zeros of m
+    lo, length = t.head[key], t.length[key]
+    cut = tail.nonzero()[0]
+    if cut.size:
+        tz = tail[cut]
+        more = tz == 4  # the low four digits are 0000
+        tz[more] += t.zeros[high[cut[more]]]
+        tail[cut] = tz
+        length[cut] -= t.cut[key[cut], tz]
+        small = key[cut] < 12  # |x| < 1
+        digits[cut[small]] &= t.low[8 - tz[small]]
+    whole = (ok & (key >= 12)).nonzero()[0]
+    if whole.size <= 40:  # a few (the 1s of a matrix's diagonal): one by one
+        ok[whole] = False
+    else:
+        sign = bits[whole] >> _U64(63)
+        cells = _whole_cells(digits[whole], key[whole] // 2 - 6, sign, tail[whole])
+        lo[whole], digits[whole], length[whole] = cells
+        tail[whole] = 16 - length[whole]
+    odd = (~ok).nonzero()[0]
+    if odd.size:
+        _odd_cells(x[odd], odd, (lo, digits, length))
+        tail[odd] = 16 - length[odd]
+    return lo, digits, length, tail
+
+
+def _float_text(
+    values: npt.NDArray[np.float64], prefixes: Sequence[bytes] | None = None
+) -> npt.NDArray[np.uint8]:
+    r"""Return the rows of a table of numbers as TSV text, fast (see :func:`_block_cells`).
+
+    Each row is ``\n`` and its cells separated by tabs; with ``prefixes``, each row is
+    its prefix and its cells, each preceded by a tab.
+    """
+    rows, cols = values.shape
+    x = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    size = np.array([len(p) for p in prefixes or ()], dtype=np.intp)
+    out = np.zeros((x.size * 16 + int(size.sum())) // 8 + 8, dtype=np.uint64)
+    starts, offset, step = np.zeros(rows, dtype=np.intp), 16, max(1, _BLOCK // cols)
+    for r0 in range(0, rows, step):
+        lo, hi, length, tail = _block_cells(x[r0 * cols : (r0 + step) * cols])
+        first = slice(0, None, cols)
+        if prefixes is None:  # the row's newline replaces its first tab
+            at = (16 - tail[first] - length[first]) * 8
+            lo[first] ^= _U64(_TAB ^ _NEWLINE) << at.astype(np.uint64)
+        else:
+            length[first] += size[r0 : r0 + step]
+        pos = length.cumsum() + offset  # where each cell ends
+        offset = int(pos[-1])
+        if prefixes is not None:
+            length[first] -= size[r0 : r0 + step]
+            starts[r0 : r0 + step] = pos[first] - length[first]
+        pos += tail
+        pos -= 16  # where its 16 bytes start
+        shift = ((pos & 7) << 3).view(np.uint64)
+        pos >>= 3
+        np.add.at(out, pos, lo << shift)  # the cells' bits do not overlap: add is or
+        back = _U64(64) - shift  # 64: numpy shifts it out
+        pos += 1
+        np.add.at(out, pos, (lo >> back) | (hi << shift))
+        pos += 1
+        np.add.at(out, pos, hi >> back)
+    text = out.view(np.uint8)
+    if prefixes:
+        joined = np.frombuffer(b"".join(prefixes), dtype=np.uint8)
+        text[np.repeat(starts - np.cumsum(size), size) + np.arange(joined.size)] = joined
+    return text[16:offset]
+
+
+def _write_tsv(path: str | Path, data: npt.ArrayLike, labels: Sequence[str], square: bool) -> Path:
+    """Check and write a time series (or, ``square``, a matrix with its row labels)."""
+    values = np.asarray(data, dtype=np.float64)
+    if square and (values.ndim != 2 or values.shape[0] != values.shape[1]):
+        raise ValueError(f"a relationship matrix must be square, got shape {values.shape}")
+    if values.ndim != 2:
+        raise ValueError(f"time series must be volumes x regions, got shape {values.shape}")
+    rows, cols = values.shape
+    if len(labels) != cols:
+        what = "the matrix" if square else "the time series"
+        raise ValueError(f"{what} has {cols} columns but {len(labels)} labels were given")
+    dest = Path(path)
+    if not dest.parent.is_dir():  # one stat, not a failing mkdir, for every file
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    prefixes = [f"\n{label}".encode() for label in labels] if square else None
+    with dest.open("wb") as handle:
+        handle.write("\t".join(["Node", *labels] if square else labels).encode())
+        if rows and cols:
+            handle.write(_float_text(values, prefixes).data)
+        else:  # no regions: one empty line per volume
+            handle.write(b"".join(prefixes or [b"\n"] * rows))
+        handle.write(b"\n")
+    return dest
 
 
 def write_timeseries(
@@ -254,15 +462,7 @@ def write_timeseries(
     Path
         The written table: 8 significant digits, ``n/a`` for missing values.
     """
-    values = np.asarray(data, dtype=np.float64)
-    if values.ndim != 2:
-        raise ValueError(f"time series must be volumes x regions, got shape {values.shape}")
-    _check_labels(labels, values.shape[1], "the time series")
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with dest.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.write("\t".join(labels) + "\n")
-        handle.writelines(_cells(row) + "\n" for row in values)
+    dest = _write_tsv(path, data, labels, square=False)
     _write_json(dest.with_suffix(".json"), sidecar)
     return dest
 
@@ -295,15 +495,6 @@ def write_relmat(
     Path
         The written table.
     """
-    values = np.asarray(matrix, dtype=np.float64)
-    if values.ndim != 2 or values.shape[0] != values.shape[1]:
-        raise ValueError(f"a relationship matrix must be square, got shape {values.shape}")
-    _check_labels(labels, values.shape[1], "the matrix")
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with dest.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.write("\t".join(["Node", *labels]) + "\n")
-        for label, row in zip(labels, values, strict=True):
-            handle.write(f"{label}\t{_cells(row)}\n")
+    dest = _write_tsv(path, matrix, labels, square=True)
     _write_json(dest.with_suffix(".json"), sidecar)
     return dest

@@ -6,7 +6,7 @@ entities, ``sub-<p>[_ses-<s>]_task-<t>[_acq-..][_run-<r>]``)::
     <src>[_space-<S>]_seg-<A>_stat-mean_timeseries.tsv      cleaned kept volumes
     <src>[_space-<S>]_seg-<A>_stat-<M>_relmat.tsv           M: pearsoncorrelation,
                                                             partialcorrelation, tangent
-    <src>[_space-<S>]_seg-<A>_stat-coverage_bold.tsv        regions with a signal
+    <src>[_space-<S>]_seg-<A>_stat-coverage_bold.tsv        voxel fraction (or 1), 0: no signal
     <src>_motion.tsv  <src>_outliers.tsv  <src>[_space-<S>]_qc.tsv
     <src>_space-<S>[_res-<r>]_stat-<alff|falff|zalff|zfalff>_boldmap.nii.gz
     <src>_space-<S>[_res-<r>]_stat-fisherz_desc-seed<Seed>_boldmap.nii.gz
@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from dmnpharm._utils import atomic_write_bytes
 from dmnpharm._version import __version__
@@ -48,8 +47,7 @@ from dmnpharm.io import (
     write_pconn,
     write_ptseries,
 )
-from dmnpharm.io import write_relmat as _write_relmat
-from dmnpharm.io import write_timeseries as _write_timeseries
+from dmnpharm.io._derivatives import _write_tsv
 from dmnpharm.metrics import ESTIMATORS
 from dmnpharm.pipeline._derivative_dataset import (
     atlas_files,
@@ -58,12 +56,13 @@ from dmnpharm.pipeline._derivative_dataset import (
     relmat_stat,
 )
 from dmnpharm.pipeline._run_files import (
-    coverage_table,
-    motion_table,
-    outliers_table,
-    qc_table,
+    coverage_values,
+    motion_columns,
+    outlier_columns,
+    qc_row,
     run_table_sidecars,
-    write_table,
+    sidecar_text,
+    table_text,
 )
 from dmnpharm.pipeline._tasks import RunTask
 
@@ -280,7 +279,8 @@ class DerivativeWriter:
             "row per kept volume (censored volumes are left out, see Censoring), one column "
             "per region (n/a: no signal in this run).",
         }
-        written = _write_timeseries(path, data, self.atlas.labels, sidecar)
+        written = _write_tsv(path, data, self.atlas.labels, square=False)
+        _write_json(written.with_suffix(".json"), sidecar)
         parcels = self._parcels()
         if parcels is not None:  # CIFTI runs: the same signals as a parcellated time series
             write_ptseries(_cifti_name(written, "ptseries"), data, parcels, repetition_time)
@@ -336,7 +336,8 @@ class DerivativeWriter:
         }
         if reference is not None:
             sidecar["TangentReference"] = dict(reference)
-        written = _write_relmat(path, values, self.atlas.labels, sidecar)
+        written = _write_tsv(path, values, self.atlas.labels, square=True)
+        _write_json(written.with_suffix(".json"), sidecar)
         parcels = self._parcels()
         if parcels is not None:  # CIFTI runs: the same matrix as a parcellated connectome
             write_pconn(_cifti_name(written, "pconn"), values, parcels)
@@ -348,6 +349,7 @@ class DerivativeWriter:
         entities: Mapping[str, str],
         record: Mapping[str, Any],
         qc: Mapping[str, float],
+        fraction: npt.NDArray[np.floating[Any]] | None = None,
     ) -> dict[str, Path]:
         """Write a run's motion, outliers, coverage and QC tables, each with a sidecar.
 
@@ -361,6 +363,10 @@ class DerivativeWriter:
             Its cleaning record (volumes, censoring, coverage).
         qc : mapping
             Its QC values.
+        fraction : numpy.ndarray or None
+            Per atlas region, the share of its voxels inside the run's brain mask,
+            written as its coverage (see
+            :func:`dmnpharm.pipeline._run_files.coverage_table`); None: 1 or 0.
 
         Returns
         -------
@@ -369,31 +375,35 @@ class DerivativeWriter:
         """
         labels = {k: bids_label(v) for k, v in entities.items() if v}
         source = {k: v for k, v in labels.items() if k != "space"}
-        motion = motion_table(task, int(record.get("n_volumes") or 0))
+        motion = motion_columns(task, int(record.get("n_volumes") or 0))
+        fd = motion["framewise_displacement"]
         coverage = {**labels, "seg": self.seg, "stat": "coverage"}
-        tables: dict[str, tuple[pd.DataFrame, Path, bool]] = {
-            "motion": (motion, derivative_path(self.root, source, "motion"), False),
+        node = ("Node", self.atlas.labels)
+        tables = {
+            "motion": (derivative_path(self.root, source, "motion"), table_text(motion)),
             "outliers": (
-                outliers_table(record, motion, self.config),
                 derivative_path(self.root, source, "outliers"),
-                False,
+                table_text(outlier_columns(record, fd, self.config)),
             ),
             "coverage": (
-                coverage_table(self.atlas, record),
                 derivative_path(self.root, coverage, "bold"),
-                True,
+                table_text({"coverage": coverage_values(self.atlas, record, fraction)}, node),
             ),
-            "qc": (qc_table(record, qc), derivative_path(self.root, labels, "qc"), False),
+            "qc": (
+                derivative_path(self.root, labels, "qc"),
+                table_text({k: [v] for k, v in qc_row(record, qc).items()}),
+            ),
         }
-        sidecars = self._table_sidecars
-        written = {}
-        tables["motion"][1].parent.mkdir(parents=True, exist_ok=True)
-        for kind, (table, path, indexed) in tables.items():
-            write_table(table, path, index=indexed)
-            side = {**sidecars[kind], "Sources": [f"bids:{_SOURCE_LINK}:{task.source}"]}
-            _write_json(path.with_suffix(".json"), side)
-            written[kind] = path
-        return written
+        folder = tables["motion"][0].parent
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+        sources = [f"bids:{_SOURCE_LINK}:{task.source}"]
+        for kind, (path, text) in tables.items():
+            path.write_text(text, encoding="utf-8")
+            _write_json(
+                path.with_suffix(".json"), {**self._table_sidecars[kind], "Sources": sources}
+            )
+        return {kind: path for kind, (path, _) in tables.items()}
 
     @cached_property
     def _table_sidecars(self) -> dict[str, dict[str, Any]]:
@@ -431,6 +441,4 @@ class DerivativeWriter:
 
 
 def _write_json(path: Path, content: Mapping[str, Any]) -> None:
-    path.write_text(
-        json.dumps(dict(content), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
-    )
+    path.write_text(sidecar_text(content), encoding="utf-8")

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from dmnpharm._utils import get_logger
 from dmnpharm.config import PRIMARY
 from dmnpharm.pipeline._derivatives import DerivativeWriter
@@ -66,7 +68,9 @@ def write_run_files(
         if signals.maps_note:
             _LOG.warning("no voxel maps for %s: %s", task.label, signals.maps_note)
         writer.write_maps(entities, signals.maps)
-    fraction = None if outcome.trace is None else outcome.trace.coverage
+    coverage = None if outcome.trace is None else outcome.trace.coverage
+    # Shares of whole voxel counts, kept as float32 in the trace: six decimals say it all.
+    fraction = None if coverage is None else np.round(coverage.astype(np.float64), 6)
     if done.excluded:
         if done.record.get("n_volumes"):  # cleaned, then left out: its QC tables say why
             writer.write_run_tables(task, entities, done.record, done.qc, fraction=fraction)
