@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from dmnpharm.exceptions import InputError
 from dmnpharm.signal._config import DenoiseConfig
@@ -45,7 +46,10 @@ def _empty_required(table: pd.DataFrame, columns: list[str]) -> list[str]:
     The first row may be ``n/a`` (fMRIPrep's derivatives, FD and DVARS have no
     previous volume); the cleaning fills it from the second row.
     """
-    values = table.loc[:, columns].iloc[1:].apply(pd.to_numeric, errors="coerce")
+    values = table.loc[:, columns].iloc[1:]
+    text = [c for c in columns if not is_numeric_dtype(values[c].dtype)]
+    if text:  # only text columns need converting (numbers stay as they are)
+        values = values.assign(**{c: pd.to_numeric(values[c], errors="coerce") for c in text})
     bad = ~np.isfinite(values.to_numpy(dtype=np.float64))
     return [column for column, flag in zip(columns, bad.any(axis=0), strict=True) if flag]
 
