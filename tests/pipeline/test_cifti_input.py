@@ -59,7 +59,10 @@ def test_run_writes_tsv_and_cifti_derivatives(cifti_study: Path, tmp_path: Path)
     # named as XCP-D 0.10 names its CIFTI outputs
     pconn = sorted((out / "derivatives").rglob("*_stat-pearsoncorrelation_boldmap.pconn.nii"))
     assert len(pconn) == 8
-    tsv = pconn[0].with_name(pconn[0].name.replace("_boldmap.pconn.nii", "_relmat.tsv"))
+    assert all("_den-91k_stat-" in path.name for path in pconn)  # XCP-D names the density
+    tsv = pconn[0].with_name(
+        pconn[0].name.replace("_den-91k", "").replace("_boldmap.pconn.nii", "_relmat.tsv")
+    )
     from_tsv = pd.read_csv(tsv, sep="\t", index_col=0, na_values="n/a").to_numpy()
     from_cifti = np.asarray(nib.load(pconn[0]).get_fdata())
     assert np.allclose(from_tsv, from_cifti, atol=1e-5, equal_nan=True)

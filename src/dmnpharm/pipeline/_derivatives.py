@@ -91,13 +91,16 @@ _MAP_FILE = re.compile(
 )
 
 
-def _cifti_name(tsv: Path, kind: str) -> Path:
+def _cifti_name(tsv: Path, kind: str, source: str) -> Path:
     """Return the CIFTI twin of a TSV (the TSV's JSON serves both), as XCP-D names it.
 
-    ``..._timeseries.tsv`` -> ``..._timeseries.ptseries.nii``;
-    ``..._relmat.tsv`` -> ``..._boldmap.pconn.nii``.
+    ``..._seg-<A>_stat-mean_timeseries.tsv`` -> ``..._seg-<A>_den-91k_stat-mean_timeseries
+    .ptseries.nii``; ``..._relmat.tsv`` -> ``..._den-91k_..._boldmap.pconn.nii``. The
+    density is the input's (its ``den-`` entity; 91k, fMRIPrep's default, when it has none).
     """
-    stem = tsv.name.removesuffix(".tsv")
+    found = re.search(r"_den-([A-Za-z0-9]+)", Path(source).name)
+    density = found.group(1) if found else "91k"
+    stem = tsv.name.removesuffix(".tsv").replace("_stat-", f"_den-{density}_stat-", 1)
     if kind == "pconn":
         stem = stem.removesuffix("_relmat") + "_boldmap"
     return tsv.with_name(f"{stem}.{kind}.nii")
@@ -283,7 +286,9 @@ class DerivativeWriter:
         _write_json(written.with_suffix(".json"), sidecar)
         parcels = self._parcels()
         if parcels is not None:  # CIFTI runs: the same signals as a parcellated time series
-            write_ptseries(_cifti_name(written, "ptseries"), data, parcels, repetition_time)
+            write_ptseries(
+                _cifti_name(written, "ptseries", source), data, parcels, repetition_time
+            )
         return written
 
     def write_relmat(
@@ -340,7 +345,7 @@ class DerivativeWriter:
         _write_json(written.with_suffix(".json"), sidecar)
         parcels = self._parcels()
         if parcels is not None:  # CIFTI runs: the same matrix as a parcellated connectome
-            write_pconn(_cifti_name(written, "pconn"), values, parcels)
+            write_pconn(_cifti_name(written, "pconn", source), values, parcels)
         return written
 
     def write_run_tables(
