@@ -53,3 +53,37 @@ def test_level_files_hold_every_run_in_order_with_the_designs_types(tmp_path: Pa
         for text in ("note", "region_b"):
             assert str(schema.field(text).type) in ("string", "large_string")
         assert str(schema.field("dose_mg").type) == "double"
+
+
+def test_rows_split_where_computed_write_the_same_files(tmp_path: Path) -> None:
+    """Arrow tables built by split_levels append to the same bytes as tagged pandas rows."""
+    from dmnpharm.pipeline._levels import split_levels, tag_rows
+
+    design = pd.DataFrame(
+        {"participant_id": ["sub-1", "sub-2"], "note": ["a", np.nan], "dose_mg": [1.5, 0.0]}
+    )
+    bundles = [
+        _run_rows("sub-1", "a", 1.5).drop(columns=["participant_id", "note", "dose_mg"]),
+        _run_rows("sub-2", np.nan, 0.0).drop(columns=["participant_id", "note", "dose_mg"]),
+    ]
+    keys = [
+        {"participant_id": "sub-1", "note": "a", "dose_mg": 1.5},
+        {"participant_id": "sub-2", "note": np.nan, "dose_mg": 0.0},
+    ]
+    pandas_way, arrow_way = tmp_path / "p", tmp_path / "a"
+    pandas_way.mkdir()
+    arrow_way.mkdir()
+    with LevelFiles(pandas_way, design) as levels:
+        expected = [
+            levels.add(tag_rows(b, k, "atlas300", "pearson"))
+            for b, k in zip(bundles, keys, strict=True)
+        ]
+    with LevelFiles(arrow_way, design) as levels:
+        split = [
+            split_levels(b, k, "atlas300", "pearson") for b, k in zip(bundles, keys, strict=True)
+        ]
+        got = [levels.add_rows(rows) for rows in split]
+    for name in LEVEL_FILES.values():
+        assert (pandas_way / name).read_bytes() == (arrow_way / name).read_bytes()
+    for a, b in zip(expected, got, strict=True):
+        pd.testing.assert_frame_equal(a, b)

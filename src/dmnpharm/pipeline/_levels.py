@@ -66,28 +66,50 @@ class RunRows:
     levels: dict[str, pa.Table] = dataclass_field(default_factory=dict)
 
 
-def split_levels(tagged: pd.DataFrame) -> RunRows:
-    """Split a run's tagged rows into network rows and Arrow tables of the other levels.
+def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimator: str) -> RunRows:
+    """Split a run's bundle rows into tagged network rows and Arrow tables of the other levels.
 
-    Done where the run was computed, so the client only appends the tables.
+    Done where the run was computed, so the client only appends the tables. The
+    result is what :func:`tag_rows` and :meth:`LevelFiles.add` give, built in
+    Arrow: the bundle is converted once and the design columns are constants.
 
     Parameters
     ----------
-    tagged : pandas.DataFrame
-        From :func:`tag_rows` (column ``level``).
+    table : pandas.DataFrame
+        The run's bundle rows (column ``level``).
+    keys : dict
+        Its design columns and values.
+    atlas, estimator : str
+        The analysis's atlas name and connectivity estimator.
 
     Returns
     -------
     RunRows
-        The network rows and each streamed level's rows.
+        The tagged network rows and each streamed level's tagged rows.
     """
-    level = tagged["level"]
+    level = table["level"].to_numpy()
+    network = tag_rows(table[level == "network"], keys, atlas, estimator)
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    constants = {**keys, "atlas": atlas, "estimator": estimator}
+    # Each constant column typed as pandas would convert it (text as pandas' strings).
+    kinds = pa.Schema.from_pandas(
+        pd.DataFrame({k: [v] for k, v in constants.items()}), preserve_index=False
+    )
     tables = {}
     for name in LEVEL_FILES:
-        rows = tagged[level == name]
-        if not rows.empty:
-            tables[name] = pa.Table.from_pandas(rows, preserve_index=False)
-    return RunRows(tagged[level == "network"], tables)
+        mask = level == name
+        if not mask.any():
+            continue
+        part = arrow.filter(pa.array(mask))
+        size = part.num_rows
+        made = {
+            k: pa.array([v] * size, type=kinds.field(k).type, from_pandas=True)
+            for k, v in constants.items()
+        }
+        names = [*keys, *part.column_names, "atlas", "estimator"]
+        columns = [made[n] if n in made else part.column(n) for n in names]
+        tables[name] = pa.Table.from_arrays(columns, names=names)
+    return RunRows(network, tables)
 
 
 def _column(values: pd.Series, kind: pa.DataType) -> pa.Array:

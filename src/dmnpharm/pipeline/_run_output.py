@@ -21,7 +21,7 @@ import numpy as np
 from dmnpharm._utils import get_logger
 from dmnpharm.config import PRIMARY
 from dmnpharm.pipeline._derivatives import DerivativeWriter
-from dmnpharm.pipeline._levels import split_levels, tag_rows
+from dmnpharm.pipeline._levels import split_levels
 from dmnpharm.pipeline._tasks import RunTask, TaskOutcome
 
 __all__ = ["write_on_worker", "write_run_files"]
@@ -117,9 +117,7 @@ def write_on_worker(outcome: TaskOutcome, task: RunTask) -> TaskOutcome:
     shown = {kind: path.relative_to(root).as_posix() for kind, path in files.items()}
     rows = None
     if not done.excluded:
-        tagged = tag_rows(
-            done.metrics, dict(task.design), task.config.atlas_name, task.config.estimator
-        )
-        rows = split_levels(tagged)
+        config = task.config
+        rows = split_levels(done.metrics, dict(task.design), config.atlas_name, config.estimator)
     lean = replace(done, cleaned=(), matrix=None, metrics=done.metrics.iloc[:0])
     return replace(outcome, processed=lean, signals=None, written=shown, rows=rows)
