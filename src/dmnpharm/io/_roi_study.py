@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ import pandas as pd
 from dmnpharm._utils import closest_match, get_logger
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io._derivatives import bids_label
+from dmnpharm.io._roi_write import _UNPLAIN, parse_fixed_tsv
 from dmnpharm.io._select import select_participants
 
 __all__ = ["RoiRun", "RoiStudy", "load_roi_study", "read_roi_timeseries"]
@@ -145,9 +147,36 @@ def _read_sidecar(path: Path, problems: list[str]) -> dict[str, Any] | None:
     return content
 
 
-def _read_timeseries(
+@functools.lru_cache(maxsize=8)
+def _plain_labels(labels: tuple[str, ...]) -> bool:
+    """Whether ``read_csv`` names a header of these labels, tab-joined, by the labels."""
+    return len(set(labels)) == len(labels) and all(
+        isinstance(label, str) and label and label == label.strip() and not _UNPLAIN.search(label)
+        for label in labels
+    )
+
+
+def _read_plain(path: Path, labels: Sequence[str]) -> npt.NDArray[np.float64] | None:
+    """Read fixed decimals under a header of exactly ``labels`` (as ``write_roi_run`` writes).
+
+    Such a file gives what ``read_csv`` gives, values and row count (see
+    :func:`~dmnpharm.io._roi_write.parse_fixed_tsv`), and cannot fail the column
+    checks. None for any other file: ``read_csv`` reads it (and names its problems).
+    """
+    try:
+        header, newline, body = path.read_bytes().partition(b"\n")
+        names = header.decode("utf-8").split("\t")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not newline or names != list(labels) or not _plain_labels(tuple(labels)):
+        return None
+    return parse_fixed_tsv(body, len(labels))
+
+
+def _read_table_values(
     path: Path, labels: Sequence[str], problems: list[str]
 ) -> npt.NDArray[np.float64] | None:
+    """Read a time-series file with ``read_csv`` and check its header and its values' type."""
     try:
         table = pd.read_csv(path, sep="\t", na_values=["n/a"])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -167,7 +196,11 @@ def _read_timeseries(
             f"'{labels[first]}'; write the columns in atlas order with atlas labels"
         )
         return None
-    non_numeric = [c for c in columns if not pd.api.types.is_numeric_dtype(table[c])]
+    non_numeric = [
+        c
+        for c, dtype in zip(columns, table.dtypes, strict=True)
+        if not pd.api.types.is_numeric_dtype(dtype)
+    ]
     if non_numeric:
         col = non_numeric[0]
         bad = pd.to_numeric(table[col], errors="coerce").isna() & table[col].notna()
@@ -177,7 +210,19 @@ def _read_timeseries(
             "is not a number"
         )
         return None
-    data = table.to_numpy(dtype=np.float64)
+    data: npt.NDArray[np.float64] = table.to_numpy(dtype=np.float64)
+    return data
+
+
+def _read_timeseries(
+    path: Path, labels: Sequence[str], problems: list[str]
+) -> npt.NDArray[np.float64] | None:
+    data = _read_plain(path, labels)
+    if data is None:
+        data = _read_table_values(path, labels, problems)
+        if data is None:
+            return None
+    columns = list(labels)
     finite = np.isfinite(data)
     # A region with no value at all (``n/a`` throughout, as XCP-D writes a parcel
     # outside the coverage) has no signal: the run leaves it out of its measures.

@@ -55,7 +55,12 @@ def dvars(
     values = _as_array("data", data, 2)
     if values.shape[0] < 3:
         raise InputError(f"data must have at least 3 volumes; got {values.shape[0]}")
-    upper, lower = np.percentile(values, [75, 25], axis=0, method="lower")
+    # np.percentile(values, [75, 25], axis=0, method="lower") picks these order
+    # statistics; a sort finds the same values several times faster
+    ordered = np.sort(values, axis=0)
+    n_volumes = values.shape[0]
+    upper = ordered[int(np.floor((n_volumes - 1) * 0.75))]
+    lower = ordered[int(np.floor((n_volumes - 1) * 0.25))]
     robust_sd = (upper - lower) / _IQR_TO_SD
     varies = robust_sd > 0
     if not varies.any():
@@ -204,4 +209,9 @@ def fmriprep_confounds(
     cosines = cosine_basis(n_volumes, repetition_time)
     for index in range(cosines.shape[1]):
         columns[f"cosine{index:02d}"] = cosines[:, index]
-    return pd.DataFrame(columns)
+    # one columns x volumes block, as pandas would consolidate the columns into
+    # (the same table and memory layout, without building it column by column)
+    block = np.empty((len(columns), n_volumes))
+    for row, values in enumerate(columns.values()):
+        block[row] = values
+    return pd.DataFrame(block.T, columns=list(columns))

@@ -14,6 +14,8 @@ one-dimensional root search on ``S_kk`` (within) or ``S_kl`` (between).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -123,7 +125,7 @@ def mean_fisher_z(
     cov += np.outer(local_a, local_b) * model.structure.corr[np.ix_(idx_a, idx_b)]
     rho = cov / np.outer(sd[idx_a], sd[idx_b])
     if np.array_equal(idx_a, idx_b):
-        rho = rho[np.triu_indices(idx_a.size, k=1)]
+        rho = rho[_upper_pairs(idx_a.size)]
     return float(np.arctanh(np.clip(rho, -0.999999, 0.999999)).mean())
 
 
@@ -141,6 +143,73 @@ def _with_covariance(model: RunModel, k: int, q: int, c: float) -> RunModel:
     sources = model.sources.copy()
     sources[k, q] = sources[q, k] = c
     return replace(model, sources=sources)
+
+
+@functools.lru_cache(maxsize=16)
+def _upper_pairs(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """``np.triu_indices(n, k=1)``, computed once per size (read-only)."""
+    rows, cols = np.triu_indices(n, k=1)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return rows, cols
+
+
+def _within_gap(
+    model: RunModel, k: int, members: npt.NDArray[np.intp], target: float
+) -> Callable[[float], float]:
+    """``v -> mean_fisher_z(_with_variance(model, k, members, v), members, members) - target``.
+
+    The parts that do not depend on ``v`` are computed once; every operation that
+    does is the one :func:`mean_fisher_z` and :meth:`RunModel.region_sd` apply, on
+    the network's regions only, so the value is the same to the last bit.
+    """
+    a, b, local, amp = (x[members] for x in (model.a, model.b, model.local, model.amp))
+    a2, b2, local2, amp2 = a**2, b**2, local**2, amp**2
+    network = np.outer(amp * a, amp * a)
+    shared = np.outer(amp * b, amp * b)
+    local_part = (
+        np.outer(amp * local, amp * local) * model.structure.corr[np.ix_(members, members)]
+    )
+    noise, old, thermal2 = model.noise[members], model.sources[k, k], model.thermal_sd**2
+    upper = _upper_pairs(members.size)
+
+    def gap(v: float) -> float:
+        noise_v = noise - a2 * (v - old)
+        sd = np.sqrt(amp2 * (a2 * v + b2 + local2 + noise_v) + thermal2)
+        cov = network * v
+        cov += shared
+        cov += local_part
+        rho = (cov / np.outer(sd, sd))[upper]
+        return float(np.arctanh(np.clip(rho, -0.999999, 0.999999)).mean()) - target
+
+    return gap
+
+
+def _between_gap(
+    model: RunModel, regions: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]], target: float
+) -> Callable[[float], float]:
+    """``c -> mean_fisher_z(_with_covariance(model, k, q, c), *regions) - target``.
+
+    As :func:`_within_gap`: the parts that do not depend on ``c`` (region SDs
+    among them) are computed once, the rest as :func:`mean_fisher_z` does.
+    """
+    idx_a, idx_b = regions
+    sd = model.region_sd()
+    scale_a, scale_b = model.amp[idx_a], model.amp[idx_b]
+    network = np.outer(scale_a * model.a[idx_a], scale_b * model.a[idx_b])
+    shared = np.outer(scale_a * model.b[idx_a], scale_b * model.b[idx_b])
+    local_a, local_b = scale_a * model.local[idx_a], scale_b * model.local[idx_b]
+    local_part = np.outer(local_a, local_b) * model.structure.corr[np.ix_(idx_a, idx_b)]
+    sd_ab = np.outer(sd[idx_a], sd[idx_b])
+
+    def gap(c: float) -> float:
+        cov = network * c
+        cov += shared
+        cov += local_part
+        rho = cov / sd_ab
+        return float(np.arctanh(np.clip(rho, -0.999999, 0.999999)).mean()) - target
+
+    return gap
 
 
 @fill_doc
@@ -169,9 +238,7 @@ def solve_within(model: RunModel, k: int, target: float, label: str) -> RunModel
     a2 = model.a[members] ** 2
     high = model.sources[k, k] + float(np.min((model.noise[members] - NOISE_FLOOR) / a2))
 
-    def gap(v: float) -> float:
-        return mean_fisher_z(_with_variance(model, k, members, v), members, members) - target
-
+    gap = _within_gap(model, k, members, target)
     if not low < high or gap(low) > 0 or gap(high) < 0:
         reach = (gap(low) + target, gap(high) + target) if low < high else (np.nan, np.nan)
         raise UnreachableTargetError(
@@ -223,9 +290,7 @@ def solve_between(model: RunModel, k: int, q: int, target: float, label: str) ->
     idx_l = np.flatnonzero(model.column == q)
     low, high = _pd_interval(model, k, q)
 
-    def gap(c: float) -> float:
-        return mean_fisher_z(_with_covariance(model, k, q, c), idx_k, idx_l) - target
-
+    gap = _between_gap(model, (idx_k, idx_l), target)
     if gap(low) > 0 or gap(high) < 0:
         raise UnreachableTargetError(
             f"{label}: a between-network Fisher z of {target:.3f} is outside what this run's "

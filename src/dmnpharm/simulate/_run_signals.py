@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,12 +75,19 @@ def drift_batch(
     numpy.ndarray
         ``n_runs x n_volumes x n_signals``.
     """
+    weights = rng.normal(0.0, sd / np.sqrt(3), size=(n_runs, 3, n_signals))
+    drift: Array = _drift_basis(n_volumes) @ weights
+    return drift
+
+
+@functools.lru_cache(maxsize=8)
+def _drift_basis(n_volumes: int) -> Array:
+    """Linear, quadratic and half-cosine drift terms, unit SD (volumes x 3; read-only)."""
     t = np.linspace(-1.0, 1.0, n_volumes)
     basis = np.column_stack([t, t**2 - np.mean(t**2), np.cos(np.pi * (t + 1) / 2)])
     basis /= basis.std(axis=0)
-    weights = rng.normal(0.0, sd / np.sqrt(3), size=(n_runs, 3, n_signals))
-    drift: Array = basis @ weights
-    return drift
+    basis.setflags(write=False)
+    return basis
 
 
 @fill_doc
@@ -138,16 +146,26 @@ def generate_run(
     chol = np.linalg.cholesky(model.sources)
     sources = bold_like_noise(rng, n_t, n_src, repetition_time) @ chol.T
     glob = bold_like_noise(rng, n_t, 1, repetition_time)[:, 0]
-    region_noise = bold_like_noise(rng, n_t, n_reg, repetition_time) * np.sqrt(model.noise)
+    region_noise = bold_like_noise(rng, n_t, n_reg, repetition_time)
+    region_noise *= np.sqrt(model.noise)
     network = np.where(model.column >= 0, model.a, 0.0) * sources[:, np.maximum(model.column, 0)]
-    local = local_signal(rng, model.structure.factor, n_t, repetition_time) * model.local
-    bold = model.amp * (network + np.outer(glob, model.b) + local + region_noise)
-    thermal = model.thermal_sd * rng.standard_normal((n_t, n_reg))
+    local = local_signal(rng, model.structure.factor, n_t, repetition_time)
+    local *= model.local
+    # amp * (network + glob b + local + noise), summed in that order in place (C order)
+    bold = np.outer(glob, model.b)
+    bold += network
+    bold += local
+    bold += region_noise
+    bold *= model.amp
+    thermal = rng.standard_normal((n_t, n_reg))
+    thermal *= model.thermal_sd
     params = simulate_motion(rng, n_t, repetition_time, mean_fd)
     fd = framewise_displacement(params)
     artifact = motion_artifact(rng, params, fd, n_reg, signal.motion_artifact)
     nuisance = _drift(rng, n_t, n_reg, signal.drift_sd) + artifact
-    data = BASELINE + bold + thermal + nuisance
+    data = bold + BASELINE
+    data += thermal
+    data += nuisance
     # white matter and CSF carry global, drift and motion signal but no neural networks
     compartments = (
         0.3 * glob[:, None]
@@ -158,13 +176,14 @@ def generate_run(
     centred = compartments - compartments.mean(axis=0)
     left, singular, _ = np.linalg.svd(centred, full_matrices=False)
     explained = singular**2 / np.sum(singular**2)
+    cumulative = np.cumsum(explained)
     meta: dict[str, dict[str, object]] = {
         f"a_comp_cor_{k:02d}": {
             "Method": "aCompCor",
             "Mask": "combined",
             "SingularValue": float(singular[k]),
             "VarianceExplained": float(explained[k]),
-            "CumulativeVarianceExplained": float(np.cumsum(explained)[k]),
+            "CumulativeVarianceExplained": float(cumulative[k]),
             "Retained": True,
         }
         for k in range(_N_COMPCOR)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -27,6 +29,12 @@ def bold_gain(n_volumes: int, repetition_time: float) -> npt.NDArray[np.float64]
     numpy.ndarray
         ``n_volumes // 2 + 1`` gains, 0 at 0 Hz.
     """
+    return _bold_gain(int(n_volumes), float(repetition_time)).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _bold_gain(n_volumes: int, repetition_time: float) -> npt.NDArray[np.float64]:
+    """:func:`bold_gain`, computed once per length and TR (read-only)."""
     freqs = np.fft.rfftfreq(n_volumes, d=repetition_time)
     power = 1.0 / (0.01 + freqs) / (1.0 + (freqs / 0.1) ** 4)
     power[0] = 0.0
@@ -35,6 +43,7 @@ def bold_gain(n_volumes: int, repetition_time: float) -> npt.NDArray[np.float64]
     if n_volumes % 2 == 0:
         weights[-1] = 1.0
     gain: npt.NDArray[np.float64] = np.sqrt(power * n_volumes / np.sum(weights * power))
+    gain.setflags(write=False)
     return gain
 
 
@@ -63,6 +72,7 @@ def bold_like_noise(
         most of its power below 0.1 Hz.
     """
     white = rng.standard_normal((n_volumes, n_signals))
-    spectrum = np.fft.rfft(white, axis=0) * bold_gain(n_volumes, repetition_time)[:, None]
+    spectrum = np.fft.rfft(white, axis=0)
+    spectrum *= _bold_gain(int(n_volumes), float(repetition_time))[:, None]
     signals: npt.NDArray[np.float64] = np.fft.irfft(spectrum, n=n_volumes, axis=0)
     return signals
