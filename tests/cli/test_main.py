@@ -28,13 +28,16 @@ def test_demo_detects_the_planted_effect(default_demo: tuple[Path, str]) -> None
     html = (out / "report.html").read_text()
     assert "dmn_within_fc" in html
     # Figures: every measure in one small-multiples figure, one max-|t| null, the
-    # censoring map, the within-DMN matrices and the glass brain of the top edges.
+    # censoring map, the FD traces of the runs that moved most, the within-DMN
+    # matrices and the glass brain of the top edges (no carpet, tSNR or coverage:
+    # region time series carry no voxels and are already centred).
     assert html.count(f'alt="All {len(results)} measures tested') == 1
     assert html.count('alt="Null of the largest |t|') == 1
     assert html.count('alt="Each row is a run') == 1
+    assert html.count('alt="Framewise displacement over time of the 8 runs') == 1
     assert html.count('alt="Mean within-DMN') == 1
     assert html.count('alt="DMN edges on a glass brain') == 1
-    assert html.count("data:image/png;base64,") == 5
+    assert html.count("data:image/png;base64,") == 6
 
 
 def test_demo_without_effect_detects_nothing(tmp_path: Path) -> None:

@@ -225,6 +225,13 @@ class _Collector:
             self.run_rows.append({**row, "status": "excluded", "reason": done.excluded})
             return
         row.update(written)
+        _LOG.debug(
+            "%s: kept %s of %s volumes, files %s",
+            run.label,
+            done.record.get("n_kept"),
+            done.record.get("n_volumes"),
+            ", ".join(Path(f).name for f in written.values()) or "none",
+        )
         if self.config.estimator == "tangent":
             self.pending.append((run, keys, done))
         elif outcome.rows is not None:  # tagged and split where it was computed
