@@ -90,8 +90,9 @@ def test_simulate_then_run(tmp_path: Path) -> None:
         )
         == 0
     )
-    assert main(["run", str(study), "--out", str(tmp_path / "r1"), "--permutations", "99"]) == 0
-    assert main(["run", str(study), "--out", str(tmp_path / "r2"), "--permutations", "99"]) == 0
+    run = ["--permutations", "99", "--no-gsr-sensitivity"]
+    assert main(["run", str(study), "--out", str(tmp_path / "r1"), *run]) == 0
+    assert main(["run", str(study), "--out", str(tmp_path / "r2"), *run]) == 0
     first = (tmp_path / "r1" / "group" / "results.tsv").read_bytes()
     assert first == (tmp_path / "r2" / "group" / "results.tsv").read_bytes()
     assert (
@@ -110,10 +111,7 @@ def test_simulate_then_run(tmp_path: Path) -> None:
         )
         == 0
     )
-    assert (
-        main(["run", str(tmp_path / "s2"), "--out", str(tmp_path / "r3"), "--permutations", "99"])
-        == 0
-    )
+    assert main(["run", str(tmp_path / "s2"), "--out", str(tmp_path / "r3"), *run]) == 0
     assert first != (tmp_path / "r3" / "group" / "results.tsv").read_bytes()
 
 
@@ -209,7 +207,7 @@ def test_seed_is_one_flag_and_perm_seed_a_warning_alias(
     small_study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--perm-seed still works, warns, and gives what --seed gives."""
-    base = ["run", str(small_study), "--permutations", "50", "-q"]
+    base = ["run", str(small_study), "--permutations", "50", "--no-gsr-sensitivity", "-q"]
     assert main([*base, "--out", str(tmp_path / "new"), "--seed", "3"]) == 0
     capsys.readouterr()
     assert main([*base, "--out", str(tmp_path / "old"), "--perm-seed", "3"]) == 0

@@ -3,7 +3,7 @@
 ``voxel_study`` (tests/conftest.py) has 8 subjects x 2 sessions x 60 volumes with
 within-DMN FC 0.10 lower on drug, enough to find it; ``voxel_analysis`` is its
 aCompCor analysis. Tests of the plumbing alone (failures, the cache, AROMA
-images) use ``small_voxel_study``: 4 subjects x 2 sessions x 30 volumes.
+images, voxel maps) use ``small_voxel_study``: 4 subjects x 2 sessions x 50 volumes.
 """
 
 import json
@@ -35,7 +35,7 @@ from dmnpharm.simulate import SignalSpec, load_preset, simulate_study, write_vox
 
 @pytest.fixture(scope="module")
 def small_voxel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Write 4 subjects x 2 sessions x 30 volumes once for this module (read-only)."""
+    """Write 4 subjects x 2 sessions x 50 volumes once for this module (read-only)."""
     base = load_preset("demo-crossover", seed=5)
     spec = replace(
         base, design=replace(base.design, n_subjects=4), signal=SignalSpec(n_volumes=50)
@@ -120,13 +120,19 @@ def test_image_runs_give_coverage_fractions_tsnr_and_a_carpet_plot(
     (mask_file,) = sorted(voxel_study.rglob(f"{entities}_space-*_desc-brain_mask.nii.gz"))
     mask = nib.load(mask_file)
     inside = np.asarray(mask.dataobj) > 0
-    grid = np.indices(inside.shape).reshape(3, -1)
-    centres = (mask.affine[:3, :3] @ grid + mask.affine[:3, 3:4]).T
+    affine, inverse = mask.affine, np.linalg.inv(mask.affine)
+    reach = int(np.ceil(5.0 / min(mask.header.get_zooms()[:3]))) + 1
     atlas = load_atlas("seitzman300")
     expected = []
-    for coord in atlas.coords:
-        sphere = np.linalg.norm(centres - np.asarray(coord), axis=1) <= 5.0
-        expected.append(inside.ravel()[sphere].mean() if sphere.any() else np.nan)
+    for coord in np.asarray(atlas.coords, dtype=float):
+        # the grid voxels of a box around the centre, then those within 5 mm of it
+        centre = np.rint(inverse[:3, :3] @ coord + inverse[:3, 3]).astype(int)
+        low = np.clip(centre - reach, 0, inside.shape)
+        high = np.clip(centre + reach + 1, 0, inside.shape)
+        box = np.indices(high - low).reshape(3, -1) + low[:, None]
+        mm = (affine[:3, :3] @ box + affine[:3, 3:4]).T
+        sphere = box[:, np.linalg.norm(mm - coord, axis=1) <= 5.0]
+        expected.append(inside[tuple(sphere)].mean() if sphere.shape[1] else np.nan)
     np.testing.assert_allclose(coverage.to_numpy(), np.asarray(expected), atol=1e-6)
     assert coverage.min() < 1.0  # the simulated mask cuts some spheres
     report = (out / "report.html").read_text(encoding="utf-8")
@@ -152,7 +158,7 @@ def test_a_corrupt_run_fails_alone_and_writes_no_group_result(
     # flipped bytes in the compressed stream: header and gzip trailer intact
     data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
     bold.write_bytes(bytes(data))
-    config = AnalysisConfig(inference=Inference(n_permutations=99))
+    config = AnalysisConfig(inference=Inference(n_permutations=99), gsr_sensitivity=False)
     with pytest.raises(RunFailuresError, match="sub-03_ses-2") as caught:
         Study.from_folder(study).analyse(config, tmp_path / "out")
     assert caught.value.out == str(tmp_path / "out")
@@ -173,6 +179,7 @@ def test_a_corrupt_run_fails_alone_and_writes_no_group_result(
     assert result.results["n"].eq(3).all()
     assert len(result.failures) == 1
     args = ["run", str(study), "--permutations", "99", "-q", "--scheduler", "synchronous"]
+    args.append("--no-gsr-sensitivity")
     assert main([*args, "--out", str(tmp_path / "out3")]) == RUN_FAILURES_EXIT
     assert not (tmp_path / "out3").exists()
     assert main([*args, "--out", str(tmp_path / "out4"), "--allow-failures"]) == 0
@@ -191,9 +198,10 @@ def test_a_new_cleaning_reuses_the_extracted_signals(
 
     monkeypatch.setattr(work_module, "extract_timeseries", counted)
     study = Study.from_folder(small_voxel_study)
-    first = study.analyse(AnalysisConfig(inference=Inference(n_permutations=99)), tmp_path / "a")
+    config = AnalysisConfig(inference=Inference(n_permutations=99), gsr_sensitivity=False)
+    first = study.analyse(config, tmp_path / "a")
     assert len(calls) == 8
-    other = AnalysisConfig(inference=Inference(n_permutations=99), denoise=DenoiseConfig("6p"))
+    other = config.replace(denoise=DenoiseConfig("6p"))
     second = study.analyse(other, tmp_path / "b")
     assert len(calls) == 8
     assert set(second.metrics["strategy"]) == {"6p"}
@@ -214,7 +222,7 @@ def _sphere_union(image: Path, coords: list[tuple[float, float, float]]) -> np.n
     return inside.reshape(loaded.shape)
 
 
-def test_voxel_maps_come_from_the_same_run(voxel_study: Path, tmp_path: Path) -> None:
+def test_voxel_maps_come_from_the_same_run(small_voxel_study: Path, tmp_path: Path) -> None:
     """--voxel-maps writes ALFF/fALFF and seed maps per run; the PCC map finds the DMN.
 
     DMN regions share the simulated DMN source, so the PCC seed map is higher in
@@ -222,13 +230,16 @@ def test_voxel_maps_come_from_the_same_run(voxel_study: Path, tmp_path: Path) ->
     FC shows as lower PCC-DMN values on drug, on average.
     """
     config = AnalysisConfig(
-        inference=Inference(n_permutations=99), denoise=DenoiseConfig("6p"), voxel_maps=True
+        inference=Inference(n_permutations=99),
+        denoise=DenoiseConfig("6p"),
+        voxel_maps=True,
+        gsr_sensitivity=False,
     )
-    result = Study.from_folder(voxel_study).analyse(config, tmp_path / "out")
+    result = Study.from_folder(small_voxel_study).analyse(config, tmp_path / "out")
     # inside the derivatives dataset, each run's maps in its func/ folder, as XCP-D's ALFF
     derivatives = tmp_path / "out" / "derivatives" / "dmnpharm"
     assert not (tmp_path / "out" / "voxel_maps").exists()
-    assert len(list(derivatives.glob("sub-*/ses-*/func/*_boldmap.nii.gz"))) == 16 * 6
+    assert len(list(derivatives.glob("sub-*/ses-*/func/*_boldmap.nii.gz"))) == 8 * 6
     assert_valid(derivatives, DERIVATIVES_WARNINGS)
     atlas = load_atlas("seitzman300")
     dmn = [atlas.coords[i] for i in atlas.network_indices("DMN")]
@@ -274,6 +285,7 @@ def test_aroma_strategy_reads_the_aroma_images(small_voxel_study: Path, tmp_path
         inference=Inference(n_permutations=99),
         denoise=DenoiseConfig("aroma"),
         space="MNI152NLin6Asym",
+        gsr_sensitivity=False,
     )
     result = Study.from_folder(study).analyse(config, tmp_path / "out")
     assert result.results["n"].eq(4).all()

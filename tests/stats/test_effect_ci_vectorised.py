@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import optimize
 from scipy import stats as sps
+from scipy.interpolate import CubicSpline
 
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats import (
@@ -151,6 +152,16 @@ def test_the_interpolated_interval_equals_the_direct_one(
         ref = _reference(float(t[i]), 19, 0.95)
         assert grid[0][i] == pytest.approx(ref[0], abs=1e-8)
         assert grid[1][i] == pytest.approx(ref[1], abs=1e-8)
+
+
+@pytest.mark.parametrize("points", [16, 17, 40, 761])
+def test_the_grid_spline_equals_scipy_cubic_spline(points: int, rng: np.random.Generator) -> None:
+    """The spline through the grid's bounds is scipy's not-a-knot CubicSpline, to 1e-12."""
+    grid = np.linspace(0.0, 7.3, points)
+    values = np.sin(grid) * grid + 0.3 * grid**1.5 + rng.normal(0.0, 0.01, points)
+    at = np.concatenate([rng.uniform(0.0, 7.3, 500), grid[[0, 1, -2, -1]]])
+    ours = _effect_ci._uniform_spline(grid, values, at)
+    np.testing.assert_allclose(ours, CubicSpline(grid, values)(at), rtol=0, atol=1e-12)
 
 
 def test_dz_interval_is_the_nct_interval_over_sqrt_n(rng: np.random.Generator) -> None:

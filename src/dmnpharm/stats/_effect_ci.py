@@ -13,7 +13,9 @@ the lower bound solves ``P(T <= t | lambda) = (1 + c) / 2`` and the upper one
 
 The bounds depend on t alone (for a given n), so for many measures they are
 solved on a grid of t values, and interpolated with a cubic spline in
-``asinh(t)``, in which they are smooth and close to linear; a table of at most
+``asinh(t)`` (not-a-knot, as ``scipy.interpolate.CubicSpline``'s default, solved
+here on the uniform grid so that ``scipy.interpolate``'s import, a third of a
+second, is not paid), in which they are smooth and close to linear; a table of at most
 :data:`_DIRECT_LIMIT` distinct t values is solved directly. Solving uses the
 noncentral t CDF (``scipy.special.nctdtr``) and a bracketing root finder
 (``scipy.optimize.elementwise.find_root``), vectorised over the t values.
@@ -24,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 from scipy import special
-from scipy.interpolate import CubicSpline
 from scipy.optimize import elementwise
 
 from dmnpharm.exceptions import InputError
@@ -104,8 +105,45 @@ def _bounds(a: Array, df: float, p: float) -> Array:
     top = float(np.arcsinh(distinct[-1]))
     points = max(16, int(np.ceil(top * _GRID_DENSITY)) + 1)
     grid = np.linspace(0.0, top, points)
-    spline = CubicSpline(grid, _bounds_at(np.sinh(grid), df, p))
-    out: Array = spline(np.arcsinh(a))
+    return _uniform_spline(grid, _bounds_at(np.sinh(grid), df, p), np.arcsinh(a))
+
+
+def _uniform_spline(grid: Array, values: Array, at: Array) -> Array:
+    """Evaluate at ``at`` the not-a-knot cubic spline through ``values`` on the uniform ``grid``.
+
+    With knot spacing ``h`` the second derivatives ``m`` satisfy
+    ``m[i-1] + 4 m[i] + m[i+1] = 6 (y[i+1] - 2 y[i] + y[i-1]) / h**2`` inside;
+    not-a-knot (one cubic over the first two and the last two intervals) means
+    ``m[0] - 2 m[1] + m[2] = 0`` and the same at the end, which turns the first
+    and last of those equations into ``6 m[1] = r[1]`` and ``6 m[-2] = r[-2]``.
+    The rest is a (1, 4, 1) tridiagonal system, solved by elimination.
+    """
+    n = grid.size
+    h = float(grid[1] - grid[0])
+    rhs = 6.0 * (values[2:] - 2.0 * values[1:-1] + values[:-2]) / (h * h)
+    m = np.empty(n)
+    m[1], m[-2] = rhs[0] / 6.0, rhs[-1] / 6.0
+    inner = rhs[1:-1].copy()  # equations for m[2] .. m[n-3]
+    if inner.size:
+        inner[0] -= m[1]
+        inner[-1] -= m[-2]
+        diagonal = np.full(inner.size, 4.0)
+        for i in range(1, inner.size):  # forward elimination, sub/super diagonals of 1
+            factor = 1.0 / diagonal[i - 1]
+            diagonal[i] -= factor
+            inner[i] -= factor * inner[i - 1]
+        inner[-1] /= diagonal[-1]
+        for i in range(inner.size - 2, -1, -1):
+            inner[i] = (inner[i] - inner[i + 1]) / diagonal[i]
+        m[2:-2] = inner
+    m[0], m[-1] = 2.0 * m[1] - m[2], 2.0 * m[-2] - m[-3]
+    i = np.clip(np.floor((at - grid[0]) / h).astype(np.intp), 0, n - 2)
+    left, right = at - grid[i], grid[i + 1] - at
+    out: Array = (
+        (m[i] * right**3 + m[i + 1] * left**3) / (6.0 * h)
+        + (values[i] / h - m[i] * h / 6.0) * right
+        + (values[i + 1] / h - m[i + 1] * h / 6.0) * left
+    )
     return out
 
 
