@@ -22,7 +22,7 @@ measure, 1,794,000 rows; with ``--run-layout`` as ``dmnpharm run`` writes
    ``analyse``; inside it, the sign-flip engine (``sign_flip_test``) and the
    d_z interval (``dz_interval``, the default; ``bootstrap_ci`` with 2,000
    resamples, the option, timed beside it), the rest being the reshaping of the
-   table; writing ``results.tsv`` (``write_results_tsv``, with pandas'
+   table; writing ``results.tsv`` (``dmnpharm.io.write_tsv``, with pandas'
    ``to_csv`` timed beside it) and ``.parquet``; the report
    (``build_stats_report``). Peak resident memory is printed after each stage.
 3. **Baseline, same run**: the previous implementation's heavy stages
@@ -60,6 +60,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dmnpharm.io import write_tsv
 from dmnpharm.pipeline import read_metrics_table
 from dmnpharm.report import build_stats_report
 from dmnpharm.stats import (
@@ -69,7 +70,6 @@ from dmnpharm.stats import (
     check_unique_runs,
     dz_interval,
     sign_flip_test,
-    write_results_tsv,
 )
 
 Array = npt.NDArray[np.float64]
@@ -227,7 +227,7 @@ def stages(
     out.mkdir(parents=True, exist_ok=True)
     _, figures["write_s"] = timed(
         lambda: (
-            write_results_tsv(result.results, out / "results.tsv"),
+            write_tsv(result.results, out / "results.tsv"),
             result.results.to_parquet(out / "results.parquet", index=False),
         )
     )

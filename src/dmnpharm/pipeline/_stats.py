@@ -24,7 +24,6 @@ from dmnpharm.stats import (
     analyse,
     check_unique_runs,
     name_measures,
-    write_results_tsv,
 )
 
 __all__ = ["LEVELS", "analyse_table", "read_metrics_table"]
@@ -374,7 +373,7 @@ def _write_outputs(
     from dmnpharm.report import build_stats_report
 
     layout = OutputLayout.stats(staging)
-    write_results_tsv(result.results, layout.results_tsv)
+    write_tsv(result.results, layout.results_tsv)
     result.results.to_parquet(layout.results_parquet, index=False)
     design = result.design
     first = [c for c in (spec.subject, spec.within) if c and c in design.columns]

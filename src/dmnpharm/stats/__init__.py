@@ -45,7 +45,6 @@ if TYPE_CHECKING:
         sign_flip_test,
     )
     from dmnpharm.stats._qc import QC_MEASURES, motion_imbalance, qc_fc, run_qc
-    from dmnpharm.stats._results_file import write_results_tsv
     from dmnpharm.stats._spec import ModelSpec
     from dmnpharm.stats._special import normalization
     from dmnpharm.stats._tfce import TfceResult, tfce, tfce_permutation_test
@@ -102,7 +101,6 @@ __all__ = [
     "two_sample_permutation_test",
     "within_permutations",
     "within_subject_test",
-    "write_results_tsv",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, __file__)

@@ -1,11 +1,10 @@
-"""Write a results table as TSV quickly, with exactly the text pandas writes.
+"""Table text built column by column with Arrow, exactly as pandas writes it.
 
-``dmnpharm.io.write_tsv`` (``DataFrame.to_csv``: tab separated, ``n/a`` for
-missing) took 1.2-2 s for the 44,850 rows of a connectome-scale analysis, most
-of it turning floats into text one by one (NumPy's ``astype(str)``, about
-1.5 us a value). :func:`write_results_tsv` builds each column's text with Arrow
-instead and joins the columns row-wise, about 5x faster, and writes the same
-bytes:
+``DataFrame.to_csv`` (tab separated, ``n/a`` for missing) took 1.2-2 s for the
+44,850 rows of a connectome-scale results table, most of it turning floats into
+text one by one (NumPy's ``astype(str)``, about 1.5 us a value).
+:func:`write_columns` builds each column's text with Arrow instead and joins the
+columns row-wise, about 5x faster, and writes the same bytes:
 
 * floats: pandas writes NumPy's shortest round-trip text, which is Python's
   ``repr``. Arrow's cast gives the same digits between 1e-4 and 1e10 but drops
@@ -14,8 +13,11 @@ bytes:
   with ``repr`` (or ``n/a``). A probe of values checks once per process that
   this Arrow's text agrees, else every float goes through ``repr``;
 * integers: their decimal text; booleans: ``True``/``False``; text as is;
-* a table the fast path cannot write the same way (a field needing CSV
-  quotes, one column, no rows, other column types) is handed to ``to_csv``.
+* a table this cannot write the same way (a field needing CSV quotes, one
+  column, no rows, other column types) is declined, for ``to_csv`` to write.
+
+:func:`dmnpharm.io.write_tsv` is the one entry point: it tries the all-float
+layout of ``_roi_write`` first, then this, then ``to_csv``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["write_results_tsv"]
+__all__ = ["write_columns"]
 
 #: Magnitudes whose Arrow text is pandas' text (once ``.0`` is added to whole numbers).
 _PLAIN = (1e-4, 1e10)
@@ -39,11 +41,6 @@ _NA = "n/a"
 _CHUNK_ROWS = 8192
 #: Characters that make the csv module quote a field (tab, quote, line ends).
 _QUOTED = r'[\t"\r\n]'
-
-
-def _to_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write with ``to_csv`` as ``dmnpharm.io.write_tsv`` does (the reference)."""
-    frame.to_csv(path, sep="\t", index=False, na_rep=_NA, lineterminator="\n")
 
 
 def _arrow_float_text(values: npt.NDArray[np.float64], plain: npt.NDArray[np.bool_]) -> pa.Array:
@@ -123,43 +120,31 @@ def _header(names: list[str]) -> str | None:
     return None if pc.any(quoted).as_py() else line
 
 
-def write_results_tsv(frame: pd.DataFrame, path: str | Path) -> Path:
-    r"""Write a table as BIDS-style TSV, byte for byte as ``dmnpharm.io.write_tsv`` writes it.
+def write_columns(frame: pd.DataFrame, dest: Path) -> bool:
+    """Write ``frame`` as ``to_csv`` would, column-wise with Arrow (False: declined).
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        Table to write (e.g. :attr:`StatsResult.results`); the index is not
-        written.
-    path : str or Path
-        Destination; parent folders are created.
+        Table to write; the index is not written.
+    dest : Path
+        Destination file (its folder exists).
 
     Returns
     -------
-    Path
-        The written path.
-
-    Notes
-    -----
-    Tab separated, ``\n`` line ends, ``n/a`` for missing values, floats as
-    Python's ``repr``: the text of ``frame.to_csv(path, sep="\t",
-    index=False, na_rep="n/a", lineterminator="\n")``, built column-wise
-    with Arrow (see the module notes); tables it cannot write the same way
-    are written by ``to_csv`` itself.
+    bool
+        Whether the table was written (see the module notes for what is declined).
     """
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     names = list(frame.columns)
     header = _header(names) if frame.shape[1] > 1 and len(frame) else None
     columns = [] if header is None else [_column_text(frame.iloc[:, i]) for i in range(len(names))]
     texts = [c for c in columns if c is not None]
     if header is None or len(texts) < len(names):
-        _to_csv(frame, dest)
-        return dest
+        return False
     with dest.open("w", encoding="utf-8", newline="") as handle:
         handle.write(header + "\n")
         for start in range(0, len(frame), _CHUNK_ROWS):  # a few MB of text at a time
             part = [c.slice(start, _CHUNK_ROWS) for c in texts]
             lines = pc.binary_join_element_wise(*part, "\t").to_pylist()
             handle.write("\n".join(lines) + "\n")
-    return dest
+    return True
