@@ -260,7 +260,7 @@ def test_a_run_killed_part_way_resumes_to_identical_outputs(
     """
     out = tmp_path / "out"
     uninterrupted = subprocess.run(
-        _run_command(cluster_study, out, "--workers", "2"),
+        _run_command(cluster_study, out, "--workers", "1"),
         env=_env(tmp_path / "reference-cache"),
         capture_output=True,
         text=True,
@@ -270,7 +270,7 @@ def test_a_run_killed_part_way_resumes_to_identical_outputs(
     reference = out.rename(tmp_path / "reference")
     cache = tmp_path / "cache"
     process = subprocess.Popen(
-        _run_command(cluster_study, out, "--workers", "2"),
+        _run_command(cluster_study, out, "--workers", "1"),
         env=_env(cache),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -285,7 +285,7 @@ def test_a_run_killed_part_way_resumes_to_identical_outputs(
     assert not out.exists(), "a killed run must not leave an output that looks complete"
     assert list(tmp_path.glob(".out.partial-*")), "the killed run's staging folder remains"
     resumed = subprocess.run(
-        _run_command(cluster_study, out, "--workers", "2", "-v"),
+        _run_command(cluster_study, out, "--workers", "1", "-v"),
         env=_env(cache),
         capture_output=True,
         text=True,
