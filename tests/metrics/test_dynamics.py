@@ -62,6 +62,26 @@ def test_rectangular_windows_match_loop(rng: np.random.Generator) -> None:
     assert res.network == "DMN"
 
 
+def test_windows_hold_for_offset_drifting_and_nearly_flat_signals(
+    rng: np.random.Generator,
+) -> None:
+    """Windows equal np.corrcoef's with a large offset, a drift, and a nearly flat stretch.
+
+    As uncleaned BOLD can be: an offset of 1000 and a slow drift, and a region whose
+    variance in some windows is far below its variance over the run.
+    """
+    n = 300
+    t = np.arange(n)[:, None]
+    x = 1000.0 + 0.05 * t + rng.standard_normal((n, len(NETWORKS)))
+    x[:, [0, 2, 4, 6]] += rng.standard_normal((n, 1))
+    flat = x.copy()
+    flat[100:140, 2] = 1000.0 + 1e-6 * rng.standard_normal(40)
+    for data in (x, flat):
+        res = sliding_window_fc(data, NETWORKS, repetition_time=2.0, window_s=60.0, step=1)
+        expected = _loop_windows(data, 30, 1, np.ones(30))
+        np.testing.assert_allclose(res.values, expected, rtol=1e-10)
+
+
 def test_tapered_windows_match_weighted_loop(rng: np.random.Generator) -> None:
     """Taper = rectangle convolved with a Gaussian, integrated numerically here."""
     x = _series(rng, 61)
