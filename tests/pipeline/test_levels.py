@@ -87,3 +87,28 @@ def test_rows_split_where_computed_write_the_same_files(tmp_path: Path) -> None:
         assert (pandas_way / name).read_bytes() == (arrow_way / name).read_bytes()
     for a, b in zip(expected, got, strict=True):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_runs_are_gathered_into_large_row_groups_in_order(tmp_path: Path) -> None:
+    """Many small runs make a few row groups of about ROW_GROUP_ROWS rows, rows in order."""
+    from dmnpharm.pipeline._levels import ROW_GROUP_ROWS
+
+    n_runs, per_run = 30, 3_000
+    design = pd.DataFrame({"participant_id": [f"sub-{i}" for i in range(n_runs)]})
+    with LevelFiles(tmp_path, design) as levels:
+        for i in range(n_runs):
+            levels.add(
+                pd.DataFrame(
+                    {
+                        "participant_id": f"sub-{i}",
+                        "level": "edge",
+                        "value": np.arange(per_run, dtype=float) + i * per_run,
+                    }
+                )
+            )
+    metadata = pq.ParquetFile(tmp_path / LEVEL_FILES["edge"]).metadata
+    expected_groups = -(-n_runs // -(-ROW_GROUP_ROWS // per_run))  # full groups, then the rest
+    assert metadata.num_row_groups == expected_groups == 2
+    values = pd.read_parquet(tmp_path / LEVEL_FILES["edge"])["value"].to_numpy()
+    np.testing.assert_array_equal(values, np.arange(n_runs * per_run, dtype=float))
+    assert levels.rows["edge"] == n_runs * per_run

@@ -20,6 +20,9 @@ import pyarrow.parquet as pq
 
 __all__ = ["LEVEL_FILES", "LevelFiles", "RunRows", "split_levels", "tag_rows"]
 
+#: Rows gathered from runs before they are written as one Parquet row group.
+ROW_GROUP_ROWS = 65_536
+
 #: The file of each streamed level, inside the output folder.
 LEVEL_FILES = {"region": "metrics_regions.parquet", "edge": "metrics_edges.parquet"}
 
@@ -156,6 +159,8 @@ class LevelFiles:
         }
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._schemas: dict[str, pa.Schema] = {}
+        self._pending: dict[str, list[pa.Table]] = {}
+        self._pending_rows: dict[str, int] = {}
         self.rows: dict[str, int] = dict.fromkeys(LEVEL_FILES, 0)
 
     def _schema(self, rows: pd.DataFrame | pa.Schema) -> pa.Schema:
@@ -194,8 +199,7 @@ class LevelFiles:
                 self._writers[name] = pq.ParquetWriter(self._folder / file, self._schemas[name])
             schema = self._schemas[name]
             arrays = [_column(rows[field.name], field.type) for field in schema]
-            self._writers[name].write_table(pa.Table.from_arrays(arrays, schema=schema))
-            self.rows[name] += len(rows)
+            self._write(name, pa.Table.from_arrays(arrays, schema=schema))
         return tagged[level == "network"]
 
     def add_rows(self, rows: RunRows) -> pd.DataFrame:
@@ -219,9 +223,29 @@ class LevelFiles:
                 )
             schema = self._schemas[name]
             arrays = [_cast(table.column(field.name), field.type) for field in schema]
-            self._writers[name].write_table(pa.Table.from_arrays(arrays, schema=schema))
-            self.rows[name] += table.num_rows
+            self._write(name, pa.Table.from_arrays(arrays, schema=schema))
         return rows.network
+
+    def _write(self, name: str, table: pa.Table) -> None:
+        """Buffer a run's rows; write them as one row group once enough have gathered.
+
+        A row group per run (about 4,400 rows of a 300-region atlas) cost the client
+        a write per run and made DuckDB's ingest of 2,000 runs 1.2-1.4x slower than
+        row groups of :data:`ROW_GROUP_ROWS`.
+        """
+        self._pending.setdefault(name, []).append(table)
+        self._pending_rows[name] = self._pending_rows.get(name, 0) + table.num_rows
+        self.rows[name] += table.num_rows
+        if self._pending_rows[name] >= ROW_GROUP_ROWS:
+            self._flush(name)
+
+    def _flush(self, name: str) -> None:
+        """Write the buffered rows of a level as one row group."""
+        pending = self._pending.pop(name, [])
+        self._pending_rows[name] = 0
+        if pending:
+            table = pa.concat_tables(pending)
+            self._writers[name].write_table(table, row_group_size=max(1, table.num_rows))
 
     def close(self) -> dict[str, Path]:
         """Finish the files (again: nothing more to do); return each written level's file.
@@ -232,6 +256,8 @@ class LevelFiles:
             ``region`` and/or ``edge`` to their Parquet file (levels with no
             rows have no file).
         """
+        for name in list(self._pending):
+            self._flush(name)
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
