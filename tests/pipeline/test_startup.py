@@ -1,5 +1,6 @@
 """Start-up cost: what a rerun with nothing to do has to import."""
 
+import json
 import subprocess
 import sys
 
@@ -15,6 +16,17 @@ _HEAVY = (
 )
 
 
+def _loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
+    """Run ``code`` in a fresh interpreter; return which of ``modules`` it imported."""
+    report = f"print(json.dumps([m for m in {modules!r} if m in sys.modules]))"
+    probe = f"{code}\nimport json, sys\n{report}"
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    loaded: list[str] = json.loads(found)
+    return loaded
+
+
 def test_planning_a_run_does_not_import_the_heavy_libraries() -> None:
     """The CLI, the planning half of a run and the embedded atlases import none of them.
 
@@ -25,12 +37,8 @@ def test_planning_a_run_does_not_import_the_heavy_libraries() -> None:
         "import dmnpharm.pipeline._study\n"
         "from dmnpharm.atlases import load_atlas\n"
         "load_atlas('seitzman300'), load_atlas('dosenbach160')\n"
-        f"print(sorted(m for m in {_HEAVY!r} if m in sys.modules))"
     )
-    found = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert found == "[]"
+    assert _loaded_after(code, _HEAVY) == []
 
 
 def test_the_stats_command_imports_no_optimiser_or_interpolator() -> None:
@@ -39,17 +47,12 @@ def test_the_stats_command_imports_no_optimiser_or_interpolator() -> None:
     Together they cost about 0.5 s of a command meant to take 3 s at connectome scale.
     """
     code = (
-        "import sys, dmnpharm.cli, dmnpharm.pipeline._stats\n"
+        "import dmnpharm.cli, dmnpharm.pipeline._stats\n"
         "from dmnpharm.stats import dz_interval\n"
         "import numpy as np\n"
         "dz_interval(np.random.default_rng(0).normal(size=(12, 600)))\n"
-        "print(sorted(m for m in ('scipy.optimize', 'scipy.interpolate', *"
-        f"{_HEAVY!r}) if m in sys.modules))"
     )
-    found = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert found == "[]"
+    assert _loaded_after(code, ("scipy.optimize", "scipy.interpolate", *_HEAVY)) == []
 
 
 def test_every_lazy_export_resolves() -> None:
