@@ -23,7 +23,7 @@ from dmnpharm.execution import RunCache, dispatch
 from dmnpharm.metrics import tangent_connectivity
 from dmnpharm.pipeline._adapters import StudyRun
 from dmnpharm.pipeline._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
-from dmnpharm.pipeline._levels import LevelFiles, tag_rows
+from dmnpharm.pipeline._levels import LevelFiles, split_levels, tag_rows
 from dmnpharm.pipeline._process import ProcessedRun, measure
 from dmnpharm.pipeline._run_output import write_run_files
 from dmnpharm.pipeline._tasks import RunTask, RunTrace, TaskOutcome
@@ -234,10 +234,13 @@ class _Collector:
         )
         if self.config.estimator == "tangent":
             self.pending.append((run, keys, done))
-        elif outcome.rows is not None:  # tagged and split where it was computed
-            self.tables.append(self.levels.add_rows(outcome.rows))
-        else:
-            self.tables.append(self.levels.add(_tag(done.metrics, keys, self.config)))
+        else:  # tagged and split where it was computed, or here (cached or sent back)
+            rows = outcome.rows
+            if rows is None:
+                rows = split_levels(
+                    done.metrics, keys, self.config.atlas_name, self.config.estimator
+                )
+            self.tables.append(self.levels.add_rows(rows))
         row.update(status="included", reason=None)
         self.run_rows.append(row)
         self.included[run.source] = row
