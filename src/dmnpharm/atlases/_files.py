@@ -29,7 +29,6 @@ from pathlib import Path
 import pandas as pd
 
 from dmnpharm.atlases._atlas import Atlas
-from dmnpharm.atlases._cifti import dlabel_atlas
 from dmnpharm.atlases._labels import labels_atlas
 from dmnpharm.atlases._tables import (
     check_mapping,
@@ -236,6 +235,8 @@ def _sibling(path: Path, suffixes: tuple[str, ...]) -> Path | None:
 
 def _image_atlas(image: Path, table: Path, name: str, network_map: dict[str, str] | None) -> Atlas:
     if image.name.endswith(".dlabel.nii"):
+        from dmnpharm.atlases._cifti import dlabel_atlas  # nibabel: only for CIFTI atlases
+
         return dlabel_atlas(name, image, table, network_map=network_map)
     return labels_atlas(name, image, table, network_map=network_map)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from dmnpharm.store import STORE_FILENAME, STORE_TABLES, query
+from dmnpharm.store import STORE_FILENAME, STORE_TABLES
 
 __all__ = ["FORMATS", "add_query_command", "add_store_option", "format_table", "query_command"]
 
@@ -117,5 +117,7 @@ def query_command(args: argparse.Namespace) -> int:
     int
         0; errors are raised as :class:`dmnpharm.exceptions.InputError`.
     """
+    from dmnpharm.store import query  # DuckDB: imported by the commands that use it
+
     sys.stdout.write(format_table(query(args.store, args.sql), args.format))
     return 0

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from dmnpharm.store._names import STORE_FILENAME, STORE_TABLES
     from dmnpharm.store._store import (
-        STORE_FILENAME,
-        STORE_TABLES,
         check_new_analysis,
         make_analysis_id,
         query,

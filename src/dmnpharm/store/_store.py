@@ -13,8 +13,9 @@ import pandas as pd
 
 from dmnpharm.exceptions import InputError, OutputExistsError
 from dmnpharm.io import bids_label
+from dmnpharm.store._names import STORE_FILENAME, STORE_TABLES
 from dmnpharm.store._sql import connect
-from dmnpharm.store._writer import STORE_TABLES, StoreWriter, exists_message, has_analysis
+from dmnpharm.store._writer import StoreWriter, exists_message, has_analysis
 
 __all__ = [
     "STORE_FILENAME",
@@ -25,9 +26,6 @@ __all__ = [
     "store_path",
     "write_analysis",
 ]
-
-#: File name of the store inside an output folder.
-STORE_FILENAME = "results.duckdb"
 
 
 def store_path(path: str | Path) -> Path:

@@ -33,6 +33,7 @@ import pandas as pd
 from dmnpharm._utils import get_logger
 from dmnpharm._version import __version__
 from dmnpharm.exceptions import OutputExistsError
+from dmnpharm.store._names import STORE_TABLES
 from dmnpharm.store._sql import (
     append_frame,
     append_parquet,
@@ -44,7 +45,6 @@ from dmnpharm.store._sql import (
 
 __all__ = [
     "MEMORY_LIMIT",
-    "STORE_TABLES",
     "StoreWriter",
     "exists_message",
     "has_analysis",
@@ -57,16 +57,6 @@ _LOG = get_logger("store")
 #: DuckDB's memory while writing an analysis (it spills to the store file beyond it).
 MEMORY_LIMIT = "128MB"
 
-#: Tables of the store; each has an ``analysis_id`` column.
-STORE_TABLES = (
-    "analyses",
-    "runs",
-    "metrics",
-    "metrics_regions",
-    "metrics_edges",
-    "results",
-    "provenance",
-)
 
 # Labels that stay text even when they look like numbers.
 _IDENTIFIERS = {"run", "sub", "ses", "task", "label"}
