@@ -20,6 +20,7 @@ from dmnpharm.atlases import Atlas, dlabel_atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.extract import Carpet, carpet_sample
 from dmnpharm.extract._carpet import OUTSIDE_SHARE
+from nifti_files import save_nifti
 
 SHAPE = (12, 10, 8)
 N_VOLUMES = 30
@@ -67,13 +68,7 @@ def _atlas(**image: Any) -> Atlas:
 
 
 def _save(path: Path, data: npt.ArrayLike) -> Path:
-    arr = np.asarray(data)
-    img = nib.Nifti1Image(arr, AFFINE)
-    img.header.set_xyzt_units("mm", "sec")
-    if arr.ndim == 4:
-        img.header.set_zooms((2.0, 2.0, 2.0, TR))
-    nib.save(img, path)
-    return path
+    return save_nifti(path, data, AFFINE, TR)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from dmnpharm.extract import (
 )
 from dmnpharm.extract._regions import sphere_regions
 from dmnpharm.signal import DenoiseConfig
+from nifti_files import save_nifti
 
 SHAPE = (12, 10, 8)
 N_VOLUMES = 40
@@ -52,13 +53,7 @@ def _atlas(n: int, **image: Any) -> Atlas:
 
 
 def _save(path: Path, data: npt.ArrayLike, affine: npt.NDArray[np.float64] = AFFINE) -> Path:
-    arr = np.asarray(data)
-    img = nib.Nifti1Image(arr, affine)
-    img.header.set_xyzt_units("mm", "sec")
-    if arr.ndim == 4:
-        img.header.set_zooms((2.0, 2.0, 2.0, TR))
-    nib.save(img, path)
-    return path
+    return save_nifti(path, data, affine, TR)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from dmnpharm.execution import RunCache, dispatch
 from dmnpharm.metrics import tangent_connectivity
 from dmnpharm.pipeline._adapters import StudyRun
 from dmnpharm.pipeline._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
-from dmnpharm.pipeline._levels import LevelFiles, split_levels, tag_rows
+from dmnpharm.pipeline._levels import LevelFiles, RunRows, split_levels
 from dmnpharm.pipeline._process import ProcessedRun, measure
 from dmnpharm.pipeline._run_output import write_run_files
 from dmnpharm.pipeline._tasks import RunTask, RunTrace, TaskOutcome
@@ -120,23 +120,19 @@ def _counts(record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: record.get(k) for k in ("n_volumes", "n_kept", "n_censored")}
 
 
-def _tag(table: pd.DataFrame, keys: dict[str, Any], config: AnalysisConfig) -> pd.DataFrame:
-    """Put the run's design columns in front of its bundle rows, atlas and estimator after."""
-    return tag_rows(table, keys, config.atlas_name, config.estimator)
-
-
 def _tangent_tables(
     pending: list[tuple[StudyRun, dict[str, Any], ProcessedRun]],
     atlas: Atlas,
     config: AnalysisConfig,
     records: dict[str, Any],
     writer: DerivativeWriter,
-) -> tuple[list[pd.DataFrame], dict[str, Path]]:
+) -> tuple[list[RunRows], dict[str, Path]]:
     """Tangent-space metrics: one group reference per analysis, from every included run.
 
-    Returns the tables and, per run label, the primary analysis's matrix file.
+    Returns each run and analysis's rows, split by level, and, per run label, the
+    primary analysis's matrix file.
     """
-    tables = []
+    tables: list[RunRows] = []
     relmats: dict[str, Path] = {}
     analyses = dict.fromkeys(c.analysis for _, _, done in pending for c in done.cleaned)
     for analysis in analyses:
@@ -159,7 +155,7 @@ def _tangent_tables(
         for (run, keys, cleaned), matrix in zip(members, tangent.matrices, strict=True):
             table, record = measure(cleaned, atlas, run.repetition_time, config, matrix=matrix)
             records[run.source].setdefault("bundle", {})[analysis] = record
-            tables.append(_tag(table, keys, config))
+            tables.append(split_levels(table, keys, config.atlas_name, config.estimator))
             if analysis == PRIMARY:
                 relmats[run.source] = writer.write_relmat(
                     run.entities,
@@ -262,7 +258,7 @@ class _Collector:
             tables, relmats = _tangent_tables(
                 self.pending, self.writer.atlas, self.config, self.records, self.writer
             )
-            self.tables += [self.levels.add(table) for table in tables]
+            self.tables += [self.levels.add_rows(rows) for rows in tables]
             for source, path in relmats.items():
                 self.included[source]["relmat"] = self.shown(path)
         metrics = pd.concat(self.tables, ignore_index=True) if self.tables else pd.DataFrame()
