@@ -20,7 +20,7 @@ from dmnpharm.atlases import Atlas, dlabel_atlas
 from dmnpharm.exceptions import InputError
 from dmnpharm.extract import Carpet, carpet_sample
 from dmnpharm.extract._carpet import OUTSIDE_SHARE
-from nifti_files import save_nifti
+from image_files import CIFTI_KEYS, cifti_models, save_nifti
 
 SHAPE = (12, 10, 8)
 N_VOLUMES = 30
@@ -253,21 +253,9 @@ def test_bad_arguments(run: dict[str, Any], kwargs: dict[str, Any], message: str
 
 # --- CIFTI ---------------------------------------------------------------------------------
 
-Axis = cifti2_axes.BrainModelAxis
 #: 5 left vertices, 4 right vertices, 3 voxels; a key per grayordinate (0: none).
-KEYS = np.array([3, 3, 11, 0, 11, 11, 3, 0, 3, 7, 7, 3])
-
-
-def _models() -> Axis:
-    left = Axis.from_surface(np.array([0, 3, 7, 20, 41]), 50, "CortexLeft")
-    right = Axis.from_surface(np.array([2, 5, 6, 9]), 50, "CortexRight")
-    volume = Axis(
-        name=["ThalamusLeft"] * 3,
-        voxel=np.array([(1, 2, 3), (3, 2, 1), (6, 7, 8)]),
-        affine=np.diag([2.0, 2.0, 2.0, 1.0]),
-        volume_shape=(7, 8, 9),
-    )
-    return left + right + volume
+KEYS = CIFTI_KEYS
+_models = cifti_models
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from dmnpharm.extract import (
 )
 from dmnpharm.extract._regions import sphere_regions
 from dmnpharm.signal import DenoiseConfig
-from nifti_files import save_nifti
+from image_files import CIFTI_KEYS, cifti_models, save_nifti
 
 SHAPE = (12, 10, 8)
 N_VOLUMES = 40
@@ -181,23 +181,9 @@ def test_extraction_checks_the_coverage_length() -> None:
 
 # --- CIFTI: grayordinates whose series is finite and not constant --------------------------
 
-Axis = cifti2_axes.BrainModelAxis
-CIFTI_SHAPE = (7, 8, 9)
-CIFTI_AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])
 #: 5 left vertices, 4 right vertices, 3 voxels; a key per grayordinate (0: none).
-KEYS = np.array([3, 3, 11, 0, 11, 11, 3, 0, 3, 7, 7, 3])
-
-
-def _models() -> Axis:
-    left = Axis.from_surface(np.array([0, 3, 7, 20, 41]), 50, "CortexLeft")
-    right = Axis.from_surface(np.array([2, 5, 6, 9]), 50, "CortexRight")
-    volume = Axis(
-        name=["ThalamusLeft"] * 3,
-        voxel=np.array([(1, 2, 3), (3, 2, 1), (6, 7, 8)]),
-        affine=CIFTI_AFFINE,
-        volume_shape=CIFTI_SHAPE,
-    )
-    return left + right + volume
+KEYS = CIFTI_KEYS
+_models = cifti_models
 
 
 def _cifti_atlas(folder: Path) -> Atlas:
