@@ -19,6 +19,7 @@ from dmnpharm.report import (
     render_report,
 )
 from dmnpharm.stats import NULL_MEASURE_LIMIT, PermutationNull, sign_flip_test
+from svg_figures import svg_root, svg_texts
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -51,14 +52,15 @@ def _paired(rng: np.random.Generator, k: int) -> tuple[pd.DataFrame, Permutation
     return results, null
 
 
-def test_null_figures_are_pngs(rng: np.random.Generator) -> None:
+def test_null_figures_are_svgs(rng: np.random.Generator) -> None:
     """Per-measure and maximum nulls render, also with infinite or off-range values."""
     null = rng.normal(size=500)
-    _png(null_figure(null, 2.5, 3.1, "t", "m"))
-    _png(null_figure(np.append(null, np.inf), np.inf, np.inf, "t", "constant"))
-    _png(null_figure(rng.f(2, 20, 300), 7.0, 4.2, "F", "an F"))
-    _png(max_null_figure(np.abs(null), [0.5, -4.0, np.inf], 3.0, "t", "maximum"))
-    _png(max_null_figure(np.abs(null), [0.5, -4.0, 3.5], 3.0, "t", "named", ["a", "b", "c"]))
+    svg_root(null_figure(null, 2.5, 3.1, "t", "m"))
+    svg_root(null_figure(np.append(null, np.inf), np.inf, np.inf, "t", "constant"))
+    svg_root(null_figure(rng.f(2, 20, 300), 7.0, 4.2, "F", "an F"))
+    svg_root(max_null_figure(np.abs(null), [0.5, -4.0, np.inf], 3.0, "t", "maximum"))
+    named = max_null_figure(np.abs(null), [0.5, -4.0, 3.5], 3.0, "t", "named", ["a", "b", "c"])
+    assert {"b", "c"} <= set(svg_texts(svg_root(named)))
 
 
 def test_null_section_is_one_figure_of_the_maximum(rng: np.random.Generator) -> None:
@@ -67,7 +69,7 @@ def test_null_section_is_one_figure_of_the_maximum(rng: np.random.Generator) -> 
     section = null_section(results, null)
     assert section.anchor == "nulls"
     assert len(section.figures) == 1
-    _png(section.figures[0][0])
+    svg_root(section.figures[0][0])
     assert "(count + 1) / (300 + 1)" in section.note
     assert "every measure's observed |t|" in section.figures[0][1]
     assert f"all {len(results)} measures" in section.figures[0][1]
@@ -79,7 +81,7 @@ def test_null_section_with_only_the_maximum(rng: np.random.Generator) -> None:
     assert null.per_measure is None
     section = null_section(results, null)
     assert len(section.figures) == 1
-    _png(section.figures[0][0])
+    svg_root(section.figures[0][0])
 
 
 def test_group_and_covariate_figures_are_pngs(rng: np.random.Generator) -> None:

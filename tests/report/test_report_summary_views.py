@@ -20,6 +20,7 @@ from dmnpharm.report._multiples import Panel, draw_levels, multiples_figure
 from dmnpharm.report._stats_report import TOP_SHOWN, _subjects_per_level
 from dmnpharm.report._stats_views import edge_section, estimates_figure, p_histogram_figure
 from dmnpharm.stats import ModelSpec
+from svg_figures import svg_root, svg_texts
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -77,7 +78,8 @@ def test_matrix_figure_labels_blocks() -> None:
     """Matrices ordered by network blocks render, condition panels and a difference."""
     blocks = network_blocks(["DMN", "SN", "DMN", "SN"])
     matrix = np.arange(16, dtype=float).reshape(4, 4)
-    _png(matrix_figure({"a": matrix, "difference a - b": -matrix}, "t", blocks))
+    root = svg_root(matrix_figure({"a": matrix, "difference a - b": -matrix}, "t", blocks))
+    assert {"DMN", "SN"} <= set(svg_texts(root))
 
 
 def test_multiples_figure_draws_every_panel(rng: np.random.Generator) -> None:
@@ -157,7 +159,7 @@ def test_a_large_edge_analysis_is_summarised(rng: np.random.Generator, tmp_path:
     for heading in ("Strongest measures", "Distribution of p", "Edges", "Permutation null"):
         assert heading in text
     assert "Strongest measure: fc_r0_" in text  # the headline names the strongest edge
-    assert len(re.findall(r'src="data:image/png;base64,', page)) == 4
+    assert len(re.findall(r'src="data:image/svg\+xml;base64,', page)) == 4  # no matplotlib
     assert len(result.results) == 66
 
 
@@ -190,8 +192,8 @@ def test_estimates_and_p_histogram_figures(rng: np.random.Generator) -> None:
             "p_fwer": np.linspace(0, 1, 20),
         }
     )
-    _png(estimates_figure(rows, "top"))
-    _png(p_histogram_figure(rng.uniform(size=500), "p"))
+    assert "edge_19" in svg_texts(svg_root(estimates_figure(rows, "top")))
+    assert "p" in svg_texts(svg_root(p_histogram_figure(rng.uniform(size=500), "p")))
 
 
 def test_subjects_per_level_matches_pandas(rng: np.random.Generator) -> None:

@@ -10,12 +10,12 @@ if TYPE_CHECKING:
         covariate_figure,
         figure_uri,
         group_values_figure,
-        matrix_figure,
         paired_condition_figure,
         power_curve_figure,
     )
     from dmnpharm.report._forest import forest_figure, write_comparison
     from dmnpharm.report._html import ReportContent, Section, render_report, write_report
+    from dmnpharm.report._matrix_figure import matrix_figure
     from dmnpharm.report._methods import caveats_sentence, references_sentence
     from dmnpharm.report._nulls import max_null_figure, null_figure, null_section
     from dmnpharm.report._power import PowerOutputs, write_power

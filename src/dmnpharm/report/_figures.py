@@ -9,12 +9,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from dmnpharm.report._matrices import Blocks, robust_limit
 from dmnpharm.report._multiples import draw_groups, draw_levels, draw_scatter
 from dmnpharm.report._png import png_uri
 
@@ -23,7 +21,6 @@ __all__ = [
     "covariate_figure",
     "figure_uri",
     "group_values_figure",
-    "matrix_figure",
     "paired_condition_figure",
     "power_curve_figure",
 ]
@@ -124,67 +121,6 @@ def figure_uri(fig: Figure) -> str:
     str
         ``data:image/png;base64,...``.
     """
-    return png_uri(fig)
-
-
-def matrix_figure(
-    matrices: dict[str, npt.NDArray[np.float64]],
-    title: str,
-    blocks: Blocks | None = None,
-    percentile: float = 98.0,
-) -> str:
-    """Draw connectivity matrices side by side (e.g. each condition and their difference).
-
-    Each panel has a symmetric colour scale set by a high percentile of its
-    absolute values (:func:`robust_limit`), so a few extreme edges do not wash
-    out the rest; the condition panels share theirs, and a panel whose name
-    starts with ``"difference"`` gets its own. The diagonal is not drawn.
-
-    Parameters
-    ----------
-    matrices : dict of str to numpy.ndarray
-        Panel title to a square matrix (same size for all), in atlas order.
-    title : str
-        Figure title.
-    blocks : Blocks or None
-        Region order and the network (or DMN subsystem) blocks to label; None
-        keeps the atlas order, unlabelled.
-    percentile : float
-        The percentile of ``|value|`` at the ends of each colour scale.
-
-    Returns
-    -------
-    str
-        A PNG data URI.
-    """
-    n = len(matrices)
-    side = 3.4 if n > 1 else 5.4  # one matrix alone is drawn larger
-    fig = Figure(figsize=(side * n + 0.4, side + 0.1), dpi=100)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, n, squeeze=False)[0]
-    fig.subplots_adjust(left=0.07, right=0.97, bottom=0.12, top=0.86, wspace=0.45)
-    shown = {}
-    for name, matrix in matrices.items():
-        array = np.array(matrix, dtype=np.float64)
-        np.fill_diagonal(array, np.nan)
-        if blocks is not None:
-            array = array[np.ix_(blocks.order, blocks.order)]
-        shown[name] = array
-    plain = [m for k, m in shown.items() if not k.startswith("difference")]
-    shared = robust_limit(np.concatenate([m.ravel() for m in plain]), percentile) if plain else 1
-    cmap = colormaps["RdBu_r"].with_extremes(bad="0.85")
-    for ax, (name, matrix) in zip(axes, shown.items(), strict=True):
-        limit = robust_limit(matrix, percentile) if name.startswith("difference") else shared
-        image = ax.imshow(matrix, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
-        ax.set_title(name, fontsize=9)
-        if blocks is not None:
-            blocks.draw(ax, fontsize=6.5)
-        else:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        bar = fig.colorbar(image, ax=ax, shrink=0.8, extend="both")
-        bar.ax.tick_params(labelsize=7)
-    fig.suptitle(title, fontsize=10)
     return png_uri(fig)
 
 

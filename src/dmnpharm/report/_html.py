@@ -15,6 +15,9 @@ from dmnpharm.report._summary import Summary
 
 __all__ = ["ReportContent", "Section", "render_report", "section_items", "write_report"]
 
+#: The data URIs a section's figures may be: embedded PNG (matplotlib) or SVG (drawn directly).
+FIGURE_URIS = ("data:image/png;base64,", "data:image/svg+xml;base64,")
+
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("dmnpharm.report", "templates"),
     autoescape=True,
@@ -53,7 +56,7 @@ class Section:
     tables : list of tuple
         ``(caption, DataFrame)`` pairs, shown with their column names.
     figures : list of tuple
-        ``(PNG data URI, caption)`` pairs.
+        ``(data URI, caption)`` pairs: an embedded PNG or SVG (:data:`FIGURE_URIS`).
     details : list of tuple
         ``(caption, DataFrame)`` pairs shown collapsed (``<details>``): full
         tables behind the short ones above.
@@ -73,8 +76,8 @@ class Section:
                 f"section anchor must be letters, digits and hyphens: {self.anchor!r}"
             )
         for uri, _ in self.figures:
-            if not uri.startswith("data:image/png;base64,"):
-                raise ValueError("section figures must be embedded PNG data URIs")
+            if not uri.startswith(FIGURE_URIS):
+                raise ValueError("section figures must be embedded PNG or SVG data URIs")
 
 
 @dataclass(frozen=True, eq=False)

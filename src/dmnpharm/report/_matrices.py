@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from matplotlib.axes import Axes
 
 from dmnpharm.atlases import NETWORKS, SUBSYSTEMS
 
@@ -35,31 +33,6 @@ class Blocks:
     order: npt.NDArray[np.intp]
     names: tuple[str, ...]
     bounds: tuple[int, ...]
-
-    def draw(self, ax: Axes, fontsize: float = 7.0) -> None:
-        """Label the blocks on both axes of a matrix drawn in this order, with boundary lines.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes
-            The axes holding the ``imshow`` of the reordered matrix.
-        fontsize : float
-            Label size in points.
-        """
-        centres = [(a + b - 1) / 2 for a, b in itertools.pairwise(self.bounds)]
-        sizes = np.diff(self.bounds)
-        # Blocks too small to hold a label stay unlabelled (their boundary is still drawn).
-        room = max(len(self.order), 1) / 40
-        pairs = zip(self.names, sizes, strict=True)
-        shown = [name if size >= room else "" for name, size in pairs]
-        if len(self.names) < 2:  # one block: nothing to tell apart
-            shown = [""] * len(shown)
-        ax.set_xticks(centres, shown, rotation=90, fontsize=fontsize)
-        ax.set_yticks(centres, shown, fontsize=fontsize)
-        ax.tick_params(length=0, pad=1)
-        for edge in self.bounds[1:-1]:
-            ax.axhline(edge - 0.5, color="0.15", linewidth=0.5)
-            ax.axvline(edge - 0.5, color="0.15", linewidth=0.5)
 
 
 def network_blocks(

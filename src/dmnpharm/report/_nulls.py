@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from dmnpharm.report._figures import figure_uri
 from dmnpharm.report._html import Section
+from dmnpharm.report._svg import RED, Svg
+from dmnpharm.report._svg_plot import Plot
 from dmnpharm.stats import PermutationNull
 
 __all__ = ["max_null_figure", "null_figure", "null_section"]
@@ -33,10 +30,38 @@ def _finite(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return finite
 
 
-def _mark(ax: Axes, value: float, low: float, high: float, **style: Any) -> None:
-    """Draw a vertical line at ``value`` when it is finite and inside the axis."""
-    if math.isfinite(value) and low <= value <= high:
-        ax.axvline(value, **style)
+def _marks(
+    plot: Plot, values: Sequence[float], colour: str, width: float, dash: str | None = None
+) -> None:
+    """Draw vertical lines across the plot at the finite values inside its x range."""
+    low, high = plot.x_range
+    inside = [v for v in values if math.isfinite(v) and low <= v <= high]
+    if inside:
+        x = plot.x(inside)
+        plot.svg.segments(
+            x, plot.top, x, plot.top + plot.height, colour=colour, width=width, dash=dash
+        )
+
+
+def _histogram(plot: Plot, values: npt.NDArray[np.float64], bins: int) -> None:
+    """Draw the histogram of ``values`` over the plot's x range."""
+    if values.size:
+        counts, edges = np.histogram(values, bins=bins)
+        plot.bars(edges, counts, fill="#a6a6a6")
+
+
+def _span(values: npt.NDArray[np.float64], points: Sequence[float]) -> tuple[float, float]:
+    """Return the x range holding the values, the finite points and zero, with a 5 % margin."""
+    finite = [p for p in points if math.isfinite(p)]
+    reach = np.concatenate([values, np.asarray(finite, dtype=np.float64), [0.0]])
+    low, high = float(np.min(reach)), float(np.max(reach))
+    margin = 0.05 * (high - low) or 1.0
+    return low - margin, high + margin
+
+
+def _top(values: npt.NDArray[np.float64], bins: int) -> float:
+    counts = np.histogram(values, bins=bins)[0] if values.size else np.zeros(1)
+    return max(float(counts.max()), 1.0) * 1.05
 
 
 def null_figure(
@@ -46,7 +71,7 @@ def null_figure(
     statistic: str,
     title: str,
 ) -> str:
-    """Draw one measure's permutation null with the observed statistic, as a PNG data URI.
+    """Draw one measure's permutation null with the observed statistic, as an SVG data URI.
 
     Parameters
     ----------
@@ -66,35 +91,50 @@ def null_figure(
     Returns
     -------
     str
-        ``data:image/png;base64,...``.
+        ``data:image/svg+xml;base64,...``.
     """
     values = _finite(null)
-    fig = Figure(figsize=(3.7, 2.7), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    if values.size:
-        ax.hist(values, bins=40, color="0.65", edgecolor="white", linewidth=0.3)
     two_sided = statistic == "t"
     points = [float(v) for v in (observed, threshold) if math.isfinite(v)]
     if two_sided:
         points += [-p for p in points]
-    reach = np.concatenate([values, np.asarray(points, dtype=np.float64), [0.0]])
-    low, high = float(np.min(reach)), float(np.max(reach))
-    margin = 0.05 * (high - low) or 1.0
-    low, high = low - margin, high + margin
-    ax.set_xlim(low, high)
+    svg = Svg(370, 270)
+    plot = Plot(svg, 60, 46, 295, 170, _span(values, points), (0.0, _top(values, 40)))
+    _histogram(plot, values, 40)
     if math.isfinite(threshold):
-        for edge in (-threshold, threshold) if two_sided else (threshold,):
-            _mark(ax, edge, low, high, color="0.25", linestyle="--", linewidth=1)
-    _mark(ax, observed, low, high, color="C3", linewidth=2)
+        edges = [-threshold, threshold] if two_sided else [threshold]
+        _marks(plot, edges, "#404040", 1.0, dash="4 3")
+    _marks(plot, [observed], RED, 2.0)
     if two_sided:
-        _mark(ax, -observed, low, high, color="C3", linestyle=":", linewidth=1.2)
+        _marks(plot, [-observed], RED, 1.2, dash="1.5 2")
+    plot.frame()
+    plot.x_axis(f"permuted {_label(statistic)}")
+    plot.y_axis("permutations")
     shown = f"{observed:.3g}" if math.isfinite(observed) else str(observed)
-    ax.set_title(f"{title}\nobserved {_label(statistic)} = {shown}", fontsize=9)
-    ax.set_xlabel(f"permuted {_label(statistic)}", fontsize=8)
-    ax.set_ylabel("permutations", fontsize=8)
-    ax.tick_params(labelsize=7)
-    return figure_uri(fig)
+    svg.text(plot.left + plot.width / 2, 16, title, size=12.5)
+    svg.text(plot.left + plot.width / 2, 33, f"observed {_label(statistic)} = {shown}", size=12.5)
+    return svg.uri()
+
+
+def _observed_ticks(plot: Plot, seen: npt.NDArray[np.float64]) -> None:
+    """Mark every observed value as a red tick at the base, one tick per pixel column.
+
+    A column holding k values is as dark as k ticks at 30 % opacity laid on
+    one another; with few values each is drawn solid.
+    """
+    if not seen.size:
+        return
+    base = plot.top + plot.height
+    if seen.size < 200:
+        plot.svg.segments(plot.x(seen), base, plot.x(seen), base - 12, colour=RED, width=1.5)
+        return
+    columns, counts = np.unique(np.round(plot.x(seen)), return_counts=True)
+    opacity = 1 - 0.7**counts
+    for level in np.unique(np.round(opacity, 1)):
+        chosen = columns[np.round(opacity, 1) == level]
+        plot.svg.segments(
+            chosen, base, chosen, base - 12, colour=RED, width=1.0, opacity=float(level)
+        )
 
 
 def max_null_figure(
@@ -105,15 +145,15 @@ def max_null_figure(
     title: str,
     names: Sequence[str] | npt.NDArray[np.object_] = (),
 ) -> str:
-    """Draw the null of the maximum statistic over measures, as a PNG data URI.
+    """Draw the null of the maximum statistic over measures, as an SVG data URI.
 
     Parameters
     ----------
     maximum : array_like
         Per permutation, the largest ``|t|`` (or F) over all measures.
     observed : array_like
-        The observed statistics of the measures, drawn as red ticks under the
-        axis (as ``|t|`` for t).
+        The observed statistics of the measures, drawn as red ticks at the
+        base of the axis (as ``|t|`` for t).
     threshold : float
         The family-wise 5 % critical value (dashed line); ``inf`` for none.
     statistic : str
@@ -127,58 +167,34 @@ def max_null_figure(
     Returns
     -------
     str
-        ``data:image/png;base64,...``.
+        ``data:image/svg+xml;base64,...``.
     """
     values = _finite(maximum)
     raw = np.asarray(observed, dtype=np.float64)
     raw = np.abs(raw) if statistic == "t" else raw
     seen = _finite(raw)
-    fig = Figure(figsize=(7.2, 2.9), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.16)
-    if values.size:
-        ax.hist(values, bins=50, color="0.65", edgecolor="white", linewidth=0.3)
+    svg = Svg(720, 290)
+    span = _span(np.concatenate([values, seen]), [threshold])
+    plot = Plot(svg, 64, 30, 636, 200, span, (0.0, _top(values, 50)))
+    _histogram(plot, values, 50)
     name = "|t|" if statistic == "t" else "F"
+    _observed_ticks(plot, seen)
     if math.isfinite(threshold):
-        ax.axvline(threshold, color="0.25", linestyle="--", linewidth=1.2)
-        ax.annotate(
-            f"FWER 5 %: {threshold:.3g}",
-            (threshold, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(3, -12),
-            textcoords="offset points",
-            fontsize=8,
-        )
-    if seen.size:
-        many = seen.size >= 200
-        ax.plot(
-            seen,
-            np.zeros_like(seen),
-            "|",
-            color="C3",
-            markersize=14,
-            markeredgewidth=0.5 if many else 1.5,
-            alpha=0.3 if many else 1.0,
-        )
+        _marks(plot, [threshold], "#404040", 1.2, dash="4 3")
+        x = float(plot.x(threshold))
+        svg.text(x + 4, plot.top + 13, f"FWER 5 %: {threshold:.3g}", size=10.5, anchor="start")
     if len(names) == raw.size and math.isfinite(threshold):
         beyond = np.flatnonzero(np.isfinite(raw) & (raw >= threshold))
         strongest = beyond[np.argsort(-raw[beyond], kind="stable")][:LABELLED]
+        base = plot.top + plot.height
         for rank, k in enumerate(strongest):
-            ax.annotate(
-                str(names[k]),
-                (raw[k], 0),
-                xytext=(-4, 12 + 10 * rank),
-                textcoords="offset points",
-                ha="right",
-                fontsize=6.5,
-                color="C3",
-            )
-    ax.set_xlabel(f"largest permuted {name} over measures (red: observed {name})", fontsize=8)
-    ax.set_ylabel("permutations", fontsize=8)
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(labelsize=7)
-    return figure_uri(fig)
+            x = float(plot.x(raw[k])) - 4
+            svg.text(x, base - 16 - 11 * rank, str(names[k]), size=8.5, anchor="end", colour=RED)
+    plot.frame()
+    plot.x_axis(f"largest permuted {name} over measures (red: observed {name})")
+    plot.y_axis("permutations")
+    svg.text(plot.left + plot.width / 2, 18, title, size=12.5)
+    return svg.uri()
 
 
 def null_section(results: pd.DataFrame, null: PermutationNull) -> Section:

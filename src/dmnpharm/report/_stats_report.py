@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,8 +20,6 @@ from dmnpharm.report import (
     references_sentence,
     write_report,
 )
-from dmnpharm.report._multiples import multiples_figure
-from dmnpharm.report._qc import RunQC, qc_section, qc_warnings
 from dmnpharm.report._stats_views import (
     edge_section,
     estimates_figure,
@@ -30,6 +28,9 @@ from dmnpharm.report._stats_views import (
 )
 from dmnpharm.report._summary import Summary, headline, measures_line, rank_results, sample_line
 from dmnpharm.stats import ModelSpec, StatsResult
+
+if TYPE_CHECKING:  # the QC figures and small multiples import matplotlib: only when drawn
+    from dmnpharm.report._qc import RunQC
 
 __all__ = ["build_stats_report", "stats_methods_paragraph"]
 
@@ -210,6 +211,8 @@ def _values_section(
         "p FWER; red frames mark p FWER < 0.05."
     )
     note = f"The values the model compares, per subject, by {by}."
+    from dmnpharm.report._multiples import multiples_figure
+
     figure = (multiples_figure(panels), caption)
     return Section("values", "Values per measure", note, figures=[figure])
 
@@ -321,7 +324,12 @@ def _summary(
         measures_line(results),
         sample_line(table[spec.subject].nunique(), list(results["n"]), runs, "the model", "rows"),
     ]
-    warnings, clear = qc_warnings(quality) if quality is not None else ([], "")
+    warnings: list[str] = []
+    clear = ""
+    if quality is not None:
+        from dmnpharm.report._qc import qc_warnings
+
+        warnings, clear = qc_warnings(quality)
     return Summary(sentence, lines, [*left_out, *warnings], clear)
 
 
@@ -390,6 +398,8 @@ def build_stats_report(
     if null is not None and len(results):
         sections.append(null_section(results, null))
     if quality is not None:
+        from dmnpharm.report._qc import qc_section
+
         sections.append(qc_section(quality))
     left_out = _left_out(table, spec, result)
     shown, note = results, ""

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import textwrap
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from dmnpharm.report._figures import matrix_figure
 from dmnpharm.report._html import Section
 from dmnpharm.report._matrices import network_blocks
-from dmnpharm.report._multiples import Panel, draw_groups, draw_levels, draw_scatter
-from dmnpharm.report._png import png_uri
+from dmnpharm.report._matrix_figure import matrix_figure
 from dmnpharm.report._summary import _num, _p
+from dmnpharm.report._svg import RED, Svg
+from dmnpharm.report._svg_plot import Plot
 from dmnpharm.stats import ModelSpec, split_measure_name
+
+if TYPE_CHECKING:  # matplotlib is imported only when panels are drawn
+    from dmnpharm.report._multiples import Panel
 
 __all__ = ["edge_section", "estimates_figure", "p_histogram_figure", "value_panels"]
 
@@ -70,6 +71,8 @@ def value_panels(
         Measures the model cannot draw (no subject has the needed values)
         are left out.
     """
+    from dmnpharm.report._multiples import Panel
+
     chosen = table[table["measure"].isin(measures)]
     chosen = chosen.assign(measure=chosen["measure"].astype(str))
     picked = results[results["measure"].astype(str).isin(measures)]
@@ -128,6 +131,8 @@ def _drawing(
     covariate: pd.Series | None,
 ) -> Any:
     """Return the panel's drawing function for one measure's subject values, or None."""
+    from dmnpharm.report._multiples import draw_groups, draw_levels, draw_scatter
+
     if spec.within:
         assert isinstance(values, pd.DataFrame)
         if spec.contrast:
@@ -169,30 +174,40 @@ def estimates_figure(rows: pd.DataFrame, title: str) -> str:
     Returns
     -------
     str
-        A PNG data URI; rows with p FWER < 0.05 in red.
+        An SVG data URI; rows with p FWER < 0.05 in red.
     """
     n = len(rows)
-    height = 0.7 + 0.2 * n
-    fig = Figure(figsize=(7.0, height), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.42, right=0.97, top=1 - 0.3 / height, bottom=0.45 / height)
-    y = np.arange(n)
-    estimate = pd.to_numeric(rows["estimate"], errors="coerce").to_numpy(dtype=np.float64)
-    low = pd.to_numeric(rows["ci_low"], errors="coerce").to_numpy(dtype=np.float64)
-    high = pd.to_numeric(rows["ci_high"], errors="coerce").to_numpy(dtype=np.float64)
-    passed = pd.to_numeric(rows["p_fwer"], errors="coerce").to_numpy(dtype=np.float64) < 0.05
-    colours = ["#c0392b" if flag else "0.35" for flag in passed]
-    ax.hlines(y, low, high, colors=colours, linewidth=1.2)
-    ax.scatter(estimate, y, c=colours, s=14, zorder=3)
-    ax.axvline(0, color="0.6", linewidth=0.8)
+    svg = Svg(700, 70 + 20 * n)
+    estimate, low, high, p_fwer = (
+        pd.to_numeric(rows[c], errors="coerce").to_numpy(dtype=np.float64)
+        for c in ("estimate", "ci_low", "ci_high", "p_fwer")
+    )
+    reach = np.concatenate([estimate, low, high, [0.0]])
+    reach = reach[np.isfinite(reach)]
+    lowest, highest = float(reach.min()), float(reach.max())
+    margin = 0.05 * (highest - lowest) or 1.0
+    plot = Plot(svg, 294, 30, 385, 20 * max(n, 1), (lowest - margin, highest + margin), (n, 0))
+    y = plot.y(np.arange(n) + 0.5)
+    zero = float(plot.x(0.0))
+    svg.segments(zero, plot.top, zero, plot.top + plot.height, colour="#999", width=0.8)
+    passed = p_fwer < 0.05
+    for flag, colour in ((False, "#595959"), (True, RED)):
+        chosen = passed == flag
+        svg.segments(
+            plot.x(low[chosen]),
+            y[chosen],
+            plot.x(high[chosen]),
+            y[chosen],
+            colour=colour,
+            width=1.2,
+        )
+        svg.dots(plot.x(estimate[chosen]), y[chosen], radius=2.6, colour=colour)
     labels = [textwrap.shorten(str(m), 48, placeholder="\u2026") for m in rows["measure"]]
-    ax.set_yticks(y, labels, fontsize=6.5)
-    ax.set_ylim(n - 0.5, -0.5)
-    ax.set_xlabel("estimate (95% CI)", fontsize=8)
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(axis="x", labelsize=7)
-    return png_uri(fig)
+    plot.frame()
+    plot.y_axis(ticks=np.arange(n) + 0.5, labels=labels, size=9)
+    plot.x_axis("estimate (95% CI)")
+    svg.text(plot.left + plot.width / 2, 18, title, size=12.5)
+    return svg.uri()
 
 
 def p_histogram_figure(p_values: npt.ArrayLike, title: str) -> str:
@@ -208,24 +223,27 @@ def p_histogram_figure(p_values: npt.ArrayLike, title: str) -> str:
     Returns
     -------
     str
-        A PNG data URI.
+        An SVG data URI.
     """
     p = np.asarray(p_values, dtype=np.float64)
     p = p[np.isfinite(p)]
-    fig = Figure(figsize=(4.6, 2.8), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.16, right=0.97, top=0.88, bottom=0.17)
     bins = 20
-    ax.hist(p, bins=bins, range=(0, 1), color="0.55", edgecolor="white", linewidth=0.4)
-    ax.axhline(p.size / bins, color="#c0392b", linestyle="--", linewidth=1, label="no effect")
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("uncorrected permutation p", fontsize=8)
-    ax.set_ylabel("measures", fontsize=8)
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, frameon=False)
-    return png_uri(fig)
+    counts, edges = np.histogram(p, bins=bins, range=(0.0, 1.0))
+    expected = p.size / bins
+    svg = Svg(460, 280)
+    top = max(float(counts.max(initial=0)), expected, 1.0) * 1.05
+    plot = Plot(svg, 74, 34, 372, 198, (0.0, 1.0), (0.0, top))
+    plot.bars(edges, counts, fill="#8c8c8c")
+    level = float(plot.y(expected))
+    svg.segments(plot.left, level, plot.left + plot.width, level, colour=RED, dash="5 3")
+    right = plot.left + plot.width  # the legend sits above the plot's top right corner
+    svg.segments(right - 84, 24, right - 62, 24, colour=RED, dash="5 3")
+    svg.text(right - 56, 24, "no effect", size=9.5, anchor="start", middle=True)
+    plot.frame()
+    plot.x_axis("uncorrected permutation p")
+    plot.y_axis("measures")
+    svg.text(plot.left + plot.width / 2, 22, title, size=12.5)
+    return svg.uri()
 
 
 def _text(column: pd.Series) -> npt.NDArray[np.object_]:

@@ -1,0 +1,168 @@
+"""A plotting area with linear scales and axes, on an :class:`~dmnpharm.report._svg.Svg`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dmnpharm.report._svg import AXIS, Svg, nice_ticks, tick_labels
+
+__all__ = ["Plot"]
+
+
+@dataclass
+class Plot:
+    """A rectangular plotting area of an :class:`Svg` with linear x and y scales.
+
+    Parameters
+    ----------
+    svg : Svg
+        The drawing.
+    left, top, width, height : float
+        The area in pixels.
+    x_range, y_range : tuple of float
+        Data values at the left and right, bottom and top edges.
+    """
+
+    svg: Svg
+    left: float
+    top: float
+    width: float
+    height: float
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+
+    def x(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Return the pixel columns of x values.
+
+        Parameters
+        ----------
+        values : array_like
+            Data values.
+
+        Returns
+        -------
+        numpy.ndarray
+            Pixel positions.
+        """
+        low, high = self.x_range
+        span = (high - low) or 1.0
+        return self.left + (np.asarray(values, np.float64) - low) / span * self.width
+
+    def y(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Return the pixel rows of y values (up is larger).
+
+        Parameters
+        ----------
+        values : array_like
+            Data values.
+
+        Returns
+        -------
+        numpy.ndarray
+            Pixel positions.
+        """
+        low, high = self.y_range
+        span = (high - low) or 1.0
+        return self.top + self.height - (np.asarray(values, np.float64) - low) / span * self.height
+
+    def frame(self) -> None:
+        """Draw the area's outline."""
+        self.svg.rect(self.left, self.top, self.width, self.height, stroke=AXIS, stroke_width=0.8)
+
+    def bars(self, edges: npt.ArrayLike, counts: npt.ArrayLike, fill: str = "#999") -> None:
+        """Draw a histogram's bars (white gaps between them) from zero up.
+
+        Parameters
+        ----------
+        edges : array_like
+            Bin edges (one more than ``counts``).
+        counts : array_like
+            Height of each bar.
+        fill : str
+            Bar colour.
+        """
+        bounds = self.x(edges)
+        tops = self.y(counts)
+        base = float(self.y(0.0))
+        for k, top in enumerate(tops):
+            if top < base:
+                left, right = float(bounds[k]), float(bounds[k + 1])
+                self.svg.rect(left, float(top), right - left, base - float(top), fill=fill)
+        inner = bounds[1:-1]
+        self.svg.segments(inner, self.top, inner, base, colour="#fff", width=0.6)
+
+    def x_axis(
+        self,
+        label: str = "",
+        *,
+        ticks: npt.ArrayLike | None = None,
+        labels: Sequence[str] | None = None,
+        size: float = 9.5,
+    ) -> None:
+        """Draw tick marks and labels under the area, and the axis label below them.
+
+        Parameters
+        ----------
+        label : str
+            Axis label ("" for none).
+        ticks : array_like or None
+            Tick values; None: :func:`nice_ticks` of the range.
+        labels : sequence of str or None
+            Tick labels; None: :func:`tick_labels`.
+        size : float
+            Tick label size in pixels.
+        """
+        values = nice_ticks(*self.x_range) if ticks is None else np.asarray(ticks, float)
+        texts = tick_labels(values) if labels is None else list(labels)
+        low, high = sorted(self.x_range)
+        bottom = self.top + self.height
+        for value, text in zip(values, texts, strict=True):
+            if low - 1e-9 * (high - low) <= value <= high + 1e-9 * (high - low):
+                px = float(self.x(value))
+                self.svg.segments(px, bottom, px, bottom + 3.5, colour=AXIS, width=0.8)
+                self.svg.text(px, bottom + 5 + size, text, size=size)
+        if label:
+            self.svg.text(self.left + self.width / 2, bottom + 12 + 2.2 * size, label, size=11)
+
+    def y_axis(
+        self,
+        label: str = "",
+        *,
+        ticks: npt.ArrayLike | None = None,
+        labels: Sequence[str] | None = None,
+        size: float = 9.5,
+        marks: bool = True,
+    ) -> None:
+        """Draw tick marks and labels left of the area, and the axis label turned upright.
+
+        Parameters
+        ----------
+        label : str
+            Axis label ("" for none).
+        ticks : array_like or None
+            Tick values; None: :func:`nice_ticks` of the range.
+        labels : sequence of str or None
+            Tick labels; None: :func:`tick_labels`.
+        size : float
+            Tick label size in pixels.
+        marks : bool
+            Draw the tick marks.
+        """
+        low, high = sorted(self.y_range)
+        values = nice_ticks(low, high) if ticks is None else np.asarray(ticks, float)
+        texts = tick_labels(values) if labels is None else list(labels)
+        widest = 0
+        for value, text in zip(values, texts, strict=True):
+            if low - 1e-9 * (high - low) <= value <= high + 1e-9 * (high - low):
+                py = float(self.y(value))
+                if marks:
+                    self.svg.segments(self.left - 3.5, py, self.left, py, colour=AXIS, width=0.8)
+                self.svg.text(self.left - 5, py, text, size=size, anchor="end", middle=True)
+                widest = max(widest, len(text))
+        if label:
+            x = self.left - 10 - 0.6 * size * widest - 6
+            self.svg.text(x, self.top + self.height / 2, label, size=11, rotate=-90)
