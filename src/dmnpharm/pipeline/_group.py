@@ -11,13 +11,12 @@ import json
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from dmnpharm._utils import get_logger, versions
-from dmnpharm.catalog import Comparison, compare
 from dmnpharm.config import GSR_SENSITIVITY, PRIMARY, AnalysisConfig
 from dmnpharm.exceptions import (
     InputError,
@@ -33,13 +32,12 @@ from dmnpharm.pipeline._derivatives import DerivativeWriter
 from dmnpharm.pipeline._levels import LevelFiles
 from dmnpharm.pipeline._motion import motion_adjusted, with_run_qc
 from dmnpharm.pipeline._outputs import Outputs
-from dmnpharm.pipeline._predict import predict_beside
 from dmnpharm.pipeline._qc_inputs import report_qc_inputs
 from dmnpharm.pipeline._results import Results
 from dmnpharm.pipeline._runs import Processed, process_runs
 from dmnpharm.pipeline._snapshots import store_and_keep
 from dmnpharm.pipeline._work import RUN_STAGE
-from dmnpharm.report import build_report, build_stats_report, write_comparison
+from dmnpharm.report import build_report, build_stats_report
 from dmnpharm.stats import (
     ModelSpec,
     StatsResult,
@@ -49,6 +47,9 @@ from dmnpharm.stats import (
     qc_fc,
 )
 from dmnpharm.store._writer import StoreWriter
+
+if TYPE_CHECKING:  # the catalog and the prediction are imported when asked for (--drug)
+    from dmnpharm.catalog import Comparison
 
 __all__ = ["analyse_study", "model_spec"]
 
@@ -260,7 +261,14 @@ def _comparison(
     """
     if config.drug is None:
         return None
-    from dmnpharm.catalog import load_catalog, local_catalog_path, merge_local, read_local_studies
+    from dmnpharm.catalog import (
+        compare,
+        load_catalog,
+        local_catalog_path,
+        merge_local,
+        read_local_studies,
+    )
+    from dmnpharm.report import write_comparison
 
     source = layout.results_tsv.relative_to(layout.root).as_posix()
     # The lab's local catalog (catalog add / add-result), when there is one, joins the bundled one.
@@ -410,7 +418,11 @@ def _group_stage(
         layout, provenance, processed, config, outputs, analysis_id, engine
     )
     comparison = _comparison(group.model.results, config, layout)
-    prediction = predict_beside(config, layout) if config.between is None else None
+    prediction = None
+    if config.between is None and config.drug is not None and config.receptors is not None:
+        from dmnpharm.pipeline._predict import predict_beside
+
+        prediction = predict_beside(config, layout)
     sections: dict[str, Any] = {}
     if config.between is None:
         sections = {
