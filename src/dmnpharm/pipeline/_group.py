@@ -261,20 +261,16 @@ def _comparison(
     """
     if config.drug is None:
         return None
-    from dmnpharm.catalog import (
-        compare,
-        load_catalog,
-        local_catalog_path,
-        merge_local,
-        read_local_studies,
-    )
+    from dmnpharm import catalog
     from dmnpharm.report import write_comparison
 
     source = layout.results_tsv.relative_to(layout.root).as_posix()
     # The lab's local catalog (catalog add / add-result), when there is one, joins the bundled one.
-    base = load_catalog()
-    catalog = merge_local(base, read_local_studies(local_catalog_path(), base))
-    comparison = compare(results, config.drug, config.population, catalog, source=source)
+    base = catalog.load_catalog()
+    merged = catalog.merge_local(
+        base, catalog.read_local_studies(catalog.local_catalog_path(), base)
+    )
+    comparison = catalog.compare(results, config.drug, config.population, merged, source=source)
     write_comparison(comparison, layout.compare)
     return comparison
 
