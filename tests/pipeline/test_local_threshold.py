@@ -16,8 +16,8 @@ from dmnpharm import AnalysisConfig, Execution
 from dmnpharm.execution import RunCache, Stage, dispatch
 from dmnpharm.execution._cluster import CLUSTER_START_SECONDS, EngineChoice, choose_engine
 from dmnpharm.execution._dispatch import plan_engine
-from dmnpharm.pipeline._tasks import RunTask, estimated_run_seconds
-from dmnpharm.pipeline._work import RUN_STAGE
+from dmnpharm.pipeline._tasks import RunTask
+from dmnpharm.pipeline._work import RUN_STAGE, estimated_run_seconds
 
 
 @pytest.fixture
@@ -112,10 +112,8 @@ def test_dispatch_starts_no_cluster_below_the_threshold(
     started: list[int] = []
 
     @contextlib.contextmanager
-    def fake_client(
-        execution: Execution, n_tasks: int, preload: tuple[str, ...] = ()
-    ) -> Iterator[None]:
-        del execution, preload
+    def fake_client(execution: Execution, n_tasks: int) -> Iterator[None]:
+        del execution
         started.append(n_tasks)
         yield None  # compute in-process all the same: only whether it was asked matters
 
@@ -194,10 +192,8 @@ def test_only_a_window_of_tasks_is_in_flight_on_workers(
     fake = _Client()
 
     @contextlib.contextmanager
-    def fake_client(
-        execution: Execution, n_tasks: int, preload: tuple[str, ...] = ()
-    ) -> Iterator[_Client]:
-        del execution, n_tasks, preload
+    def fake_client(execution: Execution, n_tasks: int) -> Iterator[_Client]:
+        del execution, n_tasks
         yield fake
 
     monkeypatch.setattr(dispatch_module, "client", fake_client)

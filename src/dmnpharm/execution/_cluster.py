@@ -10,9 +10,10 @@ scheduler.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,6 @@ from dmnpharm._utils import get_logger
 from dmnpharm.config import Execution
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution._cache import RunCache, default_cache_dir
-from dmnpharm.execution._local import MALLOC_TRIM_SETTING, ahead, local_cluster, take_ahead
 
 __all__ = [
     "CLUSTER_START_SECONDS",
@@ -28,12 +28,15 @@ __all__ = [
     "EngineChoice",
     "choose_engine",
     "client",
-    "cluster_ahead",
     "local_workers",
     "make_cache",
 ]
 
 _LOG = get_logger("execution")
+
+#: The Dask setting that gives worker processes ``MALLOC_TRIM_THRESHOLD_`` (unset for ours).
+MALLOC_TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+
 
 #: Wall seconds a local Dask cluster costs before its workers compute anything, on the
 #: 2-core development machine, otherwise idle: starting the scheduler and two worker
@@ -203,37 +206,8 @@ def _batch_cluster(execution: Execution) -> Any:
     return cluster
 
 
-def cluster_ahead(
-    execution: Execution, n_tasks: int, estimated_seconds: float | None, preload: Sequence[str]
-) -> AbstractContextManager[None]:
-    """Start the local cluster a study's tasks will need while the client still prepares them.
-
-    Parameters
-    ----------
-    execution : Execution
-        The mode and options: only the local mode starts anything ahead.
-    n_tasks : int
-        Tasks of the study (all of them: cached ones are not known yet).
-    estimated_seconds : float or None
-        Their estimated work (:func:`choose_engine` decides as dispatch will).
-    preload : sequence of str
-        Modules the workers import as they start.
-
-    Returns
-    -------
-    contextlib.AbstractContextManager
-        Inside it :func:`client` takes the started cluster; a cluster nobody
-        took (the analysis stopped, or every task came from the cache) is
-        closed on the way out.
-    """
-    engine = choose_engine(execution, n_tasks, estimated_seconds)
-    wanted = execution.mode == "local" and not engine.in_process and n_tasks > 0
-    workers = local_workers(n_tasks, execution.workers)
-    return ahead(wanted, workers, execution.memory_limit, preload)
-
-
 @contextmanager
-def client(execution: Execution, n_tasks: int, preload: Sequence[str] = ()) -> Iterator[Any]:
+def client(execution: Execution, n_tasks: int) -> Iterator[Any]:
     """Yield a Dask client for an execution's mode, and close it afterwards.
 
     Parameters
@@ -243,8 +217,6 @@ def client(execution: Execution, n_tasks: int, preload: Sequence[str] = ()) -> I
         per core, at most ``n_tasks``), a running scheduler, or batch jobs.
     n_tasks : int
         Tasks to be run, to size a local or batch cluster.
-    preload : sequence of str
-        Modules a local cluster's workers import as they start (the tasks' code).
 
     Yields
     ------
@@ -255,7 +227,8 @@ def client(execution: Execution, n_tasks: int, preload: Sequence[str] = ()) -> I
     if mode == "synchronous":
         yield None
         return
-    from distributed import Client
+    import dask
+    from distributed import Client, LocalCluster
 
     with ExitStack() as stack:
         if mode == "address":
@@ -271,10 +244,22 @@ def client(execution: Execution, n_tasks: int, preload: Sequence[str] = ()) -> I
         else:
             if mode == "local":
                 workers = local_workers(n_tasks, execution.workers)
-                memory = execution.memory_limit
-                cluster = take_ahead(workers, memory, preload)
-                if cluster is None:
-                    cluster = local_cluster(workers, memory, preload)
+                # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which
+                # also fixes glibc's mmap threshold: every large array is then a fresh
+                # mmap, page-faulted in and unmapped on free. Reading and cleaning a run
+                # allocates many such arrays; with the setting a run took 1.4 s instead
+                # of 0.9 s (benchmarks/README.md). Workers here run short tasks and exit.
+                with dask.config.set({MALLOC_TRIM_SETTING: None}):
+                    cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        memory_limit=execution.memory_limit or "auto",
+                        # Any free port: another cluster on Dask's default 8787 (a second
+                        # analysis, a notebook) must not stop this one from starting.
+                        dashboard_address=":0",
+                        silence_logs=logging.ERROR,
+                    )
                 _LOG.info("local Dask cluster: %d worker processes x 1 thread", workers)
             else:
                 cluster = _batch_cluster(execution)

@@ -64,9 +64,6 @@ class Stage:
         share the file system (``Execution.worker_files``): the worker then
         stores the cache entries itself and the result does not travel whole.
         None: every result travels to the client, which caches it.
-    preload : tuple of str
-        Modules a local cluster's workers import as they start (the code of
-        ``work``), so that no task waits for them.
     """
 
     name: str
@@ -80,7 +77,6 @@ class Stage:
     reusable_type: type
     cost: Callable[[Any], float] | None = None
     on_worker: Callable[[Any, Any], Any] | None = None
-    preload: tuple[str, ...] = ()
 
 
 def keep_on_worker(
@@ -332,9 +328,7 @@ def dispatch(
         engine = plan_engine(tasks, stage, execution)
         _LOG.info("per-run work: %s (%s)", engine.engine, engine.reason)
         # A small local study runs here: no cluster to start, no worker to import the stack.
-        opened = (
-            nullcontext(None) if engine.in_process else client(execution, len(todo), stage.preload)
-        )
+        opened = nullcontext(None) if engine.in_process else client(execution, len(todo))
         with opened as dask_client:
             if dask_client is None:
                 for index, reusable in todo:

@@ -5,26 +5,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from dmnpharm._utils import get_logger, log_to_file, staged_output_dir
 from dmnpharm.atlases import is_atlas_path
 from dmnpharm.config import AnalysisConfig
-from dmnpharm.execution._cluster import cluster_ahead
 from dmnpharm.io import OutputLayout
 from dmnpharm.pipeline._adapters import plan_roi
 from dmnpharm.pipeline._orchestrator import analyse_plan, resolve_config
 from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results
 from dmnpharm.pipeline._snapshots import load_snapshot, restored, snapshot_key
-from dmnpharm.pipeline._tasks import RUN_PRELOAD, run_seconds
-from dmnpharm.simulate import (
-    StudySpec,
-    build_design,
-    load_preset,
-    simulate_study,
-    write_simulated_study,
-)
+from dmnpharm.simulate import StudySpec, load_preset, simulate_study, write_simulated_study
 from dmnpharm.store import check_new_analysis
 
 __all__ = ["DEMO_STUDY", "make_demo"]
@@ -91,15 +81,11 @@ def make_demo(
             check_new_analysis(outputs.store, kept.results["analysis_id"], outputs.overwrite)
             result = restored(kept, staging, outputs)
         else:
-            # The local cluster the runs will need starts while the study is simulated.
-            runs = len(build_design(sim_spec, np.random.default_rng(sim_spec.seed))[1])
-            work = runs * run_seconds(signal.n_volumes, len(signal.atlas_object().labels))
-            with cluster_ahead(cfg.execution, runs, work, RUN_PRELOAD):
-                _LOG.info("simulating %s (seed %d)", sim_spec.name, sim_spec.seed)
-                write_simulated_study(simulate_study(sim_spec), study)
-                cfg = resolve_config(cfg, study, "roi")
-                plan = plan_roi(study, cfg)
-                result = analyse_plan(plan, staging, cfg, DEMO_STUDY, outputs, snapshot=key)
+            _LOG.info("simulating %s (seed %d)", sim_spec.name, sim_spec.seed)
+            write_simulated_study(simulate_study(sim_spec), study)
+            cfg = resolve_config(cfg, study, "roi")
+            plan = plan_roi(study, cfg)
+            result = analyse_plan(plan, staging, cfg, DEMO_STUDY, outputs, snapshot=key)
     return result.moved(staging, final)
 
 

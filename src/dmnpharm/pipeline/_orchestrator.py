@@ -21,14 +21,12 @@ from dmnpharm._version import __version__
 from dmnpharm.atlases import Atlas, is_atlas_path, load_atlas
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import InputError, OutputExistsError, RunFailuresError
-from dmnpharm.execution._cluster import cluster_ahead
 from dmnpharm.io import OutputLayout, read_study_atlas_name, roi_atlas_name
 from dmnpharm.pipeline._adapters import BidsOptions, StudyPlan
 from dmnpharm.pipeline._checks import preflight, read_plan, refuse
 from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results, stored_results
 from dmnpharm.pipeline._table_plan import is_run_table
-from dmnpharm.pipeline._tasks import RUN_PRELOAD, estimated_run_seconds
 from dmnpharm.pipeline._xcpd_plan import resolve_xcpd, xcpd_folder
 from dmnpharm.store import check_new_analysis, make_analysis_id
 
@@ -181,18 +179,13 @@ def analyse_plan(
     check_new_analysis(outputs.store, analysis_id, overwrite=outputs.overwrite)
     _LOG.info("analysis %s", analysis_id)
     truth = plan.ground_truth()
-    provenance["config"] = config_record
-    # A local cluster the runs will need starts now, while the client imports the group
-    # stage, hashes the inputs and looks the runs up in the cache.
-    tasks = [run.task for run in plan.runs]
-    estimate = sum(estimated_run_seconds(task) for task in tasks)
-    with cluster_ahead(config.execution, len(tasks), estimate, RUN_PRELOAD):
-        # The heavy part (and SciPy, nilearn, matplotlib) only when there is work.
-        from dmnpharm.pipeline._group import analyse_study
+    # The heavy part (and SciPy, scikit-learn, nilearn, matplotlib) only when there is work.
+    from dmnpharm.pipeline._group import analyse_study
 
-        return analyse_study(
-            plan, staging, config, provenance, truth, outputs, analysis_id, snapshot=snapshot
-        )
+    provenance["config"] = config_record
+    return analyse_study(
+        plan, staging, config, provenance, truth, outputs, analysis_id, snapshot=snapshot
+    )
 
 
 def analyse_folder(

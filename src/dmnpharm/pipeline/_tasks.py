@@ -24,16 +24,7 @@ if TYPE_CHECKING:
     from dmnpharm.pipeline._levels import RunRows
     from dmnpharm.pipeline._process import ProcessedRun
 
-__all__ = [
-    "RUN_PRELOAD",
-    "RunTask",
-    "RunTrace",
-    "Signals",
-    "TaskOutcome",
-    "estimated_run_seconds",
-    "run_seconds",
-    "task_keys",
-]
+__all__ = ["RunTask", "RunTrace", "Signals", "TaskOutcome", "task_keys"]
 
 
 @dataclass(frozen=True)
@@ -242,66 +233,3 @@ def task_keys(task: RunTask, cache: RunCache) -> tuple[str | None, str]:
         },
     )
     return signals_key, run_key
-
-
-# Seconds of one core per run, measured by benchmarks/bench_demo.py threshold on the 2-core
-# development machine, otherwise idle (execute_run with one BLAS thread, the default
-# cleaning with its GSR twin): ROI-level runs take 0.0028 + 1.18e-6 x volumes x regions
-# + 3.51e-7 x regions^2 s (within 10 % from 160 to 400 regions and 100 to 400 volumes;
-# 0.096 s at 300 x 200); extracting a 2 mm image adds about 1 s per 300 volumes
-# (docs/scaling.md).
-_RUN_BASE_S = 0.0028
-_PER_VOLUME_REGION_S = 1.18e-6
-_PER_REGION_PAIR_S = 3.51e-7
-_IMAGE_PER_VOLUME_S = 1.0 / 300
-
-
-def estimated_run_seconds(task: RunTask) -> float:
-    """Estimate one run's work, in seconds of one core, from its size.
-
-    Parameters
-    ----------
-    task : RunTask
-        The run: its volumes (``n_volumes``; 300 when unknown), its atlas's
-        regions and whether its signals are extracted from an image
-        (``bids``).
-
-    Returns
-    -------
-    float
-        The measured model in this module's notes; only its sum over a study
-        is used, to decide whether a local Dask cluster pays for its start
-        (:func:`dmnpharm.execution.choose_engine`).
-    """
-    volumes = float(task.n_volumes or 300)
-    regions = float(len(task.config.atlas_object().labels)) if task.config.atlas else 300.0
-    return run_seconds(volumes, regions, image=task.kind == "bids")
-
-
-def run_seconds(volumes: float, regions: float, image: bool = False) -> float:
-    """Estimate the work of one run of this size, in seconds of one core.
-
-    Parameters
-    ----------
-    volumes : float
-        Volumes of the run.
-    regions : float
-        Regions of its atlas.
-    image : bool
-        Whether its signals are extracted from an image first.
-
-    Returns
-    -------
-    float
-        The measured model in this module's notes.
-    """
-    seconds = (
-        _RUN_BASE_S + _PER_VOLUME_REGION_S * volumes * regions + _PER_REGION_PAIR_S * regions**2
-    )
-    if image:
-        seconds += _IMAGE_PER_VOLUME_S * volumes
-    return seconds
-
-
-#: What a local cluster's workers import as they start: the per-run work's module.
-RUN_PRELOAD = ("dmnpharm.pipeline._work",)

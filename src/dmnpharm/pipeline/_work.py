@@ -34,17 +34,9 @@ from dmnpharm.io import (
 )
 from dmnpharm.pipeline._process import ProcessedRun, process_run
 from dmnpharm.pipeline._run_output import write_on_worker
-from dmnpharm.pipeline._tasks import (
-    RUN_PRELOAD,
-    RunTask,
-    RunTrace,
-    Signals,
-    TaskOutcome,
-    estimated_run_seconds,
-    task_keys,
-)
+from dmnpharm.pipeline._tasks import RunTask, RunTrace, Signals, TaskOutcome, task_keys
 
-__all__ = ["RUN_STAGE", "execute_run", "run_trace"]
+__all__ = ["RUN_STAGE", "estimated_run_seconds", "execute_run", "run_trace"]
 
 # What reading a damaged file raises, besides our own InputError: truncated or
 # corrupt gzip streams, short reads, headers nibabel cannot parse.
@@ -274,6 +266,45 @@ def _succeeded(outcome: TaskOutcome) -> bool:
     return outcome.error is None
 
 
+# Seconds of one core per run, measured by benchmarks/bench_demo.py threshold on the 2-core
+# development machine, otherwise idle (execute_run with one BLAS thread, the default
+# cleaning with its GSR twin): ROI-level runs take 0.0028 + 1.18e-6 x volumes x regions
+# + 3.51e-7 x regions^2 s (within 10 % from 160 to 400 regions and 100 to 400 volumes;
+# 0.096 s at 300 x 200); extracting a 2 mm image adds about 1 s per 300 volumes
+# (docs/scaling.md).
+_RUN_BASE_S = 0.0028
+_PER_VOLUME_REGION_S = 1.18e-6
+_PER_REGION_PAIR_S = 3.51e-7
+_IMAGE_PER_VOLUME_S = 1.0 / 300
+
+
+def estimated_run_seconds(task: RunTask) -> float:
+    """Estimate one run's work, in seconds of one core, from its size.
+
+    Parameters
+    ----------
+    task : RunTask
+        The run: its volumes (``n_volumes``; 300 when unknown), its atlas's
+        regions and whether its signals are extracted from an image
+        (``bids``).
+
+    Returns
+    -------
+    float
+        The measured model in this module's notes; only its sum over a study
+        is used, to decide whether a local Dask cluster pays for its start
+        (:func:`dmnpharm.execution.choose_engine`).
+    """
+    volumes = float(task.n_volumes or 300)
+    regions = float(len(task.config.atlas_object().labels)) if task.config.atlas else 300.0
+    seconds = (
+        _RUN_BASE_S + _PER_VOLUME_REGION_S * volumes * regions + _PER_REGION_PAIR_S * regions**2
+    )
+    if task.kind == "bids":
+        seconds += _IMAGE_PER_VOLUME_S * volumes
+    return seconds
+
+
 #: How the dispatcher handles a run's task: its work, cache keys, and what is cached.
 RUN_STAGE = Stage(
     name="cleaning and measuring runs",
@@ -287,5 +318,4 @@ RUN_STAGE = Stage(
     reusable_type=Signals,
     cost=estimated_run_seconds,
     on_worker=write_on_worker,
-    preload=RUN_PRELOAD,
 )
