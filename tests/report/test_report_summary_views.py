@@ -18,7 +18,7 @@ from dmnpharm.report._figures import _power_figure
 from dmnpharm.report._matrices import network_blocks, robust_limit, strongest_edges
 from dmnpharm.report._multiples import Panel, draw_levels, multiples_figure
 from dmnpharm.report._stats_report import TOP_SHOWN, _subjects_per_level
-from dmnpharm.report._stats_views import edge_section, estimates_figure, p_histogram_figure
+from dmnpharm.report._stats_views import edge_section
 from dmnpharm.stats import ModelSpec
 from svg_figures import svg_root, svg_texts
 
@@ -179,21 +179,6 @@ def test_edge_section_needs_regions_and_draws_the_statistic(rng: np.random.Gener
     assert "1 of 10 edges have p FWER < 0.05" in section.figures[0][1]
     plain = table.drop(columns=["region_a", "region_b"])
     assert edge_section(plain, plain, results) is None
-
-
-def test_estimates_and_p_histogram_figures(rng: np.random.Generator) -> None:
-    """The strongest estimates with their CIs, and the histogram of p, render."""
-    rows = pd.DataFrame(
-        {
-            "measure": [f"edge_{k}" for k in range(20)],
-            "estimate": rng.normal(size=20),
-            "ci_low": -2.0,
-            "ci_high": 2.0,
-            "p_fwer": np.linspace(0, 1, 20),
-        }
-    )
-    assert "edge_19" in svg_texts(svg_root(estimates_figure(rows, "top")))
-    assert "p" in svg_texts(svg_root(p_histogram_figure(rng.uniform(size=500), "p")))
 
 
 def test_subjects_per_level_matches_pandas(rng: np.random.Generator) -> None:

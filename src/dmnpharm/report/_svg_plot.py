@@ -13,6 +13,26 @@ from dmnpharm.report._svg import AXIS, Svg, nice_ticks, tick_labels
 __all__ = ["Plot"]
 
 
+def _scaled(
+    values: npt.ArrayLike, bounds: tuple[float, float], length: float
+) -> npt.NDArray[np.float64]:
+    """Map values from ``bounds`` onto ``[0, length]`` (a zero-width range counts as 1)."""
+    low, high = bounds
+    return (np.asarray(values, np.float64) - low) / ((high - low) or 1.0) * length
+
+
+def _inside(
+    bounds: tuple[float, float], ticks: npt.ArrayLike | None, labels: Sequence[str] | None
+) -> list[tuple[float, str]]:
+    """Pair ticks (round ones by default) with their labels, keeping those inside the range."""
+    low, high = sorted(bounds)
+    values = nice_ticks(low, high) if ticks is None else np.asarray(ticks, dtype=np.float64)
+    texts = tick_labels(values) if labels is None else list(labels)
+    slack = 1e-9 * (high - low)
+    pairs = zip(values.tolist(), texts, strict=True)
+    return [(value, text) for value, text in pairs if low - slack <= value <= high + slack]
+
+
 @dataclass
 class Plot:
     """A rectangular plotting area of an :class:`Svg` with linear x and y scales.
@@ -48,9 +68,7 @@ class Plot:
         numpy.ndarray
             Pixel positions.
         """
-        low, high = self.x_range
-        span = (high - low) or 1.0
-        return self.left + (np.asarray(values, np.float64) - low) / span * self.width
+        return self.left + _scaled(values, self.x_range, self.width)
 
     def y(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Return the pixel rows of y values (up is larger).
@@ -65,9 +83,7 @@ class Plot:
         numpy.ndarray
             Pixel positions.
         """
-        low, high = self.y_range
-        span = (high - low) or 1.0
-        return self.top + self.height - (np.asarray(values, np.float64) - low) / span * self.height
+        return self.top + self.height - _scaled(values, self.y_range, self.height)
 
     def frame(self) -> None:
         """Draw the area's outline."""
@@ -116,15 +132,11 @@ class Plot:
         size : float
             Tick label size in pixels.
         """
-        values = nice_ticks(*self.x_range) if ticks is None else np.asarray(ticks, float)
-        texts = tick_labels(values) if labels is None else list(labels)
-        low, high = sorted(self.x_range)
         bottom = self.top + self.height
-        for value, text in zip(values, texts, strict=True):
-            if low - 1e-9 * (high - low) <= value <= high + 1e-9 * (high - low):
-                px = float(self.x(value))
-                self.svg.segments(px, bottom, px, bottom + 3.5, colour=AXIS, width=0.8)
-                self.svg.text(px, bottom + 5 + size, text, size=size)
+        for value, text in _inside(self.x_range, ticks, labels):
+            px = float(self.x(value))
+            self.svg.segments(px, bottom, px, bottom + 3.5, colour=AXIS, width=0.8)
+            self.svg.text(px, bottom + 5 + size, text, size=size)
         if label:
             self.svg.text(self.left + self.width / 2, bottom + 12 + 2.2 * size, label, size=11)
 
@@ -135,7 +147,6 @@ class Plot:
         ticks: npt.ArrayLike | None = None,
         labels: Sequence[str] | None = None,
         size: float = 9.5,
-        marks: bool = True,
     ) -> None:
         """Draw tick marks and labels left of the area, and the axis label turned upright.
 
@@ -149,20 +160,13 @@ class Plot:
             Tick labels; None: :func:`tick_labels`.
         size : float
             Tick label size in pixels.
-        marks : bool
-            Draw the tick marks.
         """
-        low, high = sorted(self.y_range)
-        values = nice_ticks(low, high) if ticks is None else np.asarray(ticks, float)
-        texts = tick_labels(values) if labels is None else list(labels)
         widest = 0
-        for value, text in zip(values, texts, strict=True):
-            if low - 1e-9 * (high - low) <= value <= high + 1e-9 * (high - low):
-                py = float(self.y(value))
-                if marks:
-                    self.svg.segments(self.left - 3.5, py, self.left, py, colour=AXIS, width=0.8)
-                self.svg.text(self.left - 5, py, text, size=size, anchor="end", middle=True)
-                widest = max(widest, len(text))
+        for value, text in _inside(self.y_range, ticks, labels):
+            py = float(self.y(value))
+            self.svg.segments(self.left - 3.5, py, self.left, py, colour=AXIS, width=0.8)
+            self.svg.text(self.left - 5, py, text, size=size, anchor="end", middle=True)
+            widest = max(widest, len(text))
         if label:
             x = self.left - 10 - 0.6 * size * widest - 6
             self.svg.text(x, self.top + self.height / 2, label, size=11, rotate=-90)
