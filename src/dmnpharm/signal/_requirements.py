@@ -47,7 +47,8 @@ def _empty_required(table: pd.DataFrame, columns: list[str]) -> list[str]:
     previous volume); the cleaning fills it from the second row.
     """
     values = table.loc[:, columns].iloc[1:]
-    text = [c for c in columns if not is_numeric_dtype(values[c].dtype)]
+    dtypes = values.dtypes  # one lookup for all columns, not a Series per column
+    text = [c for c, dtype in zip(columns, dtypes, strict=True) if not is_numeric_dtype(dtype)]
     if text:  # only text columns need converting (numbers stay as they are)
         values = values.assign(**{c: pd.to_numeric(values[c], errors="coerce") for c in text})
     bad = ~np.isfinite(values.to_numpy(dtype=np.float64))
