@@ -96,6 +96,8 @@ def test_estimates_figure_marks_each_row_and_the_significant_ones(
     texts = svg_texts(root)
     positions = [texts.index(f"edge_{k}") for k in range(12)]
     assert positions == sorted(positions)
+    missing = rows.assign(estimate=np.nan, ci_low=np.nan, ci_high=np.nan)
+    assert svg_elements(svg_root(estimates_figure(missing, "no values")), "circle") == []
 
 
 def test_null_figures_mark_the_observed_and_name_the_strongest(

@@ -183,7 +183,7 @@ def estimates_figure(rows: pd.DataFrame, title: str) -> str:
         for c in ("estimate", "ci_low", "ci_high", "p_fwer")
     )
     reach = np.concatenate([estimate, low, high, [0.0]])
-    reach = reach[np.isfinite(reach)]
+    reach = reach[np.isfinite(reach)]  # zero at least: never empty
     lowest, highest = float(reach.min()), float(reach.max())
     margin = 0.05 * (highest - lowest) or 1.0
     plot = Plot(svg, 294, 30, 385, 20 * max(n, 1), (lowest - margin, highest + margin), (n, 0))
