@@ -41,3 +41,9 @@ def svg_images(root: ET.Element) -> list[npt.NDArray[np.uint8]]:
         png = base64.b64decode(href.split(",", 1)[1])
         images.append(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")))
     return images
+
+
+def svg_dots(root: ET.Element) -> list[tuple[str, int]]:
+    """Return each group of dots (one path of ``M x y h0`` strokes): its colour and count."""
+    paths = [p for p in svg_elements(root, "path") if p.get("class") == "dots"]
+    return [(p.get("stroke", ""), p.get("d", "").count("h0")) for p in paths]

@@ -1,6 +1,5 @@
 """The HTML report: self-contained, escaped, with figures."""
 
-import base64
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from dmnpharm.report import (
     write_report,
 )
 from dmnpharm.stats import RESULT_COLUMNS
+from svg_figures import svg_dots, svg_root, svg_texts
 
 EVIL = "<img src=x onerror=alert(1)>"
 
@@ -26,12 +26,13 @@ def _results() -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-def test_figure_is_a_png_data_uri(rng: np.random.Generator) -> None:
-    """The figure decodes to PNG bytes."""
+def test_figure_is_an_svg_data_uri(rng: np.random.Generator) -> None:
+    """The figure is SVG: one dot per subject and condition, the conditions in order."""
     values = pd.DataFrame(rng.normal(size=(9, 2)), columns=["placebo", "drug"])
-    uri = paired_condition_figure(values, ["placebo", "drug"], "m", "z")
-    assert uri.startswith("data:image/png;base64,")
-    assert base64.b64decode(uri.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    root = svg_root(paired_condition_figure(values, ["placebo", "drug"], "m", "z"))
+    assert sum(count for _, count in svg_dots(root)) == 18
+    texts = svg_texts(root)
+    assert texts.index("placebo") < texts.index("drug")
 
 
 def test_user_strings_are_escaped(tmp_path: Path) -> None:

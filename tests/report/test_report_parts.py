@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,16 +17,7 @@ from dmnpharm.report import (
     render_report,
 )
 from dmnpharm.stats import NULL_MEASURE_LIMIT, PermutationNull, sign_flip_test
-from svg_figures import svg_root, svg_texts
-
-PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def _png(uri: str) -> bytes:
-    assert uri.startswith("data:image/png;base64,")
-    data = base64.b64decode(uri.split(",", 1)[1])
-    assert data[:8] == PNG
-    return data
+from svg_figures import svg_dots, svg_root, svg_texts
 
 
 def _paired(rng: np.random.Generator, k: int) -> tuple[pd.DataFrame, PermutationNull]:
@@ -84,14 +73,19 @@ def test_null_section_with_only_the_maximum(rng: np.random.Generator) -> None:
     svg_root(section.figures[0][0])
 
 
-def test_group_and_covariate_figures_are_pngs(rng: np.random.Generator) -> None:
-    """One value per subject by group, and against a covariate."""
+def test_group_and_covariate_figures_are_svgs(rng: np.random.Generator) -> None:
+    """One value per subject by group, and against a covariate (with its line)."""
     subjects = [f"sub-{i}" for i in range(9)]
     values = pd.Series(rng.normal(size=9), index=subjects)
     groups = pd.Series(["a", "b", "c"] * 3, index=subjects)
-    _png(group_values_figure(values, groups, ["b", "a", "absent"], "m", "z"))
-    _png(covariate_figure(rng.normal(size=9), values.to_numpy(), "m", "rating", "z"))
-    _png(covariate_figure(np.ones(3), [1.0, 2.0, np.nan], "flat", "x", "y"))
+    by_group = svg_root(group_values_figure(values, groups, ["b", "a", "absent"], "m", "z"))
+    assert sum(count for _, count in svg_dots(by_group)) == 6  # groups b and a only
+    assert {"b", "a", "absent", "m", "z"} <= set(svg_texts(by_group))
+    scatter = svg_root(covariate_figure(rng.normal(size=9), values.to_numpy(), "m", "rating", "z"))
+    assert sum(count for _, count in svg_dots(scatter)) == 9
+    assert {"rating", "z"} <= set(svg_texts(scatter))
+    flat = svg_root(covariate_figure(np.ones(3), [1.0, 2.0, np.nan], "flat", "x", "y"))
+    assert sum(count for _, count in svg_dots(flat)) == 2  # no line through one x value
 
 
 def test_references_sentence_groups_sources() -> None:

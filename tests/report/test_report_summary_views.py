@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 from functools import partial
@@ -19,16 +18,9 @@ from dmnpharm.report._matrices import network_blocks, robust_limit, strongest_ed
 from dmnpharm.report._multiples import Panel, draw_levels, multiples_figure
 from dmnpharm.report._stats_report import TOP_SHOWN, _subjects_per_level
 from dmnpharm.report._stats_views import edge_section
+from dmnpharm.report._svg import RED
 from dmnpharm.stats import ModelSpec
-from svg_figures import svg_root, svg_texts
-
-PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def _png(uri: str) -> bytes:
-    data = base64.b64decode(uri.split(",", 1)[1])
-    assert data[:8] == PNG
-    return data
+from svg_figures import svg_dots, svg_elements, svg_root, svg_texts
 
 
 def test_network_blocks_put_the_dmn_first_and_split_its_subsystems() -> None:
@@ -94,11 +86,14 @@ def test_multiples_figure_draws_every_panel(rng: np.random.Generator) -> None:
         )
         for k in range(18)
     ]
-    data = _png(multiples_figure(panels))
-    width = int.from_bytes(data[16:20], "big")
-    height = int.from_bytes(data[20:24], "big")
-    assert width == 6 * 190
-    assert height > 3 * 150
+    root = svg_root(multiples_figure(panels))
+    assert float(root.get("width", "0")) == 6 * 190
+    assert float(root.get("height", "0")) > 3 * 150
+    texts = svg_texts(root)
+    assert all(f"m{k}" in texts for k in range(18))
+    red_frames = [r for r in svg_elements(root, "rect") if r.get("stroke") == RED]
+    assert len(red_frames) == 9  # the highlighted panels
+    assert sum(count for _, count in svg_dots(root)) == 18 * 9 * 2  # every subject, both levels
 
 
 def test_power_ticks_are_whole_subjects() -> None:

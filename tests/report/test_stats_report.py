@@ -107,13 +107,11 @@ def test_stats_writes_a_report_for_each_model(
         assert f'data-measure="{row.measure}"' in page
         assert f"{row.p_fwer:.4f}".rstrip("0").rstrip(".") in text
     images = _images(page)
-    # every measure in one small-multiples figure (PNG), and the one maximum-statistic
-    # null (SVG)
+    # every measure in one small-multiples figure, and the one maximum-statistic null
     assert len(images) == 2
     assert 'class="summary"' in page
     assert "entered the model" in text
-    assert images[0][:8] == b"\x89PNG\r\n\x1a\n"
-    assert images[1].startswith(b"<svg ")
+    assert all(image.startswith(b"<svg ") for image in images)
     statistic = "F (df)" if name == "repeated" else "t (df)"
     assert statistic in text
     for role in (spec.within, spec.between, spec.test_covariate, spec.trend, spec.block):

@@ -15,7 +15,7 @@ from dmnpharm.report._matrix_figure import matrix_figure
 from dmnpharm.report._nulls import max_null_figure, null_figure
 from dmnpharm.report._stats_views import estimates_figure, p_histogram_figure
 from dmnpharm.report._svg import RED, diverging_rgb, nice_ticks, png_bytes, tick_labels
-from svg_figures import svg_elements, svg_images, svg_root, svg_texts
+from svg_figures import svg_dots, svg_elements, svg_images, svg_root, svg_texts
 
 MINUS = "\u2212"
 
@@ -90,14 +90,16 @@ def test_estimates_figure_marks_each_row_and_the_significant_ones(
         }
     )
     root = svg_root(estimates_figure(rows, "top"))
-    dots = svg_elements(root, "circle")
-    assert len(dots) == 12
-    assert sum(d.get("fill") == RED for d in dots) == int((rows["p_fwer"] < 0.05).sum())
+    dots = svg_dots(root)
+    assert sum(count for _, count in dots) == 12
+    assert sum(count for colour, count in dots if colour == RED) == int(
+        (rows["p_fwer"] < 0.05).sum()
+    )
     texts = svg_texts(root)
     positions = [texts.index(f"edge_{k}") for k in range(12)]
     assert positions == sorted(positions)
     missing = rows.assign(estimate=np.nan, ci_low=np.nan, ci_high=np.nan)
-    assert svg_elements(svg_root(estimates_figure(missing, "no values")), "circle") == []
+    assert svg_dots(svg_root(estimates_figure(missing, "no values"))) == []
 
 
 def test_null_figures_mark_the_observed_and_name_the_strongest(

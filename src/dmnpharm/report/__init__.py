@@ -5,17 +5,15 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from dmnpharm.report._figures import (
-        connectome_figure,
-        covariate_figure,
-        figure_uri,
-        group_values_figure,
-        paired_condition_figure,
-        power_curve_figure,
-    )
+    from dmnpharm.report._figures import connectome_figure, figure_uri, power_curve_figure
     from dmnpharm.report._forest import forest_figure, write_comparison
     from dmnpharm.report._html import ReportContent, Section, render_report, write_report
     from dmnpharm.report._matrix_figure import matrix_figure
+    from dmnpharm.report._measure_figures import (
+        covariate_figure,
+        group_values_figure,
+        paired_condition_figure,
+    )
     from dmnpharm.report._methods import caveats_sentence, references_sentence
     from dmnpharm.report._nulls import max_null_figure, null_figure, null_section
     from dmnpharm.report._power import PowerOutputs, write_power

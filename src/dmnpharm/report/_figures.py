@@ -13,50 +13,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from dmnpharm.report._multiples import draw_groups, draw_levels, draw_scatter
 from dmnpharm.report._png import png_uri
 
 __all__ = [
     "connectome_figure",
-    "covariate_figure",
     "figure_uri",
-    "group_values_figure",
-    "paired_condition_figure",
     "power_curve_figure",
 ]
-
-
-def paired_condition_figure(
-    values: pd.DataFrame,
-    conditions: Sequence[str],
-    title: str,
-    ylabel: str,
-) -> str:
-    """Plot one measure by condition with one line per subject, as a PNG data URI.
-
-    Parameters
-    ----------
-    values : pandas.DataFrame
-        Subjects (index) x conditions (columns): each subject's mean value
-        under each condition.
-    conditions : sequence of str
-        Column order on the x axis.
-    title, ylabel : str
-        Axis annotations.
-
-    Returns
-    -------
-    str
-        ``data:image/png;base64,...``, ready for an ``<img src>``.
-    """
-    fig = Figure(figsize=(4.2, 3.6), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    draw_levels(ax, values[list(conditions)].to_numpy(dtype=float), [str(c) for c in conditions])
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.legend(loc="best", fontsize=8, frameon=False)
-    return png_uri(fig)
 
 
 def power_curve_figure(table: pd.DataFrame, title: str, target: float = 0.8) -> bytes:
@@ -177,75 +140,3 @@ def connectome_figure(
     display.close()
     plt.close(fig)
     return uri
-
-
-def group_values_figure(
-    values: pd.Series,
-    groups: pd.Series,
-    order: Sequence[str],
-    title: str,
-    ylabel: str,
-) -> str:
-    """Plot one value per subject by group, with each group's mean, as a PNG data URI.
-
-    Parameters
-    ----------
-    values : pandas.Series
-        One value per subject (e.g. a measure, or its change between sessions).
-    groups : pandas.Series
-        Each subject's group, same index as ``values``.
-    order : sequence of str
-        Groups on the x axis, in order (others are not drawn).
-    title, ylabel : str
-        Axis annotations.
-
-    Returns
-    -------
-    str
-        ``data:image/png;base64,...``.
-    """
-    fig = Figure(figsize=(4.2, 3.6), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    labels = groups.astype(str).reindex(values.index)
-    arrays = [values[labels == str(group)].to_numpy(dtype=float) for group in order]
-    draw_groups(ax, arrays, [str(g) for g in order])
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.legend(loc="best", fontsize=8, frameon=False)
-    return png_uri(fig)
-
-
-def covariate_figure(
-    covariate: npt.ArrayLike,
-    values: npt.ArrayLike,
-    title: str,
-    xlabel: str,
-    ylabel: str,
-) -> str:
-    """Plot one value per subject against a covariate with the least-squares line.
-
-    Parameters
-    ----------
-    covariate : array_like
-        One covariate value per subject (e.g. a symptom rating).
-    values : array_like
-        One measure value (or change) per subject, same order.
-    title, xlabel, ylabel : str
-        Axis annotations.
-
-    Returns
-    -------
-    str
-        ``data:image/png;base64,...``.
-    """
-    x = np.asarray(covariate, dtype=np.float64)
-    y = np.asarray(values, dtype=np.float64)
-    fig = Figure(figsize=(4.2, 3.6), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    draw_scatter(ax, x, y)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    return png_uri(fig)

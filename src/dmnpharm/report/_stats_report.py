@@ -20,6 +20,7 @@ from dmnpharm.report import (
     references_sentence,
     write_report,
 )
+from dmnpharm.report._multiples import multiples_figure
 from dmnpharm.report._stats_views import (
     edge_section,
     estimates_figure,
@@ -29,7 +30,7 @@ from dmnpharm.report._stats_views import (
 from dmnpharm.report._summary import Summary, headline, measures_line, rank_results, sample_line
 from dmnpharm.stats import ModelSpec, StatsResult
 
-if TYPE_CHECKING:  # the QC figures and small multiples import matplotlib: only when drawn
+if TYPE_CHECKING:  # the QC figures import matplotlib: only when a QC section is drawn
     from dmnpharm.report._qc import RunQC
 
 __all__ = ["build_stats_report", "stats_methods_paragraph"]
@@ -211,8 +212,6 @@ def _values_section(
         "p FWER; red frames mark p FWER < 0.05."
     )
     note = f"The values the model compares, per subject, by {by}."
-    from dmnpharm.report._multiples import multiples_figure
-
     figure = (multiples_figure(panels), caption)
     return Section("values", "Values per measure", note, figures=[figure])
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,13 +17,11 @@ import pandas as pd
 from dmnpharm.report._html import Section
 from dmnpharm.report._matrices import network_blocks
 from dmnpharm.report._matrix_figure import matrix_figure
+from dmnpharm.report._multiples import Panel, draw_groups, draw_levels, draw_scatter
 from dmnpharm.report._summary import _num, _p
 from dmnpharm.report._svg import RED, Svg
 from dmnpharm.report._svg_plot import Plot
 from dmnpharm.stats import ModelSpec, split_measure_name
-
-if TYPE_CHECKING:  # matplotlib is imported only when panels are drawn
-    from dmnpharm.report._multiples import Panel
 
 __all__ = ["edge_section", "estimates_figure", "p_histogram_figure", "value_panels"]
 
@@ -71,8 +69,6 @@ def value_panels(
         Measures the model cannot draw (no subject has the needed values)
         are left out.
     """
-    from dmnpharm.report._multiples import Panel
-
     chosen = table[table["measure"].isin(measures)]
     chosen = chosen.assign(measure=chosen["measure"].astype(str))
     picked = results[results["measure"].astype(str).isin(measures)]
@@ -131,8 +127,6 @@ def _drawing(
     covariate: pd.Series | None,
 ) -> Any:
     """Return the panel's drawing function for one measure's subject values, or None."""
-    from dmnpharm.report._multiples import draw_groups, draw_levels, draw_scatter
-
     if spec.within:
         assert isinstance(values, pd.DataFrame)
         if spec.contrast:

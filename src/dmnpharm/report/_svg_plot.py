@@ -22,11 +22,14 @@ def _scaled(
 
 
 def _inside(
-    bounds: tuple[float, float], ticks: npt.ArrayLike | None, labels: Sequence[str] | None
+    bounds: tuple[float, float],
+    ticks: npt.ArrayLike | None,
+    labels: Sequence[str] | None,
+    count: int = 5,
 ) -> list[tuple[float, str]]:
     """Pair ticks (round ones by default) with their labels, keeping those inside the range."""
     low, high = sorted(bounds)
-    values = nice_ticks(low, high) if ticks is None else np.asarray(ticks, dtype=np.float64)
+    values = nice_ticks(low, high, count) if ticks is None else np.asarray(ticks, np.float64)
     texts = tick_labels(values) if labels is None else list(labels)
     slack = 1e-9 * (high - low)
     pairs = zip(values.tolist(), texts, strict=True)
@@ -147,6 +150,7 @@ class Plot:
         ticks: npt.ArrayLike | None = None,
         labels: Sequence[str] | None = None,
         size: float = 9.5,
+        count: int = 5,
     ) -> None:
         """Draw tick marks and labels left of the area, and the axis label turned upright.
 
@@ -160,9 +164,11 @@ class Plot:
             Tick labels; None: :func:`tick_labels`.
         size : float
             Tick label size in pixels.
+        count : int
+            About how many intervals the default ticks make.
         """
         widest = 0
-        for value, text in _inside(self.y_range, ticks, labels):
+        for value, text in _inside(self.y_range, ticks, labels, count):
             py = float(self.y(value))
             self.svg.segments(self.left - 3.5, py, self.left, py, colour=AXIS, width=0.8)
             self.svg.text(self.left - 5, py, text, size=size, anchor="end", middle=True)
