@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dmnpharm.report._svg import RED, Svg, nice_ticks, tick_labels
-from dmnpharm.report._svg_plot import Plot
+from dmnpharm.report._svg_plot import Plot, padded
 
 __all__ = [
     "Marks",
@@ -68,7 +68,7 @@ class Marks:
     x_ticks: tuple[list[float], list[str]] | None = None
     x_limits: tuple[float, float] | None = None
 
-    def _values(self, axis: int) -> _Array:
+    def _values(self, axis: int) -> list[_Array]:
         parts: list[_Array] = []
         for x1, y1, x2, y2, *_ in self.segments:
             parts += [x1, x2] if axis == 0 else [y1, y2]
@@ -76,9 +76,7 @@ class Marks:
             parts.append(dx if axis == 0 else dy)
         for sx, sy, *_ in self.squares:
             parts.append(sx if axis == 0 else sy)
-        values = np.concatenate([np.ravel(p) for p in parts]) if parts else np.empty(0)
-        finite: _Array = values[np.isfinite(values)]
-        return finite
+        return [np.ravel(p) for p in parts]
 
     def ranges(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """Return the x and y ranges: the marks' extents with 5 % margins (or ``x_limits``).
@@ -86,15 +84,10 @@ class Marks:
         Returns
         -------
         tuple
-            ``((x_low, x_high), (y_low, y_high))``.
+            ``((x_low, x_high), (y_low, y_high))`` (:func:`~._svg_plot.padded`).
         """
-        spans = []
-        for axis in (0, 1):
-            values = self._values(axis)
-            low, high = (float(values.min()), float(values.max())) if values.size else (0, 1)
-            margin = 0.05 * (high - low) or (0.05 * abs(low) or 0.5)
-            spans.append((low - margin, high + margin))
-        return self.x_limits or spans[0], spans[1]
+        x, y = (padded(np.concatenate(self._values(axis) or [np.empty(0)])) for axis in (0, 1))
+        return self.x_limits or x, y
 
     def draw(self, plot: Plot) -> None:
         """Write the marks into a plotting area.

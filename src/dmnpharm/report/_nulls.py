@@ -11,7 +11,7 @@ import pandas as pd
 
 from dmnpharm.report._html import Section
 from dmnpharm.report._svg import RED, Svg
-from dmnpharm.report._svg_plot import Plot
+from dmnpharm.report._svg_plot import Plot, padded
 from dmnpharm.stats import PermutationNull
 
 __all__ = ["max_null_figure", "null_figure", "null_section"]
@@ -43,25 +43,23 @@ def _marks(
         )
 
 
-def _histogram(plot: Plot, values: npt.NDArray[np.float64], bins: int) -> None:
-    """Draw the histogram of ``values`` over the plot's x range."""
-    if values.size:
-        counts, edges = np.histogram(values, bins=bins)
-        plot.bars(edges, counts, fill="#a6a6a6")
+_Range = tuple[float, float]
 
 
-def _span(values: npt.NDArray[np.float64], points: Sequence[float]) -> tuple[float, float]:
-    """Return the x range holding the values, the finite points and zero, with a 5 % margin."""
-    finite = [p for p in points if math.isfinite(p)]
-    reach = np.concatenate([values, np.asarray(finite, dtype=np.float64), [0.0]])
-    low, high = float(np.min(reach)), float(np.max(reach))
-    margin = 0.05 * (high - low) or 1.0
-    return low - margin, high + margin
+def _histogram(
+    values: npt.NDArray[np.float64], bins: int, points: npt.ArrayLike
+) -> tuple[
+    tuple[float, float], tuple[float, float], npt.NDArray[np.intp], npt.NDArray[np.float64]
+]:
+    """Bin the null once; return the x range, the y range, the counts and the bin edges.
 
-
-def _top(values: npt.NDArray[np.float64], bins: int) -> float:
-    counts = np.histogram(values, bins=bins)[0] if values.size else np.zeros(1)
-    return max(float(counts.max()), 1.0) * 1.05
+    The x range holds the null, the finite ``points`` (observed statistics,
+    critical values) and zero.
+    """
+    span = padded(np.concatenate([values, np.ravel(np.asarray(points, np.float64)), [0.0]]))
+    counts, edges = np.histogram(values, bins=bins) if values.size else (np.zeros(0, int), [])
+    top = max(float(counts.max(initial=0)), 1.0) * 1.05
+    return span, (0.0, top), counts, np.asarray(edges, dtype=np.float64)
 
 
 def null_figure(
@@ -99,11 +97,12 @@ def null_figure(
     if two_sided:
         points += [-p for p in points]
     svg = Svg(370, 270)
-    plot = Plot(svg, 60, 46, 295, 170, _span(values, points), (0.0, _top(values, 40)))
-    _histogram(plot, values, 40)
+    x_range, y_range, counts, edges = _histogram(values, 40, points)
+    plot = Plot(svg, 60, 46, 295, 170, x_range, y_range)
+    plot.bars(edges, counts, fill="#a6a6a6")
     if math.isfinite(threshold):
-        edges = [-threshold, threshold] if two_sided else [threshold]
-        _marks(plot, edges, "#404040", 1.0, dash="4 3")
+        critical = [-threshold, threshold] if two_sided else [threshold]
+        _marks(plot, critical, "#404040", 1.0, dash="4 3")
     _marks(plot, [observed], RED, 2.0)
     if two_sided:
         _marks(plot, [-observed], RED, 1.2, dash="1.5 2")
@@ -174,9 +173,9 @@ def max_null_figure(
     raw = np.abs(raw) if statistic == "t" else raw
     seen = _finite(raw)
     svg = Svg(720, 290)
-    span = _span(np.concatenate([values, seen]), [threshold])
-    plot = Plot(svg, 64, 30, 636, 200, span, (0.0, _top(values, 50)))
-    _histogram(plot, values, 50)
+    x_range, y_range, counts, edges = _histogram(values, 50, np.append(seen, threshold))
+    plot = Plot(svg, 64, 30, 636, 200, x_range, y_range)
+    plot.bars(edges, counts, fill="#a6a6a6")
     name = "|t|" if statistic == "t" else "F"
     _observed_ticks(plot, seen)
     if math.isfinite(threshold):

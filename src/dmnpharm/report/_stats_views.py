@@ -20,7 +20,7 @@ from dmnpharm.report._matrix_figure import matrix_figure
 from dmnpharm.report._multiples import Panel, draw_groups, draw_levels, draw_scatter
 from dmnpharm.report._summary import _num, _p
 from dmnpharm.report._svg import RED, Svg
-from dmnpharm.report._svg_plot import Plot
+from dmnpharm.report._svg_plot import Plot, padded
 from dmnpharm.stats import ModelSpec, split_measure_name
 
 __all__ = ["edge_section", "estimates_figure", "p_histogram_figure", "value_panels"]
@@ -176,11 +176,8 @@ def estimates_figure(rows: pd.DataFrame, title: str) -> str:
         pd.to_numeric(rows[c], errors="coerce").to_numpy(dtype=np.float64)
         for c in ("estimate", "ci_low", "ci_high", "p_fwer")
     )
-    reach = np.concatenate([estimate, low, high, [0.0]])
-    reach = reach[np.isfinite(reach)]  # zero at least: never empty
-    lowest, highest = float(reach.min()), float(reach.max())
-    margin = 0.05 * (highest - lowest) or 1.0
-    plot = Plot(svg, 294, 30, 385, 20 * max(n, 1), (lowest - margin, highest + margin), (n, 0))
+    span = padded(np.concatenate([estimate, low, high, [0.0]]))  # zero always shown
+    plot = Plot(svg, 294, 30, 385, 20 * max(n, 1), span, (n, 0))
     y = plot.y(np.arange(n) + 0.5)
     zero = float(plot.x(0.0))
     svg.segments(zero, plot.top, zero, plot.top + plot.height, colour="#999", width=0.8)

@@ -10,7 +10,32 @@ import numpy.typing as npt
 
 from dmnpharm.report._svg import AXIS, Svg, nice_ticks, tick_labels
 
-__all__ = ["Plot"]
+__all__ = ["Plot", "padded"]
+
+
+def padded(values: npt.ArrayLike, margin: float = 0.05) -> tuple[float, float]:
+    """Return the range of the finite values, widened by a share of it on each side.
+
+    Parameters
+    ----------
+    values : array_like
+        Any shape; missing and infinite values are ignored.
+    margin : float
+        The share of the range added below and above (as matplotlib's default
+        margins); a single value is widened by that share of itself, zero by 0.5.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``; ``(0, 1)`` when nothing is finite.
+    """
+    array = np.asarray(values, dtype=np.float64).ravel()
+    finite = array[np.isfinite(array)]
+    if not finite.size:
+        return 0.0, 1.0
+    low, high = float(finite.min()), float(finite.max())
+    pad = margin * (high - low) or (margin * abs(low) or 0.5)
+    return low - pad, high + pad
 
 
 def _scaled(
