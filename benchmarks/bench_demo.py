@@ -310,10 +310,94 @@ def threshold(folder: Path, repeats: int) -> dict[str, Any]:
     return {"run_costs": costs, "fit": fit.tolist(), "fit_worst": worst, "cluster": cluster}
 
 
+#: What each engine of ``engines`` adds to ``dmnpharm run``.
+_ENGINES = {
+    "threads": ["--scheduler", "threads"],
+    "cluster": ["--workers", "2"],
+    "one after another": ["--scheduler", "synchronous"],
+}
+
+
+def _stage_seconds(marks: list[list[Any]]) -> float:
+    """Wall seconds from the per-run stage's start to its last run (from the log marks)."""
+    start = next(wall for wall, _, message in marks if message.startswith("per-run work"))
+    end = next(wall for wall, _, message in marks if " runs measured, " in message)
+    return float(end - start)
+
+
+def engines(folder: Path, repeats: int, subjects: list[int]) -> dict[str, Any]:
+    """Time the per-run stage on threads and on a local cluster; fit both; find the crossover."""
+    from dmnpharm.simulate import load_preset, simulate_study, write_simulated_study
+
+    rows = []
+    for count in subjects:
+        study = folder / f"crossover-{count}"
+        if not study.is_dir():
+            spec = load_preset("demo-crossover", seed=3)
+            spec = replace(spec, design=replace(spec.design, n_subjects=count))
+            write_simulated_study(simulate_study(spec), study)
+        for repeat in range(repeats):
+            for engine, extra in _ENGINES.items():
+                if engine == "one after another" and count > subjects[1]:
+                    continue  # the threads' speed-up is read off the small studies
+                out = folder / f"out-{time.time_ns()}"
+                args = ["run", str(study), "--out", str(out), "--no-cache", *extra]
+                measured = run_command(args, environment(folder / "unused-cache"))
+                provenance = json.loads((out / "provenance.json").read_text())
+                estimate = float(provenance["execution"]["estimated_run_s"])
+                stage = _stage_seconds(measured["marks"])
+                rows.append(
+                    {
+                        "subjects": count,
+                        "engine": engine,
+                        "repeat": repeat,
+                        "estimated_run_s": estimate,
+                        "stage_s": stage,
+                        "command_s": measured["seconds"],
+                        "cpu_s": measured["cpu_s"],
+                        "load_average": measured["load_before"],
+                    }
+                )
+                print(
+                    f"  {count:4d} subjects, W {estimate:6.1f} s, {engine:18s}: per-run stage "
+                    f"{stage:6.2f} s, command {measured['seconds']:6.2f} s, CPU "
+                    f"{measured['cpu_s']:6.1f} s, load {measured['load_before']:.1f}",
+                    flush=True,
+                )
+                shutil.rmtree(out, ignore_errors=True)
+    fits = {}
+    for engine in ("threads", "cluster"):
+        chosen = [row for row in rows if row["engine"] == engine]
+        work = np.array([row["estimated_run_s"] for row in chosen])
+        wall = np.array([row["stage_s"] for row in chosen])
+        fits[engine] = np.polyfit(work, wall, 1)[::-1].tolist()  # (intercept, slope)
+        print(f"{engine}: stage = {fits[engine][0]:.2f} s + {fits[engine][1]:.3f} x W")
+    (a_t, b_t), (a_d, b_d) = fits["threads"], fits["cluster"]
+    crossover = (a_d - a_t) / (b_t - b_d) if b_t > b_d else float("inf")
+    speedups = [
+        row_s["stage_s"] / row_t["stage_s"]
+        for row_s in rows
+        if row_s["engine"] == "one after another"
+        for row_t in rows
+        if row_t["engine"] == "threads"
+        and (row_t["subjects"], row_t["repeat"]) == (row_s["subjects"], row_s["repeat"])
+    ]
+    print(
+        f"crossover: a 2-worker cluster is faster above W = {crossover:.1f} s; threads' "
+        f"speed-up over one after another {statistics.median(speedups):.2f} "
+        f"(per size: {', '.join(f'{s:.2f}' for s in speedups)}); worker efficiency "
+        f"E = 1 / (2 x slope) = {1 / (2 * b_d):.2f}"
+    )
+    return {"rows": rows, "fits": fits, "crossover_s": crossover, "speedups": speedups}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the options and run one benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", choices=("demo", "threshold"))
+    parser.add_argument("which", choices=("demo", "threshold", "engines"))
+    parser.add_argument(
+        "--subjects", type=int, nargs="+", default=[20, 60, 140, 240], help="engines: sizes"
+    )
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--baseline-src", type=Path, help="demo: an earlier checkout's src")
     parser.add_argument("--folder", type=Path, help="keep the data here (default: temporary)")
@@ -324,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         if args.which == "demo":
             numbers = demo(folder, args.repeats, args.baseline_src)
+        elif args.which == "engines":
+            numbers = engines(folder, args.repeats, args.subjects)
         else:
             numbers = threshold(folder, max(args.repeats, 3))
     if args.json:

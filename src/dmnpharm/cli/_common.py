@@ -227,9 +227,11 @@ def add_execution(sub: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--scheduler",
         default=None,
-        help="local (a Dask cluster on this machine; the default), synchronous (in this "
-        "process), or the address of a running Dask scheduler, e.g. tcp://host:8786 "
-        f"(default: ${SCHEDULER_ENV} or local)",
+        help="local (this machine: threads of this process for a small study, a local "
+        "Dask cluster for a larger one; the default), threads (a pool of threads in this "
+        "process), synchronous (in this process, one run after another), or the address "
+        f"of a running Dask scheduler, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV} or "
+        "local)",
     )
     group.add_argument(
         "--cluster",
@@ -239,7 +241,10 @@ def add_execution(sub: argparse.ArgumentParser) -> None:
         "~/.config/dask/jobqueue.yaml",
     )
     group.add_argument(
-        "--workers", type=positive_int, default=None, help="worker processes (or batch jobs)"
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="worker processes (or batch jobs; threads with --scheduler threads)",
     )
     group.add_argument(
         "--memory-limit", default=None, help="memory per worker, e.g. 4GiB (default: shared)"

@@ -15,7 +15,8 @@ from dmnpharm.exceptions import InputError
 
 __all__ = ["CLUSTERS", "SCHEDULER_ENV", "Execution"]
 
-#: Environment variable giving the default scheduler (``local``, ``synchronous`` or an address).
+#: Environment variable giving the default scheduler (``local``, ``threads``,
+#: ``synchronous`` or an address).
 SCHEDULER_ENV = "DMNPHARM_SCHEDULER"
 
 #: Batch systems reachable through dask-jobqueue.
@@ -32,18 +33,22 @@ class Execution:
     Parameters
     ----------
     scheduler : str or None
-        ``local`` (a Dask cluster of worker processes on this machine),
-        ``synchronous`` (every run in this process, one after another; for
-        debugging and tiny studies) or the address of a running Dask scheduler
-        (``tcp://host:8786``). None: ``$DMNPHARM_SCHEDULER``, else ``local``.
+        ``local`` (this machine: a small study's runs on threads of this
+        process, a larger one's on a Dask cluster of worker processes, chosen
+        by the estimated work), ``threads`` (every run in this process, on a
+        pool of threads), ``synchronous`` (every run in this process, one
+        after another; for debugging) or the address of a running Dask
+        scheduler (``tcp://host:8786``). None: ``$DMNPHARM_SCHEDULER``, else
+        ``local``.
     cluster : str or None
         ``slurm`` or ``pbs``: start workers as batch jobs through dask-jobqueue,
         configured by the user's dask-jobqueue YAML (queue, account, cores,
         memory, walltime ...).
     workers : int or None
-        Worker processes (local cluster) or workers to request (batch
-        cluster). None: as many as the machine has cores, at most one per run
-        to compute (local); one per run up to 100 (batch).
+        Worker processes (local cluster), threads (``threads``) or workers to
+        request (batch cluster). None: as many as the machine has cores, at
+        most one per run to compute (local; at most two threads); one per run
+        up to 100 (batch). Given with ``local``, a cluster is always started.
     memory_limit : str or None
         Memory per worker, e.g. ``"4GiB"``. None: the local machine's memory
         shared equally (local); the YAML's setting (batch).
@@ -82,11 +87,11 @@ class Execution:
 
     @property
     def mode(self) -> str:
-        """``synchronous``, ``local``, ``slurm``, ``pbs`` or ``address``."""
+        """``synchronous``, ``threads``, ``local``, ``slurm``, ``pbs`` or ``address``."""
         if self.cluster is not None:
             return self.cluster
         chosen = self.scheduler or os.environ.get(SCHEDULER_ENV) or "local"
-        return chosen if chosen in ("local", "synchronous") else "address"
+        return chosen if chosen in ("local", "synchronous", "threads") else "address"
 
     @property
     def address(self) -> str:
@@ -96,7 +101,9 @@ class Execution:
     def describe(self) -> dict[str, Any]:
         """Return the options for the provenance (no host names or ports)."""
         return {
-            "engine": "in-process" if self.mode == "synchronous" else "dask.distributed",
+            "engine": (
+                "in-process" if self.mode in ("synchronous", "threads") else "dask.distributed"
+            ),
             "mode": self.mode,
             "workers": self.workers,
             "memory_limit": self.memory_limit,

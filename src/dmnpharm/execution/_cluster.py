@@ -24,8 +24,13 @@ from dmnpharm.execution._cache import RunCache, default_cache_dir
 
 __all__ = [
     "CLUSTER_START_SECONDS",
+    "IN_PROCESS_THREADS",
     "MALLOC_TRIM_SETTING",
+    "THREADS_BREAKEVEN_SECONDS",
+    "THREAD_SPEEDUP",
+    "WORKER_EFFICIENCY",
     "EngineChoice",
+    "breakeven_seconds",
     "choose_engine",
     "client",
     "local_workers",
@@ -42,10 +47,30 @@ MALLOC_TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD
 #: 2-core development machine, otherwise idle: starting the scheduler and two worker
 #: processes (0.6-0.9 s), each worker importing SciPy, nilearn and dmnpharm (0.6 s, in
 #: parallel; 1.2 s of CPU each) and closing (0.2 s): 1.44-1.74 s, median 1.44 s
-#: (``benchmarks/bench_demo.py threshold``, benchmarks/README.md). A study whose
-#: per-run work is estimated below what this buys back runs in the client process
-#: instead (:func:`choose_engine`).
+#: (``benchmarks/bench_demo.py threshold``, benchmarks/README.md).
 CLUSTER_START_SECONDS = 1.5
+
+#: Most threads that compute runs in this process when no cluster is started. A run's
+#: work holds the GIL for part of its time (pandas, the TSV text, Python loops between
+#: NumPy calls), so threads share cores less well than worker processes; two were measured
+#: (``benchmarks/bench_demo.py engines``), more were not.
+IN_PROCESS_THREADS = 2
+
+#: Per-run work, in seconds of one core, above which a local Dask cluster of two workers
+#: finishes the per-run stage sooner than two threads in this process. Measured on the
+#: 2-core development machine by ``benchmarks/bench_demo.py engines`` (ROI-level studies
+#: of 40 to 400 runs, each engine timed on the same studies in one invocation): the
+#: threads' wall time grows as ``W / S`` and the cluster's as ``C + W / (2 E)``, where
+#: ``S`` is the threads' speed-up over one core, ``C`` the cluster's start and ``E`` the
+#: share of a worker's time spent on the runs themselves (the rest is Dask: sending the
+#: results, the scheduler, the client's event loop).
+THREADS_BREAKEVEN_SECONDS = 40.0
+
+#: The measured speed-up of :data:`IN_PROCESS_THREADS` threads over one (``S`` above).
+THREAD_SPEEDUP = 1.4
+
+#: The measured share of a local worker's time spent computing runs (``E`` above).
+WORKER_EFFICIENCY = 0.8
 
 
 @dataclass(frozen=True)
@@ -55,7 +80,7 @@ class EngineChoice:
     Parameters
     ----------
     engine : str
-        ``in-process`` (one after another in this process) or
+        ``in-process`` (in this process, on ``threads`` threads) or
         ``dask.distributed``.
     reason : str
         Why, in words (recorded in the provenance).
@@ -64,12 +89,16 @@ class EngineChoice:
         (None when not estimated).
     workers : int or None
         Local worker processes the estimate was weighed against.
+    threads : int
+        Threads computing runs in this process (1: one run after another);
+        1 for Dask.
     """
 
     engine: str
     reason: str
     estimated_seconds: float | None = None
     workers: int | None = None
+    threads: int = 1
 
     @property
     def in_process(self) -> bool:
@@ -79,7 +108,36 @@ class EngineChoice:
     def describe(self) -> dict[str, Any]:
         """Return the choice for the provenance (the estimate rounded to 0.1 s)."""
         estimate = None if self.estimated_seconds is None else round(self.estimated_seconds, 1)
-        return {"engine": self.engine, "engine_reason": self.reason, "estimated_run_s": estimate}
+        return {
+            "engine": self.engine,
+            "engine_reason": self.reason,
+            "estimated_run_s": estimate,
+            "threads": self.threads if self.in_process else None,
+        }
+
+
+def breakeven_seconds(workers: int) -> float:
+    """Return the per-run work above which a local cluster of ``workers`` beats threads.
+
+    :data:`THREADS_BREAKEVEN_SECONDS` was measured with two workers against
+    two threads. With ``w`` workers the cluster's share of the work shrinks as
+    ``2 / w`` while its start and the threads' speed stay, so the breakeven
+    moves to ``W2 (1 / S - 1 / (2 E)) / (1 / S - 1 / (w E))`` with the measured
+    ``S`` and ``E`` (:data:`THREAD_SPEEDUP`, :data:`WORKER_EFFICIENCY`).
+
+    Parameters
+    ----------
+    workers : int
+        Local worker processes (at least 2).
+
+    Returns
+    -------
+    float
+        Seconds of one core.
+    """
+    two = 1 / THREAD_SPEEDUP - 1 / (2 * WORKER_EFFICIENCY)
+    more = 1 / THREAD_SPEEDUP - 1 / (workers * WORKER_EFFICIENCY)
+    return THREADS_BREAKEVEN_SECONDS * two / more
 
 
 def choose_engine(
@@ -87,14 +145,17 @@ def choose_engine(
 ) -> EngineChoice:
     """Decide whether a local study's tasks are worth a Dask cluster.
 
-    A local cluster of ``w`` single-threaded workers costs about
-    :data:`CLUSTER_START_SECONDS` of wall time and then divides the work by at
-    most ``w``; it is faster than this process only when the work ``W``
-    exceeds ``CLUSTER_START_SECONDS * w / (w - 1)`` (3 s on two cores). Below
-    that, and on one core, the tasks run in this process. Only the local mode
-    without ``workers`` decides: ``synchronous`` always runs in-process, and a
-    scheduler address, a batch cluster or an explicit number of workers
-    always gets Dask.
+    A local cluster of ``w`` single-threaded workers costs its start, and each
+    run costs more on a worker than in this process (its results travel back);
+    threads in this process start at once but share the GIL. Below the measured
+    breakeven (:func:`breakeven_seconds`, 40 s of per-run work on two cores)
+    the tasks run in this process on up to :data:`IN_PROCESS_THREADS` threads;
+    above it a local cluster computes them. On one core they run in this
+    process one after another. Only the local mode without ``workers`` decides:
+    ``synchronous`` always runs in-process one run at a time, ``threads`` on
+    ``workers`` threads (default: one per core, at most
+    :data:`IN_PROCESS_THREADS`), and a scheduler address, a batch cluster or
+    an explicit number of local workers always gets Dask.
 
     Parameters
     ----------
@@ -113,6 +174,11 @@ def choose_engine(
     mode = execution.mode
     if mode == "synchronous":
         return EngineChoice("in-process", "asked for (scheduler synchronous)", estimated_seconds)
+    if mode == "threads":
+        threads = local_workers(n_tasks, execution.workers or IN_PROCESS_THREADS)
+        return EngineChoice(
+            "in-process", "asked for (scheduler threads)", estimated_seconds, None, threads
+        )
     if mode != "local":
         return EngineChoice("dask.distributed", f"asked for ({mode})", estimated_seconds)
     if execution.workers is not None:
@@ -129,16 +195,17 @@ def choose_engine(
         )
     if estimated_seconds is None:
         return EngineChoice("dask.distributed", "work not estimated", None, workers)
-    breakeven = CLUSTER_START_SECONDS * workers / (workers - 1)
+    breakeven = breakeven_seconds(workers)
+    threads = min(workers, IN_PROCESS_THREADS)
     if estimated_seconds < breakeven:
         reason = (
             f"estimated per-run work {estimated_seconds:.1f} s is below the {breakeven:.1f} s "
-            f"a local cluster of {workers} workers needs to pay for its start"
+            f"above which a local cluster of {workers} workers beats {threads} threads here"
         )
-        return EngineChoice("in-process", reason, estimated_seconds, workers)
+        return EngineChoice("in-process", reason, estimated_seconds, workers, threads)
     reason = (
         f"estimated per-run work {estimated_seconds:.1f} s is above the {breakeven:.1f} s "
-        f"a local cluster of {workers} workers needs to pay for its start"
+        f"above which a local cluster of {workers} workers beats {threads} threads here"
     )
     return EngineChoice("dask.distributed", reason, estimated_seconds, workers)
 

@@ -5,14 +5,17 @@ the workers. Each result is stored in the cache as it arrives and handed on,
 so a killed invocation keeps every task it had finished. What a task is, how
 it is keyed and what of its outcome is kept is the caller's :class:`Stage`.
 A local study whose estimated work does not pay for starting a Dask cluster
-runs in this process (:func:`plan_engine`, :func:`~dmnpharm.execution.choose_engine`).
+runs in this process, on a few threads (:func:`plan_engine`,
+:func:`~dmnpharm.execution.choose_engine`).
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,6 +241,44 @@ def _on_workers(
         yield index, outcome
 
 
+def _in_this_process(
+    todo: list[tuple[int, Any]], work: Callable[[int, Any], tuple[Any, ...]], threads: int
+) -> Iterator[tuple[int, Any]]:
+    """Compute the tasks in this process; yield ``(index, outcome)`` in the tasks' order.
+
+    With more than one thread, a window of :data:`IN_FLIGHT_PER_THREAD` tasks per
+    thread is computed on a thread pool while the caller handles the outcomes in
+    order (so they are handed on, cached and written exactly as one after
+    another would). A task's exception is raised at its turn; the tasks not yet
+    started are cancelled, and those running finish first.
+    """
+    if threads <= 1:
+        for index, reusable in todo:
+            function, *arguments = work(index, reusable)
+            yield index, function(*arguments)
+        return
+
+    def call(index: int, reusable: Any) -> Any:
+        function, *arguments = work(index, reusable)
+        return function(*arguments)
+
+    waiting = iter(todo)
+    running: deque[tuple[int, Future[Any]]] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="dmnpharm-run") as pool:
+        try:
+            for index, reusable in itertools.islice(waiting, IN_FLIGHT_PER_THREAD * threads):
+                running.append((index, pool.submit(call, index, reusable)))
+            while running:
+                index, future = running.popleft()
+                outcome = future.result()
+                for added, reusable in itertools.islice(waiting, 1):
+                    running.append((added, pool.submit(call, added, reusable)))
+                yield index, outcome
+        finally:
+            for _, future in running:
+                future.cancel()
+
+
 @dataclass(eq=False)
 class _Books:
     """What each task runs where, and what the client keeps of its outcome."""
@@ -326,14 +367,16 @@ def dispatch(
         if not todo:
             return
         engine = plan_engine(tasks, stage, execution)
-        _LOG.info("per-run work: %s (%s)", engine.engine, engine.reason)
+        where = engine.engine
+        if engine.in_process and engine.threads > 1:
+            where = f"in-process, {engine.threads} threads"
+        _LOG.info("per-run work: %s (%s)", where, engine.reason)
         # A small local study runs here: no cluster to start, no worker to import the stack.
         opened = nullcontext(None) if engine.in_process else client(execution, len(todo))
         with opened as dask_client:
             if dask_client is None:
-                for index, reusable in todo:
-                    function, *arguments = work(index, reusable)
-                    yield finished(index, function(*arguments))
+                for index, outcome in _in_this_process(todo, work, engine.threads):
+                    yield finished(index, outcome)
                 return
             for index, outcome in _on_workers(dask_client, tasks, todo, work, stage, keys):
                 yield finished(index, outcome)
