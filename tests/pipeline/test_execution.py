@@ -322,11 +322,12 @@ def _start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Pop
 def test_results_written_by_workers_or_sent_back_are_the_same_files(
     small_study: Path, tmp_path: Path
 ) -> None:
-    """Workers writing their runs' files, or sending them back to be written: same outputs."""
+    """Runs on two threads writing their files, or one after another sent back: same outputs."""
     study = Study.from_folder(small_study)
-    config = CONFIG.replace(execution=Execution(cache=False))
+    threads = Execution(cache=False, scheduler="threads", workers=2)
+    config = CONFIG.replace(execution=threads)
     there = study.analyse(config, tmp_path / "a")
-    sent = Execution(cache=False, worker_files=False)
+    sent = Execution(cache=False, worker_files=False, scheduler="synchronous")
     back = study.analyse(config.replace(execution=sent), tmp_path / "b")
     pd.testing.assert_frame_equal(there.metrics, back.metrics)
     files = sorted((tmp_path / "a" / "derivatives").rglob("sub-*/**/*.*"))
@@ -339,7 +340,9 @@ def test_results_written_by_workers_or_sent_back_are_the_same_files(
             pd.read_parquet(tmp_path / "a" / name), pd.read_parquet(tmp_path / "b" / name)
         )
     recorded = json.loads((tmp_path / "b" / "provenance.json").read_text())["execution"]
-    assert recorded["worker_files"] is False
+    assert (recorded["worker_files"], recorded["threads"]) == (False, 1)
+    recorded = json.loads((tmp_path / "a" / "provenance.json").read_text())["execution"]
+    assert (recorded["engine"], recorded["threads"]) == ("in-process", 2)
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_results_match(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,15 @@ import pytest
 import dmnpharm.execution._dispatch as dispatch_module
 from dmnpharm import AnalysisConfig, Execution
 from dmnpharm.execution import RunCache, Stage, dispatch
-from dmnpharm.execution._cluster import CLUSTER_START_SECONDS, EngineChoice, choose_engine
+from dmnpharm.execution._cluster import (
+    IN_PROCESS_THREADS,
+    THREAD_SPEEDUP,
+    THREADS_BREAKEVEN_SECONDS,
+    WORKER_EFFICIENCY,
+    EngineChoice,
+    breakeven_seconds,
+    choose_engine,
+)
 from dmnpharm.execution._dispatch import plan_engine
 from dmnpharm.pipeline._tasks import RunTask
 from dmnpharm.pipeline._work import RUN_STAGE, estimated_run_seconds
@@ -28,26 +37,46 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_choice_follows_the_mode_and_the_estimated_work(two_cores: None) -> None:
-    """Breakeven on 2 workers is twice the cluster's start; asked-for modes are obeyed."""
+    """Below the measured breakeven: two threads here; above it a cluster; modes are obeyed."""
     del two_cores
     local = Execution(scheduler="local")
-    breakeven = 2 * CLUSTER_START_SECONDS
+    breakeven = breakeven_seconds(2)
+    assert breakeven == pytest.approx(THREADS_BREAKEVEN_SECONDS)
     small = choose_engine(local, 40, breakeven * 0.9)
     assert small.in_process
+    assert small.threads == IN_PROCESS_THREADS == 2
     assert "below" in small.reason
     large = choose_engine(local, 40, breakeven * 1.1)
     assert large.engine == "dask.distributed"
-    assert large.workers == 2
-    assert choose_engine(local, 1, 1000.0).in_process  # one task: one worker, no gain
+    assert (large.workers, large.threads) == (2, 1)
+    one = choose_engine(local, 1, 1000.0)  # one task: one worker, no gain
+    assert (one.in_process, one.threads) == (True, 1)
     assert choose_engine(local, 40, None).engine == "dask.distributed"
-    assert choose_engine(Execution(scheduler="synchronous"), 40, 1e6).in_process
+    serial = choose_engine(Execution(scheduler="synchronous"), 40, 1e6)
+    assert (serial.in_process, serial.threads) == (True, 1)
+    threads = choose_engine(Execution(scheduler="threads"), 40, 1e6)
+    assert (threads.in_process, threads.threads) == (True, 2)
+    assert choose_engine(Execution(scheduler="threads", workers=3), 40, 1.0).threads == 3
+    assert choose_engine(Execution(scheduler="threads", workers=3), 2, 1.0).threads == 2
     assert choose_engine(Execution(scheduler="local", workers=2), 40, 0.1).engine == (
         "dask.distributed"
     )
     assert choose_engine(Execution(scheduler="tcp://h:1"), 40, 0.1).engine == "dask.distributed"
     record = small.describe()
     assert record["engine"] == "in-process"
+    assert record["threads"] == 2
     assert record["estimated_run_s"] == round(breakeven * 0.9, 1)
+    assert large.describe()["threads"] is None
+
+
+def test_more_workers_lower_the_breakeven() -> None:
+    """A cluster's share of the work shrinks with more workers; the threads' does not."""
+    two, four, sixteen = breakeven_seconds(2), breakeven_seconds(4), breakeven_seconds(16)
+    assert two > four > sixteen > 0
+    # The closed form: W2 (1/S - 1/(2E)) / (1/S - 1/(wE)).
+    speed, share = THREAD_SPEEDUP, WORKER_EFFICIENCY
+    expected = two * (1 / speed - 1 / (2 * share)) / (1 / speed - 1 / (4 * share))
+    assert four == pytest.approx(expected)
 
 
 def _task(kind: str, volumes: int, atlas: str = "seitzman300") -> RunTask:
@@ -140,8 +169,8 @@ def test_the_choice_is_the_same_for_an_interrupted_and_a_resumed_study(two_cores
     first = plan_engine(tasks, RUN_STAGE, local)
     assert isinstance(first, EngineChoice)
     assert first == plan_engine(tasks, replace(RUN_STAGE), local)
-    assert first.engine == "dask.distributed"  # the demo's 80 runs: ~8 s of work
-    assert plan_engine(tasks[:16], RUN_STAGE, local).in_process
+    assert (first.engine, first.threads) == ("in-process", 2)  # the demo's 80 runs: ~8 s
+    assert plan_engine(tasks * 25, RUN_STAGE, local).engine == "dask.distributed"
 
 
 class _Future:
@@ -202,3 +231,49 @@ def test_only_a_window_of_tasks_is_in_flight_on_workers(
     assert got == {t: t * t for t in tasks}
     assert fake.most == 2 * dispatch_module.IN_FLIGHT_PER_THREAD == 8
     assert fake.in_flight == 0
+
+
+def _slow_square(task: int, reusable: Any) -> int:
+    del reusable
+    time.sleep(0.002 * (task % 3))  # finish out of order
+    if task == 13:
+        raise ValueError("task 13 is broken")
+    return task * task
+
+
+def test_threads_hand_outcomes_on_in_order_from_a_window(tmp_path: Path) -> None:
+    """Three threads: outcomes in the tasks' order, at most 12 started ahead, all equal."""
+    started: list[int] = []
+
+    def work(index: int, reusable: Any) -> tuple[Any, ...]:
+        started.append(index)
+        return _slow_square, index, reusable
+
+    todo = [(i, None) for i in range(12)]
+    consumed = []
+    for index, outcome in dispatch_module._in_this_process(todo, work, 3):
+        # Never more than the window of 3 x 4 (and the one refilled) beyond those handed on.
+        assert len(started) - len(consumed) <= 3 * dispatch_module.IN_FLIGHT_PER_THREAD + 1
+        consumed.append((index, outcome))
+    serial = list(dispatch_module._in_this_process(todo, work, 1))
+    assert consumed == serial == [(i, i * i) for i in range(12)]
+    scheduled = Execution(scheduler="threads", workers=3)
+    tasks = list(range(12))
+    assert dict(dispatch(tasks, _stage(0.1), scheduled, RunCache(tmp_path))) == dict(serial)
+
+
+def test_a_failing_task_on_a_thread_raises_at_its_turn_and_stops_the_rest() -> None:
+    """Tasks before the broken one are handed on; later ones not yet started never run."""
+    calls: list[int] = []
+
+    def work(index: int, reusable: Any) -> tuple[Any, ...]:
+        calls.append(index)
+        return _slow_square, index, reusable
+
+    handed: list[int] = []
+    todo = [(i, None) for i in range(200)]
+    outcomes = dispatch_module._in_this_process(todo, work, 2)
+    with pytest.raises(ValueError, match="task 13 is broken"):
+        handed.extend(index for index, _ in outcomes)
+    assert handed == list(range(13))
+    assert max(calls) < 13 + 2 * dispatch_module.IN_FLIGHT_PER_THREAD + 2

@@ -23,7 +23,6 @@ from dmnpharm.exceptions import InputError
 from dmnpharm.execution._cache import RunCache, default_cache_dir
 
 __all__ = [
-    "CLUSTER_START_SECONDS",
     "IN_PROCESS_THREADS",
     "MALLOC_TRIM_SETTING",
     "THREADS_BREAKEVEN_SECONDS",
@@ -43,13 +42,6 @@ _LOG = get_logger("execution")
 MALLOC_TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 
 
-#: Wall seconds a local Dask cluster costs before its workers compute anything, on the
-#: 2-core development machine, otherwise idle: starting the scheduler and two worker
-#: processes (0.6-0.9 s), each worker importing SciPy, nilearn and dmnpharm (0.6 s, in
-#: parallel; 1.2 s of CPU each) and closing (0.2 s): 1.44-1.74 s, median 1.44 s
-#: (``benchmarks/bench_demo.py threshold``, benchmarks/README.md).
-CLUSTER_START_SECONDS = 1.5
-
 #: Most threads that compute runs in this process when no cluster is started. A run's
 #: work holds the GIL for part of its time (pandas, the TSV text, Python loops between
 #: NumPy calls), so threads share cores less well than worker processes; two were measured
@@ -58,19 +50,22 @@ IN_PROCESS_THREADS = 2
 
 #: Per-run work, in seconds of one core, above which a local Dask cluster of two workers
 #: finishes the per-run stage sooner than two threads in this process. Measured on the
-#: 2-core development machine by ``benchmarks/bench_demo.py engines`` (ROI-level studies
-#: of 40 to 400 runs, each engine timed on the same studies in one invocation): the
-#: threads' wall time grows as ``W / S`` and the cluster's as ``C + W / (2 E)``, where
-#: ``S`` is the threads' speed-up over one core, ``C`` the cluster's start and ``E`` the
-#: share of a worker's time spent on the runs themselves (the rest is Dask: sending the
-#: results, the scheduler, the client's event loop).
-THREADS_BREAKEVEN_SECONDS = 40.0
+#: 2-core development machine by ``benchmarks/bench_demo.py engines`` (ROI-level
+#: crossover studies of 40 to 480 runs, both engines on the same studies, two
+#: invocations, 14 timings): the stage took ``-2.0 + 1.01 W`` s on threads, ``2.4 +
+#: 0.875 W`` s on the cluster and ``-1.6 + 1.48 W`` s one run after another; the lines
+#: cross at 32.8 s. Below it the cluster's start (about 3.5 s with its workers' imports)
+#: costs more than it gains.
+THREADS_BREAKEVEN_SECONDS = 33.0
 
-#: The measured speed-up of :data:`IN_PROCESS_THREADS` threads over one (``S`` above).
-THREAD_SPEEDUP = 1.4
+#: The threads' speed-up over one run after another in those timings (1.48 / 1.01):
+#: ``S`` of :func:`breakeven_seconds`.
+THREAD_SPEEDUP = 1.47
 
-#: The measured share of a local worker's time spent computing runs (``E`` above).
-WORKER_EFFICIENCY = 0.8
+#: The share of two workers' time the runs themselves took in those timings
+#: (1.48 / (2 x 0.875)); the rest is Dask's (results sent back, scheduler, the
+#: client's event loop): ``E`` of :func:`breakeven_seconds`.
+WORKER_EFFICIENCY = 0.85
 
 
 @dataclass(frozen=True)
@@ -148,7 +143,7 @@ def choose_engine(
     A local cluster of ``w`` single-threaded workers costs its start, and each
     run costs more on a worker than in this process (its results travel back);
     threads in this process start at once but share the GIL. Below the measured
-    breakeven (:func:`breakeven_seconds`, 40 s of per-run work on two cores)
+    breakeven (:func:`breakeven_seconds`, 33 s of per-run work on two cores)
     the tasks run in this process on up to :data:`IN_PROCESS_THREADS` threads;
     above it a local cluster computes them. On one core they run in this
     process one after another. Only the local mode without ``workers`` decides:
