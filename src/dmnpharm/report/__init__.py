@@ -5,8 +5,9 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from dmnpharm.report._figures import connectome_figure, figure_uri, power_curve_figure
+    from dmnpharm.report._figures import figure_uri, power_curve_figure
     from dmnpharm.report._forest import forest_figure, write_comparison
+    from dmnpharm.report._glass_brain import connectome_figure
     from dmnpharm.report._html import ReportContent, Section, render_report, write_report
     from dmnpharm.report._matrix_figure import matrix_figure
     from dmnpharm.report._measure_figures import (

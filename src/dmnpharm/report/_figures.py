@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import textwrap
-from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -16,7 +14,6 @@ from matplotlib.ticker import MaxNLocator
 from dmnpharm.report._png import png_uri
 
 __all__ = [
-    "connectome_figure",
     "figure_uri",
     "power_curve_figure",
 ]
@@ -85,58 +82,3 @@ def figure_uri(fig: Figure) -> str:
         ``data:image/png;base64,...``.
     """
     return png_uri(fig)
-
-
-def connectome_figure(
-    edges: npt.NDArray[np.float64],
-    coords: Sequence[tuple[float, float, float]],
-    title: str,
-) -> str:
-    """Draw the given edges and the nodes they join on a glass brain (nilearn).
-
-    Parameters
-    ----------
-    edges : numpy.ndarray
-        Square matrix of edge values to draw (zeros are not drawn), e.g. the
-        paired t of the strongest edges (:func:`strongest_edges`). Only the
-        nodes joined by a drawn edge are shown, so a few edges stay readable.
-    coords : sequence of tuple of float
-        MNI coordinates of the nodes, in the matrix's order.
-    title : str
-        Figure title.
-
-    Returns
-    -------
-    str
-        A PNG data URI.
-    """
-    # Imported here: loading them is slow. nilearn's glass brain needs a figure that
-    # pyplot manages; it is closed below, so no window or global state is left behind.
-    from matplotlib import pyplot as plt
-    from nilearn import plotting
-
-    matrix = np.nan_to_num(np.asarray(edges, dtype=np.float64))
-    joined = np.flatnonzero(np.any(matrix != 0, axis=0))
-    if joined.size < 2:  # nothing to join: every node, no edge
-        joined = np.arange(matrix.shape[0])
-    matrix = matrix[np.ix_(joined, joined)]
-    points = [coords[int(i)] for i in joined]
-    fig = plt.figure(figsize=(7.5, 2.8), dpi=100)
-    limit = float(np.max(np.abs(matrix))) or 1.0
-    display = plotting.plot_connectome(
-        matrix,
-        points,
-        node_color="#2b6cb0",
-        node_size=14,
-        edge_cmap="RdBu_r",
-        edge_vmin=-limit,
-        edge_vmax=limit,
-        edge_kwargs={"linewidth": 1.6},
-        figure=fig,
-        title=title,
-        colorbar=True,
-    )
-    uri = png_uri(fig)
-    display.close()
-    plt.close(fig)
-    return uri

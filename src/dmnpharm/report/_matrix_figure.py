@@ -8,7 +8,7 @@ import numpy.typing as npt
 from dmnpharm.report._matrices import Blocks, robust_limit
 from dmnpharm.report._svg import Svg, diverging_rgb, nice_ticks, png_bytes, tick_labels
 
-__all__ = ["matrix_figure"]
+__all__ = ["colour_scale", "matrix_figure"]
 
 #: Room left of and under each matrix for the block labels, and right of it for the scale.
 _LABELS, _SCALE = 60.0, 70.0
@@ -32,8 +32,20 @@ def _blocks(svg: Svg, blocks: Blocks, left: float, top: float, side: float) -> N
         svg.text(x, top + side + 4, name, size=9, anchor="end", middle=True, rotate=-90)
 
 
-def _scale(svg: Svg, left: float, top: float, height: float, limit: float) -> None:
-    """Draw a vertical colour scale from ``-limit`` (bottom) to ``limit`` with its ticks."""
+def colour_scale(svg: Svg, left: float, top: float, height: float, limit: float) -> None:
+    """Draw a vertical colour scale from ``-limit`` (bottom) to ``limit`` with its ticks.
+
+    Parameters
+    ----------
+    svg : Svg
+        The drawing.
+    left, top : float
+        Top-left corner of the 11-pixel-wide bar.
+    height : float
+        The bar's height in pixels.
+    limit : float
+        The largest absolute value (the scale is symmetric).
+    """
     ramp = np.linspace(limit, -limit, 256)[:, None]
     svg.image(png_bytes(diverging_rgb(ramp, limit)), left, top, 11, height)
     svg.rect(left, top, 11, height, stroke="#808080", stroke_width=0.6)
@@ -100,6 +112,6 @@ def matrix_figure(
         svg.rect(left, top, side, side, stroke="#808080", stroke_width=0.6)
         if blocks is not None:
             _blocks(svg, blocks, left, top, side)
-        _scale(svg, left + side + 10, top + 0.1 * side, 0.8 * side, limit)
+        colour_scale(svg, left + side + 10, top + 0.1 * side, 0.8 * side, limit)
     svg.text(svg.width / 2, 22, title, size=14)
     return svg.uri()

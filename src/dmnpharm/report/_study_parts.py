@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from dmnpharm.atlases import Atlas
-from dmnpharm.report._figures import connectome_figure
+from dmnpharm.report._glass_brain import connectome_figure
 from dmnpharm.report._html import Section
 from dmnpharm.report._matrices import EDGES_DRAWN, network_blocks, strongest_edges
 from dmnpharm.report._matrix_figure import matrix_figure

@@ -294,6 +294,32 @@ class Svg:
             attrs += f' stroke-opacity="{opacity:.3g}"'
         self._parts.append(f"<path {attrs}/>")
 
+    def path(
+        self,
+        d: str,
+        *,
+        colour: str = INK,
+        width: float = 1.0,
+        opacity: float | None = None,
+    ) -> None:
+        """Stroke an SVG path (``d`` in SVG path syntax, unfilled).
+
+        Parameters
+        ----------
+        d : str
+            The path's commands, e.g. ``"M0 0C1 2 3 4 5 6"``.
+        colour : str
+            Stroke colour.
+        width : float
+            Stroke width in pixels.
+        opacity : float or None
+            Stroke opacity.
+        """
+        attrs = f'd="{d}" stroke="{colour}" stroke-width="{_num(width)}" fill="none"'
+        if opacity is not None:
+            attrs += f' stroke-opacity="{opacity:.3g}"'
+        self._parts.append(f"<path {attrs}/>")
+
     def rect(
         self,
         x: float,
