@@ -37,9 +37,9 @@ def test_demo_detects_the_planted_effect(default_demo: tuple[Path, str]) -> None
     assert html.count('alt="Framewise displacement over time of the 8 runs') == 1
     assert html.count('alt="Mean within-DMN') == 1
     assert html.count('alt="DMN edges on a glass brain') == 1
-    assert html.count("data:image/png;base64,") == 2  # matplotlib: the QC figures
-    # measures, null, matrices and the glass brain
-    assert html.count('src="data:image/svg+xml;base64,') == 4
+    assert "data:image/png;base64," not in html  # no figure drawn by matplotlib
+    # measures, null, censoring, FD traces, matrices and the glass brain
+    assert html.count('src="data:image/svg+xml;base64,') == 6
 
 
 def test_demo_without_effect_detects_nothing(tmp_path: Path) -> None:

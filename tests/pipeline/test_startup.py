@@ -27,7 +27,7 @@ def _loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
     found = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
-    loaded: list[str] = json.loads(found)
+    loaded: list[str] = json.loads(found.splitlines()[-1])  # after what the code printed
     return loaded
 
 
@@ -114,3 +114,21 @@ def test_a_stats_report_draws_without_matplotlib(tmp_path: Path) -> None:
     assert page.count('src="data:image/svg+xml;base64,') == 3  # strongest, p, null
     page = (tmp_path / "few" / "report.html").read_text(encoding="utf-8")
     assert page.count('src="data:image/svg+xml;base64,') == 2  # every measure, null
+
+
+def test_a_study_report_of_roi_runs_draws_without_a_plotting_library(tmp_path: Path) -> None:
+    """ROI-level runs: QC figures and the glass brain are SVG; nothing imports matplotlib.
+
+    The carpet plot and tSNR need voxels, and the forest plot a drug: without them, drawing
+    the study report with matplotlib and nilearn's plotting cost about 2.5 s of the demo.
+    """
+    code = (
+        "from dmnpharm.cli import main\n"
+        f"main(['demo', '--out', {str(tmp_path / 'demo')!r}, '--subjects', '4', "
+        "'--permutations', '99', '--scheduler', 'synchronous', '--no-cache', '-q'])\n"
+    )
+    assert _loaded_after(code, ("matplotlib", "nilearn.plotting")) == []
+    page = (tmp_path / "demo" / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," not in page
+    # measures, null, censoring, FD traces, matrices, glass brain
+    assert page.count('src="data:image/svg+xml;base64,') == 6

@@ -70,6 +70,11 @@ def _png(uri: str) -> None:
     assert base64.b64decode(uri.split(",", 1)[1])[:8] == PNG
 
 
+def _svg(uri: str) -> None:
+    assert uri.startswith("data:image/svg+xml;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]).startswith(b"<svg ")
+
+
 def test_qc_section_fits_the_page_and_draws_every_run(rng: np.random.Generator) -> None:
     """Few columns by condition, the key imbalance columns, the full table collapsed."""
     design, records, qc = _runs(rng)
@@ -100,7 +105,7 @@ def test_qc_section_fits_the_page_and_draws_every_run(rng: np.random.Generator) 
     assert "each of the 18 measures" in section.note
     assert "Every region carried a signal in every run." in section.note
     assert len(section.figures) == 1  # the censoring map of all runs
-    _png(section.figures[0][0])
+    _svg(section.figures[0][0])
     assert "all 12 runs" in section.figures[0][1]
 
 
@@ -185,8 +190,9 @@ def test_fd_traces_carpet_and_tsnr_when_the_pipeline_gives_them(
     assert captions[1].startswith("Framewise displacement over time of the 6 runs")
     assert captions[2].startswith("Carpet plot")
     assert "tSNR" in captions[3] or "temporal SNR" in captions[3]
-    for uri, _ in section.figures:
-        _png(uri)
+    # The censoring map and FD traces as SVG; the carpet and tSNR drawn by matplotlib.
+    for (uri, _), check in zip(section.figures, (_svg, _svg, _png, _png), strict=True):
+        check(uri)
 
 
 def test_runs_without_volume_counts_are_not_drawn(rng: np.random.Generator) -> None:

@@ -18,12 +18,7 @@ import pandas as pd
 from dmnpharm.atlases import Atlas
 from dmnpharm.report._html import Section
 from dmnpharm.report._matrices import network_blocks
-from dmnpharm.report._qc_figures import (
-    carpet_figure,
-    censoring_figure,
-    fd_traces_figure,
-    tsnr_figure,
-)
+from dmnpharm.report._qc_svg import censoring_figure, fd_traces_figure
 from dmnpharm.report._summary import _num, _p
 
 __all__ = ["RunQC", "qc_section", "qc_warnings"]
@@ -287,6 +282,9 @@ def _signal_figures(data: RunQC, runs: pd.DataFrame) -> list[tuple[str, str]]:
     """Draw a carpet plot of one run and the tSNR per region, when the pipeline gave them."""
     figures = []
     if data.carpet is not None:
+        # Drawn with matplotlib, imported here: ROI-level runs have neither figure.
+        from dmnpharm.report._qc_figures import carpet_figure
+
         path, carpet = data.carpet[0], data.carpet[1]
         networks = tuple(data.carpet[2]) if len(data.carpet) > 2 else ()
         row = runs[runs["path"] == path] if not runs.empty else runs
@@ -305,6 +303,8 @@ def _signal_figures(data: RunQC, runs: pd.DataFrame) -> list[tuple[str, str]]:
         figures.append((carpet_figure(label, carpet, fd, censored, networks), caption))
     tsnr, atlas = data.tsnr, data.atlas
     if tsnr is not None and not tsnr.empty and atlas is not None:
+        from dmnpharm.report._qc_figures import tsnr_figure
+
         median = tsnr.groupby("region")["tsnr"].median().reindex(list(atlas.labels))
         blocks = network_blocks(atlas.networks, atlas.subsystems, split_dmn=False)
         uri = tsnr_figure(median.to_numpy(dtype=np.float64), blocks, "tSNR per region")
@@ -322,6 +322,8 @@ def _coverage_figures(data: RunQC) -> list[tuple[str, str]]:
     coverage, atlas = data.coverage, data.atlas
     if coverage is None or coverage.empty or atlas is None:
         return []
+    from dmnpharm.report._qc_figures import tsnr_figure
+
     worst = coverage.groupby("region", observed=True)["coverage"].min()
     worst = worst.reindex(list(atlas.labels))
     blocks = network_blocks(atlas.networks, atlas.subsystems, split_dmn=False)

@@ -15,12 +15,10 @@ from dmnpharm.report import (
     ReportContent,
     Section,
     caveats_sentence,
-    figure_uri,
     null_section,
     references_sentence,
     write_report,
 )
-from dmnpharm.report._forest import forest_figure
 from dmnpharm.report._qc import RunQC, qc_section, qc_warnings
 from dmnpharm.report._study_parts import (
     adjusted_table,
@@ -156,6 +154,10 @@ def catalog_section(comparison: Comparison) -> Section:
     )
     figures = []
     if not rows.empty:
+        # Drawn with matplotlib, imported only when a drug is compared.
+        from dmnpharm.report._figures import figure_uri
+        from dmnpharm.report._forest import forest_figure
+
         title = f"{summary['drug']}: literature vs this study"
         pooled = pd.DataFrame(summary.get("pooled", []))
         figures.append(
