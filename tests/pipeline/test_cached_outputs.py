@@ -142,3 +142,24 @@ def test_unsafe_or_large_outputs_are_not_kept(
     assert not keep("c.parquet", b"PAR1" + named + b"/study")
     assert not keep("d.bin", b"0" * 1001)
     assert keep("e.json", b'{"x": "' + named + b'"}')
+
+
+@pytest.mark.parametrize("where", ["plain/out", "with space/out", "out"])
+def test_files_naming_the_folder_in_any_form_are_rewritten(tmp_path: Path, where: str) -> None:
+    """Only files naming no folder skip the checks: a file URI (with %20) is still found."""
+    final = (tmp_path / where).resolve()
+    staging = final.parent / ".out.partial-x"
+    staging.mkdir(parents=True)
+    forms = snapshots._path_forms(final) + snapshots._path_forms(staging)
+    prefixes = snapshots._prefixes(final, staging)
+    assert all(any(prefix in form for prefix in prefixes) for form in forms)
+    assert len(prefixes) == (2 if " " in where else 1)  # the plain path, and its URI
+    (staging / "uri.json").write_bytes(b'{"source": "' + final.as_uri().encode() + b'/study"}')
+    (staging / "plain.tsv").write_bytes(b"a\tb\n1\t2\n")
+    cache = RunCache(tmp_path / "cache")
+    key = snapshot_key(cache, _config(tmp_path / "cache"), {"where": where})
+    assert save_snapshot(cache, key, staging, final, set(), {}, {})
+    kept = load_snapshot(cache, key)
+    assert kept is not None
+    assert kept.rewritten == ("uri.json",)
+    assert set(kept.files) == {"uri.json", "plain.tsv"}

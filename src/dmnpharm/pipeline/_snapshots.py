@@ -209,6 +209,20 @@ def _rewrite(content: bytes, old: bytes, new: bytes) -> bytes:
     return re.sub(re.escape(old) + _AFTER_PATH, lambda _match: new, content)
 
 
+def _prefixes(*folders: Path) -> list[bytes]:
+    """Return byte strings that every form of every folder contains (one of them at least).
+
+    Each form of a folder (:func:`_path_forms`) starts with a form of its parent
+    and a separator; a prefix that contains another is dropped, since the shorter
+    one is found wherever the longer one is. For the usual plain paths this
+    leaves one string, the parent's path, so a file that names no folder costs
+    one scan instead of one per form.
+    """
+    found = {form + b"/" for folder in folders for form in _path_forms(folder.parent)}
+    found = {form[:-2] + b"/" if form.endswith(b"//") else form for form in found}  # root
+    return sorted(a for a in found if not any(b != a and b in a for b in found))
+
+
 def _collect(
     staging: Path, final: Path, skip: set[Path]
 ) -> tuple[dict[str, bytes], tuple[str, ...]] | None:
@@ -219,14 +233,20 @@ def _collect(
     rewritten = []
     total = 0
     forms, staged = _path_forms(final), _path_forms(staging.resolve())
+    prefixes = _prefixes(final, staging.resolve())
     for path in sorted(staging.rglob("*")):
         if not path.is_file() or path.resolve() in skip:
             continue
         content = path.read_bytes()
         total += len(content)
-        if total > MAX_SNAPSHOT_BYTES or any(form in content for form in staged):
+        if total > MAX_SNAPSHOT_BYTES:
             return None
         name = path.relative_to(staging).as_posix()
+        if not any(prefix in content for prefix in prefixes):
+            files[name] = content  # names neither folder (most files, and the largest)
+            continue
+        if any(form in content for form in staged):
+            return None
         try:
             named = [_names(content, form) for form in forms]
         except _UnsafeError:
