@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import filecmp
 import json
+import pickle
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -163,3 +166,31 @@ def test_files_naming_the_folder_in_any_form_are_rewritten(tmp_path: Path, where
     assert kept is not None
     assert kept.rewritten == ("uri.json",)
     assert set(kept.files) == {"uri.json", "plain.tsv"}
+
+
+def test_a_restored_demo_imports_no_simulator_or_per_run_stack(
+    demos: dict[str, Any],
+) -> None:
+    """Restoring imports neither the simulator's SciPy modules nor the per-run stack.
+
+    They cost a restored demo about 0.5 s (SciPy's ``optimize``) and more (``signal``).
+    """
+    base = demos["base"]
+    settings = base / "settings.pickle"
+    settings.write_bytes(pickle.dumps((SPEC, _config(base / "cache"))))
+    probe = (
+        "import pickle, sys\n"
+        "from pathlib import Path\n"
+        "from dmnpharm.pipeline import make_demo\n"
+        f"spec, config = pickle.loads(Path({str(settings)!r}).read_bytes())\n"
+        f"make_demo({str(base / 'c')!r}, spec, config)\n"
+        "heavy = ('scipy.optimize', 'scipy.signal', 'scipy.stats', 'matplotlib')\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+    )
+    found = (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    assert found == "[]"
+    assert "restored from the cache" in (base / "c" / "dmnpharm.log").read_text()

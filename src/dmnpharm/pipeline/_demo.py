@@ -14,7 +14,7 @@ from dmnpharm.pipeline._orchestrator import analyse_plan, resolve_config
 from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results
 from dmnpharm.pipeline._snapshots import load_snapshot, restored, snapshot_key
-from dmnpharm.simulate import StudySpec, load_preset, simulate_study, write_simulated_study
+from dmnpharm.simulate import StudySpec, load_preset
 from dmnpharm.store import check_new_analysis
 
 __all__ = ["DEMO_STUDY", "make_demo"]
@@ -81,6 +81,10 @@ def make_demo(
             check_new_analysis(outputs.store, kept.results["analysis_id"], outputs.overwrite)
             result = restored(kept, staging, outputs)
         else:
+            # Imported here: the simulator's SciPy modules cost a demo restored from the
+            # cache about 0.5 s.
+            from dmnpharm.simulate import simulate_study, write_simulated_study
+
             _LOG.info("simulating %s (seed %d)", sim_spec.name, sim_spec.seed)
             write_simulated_study(simulate_study(sim_spec), study)
             cfg = resolve_config(cfg, study, "roi")
