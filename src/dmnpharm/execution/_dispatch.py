@@ -252,16 +252,15 @@ def _in_this_process(
     another would). A task's exception is raised at its turn; the tasks not yet
     started are cancelled, and those running finish first.
     """
-    if threads <= 1:
-        for index, reusable in todo:
-            function, *arguments = work(index, reusable)
-            yield index, function(*arguments)
-        return
 
     def call(index: int, reusable: Any) -> Any:
         function, *arguments = work(index, reusable)
         return function(*arguments)
 
+    if threads <= 1:
+        for index, reusable in todo:
+            yield index, call(index, reusable)
+        return
     waiting = iter(todo)
     running: deque[tuple[int, Future[Any]]] = deque()
     with ThreadPoolExecutor(threads, thread_name_prefix="dmnpharm-run") as pool:

@@ -58,7 +58,8 @@ _VIEWS = (
 class _Outline:
     """A view's outline strokes in mm, and its extent."""
 
-    strokes: tuple[tuple[str, float, npt.NDArray[np.float64]], ...]  # colour, width, points
+    # Per outline path: its colour, width, and its pieces' points (4 for a curve, 2 a line).
+    strokes: tuple[tuple[str, float, tuple[npt.NDArray[np.float64], ...]], ...]
     box: tuple[float, float, float, float]  # left, right, bottom, top in mm
 
 
@@ -81,12 +82,13 @@ def _outline(view: _View) -> _Outline:
         scale, offset = np.array(view.scale), np.array(view.offset)
         strokes = []
         for item_path in content["paths"] if content else ():
-            colour, width = str(item_path["edgecolor"]), float(item_path["linewidth"])
-            for item in item_path["items"]:
-                points = np.asarray(item["pts"], dtype=np.float64) * scale + offset
-                if points.shape not in ((4, 2), (2, 2)):
-                    raise ValueError(f"an outline item of shape {points.shape}")
-                strokes.append((colour, width, points))
+            pieces = tuple(
+                np.asarray(item["pts"], dtype=np.float64) * scale + offset
+                for item in item_path["items"]
+            )
+            if any(piece.shape not in ((4, 2), (2, 2)) for piece in pieces):
+                raise ValueError("an outline piece that is neither a cubic curve nor a line")
+            strokes.append((str(item_path["edgecolor"]), float(item_path["linewidth"]), pieces))
         bounds = content["metadata"]["bounds"] if content else None
     except (OSError, ValueError, KeyError, TypeError):
         return _Outline((), view.box)
@@ -119,16 +121,13 @@ def _draw_view(
         a, u = np.asarray(across, dtype=np.float64), np.asarray(up, dtype=np.float64)
         return left + (a - x0) * _SCALE, top + (y1 - u) * _SCALE
 
-    for colour, width, stroke in outline.strokes:
-        xs, ys = place(stroke[:, 0], stroke[:, 1])
-        command = "C" if len(xs) == 4 else "L"
-        tail = " ".join(f"{x:.1f} {y:.1f}" for x, y in zip(xs[1:], ys[1:], strict=True))
-        svg.path(
-            f"M{xs[0]:.1f} {ys[0]:.1f}{command}{tail}",
-            colour=colour,
-            width=0.6 * width,
-            opacity=0.7,
-        )
+    for colour, width, pieces in outline.strokes:  # one element per outline path
+        commands = []
+        for piece in pieces:
+            xs, ys = place(piece[:, 0], piece[:, 1])
+            tail = " ".join(f"{x:.1f} {y:.1f}" for x, y in zip(xs[1:], ys[1:], strict=True))
+            commands.append(f"M{xs[0]:.1f} {ys[0]:.1f}{'C' if len(xs) == 4 else 'L'}{tail}")
+        svg.path("".join(commands), colour=colour, width=0.6 * width, opacity=0.7)
     i, j = view.axes
     xs, ys = place(points[:, i], points[:, j])
     for a, b, colour in edges:
@@ -176,8 +175,9 @@ def connectome_figure(edges: npt.ArrayLike, coords: Sequence[Sequence[float]], t
     points = positions[joined]
     limit = float(np.max(np.abs(matrix))) if matrix.size else 0.0
     limit = limit or 1.0
-    rows, cols = np.nonzero(np.triu(matrix + matrix.T, 1))
-    values = np.where(matrix[rows, cols] != 0, matrix[rows, cols], matrix[cols, rows])
+    upper = np.where(matrix != 0, matrix, matrix.T)  # an edge given on either side
+    rows, cols = np.nonzero(np.triu(upper, 1))
+    values = upper[rows, cols]
     order = np.argsort(np.abs(values), kind="stable")  # the strongest drawn last, on top
     colours = diverging_rgb(values[order], limit)
     drawn = [

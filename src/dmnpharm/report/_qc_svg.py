@@ -27,11 +27,9 @@ _PALETTE = np.array([[0xE8, 0xEE, 0xF5], [0xC0, 0x39, 0x2B], [0xFF, 0xFF, 0xFF]]
 _ROW = 4.5
 
 
-def _raster(
-    n_volumes: Sequence[float], censored: Sequence[Sequence[int]]
-) -> npt.NDArray[np.uint8]:
+def _raster(n_volumes: pd.Series, censored: Sequence[Sequence[int]]) -> npt.NDArray[np.uint8]:
     """Return runs x volumes colours: kept, censored, or past the run's end."""
-    counts = [int(c) for c in pd.to_numeric(pd.Series(list(n_volumes)), errors="coerce").fillna(0)]
+    counts = pd.to_numeric(n_volumes, errors="coerce").fillna(0).astype(int).tolist()
     length = max([*counts, 1])
     codes = np.full((len(counts), length), 2, dtype=np.intp)
     for k, (count, marks) in enumerate(zip(counts, censored, strict=True)):
@@ -61,7 +59,7 @@ def censoring_figure(
     str
         A ``data:image/svg+xml`` URI.
     """
-    rgb = _raster(list(runs["n_volumes"]), censored)
+    rgb = _raster(runs["n_volumes"], censored)
     n_runs, length = rgb.shape[:2]
     left, top = 96.0, 24.0
     raster_width, height = 600.0, max(40.0, _ROW * n_runs)

@@ -287,12 +287,7 @@ class Svg:
             f"M{_num(a)} {_num(b)}L{_num(c)} {_num(d)}"
             for a, b, c, d in zip(*(v[keep] for v in ends), strict=True)
         )
-        attrs = f'd="{path}" stroke="{colour}" stroke-width="{_num(width)}" fill="none"'
-        if dash:
-            attrs += f' stroke-dasharray="{dash}"'
-        if opacity is not None:
-            attrs += f' stroke-opacity="{opacity:.3g}"'
-        self._parts.append(f"<path {attrs}/>")
+        self.path(path, colour=colour, width=width, dash=dash, opacity=opacity)
 
     def path(
         self,
@@ -300,6 +295,7 @@ class Svg:
         *,
         colour: str = INK,
         width: float = 1.0,
+        dash: str | None = None,
         opacity: float | None = None,
     ) -> None:
         """Stroke an SVG path (``d`` in SVG path syntax, unfilled).
@@ -308,14 +304,12 @@ class Svg:
         ----------
         d : str
             The path's commands, e.g. ``"M0 0C1 2 3 4 5 6"``.
-        colour : str
-            Stroke colour.
-        width : float
-            Stroke width in pixels.
-        opacity : float or None
-            Stroke opacity.
+        colour, width, dash, opacity
+            As :meth:`segments` takes them.
         """
         attrs = f'd="{d}" stroke="{colour}" stroke-width="{_num(width)}" fill="none"'
+        if dash:
+            attrs += f' stroke-dasharray="{dash}"'
         if opacity is not None:
             attrs += f' stroke-opacity="{opacity:.3g}"'
         self._parts.append(f"<path {attrs}/>")
