@@ -112,3 +112,37 @@ def test_runs_are_gathered_into_large_row_groups_in_order(tmp_path: Path) -> Non
     values = pd.read_parquet(tmp_path / LEVEL_FILES["edge"])["value"].to_numpy()
     np.testing.assert_array_equal(values, np.arange(n_runs * per_run, dtype=float))
     assert levels.rows["edge"] == n_runs * per_run
+
+
+def test_constant_types_are_pandas_own_and_kept_per_tuple_of_types() -> None:
+    """The design columns' Arrow types are pandas' inference, remembered per tuple of types.
+
+    A column missing in one run (None) and present in the next (text) gets each
+    run's own type; a value of a type that does not fix its inference (a list)
+    is never remembered.
+    """
+    import pyarrow as pa
+
+    from dmnpharm.pipeline._levels import _INFERRED, _constant_types
+
+    def pandas_types(constants: dict[str, object]) -> dict[str, pa.DataType]:
+        schema = pa.Schema.from_pandas(
+            pd.DataFrame({k: [v] for k, v in constants.items()}), preserve_index=False
+        )
+        return {k: schema.field(k).type for k in constants}
+
+    runs = [
+        {"participant_id": "sub-1", "note": None, "dose_mg": 1.5, "age": np.int64(30)},
+        {"participant_id": "sub-2", "note": "a", "dose_mg": np.nan, "age": np.int64(31)},
+        {"participant_id": "sub-3", "note": None, "dose_mg": 0.0, "age": np.int64(32)},
+    ]
+    for constants in runs:
+        assert _constant_types(constants) == pandas_types(constants)
+    assert _constant_types(runs[0])["note"] == pa.null()
+    assert pa.types.is_string(_constant_types(runs[1])["note"]) or pa.types.is_large_string(
+        _constant_types(runs[1])["note"]
+    )
+    odd = {"participant_id": "sub-4", "tags": ["x", "y"]}
+    before = len(_INFERRED)
+    assert _constant_types(odd) == pandas_types(odd)
+    assert len(_INFERRED) == before

@@ -34,19 +34,33 @@ def _inferred_text_dtype() -> object:
     return pd.Series(["text"]).dtype
 
 
-def _text_column(texts: list[str]) -> object:
-    """Return ``texts`` as the column pandas would infer from them, built quickly.
+def _text_column(blocks: list[str | list[str]], sizes: list[int]) -> object:
+    """Return a text column, block by block, as the column pandas would infer from it.
 
+    A block is one string for ``size`` rows or a list of strings, one per row.
     With pandas' Arrow-backed string dtype (pandas 3) the Arrow array is built
-    directly, which skips pandas' per-element checks; otherwise the list is
-    left to pandas.
+    directly: a shared string is repeated in Arrow, with no Python list of it
+    and none of pandas' per-element checks. Otherwise a list is left to pandas.
     """
     dtype = _inferred_text_dtype()
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         import pyarrow as pa
 
-        return pd.array(pa.array(texts, type=pa.large_string()), dtype=dtype)
-    return texts
+        kind = pa.large_string()
+        chunks = [
+            pa.repeat(pa.scalar(block, type=kind), size)
+            if isinstance(block, str)
+            else pa.array(block, type=kind)
+            for block, size in zip(blocks, sizes, strict=True)
+        ]
+        joined = pa.concat_arrays(chunks) if chunks else pa.array([], type=kind)
+        return pd.array(joined, dtype=dtype)
+    return list(
+        chain.from_iterable(
+            [block] * size if isinstance(block, str) else block
+            for block, size in zip(blocks, sizes, strict=True)
+        )
+    )
 
 
 class RowBlocks:
@@ -60,8 +74,12 @@ class RowBlocks:
 
     def __init__(self) -> None:
         """Start an empty table."""
-        self._text: dict[str, list[list[str]]] = {c: [] for c in BUNDLE_COLUMNS if c != "value"}
+        # Per column, each block's text: one string for the whole block, or one per row.
+        self._text: dict[str, list[str | list[str]]] = {
+            c: [] for c in BUNDLE_COLUMNS if c != "value"
+        }
         self._values: list[npt.NDArray[np.float64]] = []
+        self._sizes: list[int] = []
 
     def add(
         self,
@@ -96,13 +114,14 @@ class RowBlocks:
         }
         for name, field in fields.items():
             if isinstance(field, str):
-                self._text[name].append([field] * size)
+                self._text[name].append(field)
             else:
                 texts = list(field)
                 if len(texts) != size:
                     raise ValueError(f"{name} has {len(texts)} entries for {size} rows")
                 self._text[name].append(texts)
         self._values.append(column)
+        self._sizes.append(size)
 
     def values(self) -> dict[str, float]:
         """Return measure name to value (a later row of the same measure wins).
@@ -112,7 +131,10 @@ class RowBlocks:
         dict
             The ``measure`` and ``value`` columns as a mapping.
         """
-        names = chain.from_iterable(self._text["measure"])
+        names = chain.from_iterable(
+            [block] * size if isinstance(block, str) else block
+            for block, size in zip(self._text["measure"], self._sizes, strict=True)
+        )
         numbers = chain.from_iterable(v.tolist() for v in self._values)
         return {str(name): float(value) for name, value in zip(names, numbers, strict=True)}
 
@@ -125,8 +147,7 @@ class RowBlocks:
             One row per value added, in order.
         """
         columns: dict[str, object] = {
-            name: _text_column(list(chain.from_iterable(blocks)))
-            for name, blocks in self._text.items()
+            name: _text_column(blocks, self._sizes) for name, blocks in self._text.items()
         }
         columns["value"] = np.concatenate(self._values) if self._values else np.zeros(0)
         return pd.DataFrame(columns, columns=list(BUNDLE_COLUMNS))

@@ -14,8 +14,10 @@ from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 __all__ = ["LEVEL_FILES", "LevelFiles", "RunRows", "split_levels", "tag_rows"]
@@ -90,31 +92,55 @@ def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimato
     RunRows
         The tagged network rows and each streamed level's tagged rows.
     """
-    level = table["level"].to_numpy()
-    network = tag_rows(table[level == "network"], keys, atlas, estimator)
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    # One thread: a pool's hand-offs cost more than these columns' conversion (1 ms).
+    arrow = pa.Table.from_pandas(table, preserve_index=False, nthreads=1)
+    level = arrow.column("level")
+    is_network = pc.fill_null(pc.equal(level, "network"), False).to_numpy(zero_copy_only=False)
+    network = tag_rows(table[is_network], keys, atlas, estimator)
     constants = {**keys, "atlas": atlas, "estimator": estimator}
-    # Each constant column typed as pandas would convert it (text as pandas' strings).
-    kinds = pa.Schema.from_pandas(
-        pd.DataFrame({k: [v] for k, v in constants.items()}), preserve_index=False
-    )
+    kinds = _constant_types(constants)
     # One value of each, converted once; repeated in Arrow (a list per level cost ~3 ms).
-    scalars = {
-        k: pa.array([v], type=kinds.field(k).type, from_pandas=True)[0]
-        for k, v in constants.items()
-    }
+    scalars = {k: pa.array([v], type=kinds[k], from_pandas=True)[0] for k, v in constants.items()}
     tables = {}
     for name in LEVEL_FILES:
-        mask = level == name
-        if not mask.any():
+        mask = pc.equal(level, name)
+        if not pc.any(mask).as_py():
             continue
-        part = arrow.filter(pa.array(mask))
+        part = arrow.filter(mask)
         size = part.num_rows
         made = {k: pa.repeat(value, size) for k, value in scalars.items()}
         names = [*keys, *part.column_names, "atlas", "estimator"]
         columns = [made[n] if n in made else part.column(n) for n in names]
         tables[name] = pa.Table.from_arrays(columns, names=names)
     return RunRows(network, tables)
+
+
+# Design values whose type alone fixes the Arrow type pandas infers for them.
+_PLAIN_TYPES = (str, float, int, bool, type(None), np.generic)
+# Per tuple of (column, value type): the Arrow types pandas infers (the same for every run
+# of a study, so inferring them once saves a DataFrame per run: 1.5 ms).
+_INFERRED: dict[tuple[tuple[str, type], ...], dict[str, pa.DataType]] = {}
+
+
+def _constant_types(constants: dict[str, Any]) -> dict[str, pa.DataType]:
+    """Return the Arrow type of each constant column, as pandas would convert it.
+
+    Text becomes pandas' strings, a float a double, None the null type. For
+    values of plain types (str, float, int, bool, None, NumPy scalars) the
+    answer depends on the types alone and is kept per tuple of types; other
+    values are inferred every time.
+    """
+    signature = tuple((k, type(v)) for k, v in constants.items())
+    known = _INFERRED.get(signature)
+    if known is not None:
+        return known
+    schema = pa.Schema.from_pandas(
+        pd.DataFrame({k: [v] for k, v in constants.items()}), preserve_index=False
+    )
+    kinds = {k: schema.field(k).type for k in constants}
+    if all(issubclass(kind, _PLAIN_TYPES) for _, kind in signature):
+        _INFERRED[signature] = kinds
+    return kinds
 
 
 def _column(values: pd.Series, kind: pa.DataType) -> pa.Array:
