@@ -159,7 +159,9 @@ def write_analysis(
         Region- and edge-level metrics, when computed: a table, or a Parquet
         file that DuckDB reads directly (millions of rows for a cohort,
         never loaded into Python). A Parquet file's text columns that are
-        numeric in ``metrics`` are stored as numbers, as there.
+        numeric in ``metrics`` are stored as numbers, as there. Its rows are
+        stored in no set order (a parallel insert; as in SQL generally, ask
+        for an order with ``ORDER BY``).
     output : str or None
         The output folder written with the analysis.
     overwrite : bool
