@@ -62,6 +62,38 @@ def test_same_seed_same_bytes_other_seed_other_numbers(tmp_path: Path) -> None:
     assert other[run] != first[run]
 
 
+def test_runs_written_on_threads_are_those_written_one_after_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runs' files are written on two threads: the same bytes, and a failure stops all.
+
+    A run whose writing fails raises, and the destination is not created (the
+    study is staged and moved into place only when complete).
+    """
+    import dmnpharm.simulate._write as writing
+
+    study = simulate_study(_small(n_subjects=6))
+    threaded = _files(write_simulated_study(study, tmp_path / "threads"))
+    serial_root = tmp_path / "serial"
+    for run in study.runs:
+        writing._write_run(study, run, serial_root)
+    serial = _files(serial_root)
+    assert len(serial) == 4 * len(study.runs)
+    assert {name: threaded[name] for name in serial} == serial
+
+    original = writing.write_roi_run
+
+    def fail_on_one(path: Path, *args: object, **kwargs: object) -> object:
+        if "sub-03_ses-2" in path.name:
+            raise OSError(f"{path}: disk full")
+        return original(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writing, "write_roi_run", fail_on_one)
+    with pytest.raises(OSError, match="disk full"):
+        write_simulated_study(study, tmp_path / "broken")
+    assert not (tmp_path / "broken").exists()
+
+
 def test_layout_confounds_and_ground_truth(tmp_path: Path) -> None:
     """Tables, fMRIPrep-style confounds with sidecars, and the ground truth are written."""
     spec = replace(_small(n_subjects=4), signal=SignalSpec(n_volumes=80))
