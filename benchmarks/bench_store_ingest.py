@@ -11,6 +11,7 @@ new store, in a child process each time:
 
 * ``in file order``: the statement DuckDB runs with its default
   ``preserve_insertion_order = true`` (the store's behaviour before);
+* ``in file order, one thread``: the same with ``SET threads = 1``;
 * ``in no set order``: the same with ``preserve_insertion_order = false``;
 * ``append_parquet``: the store's own function, as ``dmnpharm run`` calls it.
 
@@ -51,7 +52,9 @@ con.execute("BEGIN TRANSACTION")
 if how == "append_parquet":
     append_parquet(con, "metrics_edges", "a", file, {"age": "DOUBLE", "dose_mg": "DOUBLE"})
 else:
-    con.execute(f"SET preserve_insertion_order = {'true' if how == 'ordered' else 'false'}")
+    if how == "ordered_one_thread":
+        con.execute("SET threads = 1")
+    con.execute(f"SET preserve_insertion_order = {'false' if how == 'unordered' else 'true'}")
     con.execute(
         "CREATE TABLE metrics_edges AS SELECT 'a' AS analysis_id, * "
         f"FROM read_parquet('{file}')"
@@ -66,6 +69,7 @@ print(json.dumps({"wall": wall, "cpu": cpu, "rows": rows, "peak_mib": peak}))
 
 _VARIANTS = {
     "ordered": "in file order (before)",
+    "ordered_one_thread": "in file order, one thread",
     "unordered": "in no set order",
     "append_parquet": "append_parquet (now)",
 }
