@@ -171,9 +171,11 @@ def test_files_naming_the_folder_in_any_form_are_rewritten(tmp_path: Path, where
 def test_a_restored_demo_imports_no_simulator_or_per_run_stack(
     demos: dict[str, Any],
 ) -> None:
-    """Restoring imports neither the simulator's SciPy modules nor the per-run stack.
+    """Restoring imports neither the simulator's SciPy modules nor the analysis's stack.
 
-    They cost a restored demo about 0.5 s (SciPy's ``optimize``) and more (``signal``).
+    They cost a restored demo about 0.5 s (SciPy's ``optimize``) and more (``signal``);
+    the analysis's own modules (the orchestrator, the per-run work) and nibabel about
+    0.15 s more.
     """
     base = demos["base"]
     settings = base / "settings.pickle"
@@ -184,7 +186,8 @@ def test_a_restored_demo_imports_no_simulator_or_per_run_stack(
         "from dmnpharm.pipeline import make_demo\n"
         f"spec, config = pickle.loads(Path({str(settings)!r}).read_bytes())\n"
         f"make_demo({str(base / 'c')!r}, spec, config)\n"
-        "heavy = ('scipy.optimize', 'scipy.signal', 'scipy.stats', 'matplotlib')\n"
+        "heavy = ('scipy.optimize', 'scipy.signal', 'scipy.stats', 'matplotlib', 'nibabel',\n"
+        "         'dmnpharm.pipeline._orchestrator', 'dmnpharm.pipeline._work')\n"
         "print([name for name in heavy if name in sys.modules])\n"
     )
     found = (

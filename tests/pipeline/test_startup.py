@@ -45,6 +45,17 @@ def test_planning_a_run_does_not_import_the_heavy_libraries() -> None:
     assert _loaded_after(code, _HEAVY) == []
 
 
+def test_the_command_line_starts_without_nibabel() -> None:
+    """Starting the CLI and loading an embedded atlas import no nibabel (about 70 ms).
+
+    Only reading an image needs it: a labels image, a BOLD or CIFTI file.
+    """
+    code = (
+        "import dmnpharm.cli\nfrom dmnpharm.atlases import load_atlas\nload_atlas('seitzman300')\n"
+    )
+    assert _loaded_after(code, ("nibabel",)) == []
+
+
 def test_the_stats_command_imports_no_optimiser_or_interpolator() -> None:
     """``dmnpharm stats`` imports neither scipy.optimize, scipy.interpolate nor DuckDB.
 

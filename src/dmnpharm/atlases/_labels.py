@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -140,6 +139,8 @@ def parse_label_table(
 
 def _read_labels(path: Path) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """Return the label values (rounded to integers) and the affine of a labels image."""
+    import nibabel as nib  # here: only a labels image needs it (every command loads this module)
+
     try:
         img = nib.load(path)
     except (OSError, nib.filebasedimages.ImageFileError) as exc:

@@ -23,13 +23,14 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import nibabel as nib
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from nibabel.cifti2.cifti2_axes import BrainModelAxis, SeriesAxis
+
+if TYPE_CHECKING:  # imported where an image is read: every command loads this module
+    import nibabel as nib
 
 __all__ = [
     "CheckedRun",
@@ -170,6 +171,8 @@ def read_image_header(path: Path, problems: list[str], deep: bool = False) -> Im
     >>> "cannot be read" in problems[0]
     True
     """
+    import nibabel as nib
+
     try:
         image = nib.load(path)
     except Exception as exc:  # nibabel raises several types for corrupt files
@@ -231,6 +234,8 @@ class CiftiHeader:
 
 def _cifti_axes(path: Path, image: nib.Cifti2Image) -> str | None:
     """Return what is wrong with a CIFTI image's axes (series x brain models), if anything."""
+    from nibabel.cifti2.cifti2_axes import BrainModelAxis, SeriesAxis
+
     if len(image.shape) != 2:
         return f"{path}: has {len(image.shape)} CIFTI axes; a dense time series has 2"
     header: Any = image.header
@@ -279,6 +284,8 @@ def read_cifti_header(path: Path, problems: list[str]) -> CiftiHeader | None:
     >>> "cannot be read" in problems[0]
     True
     """
+    import nibabel as nib
+
     try:
         image = nib.load(path)
     except Exception as exc:  # nibabel raises several types for corrupt files
