@@ -95,7 +95,7 @@ def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimato
     # One thread: a pool's hand-offs cost more than these columns' conversion (1 ms).
     arrow = pa.Table.from_pandas(table, preserve_index=False, nthreads=1)
     level = arrow.column("level")
-    is_network = pc.fill_null(pc.equal(level, "network"), False).to_numpy(zero_copy_only=False)
+    is_network = pc.fill_null(pc.equal(level, "network"), False).to_numpy()
     network = tag_rows(table[is_network], keys, atlas, estimator)
     constants = {**keys, "atlas": atlas, "estimator": estimator}
     kinds = _constant_types(constants)
