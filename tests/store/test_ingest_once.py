@@ -183,3 +183,25 @@ def test_a_stored_id_is_refused_at_finish_and_replaced_with_overwrite(
     counts = query(store, "SELECT count(*) AS n FROM metrics_regions")["n"].tolist()
     assert counts == [0]  # replaced by an analysis without region rows
     assert query(store, "SELECT count(*) AS n FROM analyses")["n"].tolist() == [1]
+
+
+def test_a_failed_append_raises_its_own_error_not_the_aborted_transactions(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """A value that cannot be stored as its number aborts the transaction; that error is raised.
+
+    The clean-up after it (the session setting, the temporary view) cannot run in an
+    aborted transaction, and must not hide which value failed.
+    """
+    from dmnpharm.store._sql import append_parquet
+
+    rows = _rows(rng, "edge", 4, 10)
+    rows.loc[7, "age"] = "thirty"
+    file = tmp_path / "edges.parquet"
+    rows.to_parquet(file, index=False)
+    with duckdb.connect(str(tmp_path / "s.duckdb")) as con:
+        con.execute("BEGIN TRANSACTION")
+        with pytest.raises(duckdb.ConversionException, match="thirty"):
+            append_parquet(con, "metrics_edges", "a", file, {"age": "BIGINT"})
+        con.execute("ROLLBACK")
+        assert con.execute("SHOW TABLES").fetchall() == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -207,16 +207,23 @@ def append_parquet(
         f"{select} FROM read_parquet({path})",
     )
     # Rows in file order would make DuckDB's parallel insert buffer what arrives out of
-    # order, which under the writer's memory limit left one thread doing the work: 12.4
-    # s for the edge rows of 1,000 subjects, against 4.6 s in no set order (at 196 MiB
-    # either way; benchmarks/README.md). Tables have no row order in SQL: ask with
-    # ORDER BY.
+    # order, which under the writer's memory limit left one thread doing the work: 10.7-
+    # 12.2 s for the edge rows of 1,000 subjects, against 3.7-4.4 s in no set order, at
+    # the same memory (benchmarks/bench_store_ingest.py). Tables have no row order in
+    # SQL: ask with ORDER BY.
     run_sql(con, "SET preserve_insertion_order = false")
+    cleanup = ("RESET preserve_insertion_order", f"DROP VIEW {_INCOMING}")
     try:
         _append_incoming(con, table)
-    finally:
-        run_sql(con, "RESET preserve_insertion_order")
-        run_sql(con, f"DROP VIEW {_INCOMING}")
+    except BaseException:
+        # A failed statement aborts an open transaction, and then every statement fails
+        # too: the first error, which names the problem, is the one raised.
+        with suppress(duckdb.Error):
+            for statement in cleanup:
+                run_sql(con, statement)
+        raise
+    for statement in cleanup:
+        run_sql(con, statement)
 
 
 def _append_incoming(con: duckdb.DuckDBPyConnection, table: str) -> None:
