@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import chain
 
@@ -55,11 +55,14 @@ def _text_column(blocks: list[str | list[str]], sizes: list[int]) -> object:
         ]
         joined = pa.concat_arrays(chunks) if chunks else pa.array([], type=kind)
         return pd.array(joined, dtype=dtype)
-    return list(
-        chain.from_iterable(
-            [block] * size if isinstance(block, str) else block
-            for block, size in zip(blocks, sizes, strict=True)
-        )
+    return list(_expanded(blocks, sizes))
+
+
+def _expanded(blocks: list[str | list[str]], sizes: list[int]) -> Iterator[str]:
+    """Yield every row's text: a block's shared string ``size`` times, else its own."""
+    return chain.from_iterable(
+        [block] * size if isinstance(block, str) else block
+        for block, size in zip(blocks, sizes, strict=True)
     )
 
 
@@ -131,10 +134,7 @@ class RowBlocks:
         dict
             The ``measure`` and ``value`` columns as a mapping.
         """
-        names = chain.from_iterable(
-            [block] * size if isinstance(block, str) else block
-            for block, size in zip(self._text["measure"], self._sizes, strict=True)
-        )
+        names = _expanded(self._text["measure"], self._sizes)
         numbers = chain.from_iterable(v.tolist() for v in self._values)
         return {str(name): float(value) for name, value in zip(names, numbers, strict=True)}
 
