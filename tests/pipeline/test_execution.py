@@ -320,29 +320,44 @@ def _start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Pop
 
 
 def test_results_written_by_workers_or_sent_back_are_the_same_files(
-    small_study: Path, tmp_path: Path
+    small_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Runs on two threads writing their files, or one after another sent back: same outputs."""
+    """On two threads or two forked processes writing their files, or sent back: same outputs."""
+    import dmnpharm.execution._cluster as cluster_module
+
     study = Study.from_folder(small_study)
     threads = Execution(cache=False, scheduler="threads", workers=2)
     config = CONFIG.replace(execution=threads)
     there = study.analyse(config, tmp_path / "a")
     sent = Execution(cache=False, worker_files=False, scheduler="synchronous")
     back = study.analyse(config.replace(execution=sent), tmp_path / "b")
-    pd.testing.assert_frame_equal(there.metrics, back.metrics)
-    files = sorted((tmp_path / "a" / "derivatives").rglob("sub-*/**/*.*"))
-    assert len(files) >= 16 * 5
-    for path in files:
-        twin = tmp_path / "b" / path.relative_to(tmp_path / "a")
-        assert filecmp.cmp(path, twin, shallow=False), path.name
-    for name in ("metrics_regions.parquet", "metrics_edges.parquet"):
+    # The default local mode on two cores, below the breakeven: forked worker processes.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    forked = sys.platform.startswith("linux")
+    monkeypatch.setattr(cluster_module, "can_fork", lambda: forked)
+    local = config.replace(execution=Execution(cache=False, scheduler="local"))
+    pooled = study.analyse(local, tmp_path / "c")
+    for other in ("a", "c"):
         pd.testing.assert_frame_equal(
-            pd.read_parquet(tmp_path / "a" / name), pd.read_parquet(tmp_path / "b" / name)
+            there.metrics if other == "a" else pooled.metrics, back.metrics
         )
+        files = sorted((tmp_path / other / "derivatives").rglob("sub-*/**/*.*"))
+        assert len(files) >= 16 * 5
+        for path in files:
+            twin = tmp_path / "b" / path.relative_to(tmp_path / other)
+            assert filecmp.cmp(path, twin, shallow=False), path.name
+        for name in ("metrics_regions.parquet", "metrics_edges.parquet"):
+            pd.testing.assert_frame_equal(
+                pd.read_parquet(tmp_path / other / name), pd.read_parquet(tmp_path / "b" / name)
+            )
     recorded = json.loads((tmp_path / "b" / "provenance.json").read_text())["execution"]
     assert (recorded["worker_files"], recorded["threads"]) == (False, 1)
     recorded = json.loads((tmp_path / "a" / "provenance.json").read_text())["execution"]
     assert (recorded["engine"], recorded["threads"]) == ("in-process", 2)
+    assert recorded["forked_processes"] is False
+    recorded = json.loads((tmp_path / "c" / "provenance.json").read_text())["execution"]
+    assert (recorded["engine"], recorded["threads"]) == ("in-process", 2)
+    assert recorded["forked_processes"] is forked
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_results_match(

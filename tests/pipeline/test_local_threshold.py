@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -233,47 +232,23 @@ def test_only_a_window_of_tasks_is_in_flight_on_workers(
     assert fake.in_flight == 0
 
 
-def _slow_square(task: int, reusable: Any) -> int:
-    del reusable
-    time.sleep(0.002 * (task % 3))  # finish out of order
-    if task == 13:
-        raise ValueError("task 13 is broken")
-    return task * task
+def test_a_small_local_study_forks_its_workers_where_it_can(
+    two_cores: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below the breakeven, on Linux with no other thread: forked processes, recorded so."""
+    del two_cores
+    import dmnpharm.execution._cluster as cluster_module
 
-
-def test_threads_hand_outcomes_on_in_order_from_a_window(tmp_path: Path) -> None:
-    """Three threads: outcomes in the tasks' order, at most 12 started ahead, all equal."""
-    started: list[int] = []
-
-    def work(index: int, reusable: Any) -> tuple[Any, ...]:
-        started.append(index)
-        return _slow_square, index, reusable
-
-    todo = [(i, None) for i in range(12)]
-    consumed = []
-    for index, outcome in dispatch_module._in_this_process(todo, work, 3):
-        # Never more than the window of 3 x 4 (and the one refilled) beyond those handed on.
-        assert len(started) - len(consumed) <= 3 * dispatch_module.IN_FLIGHT_PER_THREAD + 1
-        consumed.append((index, outcome))
-    serial = list(dispatch_module._in_this_process(todo, work, 1))
-    assert consumed == serial == [(i, i * i) for i in range(12)]
-    scheduled = Execution(scheduler="threads", workers=3)
-    tasks = list(range(12))
-    assert dict(dispatch(tasks, _stage(0.1), scheduled, RunCache(tmp_path))) == dict(serial)
-
-
-def test_a_failing_task_on_a_thread_raises_at_its_turn_and_stops_the_rest() -> None:
-    """Tasks before the broken one are handed on; later ones not yet started never run."""
-    calls: list[int] = []
-
-    def work(index: int, reusable: Any) -> tuple[Any, ...]:
-        calls.append(index)
-        return _slow_square, index, reusable
-
-    handed: list[int] = []
-    todo = [(i, None) for i in range(200)]
-    outcomes = dispatch_module._in_this_process(todo, work, 2)
-    with pytest.raises(ValueError, match="task 13 is broken"):
-        handed.extend(index for index, _ in outcomes)
-    assert handed == list(range(13))
-    assert max(calls) < 13 + 2 * dispatch_module.IN_FLIGHT_PER_THREAD + 2
+    local = Execution(scheduler="local")
+    monkeypatch.setattr(cluster_module, "can_fork", lambda: True)
+    forked = choose_engine(local, 40, 1.0)
+    assert (forked.in_process, forked.threads, forked.processes) == (True, 2, True)
+    assert "forked" in forked.reason
+    assert forked.describe()["forked_processes"] is True
+    monkeypatch.setattr(cluster_module, "can_fork", lambda: False)
+    threads = choose_engine(local, 40, 1.0)
+    assert (threads.threads, threads.processes) == (2, False)
+    assert threads.describe()["forked_processes"] is False
+    # Asked-for threads stay threads; a cluster has no local pool.
+    assert not choose_engine(Execution(scheduler="threads"), 40, 1.0).processes
+    assert choose_engine(local, 40, 1e6).describe()["forked_processes"] is None

@@ -21,6 +21,7 @@ from dmnpharm._utils import get_logger
 from dmnpharm.config import Execution
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution._cache import RunCache, default_cache_dir
+from dmnpharm.execution._local import can_fork
 
 __all__ = [
     "IN_PROCESS_THREADS",
@@ -85,8 +86,11 @@ class EngineChoice:
     workers : int or None
         Local worker processes the estimate was weighed against.
     threads : int
-        Threads computing runs in this process (1: one run after another);
-        1 for Dask.
+        Runs computed at once without a cluster (1: one after another); 1
+        for Dask.
+    processes : bool
+        Whether those ``threads`` are worker processes forked from this one
+        (:func:`~dmnpharm.execution._local.can_fork`) rather than threads.
     """
 
     engine: str
@@ -94,6 +98,7 @@ class EngineChoice:
     estimated_seconds: float | None = None
     workers: int | None = None
     threads: int = 1
+    processes: bool = False
 
     @property
     def in_process(self) -> bool:
@@ -108,6 +113,7 @@ class EngineChoice:
             "engine_reason": self.reason,
             "estimated_run_s": estimate,
             "threads": self.threads if self.in_process else None,
+            "forked_processes": self.processes if self.in_process else None,
         }
 
 
@@ -144,8 +150,12 @@ def choose_engine(
     run costs more on a worker than in this process (its results travel back);
     threads in this process start at once but share the GIL. Below the measured
     breakeven (:func:`breakeven_seconds`, 33 s of per-run work on two cores)
-    the tasks run in this process on up to :data:`IN_PROCESS_THREADS` threads;
-    above it a local cluster computes them. On one core they run in this
+    the tasks run without a cluster, :data:`IN_PROCESS_THREADS` at a time:
+    on worker processes forked from this one where that is safe (Linux, no
+    other Python thread: :func:`~dmnpharm.execution._local.can_fork`), which
+    share no GIL and are faster still than the threads the breakeven was
+    measured with, else on threads. Above it a local cluster computes them,
+    with its memory limits and its restarts of workers that die. On one core they run in this
     process one after another. Only the local mode without ``workers`` decides:
     ``synchronous`` always runs in-process one run at a time, ``threads`` on
     ``workers`` threads (default: one per core, at most
@@ -197,7 +207,10 @@ def choose_engine(
             f"estimated per-run work {estimated_seconds:.1f} s is below the {breakeven:.1f} s "
             f"above which a local cluster of {workers} workers beats {threads} threads here"
         )
-        return EngineChoice("in-process", reason, estimated_seconds, workers, threads)
+        forked = can_fork()
+        if forked:
+            reason += f"; they run on {threads} worker processes forked from this one"
+        return EngineChoice("in-process", reason, estimated_seconds, workers, threads, forked)
     reason = (
         f"estimated per-run work {estimated_seconds:.1f} s is above the {breakeven:.1f} s "
         f"above which a local cluster of {workers} workers beats {threads} threads here"

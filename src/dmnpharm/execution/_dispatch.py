@@ -5,17 +5,16 @@ the workers. Each result is stored in the cache as it arrives and handed on,
 so a killed invocation keeps every task it had finished. What a task is, how
 it is keyed and what of its outcome is kept is the caller's :class:`Stage`.
 A local study whose estimated work does not pay for starting a Dask cluster
-runs in this process, on a few threads (:func:`plan_engine`,
-:func:`~dmnpharm.execution.choose_engine`).
+runs in this process, or on a few worker processes forked from it
+(:func:`plan_engine`, :func:`~dmnpharm.execution.choose_engine`,
+:mod:`dmnpharm.execution._local`).
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from dmnpharm._utils import get_logger, progress
 from dmnpharm.config import Execution
 from dmnpharm.execution._cache import RunCache, store_entry
 from dmnpharm.execution._cluster import EngineChoice, choose_engine, client
+from dmnpharm.execution._local import IN_FLIGHT_PER_THREAD, compute_here
 
 __all__ = ["IN_FLIGHT_PER_THREAD", "Stage", "dispatch", "plan_engine"]
 
@@ -166,15 +166,6 @@ def _cached(
     return done, todo
 
 
-#: Tasks in flight per worker thread: enough that no worker waits for the next task, few
-#: enough that finished results (about 3 MB for a 300-region run) cannot pile up in the
-#: workers' memory while the client writes each run's outputs. With all 2,000 tasks of a
-#: cohort submitted at once, each of two workers grew to 0.84 GiB (peak of the whole
-#: command 2.6 GiB); with 2 or 8 per thread they stay near 0.35 GiB (1.0-1.06 GiB at 500
-#: subjects, 1.28 GiB at 2,000); wall times of 2, 4 and 8 were within the noise of the
-#: shared machine (benchmarks/README.md, bench_cohort.py).
-IN_FLIGHT_PER_THREAD = 4
-
 #: Seconds between asking the scheduler again how many worker threads there are (a batch
 #: cluster's workers arrive over time; asking after every task would cost a round trip).
 _RECOUNT_SECONDS = 2.0
@@ -239,43 +230,6 @@ def _on_workers(
         for added in submit(max(0, window - len(futures))):
             running.add(added)  # type: ignore[no-untyped-call]
         yield index, outcome
-
-
-def _in_this_process(
-    todo: list[tuple[int, Any]], work: Callable[[int, Any], tuple[Any, ...]], threads: int
-) -> Iterator[tuple[int, Any]]:
-    """Compute the tasks in this process; yield ``(index, outcome)`` in the tasks' order.
-
-    With more than one thread, a window of :data:`IN_FLIGHT_PER_THREAD` tasks per
-    thread is computed on a thread pool while the caller handles the outcomes in
-    order (so they are handed on, cached and written exactly as one after
-    another would). A task's exception is raised at its turn; the tasks not yet
-    started are cancelled, and those running finish first.
-    """
-
-    def call(index: int, reusable: Any) -> Any:
-        function, *arguments = work(index, reusable)
-        return function(*arguments)
-
-    if threads <= 1:
-        for index, reusable in todo:
-            yield index, call(index, reusable)
-        return
-    waiting = iter(todo)
-    running: deque[tuple[int, Future[Any]]] = deque()
-    with ThreadPoolExecutor(threads, thread_name_prefix="dmnpharm-run") as pool:
-        try:
-            for index, reusable in itertools.islice(waiting, IN_FLIGHT_PER_THREAD * threads):
-                running.append((index, pool.submit(call, index, reusable)))
-            while running:
-                index, future = running.popleft()
-                outcome = future.result()
-                for added, reusable in itertools.islice(waiting, 1):
-                    running.append((added, pool.submit(call, added, reusable)))
-                yield index, outcome
-        finally:
-            for _, future in running:
-                future.cancel()
 
 
 @dataclass(eq=False)
@@ -368,13 +322,15 @@ def dispatch(
         engine = plan_engine(tasks, stage, execution)
         where = engine.engine
         if engine.in_process and engine.threads > 1:
-            where = f"in-process, {engine.threads} threads"
+            pool = "worker processes forked from this one" if engine.processes else "threads"
+            where = f"in-process, {engine.threads} {pool}"
         _LOG.info("per-run work: %s (%s)", where, engine.reason)
         # A small local study runs here: no cluster to start, no worker to import the stack.
         opened = nullcontext(None) if engine.in_process else client(execution, len(todo))
         with opened as dask_client:
             if dask_client is None:
-                for index, outcome in _in_this_process(todo, work, engine.threads):
+                computed = compute_here(todo, work, engine.threads, processes=engine.processes)
+                for index, outcome in computed:
                     yield finished(index, outcome)
                 return
             for index, outcome in _on_workers(dask_client, tasks, todo, work, stage, keys):

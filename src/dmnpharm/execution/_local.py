@@ -1,0 +1,175 @@
+"""Tasks computed without a cluster: one after another, on threads, or on forked processes.
+
+A small local study does not pay for starting a Dask cluster
+(:func:`~dmnpharm.execution.choose_engine`), so its runs are computed by this
+process. A run's work holds the GIL for much of its time (pandas, text, Python
+between NumPy calls): two threads computed the demo's 80 runs only about 1.5
+times as fast as one. Worker processes forked from this one share nothing but
+start at once: they inherit the imported stack, which a fresh interpreter
+(spawn, forkserver, a Dask worker) spends about 2 s importing. On the 2-core
+development machine the demo's per-run stage took 5.0-5.7 s on two forked
+processes against 7.1-8.0 s on two threads (three alternating pairs,
+``benchmarks/bench_demo.py``).
+
+Fork is used only where it is safe: on Linux, and when this process runs no
+other Python thread (a thread holding a lock at the fork would leave it held in
+the child). Elsewhere the same window of tasks runs on threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import sys
+import threading
+import warnings
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from dmnpharm._utils import get_logger
+
+__all__ = ["IN_FLIGHT_PER_THREAD", "can_fork", "compute_here"]
+
+_LOG = get_logger("execution")
+
+#: Tasks in flight per worker thread: enough that no worker waits for the next task, few
+#: enough that finished results (about 3 MB for a 300-region run) cannot pile up in the
+#: workers' memory while the client writes each run's outputs. With all 2,000 tasks of a
+#: cohort submitted at once, each of two workers grew to 0.84 GiB (peak of the whole
+#: command 2.6 GiB); with 2 or 8 per thread they stay near 0.35 GiB (1.0-1.06 GiB at 500
+#: subjects, 1.28 GiB at 2,000); wall times of 2, 4 and 8 were within the noise of the
+#: shared machine (benchmarks/README.md, bench_cohort.py).
+IN_FLIGHT_PER_THREAD = 4
+
+Work = Callable[[int, Any], tuple[Any, ...]]
+
+
+def can_fork() -> bool:
+    """Return whether worker processes may be forked from this process now.
+
+    Returns
+    -------
+    bool
+        True on Linux when the ``fork`` start method exists and this process
+        runs no Python thread besides the main one. macOS is left out: system
+        libraries there are not safe to use after a fork.
+    """
+    return (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
+
+
+def _call(packed: tuple[Any, ...]) -> Any:
+    """Run ``function(*arguments)`` from ``(function, *arguments)`` (in a worker)."""
+    function, *arguments = packed
+    return function(*arguments)
+
+
+def compute_here(
+    todo: list[tuple[int, Any]], work: Work, workers: int, *, processes: bool = False
+) -> Iterator[tuple[int, Any]]:
+    """Compute tasks on this machine; yield ``(index, outcome)`` in the tasks' order.
+
+    With more than one worker, a window of :data:`IN_FLIGHT_PER_THREAD` tasks per
+    worker is computed ahead while the caller handles the outcomes in order (so
+    they are handed on, cached and written exactly as one after another would
+    be). A task's exception is raised at its turn; the tasks not yet started
+    are cancelled, and those running finish first.
+
+    Parameters
+    ----------
+    todo : list of tuple
+        ``(index, reusable)`` of each task to compute.
+    work : callable
+        ``work(index, reusable)`` gives the function to run and its arguments
+        (called here, as each task is started).
+    workers : int
+        How many tasks run at once (1: one after another, here).
+    processes : bool
+        Run them in worker processes forked from this one, when
+        :func:`can_fork`; otherwise on threads. Functions and arguments must
+        then be picklable. If a worker process dies (killed for its memory,
+        say), the tasks it left unfinished and the rest run on threads here,
+        with a warning.
+
+    Yields
+    ------
+    tuple
+        ``(index, outcome)``.
+    """
+    if workers <= 1:
+        for index, reusable in todo:
+            yield index, _call(work(index, reusable))
+        return
+    waiting: Iterator[tuple[int, Any]] = iter(todo)
+    if processes and can_fork():
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            with warnings.catch_warnings():
+                # Python 3.12+ warns when a process with other OS threads forks; here those
+                # are only the BLAS library's idle pool (Python threads were counted).
+                warnings.filterwarnings("ignore", "This process .* is multi-threaded", Warning)
+                running = _start(pool, waiting, work, workers)  # forks every worker
+            left = yield from _in_order(pool, running, waiting, work)
+        if not left:
+            return
+        _LOG.warning(
+            "a worker process died (out of memory?); computing the %d runs not finished "
+            "on threads in this process",
+            len(left),
+        )
+        waiting = iter(left)
+    with ThreadPoolExecutor(workers, thread_name_prefix="dmnpharm-run") as threads:
+        yield from _in_order(threads, _start(threads, waiting, work, workers), waiting, work)
+
+
+_Running = deque[tuple[int, Any, "Future[Any]"]]
+
+
+def _start(
+    pool: Executor, waiting: Iterator[tuple[int, Any]], work: Work, workers: int
+) -> _Running:
+    """Submit the first window of tasks."""
+    running: _Running = deque()
+    for index, reusable in itertools.islice(waiting, IN_FLIGHT_PER_THREAD * workers):
+        running.append((index, reusable, _submit(pool, work(index, reusable))))
+    return running
+
+
+def _in_order(
+    pool: Executor, running: _Running, waiting: Iterator[tuple[int, Any]], work: Work
+) -> Generator[tuple[int, Any], None, list[tuple[int, Any]]]:
+    """Yield the window's outcomes in order, refilling it; return the tasks a dead pool left.
+
+    Returns (as the generator's value) the ``(index, reusable)`` of every task not
+    handed on when a worker process died, in order; an empty list otherwise.
+    """
+    try:
+        while running:
+            index, _, future = running[0]
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                return [(i, r) for i, r, _ in running] + list(waiting)
+            running.popleft()
+            for added, more in itertools.islice(waiting, 1):
+                running.append((added, more, _submit(pool, work(added, more))))
+            yield index, outcome
+        return []
+    finally:
+        for _, _, future in running:
+            future.cancel()
+
+
+def _submit(pool: Executor, packed: tuple[Any, ...]) -> Future[Any]:
+    """Submit a task; on a dead process pool, a future that says so at its turn."""
+    try:
+        return pool.submit(_call, packed)
+    except BrokenProcessPool as exc:
+        failed: Future[Any] = Future()
+        failed.set_exception(exc)
+        return failed
