@@ -1,6 +1,8 @@
 """Loading an ROI-level study, and every bad input named with file and line."""
 
+import functools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -185,3 +187,41 @@ def test_atlas_with_an_underscore_round_trips(tmp_path: Path) -> None:
     for path in root.glob("sub-*/ses-*/func/*_atlas-andrewsHanna_timeseries.*"):
         path.rename(path.with_name(path.name.replace("andrewsHanna", "andrews_hanna")))
     assert len(load_roi_study(root, "andrews_hanna", labels).runs) == 8
+
+
+def test_forked_readers_load_the_same_study_and_name_the_same_problems(
+    small_study: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Participants read on two forked processes (chunks of two): same runs, same problems.
+
+    The study is then damaged in three participants (a missing folder, a sessions file
+    without its condition column, a file short of a column): every problem comes in the
+    participants' order, as read one after another.
+    """
+    import dmnpharm.io._roi_study as roi_study_module
+    from dmnpharm._utils._forked import forked_map
+
+    monkeypatch.setattr(roi_study_module, "forked_map", functools.partial(forked_map, chunk=2))
+    serial = load_roi_study(small_study, "seitzman300", ATLAS.labels, keep_data=False)
+    forked = load_roi_study(small_study, "seitzman300", ATLAS.labels, keep_data=False, workers=2)
+    pd.testing.assert_frame_equal(forked.design, serial.design)
+    assert [(r.path, r.repetition_time) for r in forked.runs] == [
+        (r.path, r.repetition_time) for r in serial.runs
+    ]
+    shutil.rmtree(small_study / "sub-02")
+    sessions = small_study / "sub-05" / "sub-05_sessions.tsv"
+    pd.read_csv(sessions, sep="\t").rename(columns={"condition": "arm"}).to_csv(
+        sessions, sep="\t", index=False
+    )
+    short = roi_run_path(small_study, "sub-07", "ses-1", "seitzman300")
+    pd.read_csv(short, sep="\t").iloc[:, :-1].to_csv(short, sep="\t", index=False)
+    problems = []
+    for workers in (1, 2):
+        with pytest.raises(StudyValidationError) as info:
+            load_roi_study(small_study, "seitzman300", ATLAS.labels, False, workers=workers)
+        problems.append(info.value.problems)
+    assert problems[0] == problems[1]
+    assert len(problems[0]) == 3
+    assert ["sub-02" in p for p in problems[0]] == [True, False, False]
+    assert ["sub-05" in p for p in problems[0]] == [False, True, False]
+    assert ["sub-07" in p for p in problems[0]] == [False, False, True]

@@ -18,7 +18,7 @@ import pytest
 
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import read_roi_timeseries, write_roi_run, write_tsv
-from dmnpharm.io._roi_study import _read_plain, _read_table_values
+from dmnpharm.io._roi_read import _read_plain, _read_table_values
 from dmnpharm.io._roi_write import _decimal_text, parse_fixed_tsv
 
 Array = npt.NDArray[np.float64]

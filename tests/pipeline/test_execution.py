@@ -8,6 +8,7 @@ cluster, and kill some of them with SIGKILL part-way.
 from __future__ import annotations
 
 import filecmp
+import functools
 import json
 import os
 import signal
@@ -468,3 +469,30 @@ def test_a_batch_cluster_is_configured_from_the_jobqueue_yaml() -> None:
         pytest.raises(InputError, match=r"jobqueue\.yaml"),
     ):
         execute_module._batch_cluster(Execution(cluster="pbs"))
+
+
+def test_forked_confounds_checks_name_the_same_problems(
+    small_study: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Confounds read on two forked processes (chunks of two): the same problems, in order."""
+    import dmnpharm.execution._cluster as cluster_module
+    import dmnpharm.pipeline._checks as checks_module
+    from dmnpharm._utils._forked import forked_map
+    from dmnpharm.pipeline._checks import preflight, read_plan
+
+    monkeypatch.setattr(checks_module, "forked_map", functools.partial(forked_map, chunk=2))
+    monkeypatch.setattr(cluster_module, "usable_cores", lambda: 2)
+    damaged = []
+    for subject in ("sub-03", "sub-06"):
+        path = next((small_study / subject).rglob("*_desc-confounds_timeseries.tsv"))
+        pd.read_csv(path, sep="\t").drop(columns=["framewise_displacement"]).to_csv(
+            path, sep="\t", index=False
+        )
+        damaged.append(str(path))
+    found = []
+    for scheduler in ("synchronous", "local"):
+        config = CONFIG.replace(execution=Execution(scheduler=scheduler), atlas="seitzman300")
+        found.append(preflight(read_plan(small_study, config, "roi"), config))
+    assert found[0] == found[1]
+    named = [path for path in damaged if any(path in problem for problem in found[0])]
+    assert named == damaged

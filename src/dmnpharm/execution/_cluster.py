@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dmnpharm._utils import get_logger
+from dmnpharm._utils._forked import usable_cores
 from dmnpharm.config import Execution
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution._cache import RunCache, default_cache_dir
@@ -31,6 +32,7 @@ __all__ = [
     "WORKER_EFFICIENCY",
     "EngineChoice",
     "breakeven_seconds",
+    "checking_workers",
     "choose_engine",
     "client",
     "local_workers",
@@ -254,6 +256,29 @@ def local_workers(n_tasks: int, requested: int | None = None) -> int:
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(requested or cores or 1, max(n_tasks, 1)))
+
+
+def checking_workers(execution: Execution) -> int:
+    """Return the processes that may read a study's files while it is validated.
+
+    Validation reads every run's files before any run is computed; on a
+    cohort that is thousands of small files, read on worker processes forked
+    from this one where that is safe (:func:`~dmnpharm._utils._forked.forked_map`).
+
+    Parameters
+    ----------
+    execution : Execution
+        ``synchronous`` and ``threads`` keep everything in this process (1);
+        otherwise one per core, at most ``workers`` when given.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    if execution.mode in ("synchronous", "threads"):
+        return 1
+    return max(1, min(execution.workers or usable_cores(), usable_cores()))
 
 
 def _batch_cluster(execution: Execution) -> Any:

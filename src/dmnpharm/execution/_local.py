@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-import sys
-import threading
-import warnings
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -30,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from dmnpharm._utils import get_logger
+from dmnpharm._utils._forked import can_fork, forking
 
 __all__ = ["IN_FLIGHT_PER_THREAD", "can_fork", "compute_here"]
 
@@ -45,23 +43,6 @@ _LOG = get_logger("execution")
 IN_FLIGHT_PER_THREAD = 4
 
 Work = Callable[[int, Any], tuple[Any, ...]]
-
-
-def can_fork() -> bool:
-    """Return whether worker processes may be forked from this process now.
-
-    Returns
-    -------
-    bool
-        True on Linux when the ``fork`` start method exists and this process
-        runs no Python thread besides the main one. macOS is left out: system
-        libraries there are not safe to use after a fork.
-    """
-    return (
-        sys.platform.startswith("linux")
-        and "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-    )
 
 
 def _call(packed: tuple[Any, ...]) -> Any:
@@ -109,10 +90,7 @@ def compute_here(
     waiting: Iterator[tuple[int, Any]] = iter(todo)
     if processes and can_fork():
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            with warnings.catch_warnings():
-                # Python 3.12+ warns when a process with other OS threads forks; here those
-                # are only the BLAS library's idle pool (Python threads were counted).
-                warnings.filterwarnings("ignore", "This process .* is multi-threaded", Warning)
+            with forking():
                 running = _start(pool, waiting, work, workers)  # forks every worker
             left = yield from _in_order(pool, running, waiting, work)
         if not left:

@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from dmnpharm._utils import closest_match
 from dmnpharm.exceptions import InputError
-from dmnpharm.io._roi_study import MIN_VOLUMES
+from dmnpharm.io._roi_read import MIN_VOLUMES
 
 __all__ = ["TIMESERIES_SUFFIXES", "read_region_timeseries", "timeseries_format"]
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import StudyValidationError
+from dmnpharm.execution import checking_workers
 from dmnpharm.io import (
     BoldRun,
     RoiRun,
@@ -185,6 +186,7 @@ def plan_roi(root: Path, config: AnalysisConfig, options: BidsOptions | None = N
         keep_data=False,
         participant_label=opts.participant_label or None,
         participants_query=opts.participants,
+        workers=checking_workers(config.execution),
     )
     runs = [
         _roi_run(study, row, run, config)

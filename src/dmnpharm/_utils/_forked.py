@@ -1,0 +1,119 @@
+"""Worker processes forked from this one: when that is safe, and an ordered map over them.
+
+A forked worker starts at once with everything this process has imported (a
+fresh interpreter spends about 2 s importing dmnpharm's stack) and shares no
+GIL with it. Forking is safe only where the platform allows it and when no
+other Python thread runs here: a thread holding a lock at the fork would leave
+that lock held in the child for ever.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from typing import TypeVar
+
+from dmnpharm._utils._logging import get_logger
+
+__all__ = ["can_fork", "forked_map", "forking", "usable_cores"]
+
+_LOG = get_logger("execution")
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+def can_fork() -> bool:
+    """Return whether worker processes may be forked from this process now.
+
+    Returns
+    -------
+    bool
+        True on Linux when the ``fork`` start method exists and this process
+        runs no Python thread besides the main one. macOS is left out: system
+        libraries there are not safe to use after a fork.
+    """
+    return (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
+
+
+def usable_cores() -> int:
+    """Return the cores this process may run on (its CPU affinity where known).
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def forking() -> Iterator[None]:
+    """Silence Python 3.12+'s warning that a process with other OS threads forks.
+
+    Used around the calls that start forked workers, after :func:`can_fork`
+    found no other Python thread: the OS threads left are the BLAS library's
+    idle pool, which does not hold Python's locks.
+
+    Yields
+    ------
+    None
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", Warning)
+        yield
+
+
+def forked_map(
+    function: Callable[[_Item], _Result],
+    items: Sequence[_Item],
+    *,
+    workers: int,
+    chunk: int = 16,
+) -> list[_Result]:
+    """Return ``[function(item) for item in items]``, on forked worker processes if worth it.
+
+    Parameters
+    ----------
+    function : callable
+        Picklable (a module-level function or a :func:`functools.partial` of
+        one); run in the workers.
+    items : sequence
+        Picklable items.
+    workers : int
+        Processes to use at most (1: everything here, one after another).
+    chunk : int
+        Items sent to a worker at a time. Fewer than two chunks' worth of
+        items are mapped here: forking would not pay.
+
+    Returns
+    -------
+    list
+        The results in the items' order, exactly as the serial comprehension
+        gives them. The first exception raised by ``function`` is raised here.
+        If a worker process dies (killed for its memory, say), everything is
+        computed again here, with a warning.
+    """
+    workers = min(workers, len(items) // max(chunk, 1))
+    if workers < 2 or not can_fork():
+        return [function(item) for item in items]
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool, forking():
+            return list(pool.map(function, items, chunksize=chunk))
+    except BrokenProcessPool:
+        _LOG.warning("a worker process died (out of memory?); checking again in this process")
+        return [function(item) for item in items]
