@@ -18,6 +18,7 @@ import contextlib
 import io
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -162,6 +163,19 @@ def _private_cache_and_in_process_runs(
     monkeypatch.setenv("DMNPHARM_CACHE", str(cache))
     monkeypatch.setenv("DMNPHARM_SCHEDULER", "synchronous")
     monkeypatch.setenv("DMNPHARM_CATALOG", str(cache / "no-local-catalog.toml"))
+
+
+@pytest.fixture
+def another_python_thread() -> Iterator[threading.Thread]:
+    """Keep a second Python thread running (waiting) for the test's length."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="holder")
+    other.start()
+    try:
+        yield other
+    finally:
+        stop.set()
+        other.join()
 
 
 @pytest.fixture

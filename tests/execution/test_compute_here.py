@@ -103,16 +103,9 @@ def test_a_dead_worker_process_leaves_its_runs_to_threads(
     assert "a worker process died" in caplog.text
 
 
-def test_no_fork_while_another_thread_runs() -> None:
+def test_no_fork_while_another_thread_runs(another_python_thread: threading.Thread) -> None:
     """A second Python thread (which could hold a lock at the fork) means threads instead."""
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait, name="holder")
-    other.start()
-    try:
-        assert not can_fork()
-        todo = [(i, None) for i in range(6)]
-        got = list(compute_here(todo, lambda i, r: (_pid, i, r), 2, processes=True))
-        assert {pid for _, (_, pid) in got} == {_HERE}
-    finally:
-        stop.set()
-        other.join()
+    assert another_python_thread.is_alive()
+    todo = [(i, None) for i in range(6)]
+    got = list(compute_here(todo, lambda i, r: (_pid, i, r), 2, processes=True))
+    assert {pid for _, (_, pid) in got} == {_HERE}
