@@ -110,10 +110,15 @@ def forked_map(
     workers = min(workers, len(items) // max(chunk, 1))
     if workers < 2 or not can_fork():
         return [function(item) for item in items]
-    context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool, forking():
-            return list(pool.map(function, items, chunksize=chunk))
+        with forking():
+            results = pool.map(function, items, chunksize=chunk)  # forks every worker
+        return list(results)
     except BrokenProcessPool:
-        _LOG.warning("a worker process died (out of memory?); checking again in this process")
-        return [function(item) for item in items]
+        pass
+    finally:
+        # On an error (or Ctrl-C) the chunks not yet started are dropped, not waited for.
+        pool.shutdown(wait=True, cancel_futures=True)
+    _LOG.warning("a worker process died (out of memory?); checking again in this process")
+    return [function(item) for item in items]
