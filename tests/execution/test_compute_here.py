@@ -103,9 +103,13 @@ def test_a_dead_worker_process_leaves_its_runs_to_threads(
     assert "a worker process died" in caplog.text
 
 
-def test_no_fork_while_another_thread_runs(another_python_thread: threading.Thread) -> None:
-    """A second Python thread (which could hold a lock at the fork) means threads instead."""
+def test_no_fork_while_another_thread_runs(
+    another_python_thread: threading.Thread, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second Python thread (which could hold a lock at the fork) means threads, logged."""
     assert another_python_thread.is_alive()
     todo = [(i, None) for i in range(6)]
-    got = list(compute_here(todo, lambda i, r: (_pid, i, r), 2, processes=True))
+    with caplog.at_level(logging.INFO, logger="dmnpharm"):
+        got = list(compute_here(todo, lambda i, r: (_pid, i, r), 2, processes=True))
     assert {pid for _, (_, pid) in got} == {_HERE}
+    assert "the runs go to threads, not forked processes" in caplog.text

@@ -235,17 +235,17 @@ def test_only_a_window_of_tasks_is_in_flight_on_workers(
 def test_a_small_local_study_forks_its_workers_where_it_can(
     two_cores: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Below the breakeven, on Linux with no other thread: forked processes, recorded so."""
+    """Below the breakeven, where the platform forks safely: forked processes, recorded so."""
     del two_cores
     import dmnpharm.execution._cluster as cluster_module
 
     local = Execution(scheduler="local")
-    monkeypatch.setattr(cluster_module, "can_fork", lambda: True)
+    monkeypatch.setattr(cluster_module, "fork_supported", lambda: True)
     forked = choose_engine(local, 40, 1.0)
     assert (forked.in_process, forked.threads, forked.processes) == (True, 2, True)
     assert "forked" in forked.reason
     assert forked.describe()["forked_processes"] is True
-    monkeypatch.setattr(cluster_module, "can_fork", lambda: False)
+    monkeypatch.setattr(cluster_module, "fork_supported", lambda: False)
     threads = choose_engine(local, 40, 1.0)
     assert (threads.threads, threads.processes) == (2, False)
     assert threads.describe()["forked_processes"] is False

@@ -22,12 +22,24 @@ from typing import TypeVar
 
 from dmnpharm._utils._logging import get_logger
 
-__all__ = ["can_fork", "forked_map", "forking", "usable_cores"]
+__all__ = ["can_fork", "fork_supported", "forked_map", "forking", "usable_cores"]
 
 _LOG = get_logger("execution")
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
+
+
+def fork_supported() -> bool:
+    """Return whether this platform forks worker processes safely.
+
+    Returns
+    -------
+    bool
+        True on Linux when the ``fork`` start method exists. macOS is left
+        out: system libraries there are not safe to use after a fork.
+    """
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
 def can_fork() -> bool:
@@ -36,15 +48,10 @@ def can_fork() -> bool:
     Returns
     -------
     bool
-        True on Linux when the ``fork`` start method exists and this process
-        runs no Python thread besides the main one. macOS is left out: system
-        libraries there are not safe to use after a fork.
+        True when :func:`fork_supported` and this process runs no Python
+        thread besides the main one.
     """
-    return (
-        sys.platform.startswith("linux")
-        and "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-    )
+    return fork_supported() and threading.active_count() == 1
 
 
 def usable_cores() -> int:

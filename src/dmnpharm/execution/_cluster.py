@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dmnpharm._utils import get_logger
-from dmnpharm._utils._forked import usable_cores
+from dmnpharm._utils._forked import fork_supported, usable_cores
 from dmnpharm.config import Execution
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution._cache import RunCache, default_cache_dir
-from dmnpharm.execution._local import can_fork
 
 __all__ = [
     "IN_PROCESS_THREADS",
@@ -92,7 +91,9 @@ class EngineChoice:
         for Dask.
     processes : bool
         Whether those ``threads`` are worker processes forked from this one
-        (:func:`~dmnpharm.execution._local.can_fork`) rather than threads.
+        rather than threads: the platform allows it
+        (:func:`~dmnpharm._utils._forked.fork_supported`). If another Python
+        thread runs when they would start, threads are used and the log says so.
     """
 
     engine: str
@@ -153,8 +154,8 @@ def choose_engine(
     threads in this process start at once but share the GIL. Below the measured
     breakeven (:func:`breakeven_seconds`, 33 s of per-run work on two cores)
     the tasks run without a cluster, :data:`IN_PROCESS_THREADS` at a time:
-    on worker processes forked from this one where that is safe (Linux, no
-    other Python thread: :func:`~dmnpharm.execution._local.can_fork`), which
+    on worker processes forked from this one where the platform allows it
+    (Linux: :func:`~dmnpharm._utils._forked.fork_supported`), which
     share no GIL and are faster still than the threads the breakeven was
     measured with, else on threads. Above it a local cluster computes them,
     with its memory limits and its restarts of workers that die. On one core they run in this
@@ -209,7 +210,7 @@ def choose_engine(
             f"estimated per-run work {estimated_seconds:.1f} s is below the {breakeven:.1f} s "
             f"above which a local cluster of {workers} workers beats {threads} threads here"
         )
-        forked = can_fork()
+        forked = fork_supported()
         if forked:
             reason += f"; they run on {threads} worker processes forked from this one"
         return EngineChoice("in-process", reason, estimated_seconds, workers, threads, forked)

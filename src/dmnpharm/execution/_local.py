@@ -88,7 +88,10 @@ def compute_here(
             yield index, _call(work(index, reusable))
         return
     waiting: Iterator[tuple[int, Any]] = iter(todo)
-    if processes and can_fork():
+    forked = processes and can_fork()
+    if processes and not forked:
+        _LOG.info("another Python thread runs here: the runs go to threads, not forked processes")
+    if forked:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             with forking():
                 running = _start(pool, waiting, work, workers)  # forks every worker
