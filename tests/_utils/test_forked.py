@@ -75,3 +75,21 @@ def test_no_fork_while_another_thread_runs(another_python_thread: threading.Thre
     got = forked_map(_square_and_pid, list(range(40)), workers=2, chunk=4)
     assert got == [(i * i, _HERE) for i in range(40)]
     assert usable_cores() >= 1
+
+
+def _no_semaphores(*_: object, **__: object) -> None:
+    raise OSError("[Errno 38] Function not implemented (no /dev/shm)")
+
+
+def test_without_working_semaphores_everything_runs_here(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A system whose process queues cannot be made: mapped here, and the log says why."""
+    import dmnpharm._utils._forked as forked_module
+
+    monkeypatch.setattr(forked_module, "ProcessPoolExecutor", _no_semaphores)
+    monkeypatch.setattr(forked_module, "can_fork", lambda: True)
+    with caplog.at_level(logging.INFO, logger="dmnpharm"):
+        got = forked_map(_square_and_pid, list(range(40)), workers=2, chunk=4)
+    assert got == [(i * i, _HERE) for i in range(40)]
+    assert "no worker processes here (OSError" in caplog.text

@@ -113,3 +113,17 @@ def test_no_fork_while_another_thread_runs(
         got = list(compute_here(todo, lambda i, r: (_pid, i, r), 2, processes=True))
     assert {pid for _, (_, pid) in got} == {_HERE}
     assert "the runs go to threads, not forked processes" in caplog.text
+
+
+def test_without_working_semaphores_the_runs_use_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No process pool can be made here: the same outcomes, from threads of this process."""
+    import dmnpharm._utils._forked as forked_module
+
+    def no_pool(*_: object, **__: object) -> None:
+        raise OSError("[Errno 38] Function not implemented")
+
+    monkeypatch.setattr(forked_module, "ProcessPoolExecutor", no_pool)
+    todo = [(i, None) for i in range(6)]
+    got = list(compute_here(todo, lambda i, r: (_pid, i, r), 2, processes=True))
+    assert [index for index, _ in got] == list(range(6))
+    assert {pid for _, (_, pid) in got} == {_HERE}

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from dmnpharm._utils._logging import get_logger
 
-__all__ = ["can_fork", "fork_supported", "forked_map", "forking", "usable_cores"]
+__all__ = ["can_fork", "fork_pool", "fork_supported", "forked_map", "forking", "usable_cores"]
 
 _LOG = get_logger("execution")
 
@@ -84,6 +84,29 @@ def forking() -> Iterator[None]:
         yield
 
 
+def fork_pool(workers: int) -> ProcessPoolExecutor | None:
+    """Return a pool of ``workers`` processes to be forked from this one, if one can be made.
+
+    Parameters
+    ----------
+    workers : int
+        Processes (forked at the pool's first submission).
+
+    Returns
+    -------
+    concurrent.futures.ProcessPoolExecutor or None
+        None where the system lacks what its queues need (a working
+        ``sem_open``: some containers mount no ``/dev/shm``); the log says so
+        and the caller works without processes.
+    """
+    try:
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    except (OSError, ImportError, NotImplementedError) as exc:
+        kind = type(exc).__name__
+        _LOG.info("no worker processes here (%s: %s); working in this process", kind, exc)
+        return None
+
+
 def forked_map(
     function: Callable[[_Item], _Result],
     items: Sequence[_Item],
@@ -117,7 +140,9 @@ def forked_map(
     workers = min(workers, len(items) // max(chunk, 1))
     if workers < 2 or not can_fork():
         return [function(item) for item in items]
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool = fork_pool(workers)
+    if pool is None:
+        return [function(item) for item in items]
     try:
         with forking():
             results = pool.map(function, items, chunksize=chunk)  # forks every worker

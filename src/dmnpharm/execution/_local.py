@@ -19,15 +19,14 @@ the child). Elsewhere the same window of tasks runs on threads.
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from dmnpharm._utils import get_logger
-from dmnpharm._utils._forked import can_fork, forking
+from dmnpharm._utils._forked import can_fork, fork_pool, forking
 
 __all__ = ["IN_FLIGHT_PER_THREAD", "can_fork", "compute_here"]
 
@@ -91,8 +90,9 @@ def compute_here(
     forked = processes and can_fork()
     if processes and not forked:
         _LOG.info("another Python thread runs here: the runs go to threads, not forked processes")
-    if forked:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    pool = fork_pool(workers) if forked else None
+    if pool is not None:
+        with pool:
             with forking():
                 running = _start(pool, waiting, work, workers)  # forks every worker
             left = yield from _in_order(pool, running, waiting, work)
