@@ -358,7 +358,7 @@ def test_results_written_by_workers_or_sent_back_are_the_same_files(
     assert (recorded["engine"], recorded["threads"]) == ("in-process", 2)
     assert recorded["forked_processes"] is forked
     log = (tmp_path / "c" / "dmnpharm.log").read_text()
-    assert ("in-process, 2 worker processes forked from this one" in log) is forked
+    assert ("they run on 2 worker processes forked from this one" in log) is forked
     assert "the runs go to threads" not in log
 
 

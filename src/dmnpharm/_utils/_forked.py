@@ -148,9 +148,8 @@ def forked_map(
             results = pool.map(function, items, chunksize=chunk)  # forks every worker
         return list(results)
     except BrokenProcessPool:
-        pass
+        _LOG.warning("a worker process died (out of memory?); checking again in this process")
     finally:
         # On an error (or Ctrl-C) the chunks not yet started are dropped, not waited for.
         pool.shutdown(wait=True, cancel_futures=True)
-    _LOG.warning("a worker process died (out of memory?); checking again in this process")
     return [function(item) for item in items]

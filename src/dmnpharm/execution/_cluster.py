@@ -11,7 +11,6 @@ scheduler.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -255,8 +254,7 @@ def local_workers(n_tasks: int, requested: int | None = None) -> int:
     int
         At least 1.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(requested or cores or 1, max(n_tasks, 1)))
+    return max(1, min(requested or usable_cores(), max(n_tasks, 1)))
 
 
 def checking_workers(execution: Execution) -> int:

@@ -321,9 +321,8 @@ def dispatch(
             return
         engine = plan_engine(tasks, stage, execution)
         where = engine.engine
-        if engine.in_process and engine.threads > 1:
-            pool = "worker processes forked from this one" if engine.processes else "threads"
-            where = f"in-process, {engine.threads} {pool}"
+        if engine.in_process and engine.threads > 1 and not engine.processes:
+            where = f"in-process, {engine.threads} threads"  # forked processes: the reason says
         _LOG.info("per-run work: %s (%s)", where, engine.reason)
         # A small local study runs here: no cluster to start, no worker to import the stack.
         opened = nullcontext(None) if engine.in_process else client(execution, len(todo))

@@ -7,9 +7,10 @@ between NumPy calls): two threads computed the demo's 80 runs only about 1.5
 times as fast as one. Worker processes forked from this one share nothing but
 start at once: they inherit the imported stack, which a fresh interpreter
 (spawn, forkserver, a Dask worker) spends about 2 s importing. On the 2-core
-development machine the demo's per-run stage took 5.0-5.7 s on two forked
-processes against 7.1-8.0 s on two threads (three alternating pairs,
-``benchmarks/bench_demo.py``).
+development machine the demo's 80 runs took 4.6-5.0 s on two forked processes
+against 5.8 s on two threads and 9.1 s one after another, and the whole demo
+9.95 s against 11.26 s on threads (``benchmarks/bench_demo.py demo``, medians;
+docs/scaling.md).
 
 Fork is used only where it is safe: on Linux, and when this process runs no
 other Python thread (a thread holding a lock at the fork would leave it held in

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pandas as pd
 from dmnpharm.exceptions import InputError
 from dmnpharm.io._roi_write import _UNPLAIN, parse_fixed_tsv
 
-__all__ = ["MIN_VOLUMES", "read_roi_timeseries"]
+__all__ = ["MIN_VOLUMES", "read_checked", "read_roi_timeseries"]
 
 #: Fewest volumes a run may have.
 MIN_VOLUMES = 10
@@ -174,11 +174,41 @@ def read_roi_timeseries(path: str | Path, labels: Sequence[str]) -> npt.NDArray[
         named). A region with no value at all, or a constant one, is read: the
         run leaves it out of its measures.
     """
+    return read_checked(path, labels, _read_timeseries)
+
+
+def read_checked(
+    path: str | Path,
+    labels: Sequence[str],
+    reader: Callable[[Path, Sequence[str], list[str]], npt.NDArray[np.float64] | None],
+) -> npt.NDArray[np.float64]:
+    """Read one time-series file with a checking reader; raise what it found as one error.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    labels : sequence of str
+        The atlas's region labels.
+    reader : callable
+        ``reader(file, labels, problems)`` gives the volumes x regions array,
+        or None after appending each problem (file, line and column named).
+
+    Returns
+    -------
+    numpy.ndarray
+        What ``reader`` read.
+
+    Raises
+    ------
+    InputError
+        If the file does not exist, or naming every problem ``reader`` found.
+    """
     file = Path(path)
     if not file.is_file():
         raise InputError(f"{file}: the time-series file does not exist")
     problems: list[str] = []
-    data = _read_timeseries(file, labels, problems)
+    data = reader(file, labels, problems)
     if data is None:
         raise InputError("; ".join(problems))
     return data

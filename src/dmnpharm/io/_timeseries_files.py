@@ -38,8 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dmnpharm._utils import closest_match
-from dmnpharm.exceptions import InputError
-from dmnpharm.io._roi_read import MIN_VOLUMES
+from dmnpharm.io._roi_read import MIN_VOLUMES, read_checked
 
 __all__ = ["TIMESERIES_SUFFIXES", "read_region_timeseries", "timeseries_format"]
 
@@ -339,11 +338,4 @@ def read_region_timeseries(path: str | Path, labels: Sequence[str]) -> npt.NDArr
     >>> read_region_timeseries(f, ["PCC", "mPFC", "aI"]).shape
     (12, 3)
     """
-    file = Path(path)
-    if not file.is_file():
-        raise InputError(f"{file}: the time-series file does not exist")
-    problems: list[str] = []
-    data = read_timeseries_checked(file, labels, problems)
-    if data is None:
-        raise InputError("; ".join(problems))
-    return data
+    return read_checked(path, labels, read_timeseries_checked)
