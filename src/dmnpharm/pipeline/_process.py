@@ -14,8 +14,8 @@ from dmnpharm.config import GSR_SENSITIVITY, PRIMARY, AnalysisConfig
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics import estimate_connectivity, run_bundle
 from dmnpharm.pipeline._coverage import assess_coverage, widen
-from dmnpharm.signal import CleanResult, DenoiseConfig, clean_run
-from dmnpharm.signal._twins import clean_gsr_twins
+from dmnpharm.signal import CleanResult, DenoiseConfig
+from dmnpharm.signal._variants import clean_gsr_twin_variants, clean_run_variants
 from dmnpharm.stats import run_qc
 
 __all__ = [
@@ -177,22 +177,16 @@ def _cleanings(
     (for ALFF/fALFF; the filtered signals when there is no filter, and for an
     excluded cleaning).
     """
-    unfiltered = replace(denoise, high_pass=None, low_pass=None)
+    # The filter changes neither the regressors nor the kept volumes: one preparation serves
+    # the cleanings with and without it, and the GSR twin shares every step but the regression.
     if counterpart is None:
-        result = clean_run(data, confounds, repetition_time, denoise, meta)
-        broad = result.data
-        if denoise.filters and not result.excluded:
-            broad = clean_run(data, confounds, repetition_time, unfiltered, meta).data
-        return {PRIMARY: (result, broad)}
-    # The configured cleaning and its GSR twin share every step but the regression.
-    filtered = clean_gsr_twins(data, confounds, repetition_time, denoise, meta)
-    broads = tuple(result.data for result in filtered)
-    if denoise.filters and not all(result.excluded for result in filtered):
-        wide = clean_gsr_twins(data, confounds, repetition_time, unfiltered, meta)
-        broads = tuple(
-            result.data if result.excluded else other.data
-            for result, other in zip(filtered, wide, strict=True)
-        )
+        result, wide = clean_run_variants(data, confounds, repetition_time, denoise, meta)
+        return {PRIMARY: (result, result.data if result.excluded else wide.data)}
+    filtered, wides = clean_gsr_twin_variants(data, confounds, repetition_time, denoise, meta)
+    broads = tuple(
+        result.data if result.excluded else other.data
+        for result, other in zip(filtered, wides, strict=True)
+    )
     return {
         PRIMARY: (filtered[0], broads[0]),
         GSR_SENSITIVITY: (filtered[1], broads[1]),

@@ -44,7 +44,14 @@ from dmnpharm._utils import fill_doc, get_logger
 from dmnpharm.signal._config import DenoiseConfig
 from dmnpharm.signal._prepare import PreparedRun, prepare_run
 
-__all__ = ["CleanResult", "clean_run", "preprocessed", "project_out", "result_of"]
+__all__ = [
+    "CleanResult",
+    "clean_prepared",
+    "clean_run",
+    "preprocessed",
+    "project_out",
+    "result_of",
+]
 
 Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -164,10 +171,19 @@ def _interpolate(values: Array, kept: BoolArray, repetition_time: float) -> Arra
     return filled
 
 
+def _split(both: Array, n_regions: int) -> tuple[Array, Array]:
+    """Return the first ``n_regions`` columns and the others, each contiguous."""
+    return np.ascontiguousarray(both[:, :n_regions]), np.ascontiguousarray(both[:, n_regions:])
+
+
 def preprocessed(
     prepared: PreparedRun, regressors: Array, config: DenoiseConfig
 ) -> tuple[Array, Array]:
     """Return the kept volumes of the signals and regressors, detrended and filtered.
+
+    With a filter, signals and regressors go through each step together, as
+    the columns of one array (one spline, one detrending, one filter call):
+    every column is treated on its own, so this equals preprocessing each alone.
 
     Parameters
     ----------
@@ -199,15 +215,36 @@ def preprocessed(
     index = np.flatnonzero(kept)
     span = slice(int(index[0]), int(index[-1]) + 1)
     inside = kept[span]
-    signals = _interpolate(data[span], inside, repetition_time)
-    nuisance = _interpolate(regressors[span], inside, repetition_time)
+    both = np.concatenate([data[span], regressors[span]], axis=1)
+    both = _interpolate(both, inside, repetition_time)
     if config.detrend:
         times = np.arange(inside.size, dtype=np.float64) * repetition_time
-        signals, nuisance = _detrend(signals, times), _detrend(nuisance, times)
-    signals = sp_signal.sosfiltfilt(sos, signals, axis=0)
-    if nuisance.shape[1]:
-        nuisance = sp_signal.sosfiltfilt(sos, nuisance, axis=0)
-    return signals[inside], nuisance[inside]
+        both = _detrend(both, times)
+    both = sp_signal.sosfiltfilt(sos, both, axis=0)[inside]
+    return _split(both, data.shape[1])
+
+
+def clean_prepared(prepared: PreparedRun, config: DenoiseConfig) -> CleanResult:
+    """Clean a prepared run with its own regressors (:func:`clean_run` after the preparation).
+
+    Parameters
+    ----------
+    prepared : PreparedRun
+        The run, prepared for ``config`` (its regressors, kept volumes and filter).
+    config : DenoiseConfig
+        The cleaning (its ``detrend``, exclusion rules and record).
+
+    Returns
+    -------
+    CleanResult
+        As :func:`clean_run` returns it.
+    """
+    reason = prepared.exclusion(prepared.regressors.shape[1], config)
+    if reason is not None:
+        return result_of(prepared, config, prepared.columns, None, len(prepared.columns), reason)
+    signals, nuisance = preprocessed(prepared, prepared.regressors, config)
+    cleaned, n_regressors = project_out(signals, nuisance)
+    return result_of(prepared, config, prepared.columns, cleaned, n_regressors, None)
 
 
 def result_of(
@@ -316,9 +353,4 @@ def clean_run(
         columns the strategy needs are missing (all of them are named).
     """
     prepared = prepare_run(data, confounds, repetition_time, config, confounds_meta)
-    reason = prepared.exclusion(prepared.regressors.shape[1], config)
-    if reason is not None:
-        return result_of(prepared, config, prepared.columns, None, len(prepared.columns), reason)
-    signals, nuisance = preprocessed(prepared, prepared.regressors, config)
-    cleaned, n_regressors = project_out(signals, nuisance)
-    return result_of(prepared, config, prepared.columns, cleaned, n_regressors, None)
+    return clean_prepared(prepared, config)

@@ -3,8 +3,11 @@
 :func:`prepare_run` checks a run's signals and repetition time, chooses the
 strategy's regressors and the volumes censoring keeps, and designs the filter;
 :func:`~dmnpharm.signal.clean_run` and
-:func:`~dmnpharm.signal.clean_gsr_twins` then clean from it. The provenance
-record of each cleaning is written here too, so both write the same one.
+:func:`~dmnpharm.signal._twins.clean_gsr_twins` then clean from it. None of
+these depends on the filter but the filter's design, so one preparation also
+serves the cleaning without the filter (:mod:`dmnpharm.signal._variants`).
+The provenance record of each cleaning is written here too, so all write the
+same one.
 """
 
 from __future__ import annotations

@@ -30,9 +30,9 @@ from dmnpharm.exceptions import InputError
 from dmnpharm.signal._clean import CleanResult, preprocessed, result_of
 from dmnpharm.signal._config import DenoiseConfig
 from dmnpharm.signal._confounds import fixed_columns
-from dmnpharm.signal._prepare import prepare_run
+from dmnpharm.signal._prepare import PreparedRun, prepare_run
 
-__all__ = ["clean_gsr_twins"]
+__all__ = ["clean_gsr_twins", "clean_prepared_twins", "twin_configs"]
 
 Array = npt.NDArray[np.float64]
 
@@ -138,14 +138,58 @@ def clean_gsr_twins(
         :func:`clean_run` does for either strategy (missing columns, bad
         data or repetition time).
     """
+    with_gsr, _ = twin_configs(config)
+    prepared = prepare_run(data, confounds, repetition_time, with_gsr, confounds_meta)
+    return clean_prepared_twins(prepared, config)
+
+
+def twin_configs(config: DenoiseConfig) -> tuple[DenoiseConfig, DenoiseConfig]:
+    """Return a strategy's twin with GSR, then the one without (``config`` is one of them).
+
+    Parameters
+    ----------
+    config : DenoiseConfig
+        The configured strategy.
+
+    Returns
+    -------
+    tuple of DenoiseConfig
+        The twin with global signal regression, then the twin without it.
+
+    Raises
+    ------
+    InputError
+        For ``36p``: the global signal is part of it, so it has no twin.
+    """
     if config.strategy == "36p":
         raise InputError(
             "strategy '36p' includes the global signal; it has no twin without GSR "
             "(use 24p for the same regressors without the global signal)"
         )
     twin = replace(config, gsr=not config.gsr)
-    with_gsr, without_gsr = (config, twin) if config.gsr else (twin, config)
-    prepared = prepare_run(data, confounds, repetition_time, with_gsr, confounds_meta)
+    return (config, twin) if config.gsr else (twin, config)
+
+
+def clean_prepared_twins(
+    prepared: PreparedRun, config: DenoiseConfig
+) -> tuple[CleanResult, CleanResult]:
+    """Clean a prepared run with a strategy and with its GSR twin (after the preparation).
+
+    Parameters
+    ----------
+    prepared : PreparedRun
+        The run, prepared for the twin with GSR (:func:`twin_configs`): its
+        regressors are the union of both twins', and its filter is the one
+        both cleanings get.
+    config : DenoiseConfig
+        The configured strategy (its filter settings must match ``prepared``'s).
+
+    Returns
+    -------
+    tuple of CleanResult
+        As :func:`clean_gsr_twins` returns them.
+    """
+    with_gsr, without_gsr = twin_configs(config)
     added = set(fixed_columns(with_gsr)) - set(fixed_columns(without_gsr))
     extra = np.array([column in added for column in prepared.columns], dtype=bool)
     base_columns = [c for c, is_extra in zip(prepared.columns, extra, strict=True) if not is_extra]
