@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import TypeVar
 
+from dmnpharm._utils._allocator import keep_freed_memory
 from dmnpharm._utils._logging import get_logger
 
 __all__ = ["can_fork", "fork_pool", "fork_supported", "forked_map", "forking", "usable_cores"]
@@ -97,10 +98,15 @@ def fork_pool(workers: int) -> ProcessPoolExecutor | None:
     concurrent.futures.ProcessPoolExecutor or None
         None where the system lacks what its queues need (a working
         ``sem_open``: some containers mount no ``/dev/shm``); the log says so
-        and the caller works without processes.
+        and the caller works without processes. Each worker keeps the memory
+        it frees (:func:`~dmnpharm._utils._allocator.keep_freed_memory`).
     """
     try:
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        return ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=keep_freed_memory,
+        )
     except (OSError, ImportError, NotImplementedError) as exc:
         kind = type(exc).__name__
         _LOG.info("no worker processes here (%s: %s); working in this process", kind, exc)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dmnpharm._utils import get_logger
+from dmnpharm._utils._allocator import ALLOCATOR_ENVIRON
 from dmnpharm._utils._forked import fork_supported, usable_cores
 from dmnpharm.config import Execution
 from dmnpharm.exceptions import InputError
@@ -39,8 +40,10 @@ __all__ = [
 
 _LOG = get_logger("execution")
 
-#: The Dask setting that gives worker processes ``MALLOC_TRIM_THRESHOLD_`` (unset for ours).
+#: The Dask setting that gives worker processes ``MALLOC_TRIM_THRESHOLD_`` (ours get
+#: :data:`~dmnpharm._utils._allocator.ALLOCATOR_ENVIRON` instead of Dask's 65536).
 MALLOC_TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+_ENVIRON_SETTING = "distributed.nanny.pre-spawn-environ"
 
 
 #: Most threads that compute runs in this process when no cluster is started. A run's
@@ -347,8 +350,10 @@ def client(execution: Execution, n_tasks: int) -> Iterator[Any]:
                 # also fixes glibc's mmap threshold: every large array is then a fresh
                 # mmap, page-faulted in and unmapped on free. Reading and cleaning a run
                 # allocates many such arrays; with the setting a run took 1.4 s instead
-                # of 0.9 s (benchmarks/README.md). Workers here run short tasks and exit.
-                with dask.config.set({MALLOC_TRIM_SETTING: None}):
+                # of 0.9 s (benchmarks/README.md). Ours keep their freed memory instead
+                # (dmnpharm._utils._allocator). Workers here run short tasks and exit.
+                environ = {f"{_ENVIRON_SETTING}.{k}": v for k, v in ALLOCATOR_ENVIRON.items()}
+                with dask.config.set(environ):
                     cluster = LocalCluster(  # type: ignore[no-untyped-call]
                         n_workers=workers,
                         threads_per_worker=1,
