@@ -166,7 +166,7 @@ def connectivity_section(
         symmetric colour scales, and a glass brain of the 30 edges with the
         largest paired |t|; None without edges of both conditions.
     """
-    if edges is None or edges.empty or not set(contrast) <= set(edges["condition"]):
+    if edges is None or edges.empty or not set(contrast) <= set(edges["condition"].unique()):
         return None
     indices = [int(i) for i in atlas.network_indices("DMN")]
     dmn = [atlas.labels[i] for i in indices]

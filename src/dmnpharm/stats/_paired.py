@@ -89,7 +89,8 @@ def paired_differences(
     for column in ("participant_id", "measure", "value", condition_column):
         if column not in table.columns:
             raise InputError(f"metrics table has no '{column}' column")
-    present = sorted(set(table[condition_column].astype(str)))
+    # Distinct values first: iterating an Arrow-backed column in Python costs ~1 us a row.
+    present = sorted(str(value) for value in table[condition_column].astype(str).unique())
     for cond in (condition_a, condition_b):
         if cond not in present:
             hint = closest_match(cond, present)
@@ -107,10 +108,11 @@ def paired_differences(
         aggfunc="mean",
         sort=True,
     )
+    conditions = subset.groupby("participant_id")[condition_column].unique()
     incomplete = [
-        f"{pid} has only {', '.join(sorted(set(conds)))}"
-        for pid, conds in subset.groupby("participant_id")[condition_column]
-        if set(conds) != {condition_a, condition_b}
+        f"{pid} has only {', '.join(sorted(str(c) for c in conds))}"
+        for pid, conds in conditions.items()
+        if len(conds) < 2
     ]
     if incomplete:
         raise InputError(
@@ -118,7 +120,7 @@ def paired_differences(
             f"'{condition_a}' and '{condition_b}': {'; '.join(incomplete)}. "
             "Add the missing sessions or remove these subjects from participants.tsv"
         )
-    measures = list(dict.fromkeys(subset["measure"]))
+    measures = [str(measure) for measure in subset["measure"].unique()]
     return pd.DataFrame(
         means[condition_a][measures].to_numpy() - means[condition_b][measures].to_numpy(),
         index=means.index,
