@@ -122,3 +122,50 @@ def test_lempel_ziv_known_behaviour(rng: np.random.Generator) -> None:
     assert lempel_ziv_complexity(np.ones(200)) < 0.1
     with pytest.raises(InputError, match="1D"):
         lempel_ziv_complexity(np.ones((3, 3)))
+
+
+def test_sample_entropy_same_counts_for_any_chunk(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regions taken one, a few or all at a time (reused buffers) give the loop's values."""
+    from dmnpharm.metrics import _complexity
+
+    data = np.round(rng.standard_normal((41, 7)), 1)
+    expected = [_loop_sampen(data[:, j], 2, 0.2) for j in range(7)]
+    for chunk in (1, 3 * 20 * 41, 1 << 30):  # 1, 3 (last chunk partial) and all 7 regions
+        monkeypatch.setattr(_complexity, "_CHUNK", chunk)
+        np.testing.assert_allclose(regional_sample_entropy(data), expected, rtol=1e-12)
+
+
+def test_row_medians_equal_numpy_median(rng: np.random.Generator) -> None:
+    """The partition median equals numpy.median bit for bit, odd and even lengths, ties."""
+    from dmnpharm.metrics._complexity import _row_medians
+
+    for n in (2, 3, 150, 151, 200):
+        for series in (rng.standard_normal((9, n)), np.round(rng.standard_normal((9, n)))):
+            np.testing.assert_array_equal(_row_medians(series), np.median(series, axis=1))
+
+
+@pytest.mark.parametrize("sparse", [1, 2, 16, 10**9])
+def test_lempel_ziv_bit_sets_match_kaspar_schuster_past_word_edges(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, sparse: int
+) -> None:
+    """Lengths around the 64-bit word edges, with the live-position switch anywhere."""
+    from dmnpharm.metrics import _complexity
+
+    monkeypatch.setattr(_complexity, "_LZ_SPARSE", sparse)
+    for n in (5, 63, 64, 65, 128, 129, 200, 512):
+        t = np.arange(n)
+        data = np.column_stack(
+            [
+                rng.standard_normal((n, 3)),
+                np.cumsum(rng.standard_normal((n, 2)), axis=0),
+                np.sin(0.3 * t),
+                np.sign(np.sin(0.05 * t)) + 0.01 * rng.standard_normal(n),
+            ]
+        )
+        expected = [
+            _kaspar_schuster([int(v > np.median(col)) for v in col]) * math.log2(n) / n
+            for col in data.T
+        ]
+        np.testing.assert_allclose(regional_lempel_ziv(data), expected, rtol=1e-12)

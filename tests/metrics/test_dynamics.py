@@ -120,3 +120,46 @@ def test_sliding_window_refuses_bad_settings(rng: np.random.Generator) -> None:
     x[:12, 2] = 5.0
     with pytest.raises(InputError, match="region column 2 is constant in the window starting"):
         sliding_window_fc(x, NETWORKS, repetition_time=2.0, window_s=20.0)
+
+
+@pytest.mark.parametrize("taper_sigma_s", [None, 6.0])
+@pytest.mark.parametrize("step", [1, 3])
+def test_many_regions_match_weighted_corrcoef_per_window(
+    rng: np.random.Generator, taper_sigma_s: float | None, step: int
+) -> None:
+    """40 regions (several row blocks) and more windows than a batch: equal to a loop.
+
+    The reference weights each window with the module's own taper (checked
+    against numerical integration above) and takes np.cov with those weights,
+    so the standardise-then-multiply path must agree to rounding.
+    """
+    from dmnpharm.metrics._dynamics import _taper
+
+    n, regions, width = 120, 40, 30
+    labels = ["DMN"] * regions + ["SN"] * 3
+    x = 50.0 + rng.standard_normal((n, regions + 3)) + 0.8 * rng.standard_normal((n, 1))
+    res = sliding_window_fc(
+        x, labels, repetition_time=2.0, window_s=60.0, step=step, taper_sigma_s=taper_sigma_s
+    )
+    weights = _taper(width, None if taper_sigma_s is None else taper_sigma_s / 2.0)
+    iu = np.triu_indices(regions, k=1)
+    expected = []
+    for start in range(0, n - width + 1, step):
+        cov = np.cov(x[start : start + width, :regions].T, aweights=weights)
+        sd = np.sqrt(np.diag(cov))
+        expected.append(np.mean(np.arctanh((cov / np.outer(sd, sd))[iu])))
+    assert res.values.size == len(expected) > 16
+    np.testing.assert_allclose(res.values, expected, rtol=0, atol=1e-12)
+    assert res.std == pytest.approx(np.std(expected, ddof=1), abs=1e-12)
+
+
+@pytest.mark.parametrize("regions", [2, 3, 16, 17, 67, 100])
+def test_pair_blocks_weigh_each_pair_once(regions: int) -> None:
+    """The row blocks' weights put 1 / pairs on every pair above the diagonal, once."""
+    from dmnpharm.metrics._dynamics import _pair_blocks
+
+    total = np.zeros((regions, regions))
+    for a, b, share in _pair_blocks(regions):
+        total[a:b, a:] += share.reshape(b - a, regions - a)
+    pairs = regions * (regions - 1) // 2
+    np.testing.assert_array_equal(total, np.triu(np.full((regions, regions), 1.0 / pairs), k=1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
@@ -17,12 +19,16 @@ __all__ = [
 ]
 
 _Array = npt.NDArray[np.float64]
+_Bits = npt.NDArray[np.uint64]
 # Sample-pair differences held at once by regional_sample_entropy (about 0.5 MB).
 _CHUNK = 1 << 16
 # Longest series whose Lempel-Ziv phrases are found with bit sets (above: phrase by phrase).
 _LZ_BITSET_MAX = 512
-# Sample comparisons held at once by the bit-set Lempel-Ziv parsing (bytes).
+# Bytes of one array of bit sets held at once by the bit-set Lempel-Ziv parsing.
 _LZ_CHUNK = 1 << 21
+# The bit-set parsing follows only the live positions once at most 1 in this many is live.
+_LZ_SPARSE = 16
+_ALL_BITS = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 
 def _check_entropy_args(n: int, m: int, r: float) -> None:
@@ -93,7 +99,9 @@ def _template_matches(
     ``c .. c + m - 1`` of its row (``c = i`` if ``j = i + d``, else ``c = j``
     with ``i = j + d - n``), which never wraps for a pair whose later template
     start is ``< n - m``. The columns of ``x`` (regions) are taken a few at a
-    time, about ``_CHUNK`` differences each.
+    time, about ``_CHUNK`` differences each, into buffers reused across chunks;
+    each region's matches are counted on its own contiguous rows (a whole-array
+    count is far faster than one along an axis).
     """
     n, n_columns = x.shape
     starts = n - m  # templates start at 0 .. n - m - 1, for lengths m and m + 1
@@ -108,18 +116,24 @@ def _template_matches(
         valid[-1] &= col[0] < starts - half
     matches_m = np.zeros(n_columns, dtype=np.int64)
     matches_m1 = np.zeros(n_columns, dtype=np.int64)
-    step = max(1, _CHUNK // max(1, half * n))
+    step = min(n_columns, max(1, _CHUNK // max(1, half * n)))
+    diff_buffer = np.empty((step, half, n))
+    close_buffer = np.empty((step, half, n), dtype=bool)
+    run_buffer = np.empty((step, half, starts), dtype=bool)
     for lo in range(0, n_columns, step):
         hi = min(n_columns, lo + step)
-        diff = shifted[lo:hi] - series[lo:hi, None, :]
+        diff, close, run = diff_buffer[: hi - lo], close_buffer[: hi - lo], run_buffer[: hi - lo]
+        np.subtract(shifted[lo:hi], series[lo:hi, None, :], out=diff)
         np.abs(diff, out=diff)
-        close = diff <= tol[lo:hi, None, None]
-        run = close[..., :starts] & valid
+        np.less_equal(diff, tol[lo:hi, None, None], out=close)
+        np.logical_and(close[..., :starts], valid, out=run)
         for j in range(1, m):
             run &= close[..., j : j + starts]
-        matches_m[lo:hi] = np.count_nonzero(run.reshape(hi - lo, -1), axis=1)
+        for k in range(hi - lo):
+            matches_m[lo + k] = np.count_nonzero(run[k])
         run &= close[..., m : m + starts]
-        matches_m1[lo:hi] = np.count_nonzero(run.reshape(hi - lo, -1), axis=1)
+        for k in range(hi - lo):
+            matches_m1[lo + k] = np.count_nonzero(run[k])
     return matches_m, matches_m1
 
 
@@ -182,55 +196,158 @@ def _lz76_phrases(bits: bytes) -> int:
     return count
 
 
+@lru_cache(maxsize=8)
+def _bit_geometry(
+    n: int,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], _Bits, tuple[tuple[int, int], ...]]:
+    """Constants of :func:`_history_bits` for rows of ``n`` samples (read-only).
+
+    Returns the bit offset ``(n - 1 - i) mod 64`` of each position ``i`` in its
+    first stream word, ``63`` minus it, the mask of the distances ``1 <= d <= i``
+    held by word ``w`` at position ``i`` (``(words, 1, n)``) and, per first stream
+    word ``b = (n - 1 - i) // 64``, the range of positions ``i`` that start in it.
+    """
+    words = -(-n // 64)
+    offset = np.arange(n - 1, -1, -1)
+    shift = (offset % 64).astype(np.uint64)
+    back = np.uint64(63) - shift
+    held = np.clip(np.arange(n)[None, :] - 64 * np.arange(words)[:, None] + 1, 0, 64)
+    low = (np.uint64(1) << np.minimum(held, 63).astype(np.uint64)) - np.uint64(1)
+    mask = np.where(held == 64, _ALL_BITS, low)[:, None, :]
+    mask[0] &= ~np.uint64(1)
+    ranges = tuple((max(0, n - 64 * (b + 1)), n - 64 * b) for b in range(words))
+    for array in (shift, back, mask):
+        array.setflags(write=False)
+    return shift, back, mask, ranges
+
+
+def _history_bits(bits: npt.NDArray[np.uint8]) -> _Bits:
+    """Return each row's matches with its own past as bit sets, (words, rows, n).
+
+    Bit ``d mod 64`` of ``same[d // 64, r, i]`` is set when ``s[i] == s[i - d]``
+    for the row ``s = bits[r]`` and ``1 <= d <= i``.
+
+    Reading ``s`` backwards as a bit stream, ``stream[k] = s[n - 1 - k]``, the
+    history ``s[i], s[i - 1], ...`` of position i is the stream from bit
+    ``n - 1 - i`` on; its 64-bit words are two neighbouring stream words shifted
+    together. All positions whose history starts in the same stream word take
+    the same two words, so these are filled by broadcasting, not gathered. The
+    history is then compared with ``s[i]`` (XOR with all ones where it is 0) and
+    masked to the distances that exist.
+    """
+    rows, n = bits.shape
+    shift, back, mask, ranges = _bit_geometry(n)
+    words = mask.shape[0]
+    stream = np.zeros((rows, 128 * words), dtype=np.uint8)
+    stream[:, :n] = bits[:, ::-1]
+    packed = np.packbits(stream, axis=1, bitorder="little").view(np.uint64).T  # (2 words, rows)
+    same = np.empty((words, rows, n), dtype=np.uint64)
+    upper = np.empty((words, rows, n), dtype=np.uint64)
+    for b, (first, stop) in enumerate(ranges):
+        same[:, :, first:stop] = packed[b : b + words, :, None]
+        upper[:, :, first:stop] = packed[b + 1 : b + 1 + words, :, None]
+    same >>= shift
+    upper <<= np.uint64(1)  # two shifts: one by 64 - shift would be 64 for shift 0
+    upper <<= back
+    same |= upper
+    flip = bits.astype(np.uint64)
+    flip -= np.uint64(1)  # all ones where s[i] is 0 (wraps), 0 where it is 1
+    same ^= flip
+    same &= mask
+    return same
+
+
 def _longest_previous(bits: npt.NDArray[np.uint8]) -> npt.NDArray[np.intp]:
     """Return, per row and position i, the longest L with ``s[i:i+L] == s[p:p+L]`` for a p < i.
 
     For a row ``s``, bit d of ``same[i]`` is set when ``s[i] == s[i - d]``
-    (``1 <= d <= i``); a copy of length L from ``p = i - d`` exists when bit d
-    is set in ``same[i]``, ..., ``same[i + L - 1]``, so ANDing the shifted bit
-    sets until none is left gives every position's longest copy at once.
+    (``1 <= d <= i``, :func:`_history_bits`); a copy of length L from ``p = i - d``
+    exists when bit d is set in ``same[i]``, ..., ``same[i + L - 1]``, so ANDing
+    the shifted bit sets until none is left gives every position's longest copy
+    at once. Word ``w`` holds distances ``64 w ..``, so it is empty at positions
+    ``i < 64 w`` and skipped there. While many positions live, all are ANDed;
+    once at most ``1 / _LZ_SPARSE`` do, only the live ones are carried on, as
+    flat indices into a copy of ``same`` padded with n empty positions per row.
     """
     rows, n = bits.shape
-    width = -(-n // 64) * 64
-    # reverse[k] = s[n - 1 - k], then sentinels that equal no bit.
-    reverse = np.full((rows, n + width), 2, dtype=np.uint8)
-    reverse[:, :n] = bits[:, ::-1]
-    history = sliding_window_view(reverse, width, axis=1)[:, n - 1 :: -1]  # [., i, d]: s[i - d]
-    equal = history == bits[:, :, None]
-    equal[:, :, 0] = False
-    packed = np.packbits(equal, axis=-1, bitorder="little").view(np.uint64)
-    same = np.ascontiguousarray(np.moveaxis(packed, 2, 0))  # (words, rows, n)
-    longest = np.zeros((rows, n), dtype=np.intp)
-    copies, length = same, 0
+    same = _history_bits(bits)
+    words = same.shape[0]
+    longest = np.zeros((rows, 2 * n), dtype=np.intp)
+    copies = same.copy()
+    merged = np.empty((rows, n), dtype=np.uint64)
+    live = np.empty((rows, n), dtype=bool)
+    size, length = n, 0
     while True:
-        alive = copies[0] != 0
-        for word in copies[1:]:
-            alive |= word != 0
-        if not alive.any():
-            return longest
+        found, alive = merged[:, :size], live[:, :size]
+        np.copyto(found, copies[0, :, :size])
+        for w in range(1, words):
+            found[:, 64 * w :] |= copies[w, :, 64 * w : size]
+        np.not_equal(found, 0, out=alive)
+        count = np.count_nonzero(alive)
+        if count == 0:
+            return longest[:, :n]
+        if count * _LZ_SPARSE <= rows * n:
+            break
         length += 1
-        longest[:, : alive.shape[1]][alive] = length
-        copies = copies[:, :, :-1] & same[:, :, length:]
+        longest[:, :size] += alive
+        size -= 1
+        for w in range(words):
+            if 64 * w < size:
+                copies[w, :, 64 * w : size] &= same[w, :, 64 * w + length : size + length]
+    row, position = np.nonzero(alive)
+    carried = copies[:, row, position]
+    flat = row * (2 * n) + position
+    padded = np.zeros((words, rows, 2 * n), dtype=np.uint64)
+    padded[:, :, :n] = same
+    padded_flat = padded.reshape(words, -1)
+    longest_flat = longest.reshape(-1)
+    while flat.size:
+        length += 1
+        longest_flat[flat] = length
+        carried &= padded_flat[:, flat + length]
+        kept = np.bitwise_or.reduce(carried, axis=0) != 0
+        flat, carried = flat[kept], carried[:, kept]
+    return longest[:, :n]
 
 
 def _lz76_phrases_rows(bits: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
     """Count the LZ76 phrases of each row of ``bits`` (as :func:`_lz76_phrases`).
 
     The phrase starting at i is one longer than the longest copy of ``s[i:]``
-    that starts before i (:func:`_longest_previous`); the rows are parsed in
-    step.
+    that starts before i (:func:`_longest_previous`), cut at the row's end; the
+    rows are parsed in step, by jumping through a flat table of phrase lengths
+    with one extra entry per row (0) where finished rows stay.
     """
     rows, n = bits.shape
-    longest = _longest_previous(bits)
-    position = np.zeros(rows, dtype=np.intp)
+    jump = np.zeros((rows, n + 1), dtype=np.intp)
+    np.add(_longest_previous(bits), 1, out=jump[:, :n])
+    np.minimum(jump[:, :n], np.arange(n, 0, -1), out=jump[:, :n])
+    table = jump.reshape(-1)
+    position = np.arange(rows) * (n + 1)
+    end = position + n
     counts = np.zeros(rows)
-    row = np.arange(rows)
     while True:
-        live = position < n
+        live = position < end
         if not live.any():
             return counts
         counts += live
-        position[live] += longest[row[live], position[live]] + 1
+        position += table[position]
+
+
+def _row_medians(series: _Array) -> _Array:
+    """Return each row's median, equal to ``numpy.median(series, axis=1)`` for finite data.
+
+    One partition at the upper middle element; the lower middle one is the
+    largest of those before it. (``numpy.median`` also partitions for NaNs,
+    which are excluded here, and is several times slower.)
+    """
+    half = series.shape[1] // 2
+    part = np.partition(series, half, axis=1)
+    if series.shape[1] % 2:
+        odd: _Array = part[:, half]
+        return odd
+    even: _Array = (part[:, :half].max(axis=1) + part[:, half]) / 2
+    return even
 
 
 def regional_lempel_ziv(data: npt.ArrayLike) -> _Array:
@@ -258,16 +375,14 @@ def regional_lempel_ziv(data: npt.ArrayLike) -> _Array:
     """
     x = as_timeseries(data, min_volumes=2)
     n = x.shape[0]
-    bits = (x > np.median(x, axis=0)).astype(np.uint8)
+    series = np.ascontiguousarray(x.T)
+    bits = (series > _row_medians(series)[:, None]).view(np.uint8)
     scale = np.log2(n) / n
     if n > _LZ_BITSET_MAX:
-        return np.array([_lz76_phrases(bits[:, j].tobytes()) * scale for j in range(x.shape[1])])
-    per_chunk = max(1, _LZ_CHUNK // (n * n))  # bounds the n x n comparisons held at once
+        return np.array([_lz76_phrases(row.tobytes()) * scale for row in bits])
+    per_chunk = max(1, _LZ_CHUNK // (8 * n * -(-n // 64)))  # bounds each bit-set array
     counts = np.concatenate(
-        [
-            _lz76_phrases_rows(np.ascontiguousarray(bits[:, lo : lo + per_chunk].T))
-            for lo in range(0, x.shape[1], per_chunk)
-        ]
+        [_lz76_phrases_rows(bits[lo : lo + per_chunk]) for lo in range(0, x.shape[1], per_chunk)]
     )
     out: _Array = counts * scale
     return out
