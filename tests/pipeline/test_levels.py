@@ -146,3 +146,41 @@ def test_constant_types_are_pandas_own_and_kept_per_tuple_of_types() -> None:
     before = len(_INFERRED)
     assert _constant_types(odd) == pandas_types(odd)
     assert len(_INFERRED) == before
+
+
+def test_statistics_are_kept_for_the_columns_readers_filter_on(tmp_path: Path) -> None:
+    """Row groups carry min/max of the filtered-on columns only; a filtered read skips groups."""
+    from dmnpharm.pipeline._levels import ROW_GROUP_ROWS, STATISTICS_COLUMNS
+
+    per_run = ROW_GROUP_ROWS  # one row group per run
+    design = pd.DataFrame({"participant_id": ["sub-1", "sub-2"], "site": ["a", "b"]})
+    with LevelFiles(tmp_path, design) as levels:
+        for pid, site in (("sub-1", "a"), ("sub-2", "b")):
+            levels.add(
+                pd.DataFrame(
+                    {
+                        "participant_id": pid,
+                        "site": site,
+                        "analysis": "primary",
+                        "level": "edge",
+                        "value": np.arange(per_run, dtype=float),
+                    }
+                )
+            )
+    file = pq.ParquetFile(tmp_path / LEVEL_FILES["edge"])
+    assert file.metadata.num_row_groups == 2
+    names = file.schema_arrow.names
+    for group in range(2):
+        row_group = file.metadata.row_group(group)
+        with_statistics = {
+            names[k] for k in range(row_group.num_columns) if row_group.column(k).is_stats_set
+        }
+        assert with_statistics == {"participant_id", "analysis", "value"}
+        assert with_statistics <= set(STATISTICS_COLUMNS)
+        index = names.index("participant_id")
+        assert row_group.column(index).statistics.min == f"sub-{group + 1}"
+    table = pq.read_table(
+        tmp_path / LEVEL_FILES["edge"], filters=[("participant_id", "==", "sub-2")]
+    )
+    assert set(table.column("site").to_pylist()) == {"b"}
+    assert table.num_rows == per_run

@@ -25,6 +25,20 @@ __all__ = ["LEVEL_FILES", "LevelFiles", "RunRows", "split_levels", "tag_rows"]
 #: Rows gathered from runs before they are written as one Parquet row group.
 ROW_GROUP_ROWS = 65_536
 
+#: Columns whose Parquet row groups carry min/max statistics, for readers that filter on
+#: them (the analysis, a participant, a measure). Statistics of every column (the design's
+#: constants included) made writing the rows 1.6x slower (15 cohort runs' 66,330 edge rows:
+#: 42 ms against 26 ms).
+STATISTICS_COLUMNS = (
+    "participant_id",
+    "session_id",
+    "analysis",
+    "measure",
+    "network_a",
+    "network_b",
+    "value",
+)
+
 #: The file of each streamed level, inside the output folder.
 LEVEL_FILES = {"region": "metrics_regions.parquet", "edge": "metrics_edges.parquet"}
 
@@ -216,13 +230,12 @@ class LevelFiles:
             The rows of level ``network``.
         """
         level = tagged["level"]
-        for name, file in LEVEL_FILES.items():
+        for name in LEVEL_FILES:
             rows = tagged[level == name]
             if rows.empty:
                 continue
             if name not in self._writers:
-                self._schemas[name] = self._schema(rows)
-                self._writers[name] = pq.ParquetWriter(self._folder / file, self._schemas[name])
+                self._open(name, self._schema(rows))
             schema = self._schemas[name]
             arrays = [_column(rows[field.name], field.type) for field in schema]
             self._write(name, pa.Table.from_arrays(arrays, schema=schema))
@@ -243,14 +256,19 @@ class LevelFiles:
         """
         for name, table in rows.levels.items():
             if name not in self._writers:
-                self._schemas[name] = self._schema(table.schema.remove_metadata())
-                self._writers[name] = pq.ParquetWriter(
-                    self._folder / LEVEL_FILES[name], self._schemas[name]
-                )
+                self._open(name, self._schema(table.schema.remove_metadata()))
             schema = self._schemas[name]
             arrays = [_cast(table.column(field.name), field.type) for field in schema]
             self._write(name, pa.Table.from_arrays(arrays, schema=schema))
         return rows.network
+
+    def _open(self, name: str, schema: pa.Schema) -> None:
+        """Start a level's file with ``schema`` (statistics: :data:`STATISTICS_COLUMNS`)."""
+        self._schemas[name] = schema
+        kept = [column for column in STATISTICS_COLUMNS if column in schema.names]
+        self._writers[name] = pq.ParquetWriter(
+            self._folder / LEVEL_FILES[name], schema, write_statistics=kept
+        )
 
     def _write(self, name: str, table: pa.Table) -> None:
         """Buffer a run's rows; write them as one row group once enough have gathered.
