@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -52,8 +53,10 @@ def _faults_in_fresh_python(keep: bool) -> int:
         print(_churn())
         """
     )
+    # Without glibc's own settings, which another test's Dask nanny may have left behind.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
     )
     return int(done.stdout.strip())
 

@@ -139,9 +139,12 @@ def test_execution_options_are_checked_and_resolved(monkeypatch: pytest.MonkeyPa
 def test_local_workers_keep_the_memory_they_free() -> None:
     """Local cluster workers get glibc thresholds that keep freed memory, not Dask's 65536."""
     names = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+    before = [os.environ.get(name) for name in names]
     with execute_module.client(Execution(scheduler="local", workers=1), 1) as dask_client:
         found = dask_client.run(lambda: [os.environ.get(name) for name in names])
         assert list(found.values()) == [[str(64 << 20), str(16 << 20)]]
+        # Dask's nanny sets them in this process to start its workers; they are put back.
+        assert [os.environ.get(name) for name in names] == before
 
 
 def test_cache_keys_follow_what_each_result_depends_on(small_study: Path, tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ scheduler.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -242,6 +243,25 @@ def make_cache(execution: Execution) -> RunCache:
     return RunCache(folder)
 
 
+@contextmanager
+def _environ_restored(names: Iterable[str]) -> Iterator[None]:
+    """Put back these environment variables as they were (Dask's nanny sets them here).
+
+    Yields
+    ------
+    None
+    """
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def local_workers(n_tasks: int, requested: int | None = None) -> int:
     """Return the worker processes of a local cluster: one per core, one thread each.
 
@@ -353,7 +373,7 @@ def client(execution: Execution, n_tasks: int) -> Iterator[Any]:
                 # of 0.9 s (benchmarks/README.md). Ours keep their freed memory instead
                 # (dmnpharm._utils._allocator). Workers here run short tasks and exit.
                 environ = {f"{_ENVIRON_SETTING}.{k}": v for k, v in ALLOCATOR_ENVIRON.items()}
-                with dask.config.set(environ):
+                with dask.config.set(environ), _environ_restored(ALLOCATOR_ENVIRON):
                     cluster = LocalCluster(  # type: ignore[no-untyped-call]
                         n_workers=workers,
                         threads_per_worker=1,
