@@ -326,3 +326,33 @@ def test_row_blocks_check_their_lengths() -> None:
     table = rows.frame()
     assert table["network_b"].tolist() == ["DMN", "DMN"]
     assert rows.values() == {"a": 1.0, "b": 2.0}
+
+
+def test_row_blocks_reuse_a_column_only_when_its_texts_are_equal() -> None:
+    """Equal blocks give equal tables; a changed label, size or later block shows up."""
+
+    def table(labels: list[str], extra: bool = False) -> pd.DataFrame:
+        rows = RowBlocks()
+        rows.add("m", "network", 1.0, "z", "DMN")
+        rows.add("r", "region", np.arange(len(labels)), "z", "DMN", "", np.array(labels, object))
+        if extra:
+            rows.add("m2", "network", 2.0, "z", "SN")
+        return rows.frame()
+
+    first = table(["a", "b", "c"])
+    assert first["region_a"].tolist() == ["", "a", "b", "c"]
+    pd.testing.assert_frame_equal(table(["a", "b", "c"]), first)
+    assert table(["a", "b", "x"])["region_a"].tolist() == ["", "a", "b", "x"]
+    assert table(["a", "b"])["region_a"].tolist() == ["", "a", "b"]
+    assert table(["a", "b", "c"], extra=True)["network_a"].tolist()[-1] == "SN"
+    rows = RowBlocks()
+    rows.add(["p", "q"], "region", [1.0, 2.0], "z", "DMN")
+    before = rows.frame()
+    rows.add("s", "network", 3.0, "z", "DMN")
+    assert before["measure"].tolist() == ["p", "q"]
+    assert rows.frame()["measure"].tolist() == ["p", "q", "s"]
+    expected_dtype = pd.Series(["text"]).dtype
+    for empty in (RowBlocks().frame(), first):
+        assert list(empty.columns) == list(BUNDLE_COLUMNS)
+        assert all(empty[c].dtype == expected_dtype for c in BUNDLE_COLUMNS if c != "value")
+        assert empty["value"].dtype == np.float64

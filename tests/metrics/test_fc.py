@@ -56,3 +56,21 @@ def test_constant_signal_is_refused() -> None:
     data[:, 1] = np.arange(10)
     with pytest.raises(ValueError, match="constant"):
         fisher_z_connectivity(data)
+
+
+@pytest.mark.parametrize("n_regions", [7, 64, 65, 150, 300])
+def test_fisher_z_equals_the_whole_matrix_transform(
+    rng: np.random.Generator, n_regions: int
+) -> None:
+    """Strip by strip, the matrix is bit for bit arctanh of the clipped correlations."""
+    data = rng.standard_normal((40, n_regions)) + rng.standard_normal((40, 1))
+    data[:, -1] = 2 * data[:, 0]  # a perfect correlation, clipped to a finite z
+    x = data - data.mean(axis=0)
+    x /= np.sqrt(np.einsum("ij,ij->j", x, x))
+    r = x.T @ x
+    expected = np.arctanh(np.clip(r, -(1.0 - 1e-12), 1.0 - 1e-12))
+    np.fill_diagonal(expected, 0.0)
+    ours = fisher_z_connectivity(data)
+    np.testing.assert_array_equal(ours, expected)
+    np.testing.assert_array_equal(ours, ours.T)
+    assert np.isfinite(ours).all()

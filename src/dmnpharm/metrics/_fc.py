@@ -22,6 +22,9 @@ __all__ = [
 # large finite z rather than infinity.
 _R_CLIP = 1.0 - 1e-12
 
+# Rows per strip of the correlation matrix transformed at a time (see below).
+_STRIP = 64
+
 
 @dataclass(frozen=True)
 class MeasureSpec:
@@ -78,8 +81,19 @@ def fisher_z_connectivity(data: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np
     if np.any(norms == 0):
         raise ValueError("a region's signal is constant; its correlation is undefined")
     x /= norms
-    r = x.T @ x
-    z: npt.NDArray[np.float64] = np.arctanh(np.clip(r, -_R_CLIP, _R_CLIP))
+    # ``x.T @ x`` of one buffer goes to BLAS's symmetric product, whose result is
+    # exactly symmetric, so only the upper triangle needs the transform: each strip
+    # of rows is clipped and transformed in place from its diagonal block rightwards,
+    # and its part right of that block is mirrored below it. Elementwise, so every
+    # value is the one the whole-matrix transform gives.
+    z: npt.NDArray[np.float64] = x.T @ x
+    n = z.shape[0]
+    for start in range(0, n, _STRIP):
+        stop = min(start + _STRIP, n)
+        strip = z[start:stop, start:]
+        np.clip(strip, -_R_CLIP, _R_CLIP, out=strip)
+        np.arctanh(strip, out=strip)
+        z[stop:, start:stop] = z[start:stop, stop:].T
     np.fill_diagonal(z, 0.0)
     return z
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from itertools import chain
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,28 +35,50 @@ def _inferred_text_dtype() -> object:
     return pd.Series(["text"]).dtype
 
 
-def _text_column(blocks: list[str | list[str]], sizes: list[int]) -> object:
+def _arrow_backed() -> bool:
+    """Return whether pandas infers Arrow-backed strings for text (pandas 3)."""
+    dtype = _inferred_text_dtype()
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+# Arrow arrays of recent text columns, per column name, most recent first, each with
+# the blocks and block sizes it was built from. Runs of one study give the same
+# blocks run after run; blocks and sizes equal to recent ones give equal texts, so
+# their (immutable) Arrow array is reused instead of converting every string again.
+_Key = tuple[tuple[str | list[str], ...], tuple[int, ...]]
+_RECENT_COLUMNS: dict[str, tuple[tuple[_Key, Any], ...]] = {}
+_RECENT_PER_NAME = 4
+
+
+def _text_column(name: str, blocks: list[str | list[str]], sizes: list[int]) -> object:
     """Return a text column, block by block, as the column pandas would infer from it.
 
     A block is one string for ``size`` rows or a list of strings, one per row.
-    With pandas' Arrow-backed string dtype (pandas 3) the Arrow array is built
-    directly: a shared string is repeated in Arrow, with no Python list of it
-    and none of pandas' per-element checks. Otherwise a list is left to pandas.
+    With pandas' Arrow-backed string dtype the Arrow array is built directly,
+    with none of pandas' per-element checks, or reused (see above); otherwise
+    the list of texts is left to pandas.
     """
-    dtype = _inferred_text_dtype()
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+    if not _arrow_backed():
+        return list(_expanded(blocks, sizes))
+    return pd.array(_arrow_texts(name, blocks, sizes), dtype=_inferred_text_dtype())
+
+
+def _arrow_texts(name: str, blocks: list[str | list[str]], sizes: list[int]) -> Any:
+    """Return the column's texts as an Arrow large-string array, reusing a recent one."""
+    # Copies of the outer lists: the table may get more blocks later. A per-row block
+    # is a list of RowBlocks' own, never changed; comparing lists checks identity first.
+    key = (tuple(blocks), tuple(sizes))
+    recent = _RECENT_COLUMNS.get(name, ())
+    for entry in recent:
+        if entry[0][1] == key[1] and entry[0][0] == key[0]:
+            break
+    else:
         import pyarrow as pa
 
-        kind = pa.large_string()
-        chunks = [
-            pa.repeat(pa.scalar(block, type=kind), size)
-            if isinstance(block, str)
-            else pa.array(block, type=kind)
-            for block, size in zip(blocks, sizes, strict=True)
-        ]
-        joined = pa.concat_arrays(chunks) if chunks else pa.array([], type=kind)
-        return pd.array(joined, dtype=dtype)
-    return list(_expanded(blocks, sizes))
+        entry = (key, pa.array(list(_expanded(blocks, sizes)), type=pa.large_string()))
+    # A new tuple, put in place in one step, rather than edits to a shared one.
+    _RECENT_COLUMNS[name] = (entry, *(e for e in recent if e is not entry))[:_RECENT_PER_NAME]
+    return entry[1]
 
 
 def _expanded(blocks: list[str | list[str]], sizes: list[int]) -> Iterator[str]:
@@ -119,7 +142,11 @@ class RowBlocks:
             if isinstance(field, str):
                 self._text[name].append(field)
             else:
-                texts = list(field)
+                # An object array's items come out as they are, faster than by iterating.
+                if isinstance(field, np.ndarray) and field.dtype == object:
+                    texts = field.tolist()
+                else:
+                    texts = list(field)
                 if len(texts) != size:
                     raise ValueError(f"{name} has {len(texts)} entries for {size} rows")
                 self._text[name].append(texts)
@@ -146,8 +173,11 @@ class RowBlocks:
         pandas.DataFrame
             One row per value added, in order.
         """
-        columns: dict[str, object] = {
-            name: _text_column(blocks, self._sizes) for name, blocks in self._text.items()
-        }
-        columns["value"] = np.concatenate(self._values) if self._values else np.zeros(0)
-        return pd.DataFrame(columns, columns=list(BUNDLE_COLUMNS))
+        columns: dict[str, object] = {}
+        for name in BUNDLE_COLUMNS:
+            if name == "value":
+                columns[name] = np.concatenate(self._values) if self._values else np.zeros(0)
+            else:
+                columns[name] = _text_column(name, self._text[name], self._sizes)
+        # The columns are new arrays (or lists) of this call: no copy of them needed.
+        return pd.DataFrame(columns, copy=False)
