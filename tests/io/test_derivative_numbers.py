@@ -95,6 +95,21 @@ def test_neighbours_of_powers_of_ten(rng: np.random.Generator) -> None:
     assert _text(values) == _expected(values)
 
 
+def test_values_with_a_point_among_their_digits(rng: np.random.Generator) -> None:
+    """1 <= |x| < 1e8 with every exponent and number of trailing zeros, point cut or not."""
+    digits = rng.integers(10**7, 10**8, 4000)
+    zeros = rng.integers(0, 8, 4000)
+    mantissas = (digits // 10**zeros * 10**zeros).astype(float)  # exact, 0..7 zeros at the end
+    exponents = rng.integers(0, 8, 4000)
+    values = mantissas / 10.0 ** (7 - exponents)
+    values[::3] *= -1
+    values = values.reshape(-1, 50)
+    assert _text(values) == _expected(values)
+    mixed = values.copy()
+    mixed[:, ::2] = rng.uniform(-1, 1, (values.shape[0], 25))  # point and "0." cells side by side
+    assert _text(mixed) == _expected(mixed)
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (2, 20000), (20000, 2)])
 def test_any_shape(shape: tuple[int, int], rng: np.random.Generator) -> None:
     """Rows of one value, rows longer than a block of the formatter, many short rows."""

@@ -152,6 +152,22 @@ def test_fixed_decimals_are_read_as_read_csv_reads_them(rng: np.random.Generator
 @pytest.mark.parametrize(
     "body",
     [
+        b"1.500\t-12345678901.234\n-9.000\t0.500\n",  # short values next to long ones
+        b"-1.25\t123456.75\n0.00\t-0.00",  # a minus first, -0, no last line end
+        b"99999999999999.9\t-0.1\n",  # 15 digits
+        b"7.000001\t123.000000\n45678.999999\t-8.100000\n",
+    ],
+)
+def test_digits_of_values_of_any_length(body: bytes) -> None:
+    """Each value gets its own digits whatever the length of the values around it."""
+    text = "a\tb\n" + body.decode()
+    found = parse_fixed_tsv(body, 2)
+    assert _same(found, _read_csv(text))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
         b"1.5\t2e3\n",  # an exponent
         b"1.5\tn/a\n",  # a missing value
         b"1.5\t 2.5\n",  # a space

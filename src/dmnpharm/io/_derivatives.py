@@ -221,10 +221,15 @@ class _Tables:
     key: Ints  # by sign and binary exponent (a double's top 12 bits): key of its lowest e
     above: npt.NDArray[np.float64]  # by those bits: 10 ** (that e + 1)
     scale: npt.NDArray[np.float64]  # by key: 10 ** (7 - e), NaN out of -4..7
-    head: Words  # by key: tab, sign and "0.00" of |x| < 1, right-aligned in a word
-    length: Ints  # by key: bytes of the cell with 8 digits
+    head: Words  # by key: tab, sign, "0.00" of |x| < 1 (a free top byte for 0 <= e < 7)
+    length: Ints  # by key: bytes of the cell with all 8 digits (and its point)
     cut: Ints  # by key, trailing zeros: bytes left out
     low: Words  # by n: the n low bytes of a word
+    # by key, for 1 <= |x| < 1e8 (see _block_cells); a no-op for the other keys
+    before: Words  # the low e bytes: digits 1..e, moved a byte down
+    point: Words  # "." at byte e (e < 7)
+    after: Words  # bytes e + 1 up: the digits after the point, where they are
+    lead: Words  # byte 7 (e < 7): the first digit, which goes to the head word
 
 
 @cache
@@ -238,13 +243,20 @@ def _tables() -> _Tables:
     top = np.arange(4096)
     lowest = np.clip((((top & 0x7FF) - 1023) * 78913) >> 18, -6, 8)  # floor(log10(2 ** power))
     heads, cut = [], np.zeros((32, 8), dtype=np.intp)
+    lengths, moved = [], np.zeros((4, 32), dtype=np.uint64)
+    moved[2] = 2**64 - 1  # the other keys keep all 8 digits in the second word
     for e in range(-6, 10):
         for sign in (0, 1):
             head = b"\t" + b"-" * sign + (b"0." + b"0" * (-e - 1) if -4 <= e < 0 else b"")
+            lengths.append(len(head) + 8 + (0 <= e < 7))
+            key = (e + 6) * 2 + sign
+            if 0 <= e < 7:  # the first digit joins the head; the point goes in the second word
+                head += b"\0"
+                moved[:, key] = (1 << 8 * e) - 1, 46 << 8 * e, 2**64 - (256 << 8 * e), 255 << 56
             heads.append(head)
             frac = 7 - e if 0 <= e <= 7 else 8  # digits after the dot (8: all)
             for tz in range(8):
-                cut[(e + 6) * 2 + sign, tz] = min(tz, frac) + (0 < frac <= tz)
+                cut[key, tz] = min(tz, frac) + (0 < frac <= tz)
     return _Tables(
         digits=ascii_,
         digits_high=ascii_ << _U64(32),
@@ -255,41 +267,19 @@ def _tables() -> _Tables:
             [10.0 ** (13 - k // 2) if 2 <= k // 2 <= 13 else np.nan for k in range(32)]
         ),
         head=np.array([int.from_bytes(h.rjust(8, b"\0"), "little") for h in heads], np.uint64),
-        length=np.array([len(h) + 8 for h in heads], dtype=np.intp),
+        length=np.array(lengths, dtype=np.intp),
         cut=cut,
         low=np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64),
+        before=moved[0],
+        point=moved[1],
+        after=moved[2],
+        lead=moved[3],
     )
 
 
 def _words(text: bytes) -> tuple[int, int]:
     value = int.from_bytes(text, "little")
     return value & 0xFFFFFFFFFFFFFFFF, value >> 64
-
-
-def _whole_cells(
-    digits: Words, exponent: Ints, sign: Words, zeros: npt.NDArray[np.uint8]
-) -> tuple[Words, Words, Ints]:
-    """Cells of 1 <= |x| < 1e8 (tab, sign, integer digits, dot, fraction) as two words."""
-    one, eight = _U64(1), _U64(8)
-    e = exponent.astype(np.uint64)
-    head = eight * (one + sign)
-    point = eight * (e + one)
-    whole = digits & ((one << point) - one)  # e = 7: all 8 digits (1 << 64 is 0 in numpy)
-    frac = _U64(7) - e
-    tz = zeros.astype(np.uint64)
-    keep = np.where(tz < frac, frac - tz, _U64(0))
-    rest = (digits >> point) & ((one << (eight * keep)) - one)
-    dot = np.where(keep > 0, _U64(46), _U64(0))
-    lo = _U64(_TAB) | ((_U64(45) << eight) * sign) | (whole << head)
-    hi = whole >> (_U64(64) - head)
-    at = head + point
-    lo |= dot << at
-    hi |= dot << (at - _U64(64))
-    at += eight
-    lo |= rest << at
-    hi |= (rest >> (_U64(64) - at)) | (rest << (at - _U64(64)))
-    length = (one + sign + e + one + np.where(keep > 0, keep + one, _U64(0))).astype(np.intp)
-    return lo, hi, length
 
 
 def _odd_cells(
@@ -319,11 +309,14 @@ def _block_cells(x: npt.NDArray[np.float64]) -> tuple[Words, Words, Ints, npt.ND
     """Format a block of values as ``printf("%.8g")`` does, ``n/a`` when not finite.
 
     Each cell is a tab and its text, ``length`` bytes held in 16 (``lo``, ``hi``)
-    that end ``tail`` bytes after it. A value of 1e-4 <= |x| < 1 is ``0.`` and zeros
-    (a word of ``head``) before its 8 digits ``m = round(|x| * 10 ** (7 - e))`` (the
-    next word), ``e`` its decimal exponent; trailing zeros are cut. Values 1 <= |x| <
-    1e8 (:func:`_whole_cells`), values within 1e-6 of a tie of the 8th digit,
-    exponents and n/a (:func:`_odd_cells`) are put in both words from their start.
+    that end ``tail`` bytes before their end. The 8 digits ``m = round(|x| * 10 **
+    (7 - e))`` of a value (``e`` its decimal exponent) fill ``hi``; ``lo`` holds what
+    goes before them, right-aligned: tab, sign and, for 1e-4 <= |x| < 1, ``0.`` and
+    zeros. For 1 <= |x| < 1e7 the first digit moves to the top byte of ``lo`` and the
+    next ``e`` digits a byte down in ``hi``, which frees byte ``e`` for the point.
+    Trailing zeros (and then the point) are cut by masking them off the end of
+    ``hi``. Values within 1e-6 of a tie of the 8th digit, exponents and n/a are
+    written by :func:`_odd_cells`, from the cells' first byte.
     """
     t = _tables()
     bits = x.view(np.uint64)
@@ -342,27 +335,27 @@ def _block_cells(x: npt.NDArray[np.float64]) -> tuple[Words, Words, Ints, npt.ND
         mi = m.astype(np.intp)
     np.maximum(mi, 10_000_000, out=mi)  # ufuncs: np.clip is slow on small arrays
     np.minimum(mi, 99_999_999, out=mi)
-    high, mi = np.divmod(mi, 10000)
+    high = mi // 10000  # a division by a constant: faster than np.divmod
+    mi -= high * 10000
     digits = t.digits[high] | t.digits_high[mi]
     tail = t.zeros[mi]  # trailing zeros of m
     lo, length = t.head[key], t.length[key]
+    whole = (ok & (key >= 12)).nonzero()[0]
+    if whole.size <= 40:  # a few (the 1s of a matrix's diagonal): one by one
+        ok[whole] = False
+    else:  # put in the point (nothing changes for e = 7)
+        k, d = key[whole], digits[whole]
+        lo[whole] |= (d << _U64(56)) & t.lead[k]
+        digits[whole] = ((d >> _U64(8)) & t.before[k]) | t.point[k] | (d & t.after[k])
     cut = tail.nonzero()[0]
     if cut.size:
         tz = tail[cut]
         more = tz == 4  # the low four digits are 0000
         tz[more] += t.zeros[high[cut[more]]]
-        tail[cut] = tz
-        length[cut] -= t.cut[key[cut], tz]
-        small = key[cut] < 12  # |x| < 1
-        digits[cut[small]] &= t.low[8 - tz[small]]
-    whole = (ok & (key >= 12)).nonzero()[0]
-    if whole.size <= 40:  # a few (the 1s of a matrix's diagonal): one by one
-        ok[whole] = False
-    else:
-        sign = bits[whole] >> _U64(63)
-        cells = _whole_cells(digits[whole], key[whole] // 2 - 6, sign, tail[whole])
-        lo[whole], digits[whole], length[whole] = cells
-        tail[whole] = 16 - length[whole]
+        drop = t.cut[key[cut], tz]
+        tail[cut] = drop
+        length[cut] -= drop
+        digits[cut] &= t.low[8 - drop]
     odd = (~ok).nonzero()[0]
     if odd.size:
         _odd_cells(x[odd], odd, (lo, digits, length))

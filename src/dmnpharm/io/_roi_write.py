@@ -337,17 +337,28 @@ def write_roi_run(
 def _mantissas(
     raw: npt.NDArray[np.uint8],
     points: npt.NDArray[np.intp],
+    starts: npt.NDArray[np.intp],
     decimals: int,
-    whole_digits: npt.NDArray[np.intp],
+    whole_places: int,
 ) -> Array:
-    """Return each value's digits as one integer (exact in a double: below 10**15)."""
-    mantissa = np.zeros(points.size)
-    for place in range(decimals):
-        mantissa += (raw[points + decimals - place] - 48) * _POW10[place]
-    for place in range(int(whole_digits.max())):
-        digit = raw[np.maximum(points - 1 - place, 0)] - 48
-        mantissa += np.where(whole_digits > place, digit * _POW10[decimals + place], 0.0)
-    return mantissa
+    """Return each value's digits as one integer (exact in a double: below 10**15).
+
+    The digits are read place by place, highest first, into a whole number (``m =
+    10 * m + digit``, exact in int64). A place before a value's first digit reads the
+    byte before the value instead (its separator; the last newline for the first
+    value) or its minus, and every byte but a digit counts as 0.
+    """
+    value = raw - np.uint8(48)  # the digits' values; other bytes wrap round to 198 or more
+    value *= value < 10
+    mantissa = np.zeros(points.size, dtype=np.int64)
+    before = starts - 1
+    for place in range(whole_places - 1, -1, -1):
+        mantissa *= 10
+        mantissa += value[np.maximum(points - 1 - place, before)]
+    for place in range(1, decimals + 1):
+        mantissa *= 10
+        mantissa += value[points + place]
+    return mantissa.astype(np.float64)
 
 
 def parse_fixed_tsv(body: bytes, n_columns: int) -> Array | None:
@@ -405,7 +416,8 @@ def parse_fixed_tsv(body: bytes, n_columns: int) -> Array | None:
         or whole_digits.max() + decimals > _MAX_DIGITS
     ):
         return None
-    values = _mantissas(raw, points, decimals, whole_digits) / _POW10[decimals]
-    values[negative] = -values[negative]
+    values = _mantissas(raw, points, starts, decimals, int(whole_digits.max()))
+    values /= _POW10[decimals]
+    np.negative(values, out=values, where=negative)
     table: Array = values.reshape(-1, n_columns).T.copy().T
     return table
