@@ -8,37 +8,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from censored_run import RUN_TR, censored_run
 from dmnpharm.exceptions import InputError
 from dmnpharm.signal import CleanResult, DenoiseConfig, clean_run
 from dmnpharm.signal._twins import clean_gsr_twins, twin_configs
 from dmnpharm.signal._variants import clean_gsr_twin_variants, clean_run_variants, unfiltered
-from dmnpharm.simulate import SignalSpec, load_preset, simulate_study
 
-TR = 2.0
-N_VOLUMES = 97  # odd, and unlike the 300 regions, so axis mix-ups fail
+TR = RUN_TR
 
 
 @pytest.fixture(scope="module")
 def run() -> tuple[np.ndarray, pd.DataFrame, dict[str, dict[str, object]]]:
     """Return one simulated run's signals, confounds (a few high-motion volumes) and JSON."""
-    preset = load_preset("demo-crossover", seed=7)
-    spec = replace(
-        preset,
-        design=replace(preset.design, n_subjects=2),
-        signal=SignalSpec(n_volumes=N_VOLUMES, repetition_time=TR, mean_fd=0.3),
-    )
-    signals = simulate_study(spec).runs[0].signals
-    confounds = signals.confounds.copy()
-    fd = np.full(N_VOLUMES, 0.1)
-    fd[0] = np.nan
-    fd[[2, 20, 21, 50, 77, 95]] = 2.0  # censored inside the kept span and near its edges
-    confounds["framewise_displacement"] = fd
+    # censored inside the kept span and near its edges
+    data, confounds = censored_run(7, [2, 20, 21, 50, 77, 95])
     confounds = confounds.assign(aroma_motion_00=confounds["trans_x"] ** 2)
     meta = {
         f"a_comp_cor_{i:02d}": {"CumulativeVarianceExplained": 0.1 * (i + 1), "Mask": "combined"}
         for i in range(5)
     }
-    return signals.data, confounds, meta
+    return data, confounds, meta
 
 
 def _assert_same(ours: CleanResult, theirs: CleanResult, scale: float) -> None:

@@ -8,31 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from censored_run import RUN_TR, RUN_VOLUMES, censored_run
 from dmnpharm.exceptions import InputError
 from dmnpharm.signal import DenoiseConfig, clean_run
 from dmnpharm.signal._twins import clean_gsr_twins
-from dmnpharm.simulate import SignalSpec, load_preset, simulate_study
 
-TR = 2.0
-N_VOLUMES = 97  # odd, and unlike the 300 regions, so axis mix-ups fail
+TR = RUN_TR
 
 
 @pytest.fixture(scope="module")
 def run() -> tuple[np.ndarray, pd.DataFrame]:
     """Return one simulated run's signals and confounds, with a few high-motion volumes."""
-    preset = load_preset("demo-crossover", seed=4)
-    spec = replace(
-        preset,
-        design=replace(preset.design, n_subjects=2),
-        signal=SignalSpec(n_volumes=N_VOLUMES, repetition_time=TR, mean_fd=0.3),
-    )
-    signals = simulate_study(spec).runs[0].signals
-    confounds = signals.confounds.copy()
-    fd = np.full(N_VOLUMES, 0.1)
-    fd[0] = np.nan
-    fd[[20, 21, 50, 77]] = 2.0  # censored between kept volumes: interpolated for the filter
-    confounds["framewise_displacement"] = fd
-    return signals.data, confounds
+    # censored between kept volumes: interpolated for the filter
+    return censored_run(4, [20, 21, 50, 77])
 
 
 def _meta(n_components: int) -> dict[str, dict[str, object]]:
@@ -83,12 +71,12 @@ def test_the_twin_with_gsr_matches_an_independent_least_squares_fit(
     """No filter, no censoring: residuals of an intercept + trend + regressors lstsq fit."""
     data, confounds = run
     ours, with_gsr = clean_gsr_twins(data, confounds, TR, DenoiseConfig("6p"))
-    times = np.arange(N_VOLUMES, dtype=float)
+    times = np.arange(RUN_VOLUMES, dtype=float)
     for result, columns in (
         (ours, ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]),
         (with_gsr, ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z", "global_signal"]),
     ):
-        design = np.column_stack([np.ones(N_VOLUMES), times, confounds[columns].to_numpy()])
+        design = np.column_stack([np.ones(RUN_VOLUMES), times, confounds[columns].to_numpy()])
         coefficients = np.linalg.lstsq(design, data, rcond=None)[0]
         np.testing.assert_allclose(result.data, data - design @ coefficients, atol=1e-9)
 

@@ -45,6 +45,10 @@ DOCDICT: dict[str, str] = {
         "confidence : float",
         "Level of the confidence intervals, a fraction (``0.95`` for 95 %).",
     ),
+    "confounds_meta": _entry(
+        "confounds_meta : mapping or None",
+        "The parsed confounds JSON (acompcor with ``n_compcor=None``).",
+    ),
     "design_matrix": _entry(
         "x : array_like",
         "Design matrix, rows x regressors.",
@@ -76,6 +80,10 @@ DOCDICT: dict[str, str] = {
         "overwrite : bool",
         "Replace the output folder if it exists and is not empty; when False such a",
         "folder is an error.",
+    ),
+    "region_signals": _entry(
+        "data : array_like",
+        "Region signals, ``n_volumes x n_regions``, all finite.",
     ),
     "repetition_time": _entry(
         "repetition_time : float",

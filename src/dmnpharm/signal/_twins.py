@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.signal._clean import CleanResult, preprocessed, result_of
 from dmnpharm.signal._config import DenoiseConfig
@@ -93,6 +94,7 @@ def _regress_twins(
     return (without, base.shape[1]), (with_gsr, base.shape[1] + update.shape[1])
 
 
+@fill_doc
 def clean_gsr_twins(
     data: npt.ArrayLike,
     confounds: pd.DataFrame,
@@ -113,17 +115,15 @@ def clean_gsr_twins(
 
     Parameters
     ----------
-    data : array_like
-        Region signals, ``n_volumes x n_regions``, all finite.
+    %(region_signals)s
     confounds : pandas.DataFrame
         The run's fMRIPrep confounds table; needs ``global_signal`` (and, for
         24p, its derivative and powers).
-    repetition_time : float
-        Seconds, from the BIDS sidecar.
+    %(repetition_time)s
+        From the BIDS sidecar.
     config : DenoiseConfig
         The configured strategy, censoring and filter settings.
-    confounds_meta : mapping or None
-        The parsed confounds JSON (acompcor with ``n_compcor=None``).
+    %(confounds_meta)s
 
     Returns
     -------

@@ -25,6 +25,7 @@ from typing import Any
 import numpy.typing as npt
 import pandas as pd
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.signal._clean import CleanResult, clean_prepared
 from dmnpharm.signal._config import DenoiseConfig
 from dmnpharm.signal._prepare import PreparedRun, prepare_run
@@ -57,6 +58,7 @@ def _without_filter(prepared: PreparedRun) -> PreparedRun:
     return replace(prepared, sos=None)
 
 
+@fill_doc
 def clean_run_variants(
     data: npt.ArrayLike,
     confounds: pd.DataFrame,
@@ -73,16 +75,14 @@ def clean_run_variants(
 
     Parameters
     ----------
-    data : array_like
-        Region signals, ``n_volumes x n_regions``, all finite.
+    %(region_signals)s
     confounds : pandas.DataFrame
         The run's fMRIPrep confounds table, one row per volume.
-    repetition_time : float
-        Seconds, from the BIDS sidecar.
+    %(repetition_time)s
+        From the BIDS sidecar.
     config : DenoiseConfig
         The strategy, censoring and filter settings.
-    confounds_meta : mapping or None
-        The parsed confounds JSON (acompcor with ``n_compcor=None``).
+    %(confounds_meta)s
 
     Returns
     -------
@@ -102,6 +102,7 @@ def clean_run_variants(
     return filtered, clean_prepared(_without_filter(prepared), unfiltered(config))
 
 
+@fill_doc
 def clean_gsr_twin_variants(
     data: npt.ArrayLike,
     confounds: pd.DataFrame,
@@ -120,17 +121,15 @@ def clean_gsr_twin_variants(
 
     Parameters
     ----------
-    data : array_like
-        Region signals, ``n_volumes x n_regions``, all finite.
+    %(region_signals)s
     confounds : pandas.DataFrame
         The run's fMRIPrep confounds table; needs ``global_signal`` (and, for
         24p, its derivative and powers).
-    repetition_time : float
-        Seconds, from the BIDS sidecar.
+    %(repetition_time)s
+        From the BIDS sidecar.
     config : DenoiseConfig
         The configured strategy, censoring and filter settings.
-    confounds_meta : mapping or None
-        The parsed confounds JSON (acompcor with ``n_compcor=None``).
+    %(confounds_meta)s
 
     Returns
     -------
