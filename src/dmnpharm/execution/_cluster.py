@@ -26,7 +26,6 @@ from dmnpharm.execution._cache import RunCache, default_cache_dir
 
 __all__ = [
     "IN_PROCESS_THREADS",
-    "MALLOC_TRIM_SETTING",
     "THREADS_BREAKEVEN_SECONDS",
     "THREAD_SPEEDUP",
     "WORKER_EFFICIENCY",
@@ -41,9 +40,9 @@ __all__ = [
 
 _LOG = get_logger("execution")
 
-#: The Dask setting that gives worker processes ``MALLOC_TRIM_THRESHOLD_`` (ours get
-#: :data:`~dmnpharm._utils._allocator.ALLOCATOR_ENVIRON` instead of Dask's 65536).
-MALLOC_TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+#: The Dask setting of the environment its nanny starts workers with (ours get
+#: :data:`~dmnpharm._utils._allocator.ALLOCATOR_ENVIRON`, not Dask's
+#: ``MALLOC_TRIM_THRESHOLD_=65536``).
 _ENVIRON_SETTING = "distributed.nanny.pre-spawn-environ"
 
 
