@@ -7,10 +7,19 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
-from dmnpharm._utils._forked import can_fork, forked_map, usable_cores
+from dmnpharm._utils._forked import (
+    WORKER_OOM_SCORE_ADJ,
+    can_fork,
+    fork_pool,
+    forked_map,
+    forking,
+    start_worker,
+    usable_cores,
+)
 
 #: The process the tests run in (a forked worker inherits the value, not the pid).
 _HERE = os.getpid()
@@ -66,6 +75,42 @@ def test_a_dead_worker_means_checking_again_here(caplog: pytest.LogCaptureFixtur
         got = forked_map(_dies_once_forked, list(range(30)), workers=2, chunk=3)
     assert got == [-i for i in range(30)]
     assert "a worker process died" in caplog.text
+
+
+def _oom_score() -> int:
+    return int(Path("/proc/self/oom_score_adj").read_text())
+
+
+@needs_fork
+def test_the_kernel_kills_a_worker_before_this_process() -> None:
+    """A forked worker's oom_score_adj is this process's plus WORKER_OOM_SCORE_ADJ (<= 1000)."""
+    here = _oom_score()
+    pool = fork_pool(2)
+    assert pool is not None
+    with pool, forking():
+        worker = pool.submit(_oom_score).result()
+    assert worker == min(1000, here + WORKER_OOM_SCORE_ADJ)
+    assert _oom_score() == here  # this process is left as it was
+
+
+def test_a_worker_is_prepared_even_where_its_score_cannot_be_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No /proc to write (or no permission): preparing a worker does not fail."""
+    import dmnpharm._utils._forked as forked_module
+
+    class _Unwritable:
+        def __init__(self, *_: object) -> None:
+            pass
+
+        def read_text(self) -> str:
+            raise PermissionError("read-only /proc")
+
+    monkeypatch.setattr(forked_module, "keep_freed_memory", lambda: False)
+    monkeypatch.setattr(forked_module, "Path", _Unwritable)
+    start_worker()  # nothing raised, nothing changed
+    if sys.platform.startswith("linux"):
+        assert isinstance(_oom_score(), int)
 
 
 def test_no_fork_while_another_thread_runs(another_python_thread: threading.Thread) -> None:

@@ -7,11 +7,17 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dmnpharm.execution._local import IN_FLIGHT_PER_THREAD, can_fork, compute_here
+from dmnpharm.execution._local import (
+    IN_FLIGHT_PER_THREAD,
+    POOL_RESTARTS,
+    can_fork,
+    compute_here,
+)
 
 #: The process the tests run in (a forked worker inherits the value, not the pid).
 _HERE = os.getpid()
@@ -35,11 +41,19 @@ def _pid(task: int, reusable: Any) -> tuple[int, int]:
     return task, os.getpid()
 
 
-def _dies_once_forked(task: int, reusable: Any) -> int:
+def _dies_when_forked(task: int, reusable: Any) -> int:
     del reusable
     if task == 5 and os.getpid() != _HERE:
         os._exit(3)  # a worker killed mid-task (by the kernel's OOM killer, say)
     return task * task
+
+
+def _dies_first_time(task: int, marker: str) -> tuple[int, int]:
+    """Kill the worker the first time task 5 runs anywhere (the marker file records it)."""
+    if task == 5 and not Path(marker).exists():
+        Path(marker).touch()
+        os._exit(3)
+    return task * task, os.getpid()
 
 
 @pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
@@ -92,15 +106,33 @@ def test_processes_are_forked_from_this_one() -> None:
 
 
 @needs_fork
+def test_a_dead_worker_process_is_replaced_by_new_forked_workers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker killed once: new workers are forked; every outcome comes from them, in order."""
+    marker = str(tmp_path / "died")
+    todo = [(i, None) for i in range(20)]
+    with caplog.at_level(logging.WARNING, logger="dmnpharm"):
+        got = list(
+            compute_here(todo, lambda i, _: (_dies_first_time, i, marker), 2, processes=True)
+        )
+    assert [(index, square) for index, (square, _) in got] == [(i, i * i) for i in range(20)]
+    assert _HERE not in {pid for _, (_, pid) in got}
+    assert "forking new workers" in caplog.text
+    assert "on threads" not in caplog.text
+
+
+@needs_fork
 def test_a_dead_worker_process_leaves_its_runs_to_threads(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A worker killed mid-task: every outcome still comes, in order, and the log says why."""
+    """A task that kills every forked worker: after the restarts, threads here finish it."""
     todo = [(i, None) for i in range(20)]
     with caplog.at_level(logging.WARNING, logger="dmnpharm"):
-        got = list(compute_here(todo, lambda i, r: (_dies_once_forked, i, r), 2, processes=True))
+        got = list(compute_here(todo, lambda i, r: (_dies_when_forked, i, r), 2, processes=True))
     assert got == [(i, i * i) for i in range(20)]
-    assert "a worker process died" in caplog.text
+    assert caplog.text.count("forking new workers") == POOL_RESTARTS
+    assert f"died (out of memory?) {POOL_RESTARTS + 1} times" in caplog.text
 
 
 def test_no_fork_while_another_thread_runs(

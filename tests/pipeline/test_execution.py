@@ -334,8 +334,8 @@ def test_results_written_by_workers_or_sent_back_are_the_same_files(
     there = study.analyse(config, tmp_path / "a")
     sent = Execution(cache=False, worker_files=False, scheduler="synchronous")
     back = study.analyse(config.replace(execution=sent), tmp_path / "b")
-    # The default local mode on two cores, below the breakeven: forked worker processes
-    # (on Linux), recorded as such although the store's thread runs when it is written.
+    # The default local mode on two cores: forked worker processes (on Linux), recorded as
+    # decided before the runs, although the store's thread runs when the record is written.
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
     forked = sys.platform.startswith("linux")
     local = config.replace(execution=Execution(cache=False, scheduler="local"))
@@ -362,7 +362,7 @@ def test_results_written_by_workers_or_sent_back_are_the_same_files(
     assert (recorded["engine"], recorded["threads"]) == ("in-process", 2)
     assert recorded["forked_processes"] is forked
     log = (tmp_path / "c" / "dmnpharm.log").read_text()
-    assert ("they run on 2 worker processes forked from this one" in log) is forked
+    assert ("2 worker processes forked from this one" in log) is forked
     assert "the runs go to threads" not in log
 
 

@@ -35,9 +35,19 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
 
 
-def test_the_choice_follows_the_mode_and_the_estimated_work(two_cores: None) -> None:
-    """Below the measured breakeven: two threads here; above it a cluster; modes are obeyed."""
-    del two_cores
+@pytest.fixture
+def no_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make this process one that cannot fork workers (macOS, Windows, a notebook's threads)."""
+    import dmnpharm.execution._cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "can_fork", lambda: False)
+
+
+def test_the_choice_follows_the_mode_and_the_estimated_work(
+    two_cores: None, no_fork: None
+) -> None:
+    """Without forking: two threads below the measured breakeven, a cluster above it."""
+    del two_cores, no_fork
     local = Execution(scheduler="local")
     breakeven = breakeven_seconds(2)
     assert breakeven == pytest.approx(THREADS_BREAKEVEN_SECONDS)
@@ -133,10 +143,10 @@ def _stage(seconds_per_task: float) -> Stage:
 
 
 def test_dispatch_starts_no_cluster_below_the_threshold(
-    two_cores: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    two_cores: None, no_fork: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Below the breakeven the local loop computes; above it the cluster is asked for."""
-    del two_cores
+    """Without forking: below the breakeven the local loop computes; above it a cluster."""
+    del two_cores, no_fork
     started: list[int] = []
 
     @contextlib.contextmanager
@@ -160,9 +170,11 @@ def test_dispatch_starts_no_cluster_below_the_threshold(
     assert started == []  # everything cached: no cluster either way
 
 
-def test_the_choice_is_the_same_for_an_interrupted_and_a_resumed_study(two_cores: None) -> None:
+def test_the_choice_is_the_same_for_an_interrupted_and_a_resumed_study(
+    two_cores: None, no_fork: None
+) -> None:
     """The whole study decides, not what is left to compute: provenance stays identical."""
-    del two_cores
+    del two_cores, no_fork
     tasks = [_task("roi", 200)] * 80
     local = Execution(scheduler="local")
     first = plan_engine(tasks, RUN_STAGE, local)
@@ -211,11 +223,12 @@ class _AsCompleted:
 
 
 def test_only_a_window_of_tasks_is_in_flight_on_workers(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    no_fork: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Two worker threads: at most 8 tasks submitted and not yet fetched, all 50 computed."""
     import distributed
 
+    del no_fork
     monkeypatch.setattr(distributed, "as_completed", _AsCompleted)
     fake = _Client()
 
@@ -232,23 +245,48 @@ def test_only_a_window_of_tasks_is_in_flight_on_workers(
     assert fake.in_flight == 0
 
 
-def test_a_small_local_study_forks_its_workers_where_it_can(
+def test_a_local_study_of_any_size_forks_its_workers_where_it_can(
     two_cores: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Below the breakeven, where the platform forks safely: forked processes, recorded so."""
+    """Where this process can fork: forked processes, one per core, at any size; recorded so."""
     del two_cores
     import dmnpharm.execution._cluster as cluster_module
 
     local = Execution(scheduler="local")
-    monkeypatch.setattr(cluster_module, "fork_supported", lambda: True)
-    forked = choose_engine(local, 40, 1.0)
-    assert (forked.in_process, forked.threads, forked.processes) == (True, 2, True)
-    assert "forked" in forked.reason
-    assert forked.describe()["forked_processes"] is True
-    monkeypatch.setattr(cluster_module, "fork_supported", lambda: False)
+    monkeypatch.setattr(cluster_module, "can_fork", lambda: True)
+    for estimate in (1.0, 1e6, None):
+        forked = choose_engine(local, 40, estimate)
+        assert (forked.in_process, forked.threads, forked.processes) == (True, 2, True)
+        assert "forked" in forked.reason
+        assert forked.describe()["forked_processes"] is True
+    assert choose_engine(local, 1, 1e6).threads == 1  # one task: one after another
+    monkeypatch.setattr(cluster_module, "can_fork", lambda: False)
     threads = choose_engine(local, 40, 1.0)
     assert (threads.threads, threads.processes) == (2, False)
     assert threads.describe()["forked_processes"] is False
-    # Asked-for threads stay threads; a cluster has no local pool.
-    assert not choose_engine(Execution(scheduler="threads"), 40, 1.0).processes
     assert choose_engine(local, 40, 1e6).describe()["forked_processes"] is None
+    assert choose_engine(local, 40, None).engine == "dask.distributed"
+    # Asked-for threads stay threads; an explicit number of workers gets a cluster.
+    monkeypatch.setattr(cluster_module, "can_fork", lambda: True)
+    assert not choose_engine(Execution(scheduler="threads"), 40, 1e6).processes
+    assert choose_engine(Execution(scheduler="local", workers=2), 40, 1e6).engine == (
+        "dask.distributed"
+    )
+
+
+def test_dispatch_starts_no_cluster_where_it_can_fork(
+    two_cores: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """However costly the study, forked workers compute it: no cluster is asked for."""
+    del two_cores
+    import dmnpharm.execution._cluster as cluster_module
+
+    def no_cluster(execution: Execution, n_tasks: int) -> Iterator[None]:
+        del execution
+        raise AssertionError(f"a cluster was asked for ({n_tasks} tasks)")
+
+    monkeypatch.setattr(dispatch_module, "client", no_cluster)
+    monkeypatch.setattr(cluster_module, "can_fork", lambda: True)
+    tasks = list(range(30))
+    got = dict(dispatch(tasks, _stage(1e4), Execution(scheduler="local"), RunCache(tmp_path)))
+    assert got == {t: t * t for t in tasks}

@@ -18,14 +18,29 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from dmnpharm._utils._allocator import keep_freed_memory
 from dmnpharm._utils._logging import get_logger
 
-__all__ = ["can_fork", "fork_pool", "fork_supported", "forked_map", "forking", "usable_cores"]
+__all__ = [
+    "WORKER_OOM_SCORE_ADJ",
+    "can_fork",
+    "fork_pool",
+    "fork_supported",
+    "forked_map",
+    "forking",
+    "start_worker",
+    "usable_cores",
+]
 
 _LOG = get_logger("execution")
+
+#: Added to a forked worker's ``oom_score_adj`` (Linux, -1000 to 1000): when memory runs out,
+#: the kernel kills a worker, whose runs are computed again, rather than the process that
+#: holds the analysis. Raising one's own score needs no privilege.
+WORKER_OOM_SCORE_ADJ = 500
 
 _Item = TypeVar("_Item")
 _Result = TypeVar("_Result")
@@ -85,6 +100,24 @@ def forking() -> Iterator[None]:
         yield
 
 
+def start_worker() -> None:
+    """Prepare a forked worker process before its first task.
+
+    It keeps the memory it frees
+    (:func:`~dmnpharm._utils._allocator.keep_freed_memory`) and, on Linux,
+    raises its ``/proc/self/oom_score_adj`` by :data:`WORKER_OOM_SCORE_ADJ`, so
+    that the kernel's out-of-memory killer picks a worker before the parent.
+    Where that file cannot be written, nothing else changes.
+    """
+    keep_freed_memory()
+    score = Path("/proc/self/oom_score_adj")
+    try:
+        now = int(score.read_text())
+        score.write_text(str(min(1000, now + WORKER_OOM_SCORE_ADJ)))
+    except (OSError, ValueError):
+        pass
+
+
 def fork_pool(workers: int) -> ProcessPoolExecutor | None:
     """Return a pool of ``workers`` processes to be forked from this one, if one can be made.
 
@@ -98,14 +131,14 @@ def fork_pool(workers: int) -> ProcessPoolExecutor | None:
     concurrent.futures.ProcessPoolExecutor or None
         None where the system lacks what its queues need (a working
         ``sem_open``: some containers mount no ``/dev/shm``); the log says so
-        and the caller works without processes. Each worker keeps the memory
-        it frees (:func:`~dmnpharm._utils._allocator.keep_freed_memory`).
+        and the caller works without processes. Each worker is prepared by
+        :func:`start_worker`.
     """
     try:
         return ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("fork"),
-            initializer=keep_freed_memory,
+            initializer=start_worker,
         )
     except (OSError, ImportError, NotImplementedError) as exc:
         kind = type(exc).__name__

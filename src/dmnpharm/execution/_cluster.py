@@ -19,7 +19,7 @@ from typing import Any
 
 from dmnpharm._utils import get_logger
 from dmnpharm._utils._allocator import ALLOCATOR_ENVIRON
-from dmnpharm._utils._forked import fork_supported, usable_cores
+from dmnpharm._utils._forked import can_fork, usable_cores
 from dmnpharm.config import Execution
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution._cache import RunCache, default_cache_dir
@@ -93,9 +93,9 @@ class EngineChoice:
         for Dask.
     processes : bool
         Whether those ``threads`` are worker processes forked from this one
-        rather than threads: the platform allows it
-        (:func:`~dmnpharm._utils._forked.fork_supported`). If another Python
-        thread runs when they would start, threads are used and the log says so.
+        rather than threads (:func:`~dmnpharm._utils._forked.can_fork` held
+        when the choice was made). If another Python thread runs when they
+        would start, threads are used and the log says so.
     """
 
     engine: str
@@ -149,23 +149,32 @@ def breakeven_seconds(workers: int) -> float:
 def choose_engine(
     execution: Execution, n_tasks: int, estimated_seconds: float | None
 ) -> EngineChoice:
-    """Decide whether a local study's tasks are worth a Dask cluster.
+    """Decide where a local study's tasks run: forked processes, threads or a Dask cluster.
 
-    A local cluster of ``w`` single-threaded workers costs its start, and each
-    run costs more on a worker than in this process (its results travel back);
-    threads in this process start at once but share the GIL. Below the measured
-    breakeven (:func:`breakeven_seconds`, 33 s of per-run work on two cores)
-    the tasks run without a cluster, :data:`IN_PROCESS_THREADS` at a time:
-    on worker processes forked from this one where the platform allows it
-    (Linux: :func:`~dmnpharm._utils._forked.fork_supported`), which
-    share no GIL and are faster still than the threads the breakeven was
-    measured with, else on threads. Above it a local cluster computes them,
-    with its memory limits and its restarts of workers that die. On one core they run in this
-    process one after another. Only the local mode without ``workers`` decides:
-    ``synchronous`` always runs in-process one run at a time, ``threads`` on
-    ``workers`` threads (default: one per core, at most
-    :data:`IN_PROCESS_THREADS`), and a scheduler address, a batch cluster or
-    an explicit number of local workers always gets Dask.
+    Where worker processes can be forked from this one (Linux, with no other
+    Python thread running here: :func:`~dmnpharm._utils._forked.can_fork`), the
+    tasks run on one forked process per core, however many there are. Forked
+    workers start at once with the stack this process imported, share no GIL,
+    and hand results back through a pipe rather than through a scheduler and
+    its event loop: they beat a local cluster at every size measured, the
+    demo's 80 runs to a 2,000-subject cohort (``benchmarks/bench_demo.py``,
+    ``benchmarks/bench_cohort.py``, docs/scaling.md). A worker that dies is
+    replaced (:func:`~dmnpharm.execution._local.compute_here`).
+
+    Elsewhere (macOS, Windows, a notebook kernel's own threads), a local
+    cluster of ``w`` single-threaded workers costs its start, and each run
+    costs more on a worker than in this process (its results travel back);
+    threads in this process start at once but share the GIL. Below the
+    measured breakeven (:func:`breakeven_seconds`, 33 s of per-run work on two
+    cores) the tasks run on :data:`IN_PROCESS_THREADS` threads here; above it a
+    local cluster computes them, with its memory limits and its restarts of
+    workers that die. On one core they run in this process one after another.
+
+    Only the local mode without ``workers`` decides: ``synchronous`` always
+    runs in-process one run at a time, ``threads`` on ``workers`` threads
+    (default: one per core, at most :data:`IN_PROCESS_THREADS`), and a
+    scheduler address, a batch cluster or an explicit number of local workers
+    always gets Dask.
 
     Parameters
     ----------
@@ -203,24 +212,25 @@ def choose_engine(
         return EngineChoice(
             "in-process", "one worker: a cluster adds its start-up and no parallelism", None, 1
         )
+    if can_fork():
+        reason = (
+            f"{workers} worker processes forked from this one: no cluster to start, and "
+            "faster than a local Dask cluster at every study size measured"
+        )
+        return EngineChoice("in-process", reason, estimated_seconds, workers, workers, True)
     if estimated_seconds is None:
         return EngineChoice("dask.distributed", "work not estimated", None, workers)
     breakeven = breakeven_seconds(workers)
     threads = min(workers, IN_PROCESS_THREADS)
-    if estimated_seconds < breakeven:
-        reason = (
-            f"estimated per-run work {estimated_seconds:.1f} s is below the {breakeven:.1f} s "
-            f"above which a local cluster of {workers} workers beats {threads} threads here"
-        )
-        forked = fork_supported()
-        if forked:
-            reason += f"; they run on {threads} worker processes forked from this one"
-        return EngineChoice("in-process", reason, estimated_seconds, workers, threads, forked)
+    above = estimated_seconds >= breakeven
     reason = (
-        f"estimated per-run work {estimated_seconds:.1f} s is above the {breakeven:.1f} s "
-        f"above which a local cluster of {workers} workers beats {threads} threads here"
+        f"estimated per-run work {estimated_seconds:.1f} s is {'above' if above else 'below'} "
+        f"the {breakeven:.1f} s above which a local cluster of {workers} workers beats "
+        f"{threads} threads here"
     )
-    return EngineChoice("dask.distributed", reason, estimated_seconds, workers)
+    if above:
+        return EngineChoice("dask.distributed", reason, estimated_seconds, workers)
+    return EngineChoice("in-process", reason, estimated_seconds, workers, threads)
 
 
 def make_cache(execution: Execution) -> RunCache:

@@ -29,7 +29,7 @@ from typing import Any
 from dmnpharm._utils import get_logger
 from dmnpharm._utils._forked import can_fork, fork_pool, forking
 
-__all__ = ["IN_FLIGHT_PER_THREAD", "can_fork", "compute_here"]
+__all__ = ["IN_FLIGHT_PER_THREAD", "POOL_RESTARTS", "can_fork", "compute_here"]
 
 _LOG = get_logger("execution")
 
@@ -41,6 +41,11 @@ _LOG = get_logger("execution")
 #: subjects, 1.28 GiB at 2,000); wall times of 2, 4 and 8 were within the noise of the
 #: shared machine (benchmarks/README.md, bench_cohort.py).
 IN_FLIGHT_PER_THREAD = 4
+
+#: Times the forked workers are replaced after one of them died (killed for its memory,
+#: say) before the runs left are computed on threads here. Dask's scheduler likewise gives
+#: up on a task after its workers died three times (``distributed.scheduler.allowed-failures``).
+POOL_RESTARTS = 2
 
 Work = Callable[[int, Any], tuple[Any, ...]]
 
@@ -75,8 +80,9 @@ def compute_here(
         Run them in worker processes forked from this one, when
         :func:`can_fork`; otherwise on threads. Functions and arguments must
         then be picklable. If a worker process dies (killed for its memory,
-        say), the tasks it left unfinished and the rest run on threads here,
-        with a warning.
+        say), new workers are forked for the tasks not handed on and the rest,
+        up to :data:`POOL_RESTARTS` times; after that they run on threads
+        here. Each time the log says so.
 
     Yields
     ------
@@ -91,20 +97,30 @@ def compute_here(
     forked = processes and can_fork()
     if processes and not forked:
         _LOG.info("another Python thread runs here: the runs go to threads, not forked processes")
-    pool = fork_pool(workers) if forked else None
-    if pool is not None:
+    for restart in range(POOL_RESTARTS + 1):
+        pool = fork_pool(workers) if forked and can_fork() else None
+        if pool is None:
+            break
         with pool:
             with forking():
                 running = _start(pool, waiting, work, workers)  # forks every worker
             left = yield from _in_order(pool, running, waiting, work)
         if not left:
             return
+        waiting = iter(left)
+        if restart < POOL_RESTARTS:
+            _LOG.warning(
+                "a worker process died (out of memory?); forking new workers for the %d runs "
+                "not finished",
+                len(left),
+            )
+            continue
         _LOG.warning(
-            "a worker process died (out of memory?); computing the %d runs not finished "
-            "on threads in this process",
+            "a worker process died (out of memory?) %d times; computing the %d runs not "
+            "finished on threads in this process",
+            POOL_RESTARTS + 1,
             len(left),
         )
-        waiting = iter(left)
     with ThreadPoolExecutor(workers, thread_name_prefix="dmnpharm-run") as threads:
         yield from _in_order(threads, _start(threads, waiting, work, workers), waiting, work)
 

@@ -24,8 +24,6 @@ from dmnpharm.exceptions import (
     RunFailuresError,
     StudyValidationError,
 )
-from dmnpharm.execution._cluster import EngineChoice
-from dmnpharm.execution._dispatch import plan_engine
 from dmnpharm.io import OutputLayout, write_tsv
 from dmnpharm.pipeline._adapters import StudyPlan
 from dmnpharm.pipeline._derivatives import DerivativeWriter
@@ -36,7 +34,6 @@ from dmnpharm.pipeline._qc_inputs import report_qc_inputs
 from dmnpharm.pipeline._results import Results
 from dmnpharm.pipeline._runs import Processed, process_runs
 from dmnpharm.pipeline._snapshots import store_and_keep
-from dmnpharm.pipeline._work import RUN_STAGE
 from dmnpharm.report import build_report, build_stats_report
 from dmnpharm.stats import (
     ModelSpec,
@@ -231,9 +228,9 @@ def _write_provenance(
     config: AnalysisConfig,
     outputs: Outputs,
     analysis_id: str,
-    engine: EngineChoice,
 ) -> dict[str, Any]:
     """Complete the provenance with what the work found, and write it."""
+    engine = {} if processed.engine is None else processed.engine.describe()
     provenance = {
         **provenance,
         "analysis_id": analysis_id,
@@ -242,7 +239,7 @@ def _write_provenance(
         "exclusions": processed.exclusions,
         "failures": processed.failures,
         # Where the per-run work was meant to run: the local loop or Dask, and why.
-        "execution": {**outputs.execution.describe(), **engine.describe()},
+        "execution": {**outputs.execution.describe(), **engine},
         "versions": versions(),
     }
     layout.provenance.write_text(
@@ -408,11 +405,8 @@ def _group_stage(
     layout.group.mkdir(parents=True, exist_ok=True)
     imbalance, qc_fc_summary, adjusted = _motion(processed.qc, group, config, layout, exclusions)
     _write_tables(layout, network, group, plan.design, processed, config)
-    engine = plan_engine([run.task for run in plan.runs], RUN_STAGE, config.execution)
     analysis_id = str(provenance["analysis_id"])
-    provenance = _write_provenance(
-        layout, provenance, processed, config, outputs, analysis_id, engine
-    )
+    provenance = _write_provenance(layout, provenance, processed, config, outputs, analysis_id)
     comparison = _comparison(group.model.results, config, layout)
     prediction = None
     if config.between is None and config.drug is not None and config.receptors is not None:

@@ -20,6 +20,8 @@ from dmnpharm._utils import get_logger
 from dmnpharm.atlases import Atlas
 from dmnpharm.config import PRIMARY, AnalysisConfig
 from dmnpharm.execution import RunCache, dispatch
+from dmnpharm.execution._cluster import EngineChoice
+from dmnpharm.execution._dispatch import plan_engine
 from dmnpharm.metrics import tangent_connectivity
 from dmnpharm.pipeline._adapters import StudyRun
 from dmnpharm.pipeline._derivatives import DERIVATIVES_FOLDER, DerivativeWriter
@@ -57,6 +59,9 @@ class Processed:
         Runs that could not be read (each naming its file).
     traces : RunTraces
         FD per volume, tSNR and coverage per region of every run that was read.
+    engine : EngineChoice or None
+        Where the runs were to be computed, and why, as decided before the
+        first of them started (None: not recorded).
     """
 
     metrics: pd.DataFrame
@@ -66,6 +71,7 @@ class Processed:
     records: dict[str, Any]
     failures: list[str]
     traces: RunTraces = field(default_factory=lambda: RunTraces({}, ()))
+    engine: EngineChoice | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,7 +255,7 @@ class _Collector:
         files = write_run_files(self.writer, run.task, run.entities, outcome, matrix=not tangent)
         return {kind: self.shown(path) for kind, path in files.items()}
 
-    def finish(self) -> Processed:
+    def finish(self, engine: EngineChoice | None = None) -> Processed:
         """Measure tangent-space runs (they need every run), log and return everything."""
         for failure in self.failures:
             _LOG.error("run failed: %s", failure)
@@ -270,7 +276,9 @@ class _Collector:
         )
         qc, runs = pd.DataFrame(self.qc_rows), pd.DataFrame(self.run_rows)
         traces = RunTraces(self.traces, tuple(self.writer.atlas.labels))
-        return Processed(metrics, qc, runs, self.exclusions, self.records, self.failures, traces)
+        return Processed(
+            metrics, qc, runs, self.exclusions, self.records, self.failures, traces, engine
+        )
 
 
 def _tasks(runs: list[StudyRun], writer: DerivativeWriter) -> list[RunTask]:
@@ -330,13 +338,16 @@ def process_runs(
     if runs:
         writer.write_atlas(runs[0].task.kind)
     collector = _Collector(config, writer, levels)
+    tasks = _tasks(runs, writer)
+    # Decided now, before any thread of this process starts, as the dispatcher decides it.
+    engine = plan_engine(tasks, RUN_STAGE, config.execution)
     # Outputs are written in study order whatever order the workers finished in; a run
     # is handled (and its outcome let go) as soon as every run before it is in.
     arrived: dict[int, TaskOutcome] = {}
     handled = 0
-    for index, outcome in dispatch(_tasks(runs, writer), RUN_STAGE, config.execution, cache):
+    for index, outcome in dispatch(tasks, RUN_STAGE, config.execution, cache):
         arrived[index] = outcome
         while handled in arrived:
             collector.handle(runs[handled], arrived.pop(handled))
             handled += 1
-    return collector.finish()
+    return collector.finish(engine)
