@@ -179,6 +179,10 @@ def test_statistics_are_kept_for_the_columns_readers_filter_on(tmp_path: Path) -
         assert with_statistics <= set(STATISTICS_COLUMNS)
         index = names.index("participant_id")
         assert row_group.column(index).statistics.min == f"sub-{group + 1}"
+        # Text is dictionary-encoded; numbers are not (a dictionary of them seldom pays).
+        encodings = {names[k]: row_group.column(k).encodings for k in range(len(names))}
+        assert "RLE_DICTIONARY" in encodings["site"]
+        assert "RLE_DICTIONARY" not in encodings["value"]
     table = pq.read_table(
         tmp_path / LEVEL_FILES["edge"], filters=[("participant_id", "==", "sub-2")]
     )
