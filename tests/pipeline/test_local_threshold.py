@@ -266,12 +266,16 @@ def test_a_local_study_of_any_size_forks_its_workers_where_it_can(
     assert threads.describe()["forked_processes"] is False
     assert choose_engine(local, 40, 1e6).describe()["forked_processes"] is None
     assert choose_engine(local, 40, None).engine == "dask.distributed"
-    # Asked-for threads stay threads; an explicit number of workers gets a cluster.
+    # Asked-for threads stay threads; an explicit number of workers gets a cluster, and so
+    # does a memory limit per worker, which forked workers could not enforce.
     monkeypatch.setattr(cluster_module, "can_fork", lambda: True)
     assert not choose_engine(Execution(scheduler="threads"), 40, 1e6).processes
     assert choose_engine(Execution(scheduler="local", workers=2), 40, 1e6).engine == (
         "dask.distributed"
     )
+    limited = choose_engine(Execution(scheduler="local", memory_limit="2GiB"), 40, 1.0)
+    assert (limited.engine, limited.workers) == ("dask.distributed", 2)
+    assert "memory limit of 2GiB" in limited.reason
 
 
 def test_dispatch_starts_no_cluster_where_it_can_fork(

@@ -247,7 +247,10 @@ def add_execution(sub: argparse.ArgumentParser) -> None:
         help="worker processes (or batch jobs; threads with --scheduler threads)",
     )
     group.add_argument(
-        "--memory-limit", default=None, help="memory per worker, e.g. 4GiB (default: shared)"
+        "--memory-limit",
+        default=None,
+        help="memory per worker, e.g. 4GiB; locally it starts a Dask cluster that enforces it "
+        "(default: no limit on forked workers, shared on a cluster)",
     )
     group.add_argument(
         "--cache",

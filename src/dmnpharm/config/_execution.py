@@ -50,8 +50,11 @@ class Execution:
         most one per run to compute (local; at most two threads); one per run
         up to 100 (batch). Given with ``local``, a cluster is always started.
     memory_limit : str or None
-        Memory per worker, e.g. ``"4GiB"``. None: the local machine's memory
-        shared equally (local); the YAML's setting (batch).
+        Memory per worker, e.g. ``"4GiB"``; given with ``local``, a cluster is
+        always started, whose nanny enforces it. None: no limit for worker
+        processes forked from this one (the kernel kills one of them, not this
+        process, if memory runs out), the local machine's memory shared
+        equally for a local cluster, the YAML's setting for a batch cluster.
     cache_dir : str, Path or None
         Cache folder; None: ``$DMNPHARM_CACHE``, else ``~/.cache/dmnpharm``
         (:func:`dmnpharm.execution.default_cache_dir`).

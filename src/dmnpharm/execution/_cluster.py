@@ -173,8 +173,8 @@ def choose_engine(
     Only the local mode without ``workers`` decides: ``synchronous`` always
     runs in-process one run at a time, ``threads`` on ``workers`` threads
     (default: one per core, at most :data:`IN_PROCESS_THREADS`), and a
-    scheduler address, a batch cluster or an explicit number of local workers
-    always gets Dask.
+    scheduler address, a batch cluster, an explicit number of local workers
+    or a memory limit per worker always gets Dask.
 
     Parameters
     ----------
@@ -206,6 +206,14 @@ def choose_engine(
             f"asked for ({execution.workers} local workers)",
             estimated_seconds,
             execution.workers,
+        )
+    if execution.memory_limit is not None:  # forked workers have no limit of their own
+        return EngineChoice(
+            "dask.distributed",
+            f"asked for (a memory limit of {execution.memory_limit} per worker, which a local "
+            "cluster enforces)",
+            estimated_seconds,
+            local_workers(n_tasks),
         )
     workers = local_workers(n_tasks)
     if workers < 2:
