@@ -59,7 +59,8 @@ IN_PROCESS_THREADS = 2
 #: invocations, 14 timings): the stage took ``-2.0 + 1.01 W`` s on threads, ``2.4 +
 #: 0.875 W`` s on the cluster and ``-1.6 + 1.48 W`` s one run after another; the lines
 #: cross at 32.8 s. Below it the cluster's start (about 3.5 s with its workers' imports)
-#: costs more than it gains.
+#: costs more than it gains. Used only where workers cannot be forked from this process
+#: (:func:`choose_engine`): forked workers beat the cluster at every size measured.
 THREADS_BREAKEVEN_SECONDS = 33.0
 
 #: The threads' speed-up over one run after another in those timings (1.48 / 1.01):
