@@ -107,3 +107,30 @@ def test_permuted_g_ranks_permutations_by_their_welch_p(rng: np.random.Generator
         expected = (1 + np.sum(permuted <= observed * (1 + 1e-9))) / 300
         assert res.p_uncorrected[m] == pytest.approx(expected)
         np.testing.assert_allclose(res.p_parametric[m], observed, rtol=1e-8)
+
+
+@pytest.mark.parametrize("n_groups", [2, 3])
+def test_null_weights_from_projections_equal_formed_residuals(
+    rng: np.random.Generator, n_groups: int
+) -> None:
+    """The permutations' weights (no residuals formed) equal tr_g(R) / e_g'e_g to 1e-10."""
+    from dmnpharm.stats._welch import _Groups
+
+    n = 45
+    groups = np.arange(n) % n_groups
+    x = np.column_stack(
+        [np.ones(n), groups == 1, rng.normal(size=n), rng.uniform(20, 60, n)]
+    ).astype(float)
+    model = _Groups(x, groups)
+    data = rng.normal(size=(n, 6)) * (1 + groups)[:, None] + 3 * (groups == 1)[:, None]
+    shuffled = np.stack([data[rng.permutation(n)] for _ in range(20)])  # permuted rows
+    flipped = rng.choice([-1.0, 1.0], size=(20, n, 1)) * data[None]  # sign flips
+    for m in (shuffled, flipped):
+        per_group = model.x_by_group[None] @ m[:, None]
+        np.testing.assert_allclose(model.weights_from(m, per_group), model.weights(m), rtol=1e-10)
+    # Values the design fits exactly leave no residual: infinite weights, where the formed
+    # residuals leave rounding (weights of 1e20 and more).
+    exact = (x @ [1.0, 2.0, 0.5, 0.01])[None, :, None]
+    weights = model.weights_from(exact, model.x_by_group[None] @ exact[:, None])
+    assert np.isposinf(weights).all()
+    assert (model.weights(exact) > 1e20).all()

@@ -55,6 +55,9 @@ Array = npt.NDArray[np.float64]
 #: Bytes of the flipped data held at once.
 _BATCH_BYTES = 64 * 2**20
 
+#: A group's residual sum of squares below this share of its sum of squares is rounding.
+_ROUNDING = 1e-12
+
 
 class _Groups:
     """The design split by variance group: cross-products and residual traces."""
@@ -74,6 +77,10 @@ class _Groups:
         self.x_by_group = np.ascontiguousarray(  # G x p x n: each group's rows of the design
             np.einsum("np,ng->gpn", x, self.onehot)
         )
+        # Q = X C: each group's projections Q_g' m follow from its X_g' m (the statistic's).
+        coef = np.linalg.lstsq(x, q_x, rcond=None)[0]  # p x r
+        self.coef_t = np.ascontiguousarray(coef.T)  # r x p
+        self.qtq = np.einsum("pr,gpq,qs->grs", coef, self.xtx, coef)  # G x r x r: Q_g' Q_g
 
     def weights(self, m: Array) -> Array:
         """Per flip, group and measure: ``tr_g(R) / (e_g' e_g)`` (B x G x K)."""
@@ -83,11 +90,35 @@ class _Groups:
             w: Array = self.trace[None, :, None] / ss
         return w
 
+    def weights_from(self, m: Array, per_group: Array) -> Array:
+        """:meth:`weights` from sums of squares and projections, in one pass over ``m``.
+
+        ``e_g' e_g = m_g' m_g - 2 u' Q_g' m_g + u' Q_g' Q_g u`` with ``u = Q' m``,
+        where ``Q_g' m_g = C' X_g' m_g`` comes from ``per_group`` (``X_g' m_g``,
+        B x G x p x K): the residuals are never formed, which took two thirds of
+        the permutations' time at 2,000 subjects. Where a group's residuals
+        vanish (rounding below 1e-12 of its sum of squares) they are zero, as the
+        formed residuals' would be.
+        """
+        squares = self.onehot_t @ (m * m)  # B x G x K
+        v = np.einsum("rp,bgpk->bgrk", self.coef_t, per_group)  # Q_g' m_g
+        u = v.sum(axis=1)  # B x r x K
+        ss = squares - 2.0 * np.einsum("bgrk,brk->bgk", v, u)
+        ss += np.einsum("brk,grs,bsk->bgk", u, self.qtq, u)
+        ss[ss <= squares * _ROUNDING] = 0.0
+        with np.errstate(divide="ignore"):
+            w: Array = self.trace[None, :, None] / ss
+        return w
+
     def statistic(self, m: Array, c: Array) -> tuple[Array, Array, Array, Array]:
-        """G, the estimate, its variance and the weights of each (flip, measure)."""
-        w = self.weights(m)
-        a = np.einsum("bgk,gpq->bkpq", w, self.xtx)
+        """G, the estimate, its variance and the weights of each (flip, measure).
+
+        The observed data (one member) get residuals formed exactly
+        (:meth:`weights`); a batch of the null, :meth:`weights_from`.
+        """
         per_group = self.x_by_group[None] @ m[:, None]  # B x G x p x K
+        w = self.weights(m) if m.shape[0] == 1 else self.weights_from(m, per_group)
+        a = np.einsum("bgk,gpq->bkpq", w, self.xtx)
         rhs = np.einsum("bgpk,bgk->bkp", per_group, w)
         beta = np.linalg.solve(a, rhs[..., None])[..., 0]
         a_inv_c = np.linalg.solve(a, np.broadcast_to(c, rhs.shape)[..., None])[..., 0]
