@@ -134,3 +134,26 @@ def test_null_weights_from_projections_equal_formed_residuals(
     weights = model.weights_from(exact, model.x_by_group[None] @ exact[:, None])
     assert np.isposinf(weights).all()
     assert (model.weights(exact) > 1e20).all()
+
+
+@pytest.mark.parametrize("kind", ["permute", "sign-flip"])
+def test_a_group_without_variance_gives_welchs_limit(rng: np.random.Generator, kind: str) -> None:
+    """A measure constant within one group: Welch's t with that variance zero, no error."""
+    from dmnpharm.stats._glm import Exchangeability
+
+    in_a = np.repeat([False, True], [16, 8])
+    y = rng.normal(size=(24, 3))
+    y[in_a, 1] = 1.5  # constant in the smaller group
+    y[:, 2] = 3.0  # constant everywhere: nothing to test
+    x = np.column_stack([np.ones(24), in_a.astype(float)])
+    res = welch_glm(y, x, [0, 1], in_a, 199, 3, Exchangeability(kind, None, ""))
+    # Welch's t and df in closed form (scipy warns about the zero variance).
+    a, b = y[in_a, :2], y[~in_a, :2]
+    share_a, share_b = a.var(axis=0, ddof=1) / 8, b.var(axis=0, ddof=1) / 16
+    t = (a.mean(axis=0) - b.mean(axis=0)) / np.sqrt(share_a + share_b)
+    df = (share_a + share_b) ** 2 / (share_a**2 / 7 + share_b**2 / 15)
+    np.testing.assert_allclose(res.statistic[:2], t, rtol=1e-6)
+    np.testing.assert_allclose(res.df[1][:2], df, rtol=1e-6)
+    np.testing.assert_allclose(res.p_parametric[:2], 2 * sps.t.sf(np.abs(t), df), rtol=1e-5)
+    assert res.p_uncorrected[1] < 0.05  # the constant group differs from the other
+    assert (res.statistic[2], res.p_uncorrected[2]) == (0.0, 1.0)

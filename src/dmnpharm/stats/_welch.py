@@ -55,14 +55,21 @@ Array = npt.NDArray[np.float64]
 #: Bytes of the flipped data held at once.
 _BATCH_BYTES = 64 * 2**20
 
-#: A group's residual sum of squares below this share of its sum of squares is rounding.
+#: A group's residual sum of squares below this share of its sum of squares (or of the
+#: measure's) is rounding.
 _ROUNDING = 1e-12
+
+#: How much more a group without residual variance weighs than the others
+#: (:func:`_without_infinities`).
+_LIMIT = 1e8
 
 
 class _Groups:
     """The design split by variance group: cross-products and residual traces."""
 
-    def __init__(self, x: Array, groups: npt.ArrayLike) -> None:
+    def __init__(self, x: Array, groups: npt.ArrayLike, floor: Array | float = 0.0) -> None:
+        # Residual sums of squares at or below ``floor`` (per measure) are none at all.
+        self.floor = floor
         codes, self.labels = pd.factorize(pd.Series(np.asarray(groups)).astype(str))
         self.onehot = np.eye(len(self.labels))[codes]  # n x G
         q_x = linalg.orth(x)
@@ -86,6 +93,7 @@ class _Groups:
         """Per flip, group and measure: ``tr_g(R) / (e_g' e_g)`` (B x G x K)."""
         resid = m - self.q_x @ (self.q_t @ m)
         ss = self.onehot_t @ (resid * resid)
+        ss[ss <= self.floor] = 0.0
         with np.errstate(divide="ignore"):
             w: Array = self.trace[None, :, None] / ss
         return w
@@ -105,7 +113,7 @@ class _Groups:
         u = v.sum(axis=1)  # B x r x K
         ss = squares - 2.0 * np.einsum("bgrk,brk->bgk", v, u)
         ss += np.einsum("brk,grs,bsk->bgk", u, self.qtq, u)
-        ss[ss <= squares * _ROUNDING] = 0.0
+        ss[ss <= np.maximum(squares * _ROUNDING, self.floor)] = 0.0
         with np.errstate(divide="ignore"):
             w: Array = self.trace[None, :, None] / ss
         return w
@@ -118,6 +126,7 @@ class _Groups:
         """
         per_group = self.x_by_group[None] @ m[:, None]  # B x G x p x K
         w = self.weights(m) if m.shape[0] == 1 else self.weights_from(m, per_group)
+        w = _without_infinities(w)
         a = np.einsum("bgk,gpq->bkpq", w, self.xtx)
         rhs = np.einsum("bgpk,bgk->bkp", per_group, w)
         beta = np.linalg.solve(a, rhs[..., None])[..., 0]
@@ -141,6 +150,26 @@ class _Groups:
         shares = w * np.einsum("...kp,gpq,...kq->...gk", a_inv_c, self.xtx, a_inv_c)
         df: Array = variance**2 / np.sum(shares**2 / self.trace[:, None], axis=-2)
         return df
+
+
+def _without_infinities(w: Array) -> Array:
+    """Weigh a group without residual variance by G's limit as that variance vanishes.
+
+    A group whose residuals all vanish (a measure constant within it, say) has
+    an infinite weight, and ``X' W X`` could not be solved. As that group's
+    variance goes to zero, G tends to the test that fits it exactly and takes
+    its variance from the other groups (for two groups, Welch's t with one
+    variance zero). Each infinite weight becomes :data:`_LIMIT` times the
+    largest finite weight of its member and measure, which gives that limit to
+    about 1e-8; where every group's residuals vanish, the weights stay
+    infinite and G is 0.
+    """
+    infinite = np.isinf(w)
+    if not infinite.any():
+        return w
+    largest = np.where(infinite, 0.0, w).max(axis=-2, keepdims=True)  # over groups
+    limited: Array = np.where(infinite & (largest > 0), largest * _LIMIT, w)
+    return limited
 
 
 def _z_of_g(g: Array, df: Array) -> Array:
@@ -240,7 +269,9 @@ def welch_glm(
     yy = yy[:, None] if yy.ndim == 1 else yy
     xx = np.asarray(x, dtype=np.float64)
     cc = np.asarray(contrast, dtype=np.float64).ravel()
-    groups_ = _Groups(xx, groups)
+    # A group's residual variance below 1e-12 of the measure's mean square is none: what
+    # rounding leaves of a measure constant within the group.
+    groups_ = _Groups(xx, groups, _ROUNDING * np.sum(yy * yy, axis=0))
     _check(yy, xx, cc, groups_)
     flips = exchangeability or Exchangeability(
         "sign-flip", None, "sign flips (independent symmetric errors)"
