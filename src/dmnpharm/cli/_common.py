@@ -227,8 +227,9 @@ def add_execution(sub: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--scheduler",
         default=None,
-        help="local (this machine: threads of this process for a small study, a local "
-        "Dask cluster for a larger one; the default), threads (a pool of threads in this "
+        help="local (this machine: one worker process per core forked from this one on "
+        "Linux; elsewhere threads for a small study and a local Dask cluster for a larger "
+        "one; the default), threads (a pool of threads in this "
         "process), synchronous (in this process, one run after another), or the address "
         f"of a running Dask scheduler, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV} or "
         "local)",

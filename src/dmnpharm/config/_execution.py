@@ -33,9 +33,10 @@ class Execution:
     Parameters
     ----------
     scheduler : str or None
-        ``local`` (this machine: a small study's runs on threads of this
-        process, a larger one's on a Dask cluster of worker processes, chosen
-        by the estimated work), ``threads`` (every run in this process, on a
+        ``local`` (this machine: on Linux, one worker process per core forked
+        from this one; elsewhere a small study's runs on threads of this
+        process and a larger one's on a local Dask cluster, chosen by the
+        estimated work), ``threads`` (every run in this process, on a
         pool of threads), ``synchronous`` (every run in this process, one
         after another; for debugging) or the address of a running Dask
         scheduler (``tcp://host:8786``). None: ``$DMNPHARM_SCHEDULER``, else
