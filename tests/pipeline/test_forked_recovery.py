@@ -56,7 +56,7 @@ def test_a_killed_forked_worker_leaves_the_outputs_unchanged(
     with caplog.at_level(logging.WARNING, logger="dmnpharm"):
         recovered = study.analyse(local, tmp_path / "forked")
     assert (tmp_path / "died").exists(), "no worker was killed"
-    assert "forking new workers" in caplog.text
+    assert "forking 1 new worker process " in caplog.text
     pd.testing.assert_frame_equal(recovered.metrics, reference.metrics)
     derivatives = sorted((tmp_path / "serial" / "derivatives").rglob("sub-*/**/*.*"))
     assert derivatives

@@ -80,8 +80,9 @@ def compute_here(
         Run them in worker processes forked from this one, when
         :func:`can_fork`; otherwise on threads. Functions and arguments must
         then be picklable. If a worker process dies (killed for its memory,
-        say), new workers are forked for the tasks not handed on and the rest,
-        up to :data:`POOL_RESTARTS` times; after that they run on threads
+        say), half as many new workers are forked for the tasks not handed on
+        and the rest (in case they died for memory), up to
+        :data:`POOL_RESTARTS` times; after that they run on that many threads
         here. Each time the log says so.
 
     Yields
@@ -108,24 +109,32 @@ def compute_here(
         if not left:
             return
         waiting = iter(left)
+        # Half as many runs at once: if they died for memory, they now need half as much.
+        workers = max(1, workers // 2)
         if restart < POOL_RESTARTS:
             _LOG.warning(
-                "a worker process died (out of memory?); forking new workers for the %d runs "
-                "not finished",
+                "a worker process died (out of memory?); forking %s for the %d runs not finished",
+                _counted(workers, "new worker process", "new worker processes"),
                 len(left),
             )
             continue
         _LOG.warning(
             "a worker process died (out of memory?) %d times; computing the %d runs not "
-            "finished on threads in this process",
+            "finished on %s in this process",
             POOL_RESTARTS + 1,
             len(left),
+            _counted(workers, "thread", "threads"),
         )
     with ThreadPoolExecutor(workers, thread_name_prefix="dmnpharm-run") as threads:
         yield from _in_order(threads, _start(threads, waiting, work, workers), waiting, work)
 
 
 _Running = deque[tuple[int, Any, "Future[Any]"]]
+
+
+def _counted(count: int, one: str, many: str) -> str:
+    """Return ``"1 thread"`` or ``"2 threads"``."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def _start(
