@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -111,11 +111,9 @@ def start_worker() -> None:
     """
     keep_freed_memory()
     score = Path("/proc/self/oom_score_adj")
-    try:
+    with suppress(OSError, ValueError):  # no /proc (not Linux), or not writable
         now = int(score.read_text())
         score.write_text(str(min(1000, now + WORKER_OOM_SCORE_ADJ)))
-    except (OSError, ValueError):
-        pass
 
 
 def fork_pool(workers: int) -> ProcessPoolExecutor | None:

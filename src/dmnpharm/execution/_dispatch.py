@@ -279,7 +279,11 @@ class _Books:
 
 
 def dispatch(
-    tasks: Sequence[Any], stage: Stage, execution: Execution, cache: RunCache
+    tasks: Sequence[Any],
+    stage: Stage,
+    execution: Execution,
+    cache: RunCache,
+    engine: EngineChoice | None = None,
 ) -> Iterator[tuple[int, Any]]:
     """Compute every task, from the cache where possible, yielding as they finish.
 
@@ -293,6 +297,9 @@ def dispatch(
         Where to compute.
     cache : RunCache
         Looked up before, and written after, each computation.
+    engine : EngineChoice or None
+        Where the tasks run, as the caller decided with :func:`plan_engine`
+        (and recorded); None: decided here.
 
     Yields
     ------
@@ -319,16 +326,16 @@ def dispatch(
         yield from done.items()
         if not todo:
             return
-        engine = plan_engine(tasks, stage, execution)
-        where = engine.engine
-        if engine.in_process and engine.threads > 1 and not engine.processes:
-            where = f"in-process, {engine.threads} threads"  # forked processes: the reason says
-        _LOG.info("per-run work: %s (%s)", where, engine.reason)
+        chosen = engine or plan_engine(tasks, stage, execution)
+        where = chosen.engine
+        if chosen.in_process and chosen.threads > 1 and not chosen.processes:
+            where = f"in-process, {chosen.threads} threads"  # forked processes: the reason says
+        _LOG.info("per-run work: %s (%s)", where, chosen.reason)
         # A small local study runs here: no cluster to start, no worker to import the stack.
-        opened = nullcontext(None) if engine.in_process else client(execution, len(todo))
+        opened = nullcontext(None) if chosen.in_process else client(execution, len(todo))
         with opened as dask_client:
             if dask_client is None:
-                computed = compute_here(todo, work, engine.threads, processes=engine.processes)
+                computed = compute_here(todo, work, chosen.threads, processes=chosen.processes)
                 for index, outcome in computed:
                     yield finished(index, outcome)
                 return

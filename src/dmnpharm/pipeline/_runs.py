@@ -339,13 +339,13 @@ def process_runs(
         writer.write_atlas(runs[0].task.kind)
     collector = _Collector(config, writer, levels)
     tasks = _tasks(runs, writer)
-    # Decided now, before any thread of this process starts, as the dispatcher decides it.
+    # Decided once, before any thread of this process starts; recorded in the provenance.
     engine = plan_engine(tasks, RUN_STAGE, config.execution)
     # Outputs are written in study order whatever order the workers finished in; a run
     # is handled (and its outcome let go) as soon as every run before it is in.
     arrived: dict[int, TaskOutcome] = {}
     handled = 0
-    for index, outcome in dispatch(tasks, RUN_STAGE, config.execution, cache):
+    for index, outcome in dispatch(tasks, RUN_STAGE, config.execution, cache, engine):
         arrived[index] = outcome
         while handled in arrived:
             collector.handle(runs[handled], arrived.pop(handled))
