@@ -205,3 +205,42 @@ def test_a_failed_append_raises_its_own_error_not_the_aborted_transactions(
             append_parquet(con, "metrics_edges", "a", file, {"age": "BIGINT"})
         con.execute("ROLLBACK")
         assert con.execute("SHOW TABLES").fetchall() == []
+
+
+def test_ingest_threads_give_each_thread_a_million_rows_at_least(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """Small ingests run on one thread (no partial row groups left for the close)."""
+    from dmnpharm.store._writer import ROWS_PER_THREAD, ingest_threads
+
+    file = tmp_path / "edges.parquet"
+    _rows(rng, "edge", 10, 50).to_parquet(file, index=False, row_group_size=100)
+    assert ingest_threads([file, None], available=8) == 1
+    many = pd.DataFrame({"value": np.zeros(3 * ROWS_PER_THREAD + 5)})
+    assert ingest_threads([many, file], available=8) == 3
+    assert ingest_threads([many], available=2) == 2
+    assert ingest_threads([None, None], available=4) == 1
+
+
+def test_the_writer_restores_duckdbs_threads_after_the_large_tables(
+    tmp_path: Path, analysis: dict[str, object]
+) -> None:
+    """The threads setting is the database's default again once the large tables are in."""
+    store = tmp_path / "s.duckdb"
+    with StoreWriter(
+        store,
+        analysis_id="a",
+        metrics=analysis["metrics"],  # type: ignore[arg-type]
+        regions=analysis["regions"],  # type: ignore[arg-type]
+        edges=analysis["edges"],  # type: ignore[arg-type]
+        background=False,
+    ) as writer:
+        assert writer._con is not None
+        default = duckdb.connect().execute("SELECT current_setting('threads')").fetchall()
+        assert writer._con.execute("SELECT current_setting('threads')").fetchall() == default
+        writer.finish(
+            runs=analysis["runs"],  # type: ignore[arg-type]
+            results=analysis["results"],  # type: ignore[arg-type]
+            provenance=analysis["provenance"],  # type: ignore[arg-type]
+        )
+    assert len(_everything(store)["metrics_edges"]) == 40 * 53
