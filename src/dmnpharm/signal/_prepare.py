@@ -12,7 +12,6 @@ same one.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,9 +20,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import signal as sp_signal
 
 from dmnpharm.exceptions import InputError
+from dmnpharm.signal._butterworth import butterworth_sections, filter_padding
 from dmnpharm.signal._config import FILTER_ORDER, DenoiseConfig
 from dmnpharm.signal._confounds import (
     censoring,
@@ -98,36 +97,12 @@ def _regressor_matrix(selected: pd.DataFrame) -> Array:
 
 
 def _butterworth(config: DenoiseConfig, repetition_time: float) -> Array | None:
-    """Return the filter's second-order sections (None without a cut-off), designed once."""
+    """Return the filter's second-order sections (None without a cut-off)."""
     if config.high_pass is None and config.low_pass is None:
         return None
-    # SciPy's sosfilt wants a writable array: each caller gets its own copy of the design.
-    return _butterworth_sections(config.high_pass, config.low_pass, repetition_time).copy()
-
-
-@functools.lru_cache(maxsize=64)
-def _butterworth_sections(high_pass: float | None, low_pass: float | None, tr: float) -> Array:
-    """Design the zero-phase filter's sections once per cut-offs and TR (read-only)."""
-    rate = 1.0 / tr
-    if high_pass is not None and low_pass is not None:
-        sos = sp_signal.butter(
-            FILTER_ORDER, [high_pass, low_pass], btype="bandpass", output="sos", fs=rate
-        )
-    elif high_pass is not None:
-        sos = sp_signal.butter(FILTER_ORDER, high_pass, btype="highpass", output="sos", fs=rate)
-    else:
-        assert low_pass is not None
-        sos = sp_signal.butter(FILTER_ORDER, low_pass, btype="lowpass", output="sos", fs=rate)
-    sections = np.asarray(sos, dtype=np.float64)
-    sections.flags.writeable = False
-    return sections
-
-
-def _filter_padding(sos: Array) -> int:
-    """Return the edge padding of ``sosfiltfilt`` (it needs a longer series)."""
-    taps = 2 * int(sos.shape[0]) + 1
-    taps -= min(int(np.sum(sos[:, 2] == 0)), int(np.sum(sos[:, 5] == 0)))
-    return 3 * taps
+    return butterworth_sections(
+        FILTER_ORDER, config.high_pass, config.low_pass, 1.0 / repetition_time
+    )
 
 
 def _filter_share(config: DenoiseConfig, repetition_time: float) -> float:
@@ -166,7 +141,7 @@ def _exclusion(
     if sos is not None:
         index = np.flatnonzero(kept)
         span = int(index[-1] - index[0] + 1)
-        padding = _filter_padding(sos)
+        padding = filter_padding(sos)
         if span <= padding:
             return f"the kept volumes span {span} volumes; the filter needs more than {padding}"
     return None
