@@ -16,10 +16,10 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError, MotionImbalanceWarning
+from dmnpharm.stats._dist import fdr_bh, t_sf
 from dmnpharm.stats._model import ModelSpec, analyse
 
 __all__ = ["QC_MEASURES", "motion_imbalance", "qc_fc", "run_qc"]
@@ -162,8 +162,8 @@ def qc_fc(values: pd.DataFrame, mean_fd: Mapping[str, float] | pd.Series) -> dic
     yc = (y - y.mean(axis=0)) / np.where(y.std(axis=0) > 0, y.std(axis=0), 1.0)
     r = np.clip(xc @ yc / n, -1.0, 1.0)
     t = r * np.sqrt((n - 2) / np.maximum(1 - r**2, 1e-15))
-    p = 2 * sps.t.sf(np.abs(t), n - 2)
-    q = sps.false_discovery_control(p, method="bh")
+    p = 2 * t_sf(np.abs(t), n - 2)
+    q = fdr_bh(p)
     return {
         "n_subjects": float(n),
         "n_edges": float(r.size),

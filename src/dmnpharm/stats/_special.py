@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
 from dmnpharm.stats._defaults import N_PERMUTATIONS
+from dmnpharm.stats._dist import fdr_bh, norm_sf, t_ppf
 from dmnpharm.stats._effects import cohens_dz, hedges_g
 from dmnpharm.stats._glm import Exchangeability, permutation_glm
 from dmnpharm.stats._model_parts import (
@@ -72,7 +72,7 @@ def _single_arm(
         "ci_high": estimate + 1.959964 * spread,
         "statistic": estimate / spread,
         "df": np.nan,
-        "p_parametric": 2 * sps.norm.sf(np.abs(estimate / spread)),
+        "p_parametric": 2 * norm_sf(np.abs(estimate / spread)),
         "p_uncorrected": p,
         "p_fwer": p_fwer,
         "n": int(is_patient.sum()),
@@ -150,7 +150,7 @@ def normalization(
         x = np.column_stack([np.ones(keep.sum()), in_a - in_a.mean()])
         res = permutation_glm(d[keep], x, [0, 1], Exchangeability(), n_permutations, seed)
         null = _named_null(res.null, measures)
-        crit = sps.t.ppf(0.975, res.df[1])
+        crit = t_ppf(0.975, res.df[1])
         rows: dict[str, Any] = {
             "contrast": f"{label}, {a} - {b}",
             "estimate": res.estimate,
@@ -181,7 +181,7 @@ def normalization(
             "comparison of arms (--between arm) attributes normalization to the drug"
         )
     out = pd.DataFrame({"measure": measures, **rows})
-    out["p_fdr"] = sps.false_discovery_control(out["p_uncorrected"], method="bh")
+    out["p_fdr"] = fdr_bh(out["p_uncorrected"].to_numpy(dtype=float))
     out["effect_size_dz"] = out["effect_size"] if rows["effect_size_kind"] == "d_z" else np.nan
     out["effect_size_ci_low"] = np.nan
     out["effect_size_ci_high"] = np.nan
