@@ -94,3 +94,17 @@ def test_progress_accepts_an_iterator_with_a_total() -> None:
     """Results arriving from a cluster (no length) pass through unchanged."""
     assert list(progress(iter(range(4)), "gathering", total=4)) == [0, 1, 2, 3]
     assert list(progress((x for x in "ab"), "gathering")) == ["a", "b"]
+
+
+def test_atomic_write_waits_for_the_disk_only_when_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``durable=False`` skips the fsync (the content arrives whole all the same)."""
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    atomic_write_bytes(tmp_path / "a", b"kept")
+    assert len(synced) == 1
+    atomic_write_bytes(tmp_path / "b", b"cache entry", durable=False)
+    assert len(synced) == 1
+    assert (tmp_path / "b").read_bytes() == b"cache entry"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]

@@ -376,3 +376,20 @@ def test_dispatch_enforces_the_cap_once_the_analysis_has_written(tmp_path: Path)
     assert cache.in_use <= left
     assert len(cache.in_use) == 3
     assert left - cache.in_use == set(old[-2:])  # 2 kB of the newest old entries fit
+
+
+@pytest.mark.parametrize("keep", [0, 7, 40])
+def test_a_damaged_entry_is_a_miss_computed_again(
+    tmp_path: Path, keep: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entry cut short (entries are not written durably) is deleted and counted a miss."""
+    cache = RunCache(tmp_path)
+    value = {"signals": np.arange(12.0).reshape(3, 4), "label": "run-1"}
+    path = cache_module.store_entry(cache.root, "clean", "ab" * 32, value)  # type: ignore[arg-type]
+    assert cache.load("clean", "ab" * 32)["label"] == "run-1"
+    path.write_bytes(pickle.dumps(value, protocol=5)[:keep])
+    with caplog.at_level(logging.WARNING, logger="dmnpharm"):
+        assert cache.load("clean", "ab" * 32) is None
+    assert not path.exists()
+    assert cache.misses == 1
+    assert "unreadable" in caplog.text

@@ -151,7 +151,10 @@ def store_entry(root: Path, stage: str, key: str, value: Any) -> Path:
     Path
         The entry written; the client marks it in use with :meth:`RunCache.claim`.
     """
-    return atomic_write_bytes(entry_path(root, stage, key), pickle.dumps(value, protocol=5))
+    # Not durable: a power cut can damage an entry, which RunCache.load then computes again.
+    return atomic_write_bytes(
+        entry_path(root, stage, key), pickle.dumps(value, protocol=5), durable=False
+    )
 
 
 class RunCache:
@@ -288,7 +291,14 @@ class RunCache:
         except FileNotFoundError:
             self.misses += 1
             return None
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+        except (
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ImportError,
+            ValueError,
+            TypeError,
+        ) as exc:  # damaged (entries are not written durably) or from another version
             _LOG.warning("cache entry %s is unreadable (%s); computing it again", path, exc)
             path.unlink(missing_ok=True)
             self.misses += 1
