@@ -99,7 +99,7 @@ def test_refusals() -> None:
     sos = butterworth_sections(5, 0.01, 0.1, 0.5)
     with pytest.raises(ValueError, match="needs more than 33"):
         zero_phase_filter(sos, np.zeros((33, 2)))
-    with pytest.raises(ValueError, match="not between 0 and 0.25 Hz"):
+    with pytest.raises(ValueError, match=r"not between 0 and 0\.25 Hz"):
         butterworth_sections(5, 0.01, 0.3, 0.5)
     with pytest.raises(ValueError, match="high-pass or a low-pass"):
         butterworth_sections(5, None, None, 0.5)

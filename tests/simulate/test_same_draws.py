@@ -8,6 +8,7 @@ searches and a whole run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import brentq
 
+from dmnpharm._utils._roots import brent_root
 from dmnpharm.atlases import load_atlas
 from dmnpharm.simulate import SignalSpec, dvars
 from dmnpharm.simulate._confounds import _expanded, cosine_basis, fmriprep_confounds
@@ -220,13 +222,24 @@ def test_root_searches_evaluate_the_model_as_mean_fisher_z(rng: np.random.Genera
         changed = _with_covariance(model, k, q, c)
         assert between(c) == mean_fisher_z(changed, members, others) - target
 
-    assert solve_within(model, k, target, "t").sources[k, k] == _solve_within(model, k, target)
+    within = solve_within(model, k, target, "t").sources[k, k]
+    assert within == _solve_within(model, k, target)
     wanted = mean_fisher_z(model, members, others) + 0.02
     found = solve_between(model, k, q, wanted, "t").sources[k, q]
     assert found == _solve_between(model, k, q, wanted)
+    # brent_root replaced scipy.optimize.brentq: each root is within xtol + 4 eps |x| of
+    # the true one, so the two are within twice that of each other
+    reference = _solve_within(model, k, target, brentq)
+    assert abs(within - reference) <= 2 * (1e-13 + 8.9e-16 * abs(within))
+    reference = _solve_between(model, k, q, wanted, brentq)
+    assert abs(found - reference) <= 2 * (1e-13 + 8.9e-16 * abs(found))
 
 
-def _solve_within(model: RunModel, k: int, target: float) -> float:
+#: The root finder the simulator uses, or scipy's for comparison.
+RootFinder = Callable[..., float]
+
+
+def _solve_within(model: RunModel, k: int, target: float, find: RootFinder = brent_root) -> float:
     """solve_within's root, each step through mean_fisher_z of the changed model."""
     members = np.flatnonzero(model.column == k)
     others = [i for i in range(model.sources.shape[0]) if i != k]
@@ -238,17 +251,19 @@ def _solve_within(model: RunModel, k: int, target: float) -> float:
     def gap(v: float) -> float:
         return mean_fisher_z(_with_variance(model, k, members, v), members, members) - target
 
-    return float(brentq(gap, low, high, xtol=1e-13))
+    return float(find(gap, low, high, xtol=1e-13))
 
 
-def _solve_between(model: RunModel, k: int, q: int, target: float) -> float:
+def _solve_between(
+    model: RunModel, k: int, q: int, target: float, find: RootFinder = brent_root
+) -> float:
     """solve_between's root, each step through mean_fisher_z of the changed model."""
     idx_k, idx_l = np.flatnonzero(model.column == k), np.flatnonzero(model.column == q)
 
     def gap(c: float) -> float:
         return mean_fisher_z(_with_covariance(model, k, q, c), idx_k, idx_l) - target
 
-    return float(brentq(gap, *_pd_interval(model, k, q), xtol=1e-13))
+    return float(find(gap, *_pd_interval(model, k, q), xtol=1e-13))
 
 
 def test_a_run_is_drawn_as_before(rng: np.random.Generator) -> None:

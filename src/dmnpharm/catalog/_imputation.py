@@ -94,7 +94,7 @@ def impute_from_significance(
     >>> round(impute_from_significance(0.05, "d_z", "decrease", n=20).value, 3)
     -0.468
     """
-    from scipy import stats
+    from dmnpharm.stats import t_ppf
 
     if not 0.0 < p <= 0.5:
         raise ValueError(f"significance_p must be in (0, 0.5], got {p!r}")
@@ -107,7 +107,7 @@ def impute_from_significance(
         if n is None or n < 3:
             raise ValueError("an imputed d_z needs effect_n of at least 3 subjects")
         df = n - 1
-        t = float(stats.t.ppf(1.0 - p / 2.0, df))
+        t = float(t_ppf(1.0 - p / 2.0, df))
         value = t / math.sqrt(n)
         how = f"d_z = t / sqrt(n) = {t:.3f} / sqrt({n})"
     elif kind == "hedges_g":
@@ -115,7 +115,7 @@ def impute_from_significance(
             raise ValueError("an imputed hedges_g needs effect_group_sizes = [n1, n2], each >= 2")
         n1, n2 = group_sizes
         df = n1 + n2 - 2
-        t = float(stats.t.ppf(1.0 - p / 2.0, df))
+        t = float(t_ppf(1.0 - p / 2.0, df))
         j = 1.0 - 3.0 / (4.0 * df - 1.0)
         value = j * t * math.sqrt(1.0 / n1 + 1.0 / n2)
         how = f"g = J t sqrt(1/n1 + 1/n2) with t = {t:.3f}, n1 = {n1}, n2 = {n2}, J = {j:.4f}"

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from dmnpharm.stats import t_ppf
 
 __all__ = ["POOL_COLUMNS", "pool_literature"]
 
@@ -39,7 +40,7 @@ def _prediction_interval(pooled: float, se: float, tau2: float, k: int) -> tuple
     """Higgins, Thompson & Spiegelhalter (2009): pooled +- t(k-2) sqrt(tau2 + se^2)."""
     if k < 3:
         return math.nan, math.nan
-    half = float(stats.t.ppf(0.975, k - 2)) * math.sqrt(tau2 + se**2)
+    half = float(t_ppf(0.975, k - 2)) * math.sqrt(tau2 + se**2)
     return pooled - half, pooled + half
 
 

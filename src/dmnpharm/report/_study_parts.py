@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from dmnpharm.atlases import Atlas
 from dmnpharm.report._glass_brain import connectome_figure
@@ -17,6 +16,7 @@ from dmnpharm.report._matrices import EDGES_DRAWN, network_blocks, strongest_edg
 from dmnpharm.report._matrix_figure import matrix_figure
 from dmnpharm.report._multiples import Panel, draw_levels, multiples_figure
 from dmnpharm.report._summary import _num, _p
+from dmnpharm.stats import t_ppf
 
 __all__ = [
     "adjusted_table",
@@ -35,7 +35,7 @@ def _standard_error(row: Mapping[Any, Any]) -> float:
     width = float(row["ci_high"]) - float(row["ci_low"])
     if not (np.isfinite(df) and df > 0 and np.isfinite(width)):
         return float("nan")
-    return width / (2 * float(sps.t.ppf(0.975, df)))
+    return width / (2 * float(t_ppf(0.975, df)))
 
 
 def ground_truth_rows(

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from dmnpharm._utils import fill_doc
+from dmnpharm._utils._roots import brent_root
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate._spec import Condition, ResponseSpec, StudySpec
 
@@ -101,7 +101,7 @@ def time_course(hours: float, response: ResponseSpec) -> float:
     # absorption rate ka > ke with ln(ka/ke)/(ka-ke) = tmax; exists when tmax < 1/ke
     if tmax >= 1 / ke:
         raise InputError("tmax_hours must be shorter than half_life_hours / ln 2")
-    ka = float(brentq(lambda x: math.log(x / ke) / (x - ke) - tmax, ke * (1 + 1e-9), 1e4))
+    ka = brent_root(lambda x: math.log(x / ke) / (x - ke) - tmax, ke * (1 + 1e-9), 1e4)
 
     def bateman(t: float) -> float:
         return math.exp(-ke * t) - math.exp(-ka * t)

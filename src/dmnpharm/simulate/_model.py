@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import brentq
 
 from dmnpharm._utils import fill_doc
+from dmnpharm._utils._roots import brent_root
 from dmnpharm.exceptions import InputError
 from dmnpharm.simulate._structure import LocalStructure
 
@@ -245,7 +245,7 @@ def solve_within(model: RunModel, k: int, target: float, label: str) -> RunModel
             f"{label}: a within-network Fisher z of {target:.3f} is outside what this run's "
             f"model can reach ({reach[0]:.3f} to {reach[1]:.3f}); choose a smaller effect"
         )
-    v = float(brentq(gap, low, high, xtol=1e-13))
+    v = brent_root(gap, low, high, xtol=1e-13)
     return _with_variance(model, k, members, v)
 
 
@@ -297,7 +297,7 @@ def solve_between(model: RunModel, k: int, q: int, target: float, label: str) ->
             f"model can reach ({gap(low) + target:.3f} to {gap(high) + target:.3f}); choose a "
             "smaller effect"
         )
-    return _with_covariance(model, k, q, float(brentq(gap, low, high, xtol=1e-13)))
+    return _with_covariance(model, k, q, brent_root(gap, low, high, xtol=1e-13))
 
 
 @fill_doc

@@ -8,6 +8,8 @@ dose trend, with batches of within-subject permutations as matrix products).
 :func:`name_measures` gives each region and edge of ``dmnpharm run``'s region and
 edge tables its own measure (``gbc[A]``, ``edge_fc[A--B]``) and
 :func:`check_unique_runs` refuses a table whose runs repeat a measure.
+:func:`t_ppf` is Student's t quantile as ``scipy.stats.t.ppf`` computes it, for
+callers that need a t-based interval without importing ``scipy.stats``.
 """
 
 from typing import TYPE_CHECKING
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
         N_BOOTSTRAP,
         N_PERMUTATIONS,
     )
+    from dmnpharm.stats._dist import t_ppf
     from dmnpharm.stats._effect_ci import dz_interval, noncentral_t_interval
     from dmnpharm.stats._effects import bootstrap_ci, cohens_dz, hedges_g, pearson_r
     from dmnpharm.stats._glm import Exchangeability, GlmResult, draw_permutations, permutation_glm
@@ -96,6 +99,7 @@ __all__ = [
     "satterthwaite",
     "sign_flip_test",
     "split_measure_name",
+    "t_ppf",
     "tfce",
     "tfce_permutation_test",
     "two_sample_permutation_test",
