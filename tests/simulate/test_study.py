@@ -76,7 +76,7 @@ def test_runs_written_on_threads_are_those_written_one_after_another(
     threaded = _files(write_simulated_study(study, tmp_path / "threads"))
     serial_root = tmp_path / "serial"
     for run in study.runs:
-        writing._write_run(study, run, serial_root)
+        writing._write_run(study.spec, study.atlas, run, serial_root)
     serial = _files(serial_root)
     assert len(serial) == 4 * len(study.runs)
     assert {name: threaded[name] for name in serial} == serial
@@ -91,6 +91,39 @@ def test_runs_written_on_threads_are_those_written_one_after_another(
     monkeypatch.setattr(writing, "write_roi_run", fail_on_one)
     with pytest.raises(OSError, match="disk full"):
         write_simulated_study(study, tmp_path / "broken")
+    assert not (tmp_path / "broken").exists()
+
+
+def test_runs_written_while_drawn_are_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """simulate_and_write_study: the same study and bytes as simulating, then writing.
+
+    Each run is handed to the writer as soon as it is drawn (in order), and a
+    failed write leaves no destination behind.
+    """
+    import dmnpharm.simulate._write as writing
+    from dmnpharm.simulate import simulate_and_write_study
+
+    spec = _small(n_subjects=6)
+    reference = _files(write_simulated_study(simulate_study(spec), tmp_path / "after"))
+    seen: list[str] = []
+    drawn = simulate_study(spec, on_run=lambda run: seen.append(run.participant_id))
+    assert seen == [run.participant_id for run in drawn.runs]
+    study = simulate_and_write_study(spec, tmp_path / "while")
+    assert _files(tmp_path / "while") == reference
+    assert [r.data.tobytes() for r in study.runs] == [r.data.tobytes() for r in drawn.runs]
+
+    original = writing.write_roi_run
+
+    def fail_on_one(path: Path, *args: object, **kwargs: object) -> object:
+        if "sub-02_ses-1" in path.name:
+            raise OSError(f"{path}: disk full")
+        return original(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writing, "write_roi_run", fail_on_one)
+    with pytest.raises(OSError, match="disk full"):
+        simulate_and_write_study(spec, tmp_path / "broken")
     assert not (tmp_path / "broken").exists()
 
 

@@ -83,10 +83,10 @@ def make_demo(
             # cache about 0.5 s, and the analysis's own modules about 0.15 s more.
             from dmnpharm.pipeline._adapters import plan_roi
             from dmnpharm.pipeline._orchestrator import analyse_plan, resolve_config
-            from dmnpharm.simulate import simulate_study, write_simulated_study
+            from dmnpharm.simulate import simulate_and_write_study
 
             _LOG.info("simulating %s (seed %d)", sim_spec.name, sim_spec.seed)
-            write_simulated_study(simulate_study(sim_spec), study)
+            simulate_and_write_study(sim_spec, study)
             cfg = resolve_config(cfg, study, "roi")
             plan = plan_roi(study, cfg)
             result = analyse_plan(plan, staging, cfg, DEMO_STUDY, outputs, snapshot=key)

@@ -56,7 +56,11 @@ if TYPE_CHECKING:
         write_bold_run,
         write_mask,
     )
-    from dmnpharm.simulate._write import json_file, write_simulated_study
+    from dmnpharm.simulate._write import (
+        json_file,
+        simulate_and_write_study,
+        write_simulated_study,
+    )
     from dmnpharm.simulate._write_cifti import (
         CIFTI_SPACE,
         fslr_brain_models,
@@ -110,6 +114,7 @@ __all__ = [
     "preset_names",
     "region_label_volume",
     "regional_effect",
+    "simulate_and_write_study",
     "simulate_measure_runs",
     "simulate_motion",
     "simulate_motion_batch",

@@ -14,20 +14,24 @@ not raw acquisitions. The warnings left are about what a simulation cannot have:
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from dmnpharm._utils import fill_doc, staged_output_dir
+from dmnpharm.atlases import Atlas
 from dmnpharm.io import roi_run_path, write_roi_run, write_tsv
-from dmnpharm.simulate._study import SimulatedRun, SimulatedStudy
+from dmnpharm.simulate._spec import StudySpec
+from dmnpharm.simulate._study import SimulatedRun, SimulatedStudy, simulate_study
 
 __all__ = [
     "describe_tables",
     "json_file",
     "session_table",
+    "simulate_and_write_study",
     "text_file",
     "visible_participants",
     "write_simulated_study",
@@ -163,8 +167,50 @@ def write_simulated_study(
         ``dest``.
     """
     with staged_output_dir(dest, overwrite=overwrite) as staging:
+        _write_runs(study.spec, study.atlas, study.runs, staging)
         _write(study, staging)
     return Path(dest)
+
+
+@fill_doc
+def simulate_and_write_study(
+    spec: StudySpec, dest: str | Path, overwrite: bool = False
+) -> SimulatedStudy:
+    """Simulate a study and write it, each run written while the next is drawn.
+
+    The same study and the same files as
+    ``write_simulated_study(simulate_study(spec), dest)``, in less time: the
+    runs' text is laid out by NumPy on two threads (it lets go of the GIL)
+    while the simulator draws. The demo's 80 runs took 0.9 s to draw and 0.8 s
+    to write one after the other on the 2-core development machine.
+
+    Parameters
+    ----------
+    spec : StudySpec
+        The study.
+    dest : str or Path
+        Output folder, written atomically as by :func:`write_simulated_study`.
+    %(overwrite)s
+
+    Returns
+    -------
+    SimulatedStudy
+        The study simulated (as :func:`simulate_study` returns it).
+    """
+    with (
+        staged_output_dir(dest, overwrite=overwrite) as staging,
+        ThreadPoolExecutor(2, thread_name_prefix="dmnpharm-write") as pool,
+    ):
+        atlas = spec.signal.atlas_object()
+        pending: list[Future[None]] = []
+        study = simulate_study(
+            spec,
+            on_run=lambda run: pending.append(pool.submit(_write_run, spec, atlas, run, staging)),
+        )
+        for future in pending:
+            future.result()  # the first failure, raised here (nothing is moved into place)
+        _write(study, staging)
+    return study
 
 
 @fill_doc
@@ -306,18 +352,18 @@ _ROI_IGNORED = (
 )
 
 
-def _write_run(study: SimulatedStudy, run: SimulatedRun, root: Path) -> None:
+def _write_run(spec: StudySpec, atlas: Atlas, run: SimulatedRun, root: Path) -> None:
     """Write one run's region signals and its confounds table, each with its sidecar."""
-    sig = study.spec.signal
-    path = roi_run_path(root, run.participant_id, run.session_id, study.atlas.name)
+    sig = spec.signal
+    path = roi_run_path(root, run.participant_id, run.session_id, atlas.name)
     write_roi_run(
         path,
         run.data,
-        study.atlas.labels,
+        atlas.labels,
         {
             "RepetitionTime": sig.repetition_time,
-            "Atlas": study.atlas.name,
-            "Space": study.atlas.space,
+            "Atlas": atlas.name,
+            "Space": atlas.space,
             "Description": "simulated region mean BOLD signal (not denoised)",
         },
     )
@@ -357,11 +403,17 @@ def _write(study: SimulatedStudy, root: Path) -> None:
     )
     for pid, table in session_table(study):
         write_tsv(table, root / pid / f"{pid}_sessions.tsv")
-    # Each run's files on two threads: the text is laid out by NumPy, which lets go of the
-    # GIL. The demo's study (80 runs) is written in 0.54-0.59 s instead of 0.68-0.75 s.
-    with ThreadPoolExecutor(2, thread_name_prefix="dmnpharm-write") as pool:
-        list(pool.map(lambda run: _write_run(study, run, root), study.runs))
     json_file(root / "ground_truth.json", _truth_with_subjects(study))
+
+
+def _write_runs(spec: StudySpec, atlas: Atlas, runs: Sequence[SimulatedRun], root: Path) -> None:
+    """Write each run's files on two threads.
+
+    The text is laid out by NumPy, which lets go of the GIL: the demo's study
+    (80 runs) is written in 0.54-0.59 s instead of 0.68-0.75 s.
+    """
+    with ThreadPoolExecutor(2, thread_name_prefix="dmnpharm-write") as pool:
+        list(pool.map(lambda run: _write_run(spec, atlas, run, root), runs))
 
 
 def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
