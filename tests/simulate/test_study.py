@@ -62,6 +62,20 @@ def test_same_seed_same_bytes_other_seed_other_numbers(tmp_path: Path) -> None:
     assert other[run] != first[run]
 
 
+def _fail_writing(monkeypatch: pytest.MonkeyPatch, run: str) -> None:
+    """Make writing the region signals of the run named ``run`` fail (a full disk)."""
+    import dmnpharm.simulate._write as writing
+
+    original = writing.write_roi_run
+
+    def fail_on_one(path: Path, *args: object, **kwargs: object) -> object:
+        if run in path.name:
+            raise OSError(f"{path}: disk full")
+        return original(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writing, "write_roi_run", fail_on_one)
+
+
 def test_runs_written_on_threads_are_those_written_one_after_another(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,14 +95,7 @@ def test_runs_written_on_threads_are_those_written_one_after_another(
     assert len(serial) == 4 * len(study.runs)
     assert {name: threaded[name] for name in serial} == serial
 
-    original = writing.write_roi_run
-
-    def fail_on_one(path: Path, *args: object, **kwargs: object) -> object:
-        if "sub-03_ses-2" in path.name:
-            raise OSError(f"{path}: disk full")
-        return original(path, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(writing, "write_roi_run", fail_on_one)
+    _fail_writing(monkeypatch, "sub-03_ses-2")
     with pytest.raises(OSError, match="disk full"):
         write_simulated_study(study, tmp_path / "broken")
     assert not (tmp_path / "broken").exists()
@@ -102,7 +109,6 @@ def test_runs_written_while_drawn_are_the_same_files(
     Each run is handed to the writer as soon as it is drawn (in order), and a
     failed write leaves no destination behind.
     """
-    import dmnpharm.simulate._write as writing
     from dmnpharm.simulate import simulate_and_write_study
 
     spec = _small(n_subjects=6)
@@ -114,14 +120,7 @@ def test_runs_written_while_drawn_are_the_same_files(
     assert _files(tmp_path / "while") == reference
     assert [r.data.tobytes() for r in study.runs] == [r.data.tobytes() for r in drawn.runs]
 
-    original = writing.write_roi_run
-
-    def fail_on_one(path: Path, *args: object, **kwargs: object) -> object:
-        if "sub-02_ses-1" in path.name:
-            raise OSError(f"{path}: disk full")
-        return original(path, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(writing, "write_roi_run", fail_on_one)
+    _fail_writing(monkeypatch, "sub-02_ses-1")
     with pytest.raises(OSError, match="disk full"):
         simulate_and_write_study(spec, tmp_path / "broken")
     assert not (tmp_path / "broken").exists()
