@@ -17,7 +17,7 @@ import pytest
 
 from dmnpharm import AnalysisConfig, Execution, Inference
 from dmnpharm.execution import RunCache
-from dmnpharm.pipeline import _snapshots as snapshots
+from dmnpharm.pipeline import _snapshot_files as snapshot_files
 from dmnpharm.pipeline import make_demo
 from dmnpharm.pipeline._demo import _demo_key
 from dmnpharm.pipeline._outputs import Outputs
@@ -123,7 +123,7 @@ def test_unsafe_or_large_outputs_are_not_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A path named inside a longer one, in a binary file, or too much data: no snapshot."""
-    monkeypatch.setattr(snapshots, "MAX_SNAPSHOT_BYTES", 1000)
+    monkeypatch.setattr(snapshot_files, "MAX_SNAPSHOT_BYTES", 1000)
     cache = RunCache(tmp_path / "cache")
     config = _config(tmp_path / "cache")
     final = tmp_path / "out"
@@ -153,8 +153,8 @@ def test_files_naming_the_folder_in_any_form_are_rewritten(tmp_path: Path, where
     final = (tmp_path / where).resolve()
     staging = final.parent / ".out.partial-x"
     staging.mkdir(parents=True)
-    forms = snapshots._path_forms(final) + snapshots._path_forms(staging)
-    prefixes = snapshots._prefixes(final, staging)
+    forms = snapshot_files.path_forms(final) + snapshot_files.path_forms(staging)
+    prefixes = snapshot_files._prefixes(final, staging)
     assert all(any(prefix in form for prefix in prefixes) for form in forms)
     assert len(prefixes) == (2 if " " in where else 1)  # the plain path, and its URI
     (staging / "uri.json").write_bytes(b'{"source": "' + final.as_uri().encode() + b'/study"}')
@@ -166,6 +166,21 @@ def test_files_naming_the_folder_in_any_form_are_rewritten(tmp_path: Path, where
     assert kept is not None
     assert kept.rewritten == ("uri.json",)
     assert set(kept.files) == {"uri.json", "plain.tsv"}
+
+
+def test_a_stores_own_files_beside_it_are_never_collected(tmp_path: Path) -> None:
+    """The snapshot is read while the store closes: its .wal and .tmp files are skipped."""
+    staging, final = tmp_path / "staging", tmp_path / "out"
+    (staging / "results.duckdb.tmp").mkdir(parents=True)
+    (staging / "results.duckdb").write_bytes(b"store")
+    (staging / "results.duckdb.wal").write_bytes(b"log of the commit")
+    (staging / "results.duckdb.tmp" / "spill.block").write_bytes(b"spilled")
+    (staging / "results.tsv").write_bytes(b"a\tb\n")
+    (staging / "dmnpharm.log").write_bytes(b"the log")
+    skip = {staging / "results.duckdb", staging / "dmnpharm.log"}
+    collected = snapshot_files.collect_outputs(staging, final, skip)
+    assert collected is not None
+    assert set(collected[0]) == {"results.tsv"}
 
 
 def test_a_restored_demo_imports_no_simulator_or_per_run_stack(

@@ -41,8 +41,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,12 @@ from dmnpharm.execution import RunCache
 from dmnpharm.io import OutputLayout
 from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results
+from dmnpharm.pipeline._snapshot_files import (
+    MAX_SNAPSHOT_BYTES,
+    collect_outputs,
+    path_forms,
+    rewrite_folder,
+)
 from dmnpharm.store import write_analysis
 from dmnpharm.store._writer import StoreWriter, restamp_analysis
 
@@ -68,18 +74,11 @@ __all__ = [
     "store_and_keep",
 ]
 
+_NOT_KEPT = "outputs not kept in the cache (too large, or naming paths unsafely)"
 _LOG = get_logger("pipeline")
-
-#: Outputs larger than this are not kept (the demo writes about 190 MiB besides its log).
-MAX_SNAPSHOT_BYTES = 256 * 2**20
 
 #: Cache stage of the snapshots (``<cache>/v1/outputs/``), pruned with the rest.
 _STAGE = "outputs"
-
-_TEXT_SUFFIXES = (".json", ".tsv", ".html", ".txt", ".md", ".csv", ".log", ".bib", ".j2")
-_PLAIN_PATH = re.compile(r"^[A-Za-z0-9_./ +=,@%~-]+$")
-# What may follow a folder's path where it is named whole: a separator, a quote, the end.
-_AFTER_PATH = rb"(?=[/\"'\t\n\r<>,;) ]|$)"
 
 
 @functools.cache
@@ -185,80 +184,6 @@ class Snapshot:
     store_file: bytes | None = field(default=None, repr=False)
 
 
-def _path_forms(folder: Path) -> list[bytes]:
-    """How an absolute folder can appear in a file: as a path and as a file URI."""
-    return [str(folder).encode(), folder.as_uri().encode()]
-
-
-class _UnsafeError(Exception):
-    """A file names a path that cannot be rewritten safely."""
-
-
-def _names(content: bytes, form: bytes) -> bool:
-    """Whether ``content`` names the folder ``form``; raise when a longer name starts so."""
-    count = content.count(form)
-    if not count:
-        return False
-    if len(re.findall(re.escape(form) + _AFTER_PATH, content)) != count:
-        raise _UnsafeError
-    return True
-
-
-def _rewrite(content: bytes, old: bytes, new: bytes) -> bytes:
-    """Replace each whole mention of the folder ``old`` by ``new``."""
-    return re.sub(re.escape(old) + _AFTER_PATH, lambda _match: new, content)
-
-
-def _prefixes(*folders: Path) -> list[bytes]:
-    """Return byte strings that every form of every folder contains (one of them at least).
-
-    Each form of a folder (:func:`_path_forms`) starts with a form of its parent
-    and a separator; a prefix that contains another is dropped, since the shorter
-    one is found wherever the longer one is. For the usual plain paths this
-    leaves one string, the parent's path, so a file that names no folder costs
-    one scan instead of one per form.
-    """
-    found = {form + b"/" for folder in folders for form in _path_forms(folder.parent)}
-    found = {form[:-2] + b"/" if form.endswith(b"//") else form for form in found}  # root
-    return sorted(a for a in found if not any(b != a and b in a for b in found))
-
-
-def _collect(
-    staging: Path, final: Path, skip: set[Path]
-) -> tuple[dict[str, bytes], tuple[str, ...]] | None:
-    """Read the staged files; None when they are too large or name a path unsafely."""
-    if not _PLAIN_PATH.match(str(final)):
-        return None
-    files: dict[str, bytes] = {}
-    rewritten = []
-    total = 0
-    forms, staged = _path_forms(final), _path_forms(staging.resolve())
-    prefixes = _prefixes(final, staging.resolve())
-    for path in sorted(staging.rglob("*")):
-        if not path.is_file() or path.resolve() in skip:
-            continue
-        content = path.read_bytes()
-        total += len(content)
-        if total > MAX_SNAPSHOT_BYTES:
-            return None
-        name = path.relative_to(staging).as_posix()
-        if not any(prefix in content for prefix in prefixes):
-            files[name] = content  # names neither folder (most files, and the largest)
-            continue
-        if any(form in content for form in staged):
-            return None
-        try:
-            named = [_names(content, form) for form in forms]
-        except _UnsafeError:
-            return None
-        if any(named):
-            if not name.endswith(_TEXT_SUFFIXES):
-                return None
-            rewritten.append(name)
-        files[name] = content
-    return files, tuple(rewritten)
-
-
 def save_snapshot(
     cache: RunCache,
     key: str | None,
@@ -268,6 +193,8 @@ def save_snapshot(
     store: dict[str, Any],
     results: dict[str, Any],
     store_file: Path | None = None,
+    *,
+    collected: tuple[dict[str, bytes], tuple[str, ...]] | None = None,
 ) -> bool:
     """Keep a complete analysis's outputs in the cache under ``key``.
 
@@ -291,6 +218,9 @@ def save_snapshot(
         A results store inside ``staging`` that holds this analysis alone:
         kept whole, so that a restored demo copies it instead of filling a
         new store.
+    collected : tuple or None
+        The staged files, already read by :func:`collect_outputs` (while the
+        store finished, say); None reads them here.
 
     Returns
     -------
@@ -299,9 +229,10 @@ def save_snapshot(
     """
     if key is None or not cache.enabled:
         return False
-    collected = _collect(staging, final.resolve(), {p.resolve() for p in skip})
     if collected is None:
-        _LOG.debug("outputs not kept in the cache (too large, or naming paths unsafely)")
+        collected = collect_outputs(staging, final, skip)
+    if collected is None:
+        _LOG.debug(_NOT_KEPT)
         return False
     files, rewritten = collected
     relative = {
@@ -353,11 +284,11 @@ def restore_files(snapshot: Snapshot, staging: Path, final: Path) -> dict[str, A
     dict
         The store's tables and provenance, Parquet files as paths in ``staging``.
     """
-    old, new = _path_forms(Path(snapshot.folder)), _path_forms(final.resolve())
+    old, new = path_forms(Path(snapshot.folder)), path_forms(final.resolve())
     for name, content in snapshot.files.items():
         if name in snapshot.rewritten:
             for before, after in zip(old, new, strict=True):
-                content = _rewrite(content, before, after)
+                content = rewrite_folder(content, before, after)
         target = staging / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
@@ -420,8 +351,20 @@ def store_and_keep(
     Results
         ``result`` with its store.
     """
-    stored = _stored(result, tables, outputs, writer)
     layout = OutputLayout.analysis(result.out)
+    skip = {layout.log, outputs.store}
+    # A store inside the staging folder is new: it holds this analysis alone.
+    alone = outputs.store if outputs.store.is_relative_to(result.out) else None
+    with ThreadPoolExecutor(1, thread_name_prefix="dmnpharm-snapshot") as pool:
+        # The snapshot's files are read while the store commits and closes (DuckDB lets
+        # go of the GIL): the store's own files are skipped, and nothing else changes.
+        collecting = (
+            pool.submit(collect_outputs, result.out, outputs.final, skip)
+            if key is not None and outputs.cache.enabled
+            else None
+        )
+        stored = _stored(result, tables, outputs, writer)
+        collected = None if collecting is None else collecting.result()
     kept = {
         "metrics": result.metrics,
         "results": result.results,
@@ -430,10 +373,21 @@ def store_and_keep(
         "provenance": result.provenance,
         "null": result.null,
     }
-    skip = {layout.log, outputs.store}
-    # A store inside the staging folder is new: it holds this analysis alone.
-    alone = outputs.store if outputs.store.is_relative_to(result.out) else None
-    if save_snapshot(outputs.cache, key, result.out, outputs.final, skip, tables, kept, alone):
+    if collecting is None:
+        return stored
+    if collected is None:
+        _LOG.debug(_NOT_KEPT)
+    elif save_snapshot(
+        outputs.cache,
+        key,
+        result.out,
+        outputs.final,
+        skip,
+        tables,
+        kept,
+        alone,
+        collected=collected,
+    ):
         _LOG.debug("kept the outputs in the cache for an identical analysis elsewhere")
     return stored
 
