@@ -81,7 +81,36 @@ class RoiStudy:
     selection: dict[str, Any] | None = None
 
 
+def _plain_table(path: Path) -> pd.DataFrame | None:
+    """Read a plain TSV (no quotes, no CR, rectangular, unique names) as ``read_csv`` would.
+
+    A study has a sessions file per subject: ``pandas.read_csv`` took 0.7 ms for
+    each of these few-line files, most of a 2,000-subject cohort's validation
+    after its time series. None for anything else (read with pandas then, its
+    errors included).
+    """
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text or '"' in text or "\r" in text or text.startswith("\ufeff"):
+        return None
+    lines = [line for line in text.split("\n") if line]
+    names = lines[0].split("\t")
+    rows = [line.split("\t") for line in lines[1:]]
+    if len(names) < 2 or len(set(names)) < len(names) or "" in names:
+        return None
+    if any(len(row) != len(names) for row in rows):
+        return None
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    arrays = [pd.array(list(values), dtype="str") for values in columns]
+    return pd.DataFrame(dict(zip(names, arrays, strict=True)))
+
+
 def _read_table(path: Path, problems: list[str]) -> pd.DataFrame | None:
+    plain = _plain_table(path)
+    if plain is not None:
+        return plain
     try:
         return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -100,17 +129,22 @@ def _required_column(table: pd.DataFrame, column: str, path: Path, problems: lis
     return False
 
 
+# The two checks below run on every sessions file: plain Python over a few values is
+# several times quicker than pandas' string methods on them.
+
+
 def _blank_cells(table: pd.DataFrame, column: str, path: Path, problems: list[str]) -> None:
-    values = table[column].str.strip()
-    for row in np.flatnonzero((values == "") | (values == "n/a")):
-        problems.append(f"{path}, line {row + 2}: '{column}' is empty; give every row a value")
+    for row, value in enumerate(table[column].tolist()):
+        if not isinstance(value, str) or value.strip() in ("", "n/a"):
+            problems.append(f"{path}, line {row + 2}: '{column}' is empty; give every row a value")
 
 
 def _duplicates(table: pd.DataFrame, column: str, path: Path, problems: list[str]) -> None:
-    dup = table[column].duplicated(keep="first")
-    for row in np.flatnonzero(dup.to_numpy()):
-        value = table[column].iloc[row]
-        problems.append(f"{path}, line {row + 2}: {column} '{value}' is listed twice")
+    seen: set[object] = set()
+    for row, value in enumerate(table[column].tolist()):
+        if value in seen:
+            problems.append(f"{path}, line {row + 2}: {column} '{value}' is listed twice")
+        seen.add(value)
 
 
 def _parse_entities(path: Path) -> dict[str, str]:
