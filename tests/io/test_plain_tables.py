@@ -65,3 +65,22 @@ def test_other_tables_go_to_pandas_with_its_errors(tmp_path: Path, name: str) ->
         assert table is not None
         pd.testing.assert_frame_equal(table, expected)
         assert problems == []
+
+
+def test_blank_missing_and_repeated_cells_are_named_by_line(tmp_path: Path) -> None:
+    """Empty, 'n/a' and missing cells (a short row) are empty; a repeat names its line."""
+    from dmnpharm.io._roi_study import _blank_cells, _duplicates
+
+    path = tmp_path / "sub-01_sessions.tsv"
+    path.write_bytes(b"session_id\tcondition\nses-1\t \nses-2\tn/a\nses-1\tdrug\nses-3\n")
+    problems: list[str] = []
+    table = _read_table(path, problems)
+    assert table is not None
+    _blank_cells(table, "condition", path, problems)
+    _duplicates(table, "session_id", path, problems)
+    assert problems == [
+        f"{path}, line 2: 'condition' is empty; give every row a value",
+        f"{path}, line 3: 'condition' is empty; give every row a value",
+        f"{path}, line 5: 'condition' is empty; give every row a value",
+        f"{path}, line 4: session_id 'ses-1' is listed twice",
+    ]
