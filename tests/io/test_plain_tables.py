@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dmnpharm.io._roi_study import _plain_table, _read_table
+from dmnpharm.io._text_tables import plain_text_table, read_text_table
 
 PLAIN = {
     "design": "session_id\tcondition\tdose_mg\nses-1\tdrug\t1.0\nses-2\tplacebo\tn/a\n",
@@ -32,6 +32,7 @@ OTHER = {
     "repeated name": b"a\ta\n1\t2\n",
     "empty name": b"a\t\n1\t2\n",
     "empty file": b"",
+    "blank lines only": b"\n\n",
     "latin-1": "participant_id\tgroup\nsub-01\tpatiënt\n".encode("latin-1"),
 }
 
@@ -41,7 +42,7 @@ def test_plain_tables_read_as_pandas_reads_them(tmp_path: Path, name: str) -> No
     """Same columns, values and dtypes as pandas' read_csv of tab-separated text."""
     path = tmp_path / "t.tsv"
     path.write_text(PLAIN[name], encoding="utf-8")
-    got = _plain_table(path)
+    got = plain_text_table(path)
     assert got is not None
     expected = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(got, expected)
@@ -52,9 +53,9 @@ def test_other_tables_go_to_pandas_with_its_errors(tmp_path: Path, name: str) ->
     """Anything else is read by pandas: the same table, or the same problem reported."""
     path = tmp_path / "t.tsv"
     path.write_bytes(OTHER[name])
-    assert _plain_table(path) is None
+    assert plain_text_table(path) is None
     problems: list[str] = []
-    table = _read_table(path, problems)
+    table = read_text_table(path, problems)
     try:
         expected = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
@@ -74,7 +75,7 @@ def test_blank_missing_and_repeated_cells_are_named_by_line(tmp_path: Path) -> N
     path = tmp_path / "sub-01_sessions.tsv"
     path.write_bytes(b"session_id\tcondition\nses-1\t \nses-2\tn/a\nses-1\tdrug\nses-3\n")
     problems: list[str] = []
-    table = _read_table(path, problems)
+    table = read_text_table(path, problems)
     assert table is not None
     _blank_cells(table, "condition", path, problems)
     _duplicates(table, "session_id", path, problems)

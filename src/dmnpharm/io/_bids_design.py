@@ -21,6 +21,7 @@ import pandas as pd
 from dmnpharm._utils import closest_match, get_logger
 from dmnpharm.exceptions import InputError
 from dmnpharm.io._select import select_participants
+from dmnpharm.io._text_tables import read_text_table
 
 __all__ = [
     "DESIGN_ENTITIES",
@@ -71,15 +72,6 @@ class DesignRun(Protocol):
         """The BOLD image."""
 
 
-def _read_design_table(path: Path, problems: list[str]) -> pd.DataFrame | None:
-    """Read a TSV as text, or report it and return None."""
-    try:
-        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}: cannot be read as a TSV table ({exc})")
-        return None
-
-
 def design_from_bids(
     root: Path,
     problems: list[str],
@@ -111,7 +103,7 @@ def design_from_bids(
     if not participants_path.is_file():
         problems.append(f"{participants_path}: is missing; list every participant_id in it")
         return None
-    listed = _read_design_table(participants_path, problems)
+    listed = read_text_table(participants_path, problems)
     if listed is None:
         return None
     if "participant_id" not in listed:
@@ -133,7 +125,7 @@ def design_from_bids(
                 continue
             rows.append({**prow, "session_id": "", "_source": f"{participants_path}, line {line}"})
             continue
-        sessions = _read_design_table(sessions_path, problems)
+        sessions = read_text_table(sessions_path, problems)
         if sessions is None:
             continue
         if "session_id" not in sessions:
@@ -160,7 +152,7 @@ def design_from_file(path: Path, problems: list[str]) -> pd.DataFrame | None:
         The table with a ``_source`` column naming each row's file and line;
         None when it cannot be read or lacks a required column.
     """
-    table = _read_design_table(path, problems)
+    table = read_text_table(path, problems)
     if table is None:
         return None
     for column in ("participant_id", "session_id"):

@@ -19,6 +19,7 @@ from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io._derivatives import bids_label
 from dmnpharm.io._roi_read import _read_sidecar, _read_timeseries, read_roi_timeseries
 from dmnpharm.io._select import select_participants
+from dmnpharm.io._text_tables import read_text_table
 
 __all__ = ["RoiRun", "RoiStudy", "load_roi_study", "read_roi_timeseries"]
 
@@ -81,43 +82,6 @@ class RoiStudy:
     selection: dict[str, Any] | None = None
 
 
-def _plain_table(path: Path) -> pd.DataFrame | None:
-    """Read a plain TSV (no quotes, no CR, rectangular, unique names) as ``read_csv`` would.
-
-    A study has a sessions file per subject: ``pandas.read_csv`` took 0.7 ms for
-    each of these few-line files, most of a 2,000-subject cohort's validation
-    after its time series. None for anything else (read with pandas then, its
-    errors included).
-    """
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if not text or '"' in text or "\r" in text or text.startswith("\ufeff"):
-        return None
-    lines = [line for line in text.split("\n") if line]
-    names = lines[0].split("\t")
-    rows = [line.split("\t") for line in lines[1:]]
-    if len(names) < 2 or len(set(names)) < len(names) or "" in names:
-        return None
-    if any(len(row) != len(names) for row in rows):
-        return None
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    arrays = [pd.array(list(values), dtype="str") for values in columns]
-    return pd.DataFrame(dict(zip(names, arrays, strict=True)))
-
-
-def _read_table(path: Path, problems: list[str]) -> pd.DataFrame | None:
-    plain = _plain_table(path)
-    if plain is not None:
-        return plain
-    try:
-        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}: cannot be read as a TSV table ({exc})")
-        return None
-
-
 def _required_column(table: pd.DataFrame, column: str, path: Path, problems: list[str]) -> bool:
     if column in table.columns:
         return True
@@ -169,7 +133,7 @@ def _read_participants(root: str, path: Path, problems: list[str]) -> pd.DataFra
     """Read ``participants.tsv``; raise when it is unusable, report blank and repeated ids."""
     if not path.is_file():
         raise StudyValidationError(root, [f"{path}: is missing; list every participant_id in it"])
-    participants = _read_table(path, problems)
+    participants = read_text_table(path, problems)
     if participants is None or not _required_column(
         participants, "participant_id", path, problems
     ):
@@ -195,7 +159,7 @@ def _read_sessions(path: Path, problems: list[str]) -> pd.DataFrame | None:
     if not path.is_file():
         problems.append(f"{path}: is missing; it must list each session_id with its condition")
         return None
-    sessions = _read_table(path, problems)
+    sessions = read_text_table(path, problems)
     if sessions is None:
         return None
     ok = _required_column(sessions, "session_id", path, problems)
