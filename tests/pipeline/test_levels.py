@@ -89,11 +89,11 @@ def test_rows_split_where_computed_write_the_same_files(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(a, b)
 
 
-def test_runs_are_gathered_into_large_row_groups_in_order(tmp_path: Path) -> None:
-    """Many small runs make a few row groups of about ROW_GROUP_ROWS rows, rows in order."""
+def test_runs_are_gathered_into_whole_row_groups_in_order(tmp_path: Path) -> None:
+    """Runs' rows make row groups of exactly ROW_GROUP_ROWS rows (the last has the rest)."""
     from dmnpharm.pipeline._levels import ROW_GROUP_ROWS
 
-    n_runs, per_run = 30, 3_000
+    n_runs, per_run = 30, 9_000
     design = pd.DataFrame({"participant_id": [f"sub-{i}" for i in range(n_runs)]})
     with LevelFiles(tmp_path, design) as levels:
         for i in range(n_runs):
@@ -107,11 +107,14 @@ def test_runs_are_gathered_into_large_row_groups_in_order(tmp_path: Path) -> Non
                 )
             )
     metadata = pq.ParquetFile(tmp_path / LEVEL_FILES["edge"]).metadata
-    expected_groups = -(-n_runs // -(-ROW_GROUP_ROWS // per_run))  # full groups, then the rest
-    assert metadata.num_row_groups == expected_groups == 2
+    total = n_runs * per_run
+    sizes = [metadata.row_group(k).num_rows for k in range(metadata.num_row_groups)]
+    assert sizes == [ROW_GROUP_ROWS, ROW_GROUP_ROWS, total - 2 * ROW_GROUP_ROWS]
     values = pd.read_parquet(tmp_path / LEVEL_FILES["edge"])["value"].to_numpy()
-    np.testing.assert_array_equal(values, np.arange(n_runs * per_run, dtype=float))
-    assert levels.rows["edge"] == n_runs * per_run
+    np.testing.assert_array_equal(values, np.arange(total, dtype=float))
+    participants = pd.read_parquet(tmp_path / LEVEL_FILES["edge"])["participant_id"]
+    assert participants.tolist() == [f"sub-{i}" for i in range(n_runs) for _ in range(per_run)]
+    assert levels.rows["edge"] == total
 
 
 def test_constant_types_are_pandas_own_and_kept_per_tuple_of_types() -> None:

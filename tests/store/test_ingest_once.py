@@ -207,10 +207,10 @@ def test_a_failed_append_raises_its_own_error_not_the_aborted_transactions(
         assert con.execute("SHOW TABLES").fetchall() == []
 
 
-def test_ingest_threads_give_each_thread_a_million_rows_at_least(
+def test_ingest_threads_give_each_thread_a_whole_duckdb_row_group(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
-    """Small ingests run on one thread (no partial row groups left for the close)."""
+    """One thread per whole DuckDB row group (no partial row groups left for the close)."""
     from dmnpharm.store._writer import ROWS_PER_THREAD, ingest_threads
 
     file = tmp_path / "edges.parquet"
@@ -244,3 +244,44 @@ def test_the_writer_restores_duckdbs_threads_after_the_large_tables(
             provenance=analysis["provenance"],  # type: ignore[arg-type]
         )
     assert len(_everything(store)["metrics_edges"]) == 40 * 53
+
+
+def test_whole_parquet_row_groups_fill_whole_duckdb_row_groups_on_two_threads(
+    tmp_path: Path, analysis: dict[str, object]
+) -> None:
+    """Level files cut in DuckDB-sized row groups are stored with no extra partial group.
+
+    DuckDB's row group size is read back from the stored table: every row group
+    but the last is full, whichever thread filled it.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dmnpharm.pipeline._levels import ROW_GROUP_ROWS
+    from dmnpharm.store._writer import ROWS_PER_THREAD
+
+    assert ROW_GROUP_ROWS == ROWS_PER_THREAD
+    total = 3 * ROWS_PER_THREAD + 1_000
+    edges = pa.table(
+        {
+            "participant_id": pa.array([f"sub-{i % 500:03d}" for i in range(total)]),
+            "level": pa.array(["edge"] * total),
+            "value": pa.array(np.arange(total, dtype=float)),
+        }
+    )
+    file = tmp_path / "many.parquet"
+    pq.write_table(edges, file, row_group_size=ROWS_PER_THREAD)
+    store = tmp_path / "s.duckdb"
+    with duckdb.connect(str(store)) as con:
+        con.execute("SET threads = 2")  # the database's default on a 2-core machine
+    tables = {**analysis, "edges": file}
+    _write_in_background(store, tables, "a")
+    with duckdb.connect(str(store), read_only=True) as con:
+        sizes = con.execute(
+            "SELECT row_group_id, sum(count) FROM pragma_storage_info('metrics_edges') "
+            "WHERE column_name = 'value' AND segment_type <> 'VALIDITY' "
+            "GROUP BY row_group_id ORDER BY row_group_id"
+        ).fetchall()
+        stored = con.execute("SELECT count(*), sum(value) FROM metrics_edges").fetchone()
+    assert stored == (total, float(np.arange(total, dtype=float).sum()))
+    assert sorted(int(s) for _, s in sizes) == [1_000] + [ROWS_PER_THREAD] * 3

@@ -12,7 +12,7 @@ still sees one transaction per analysis: a failure anywhere rolls all of it
 back. The connection's memory is capped (:data:`MEMORY_LIMIT`): DuckDB's
 default, 80 % of the machine, let ingesting one 500-subject edge table grow the
 process by 294 MiB, against 132 MiB at 256 MB and 120 MiB at 128 MB, for the
-same CPU time (5.2-5.5 s). Small ingests (the demo's) run on one DuckDB thread
+same CPU time (5.2-5.5 s). The ingest has one DuckDB thread per whole DuckDB row group
 (:data:`ROWS_PER_THREAD`), which leaves nothing for the store's close to compress.
 """
 
@@ -61,15 +61,17 @@ _LOG = get_logger("store")
 #: DuckDB's memory while writing an analysis (it spills to the store file beyond it).
 MEMORY_LIMIT = "128MB"
 
-#: Rows of the large tables per DuckDB thread that ingests them. Each thread of a
-#: parallel insert fills row groups of its own, and a thread with few rows leaves
-#: partial ones that the store's close compresses again, single-threaded, at the very
-#: end of the command. The demo's 684,640 region and edge rows (11 Parquet row groups)
-#: took 2.0-2.6 s of CPU with DuckDB's two threads, 0.7-1.0 s of it in the close,
-#: against 1.1 s with one thread and nothing left for the close (a 10.5 MB store instead
-#: of 17 MB). A 500-subject edge file (2.2 million rows) took 4.4-4.5 s of CPU with one
-#: thread against 4.6-5.0 s with two, but 2.4 s of wall time against 4.4 s.
-ROWS_PER_THREAD = 1_000_000
+#: Rows of the large tables per DuckDB thread that ingests them: DuckDB's row group
+#: size. Each thread of a parallel insert fills row groups of its own, and a thread left
+#: with a partial one hands it to the store's close, which compresses it again,
+#: single-threaded, at the very end of the command. So the threads are one per whole
+#: DuckDB row group, and the level files' Parquet row groups have that size too
+#: (:data:`dmnpharm.pipeline._levels.ROW_GROUP_ROWS`), so that each thread reads whole
+#: row groups. The demo's 684,640 region and edge rows, in row groups of 122,880 rows:
+#: 0.73-0.85 s of wall time on two threads against 1.15-1.24 s on one, for the same CPU
+#: time and the same 10.8 MB store. In row groups of 65,536 rows two threads took
+#: 1.4-1.5 s (1.7-2.1 s of CPU, 0.7-1.0 s of it in the close) and left a 17.6 MB store.
+ROWS_PER_THREAD = 122_880
 
 
 # Labels that stay text even when they look like numbers.
