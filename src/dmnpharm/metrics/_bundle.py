@@ -27,6 +27,7 @@ __all__ = [
     "BUNDLE_COLUMNS",
     "NETWORK_MEASURES",
     "BundleConfig",
+    "bundle_rows",
     "estimate_connectivity",
     "matrix_measures",
     "run_bundle",
@@ -310,6 +311,63 @@ def run_bundle(
         For an atlas without DMN regions, a matrix of the wrong shape, or
         the input errors of the measures.
     """
+    rows, record = bundle_rows(
+        data,
+        atlas,
+        repetition_time,
+        config=config,
+        matrix=matrix,
+        amplitude_data=amplitude_data,
+        kept=kept,
+    )
+    return rows.frame(), record
+
+
+@fill_doc
+def bundle_rows(
+    data: npt.ArrayLike,
+    atlas: Atlas,
+    repetition_time: float,
+    *,
+    config: BundleConfig | None = None,
+    matrix: npt.ArrayLike | None = None,
+    amplitude_data: npt.ArrayLike | None = None,
+    kept: npt.ArrayLike | None = None,
+) -> tuple[RowBlocks, dict[str, Any]]:
+    """Compute every DMN measure of one run, as rows not yet made a table.
+
+    :func:`run_bundle`'s measures and record, with the rows as
+    :class:`~dmnpharm.metrics._table.RowBlocks`: the pipeline joins a run's
+    analyses into one table (:func:`~dmnpharm.metrics._table.stacked_frame`)
+    instead of making a table of each and concatenating them.
+
+    Parameters
+    ----------
+    data : array_like
+        Cleaned ``volumes x regions`` signals (kept volumes), atlas order.
+    atlas : Atlas
+        Regions, networks and DMN subsystems; must have DMN regions.
+    %(repetition_time)s
+    config : BundleConfig or None
+        Settings; None uses the defaults.
+    matrix : array_like or None
+        Connectivity to use instead of estimating it from ``data``.
+    amplitude_data : array_like or None
+        The run cleaned without band-pass filtering, for ALFF/fALFF; None
+        skips the amplitude measures (and says so).
+    kept : array_like of bool or None
+        Kept volumes of the run, for the amplitude spectrum.
+
+    Returns
+    -------
+    tuple
+        The rows (``rows.frame()`` is :func:`run_bundle`'s table) and the record.
+
+    Raises
+    ------
+    InputError
+        As :func:`run_bundle`.
+    """
     config = BundleConfig() if config is None else config
     values = np.asarray(data, dtype=np.float64)
     if values.ndim != 2 or values.shape[1] != atlas.n_regions:
@@ -349,4 +407,4 @@ def run_bundle(
         "settings": config.to_dict(),
         "notes": notes,
     }
-    return rows.frame(), record
+    return rows, record

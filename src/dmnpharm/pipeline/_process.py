@@ -13,6 +13,8 @@ from dmnpharm.atlases import Atlas
 from dmnpharm.config import GSR_SENSITIVITY, PRIMARY, AnalysisConfig
 from dmnpharm.exceptions import InputError
 from dmnpharm.metrics import estimate_connectivity, run_bundle
+from dmnpharm.metrics._bundle import bundle_rows
+from dmnpharm.metrics._table import stacked_frame
 from dmnpharm.pipeline._coverage import assess_coverage, widen
 from dmnpharm.signal import CleanResult, DenoiseConfig
 from dmnpharm.signal._variants import clean_gsr_twin_variants, clean_run_variants
@@ -287,12 +289,20 @@ def _measured(
     covered: npt.NDArray[np.bool_],
 ) -> ProcessedRun:
     """Measure each cleaning on the covered regions; give back atlas-wide signals and matrix."""
-    tables = []
+    parts = []
     primary_matrix = None
     for run in cleaned:
         matrix = estimate_connectivity(run.data, config.estimator)
-        table, bundle_record = measure(run, atlas, repetition_time, config, matrix=matrix)
-        tables.append(table)
+        rows, bundle_record = bundle_rows(
+            run.data,
+            atlas,
+            repetition_time,
+            config=config.bundle,
+            matrix=matrix,
+            amplitude_data=run.amplitude,
+            kept=None if run.kept.all() else run.kept,
+        )
+        parts.append((rows, {"analysis": run.analysis, "strategy": run.strategy}))
         record.setdefault("bundle", {})[run.analysis] = bundle_record
         if run.analysis == PRIMARY:
             primary_matrix = widen(matrix, covered, square=True)
@@ -301,6 +311,6 @@ def _measured(
         replace(run, data=widen(run.data, covered), amplitude=widen(run.amplitude, covered))
         for run in cleaned
     )
-    return ProcessedRun(
-        pd.concat(tables, ignore_index=True), qc, None, record, cleaned, primary_matrix
-    )
+    # One table of both analyses, the same as each's measure() table concatenated.
+    metrics = stacked_frame(parts, before=("analysis",), after=("strategy",))
+    return ProcessedRun(metrics, qc, None, record, cleaned, primary_matrix)
