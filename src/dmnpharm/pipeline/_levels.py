@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 __all__ = ["LEVEL_FILES", "LevelFiles", "RunRows", "split_levels", "tag_rows"]
@@ -68,11 +67,20 @@ def tag_rows(
     pandas.DataFrame
         The tagged rows.
     """
-    front = pd.DataFrame({k: [v] * len(table) for k, v in keys.items()}, index=table.index)
-    tagged = pd.concat([front, table], axis=1)
-    tagged["atlas"] = atlas
-    tagged["estimator"] = estimator
-    return tagged
+    size = len(table)
+    if not table.columns.is_unique or not set(keys).isdisjoint(table.columns):
+        front = pd.DataFrame({k: [v] * size for k, v in keys.items()}, index=table.index)
+        tagged = pd.concat([front, table], axis=1)
+        tagged["atlas"] = atlas
+        tagged["estimator"] = estimator
+        return tagged
+    # One constructor of all the columns: a frame of the keys, concatenated with the rows
+    # and given two more columns (above), made the same table in 0.8 ms against 0.5 ms.
+    columns: dict[str, Any] = {k: [v] * size for k, v in keys.items()}
+    columns.update({str(name): table[name].array for name in table.columns})
+    columns["atlas"] = [atlas] * size
+    columns["estimator"] = [estimator] * size
+    return pd.DataFrame(columns, index=table.index, copy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,19 +122,28 @@ def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimato
     """
     # One thread: a pool's hand-offs cost more than these columns' conversion (1 ms).
     arrow = pa.Table.from_pandas(table, preserve_index=False, nthreads=1)
-    level = arrow.column("level")
-    is_network = pc.fill_null(pc.equal(level, "network"), False).to_numpy()
-    network = tag_rows(table[is_network], keys, atlas, estimator)
+    # Each row's level as a code into the levels present: one pass over the texts, then
+    # NumPy comparisons (three Arrow comparisons of every row's text cost about 1 ms).
+    encoded = arrow.column("level").combine_chunks().dictionary_encode()
+    present = encoded.dictionary.to_pylist()
+    codes = encoded.indices.fill_null(-1).to_numpy()
+    rows = {
+        name: np.flatnonzero(codes == present.index(name))
+        for name in ("network", *LEVEL_FILES)
+        if name in present
+    }
+    network = tag_rows(
+        table.take(rows.get("network", np.zeros(0, dtype=np.intp))), keys, atlas, estimator
+    )
     constants = {**keys, "atlas": atlas, "estimator": estimator}
     kinds = _constant_types(constants)
     # One value of each, converted once; repeated in Arrow (a list per level cost ~3 ms).
     scalars = {k: pa.array([v], type=kinds[k], from_pandas=True)[0] for k, v in constants.items()}
     tables = {}
     for name in LEVEL_FILES:
-        mask = pc.equal(level, name)
-        if not pc.any(mask).as_py():
+        if name not in rows:
             continue
-        part = arrow.filter(mask)
+        part = arrow.take(rows[name])
         size = part.num_rows
         made = {k: pa.repeat(value, size) for k, value in scalars.items()}
         names = [*keys, *part.column_names, "atlas", "estimator"]
