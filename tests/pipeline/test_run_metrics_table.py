@@ -85,11 +85,23 @@ def test_processed_run_metrics_equal_each_analysis_measured_apart(censored: bool
     assert done.excluded is None
     assert {c.analysis for c in done.cleaned} == {PRIMARY, GSR_SENSITIVITY}
     assert (not done.cleaned[0].kept.all()) is censored
-    tables = []
+    parts, measured = [], []
     for cleaned in done.cleaned:
         matrix = estimate_connectivity(cleaned.data, config.estimator)
-        table, _ = measure(cleaned, ATLAS, 2.0, config, matrix=matrix)
-        tables.append(table)
+        table, _ = run_bundle(
+            cleaned.data,
+            ATLAS,
+            2.0,
+            config=config.bundle,
+            matrix=matrix,
+            amplitude_data=cleaned.amplitude,
+            kept=None if cleaned.kept.all() else cleaned.kept,
+        )
+        parts.append((table, cleaned.analysis, cleaned.strategy))
+        measured.append(measure(cleaned, ATLAS, 2.0, config, matrix=matrix)[0])
+    expected = _concatenated(parts)
+    pd.testing.assert_frame_equal(done.metrics, expected, check_exact=True)
+    # measure() gives each cleaning's own part of it.
     pd.testing.assert_frame_equal(
-        done.metrics, pd.concat(tables, ignore_index=True), check_exact=True
+        pd.concat(measured, ignore_index=True), expected, check_exact=True
     )

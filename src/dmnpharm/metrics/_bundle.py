@@ -282,22 +282,9 @@ def run_bundle(
 
     Parameters
     ----------
-    data : array_like
-        Cleaned ``volumes x regions`` signals (kept volumes), atlas order.
-    atlas : Atlas
-        Regions, networks and DMN subsystems; must have DMN regions.
+    %(bundle_data)s
     %(repetition_time)s
-    config : BundleConfig or None
-        Settings; None uses the defaults.
-    matrix : array_like or None
-        A connectivity matrix to use instead of estimating one from
-        ``data`` (required for the tangent estimator, whose reference is the
-        group's).
-    amplitude_data : array_like or None
-        The run cleaned the same way but without band-pass filtering, for
-        ALFF/fALFF; None skips the amplitude measures (and says so).
-    kept : array_like of bool or None
-        Kept volumes of the run (one per volume), for the amplitude spectrum.
+    %(bundle_options)s
 
     Returns
     -------
@@ -343,20 +330,9 @@ def bundle_rows(
 
     Parameters
     ----------
-    data : array_like
-        Cleaned ``volumes x regions`` signals (kept volumes), atlas order.
-    atlas : Atlas
-        Regions, networks and DMN subsystems; must have DMN regions.
+    %(bundle_data)s
     %(repetition_time)s
-    config : BundleConfig or None
-        Settings; None uses the defaults.
-    matrix : array_like or None
-        Connectivity to use instead of estimating it from ``data``.
-    amplitude_data : array_like or None
-        The run cleaned without band-pass filtering, for ALFF/fALFF; None
-        skips the amplitude measures (and says so).
-    kept : array_like of bool or None
-        Kept volumes of the run, for the amplitude spectrum.
+    %(bundle_options)s
 
     Returns
     -------

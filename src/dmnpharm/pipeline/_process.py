@@ -12,9 +12,9 @@ import pandas as pd
 from dmnpharm.atlases import Atlas
 from dmnpharm.config import GSR_SENSITIVITY, PRIMARY, AnalysisConfig
 from dmnpharm.exceptions import InputError
-from dmnpharm.metrics import estimate_connectivity, run_bundle
+from dmnpharm.metrics import estimate_connectivity
 from dmnpharm.metrics._bundle import bundle_rows
-from dmnpharm.metrics._table import stacked_frame
+from dmnpharm.metrics._table import RowBlocks, stacked_frame
 from dmnpharm.pipeline._coverage import assess_coverage, widen
 from dmnpharm.signal import CleanResult, DenoiseConfig
 from dmnpharm.signal._variants import clean_gsr_twin_variants, clean_run_variants
@@ -134,7 +134,19 @@ def measure(
     tuple
         The bundle table with ``analysis`` and ``strategy`` columns, and its record.
     """
-    table, record = run_bundle(
+    rows, record = _bundle_of(cleaned, atlas, repetition_time, config, matrix)
+    return stacked_frame([rows], before=("analysis",), after=("strategy",)), record
+
+
+def _bundle_of(
+    cleaned: CleanedRun,
+    atlas: Atlas,
+    repetition_time: float,
+    config: AnalysisConfig,
+    matrix: npt.NDArray[np.float64] | None,
+) -> tuple[tuple[RowBlocks, dict[str, str]], dict[str, Any]]:
+    """Return a cleaning's bundle rows with its ``analysis`` and ``strategy``, and its record."""
+    rows, record = bundle_rows(
         cleaned.data,
         atlas,
         repetition_time,
@@ -143,9 +155,7 @@ def measure(
         amplitude_data=cleaned.amplitude,
         kept=None if cleaned.kept.all() else cleaned.kept,
     )
-    table.insert(0, "analysis", cleaned.analysis)
-    table["strategy"] = cleaned.strategy
-    return table, record
+    return (rows, {"analysis": cleaned.analysis, "strategy": cleaned.strategy}), record
 
 
 def _confounds_or_none_needed(
@@ -293,16 +303,8 @@ def _measured(
     primary_matrix = None
     for run in cleaned:
         matrix = estimate_connectivity(run.data, config.estimator)
-        rows, bundle_record = bundle_rows(
-            run.data,
-            atlas,
-            repetition_time,
-            config=config.bundle,
-            matrix=matrix,
-            amplitude_data=run.amplitude,
-            kept=None if run.kept.all() else run.kept,
-        )
-        parts.append((rows, {"analysis": run.analysis, "strategy": run.strategy}))
+        part, bundle_record = _bundle_of(run, atlas, repetition_time, config, matrix)
+        parts.append(part)
         record.setdefault("bundle", {})[run.analysis] = bundle_record
         if run.analysis == PRIMARY:
             primary_matrix = widen(matrix, covered, square=True)
