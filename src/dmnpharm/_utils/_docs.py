@@ -41,36 +41,32 @@ DOCDICT: dict[str, str] = {
         "alpha : float",
         "Significance level, between 0 and 1.",
     ),
-    "bundle_data": "\n".join(
-        [
-            _entry(
-                "data : array_like",
-                "Cleaned ``volumes x regions`` signals (kept volumes), atlas order.",
-            ),
-            _entry(
-                "atlas : Atlas", "Regions, networks and DMN subsystems; must have DMN regions."
-            ),
-        ]
+    "amplitude_data": _entry(
+        "amplitude_data : array_like or None",
+        "The run cleaned the same way but without band-pass filtering, for",
+        "ALFF/fALFF; None skips the amplitude measures (and says so).",
     ),
-    "bundle_options": "\n".join(
-        [
-            _entry("config : BundleConfig or None", "Settings; None uses the defaults."),
-            _entry(
-                "matrix : array_like or None",
-                "A connectivity matrix to use instead of estimating one from",
-                "``data`` (required for the tangent estimator, whose reference is the",
-                "group's).",
-            ),
-            _entry(
-                "amplitude_data : array_like or None",
-                "The run cleaned the same way but without band-pass filtering, for",
-                "ALFF/fALFF; None skips the amplitude measures (and says so).",
-            ),
-            _entry(
-                "kept : array_like of bool or None",
-                "Kept volumes of the run (one per volume), for the amplitude spectrum.",
-            ),
-        ]
+    "amplitude_kept": _entry(
+        "kept : array_like of bool or None",
+        "Kept volumes of the run (one per volume), for the amplitude spectrum.",
+    ),
+    "bundle_atlas": _entry(
+        "atlas : Atlas",
+        "Regions, networks and DMN subsystems; must have DMN regions.",
+    ),
+    "bundle_config": _entry(
+        "config : BundleConfig or None",
+        "Settings; None uses the defaults.",
+    ),
+    "bundle_matrix": _entry(
+        "matrix : array_like or None",
+        "A connectivity matrix to use instead of estimating one from",
+        "``data`` (required for the tangent estimator, whose reference is the",
+        "group's).",
+    ),
+    "cleaned_signals": _entry(
+        "data : array_like",
+        "Cleaned ``volumes x regions`` signals (kept volumes), atlas order.",
     ),
     "confidence": _entry(
         "confidence : float",

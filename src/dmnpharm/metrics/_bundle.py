@@ -282,9 +282,13 @@ def run_bundle(
 
     Parameters
     ----------
-    %(bundle_data)s
+    %(cleaned_signals)s
+    %(bundle_atlas)s
     %(repetition_time)s
-    %(bundle_options)s
+    %(bundle_config)s
+    %(bundle_matrix)s
+    %(amplitude_data)s
+    %(amplitude_kept)s
 
     Returns
     -------
@@ -330,9 +334,13 @@ def bundle_rows(
 
     Parameters
     ----------
-    %(bundle_data)s
+    %(cleaned_signals)s
+    %(bundle_atlas)s
     %(repetition_time)s
-    %(bundle_options)s
+    %(bundle_config)s
+    %(bundle_matrix)s
+    %(amplitude_data)s
+    %(amplitude_kept)s
 
     Returns
     -------
