@@ -19,16 +19,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dmnpharm.store._names import ROW_GROUP_ROWS as STORE_ROW_GROUP_ROWS
+
 __all__ = ["LEVEL_FILES", "LevelFiles", "RunRows", "split_levels", "tag_rows"]
 
 #: Rows of each Parquet row group (the last one of a file has the rest): DuckDB's own row
-#: group size, so that each thread of the store's parallel ingest
-#: (:func:`dmnpharm.store._writer.ingest_threads`) fills whole DuckDB row groups and the store's
-#: close has no partial ones to compress again. The demo's 684,640 region and edge rows
-#: were ingested on two threads in 0.73-0.85 s of wall time against 1.15-1.24 s on one
-#: (the same CPU time, the same 10.8 MB store); with row groups of 65,536 rows two
-#: threads took 1.44-1.49 s and left a 17.6 MB store.
-ROW_GROUP_ROWS = 122_880
+#: group size, which the store's ingest is divided by
+#: (:data:`dmnpharm.store._names.ROW_GROUP_ROWS`).
+ROW_GROUP_ROWS = STORE_ROW_GROUP_ROWS
 
 #: Columns whose Parquet row groups carry min/max statistics, for readers that filter on
 #: them (the analysis, a participant, a measure). Statistics of every column (the design's

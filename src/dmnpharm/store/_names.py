@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["STORE_FILENAME", "STORE_TABLES"]
+__all__ = ["ROW_GROUP_ROWS", "STORE_FILENAME", "STORE_TABLES"]
 
 #: File name of the store inside an output folder.
 STORE_FILENAME = "results.duckdb"
@@ -17,3 +17,9 @@ STORE_TABLES = (
     "results",
     "provenance",
 )
+
+#: Rows of a DuckDB row group (DuckDB's default, 122,880). The level files' Parquet row
+#: groups have this size and the store ingests them on one thread per whole row group
+#: (:func:`dmnpharm.store._writer.ingest_threads`), so that every thread fills whole
+#: DuckDB row groups and the store's close has no partial ones to compress again.
+ROW_GROUP_ROWS = 122_880

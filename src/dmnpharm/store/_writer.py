@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from dmnpharm._utils import get_logger
 from dmnpharm._version import __version__
 from dmnpharm.exceptions import OutputExistsError
-from dmnpharm.store._names import STORE_TABLES
+from dmnpharm.store._names import ROW_GROUP_ROWS, STORE_TABLES
 from dmnpharm.store._sql import (
     append_frame,
     append_parquet,
@@ -61,17 +61,14 @@ _LOG = get_logger("store")
 #: DuckDB's memory while writing an analysis (it spills to the store file beyond it).
 MEMORY_LIMIT = "128MB"
 
-#: Rows of the large tables per DuckDB thread that ingests them: DuckDB's row group
-#: size. Each thread of a parallel insert fills row groups of its own, and a thread left
-#: with a partial one hands it to the store's close, which compresses it again,
-#: single-threaded, at the very end of the command. So the threads are one per whole
-#: DuckDB row group, and the level files' Parquet row groups have that size too
-#: (:data:`dmnpharm.pipeline._levels.ROW_GROUP_ROWS`), so that each thread reads whole
-#: row groups. The demo's 684,640 region and edge rows, in row groups of 122,880 rows:
-#: 0.73-0.85 s of wall time on two threads against 1.15-1.24 s on one, for the same CPU
-#: time and the same 10.8 MB store. In row groups of 65,536 rows two threads took
-#: 1.4-1.5 s (1.7-2.1 s of CPU, 0.7-1.0 s of it in the close) and left a 17.6 MB store.
-ROWS_PER_THREAD = 122_880
+#: Rows of the large tables per DuckDB thread that ingests them: one DuckDB row group.
+#: A thread left with a partial row group hands it to the store's close, which
+#: compresses it again, single-threaded, at the very end of the command. The demo's
+#: 684,640 region and edge rows, in Parquet row groups of this size: 0.73-0.85 s of wall
+#: time on two threads against 1.15-1.24 s on one, for the same CPU time and the same
+#: 10.8 MB store. In row groups of 65,536 rows two threads took 1.4-1.5 s (1.7-2.1 s of
+#: CPU, 0.7-1.0 s of it in the close) and left a 17.6 MB store.
+ROWS_PER_THREAD = ROW_GROUP_ROWS
 
 
 # Labels that stay text even when they look like numbers.
