@@ -165,7 +165,10 @@ def test_files_naming_the_folder_in_any_form_are_rewritten(tmp_path: Path, where
     kept = load_snapshot(cache, key)
     assert kept is not None
     assert kept.rewritten == ("uri.json",)
-    assert set(kept.files) == {"uri.json", "plain.tsv"}
+    assert kept.names == {"uri.json", "plain.tsv"}
+    assert kept.copied == ("plain.tsv",)  # names no folder: copied as it is, never read
+    assert kept.attached is not None
+    kept.attached.close()
 
 
 def test_a_stores_own_files_beside_it_are_never_collected(tmp_path: Path) -> None:
@@ -180,7 +183,8 @@ def test_a_stores_own_files_beside_it_are_never_collected(tmp_path: Path) -> Non
     skip = {staging / "results.duckdb", staging / "dmnpharm.log"}
     collected = snapshot_files.collect_outputs(staging, final, skip)
     assert collected is not None
-    assert set(collected[0]) == {"results.tsv"}
+    assert collected.copied == (("results.tsv", 4),)
+    assert not collected.read
 
 
 def test_a_restored_demo_imports_no_simulator_or_per_run_stack(

@@ -6,14 +6,15 @@ import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from dmnpharm._utils._logging import get_logger
 from dmnpharm.exceptions import OutputExistsError, OutputLockedError
 
-__all__ = ["atomic_write_bytes", "output_lock", "staged_output_dir"]
+__all__ = ["atomic_write_bytes", "atomic_write_with", "output_lock", "staged_output_dir"]
 
 _LOG = get_logger("output")
 
@@ -43,12 +44,36 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, durable: bool = True) -
     Path
         ``path``.
     """
+    return atomic_write_with(path, lambda handle: handle.write(data), durable=durable)
+
+
+def atomic_write_with(
+    path: str | Path, fill: Callable[[BinaryIO], object], *, durable: bool = True
+) -> Path:
+    """Write a file as :func:`atomic_write_bytes` does, its content written by ``fill``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write; its folder is created if missing.
+    fill : callable
+        Called with the temporary file, open for binary writing, to write the
+        content (it may write through ``fileno()`` after flushing the file).
+    durable : bool
+        Wait until the bytes are on the disk before the rename
+        (:func:`atomic_write_bytes`).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            fill(stream)
             stream.flush()
             if durable:
                 os.fsync(stream.fileno())

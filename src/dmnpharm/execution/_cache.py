@@ -7,7 +7,9 @@ the package version. The same inputs and choices therefore find their result
 again in any later invocation, from any output folder; a changed input or
 option misses and is computed. Entries are pickles written atomically
 (temporary file, then rename), so a process killed while writing leaves no
-half-written entry.
+half-written entry; an entry that keeps whole files (a complete analysis's
+outputs) carries them after its pickle, copied by the kernel
+(:mod:`dmnpharm.execution._cache_attach`).
 
 The folder is capped (5 GB unless ``$DMNPHARM_CACHE_MAX_SIZE`` or the caller
 says otherwise): :meth:`RunCache.enforce_cap`, called once an analysis has
@@ -25,7 +27,7 @@ import hashlib
 import json
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ import platformdirs
 
 from dmnpharm._utils import HashMemo, atomic_write_bytes, get_logger
 from dmnpharm._version import __version__
+from dmnpharm.execution._cache_attach import AttachedEntry, read_attached, write_attached
 from dmnpharm.execution._cache_manage import PruneResult, prune_cache
 from dmnpharm.execution._cache_units import MAX_SIZE_ENV, format_size, resolve_max_size
 
@@ -282,12 +285,35 @@ class RunCache:
         object or None
             The result as stored.
         """
+        return self._read(stage, key, lambda path: pickle.loads(path.read_bytes()))
+
+    def load_attached(self, stage: str, key: str) -> AttachedEntry | None:
+        """Return an entry stored with :meth:`store_attached`, open, or None.
+
+        Parameters
+        ----------
+        stage : str
+            The kind of result.
+        key : str
+            From :meth:`key`.
+
+        Returns
+        -------
+        AttachedEntry or None
+            Its value and files (close it once they are copied out); None
+            when there is none, or it is damaged or unreadable.
+        """
+        entry: AttachedEntry | None = self._read(stage, key, read_attached)
+        return entry
+
+    def _read(self, stage: str, key: str, read: Callable[[Path], Any]) -> Any | None:
+        """Read an entry with ``read``, counting the hit or miss; drop an unreadable one."""
         if self.root is None:
             self.misses += 1
             return None
         path = self._path(stage, key)
         try:
-            value = pickle.loads(path.read_bytes())
+            value = read(path)
         except FileNotFoundError:
             self.misses += 1
             return None
@@ -326,6 +352,36 @@ class RunCache:
         if self.root is None:
             return
         self._used.add(store_entry(self.root, stage, key, value))
+
+    def store_attached(
+        self, stage: str, key: str, value: Any, files: Sequence[tuple[Path, int]]
+    ) -> None:
+        """Store a result with whole files attached, copied in by the kernel.
+
+        Nothing happens when caching is disabled. Read it back with
+        :meth:`load_attached` (the layout: :mod:`dmnpharm.execution._cache_attach`).
+
+        Parameters
+        ----------
+        stage : str
+            The kind of result.
+        key : str
+            From :meth:`key`.
+        value : object
+            Anything picklable (what the files are, say).
+        files : sequence of (Path, int)
+            The files, in order, with the size each has.
+
+        Raises
+        ------
+        EOFError
+            A file is shorter than its size (nothing is stored).
+        OSError
+            A file cannot be read, or the entry cannot be written.
+        """
+        if self.root is None:
+            return
+        self._used.add(write_attached(self._path(stage, key), value, files))
 
     @property
     def in_use(self) -> frozenset[Path]:

@@ -1,7 +1,8 @@
 """Size, inspect and prune the per-run result cache, least recently used first.
 
-An entry is one complete pickle, ``<root>/v<N>/<stage>/<xx>/<key>.pickle``
-(``key`` 64 hexadecimal characters, ``xx`` its first two). Its modification
+An entry is one complete file, ``<root>/v<N>/<stage>/<xx>/<key>.pickle``
+(``key`` 64 hexadecimal characters, ``xx`` its first two): a pickle, or a
+pickle followed by the files it keeps (:mod:`dmnpharm.execution._cache_attach`). Its modification
 time is its *last use*: set when it is written and again on every cache hit
 (:meth:`dmnpharm.execution.RunCache.load`), never read from the file system's
 access time, which many mounts do not keep (``noatime``, ``relatime``).
@@ -68,7 +69,7 @@ class CacheEntry:
     Parameters
     ----------
     path : Path
-        The pickle.
+        The entry's file.
     stage : str
         The kind of result (``run``, ``signals``).
     size : int

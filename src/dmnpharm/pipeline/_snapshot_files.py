@@ -10,10 +10,18 @@ unsafe: nothing is kept then.
 
 from __future__ import annotations
 
+import mmap
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MAX_SNAPSHOT_BYTES", "collect_outputs", "path_forms", "rewrite_folder"]
+__all__ = [
+    "MAX_SNAPSHOT_BYTES",
+    "Collected",
+    "collect_outputs",
+    "path_forms",
+    "rewrite_folder",
+]
 
 #: Outputs larger than this are not kept (the demo writes about 190 MiB besides its log).
 MAX_SNAPSHOT_BYTES = 256 * 2**20
@@ -96,28 +104,57 @@ def _skipped(path: Path, skip: set[Path]) -> bool:
     return path in skip or any(str(path).startswith(f"{kept}.") for kept in skip)
 
 
-def _collect(
-    staging: Path, final: Path, skip: set[Path]
-) -> tuple[dict[str, bytes], tuple[str, ...]] | None:
-    """Read the staged files; None when they are too large or name a path unsafely."""
+def _names_any(path: Path, size: int, prefixes: list[bytes]) -> bool:
+    """Whether a file holds any of ``prefixes``, searched in place (mapped, not read)."""
+    if not size:
+        return False
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return any(m.find(prefix) >= 0 for prefix in prefixes)
+
+
+@dataclass(frozen=True)
+class Collected:
+    """A complete analysis's staged files, as a snapshot keeps them.
+
+    Parameters
+    ----------
+    read : dict of str to bytes
+        The files that hold the start of a path the snapshot may rewrite, by
+        relative name: read whole (they are the small text files).
+    rewritten : tuple of str
+        Those of them that name the output folder (rewritten on restore).
+    copied : tuple of (str, int)
+        Every other file, by relative name, with its size: its bytes are
+        copied into the snapshot as they are, never read by this process.
+    """
+
+    read: dict[str, bytes]
+    rewritten: tuple[str, ...]
+    copied: tuple[tuple[str, int], ...]
+
+
+def _collect(staging: Path, final: Path, skip: set[Path]) -> Collected | None:
+    """Look through the staged files; None when they are too large or name a path unsafely."""
     if not _PLAIN_PATH.match(str(final)):
         return None
     files: dict[str, bytes] = {}
     rewritten = []
+    copied = []
     total = 0
     forms, staged = path_forms(final), path_forms(staging.resolve())
     prefixes = _prefixes(final, staging.resolve())
     for path in sorted(staging.rglob("*")):
         if not path.is_file() or _skipped(path.resolve(), skip):
             continue
-        content = path.read_bytes()
-        total += len(content)
+        size = path.stat().st_size
+        total += size
         if total > MAX_SNAPSHOT_BYTES:
             return None
         name = path.relative_to(staging).as_posix()
-        if not any(prefix in content for prefix in prefixes):
-            files[name] = content  # names neither folder (most files, and the largest)
+        if not _names_any(path, size, prefixes):
+            copied.append((name, size))  # names neither folder (most files, and the largest)
             continue
+        content = path.read_bytes()
         if any(form in content for form in staged):
             return None
         try:
@@ -129,13 +166,14 @@ def _collect(
                 return None
             rewritten.append(name)
         files[name] = content
-    return files, tuple(rewritten)
+    return Collected(files, tuple(rewritten), tuple(copied))
 
 
-def collect_outputs(
-    staging: Path, final: Path, skip: set[Path]
-) -> tuple[dict[str, bytes], tuple[str, ...]] | None:
-    """Read a complete analysis's staged files for its snapshot.
+def collect_outputs(staging: Path, final: Path, skip: set[Path]) -> Collected | None:
+    """Look through a complete analysis's staged files for its snapshot.
+
+    Only the files that may name the output folder are read; the others are
+    listed with their sizes, to be copied into the snapshot as they are.
 
     Parameters
     ----------
@@ -149,8 +187,8 @@ def collect_outputs(
 
     Returns
     -------
-    tuple or None
-        The files by relative name and those that name the folder; None when
-        they are too large or name a path unsafely (nothing is kept then).
+    Collected or None
+        The files; None when they are too large or name a path unsafely
+        (nothing is kept then).
     """
     return _collect(staging, final.resolve(), {p.resolve() for p in skip})
