@@ -36,7 +36,7 @@ def _without_kernel_copy(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
         monkeypatch.delattr(os, "copy_file_range", raising=False)
     else:  # another file system
 
-        def refuse(*args: object) -> int:
+        def refuse(*_args: object) -> int:
             raise OSError(errno.EXDEV, "Invalid cross-device link")
 
         monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
@@ -75,7 +75,7 @@ def test_a_source_shorter_than_the_range_is_an_error(
 def test_other_errors_are_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full disk is not a reason to try another way."""
 
-    def full(*args: object) -> int:
+    def full(*_args: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "copy_file_range", full, raising=False)

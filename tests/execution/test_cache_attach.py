@@ -115,5 +115,5 @@ def test_read_attached_says_what_is_wrong(tmp_path: Path) -> None:
         read_attached(tmp_path / "none.pickle")
     foreign = tmp_path / "foreign.pickle"
     foreign.write_bytes(b"0123456789abcdef0123")
-    with pytest.raises(ValueError, match="foreign.pickle does not start"):
+    with pytest.raises(ValueError, match=r"foreign\.pickle does not start"):
         read_attached(foreign)
