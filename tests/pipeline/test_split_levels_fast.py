@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -69,7 +70,7 @@ KEYS = [
 ]
 
 
-@pytest.mark.parametrize("keys", KEYS)
+@pytest.mark.parametrize("keys", [*KEYS, {"unit": "mm", "participant_id": "s"}])
 def test_split_levels_equals_filtering_each_level(
     run_table: pd.DataFrame, keys: dict[str, Any]
 ) -> None:
@@ -79,7 +80,10 @@ def test_split_levels_equals_filtering_each_level(
     pd.testing.assert_frame_equal(got.network, network, check_exact=True)
     assert set(got.levels) == set(tables) == {"region", "edge"}
     for name, table in tables.items():
-        assert got.levels[name].equals(table, check_metadata=True)
+        assert got.table(name).equals(table, check_metadata=True)
+        # Sent without the constant columns: one value each, repeated where written.
+        assert got.levels[name].column_names == [str(c) for c in run_table.columns]
+        assert len(pickle.dumps(got.levels[name])) < len(pickle.dumps(table)) or not keys
 
 
 def test_split_levels_of_network_rows_only(run_table: pd.DataFrame) -> None:

