@@ -104,11 +104,26 @@ def _skipped(path: Path, skip: set[Path]) -> bool:
     return path in skip or any(str(path).startswith(f"{kept}.") for kept in skip)
 
 
-def _names_any(path: Path, size: int, prefixes: list[bytes]) -> bool:
-    """Whether a file holds any of ``prefixes``, searched in place (mapped, not read)."""
+def _marker(prefixes: list[bytes]) -> bytes | None:
+    """Return a byte that every prefix holds (the separator ``/`` where it can), or None."""
+    common = set.intersection(*(set(prefix) for prefix in prefixes)) if prefixes else set()
+    if not common:
+        return None
+    return bytes([ord("/") if ord("/") in common else min(common)])
+
+
+def _names_any(path: Path, size: int, prefixes: list[bytes], marker: bytes | None) -> bool:
+    """Whether a file holds any of ``prefixes``, searched in place (mapped, not read).
+
+    A file without ``marker`` holds none of them: one ``memchr`` pass, several times
+    faster than searching for a path (the demo's numeric tables, 87 % of its 200 MB,
+    hold no ``/``: 0.05 s against 0.12-0.15 s for the whole search).
+    """
     if not size:
         return False
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        if marker is not None and m.find(marker) < 0:
+            return False
         return any(m.find(prefix) >= 0 for prefix in prefixes)
 
 
@@ -143,6 +158,7 @@ def _collect(staging: Path, final: Path, skip: set[Path]) -> Collected | None:
     total = 0
     forms, staged = path_forms(final), path_forms(staging.resolve())
     prefixes = _prefixes(final, staging.resolve())
+    marker = _marker(prefixes)
     for path in sorted(staging.rglob("*")):
         if not path.is_file() or _skipped(path.resolve(), skip):
             continue
@@ -151,7 +167,7 @@ def _collect(staging: Path, final: Path, skip: set[Path]) -> Collected | None:
         if total > MAX_SNAPSHOT_BYTES:
             return None
         name = path.relative_to(staging).as_posix()
-        if not _names_any(path, size, prefixes):
+        if not _names_any(path, size, prefixes, marker):
             copied.append((name, size))  # names neither folder (most files, and the largest)
             continue
         content = path.read_bytes()
