@@ -129,10 +129,23 @@ class RunRows:
         part = self.levels[name]
         size = part.num_rows
         columns = [
-            pa.repeat(self.constants[n], size) if n in self.constants else part.column(n)
+            _repeated(self.constants[n], size) if n in self.constants else part.column(n)
             for n in self.names
         ]
         return pa.Table.from_arrays(columns, names=list(self.names))
+
+
+def _repeated(value: pa.Scalar, size: int) -> pa.Array:
+    """``value`` in ``size`` rows: a dictionary of the one value, or nulls of its type.
+
+    A dictionary costs an array of zeros instead of ``size`` copies of the value, and
+    the Parquet writer writes its indices as they are instead of looking every row's
+    value up in its own dictionary.
+    """
+    if not value.is_valid:
+        return pa.nulls(size, type=value.type)
+    indices = pa.array(np.zeros(size, dtype=np.int32))
+    return pa.DictionaryArray.from_arrays(indices, pa.repeat(value, 1))
 
 
 def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimator: str) -> RunRows:
@@ -264,8 +277,12 @@ class LevelFiles:
         )
         fields = []
         for field in inferred:
-            kind = self._design_types.get(str(field.name), field.type)
-            fields.append(pa.field(field.name, pa.string() if pa.types.is_null(kind) else kind))
+            given = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+            kind = self._design_types.get(str(field.name), given)
+            kind = pa.string() if pa.types.is_null(kind) else kind
+            if pa.types.is_dictionary(field.type):  # a run's constant (RunRows.table)
+                kind = pa.dictionary(pa.int32(), kind)
+            fields.append(pa.field(field.name, kind))
         return pa.schema(fields)
 
     def add(self, tagged: pd.DataFrame) -> pd.DataFrame:
@@ -329,10 +346,18 @@ class LevelFiles:
         text = [
             f.name
             for f in schema
-            if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+            if pa.types.is_string(f.type)
+            or pa.types.is_large_string(f.type)
+            or pa.types.is_dictionary(f.type)
         ]
+        # Without the Arrow schema in the file, readers see each constant column as its
+        # values' type (text, numbers), as before, not as a dictionary (pandas: category).
         self._writers[name] = pq.ParquetWriter(
-            self._folder / LEVEL_FILES[name], schema, write_statistics=kept, use_dictionary=text
+            self._folder / LEVEL_FILES[name],
+            schema,
+            write_statistics=kept,
+            use_dictionary=text,
+            store_schema=False,
         )
 
     def _write(self, name: str, table: pa.Table) -> None:
@@ -354,7 +379,10 @@ class LevelFiles:
         self._pending_rows[name] = 0
         if not pending:
             return
-        table = pa.concat_tables(pending)
+        # One dictionary per column for the runs written together: the writer then writes
+        # the constants' indices as they are (a new dictionary would make it fall back to
+        # looking every row up).
+        table = pa.concat_tables(pending).unify_dictionaries()
         size = table.num_rows
         if whole:
             size -= size % ROW_GROUP_ROWS
