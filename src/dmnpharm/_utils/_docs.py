@@ -64,6 +64,14 @@ DOCDICT: dict[str, str] = {
         "``data`` (required for the tangent estimator, whose reference is the",
         "group's).",
     ),
+    "cache_key": _entry(
+        "key : str",
+        "The entry's key (:meth:`dmnpharm.execution.RunCache.key`).",
+    ),
+    "cache_stage": _entry(
+        "stage : str",
+        "The kind of result (``signals``, ``run``, ``outputs``).",
+    ),
     "cleaned_signals": _entry(
         "data : array_like",
         "Cleaned ``volumes x regions`` signals (kept volumes), atlas order.",

@@ -33,7 +33,7 @@ from typing import Any
 
 import platformdirs
 
-from dmnpharm._utils import HashMemo, atomic_write_bytes, get_logger
+from dmnpharm._utils import HashMemo, atomic_write_bytes, fill_doc, get_logger
 from dmnpharm._version import __version__
 from dmnpharm.execution._cache_attach import AttachedEntry, read_attached, write_attached
 from dmnpharm.execution._cache_manage import PruneResult, prune_cache
@@ -229,13 +229,13 @@ class RunCache:
         """Keep the digests computed in this invocation for the next one."""
         self._hashes.save()
 
+    @fill_doc
     def key(self, stage: str, parts: Mapping[str, Any]) -> str:
         """Return the key of a stage's result from what that result depends on.
 
         Parameters
         ----------
-        stage : str
-            The kind of result (``signals``, ``run``).
+        %(cache_stage)s
         parts : mapping
             JSON-serialisable description of the inputs (content hashes) and
             of the options the result depends on.
@@ -257,28 +257,26 @@ class RunCache:
             raise RuntimeError("the cache is disabled")
         return entry_path(self.root, stage, key)
 
+    @fill_doc
     def claim(self, stage: str, key: str) -> None:
         """Mark an entry another process stored for this analysis as in use (never pruned).
 
         Parameters
         ----------
-        stage : str
-            The kind of result.
-        key : str
-            Its key.
+        %(cache_stage)s
+        %(cache_key)s
         """
         if self.root is not None:
             self._used.add(self._path(stage, key))
 
+    @fill_doc
     def load(self, stage: str, key: str) -> Any | None:
         """Return a stored result, or None when there is none (or it is unreadable).
 
         Parameters
         ----------
-        stage : str
-            The kind of result.
-        key : str
-            From :meth:`key`.
+        %(cache_stage)s
+        %(cache_key)s
 
         Returns
         -------
@@ -287,15 +285,14 @@ class RunCache:
         """
         return self._read(stage, key, lambda path: pickle.loads(path.read_bytes()))
 
+    @fill_doc
     def load_attached(self, stage: str, key: str) -> AttachedEntry | None:
         """Return an entry stored with :meth:`store_attached`, open, or None.
 
         Parameters
         ----------
-        stage : str
-            The kind of result.
-        key : str
-            From :meth:`key`.
+        %(cache_stage)s
+        %(cache_key)s
 
         Returns
         -------
@@ -337,15 +334,14 @@ class RunCache:
             os.utime(path)
         return value
 
+    @fill_doc
     def store(self, stage: str, key: str, value: Any) -> None:
         """Store a result atomically (nothing happens when caching is disabled).
 
         Parameters
         ----------
-        stage : str
-            The kind of result.
-        key : str
-            From :meth:`key`.
+        %(cache_stage)s
+        %(cache_key)s
         value : object
             Anything picklable.
         """
@@ -353,6 +349,7 @@ class RunCache:
             return
         self._used.add(store_entry(self.root, stage, key, value))
 
+    @fill_doc
     def store_attached(
         self, stage: str, key: str, value: Any, files: Sequence[tuple[Path, int]]
     ) -> None:
@@ -363,10 +360,8 @@ class RunCache:
 
         Parameters
         ----------
-        stage : str
-            The kind of result.
-        key : str
-            From :meth:`key`.
+        %(cache_stage)s
+        %(cache_key)s
         value : object
             Anything picklable (what the files are, say).
         files : sequence of (Path, int)
