@@ -193,3 +193,32 @@ def test_statistics_are_kept_for_the_columns_readers_filter_on(tmp_path: Path) -
     )
     assert set(table.column("site").to_pylist()) == {"b"}
     assert table.num_rows == per_run
+
+
+def test_constants_of_every_type_read_back_as_their_values(tmp_path: Path) -> None:
+    """Design constants written as dictionaries read back as plain, typed columns.
+
+    Text, booleans, integers and floats (a missing one in one run) come back as the
+    design's types, not as dictionaries (pandas: category), and with the same values.
+    """
+    from dmnpharm.pipeline._levels import split_levels
+
+    keys = [
+        {"participant_id": "sub-1", "flag": True, "visits": np.int64(3), "weight": 71.5},
+        {"participant_id": "sub-2", "flag": False, "visits": np.int64(4), "weight": np.nan},
+    ]
+    bundle = _run_rows("x", "n", 0.0).drop(columns=["participant_id", "note", "dose_mg"])
+    with LevelFiles(tmp_path, pd.DataFrame(keys)) as levels:
+        for key in keys:
+            levels.add_rows(split_levels(bundle, key, "atlas300", "pearson"))
+    got = pd.read_parquet(tmp_path / LEVEL_FILES["region"])
+    assert list(got["participant_id"]) == ["sub-1", "sub-1", "sub-2", "sub-2"]
+    assert list(got["flag"]) == [True, True, False, False]
+    assert list(got["visits"]) == [3, 3, 4, 4]
+    assert got["weight"].iloc[:2].tolist() == [71.5, 71.5]
+    assert got["weight"].iloc[2:].isna().all()
+    assert list(got["atlas"].unique()) == ["atlas300"]
+    schema = pq.read_schema(tmp_path / LEVEL_FILES["region"])
+    kinds = {name: str(schema.field(name).type) for name in ("flag", "visits", "weight")}
+    assert kinds == {"flag": "bool", "visits": "int64", "weight": "double"}
+    assert str(schema.field("participant_id").type) == "string"
