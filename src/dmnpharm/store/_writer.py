@@ -12,8 +12,12 @@ still sees one transaction per analysis: a failure anywhere rolls all of it
 back. The connection's memory is capped (:data:`MEMORY_LIMIT`): DuckDB's
 default, 80 % of the machine, let ingesting one 500-subject edge table grow the
 process by 294 MiB, against 132 MiB at 256 MB and 120 MiB at 128 MB, for the
-same CPU time (5.2-5.5 s). The ingest has one DuckDB thread per whole DuckDB row group
-(:data:`ROWS_PER_THREAD`), which leaves nothing for the store's close to compress.
+same CPU time (5.2-5.5 s), when the rows came in row groups of 65,536 on one
+thread. The ingest now has one DuckDB thread per whole DuckDB row group
+(:data:`ROWS_PER_THREAD`), which leaves nothing for the store's close to compress;
+two threads filling 122,880-row groups at once need more than 128 MB: the
+500-subject cohort's region and edge rows took 6.7-7.1 s of CPU there against
+6.1-6.3 s at 256 MB (peak 190 against 228 MB, no gain above 256 MB).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ __all__ = [
 _LOG = get_logger("store")
 
 #: DuckDB's memory while writing an analysis (it spills to the store file beyond it).
-MEMORY_LIMIT = "128MB"
+MEMORY_LIMIT = "256MB"
 
 #: Rows of the large tables per DuckDB thread that ingests them: one DuckDB row group.
 #: A thread left with a partial row group hands it to the store's close, which
