@@ -18,8 +18,13 @@ import pytest
 
 from dmnpharm.exceptions import InputError
 from dmnpharm.io import read_roi_timeseries, write_roi_run, write_tsv
-from dmnpharm.io._roi_read import _read_plain, _read_table_values
-from dmnpharm.io._roi_write import _decimal_text, parse_fixed_tsv
+from dmnpharm.io._roi_read import (
+    _read_plain,
+    _read_table_values,
+    _read_timeseries,
+    count_volumes,
+)
+from dmnpharm.io._roi_write import _decimal_text, fixed_tsv_rows, parse_fixed_tsv
 
 Array = npt.NDArray[np.float64]
 
@@ -147,6 +152,8 @@ def test_fixed_decimals_are_read_as_read_csv_reads_them(rng: np.random.Generator
         found = parse_fixed_tsv(body, m)
         longest = max(len(t.lstrip("-")) - 1 for t in body.decode().split())
         assert _same(found, _read_csv(text)) if longest <= 15 else found is None
+        # The shape alone, without the values: the same decision and the same rows.
+        assert fixed_tsv_rows(body, m) == (None if found is None else n)
 
 
 @pytest.mark.parametrize(
@@ -192,6 +199,7 @@ def test_digits_of_values_of_any_length(body: bytes) -> None:
 def test_other_tables_are_left_to_read_csv(body: bytes) -> None:
     """Anything but fixed decimals, one line per row, is declined."""
     assert parse_fixed_tsv(body, 2) is None
+    assert fixed_tsv_rows(body, 2) is None
 
 
 def test_run_files_read_the_same_either_way(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -227,3 +235,35 @@ def test_short_and_mislabelled_runs_keep_their_messages(tmp_path: Path) -> None:
         read_roi_timeseries(path, labels)
     with pytest.raises(InputError, match=r"column 2 is 'b' but the atlas region there is 'c'"):
         read_roi_timeseries(path, ["a", "c"])
+
+
+def test_counting_volumes_checks_as_reading_does(tmp_path: Path, rng: np.random.Generator) -> None:
+    """count_volumes gives the rows and the problems of a full read, for every kind of file."""
+    labels = [f"r{i}" for i in range(4)]
+    data = 10 + rng.standard_normal((30, 4))
+    cases = {
+        "plain": write_roi_run(tmp_path / "plain.tsv", data, labels, {"RepetitionTime": 2}),
+        "short": write_roi_run(tmp_path / "short.tsv", data[:5], labels, {"RepetitionTime": 2}),
+    }
+    for name, row in (
+        ("repr", "1.25\t-3.5e-2\t2.0\t7.125\n"),  # not fixed decimals: read_csv reads it
+        ("gap", "n/a\t1.0\t2.0\t3.0\n"),  # missing inside a signal: a damaged file
+        ("word", "1.0\tabc\t2.0\t3.0\n"),
+    ):
+        cases[name] = tmp_path / f"{name}.tsv"
+        body = row if name == "repr" else "1.0\t1.5\t2.0\t3.0\n" * 11 + row
+        cases[name].write_text("\t".join(labels) + "\n" + body * 1, encoding="utf-8")
+    empty_region = tmp_path / "empty_region.tsv"  # n/a throughout: accepted
+    empty_region.write_text(
+        "\t".join(labels) + "\n" + "n/a\t1.0\t2.0\t3.0\n" * 12, encoding="utf-8"
+    )
+    cases["empty_region"] = empty_region
+    for name, path in cases.items():
+        counted: list[str] = []
+        read: list[str] = []
+        rows = count_volumes(path, labels, counted)
+        data_read = _read_timeseries(path, labels, read)
+        assert counted == read, name
+        assert rows == (None if data_read is None else data_read.shape[0]), name
+    assert count_volumes(cases["plain"], labels, []) == 30
+    assert count_volumes(cases["short"], labels, []) is None

@@ -17,7 +17,12 @@ from dmnpharm._utils import closest_match, get_logger
 from dmnpharm._utils._forked import forked_map
 from dmnpharm.exceptions import InputError, StudyValidationError
 from dmnpharm.io._derivatives import bids_label
-from dmnpharm.io._roi_read import _read_sidecar, _read_timeseries, read_roi_timeseries
+from dmnpharm.io._roi_read import (
+    _read_sidecar,
+    _read_timeseries,
+    count_volumes,
+    read_roi_timeseries,
+)
 from dmnpharm.io._select import select_participants
 from dmnpharm.io._text_tables import read_text_table
 
@@ -230,13 +235,17 @@ def _scan_one(
 def _load_run(scan: _Scan, path: Path, pid: str, ses: str, design_row: dict[str, Any]) -> None:
     """Read and check one run; keep it and its design row when it is usable."""
     sidecar = _read_sidecar(path, scan.problems)
-    data = _read_timeseries(path, scan.labels, scan.problems)
-    if sidecar is None or data is None:
+    if scan.keep_data:
+        data = _read_timeseries(path, scan.labels, scan.problems)
+        volumes = None if data is None else data.shape[0]
+    else:  # checked in full, but the values are not kept (nor computed where not needed)
+        volumes = count_volumes(path, scan.labels, scan.problems)
+        data = np.empty((0, len(scan.labels)))
+    if sidecar is None or data is None or volumes is None:
         return
     run = _parse_entities(path).get("run", "")
     repetition_time = float(sidecar["RepetitionTime"])
-    kept = data if scan.keep_data else np.empty((0, data.shape[1]))  # not a view
-    scan.runs.append(RoiRun(pid, ses, run, path, repetition_time, kept))
+    scan.runs.append(RoiRun(pid, ses, run, path, repetition_time, data))
     scan.rows.append(
         {
             **design_row,
@@ -244,7 +253,7 @@ def _load_run(scan: _Scan, path: Path, pid: str, ses: str, design_row: dict[str,
             "session_id": ses,
             "run": run,
             "repetition_time": repetition_time,
-            "n_volumes": data.shape[0],
+            "n_volumes": volumes,
             "path": path.relative_to(scan.folder).as_posix(),
         }
     )

@@ -37,7 +37,7 @@ import pandas as pd
 
 from dmnpharm.io._derivatives import bids_label
 
-__all__ = ["parse_fixed_tsv", "roi_run_path", "write_roi_run", "write_tsv"]
+__all__ = ["fixed_tsv_rows", "parse_fixed_tsv", "roi_run_path", "write_roi_run", "write_tsv"]
 
 Array = npt.NDArray[np.float64]
 
@@ -361,27 +361,11 @@ def _mantissas(
     return mantissa.astype(np.float64)
 
 
-def parse_fixed_tsv(body: bytes, n_columns: int) -> Array | None:
-    r"""Read the rows of a table of fixed decimals as ``pandas.read_csv`` reads them.
+def _fixed_layout(body: bytes, n_columns: int) -> tuple[Any, ...] | None:
+    """Check that ``body`` is a table of fixed decimals (see :func:`parse_fixed_tsv`).
 
-    Parameters
-    ----------
-    body : bytes
-        The table's lines after its header.
-    n_columns : int
-        Values per line.
-
-    Returns
-    -------
-    numpy.ndarray or None
-        Rows x columns of float64 (in column order, as ``DataFrame.to_numpy``
-        returns a float table), or None unless every value is ``-?D+.D+`` with
-        the same number of decimals and at most 15 digits, every line holds
-        ``n_columns`` of them separated by single tabs and ends in ``\n`` (the
-        last may not), and there is at least one line. Such a value is an
-        integer below 10**15 divided by a power of ten, both exact doubles, so
-        its correctly rounded double is that one division (what pandas'
-        parser computes too).
+    Returns what reading the values needs (the bytes, each value's decimal
+    point, start and sign, the decimals and the most whole digits), or None.
     """
     if not body or n_columns < 1:
         return None
@@ -416,7 +400,59 @@ def parse_fixed_tsv(body: bytes, n_columns: int) -> Array | None:
         or whole_digits.max() + decimals > _MAX_DIGITS
     ):
         return None
-    values = _mantissas(raw, points, starts, decimals, int(whole_digits.max()))
+    return raw, points, starts, negative, decimals, int(whole_digits.max())
+
+
+def fixed_tsv_rows(body: bytes, n_columns: int) -> int | None:
+    r"""Return how many rows :func:`parse_fixed_tsv` would read, without reading the values.
+
+    Checking a cohort's files needs their shape, and that every value is a
+    finite number: a table of fixed decimals is both, and its values cost
+    about as much again to compute as the checks.
+
+    Parameters
+    ----------
+    body : bytes
+        The table's lines after its header.
+    n_columns : int
+        Values per line.
+
+    Returns
+    -------
+    int or None
+        The rows, or None exactly where :func:`parse_fixed_tsv` returns None.
+    """
+    layout = _fixed_layout(body, n_columns)
+    return None if layout is None else layout[1].size // n_columns
+
+
+def parse_fixed_tsv(body: bytes, n_columns: int) -> Array | None:
+    r"""Read the rows of a table of fixed decimals as ``pandas.read_csv`` reads them.
+
+    Parameters
+    ----------
+    body : bytes
+        The table's lines after its header.
+    n_columns : int
+        Values per line.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Rows x columns of float64 (in column order, as ``DataFrame.to_numpy``
+        returns a float table), or None unless every value is ``-?D+.D+`` with
+        the same number of decimals and at most 15 digits, every line holds
+        ``n_columns`` of them separated by single tabs and ends in ``\n`` (the
+        last may not), and there is at least one line. Such a value is an
+        integer below 10**15 divided by a power of ten, both exact doubles, so
+        its correctly rounded double is that one division (what pandas'
+        parser computes too).
+    """
+    layout = _fixed_layout(body, n_columns)
+    if layout is None:
+        return None
+    raw, points, starts, negative, decimals, whole_places = layout
+    values = _mantissas(raw, points, starts, decimals, whole_places)
     values /= _POW10[decimals]
     np.negative(values, out=values, where=negative)
     table: Array = values.reshape(-1, n_columns).T.copy().T

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from dmnpharm._utils import get_logger, versions
@@ -461,9 +463,12 @@ def _primary_edges(file: Path | None) -> pd.DataFrame:
     """Read back the configured cleaning's edge rows, for the paired report's edge figures."""
     if file is None:
         return pd.DataFrame()
-    # Only the columns the edge figures use (the demo's 80 runs: 0.04 s, all columns 0.26 s).
+    # Only the columns the edge figures use (the demo's 80 runs: 0.04 s, all columns 0.26 s),
+    # read as one file: pandas' row filters import pyarrow.dataset (0.1 s) for nothing more.
     columns = ["participant_id", "condition", "region_a", "region_b", "value"]
-    return pd.read_parquet(file, columns=columns, filters=[("analysis", "==", PRIMARY)])
+    table = pq.ParquetFile(file).read(columns=[*columns, "analysis"])
+    kept = table.filter(pc.equal(table["analysis"], PRIMARY)).select(columns)
+    return kept.to_pandas()
 
 
 def _stored_results(
