@@ -18,7 +18,7 @@ from pandas.api.types import is_numeric_dtype
 
 from dmnpharm.exceptions import InputError
 from dmnpharm.signal._config import DenoiseConfig
-from dmnpharm.signal._confounds import check_cosines, select_confounds
+from dmnpharm.signal._confounds import check_cosines, numeric_columns, select_confounds
 
 __all__ = ["confounds_problems", "length_problems", "needs_confounds", "nyquist_problems"]
 
@@ -46,6 +46,10 @@ def _empty_required(table: pd.DataFrame, columns: list[str]) -> list[str]:
     The first row may be ``n/a`` (fMRIPrep's derivatives, FD and DVARS have no
     previous volume); the cleaning fills it from the second row.
     """
+    fast = numeric_columns(table, columns)
+    if fast is not None:
+        flags = ~np.isfinite(fast[:, 1:])
+        return [column for column, flag in zip(columns, flags.any(axis=1), strict=True) if flag]
     values = table.loc[:, columns].iloc[1:]
     dtypes = values.dtypes  # one lookup for all columns, not a Series per column
     text = [c for c, dtype in zip(columns, dtypes, strict=True) if not is_numeric_dtype(dtype)]
