@@ -468,7 +468,8 @@ def _primary_edges(file: Path | None) -> pd.DataFrame:
     columns = ["participant_id", "condition", "region_a", "region_b", "value"]
     table = pq.ParquetFile(file).read(columns=[*columns, "analysis"])
     kept = table.filter(pc.equal(table["analysis"], PRIMARY)).select(columns)
-    return kept.to_pandas()
+    frame: pd.DataFrame = kept.to_pandas()
+    return frame
 
 
 def _stored_results(

@@ -48,8 +48,8 @@ def _empty_required(table: pd.DataFrame, columns: list[str]) -> list[str]:
     """
     fast = numeric_columns(table, columns)
     if fast is not None:
-        flags = ~np.isfinite(fast[:, 1:])
-        return [column for column, flag in zip(columns, flags.any(axis=1), strict=True) if flag]
+        flags = (~np.isfinite(fast[:, 1:])).any(axis=1).tolist()
+        return [column for column, flag in zip(columns, flags, strict=True) if flag]
     values = table.loc[:, columns].iloc[1:]
     dtypes = values.dtypes  # one lookup for all columns, not a Series per column
     text = [c for c, dtype in zip(columns, dtypes, strict=True) if not is_numeric_dtype(dtype)]
