@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
@@ -49,8 +48,8 @@ def _empty_required(table: pd.DataFrame, columns: list[str]) -> list[str]:
     """
     fast = numeric_columns(table, columns)
     if fast is not None:
-        flags: npt.NDArray[np.bool_] = (~np.isfinite(fast[:, 1:])).any(axis=1)
-        return [column for column, flag in zip(columns, flags.tolist(), strict=True) if flag]
+        flags = np.any(~np.isfinite(fast[:, 1:]), axis=1).tolist()
+        return [column for column, flag in zip(columns, flags, strict=True) if flag]
     values = table.loc[:, columns].iloc[1:]
     dtypes = values.dtypes  # one lookup for all columns, not a Series per column
     text = [c for c, dtype in zip(columns, dtypes, strict=True) if not is_numeric_dtype(dtype)]
