@@ -36,7 +36,7 @@ from dmnpharm.metrics import (
     sliding_window_fc,
     system_segregation,
 )
-from dmnpharm.metrics._checks import as_matrix
+from dmnpharm.metrics._checks import _exactly_symmetric, as_matrix
 from dmnpharm.metrics._graph import strongest_edges
 from dmnpharm.metrics._layout import layout_measures, network_layout
 from dmnpharm.metrics._table import RowBlocks
@@ -315,6 +315,11 @@ def test_matrix_checks_keep_their_tolerances() -> None:
         as_matrix(np.array([[0.0, 0.5], [0.6, 0.0]]))
     with pytest.raises(InputError, match="off the diagonal"):
         as_matrix(np.array([[0.0, np.inf], [np.inf, 0.0]]))
+    # Exactly symmetric, NaN on the diagonal: passes the exact test (NaN matching NaN).
+    exact = np.array([[np.nan, 0.25, -0.5], [0.25, np.nan, 0.125], [-0.5, 0.125, 1.0]])
+    assert np.array_equal(as_matrix(exact), exact, equal_nan=True)
+    assert _exactly_symmetric(exact)
+    assert not _exactly_symmetric(np.array([[0.0, 0.5], [0.5 + 1e-12, 0.0]]))
 
 
 def test_row_blocks_check_their_lengths() -> None:

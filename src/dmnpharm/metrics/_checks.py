@@ -98,12 +98,18 @@ def as_matrix(matrix: npt.ArrayLike, name: str = "matrix") -> npt.NDArray[np.flo
     # Non-finite values are allowed on the diagonal only (it is ignored).
     if not np.isfinite(m).all() and not np.isfinite(m[~np.eye(m.shape[0], dtype=bool)]).all():
         raise InputError(f"{name} has NaN or infinite values off the diagonal")
-    # An exactly symmetric matrix (every estimator's) passes without the slower tolerance test.
-    if not np.array_equal(m, m.T, equal_nan=True) and not np.allclose(
+    # An exactly symmetric matrix (every estimator's) passes without the slower tests: a
+    # plain comparison costs 0.06 ms at 300 regions, one that lets NaN equal NaN 0.9 ms.
+    if not _exactly_symmetric(m) and not np.allclose(
         m, m.T, rtol=1e-7, atol=1e-10, equal_nan=True
     ):
         raise InputError(f"{name} is not symmetric")
     return m
+
+
+def _exactly_symmetric(m: npt.NDArray[np.float64]) -> bool:
+    """Whether ``m`` equals its transpose, NaN matching NaN (on the diagonal, say)."""
+    return bool((m == m.T).all()) or np.array_equal(m, m.T, equal_nan=True)
 
 
 @lru_cache(maxsize=8)
