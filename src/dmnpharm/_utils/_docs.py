@@ -64,6 +64,14 @@ DOCDICT: dict[str, str] = {
         "``data`` (required for the tangent estimator, whose reference is the",
         "group's).",
     ),
+    "fixed_body": _entry(
+        "body : bytes",
+        "The table's lines after its header.",
+    ),
+    "fixed_columns": _entry(
+        "n_columns : int",
+        "Values per line.",
+    ),
     "cache_key": _entry(
         "key : str",
         "The entry's key (:meth:`dmnpharm.execution.RunCache.key`).",

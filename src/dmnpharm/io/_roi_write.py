@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dmnpharm._utils import fill_doc
 from dmnpharm.io._derivatives import bids_label
 
 __all__ = ["fixed_tsv_rows", "parse_fixed_tsv", "roi_run_path", "write_roi_run", "write_tsv"]
@@ -403,6 +404,7 @@ def _fixed_layout(body: bytes, n_columns: int) -> tuple[Any, ...] | None:
     return raw, points, starts, negative, decimals, int(whole_digits.max())
 
 
+@fill_doc
 def fixed_tsv_rows(body: bytes, n_columns: int) -> int | None:
     r"""Return how many rows :func:`parse_fixed_tsv` would read, without reading the values.
 
@@ -412,10 +414,8 @@ def fixed_tsv_rows(body: bytes, n_columns: int) -> int | None:
 
     Parameters
     ----------
-    body : bytes
-        The table's lines after its header.
-    n_columns : int
-        Values per line.
+    %(fixed_body)s
+    %(fixed_columns)s
 
     Returns
     -------
@@ -426,15 +426,14 @@ def fixed_tsv_rows(body: bytes, n_columns: int) -> int | None:
     return None if layout is None else layout[1].size // n_columns
 
 
+@fill_doc
 def parse_fixed_tsv(body: bytes, n_columns: int) -> Array | None:
     r"""Read the rows of a table of fixed decimals as ``pandas.read_csv`` reads them.
 
     Parameters
     ----------
-    body : bytes
-        The table's lines after its header.
-    n_columns : int
-        Values per line.
+    %(fixed_body)s
+    %(fixed_columns)s
 
     Returns
     -------
