@@ -81,17 +81,18 @@ def test_split_levels_equals_filtering_each_level(
     assert set(got.levels) == set(tables) == {"region", "edge"}
     for name, table in tables.items():
         whole = got.table(name)
-        # The constants come as dictionaries of their one value (nulls as nulls); as
-        # their values' types, the table is the straightforward one.
+        # The constants come as dictionaries of their one value (nulls as nulls), the
+        # bundle's texts as dictionaries of their distinct values; as their values'
+        # types, the table is the straightforward one.
         assert whole.column_names == table.column_names
         for index, (column, expected) in enumerate(zip(whole.columns, table.columns, strict=True)):
             assert column.cast(expected.type).equals(expected)
             # a design column named like a bundle column holds the design's value in both
             column_name = table.column_names[index]
             constant = got.constants.get(column_name)
-            assert pa.types.is_dictionary(column.type) == (
-                constant is not None and constant.is_valid
-            )
+            text = pa.types.is_large_string(expected.type) or pa.types.is_string(expected.type)
+            coded = constant.is_valid if constant is not None else text and not expected.null_count
+            assert pa.types.is_dictionary(column.type) == coded
         # Sent without the constant columns: one value each, repeated where written.
         assert got.levels[name].column_names == [str(c) for c in run_table.columns]
         assert len(pickle.dumps(got.levels[name])) < len(pickle.dumps(table)) or not keys

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dmnpharm.pipeline._packed import as_dictionary
 from dmnpharm.store._names import ROW_GROUP_ROWS as STORE_ROW_GROUP_ROWS
 
 __all__ = ["LEVEL_FILES", "LevelFiles", "RunRows", "split_levels", "tag_rows"]
@@ -189,7 +190,13 @@ def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimato
     # One value of each, converted once; repeated by RunRows.table (a list per level cost
     # ~3 ms; repeated here, they made the run 2.8 MB to send instead of 1.3 MB).
     scalars = {k: pa.array([v], type=kinds[k], from_pandas=True)[0] for k, v in constants.items()}
-    tables = {name: arrow.take(rows[name]) for name in LEVEL_FILES if name in rows}
+    # The bundle's texts as dictionaries (encoded once per worker: a study's runs share
+    # them): a run's rows are 0.3 MB to send instead of 1.3 MB, and the client's Parquet
+    # writer writes their codes instead of looking every row's text up.
+    coded = pa.Table.from_arrays(
+        [as_dictionary(column) for column in arrow.columns], names=arrow.column_names
+    )
+    tables = {name: coded.take(rows[name]) for name in LEVEL_FILES if name in rows}
     names = (*keys, *arrow.column_names, "atlas", "estimator")
     return RunRows(network, tables, scalars, names)
 

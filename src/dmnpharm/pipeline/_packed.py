@@ -1,4 +1,4 @@
-"""A run's bundle table, pickled with its text columns as codes into their distinct values.
+"""A run's bundle table with its text columns as codes into their distinct values.
 
 A run's metrics table (about 8,600 rows for a 300-region atlas and two
 analyses) repeats a few hundred texts (measures, networks, region labels) in
@@ -6,7 +6,9 @@ eight text columns. Pickled as they are, Arrow's large strings made the table
 1.28 MB of a run's 2.5 MB cache entry. The run's text columns are the same
 Arrow arrays run after run (:func:`dmnpharm.metrics._table._arrow_texts`
 reuses them), so each is encoded as a dictionary once per process and then
-only referred to: the table pickles to about 0.2 MB and reads back equal.
+only referred to: the table pickles to about 0.2 MB and reads back equal. The
+region and edge rows a worker sends to the client are dictionaries the same way
+(:func:`as_dictionary`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["PackedFrame", "pack_frame"]
+__all__ = ["PackedFrame", "as_dictionary", "pack_frame"]
 
 #: Encoded text columns kept per process, most recent last (a study's runs share a few).
 _KEEP = 32
@@ -50,6 +52,28 @@ def _encoded(chunk: pa.Array) -> tuple[pa.Array, npt.NDArray[Any]]:
     if len(_ENCODED) > _KEEP:
         _ENCODED.popitem(last=False)
     return encoded.dictionary, codes
+
+
+def as_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Return an Arrow text column as a dictionary column, encoded once per array.
+
+    Parameters
+    ----------
+    column : pyarrow.ChunkedArray
+        A column of a run's bundle table (its texts reused run after run).
+
+    Returns
+    -------
+    pyarrow.ChunkedArray
+        The same values as a dictionary of the distinct texts and int16 (or
+        int32) codes; a column of another type, of several chunks or with
+        missing values is returned as it is.
+    """
+    is_text = pa.types.is_large_string(column.type) or pa.types.is_string(column.type)
+    if not is_text or column.num_chunks != 1 or column.null_count:
+        return column
+    values, codes = _encoded(column.chunk(0))
+    return pa.chunked_array([pa.DictionaryArray.from_arrays(pa.array(codes), values)])
 
 
 def _text_chunk(column: pd.Series) -> pa.Array | None:
