@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -98,3 +99,41 @@ def test_processed_run_pickles_equal(rng: np.random.Generator, excluded: bool) -
     assert (back.qc, back.excluded, back.record) == (run.qc, run.excluded, run.record)
     assert np.array_equal(back.cleaned[0].data, signals)
     assert (back.matrix is None) == excluded
+
+
+def test_encoding_from_threads_is_safe() -> None:
+    """Threads encoding shared and new arrays at once (``--scheduler threads``) agree."""
+    import pyarrow as pa
+
+    from dmnpharm.pipeline._packed import as_dictionary
+
+    shared = pa.chunked_array([pa.array([f"r{i % 7}" for i in range(500)], pa.large_string())])
+
+    def work(seed: int) -> bool:
+        ok = True
+        for step in range(40):
+            own = pa.chunked_array([pa.array([f"t{seed}_{step}"] * 5, pa.large_string())])
+            for column in (shared, own):
+                coded = as_dictionary(column)
+                ok &= coded.cast(pa.large_string()).equals(column)
+        return ok
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(8)))
+    assert len(_ENCODED) <= _KEEP
+
+
+def test_only_plain_text_columns_become_dictionaries() -> None:
+    """Numbers, texts with missing values and several chunks are returned as they are."""
+    import pyarrow as pa
+
+    from dmnpharm.pipeline._packed import as_dictionary
+
+    numbers = pa.chunked_array([pa.array([1.0, 2.0])])
+    gaps = pa.chunked_array([pa.array(["a", None], pa.large_string())])
+    pieces = pa.chunked_array([pa.array(["a"]), pa.array(["b"])])
+    for column in (numbers, gaps, pieces):
+        assert as_dictionary(column) is column
+    coded = as_dictionary(pa.chunked_array([pa.array(["b", "a", "b"])]))
+    assert pa.types.is_dictionary(coded.type)
+    assert coded.cast(pa.string()).to_pylist() == ["b", "a", "b"]

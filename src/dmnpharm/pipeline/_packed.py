@@ -13,6 +13,7 @@ region and edge rows a worker sends to the client are dictionaries the same way
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = ["PackedFrame", "as_dictionary", "pack_frame"]
 _KEEP = 32
 # Key: the addresses and sizes of an Arrow array's buffers, its offset and length. Each
 # entry holds the array itself, so its buffers (and their addresses) stay its own.
+_LOCK = threading.Lock()
 _ENCODED: OrderedDict[tuple[Any, ...], tuple[pa.Array, pa.Array, npt.NDArray[Any]]] = OrderedDict()
 
 
@@ -37,20 +39,26 @@ def _key(chunk: pa.Array) -> tuple[Any, ...]:
 
 
 def _encoded(chunk: pa.Array) -> tuple[pa.Array, npt.NDArray[Any]]:
-    """Return a text array's distinct values and each row's code, once per array."""
+    """Return a text array's distinct values and each row's code, once per array.
+
+    Safe from several threads (``--scheduler threads``): the memo is read and
+    changed under a lock; two threads encoding the same new array give equal codes.
+    """
     key = _key(chunk)
-    found = _ENCODED.get(key)
-    if found is not None:
-        _ENCODED.move_to_end(key)
-        return found[1], found[2]
+    with _LOCK:
+        found = _ENCODED.get(key)
+        if found is not None:
+            _ENCODED.move_to_end(key)
+            return found[1], found[2]
     encoded = chunk.dictionary_encode()
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     small = np.int16 if len(encoded.dictionary) <= np.iinfo(np.int16).max else np.int32
     codes = codes.astype(small)
     codes.setflags(write=False)
-    _ENCODED[key] = (chunk, encoded.dictionary, codes)
-    if len(_ENCODED) > _KEEP:
-        _ENCODED.popitem(last=False)
+    with _LOCK:
+        _ENCODED[key] = (chunk, encoded.dictionary, codes)
+        while len(_ENCODED) > _KEEP:
+            _ENCODED.popitem(last=False)
     return encoded.dictionary, codes
 
 
