@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dmnpharm.metrics._table import RowBlocks, stacked_frame
-from dmnpharm.pipeline._packed import _ENCODED, _KEEP, PackedFrame, pack_frame
+from dmnpharm.pipeline._packed import _ENCODED, _KEEP, pack_frame
 from dmnpharm.pipeline._process import CleanedRun, ProcessedRun
 
 
@@ -58,8 +58,10 @@ def test_texts_are_encoded_once_per_array(rng: np.random.Generator) -> None:
         if a[0] == "text":
             assert a[3] is b[3]  # the codes of a reused array: the same object
     for size in range(_KEEP + 5):
-        pack_frame(pd.DataFrame({"x": pd.array([f"t{size}"] * 3, dtype="str")}))
-    assert len(_ENCODED) <= _KEEP
+        packed = pack_frame(pd.DataFrame({"x": pd.array([f"t{size}"] * 70, dtype="str")}))
+        assert packed is not None
+        assert packed.parts[0][0] == "text"
+    assert len(_ENCODED) == _KEEP
 
 
 def test_other_tables_are_left_as_they_are() -> None:
@@ -67,18 +69,16 @@ def test_other_tables_are_left_as_they_are() -> None:
     text = pd.array(["a", "b", "a"], dtype="str")
     assert pack_frame(pd.DataFrame({"x": text}, index=[3, 4, 5])) is None
     assert pack_frame(pd.DataFrame([[1, 2]], columns=["x", "x"])) is None
-    gaps = pd.DataFrame({"x": pd.array(["a", None, "a"], dtype="str"), "v": [1.0, 2.0, 3.0]})
+    gaps = pd.DataFrame({"x": pd.array(["a", None, "a"] * 30, dtype="str"), "v": [1.0] * 90})
     packed = pack_frame(gaps)
     assert packed is not None
     assert [part[0] for part in packed.parts] == ["as is", "as is"]
     pd.testing.assert_frame_equal(packed.frame(), gaps)
-    python_text = pd.DataFrame({"x": pd.array(["a", "b"], dtype=pd.StringDtype("python"))})
+    python_text = pd.DataFrame({"x": pd.array(["a", "b"] * 40, dtype=pd.StringDtype("python"))})
     packed = pack_frame(python_text)
     assert packed is not None
     pd.testing.assert_frame_equal(packed.frame(), python_text)
-    empty = pack_frame(_bundle(np.random.default_rng(1)).iloc[:0])
-    assert isinstance(empty, PackedFrame)
-    assert len(empty.frame()) == 0
+    assert pack_frame(_bundle(np.random.default_rng(1)).iloc[:0]) is None  # pickled as is
 
 
 @pytest.mark.parametrize("excluded", [False, True])

@@ -117,3 +117,17 @@ def test_tag_rows_equals_concatenating_a_frame_of_the_keys(
     pd.testing.assert_frame_equal(
         tag_rows(rows, keys, "x", "pearson"), _tagged(rows, keys, "x", "pearson"), check_exact=True
     )
+
+
+def test_run_rows_travel_as_ipc_streams(run_table: pd.DataFrame) -> None:
+    """Pickled (a worker's result), a run's rows come back equal, dictionaries included."""
+    got = split_levels(run_table, KEYS[0], "seitzman300", "pearson")
+    back = pickle.loads(pickle.dumps(got, protocol=5))
+    pd.testing.assert_frame_equal(back.network, got.network, check_exact=True)
+    assert set(back.levels) == set(got.levels)
+    for name, table in got.levels.items():
+        assert back.levels[name].equals(table)
+        assert back.levels[name].schema.equals(table.schema)
+        assert back.table(name).equals(got.table(name))
+    assert back.names == got.names
+    assert back.constants == got.constants

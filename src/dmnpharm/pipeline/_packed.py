@@ -25,6 +25,9 @@ import pyarrow as pa
 
 __all__ = ["PackedFrame", "as_dictionary", "pack_frame"]
 
+#: Tables shorter than this pickle as they are (an empty one is what a run's worker sends
+#: back): rebuilding them costs more than their texts.
+_FEWEST_ROWS = 64
 #: Encoded text columns kept per process, most recent last (a study's runs share a few).
 _KEEP = 32
 # Key: the addresses and sizes of an Arrow array's buffers, its offset and length. Each
@@ -148,12 +151,12 @@ def pack_frame(table: pd.DataFrame) -> PackedFrame | None:
     PackedFrame or None
         Arrow-backed text columns without missing values become their
         distinct values and each row's code (encoded once per array per
-        process); other columns are kept as they are. None for another index
-        or repeated labels: the table is pickled as usual.
+        process); other columns are kept as they are. None for another index,
+        repeated labels or fewer than 64 rows: the table is pickled as usual.
     """
     index = table.index
     plain_index = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
-    if not plain_index or not table.columns.is_unique:
+    if not plain_index or not table.columns.is_unique or len(table) < _FEWEST_ROWS:
         return None
     parts: list[tuple[Any, ...]] = []
     for i in range(table.shape[1]):
