@@ -225,8 +225,8 @@ def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimato
     # ~3 ms; repeated here, they made the run 2.8 MB to send instead of 1.3 MB).
     scalars = {k: pa.array([v], type=kinds[k], from_pandas=True)[0] for k, v in constants.items()}
     # The bundle's texts as dictionaries (encoded once per worker: a study's runs share
-    # them): a run's rows are 0.3 MB to send instead of 1.3 MB, and the client's Parquet
-    # writer writes their codes instead of looking every row's text up.
+    # them): a run's rows are 0.26 MB to send through the worker's pipe instead of 1.30 MB
+    # (the 500-subject cohort's workers: 26-27 s of CPU against 31 s).
     coded = pa.Table.from_arrays(
         [as_dictionary(column) for column in arrow.columns], names=arrow.column_names
     )
