@@ -206,9 +206,17 @@ def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimato
     """
     # One thread: a pool's hand-offs cost more than these columns' conversion (1 ms).
     arrow = pa.Table.from_pandas(table, preserve_index=False, nthreads=1)
-    # Each row's level as a code into the levels present: one pass over the texts, then
-    # NumPy comparisons (three Arrow comparisons of every row's text cost about 1 ms).
-    encoded = arrow.column("level").combine_chunks().dictionary_encode()
+    # The bundle's texts as dictionaries (encoded once per worker: a study's runs share
+    # them): a run's rows are 0.26 MB to send through the worker's pipe instead of 1.30 MB
+    # (the 500-subject cohort's workers: 26-27 s of CPU against 31 s).
+    coded = pa.Table.from_arrays(
+        [as_dictionary(column) for column in arrow.columns], names=arrow.column_names
+    )
+    # Each row's level as a code into the levels present (the dictionary above, else one
+    # pass over the texts), then NumPy comparisons (three Arrow comparisons of every row's
+    # text cost about 1 ms).
+    level = coded.column("level").combine_chunks()
+    encoded = level if pa.types.is_dictionary(level.type) else level.dictionary_encode()
     present = encoded.dictionary.to_pylist()
     codes = encoded.indices.fill_null(-1).to_numpy()
     rows = {
@@ -224,12 +232,6 @@ def split_levels(table: pd.DataFrame, keys: dict[str, Any], atlas: str, estimato
     # One value of each, converted once; repeated by RunRows.table (a list per level cost
     # ~3 ms; repeated here, they made the run 2.8 MB to send instead of 1.3 MB).
     scalars = {k: pa.array([v], type=kinds[k], from_pandas=True)[0] for k, v in constants.items()}
-    # The bundle's texts as dictionaries (encoded once per worker: a study's runs share
-    # them): a run's rows are 0.26 MB to send through the worker's pipe instead of 1.30 MB
-    # (the 500-subject cohort's workers: 26-27 s of CPU against 31 s).
-    coded = pa.Table.from_arrays(
-        [as_dictionary(column) for column in arrow.columns], names=arrow.column_names
-    )
     tables = {name: coded.take(rows[name]) for name in LEVEL_FILES if name in rows}
     names = (*keys, *arrow.column_names, "atlas", "estimator")
     return RunRows(network, tables, scalars, names)
