@@ -58,8 +58,9 @@ import numpy as np
 import psutil
 from bench_extract import write_json  # the benchmarks folder is not a package
 
-#: Runs the command-line tool in a child process and records, at each log message, the
-#: wall and CPU seconds so far; then this process's and its waited children's CPU.
+#: Runs the command-line tool in a child process, as its console script does, and records,
+#: at each log message, the wall and CPU seconds so far; then this process's and its waited
+#: children's CPU.
 _RUNNER = r"""
 import json, logging, os, resource, sys, time
 start = (time.perf_counter(), time.process_time())
@@ -70,8 +71,15 @@ class _Mark(logging.Handler):
                       record.getMessage()[:160]))
 handler = _Mark(level=logging.INFO)
 logging.getLogger("dmnpharm").addHandler(handler)
-from dmnpharm.cli import main
-code = main(sys.argv[1:])
+import importlib.util, pathlib
+# As the console script runs it (one BLAS thread unless chosen, frozen heap at exit); an
+# older checkout's __main__ runs the command on import, so its main() is called instead.
+spec = importlib.util.find_spec("dmnpharm.__main__")
+if "def console_main" in pathlib.Path(spec.origin).read_text():
+    from dmnpharm.__main__ import console_main as entry
+else:
+    from dmnpharm.cli import main as entry
+code = entry()
 own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(os.environ["BENCH_MARKS"], "w") as out:
     json.dump({"marks": marks, "cpu_self": own.ru_utime + own.ru_stime,

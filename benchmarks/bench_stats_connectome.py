@@ -138,7 +138,16 @@ def run_cli(
 
     ``source``: the ``src`` folder of the checkout to run (default: this one's import path).
     """
-    code = "import sys; from dmnpharm.cli import main; sys.exit(main(sys.argv[1:]))"
+    # As the console script runs it (its BLAS and exit settings); an older checkout's
+    # __main__ runs the command on import, so its main() is called instead.
+    code = (
+        "import importlib.util, pathlib, sys\n"
+        "spec = importlib.util.find_spec('dmnpharm.__main__')\n"
+        "if 'def console_main' in pathlib.Path(spec.origin).read_text():\n"
+        "    from dmnpharm.__main__ import console_main as entry\n"
+        "else:\n    from dmnpharm.cli import main as entry\n"
+        "sys.exit(entry())"
+    )
     argv = [sys.executable, "-c", code, "stats", str(table), "--out", str(out)]
     argv += ["--within", "condition", "--contrast", "drug-placebo"]
     argv += ["--permutations", str(n_permutations), "--overwrite", "--quiet"]

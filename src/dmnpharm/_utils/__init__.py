@@ -1,5 +1,6 @@
 """Internal helpers: validation, hashing, atomic output folders, logging."""
 
+from dmnpharm._utils._blas import one_blas_thread
 from dmnpharm._utils._docs import fill_doc
 from dmnpharm._utils._hashing import HashMemo, sha256_file
 from dmnpharm._utils._logging import LOGGER_NAME, get_logger, log_to_file
@@ -17,6 +18,7 @@ __all__ = [
     "fill_doc",
     "get_logger",
     "log_to_file",
+    "one_blas_thread",
     "output_lock",
     "progress",
     "progress_enabled",

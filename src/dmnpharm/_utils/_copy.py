@@ -1,11 +1,29 @@
-"""Copying byte ranges between open files, in the kernel where the system allows it."""
+"""Copying bytes between files: in the kernel, or past the page cache, where the system allows.
+
+:func:`copy_bytes` copies a range in the kernel (``copy_file_range``).
+:func:`append_direct` appends whole files to a file opened for writing, with
+``O_DIRECT``: the bytes go from one reused buffer to the disk without passing
+through the page cache. That is for large copies nobody reads back soon (a
+cache entry that keeps a complete demo's outputs, about 200 MB): in a virtual
+machine whose memory is not yet backed by the host, filling new page-cache
+pages cost 2.3 ms of CPU per MB on the development machine (0.45 s for
+200 MB), against 0.015 s of CPU and 0.1 s of wall time for the same bytes
+written with ``O_DIRECT``. Where a file system refuses ``O_DIRECT`` (tmpfs,
+some network file systems; macOS has no such flag), nothing is written and
+the caller copies the usual way.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
+import mmap
 import os
+from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["copy_bytes"]
+__all__ = ["DIRECT_ALIGNMENT", "append_direct", "copy_bytes"]
 
 #: Errors after which ``copy_file_range`` is given up for a plain read and write: the
 #: files are on different file systems, or the system or file system lacks the call.
@@ -13,6 +31,13 @@ _NO_KERNEL_COPY = frozenset(
     {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}
 )
 _CHUNK = 1 << 20
+
+#: Offsets and lengths of ``O_DIRECT`` writes are multiples of this (the largest
+#: logical block size of common disks; 512-byte disks accept it too).
+DIRECT_ALIGNMENT = 4096
+
+#: Bytes gathered before each ``O_DIRECT`` write (a multiple of DIRECT_ALIGNMENT).
+_DIRECT_CHUNK = 4 << 20
 
 
 def _write_all(target: int, data: bytes) -> None:
@@ -67,3 +92,98 @@ def copy_bytes(source: int, target: int, count: int, offset: int | None = None) 
         if moved == 0:
             raise EOFError(f"the source ends {count - done} bytes before the range copied")
         done += moved
+
+
+def _fill_from(source: int, view: memoryview, count: int) -> int:
+    """Read ``count`` bytes (at most ``len(view)``) from ``source`` into ``view``."""
+    done = 0
+    while done < count:
+        got = os.readv(source, [view[done:count]])
+        if got == 0:
+            raise EOFError(f"the file ends {count - done} bytes early")
+        done += got
+    return done
+
+
+def _write_direct(target: int, view: memoryview) -> None:
+    """Write all of ``view`` (a multiple of DIRECT_ALIGNMENT) at ``target``'s position."""
+    while view:
+        view = view[os.write(target, view) :]
+
+
+def append_direct(target: int, files: Sequence[tuple[Path, int]]) -> bool:
+    """Append files' bytes to an open file, past the page cache, if the system allows it.
+
+    Parameters
+    ----------
+    target : int
+        File descriptor open for writing, its position a multiple of
+        :data:`DIRECT_ALIGNMENT`; the position ends after the bytes appended,
+        and the file ends there.
+    files : sequence of (Path, int)
+        Each file and how many of its first bytes to append.
+
+    Returns
+    -------
+    bool
+        True when the bytes were written; False when ``O_DIRECT`` is not
+        available for ``target`` (no flag, a file system that refuses it, or
+        an unaligned position), with nothing written and the position as it
+        was.
+
+    Raises
+    ------
+    EOFError
+        A file is shorter than its size (the target is cut back to where it
+        started).
+    OSError
+        A file cannot be read, or the target cannot be written.
+    """
+    start = os.lseek(target, 0, os.SEEK_CUR)
+    direct = getattr(os, "O_DIRECT", 0)
+    if not direct or start % DIRECT_ALIGNMENT:
+        return False
+    flags = fcntl.fcntl(target, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(target, fcntl.F_SETFL, flags | direct)
+    except OSError:
+        return False
+    buffer = mmap.mmap(-1, _DIRECT_CHUNK)  # page-aligned, as O_DIRECT needs
+    view = memoryview(buffer)
+    total = 0
+    try:
+        held = 0
+        for path, size in files:
+            source = os.open(path, os.O_RDONLY)
+            try:
+                left = size
+                while left:
+                    got = _fill_from(source, view[held:], min(left, _DIRECT_CHUNK - held))
+                    held, left, total = held + got, left - got, total + got
+                    if held == _DIRECT_CHUNK:
+                        _write_direct(target, view)
+                        held = 0
+            finally:
+                os.close(source)
+        if held:  # the tail, padded to the alignment, then cut back
+            padded = -(-held // DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
+            view[held:padded] = bytes(padded - held)
+            _write_direct(target, view[:padded])
+        os.ftruncate(target, start + total)
+        os.lseek(target, start + total, os.SEEK_SET)
+    except OSError as exc:
+        os.ftruncate(target, start)
+        os.lseek(target, start, os.SEEK_SET)
+        if exc.errno != errno.EINVAL:  # EINVAL: this file system's O_DIRECT wants more
+            raise
+        return False
+    except BaseException:
+        os.ftruncate(target, start)
+        os.lseek(target, start, os.SEEK_SET)
+        raise
+    finally:
+        fcntl.fcntl(target, fcntl.F_SETFL, flags)
+        with contextlib.suppress(BufferError):  # slices held by a traceback: freed with it
+            view.release()
+            buffer.close()
+    return True

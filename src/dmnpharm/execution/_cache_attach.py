@@ -7,13 +7,17 @@ pickled, written; and as many again to restore them. Instead its file is
 
 * 8 bytes, :data:`MAGIC`;
 * 8 bytes, the length of the pickle that follows (little-endian);
-* the pickle of ``(value, sizes)``, ``sizes`` the attached files' lengths;
+* the pickle of ``(value, sizes)``, ``sizes`` the attached files' lengths,
+  then zeros up to an offset that is a multiple of 4096 (the length above
+  counts them; unpickling stops before them);
 * the attached files' bytes, one after the other,
 
-and the files' bytes are copied between files by the kernel
-(:func:`dmnpharm._utils._copy.copy_bytes`). The entry is still one file under
-the entry pattern, written aside and renamed into place, so the cache's
-pruning rules (:mod:`dmnpharm.execution._cache_manage`) hold unchanged.
+and the files' bytes are written past the page cache where the file system
+allows it (:func:`dmnpharm._utils._copy.append_direct`: nobody reads a kept
+demo back soon, and new page-cache pages are what the copy cost), else copied
+between files by the kernel (:func:`dmnpharm._utils._copy.copy_bytes`). The
+entry is still one file under the entry pattern, written aside and renamed into
+place, so the cache's pruning rules (:mod:`dmnpharm.execution._cache_manage`) hold unchanged.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from dmnpharm._utils._copy import copy_bytes
+from dmnpharm._utils._copy import DIRECT_ALIGNMENT, append_direct, copy_bytes
 from dmnpharm._utils._output import atomic_write_with
 
 __all__ = ["MAGIC", "AttachedEntry", "DamagedEntryError", "read_attached", "write_attached"]
@@ -68,11 +72,16 @@ def write_attached(path: Path, value: Any, files: Sequence[tuple[Path, int]]) ->
     """
     sizes = [size for _, size in files]
     data = pickle.dumps((value, sizes), protocol=5)
+    # Zeros after the pickle (unpickling stops at its end) start the files at an offset
+    # O_DIRECT can write at.
+    data += bytes(-(_HEADER.size + len(data)) % DIRECT_ALIGNMENT)
 
     def fill(stream: BinaryIO) -> None:
         stream.write(_HEADER.pack(MAGIC, len(data)))
         stream.write(data)
         stream.flush()  # what follows is written through the descriptor
+        if append_direct(stream.fileno(), files):
+            return
         for source, size in files:
             handle = os.open(source, os.O_RDONLY)
             try:

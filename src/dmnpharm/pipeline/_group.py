@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from threadpoolctl import threadpool_limits
 
-from dmnpharm._utils import get_logger, versions
+from dmnpharm._utils import get_logger, one_blas_thread, versions
 from dmnpharm.config import GSR_SENSITIVITY, PRIMARY, AnalysisConfig
 from dmnpharm.exceptions import (
     InputError,
@@ -99,7 +98,7 @@ def _per_run(
     # across runs, not inside them.
     keys = plan.design.drop(columns=["path", "n_volumes"], errors="ignore")
     with (
-        threadpool_limits(limits=1, user_api="blas"),
+        one_blas_thread(),
         LevelFiles(layout.root, keys) as levels,
     ):
         processed = process_runs(

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dmnpharm._utils import get_logger, log_to_file, staged_output_dir
+from dmnpharm._utils import get_logger, log_to_file, one_blas_thread, staged_output_dir
 from dmnpharm._version import __version__
 from dmnpharm.atlases import Atlas, is_atlas_path, load_atlas
 from dmnpharm.config import AnalysisConfig
@@ -163,6 +163,22 @@ def analyse_plan(
     Results
         Paths inside ``staging``.
     """
+    # Parallelism is across processes (the checks, the runs) and beside the store's
+    # ingest thread; the group model's products are small. One BLAS thread keeps OpenBLAS's
+    # helpers from spinning on the cores that work needs (see dmnpharm._utils._blas).
+    with one_blas_thread():
+        return _analyse_plan(plan, staging, config, recorded_study, outputs, snapshot)
+
+
+def _analyse_plan(
+    plan: StudyPlan,
+    staging: Path,
+    config: AnalysisConfig,
+    recorded_study: str,
+    outputs: Outputs,
+    snapshot: str | None,
+) -> Results:
+    """:func:`analyse_plan`'s work, in this process's BLAS settings."""
     refuse(plan.root, preflight(plan, config))
     _LOG.info("study %s: %s, denoising %s", recorded_study, plan.summary, config.strategy)
     provenance: dict[str, Any] = {

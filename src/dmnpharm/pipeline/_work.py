@@ -11,7 +11,6 @@ from __future__ import annotations
 import tempfile
 import zlib
 from dataclasses import replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from nibabel.filebasedimages import ImageFileError
-from threadpoolctl import ThreadpoolController
 
+from dmnpharm._utils import one_blas_thread
 from dmnpharm.atlases import Atlas
 from dmnpharm.config import PRIMARY
 from dmnpharm.exceptions import InputError
@@ -38,16 +37,6 @@ from dmnpharm.pipeline._run_output import write_on_worker
 from dmnpharm.pipeline._tasks import RunTask, RunTrace, Signals, TaskOutcome, task_keys
 
 __all__ = ["RUN_STAGE", "estimated_run_seconds", "execute_run", "run_trace"]
-
-
-@cache
-def _blas() -> ThreadpoolController:
-    """Return the BLAS libraries this process has loaded (found once: 1.4 ms each time).
-
-    NumPy's and SciPy's BLAS are loaded by this module's imports, before the
-    first run asks.
-    """
-    return ThreadpoolController()
 
 
 # What reading a damaged file raises, besides our own InputError: truncated or
@@ -211,7 +200,7 @@ def execute_run(task: RunTask, signals: Signals | None = None) -> TaskOutcome:
     config = task.config
     if config.atlas is None:
         raise ValueError("the atlas must be resolved before per-run work")
-    with _blas().limit(limits=1, user_api="blas"):
+    with one_blas_thread():
         try:
             atlas = config.atlas_object()
             confounds: pd.DataFrame | None

@@ -1,0 +1,125 @@
+"""Whole files appended past the page cache (O_DIRECT), or refused with nothing written."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dmnpharm._utils import _copy
+from dmnpharm._utils._copy import DIRECT_ALIGNMENT, append_direct
+
+
+def _sources(tmp_path: Path, sizes: list[int]) -> list[tuple[Path, int]]:
+    rng = np.random.default_rng(len(sizes))
+    files = []
+    for index, size in enumerate(sizes):
+        path = tmp_path / f"source{index}"
+        path.write_bytes(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+        files.append((path, size))
+    return files
+
+
+def _append(target: Path, head: bytes, files: list[tuple[Path, int]]) -> tuple[bool, int]:
+    handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(handle, head)
+        done = append_direct(handle, files)
+        position = os.lseek(handle, 0, os.SEEK_CUR)
+        flags = fcntl.fcntl(handle, fcntl.F_GETFL)
+    finally:
+        os.close(handle)
+    assert not flags & getattr(os, "O_DIRECT", 0)  # the descriptor is left as it was
+    return done, position
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[], [0], [1], [DIRECT_ALIGNMENT], [5000, 0, 12_288, 3], [70_000, 1, 40_001]],
+)
+def test_bytes_and_length_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sizes: list[int]
+) -> None:
+    """Chunk boundaries inside and between files (a 16 KiB chunk here); the tail cut back."""
+    monkeypatch.setattr(_copy, "_DIRECT_CHUNK", 4 * DIRECT_ALIGNMENT)
+    files = _sources(tmp_path, sizes)
+    head = b"h" * DIRECT_ALIGNMENT
+    target = tmp_path / "target"
+    done, position = _append(target, head, files)
+    expected = head + b"".join(path.read_bytes()[:size] for path, size in files)
+    if not done:  # a file system without O_DIRECT (tmpfs): nothing written
+        assert target.read_bytes() == head
+        assert position == len(head)
+        pytest.skip("this file system refuses O_DIRECT")
+    assert target.read_bytes() == expected
+    assert position == len(expected)
+
+
+def test_part_of_a_file(tmp_path: Path) -> None:
+    """Only the first ``size`` bytes of a longer file."""
+    ((path, _),) = _sources(tmp_path, [9000])
+    target = tmp_path / "target"
+    done, position = _append(target, b"", [(path, 5000)])
+    if not done:
+        pytest.skip("this file system refuses O_DIRECT")
+    assert target.read_bytes() == path.read_bytes()[:5000]
+    assert position == 5000
+
+
+def test_unaligned_position_is_refused(tmp_path: Path) -> None:
+    """Nothing is written and the position stays: the caller copies the usual way."""
+    files = _sources(tmp_path, [100])
+    target = tmp_path / "target"
+    done, position = _append(target, b"head", files)
+    assert not done
+    assert position == 4
+    assert target.read_bytes() == b"head"
+
+
+def test_no_flag_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A system without O_DIRECT (macOS)."""
+    monkeypatch.delattr(os, "O_DIRECT", raising=False)
+    files = _sources(tmp_path, [100])
+    done, position = _append(tmp_path / "target", b"", files)
+    assert not done
+    assert position == 0
+
+
+def test_a_short_file_is_an_error_and_cut_back(tmp_path: Path) -> None:
+    """Never a silently short copy: EOFError, and the target ends where it started."""
+    files = _sources(tmp_path, [3000])
+    target = tmp_path / "target"
+    head = b"h" * DIRECT_ALIGNMENT
+    handle = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(handle, head)
+        try:
+            append_direct(handle, [(files[0][0], 5000)])
+        except EOFError:
+            pass
+        else:  # only a file system without O_DIRECT returns instead
+            assert target.read_bytes() == head
+            pytest.skip("this file system refuses O_DIRECT")
+        assert os.lseek(handle, 0, os.SEEK_CUR) == len(head)
+    finally:
+        os.close(handle)
+    assert target.read_bytes() == head
+
+
+def test_einval_on_write_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system whose O_DIRECT wants larger blocks: refused, nothing left written."""
+    files = _sources(tmp_path, [10_000])
+
+    def refuse(*_args: object) -> int:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(_copy, "_write_direct", refuse)
+    target = tmp_path / "target"
+    done, position = _append(target, b"", files)
+    assert not done
+    assert position == 0
+    assert target.read_bytes() == b""
