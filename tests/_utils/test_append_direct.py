@@ -5,13 +5,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dmnpharm._utils import _copy
-from dmnpharm._utils._copy import DIRECT_ALIGNMENT, append_direct
+from dmnpharm._utils._copy import DIRECT_ALIGNMENT, append_direct, write_direct
 
 
 def _sources(tmp_path: Path, sizes: list[int]) -> list[tuple[Path, int]]:
@@ -123,3 +124,67 @@ def test_einval_on_write_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert not done
     assert position == 0
     assert target.read_bytes() == b""
+
+
+def _write(target: Path, data: bytes, head: bytes = b"") -> tuple[bool, int]:
+    handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(handle, head)
+        done = write_direct(handle, data)
+        position = os.lseek(handle, 0, os.SEEK_CUR)
+        flags = fcntl.fcntl(handle, fcntl.F_GETFL)
+    finally:
+        os.close(handle)
+    assert not flags & getattr(os, "O_DIRECT", 0)
+    return done, position
+
+
+@pytest.mark.parametrize("size", [1, DIRECT_ALIGNMENT, 5000, 1_400_000, 5_000_000])
+def test_write_direct_exact(tmp_path: Path, size: int) -> None:
+    """The bytes, the length cut back from the padded block, the position at the end."""
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    target = tmp_path / "entry"
+    done, position = _write(target, data)
+    if not done:
+        assert target.read_bytes() == b""
+        pytest.skip("this file system refuses O_DIRECT")
+    assert target.read_bytes() == data
+    assert position == size
+    # the thread's buffer is reused, not reread: a shorter write after a longer one
+    done, _ = _write(target, data[:10])
+    assert done
+    assert target.read_bytes() == data[:10]
+
+
+def test_write_direct_refuses_a_written_file(tmp_path: Path) -> None:
+    """Only from position 0 (an entry written whole); nothing else is touched."""
+    done, position = _write(tmp_path / "entry", b"data", head=b"x")
+    assert not done
+    assert position == 1
+    assert (tmp_path / "entry").read_bytes() == b"x"
+
+
+def test_write_direct_einval_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal at the write leaves an empty file for the usual write."""
+
+    def refuse(*_args: object) -> int:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(_copy, "_write_direct", refuse)
+    done, position = _write(tmp_path / "entry", b"data" * 2000)
+    assert not done
+    assert position == 0
+    assert (tmp_path / "entry").read_bytes() == b""
+
+
+def test_cache_entry_round_trip(tmp_path: Path) -> None:
+    """A run's cache entry written past the page cache loads as it was stored."""
+    from dmnpharm.execution import RunCache
+    from dmnpharm.execution._cache import store_entry
+
+    value = {"rows": np.arange(200_000.0), "name": "sub-01"}
+    path = store_entry(tmp_path, "run", "a" * 64, value)
+    loaded = RunCache(tmp_path).load("run", "a" * 64)
+    assert path.stat().st_size == len(pickle.dumps(value, protocol=5))
+    np.testing.assert_array_equal(loaded["rows"], value["rows"])
+    assert loaded["name"] == "sub-01"

@@ -29,11 +29,13 @@ import os
 import pickle
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import platformdirs
 
-from dmnpharm._utils import HashMemo, atomic_write_bytes, fill_doc, get_logger
+from dmnpharm._utils import HashMemo, fill_doc, get_logger
+from dmnpharm._utils._copy import write_direct
+from dmnpharm._utils._output import atomic_write_with
 from dmnpharm._version import __version__
 from dmnpharm.execution._cache_attach import AttachedEntry, read_attached, write_attached
 from dmnpharm.execution._cache_manage import PruneResult, prune_cache
@@ -154,10 +156,16 @@ def store_entry(root: Path, stage: str, key: str, value: Any) -> Path:
     Path
         The entry written; the client marks it in use with :meth:`RunCache.claim`.
     """
+    data = pickle.dumps(value, protocol=5)
+
+    def fill(stream: BinaryIO) -> None:
+        # Past the page cache where the file system allows it (dmnpharm._utils._copy):
+        # an entry is read back only by a later analysis.
+        if not write_direct(stream.fileno(), data):
+            stream.write(data)
+
     # Not durable: a power cut can damage an entry, which RunCache.load then computes again.
-    return atomic_write_bytes(
-        entry_path(root, stage, key), pickle.dumps(value, protocol=5), durable=False
-    )
+    return atomic_write_with(entry_path(root, stage, key), fill, durable=False)
 
 
 class RunCache:
