@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from dmnpharm._utils._blas import blas_controller, default_to_one_blas_thread, one_blas_thread
+from dmnpharm._utils._blas import (
+    all_blas_threads,
+    blas_controller,
+    default_to_one_blas_thread,
+    one_blas_thread,
+)
+from dmnpharm._utils._forked import usable_cores
 
 
 def _blas_threads() -> list[int]:
@@ -130,3 +136,16 @@ def test_console_main_keeps_the_users_threads() -> None:
     assert plain["code"] is None
     assert found["openblas_env"] is None
     assert found["blas"] == plain["blas"]  # what the user's variable gives without dmnpharm
+
+
+def test_all_blas_threads_for_a_block() -> None:
+    """Every core inside the block (from one thread outside), one thread again after."""
+    if not _blas_threads():
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    cores = usable_cores()
+    with threadpool_limits(limits=1, user_api="blas"):
+        with all_blas_threads():
+            assert _blas_threads() == [cores] * len(_blas_threads())
+        assert set(_blas_threads()) == {1}
+    with threadpool_limits(limits=cores, user_api="blas"):
+        assert isinstance(all_blas_threads(), contextlib.nullcontext)

@@ -29,7 +29,14 @@ from typing import Any
 
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["blas_controller", "default_to_one_blas_thread", "one_blas_thread"]
+from dmnpharm._utils._forked import usable_cores
+
+__all__ = [
+    "all_blas_threads",
+    "blas_controller",
+    "default_to_one_blas_thread",
+    "one_blas_thread",
+]
 
 #: Modules whose import loads a BLAS library of its own (NumPy's, SciPy's).
 _BLAS_MODULES = ("numpy", "scipy.linalg")
@@ -89,6 +96,32 @@ def one_blas_thread() -> Any:
     if all(lib.num_threads == 1 for lib in blas.lib_controllers):
         return contextlib.nullcontext()
     return controller.limit(limits=1, user_api="blas")
+
+
+def all_blas_threads() -> Any:
+    """Let every loaded BLAS use every core this process may run on, for a ``with`` block.
+
+    For the few computations made of large products (the prediction's surrogate
+    maps and model), which the command line's default of one thread would slow.
+    Libraries already at that many threads or more are left alone.
+
+    Returns
+    -------
+    context manager
+        Restores the previous limits when its block ends; a do-nothing context
+        when no library needs changing.
+
+    Examples
+    --------
+    >>> with all_blas_threads():
+    ...     pass
+    """
+    cores = usable_cores()
+    controller = blas_controller()
+    blas = controller.select(user_api="blas")
+    if all(lib.num_threads >= cores for lib in blas.lib_controllers):
+        return contextlib.nullcontext()
+    return controller.limit(limits=cores, user_api="blas")
 
 
 def default_to_one_blas_thread(environ: MutableMapping[str, str] | None = None) -> list[str]:

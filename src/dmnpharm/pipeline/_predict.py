@@ -12,6 +12,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from dmnpharm._utils import get_logger
+from dmnpharm._utils._blas import all_blas_threads
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import InputError
@@ -212,6 +213,14 @@ def run_prediction(request: PredictRequest) -> Prediction:
     """
     if request.drug is None and request.observed is None:
         raise InputError("give --drug NAME, --observed MAP_OR_RESULTS, or both")
+    # Large products (surrogate maps, the model's Lyapunov solves): BLAS on every core,
+    # whatever the process's default (the command line's is one thread).
+    with all_blas_threads():
+        return _run_prediction(request)
+
+
+def _run_prediction(request: PredictRequest) -> Prediction:
+    """:func:`run_prediction`'s work, its request checked."""
     config = _analysis_config(request.observed)
     atlas = _atlas(request, config)
     maps = load_receptors(request.receptors, atlas)
