@@ -6,6 +6,7 @@ import errno
 import fcntl
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +26,22 @@ def _sources(tmp_path: Path, sizes: list[int]) -> list[tuple[Path, int]]:
     return files
 
 
-def _append(target: Path, head: bytes, files: list[tuple[Path, int]]) -> tuple[bool, int]:
+def _on_new_file(target: Path, head: bytes, write: Callable[[int], bool]) -> tuple[bool, int]:
+    """Write ``head`` to a new file, then call ``write`` on its descriptor: result, position."""
     handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.write(handle, head)
-        done = append_direct(handle, files)
+        done = write(handle)
         position = os.lseek(handle, 0, os.SEEK_CUR)
         flags = fcntl.fcntl(handle, fcntl.F_GETFL)
     finally:
         os.close(handle)
     assert not flags & getattr(os, "O_DIRECT", 0)  # the descriptor is left as it was
     return done, position
+
+
+def _append(target: Path, head: bytes, files: list[tuple[Path, int]]) -> tuple[bool, int]:
+    return _on_new_file(target, head, lambda handle: append_direct(handle, files))
 
 
 @pytest.mark.parametrize(
@@ -127,16 +133,7 @@ def test_einval_on_write_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def _write(target: Path, data: bytes, head: bytes = b"") -> tuple[bool, int]:
-    handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(handle, head)
-        done = write_direct(handle, data)
-        position = os.lseek(handle, 0, os.SEEK_CUR)
-        flags = fcntl.fcntl(handle, fcntl.F_GETFL)
-    finally:
-        os.close(handle)
-    assert not flags & getattr(os, "O_DIRECT", 0)
-    return done, position
+    return _on_new_file(target, head, lambda handle: write_direct(handle, data))
 
 
 @pytest.mark.parametrize("size", [1, DIRECT_ALIGNMENT, 5000, 1_400_000, 5_000_000])

@@ -99,6 +99,23 @@ def copy_bytes(source: int, target: int, count: int, offset: int | None = None) 
         done += moved
 
 
+def _start_direct(target: int, possible: bool) -> int | None:
+    """Turn ``O_DIRECT`` on for ``target``; return its flags before, or None where it cannot be.
+
+    ``possible`` is False when the caller already knows it cannot (an unaligned
+    position, nothing to write).
+    """
+    direct = getattr(os, "O_DIRECT", 0)
+    if not direct or not possible:
+        return None
+    flags: int = fcntl.fcntl(target, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(target, fcntl.F_SETFL, flags | direct)
+    except OSError:  # a file system that refuses it (tmpfs)
+        return None
+    return flags
+
+
 def _fill_from(source: int, view: memoryview, count: int) -> int:
     """Read ``count`` bytes (at most ``len(view)``) from ``source`` into ``view``."""
     done = 0
@@ -145,13 +162,8 @@ def append_direct(target: int, files: Sequence[tuple[Path, int]]) -> bool:
         A file cannot be read, or the target cannot be written.
     """
     start = os.lseek(target, 0, os.SEEK_CUR)
-    direct = getattr(os, "O_DIRECT", 0)
-    if not direct or start % DIRECT_ALIGNMENT:
-        return False
-    flags = fcntl.fcntl(target, fcntl.F_GETFL)
-    try:
-        fcntl.fcntl(target, fcntl.F_SETFL, flags | direct)
-    except OSError:
+    flags = _start_direct(target, start % DIRECT_ALIGNMENT == 0)
+    if flags is None:
         return False
     buffer = mmap.mmap(-1, _DIRECT_CHUNK)  # page-aligned, as O_DIRECT needs
     view = memoryview(buffer)
@@ -233,13 +245,8 @@ def write_direct(target: int, data: bytes) -> bool:
     OSError
         The target cannot be written.
     """
-    direct = getattr(os, "O_DIRECT", 0)
-    if not direct or os.lseek(target, 0, os.SEEK_CUR) != 0 or not data:
-        return False
-    flags = fcntl.fcntl(target, fcntl.F_GETFL)
-    try:
-        fcntl.fcntl(target, fcntl.F_SETFL, flags | direct)
-    except OSError:
+    flags = _start_direct(target, bool(data) and os.lseek(target, 0, os.SEEK_CUR) == 0)
+    if flags is None:
         return False
     padded = -(-len(data) // DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT
     buffer = _direct_buffer(padded)
