@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import dmnpharm.pipeline._work as work_module
+import dmnpharm.extract as extract_module
 from bids_validity import (
     DERIVATIVES_WARNINGS,
     SIMULATED_DERIVATIVES_WARNINGS,
@@ -190,13 +190,15 @@ def test_a_new_cleaning_reuses_the_extracted_signals(
 ) -> None:
     """Images are read once: another strategy cleans the cached region signals again."""
     calls: list[str] = []
-    original = work_module.extract_timeseries
+    # The worker imports the extractor when it first reads an image (ROI-level analyses
+    # never load nibabel): it is counted where it is found, in dmnpharm.extract.
+    original = extract_module.extract_timeseries
 
     def counted(*args: object, **kwargs: object) -> object:
         calls.append(str(args[0]))
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(work_module, "extract_timeseries", counted)
+    monkeypatch.setattr(extract_module, "extract_timeseries", counted)
     study = Study.from_folder(small_voxel_study)
     config = AnalysisConfig(inference=Inference(n_permutations=99), gsr_sensitivity=False)
     first = study.analyse(config, tmp_path / "a")

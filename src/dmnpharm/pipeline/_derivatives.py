@@ -38,15 +38,9 @@ import numpy.typing as npt
 
 from dmnpharm._utils import atomic_write_bytes
 from dmnpharm._version import __version__
-from dmnpharm.atlases import Atlas, dlabel_parcels
+from dmnpharm.atlases import Atlas
 from dmnpharm.config import AnalysisConfig
-from dmnpharm.io import (
-    bids_label,
-    derivative_path,
-    write_dataset_description,
-    write_pconn,
-    write_ptseries,
-)
+from dmnpharm.io import bids_label, derivative_path, write_dataset_description
 from dmnpharm.io._derivatives import _write_tsv
 from dmnpharm.metrics import ESTIMATORS
 from dmnpharm.pipeline._derivative_dataset import (
@@ -286,6 +280,8 @@ class DerivativeWriter:
         _write_json(written.with_suffix(".json"), sidecar)
         parcels = self._parcels()
         if parcels is not None:  # CIFTI runs: the same signals as a parcellated time series
+            from dmnpharm.io import write_ptseries  # here: it loads nibabel
+
             write_ptseries(
                 _cifti_name(written, "ptseries", source), data, parcels, repetition_time
             )
@@ -345,6 +341,8 @@ class DerivativeWriter:
         _write_json(written.with_suffix(".json"), sidecar)
         parcels = self._parcels()
         if parcels is not None:  # CIFTI runs: the same matrix as a parcellated connectome
+            from dmnpharm.io import write_pconn  # here: it loads nibabel
+
             write_pconn(_cifti_name(written, "pconn", source), values, parcels)
         return written
 
@@ -442,6 +440,8 @@ class DerivativeWriter:
         """Return the atlas's CIFTI parcels when it is a dlabel (CIFTI outputs), else None."""
         if not self.atlas.image.endswith(".dlabel.nii"):
             return None
+        from dmnpharm.atlases import dlabel_parcels  # here: it loads nibabel (CIFTI only)
+
         return dlabel_parcels(self.atlas)
 
 

@@ -8,6 +8,7 @@ outputs.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import zlib
 from dataclasses import replace
@@ -17,14 +18,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from nibabel.filebasedimages import ImageFileError
 
 from dmnpharm._utils import one_blas_thread
 from dmnpharm.atlases import Atlas
 from dmnpharm.config import PRIMARY
 from dmnpharm.exceptions import InputError
 from dmnpharm.execution import Stage
-from dmnpharm.extract import extract_cifti_timeseries, extract_timeseries, extract_with_maps
 from dmnpharm.io import (
     read_confounds,
     read_region_timeseries,
@@ -41,7 +40,18 @@ __all__ = ["RUN_STAGE", "estimated_run_seconds", "execute_run", "run_trace"]
 
 # What reading a damaged file raises, besides our own InputError: truncated or
 # corrupt gzip streams, short reads, headers nibabel cannot parse.
-_READ_ERRORS = (OSError, EOFError, zlib.error, ImageFileError, ValueError)
+_READ_ERRORS = (OSError, EOFError, zlib.error, ValueError)
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """:data:`_READ_ERRORS`, and nibabel's header error once nibabel is loaded.
+
+    Only an image read can raise nibabel's error, and reading one imports
+    nibabel: an ROI-level analysis (the demo) then never imports it (40 ms).
+    """
+    nibabel = sys.modules.get("nibabel.filebasedimages")
+    found = getattr(nibabel, "ImageFileError", None)
+    return _READ_ERRORS if found is None else (*_READ_ERRORS, found)
 
 
 def _bids_signals(
@@ -51,6 +61,9 @@ def _bids_signals(
     meta: dict[str, Any] | None,
 ) -> Signals:
     """Extract a BIDS run's region signals and, with voxel maps, its maps."""
+    # Imported here: they load nibabel, which ROI-level analyses never need.
+    from dmnpharm.extract import extract_cifti_timeseries, extract_timeseries, extract_with_maps
+
     config = task.config
     bold = Path(task.data_file)
     if bold.name.endswith(".dtseries.nii"):  # CIFTI grayordinates: parcel means
@@ -169,7 +182,7 @@ def _read_signals(
         return _bids_signals(task, atlas, confounds, meta)
     except InputError:
         raise
-    except _READ_ERRORS as exc:
+    except _read_errors() as exc:
         raise InputError(
             f"{task.label}: cannot be read ({type(exc).__name__}: {exc}); the file may be "
             "truncated or corrupt"
