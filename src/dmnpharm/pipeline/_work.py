@@ -39,7 +39,8 @@ __all__ = ["RUN_STAGE", "estimated_run_seconds", "execute_run", "run_trace"]
 
 
 # What reading a damaged file raises, besides our own InputError: truncated or
-# corrupt gzip streams, short reads, headers nibabel cannot parse.
+# corrupt gzip streams, short reads, values that do not parse (and headers nibabel
+# cannot parse: see _read_errors).
 _READ_ERRORS = (OSError, EOFError, zlib.error, ValueError)
 
 
