@@ -163,23 +163,12 @@ def analyse_plan(
     Results
         Paths inside ``staging``.
     """
-    # Parallelism is across processes (the checks, the runs) and beside the store's
-    # ingest thread; the group model's products are small. One BLAS thread keeps OpenBLAS's
-    # helpers from spinning on the cores that work needs (see dmnpharm._utils._blas).
+    # The checks run on forked processes: one BLAS thread, set before they fork, so that no
+    # child has to set it (OpenBLAS would start its helper threads there, and they spin;
+    # dmnpharm._utils._blas). The runs hold it too (_per_run); the group model runs in the
+    # process's own setting (the command line's: one thread unless the user chose).
     with one_blas_thread():
-        return _analyse_plan(plan, staging, config, recorded_study, outputs, snapshot)
-
-
-def _analyse_plan(
-    plan: StudyPlan,
-    staging: Path,
-    config: AnalysisConfig,
-    recorded_study: str,
-    outputs: Outputs,
-    snapshot: str | None,
-) -> Results:
-    """:func:`analyse_plan`'s work, in this process's BLAS settings."""
-    refuse(plan.root, preflight(plan, config))
+        refuse(plan.root, preflight(plan, config))
     _LOG.info("study %s: %s, denoising %s", recorded_study, plan.summary, config.strategy)
     provenance: dict[str, Any] = {
         "command": "run",
