@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -104,11 +105,9 @@ def test_a_short_file_is_an_error_and_cut_back(tmp_path: Path) -> None:
     handle = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         os.write(handle, head)
-        try:
-            append_direct(handle, [(files[0][0], 5000)])
-        except EOFError:
-            pass
-        else:  # only a file system without O_DIRECT returns instead
+        with contextlib.suppress(EOFError):
+            refused = not append_direct(handle, [(files[0][0], 5000)])
+            assert refused  # returning at all means O_DIRECT was refused, nothing written
             assert target.read_bytes() == head
             pytest.skip("this file system refuses O_DIRECT")
         assert os.lseek(handle, 0, os.SEEK_CUR) == len(head)
@@ -185,3 +184,18 @@ def test_cache_entry_round_trip(tmp_path: Path) -> None:
     assert path.stat().st_size == len(pickle.dumps(value, protocol=5))
     np.testing.assert_array_equal(loaded["rows"], value["rows"])
     assert loaded["name"] == "sub-01"
+
+
+def test_append_after_a_larger_direct_write(tmp_path: Path) -> None:
+    """The thread's buffer grown by a large entry: appends still write their own bytes."""
+    big = np.random.default_rng(7).integers(0, 256, 6_000_000, dtype=np.uint8).tobytes()
+    done, _ = _write(tmp_path / "entry", big)
+    if not done:
+        pytest.skip("this file system refuses O_DIRECT")
+    files = _sources(tmp_path, [70_000, 5_000_001])
+    target = tmp_path / "target"
+    done, position = _append(target, b"", files)
+    assert done
+    expected = b"".join(path.read_bytes()[:size] for path, size in files)
+    assert target.read_bytes() == expected
+    assert position == len(expected)

@@ -1,6 +1,6 @@
 """Internal helpers: validation, hashing, atomic output folders, logging."""
 
-from dmnpharm._utils._blas import one_blas_thread
+from dmnpharm._utils._blas import all_blas_threads, one_blas_thread
 from dmnpharm._utils._docs import fill_doc
 from dmnpharm._utils._hashing import HashMemo, sha256_file
 from dmnpharm._utils._logging import LOGGER_NAME, get_logger, log_to_file
@@ -12,6 +12,7 @@ from dmnpharm._utils._validation import check_option, closest_match
 __all__ = [
     "LOGGER_NAME",
     "HashMemo",
+    "all_blas_threads",
     "atomic_write_bytes",
     "check_option",
     "closest_match",

@@ -165,8 +165,10 @@ def append_direct(target: int, files: Sequence[tuple[Path, int]]) -> bool:
     flags = _start_direct(target, start % DIRECT_ALIGNMENT == 0)
     if flags is None:
         return False
-    buffer = mmap.mmap(-1, _DIRECT_CHUNK)  # page-aligned, as O_DIRECT needs
-    view = memoryview(buffer)
+    # This thread's buffer (kept between calls: new memory is the cost saved), one chunk
+    # of it: write_direct may have grown it.
+    whole = memoryview(_direct_buffer(_DIRECT_CHUNK))
+    view = whole[:_DIRECT_CHUNK]
     total = 0
     try:
         held = 0
@@ -202,7 +204,7 @@ def append_direct(target: int, files: Sequence[tuple[Path, int]]) -> bool:
         fcntl.fcntl(target, fcntl.F_SETFL, flags)
         with contextlib.suppress(BufferError):  # slices held by a traceback: freed with it
             view.release()
-            buffer.close()
+            whole.release()
     return True
 
 

@@ -8,8 +8,10 @@ again in any later invocation, from any output folder; a changed input or
 option misses and is computed. Entries are pickles written atomically
 (temporary file, then rename), so a process killed while writing leaves no
 half-written entry; an entry that keeps whole files (a complete analysis's
-outputs) carries them after its pickle, copied by the kernel
-(:mod:`dmnpharm.execution._cache_attach`).
+outputs) carries them after its pickle, written past the page cache where the
+file system allows it, else copied by the kernel
+(:mod:`dmnpharm.execution._cache_attach`). A run's entry, too, is written past the
+page cache where it can be (:func:`dmnpharm._utils._copy.write_direct`).
 
 The folder is capped (5 GB unless ``$DMNPHARM_CACHE_MAX_SIZE`` or the caller
 says otherwise): :meth:`RunCache.enforce_cap`, called once an analysis has
@@ -361,7 +363,7 @@ class RunCache:
     def store_attached(
         self, stage: str, key: str, value: Any, files: Sequence[tuple[Path, int]]
     ) -> None:
-        """Store a result with whole files attached, copied in by the kernel.
+        """Store a result with whole files attached, past the page cache where possible.
 
         Nothing happens when caching is disabled. Read it back with
         :meth:`load_attached` (the layout: :mod:`dmnpharm.execution._cache_attach`).

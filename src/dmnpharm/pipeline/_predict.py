@@ -11,8 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from dmnpharm._utils import get_logger
-from dmnpharm._utils._blas import all_blas_threads
+from dmnpharm._utils import all_blas_threads, get_logger
 from dmnpharm.atlases import Atlas, load_atlas
 from dmnpharm.config import AnalysisConfig
 from dmnpharm.exceptions import InputError
