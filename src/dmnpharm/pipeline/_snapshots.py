@@ -9,10 +9,9 @@ spec and analysis choices, the version and code of dmnpharm, the output
 folder and how the per-run work was executed: every file but the log and the
 results store is byte for byte the same (tests/pipeline/test_cached_outputs.py
 compares a restored demo with a computed one). So once a demo is complete
-its files are kept in the cache, as one entry keyed by all of that (written
-past the page cache, copied out by the kernel: :mod:`dmnpharm.execution._cache_attach`),
-and an
-identical demo restores them instead of recomputing them.
+its files are kept in the cache, as one entry keyed by all of that (written past
+the page cache, :mod:`dmnpharm.execution._cache_attach`), and an identical demo
+restores them instead of recomputing them.
 
 What makes this safe:
 
@@ -217,8 +216,7 @@ def save_snapshot(
     The files that may name the output folder are pickled with the results;
     every other file is appended to the same cache entry as it is, past the
     page cache where the file system allows it (the demo's 200 MB: 0.015 s of
-    CPU and 0.10 s of wall time, against 0.4-0.5 s of CPU through new
-    page-cache pages on the development machine), else by the kernel.
+    CPU against 0.4-0.5 s through new page-cache pages here).
 
     Parameters
     ----------
