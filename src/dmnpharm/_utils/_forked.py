@@ -26,6 +26,7 @@ from dmnpharm._utils._logging import get_logger
 
 __all__ = [
     "WORKER_OOM_SCORE_ADJ",
+    "call_beside",
     "can_fork",
     "fork_pool",
     "fork_supported",
@@ -190,3 +191,46 @@ def forked_map(
         # On an error (or Ctrl-C) the chunks not yet started are dropped, not waited for.
         pool.shutdown(wait=True, cancel_futures=True)
     return [function(item) for item in items]
+
+
+def call_beside(
+    function: Callable[..., _Result], args: tuple[object, ...], meanwhile: Callable[[], object]
+) -> _Result:
+    """Return ``function(*args)``, run in a forked process while ``meanwhile()`` runs here.
+
+    The two run at once, each on its own core and under its own GIL: imports,
+    say, which a thread could not overlap with pure-Python work here.
+
+    Parameters
+    ----------
+    function : callable
+        A module-level function (it is sent to the process by name). Its result
+        is pickled back, so it should be small.
+    args : tuple
+        Its picklable arguments.
+    meanwhile : callable
+        Called here, with no argument, while ``function`` runs; its result is
+        ignored. It must start no thread.
+
+    Returns
+    -------
+    object
+        What ``function`` returned. Where no process can be forked (see
+        :func:`can_fork`) it runs here after ``meanwhile``. If its process dies
+        (killed for its memory, say), it runs again here, with a warning. An
+        exception it raises is raised here.
+    """
+    pool = fork_pool(1) if can_fork() else None
+    if pool is None:
+        meanwhile()
+        return function(*args)
+    try:
+        with forking():
+            future = pool.submit(function, *args)  # forks the process
+        meanwhile()
+        return future.result()
+    except BrokenProcessPool:
+        _LOG.warning("a worker process died (out of memory?); working in this process")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return function(*args)
