@@ -5,6 +5,7 @@ import pytest
 import scipy.fft
 
 from dmnpharm.exceptions import InputError
+from dmnpharm.simulate._motion import gaussian_smooth
 from dmnpharm.simulate import (
     cosine_basis,
     dvars,
@@ -212,3 +213,18 @@ def test_motion_artifact_variance_is_as_documented(rng: np.random.Generator) -> 
     transient = np.convolve(np.nan_to_num(fd), 0.5 ** np.arange(30))[:173]
     expected = strength**2 * (in_mm.var(axis=0).sum() / 6 + transient.var())
     assert artifact.var(axis=0).mean() == pytest.approx(expected, rel=0.1)
+
+
+@pytest.mark.parametrize("sigma", [0.4, 1.0, 2.5, 7.3, 30.0])
+def test_gaussian_smooth_is_scipys_filter_to_the_bit(sigma: float) -> None:
+    """The simulator's own Gaussian smoothing equals SciPy's ``gaussian_filter1d``.
+
+    Exactly, for kernels shorter and longer than the run (mirrored more than once).
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    rng = np.random.default_rng(int(sigma * 10))
+    for volumes in (1, 5, 40, 150):
+        walk = np.cumsum(rng.standard_normal((3, volumes, 6)), axis=1)
+        expected = gaussian_filter1d(walk, sigma=sigma, axis=1)
+        assert np.array_equal(gaussian_smooth(walk, sigma), expected)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.ndimage import gaussian_filter1d
 
 from dmnpharm._utils import fill_doc
 from dmnpharm.exceptions import InputError
@@ -30,6 +29,7 @@ __all__ = [
     "MOTION_COLUMNS",
     "framewise_displacement",
     "framewise_displacement_batch",
+    "gaussian_smooth",
     "motion_artifact",
     "motion_artifact_batch",
     "simulate_motion",
@@ -81,12 +81,47 @@ def _mean_fd_mm(displacement: npt.NDArray[np.float64]) -> npt.NDArray[np.float64
     return fd
 
 
+def gaussian_smooth(x: npt.NDArray[np.float64], sigma: float) -> npt.NDArray[np.float64]:
+    """Smooth along axis 1 with a Gaussian kernel of SD ``sigma`` samples, ends mirrored.
+
+    The kernel is truncated at 4 SD and normalised to sum 1; samples past an
+    end are the run's own mirrored (the end sample repeated first). The sums
+    are taken in the order :func:`scipy.ndimage.gaussian_filter1d` (its
+    defaults) takes them, so the two agree to the bit (a test checks), without
+    importing ``scipy.ndimage`` (30 ms) into the simulator.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Runs x samples x columns.
+    sigma : float
+        Kernel SD in samples, positive.
+
+    Returns
+    -------
+    numpy.ndarray
+        The smoothed array, shaped as ``x``.
+    """
+    radius = int(4.0 * sigma + 0.5)
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 / (sigma * sigma) * offsets**2)
+    kernel /= kernel.sum()
+    n = x.shape[1]
+    padded = np.pad(x, ((0, 0), (radius, radius), (0, 0)), mode="symmetric")
+    out = padded[:, radius : radius + n] * kernel[radius]
+    for j in range(radius, 0, -1):  # the farthest pair of samples first
+        pair = padded[:, radius - j : radius - j + n] + padded[:, radius + j : radius + j + n]
+        pair *= kernel[radius + j]
+        out += pair
+    return out
+
+
 def _drift(
     rng: np.random.Generator, shape: tuple[int, int], repetition_time: float, drift_mm: float
 ) -> npt.NDArray[np.float64]:
     steps = rng.standard_normal((*shape, 6)) * np.sqrt(repetition_time / _DRIFT_REFERENCE_S)
     walk = np.cumsum(steps, axis=1)
-    smooth = gaussian_filter1d(walk, sigma=_DRIFT_SMOOTHING_S / repetition_time, axis=1)
+    smooth = gaussian_smooth(walk, _DRIFT_SMOOTHING_S / repetition_time)
     drift: npt.NDArray[np.float64] = drift_mm * _DRIFT_WEIGHTS * smooth
     return drift
 
