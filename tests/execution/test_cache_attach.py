@@ -117,3 +117,50 @@ def test_read_attached_says_what_is_wrong(tmp_path: Path) -> None:
     foreign.write_bytes(b"0123456789abcdef0123")
     with pytest.raises(ValueError, match=r"foreign\.pickle does not start"):
         read_attached(foreign)
+
+
+def test_a_last_file_is_read_once_ready_says_so(tmp_path: Path) -> None:
+    """The last file is read after ``ready`` returns, at the length it has then."""
+    cache = RunCache(tmp_path / "cache")
+    files = _files(tmp_path / "in")
+    last = tmp_path / "store"
+    last.write_bytes(b"begun")
+
+    def ready() -> None:  # the store closes while the other files are copied
+        assert not scan_entries(cache.root)  # type: ignore[arg-type]
+        last.write_bytes(b"complete, " * 5000)
+
+    cache.store_attached("outputs", KEY, "v", files, last, ready)
+    with cache.load_attached("outputs", KEY) as entry:  # type: ignore[union-attr]
+        assert entry.sizes == (*(size for _, size in files), 50_000)
+        out = tmp_path / "out"
+        out.mkdir()
+        assert entry.copy_to(len(files), out / "store").read_bytes() == last.read_bytes()
+        assert entry.copy_to(0, out / "f0").read_bytes() == files[0][0].read_bytes()
+
+
+@pytest.mark.parametrize("cut", [1, 8, 9, 50_000])
+def test_an_entry_cut_inside_its_last_file_is_damaged(tmp_path: Path, cut: int) -> None:
+    """The last file's length is written after it: an entry cut short is recognised."""
+    cache = RunCache(tmp_path / "cache")
+    last = tmp_path / "store"
+    last.write_bytes(os.urandom(50_000))
+    cache.store_attached("outputs", KEY, "v", _files(tmp_path / "in"), last)
+    path = entry_path(cache.root, "outputs", KEY)  # type: ignore[arg-type]
+    path.write_bytes(path.read_bytes()[:-cut])
+    with pytest.raises(ValueError, match="not the files' bytes"):
+        read_attached(path)
+
+
+def test_an_error_from_ready_stores_nothing(tmp_path: Path) -> None:
+    """The store failed: no entry, no temporary file, the error raised."""
+    cache = RunCache(tmp_path / "cache")
+    last = tmp_path / "store"
+    last.write_bytes(b"x")
+
+    def failed() -> None:
+        raise OSError("the store could not be written")
+
+    with pytest.raises(OSError, match="could not be written"):
+        cache.store_attached("outputs", KEY, "v", _files(tmp_path / "in"), last, failed)
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]

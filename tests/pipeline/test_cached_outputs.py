@@ -21,11 +21,8 @@ from dmnpharm.pipeline import _snapshot_files as snapshot_files
 from dmnpharm.pipeline import make_demo
 from dmnpharm.pipeline._demo import _demo_key
 from dmnpharm.pipeline._outputs import Outputs
-from dmnpharm.pipeline._snapshots import (
-    load_snapshot,
-    save_snapshot,
-    snapshot_key,
-)
+from dmnpharm.pipeline._snapshot_key import snapshot_key
+from dmnpharm.pipeline._snapshots import load_snapshot, save_snapshot
 from dmnpharm.simulate import SignalSpec, load_preset
 
 #: 4 subjects x 2 sessions of 81 volumes on 160 regions: a small demo that still filters

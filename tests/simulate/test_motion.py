@@ -5,7 +5,6 @@ import pytest
 import scipy.fft
 
 from dmnpharm.exceptions import InputError
-from dmnpharm.simulate._motion import gaussian_smooth
 from dmnpharm.simulate import (
     cosine_basis,
     dvars,
@@ -14,6 +13,7 @@ from dmnpharm.simulate import (
     motion_artifact,
     simulate_motion,
 )
+from dmnpharm.simulate._motion import gaussian_smooth
 
 #: Realised mean FD must match the request this closely (relative); the
 #: calibration solves for it exactly, so only floating-point error remains.

@@ -361,7 +361,13 @@ class RunCache:
 
     @fill_doc
     def store_attached(
-        self, stage: str, key: str, value: Any, files: Sequence[tuple[Path, int]]
+        self,
+        stage: str,
+        key: str,
+        value: Any,
+        files: Sequence[tuple[Path, int]],
+        last: Path | None = None,
+        ready: Callable[[], object] | None = None,
     ) -> None:
         """Store a result with whole files attached, past the page cache where possible.
 
@@ -376,6 +382,11 @@ class RunCache:
             Anything picklable (what the files are, say).
         files : sequence of (Path, int)
             The files, in order, with the size each has.
+        last : Path or None
+            A file attached after them whole, at its length once ``ready`` returns.
+        ready : callable or None
+            Called once ``files`` are written, before ``last`` is read (it may
+            wait); an exception it raises stores nothing.
 
         Raises
         ------
@@ -386,7 +397,7 @@ class RunCache:
         """
         if self.root is None:
             return
-        self._used.add(write_attached(self._path(stage, key), value, files))
+        self._used.add(write_attached(self._path(stage, key), value, files, last, ready))
 
     @property
     def in_use(self) -> frozenset[Path]:

@@ -10,7 +10,9 @@ pickled, written; and as many again to restore them. Instead its file is
 * the pickle of ``(value, sizes)``, ``sizes`` the attached files' lengths,
   then zeros up to an offset that is a multiple of 4096 (the length above
   counts them; unpickling stops before them);
-* the attached files' bytes, one after the other,
+* the attached files' bytes, one after the other; where the last file's
+  length was not known when the pickle was written (its size there is
+  None), 8 more bytes give it (little-endian),
 
 and the files' bytes are written past the page cache where the file system
 allows it (:func:`dmnpharm._utils._copy.append_direct`: nobody reads a kept
@@ -27,7 +29,7 @@ import os
 import pickle
 import struct
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -40,13 +42,20 @@ __all__ = ["MAGIC", "AttachedEntry", "DamagedEntryError", "read_attached", "writ
 #: First bytes of an entry with attached files.
 MAGIC = b"DMNPATT1"
 _HEADER = struct.Struct("<8sQ")
+_SIZE = struct.Struct("<Q")
 
 
 class DamagedEntryError(ValueError):
     """An entry with attached files is not what its writer wrote (truncated, say)."""
 
 
-def write_attached(path: Path, value: Any, files: Sequence[tuple[Path, int]]) -> Path:
+def write_attached(
+    path: Path,
+    value: Any,
+    files: Sequence[tuple[Path, int]],
+    last: Path | None = None,
+    ready: Callable[[], object] | None = None,
+) -> Path:
     """Write an entry: ``value`` pickled, then each file's bytes (atomically, not durably).
 
     Parameters
@@ -57,6 +66,12 @@ def write_attached(path: Path, value: Any, files: Sequence[tuple[Path, int]]) ->
         Anything picklable.
     files : sequence of (Path, int)
         The files attached, in order, with the size each must have.
+    last : Path or None
+        A file attached after them whole, at whatever length it has once
+        ``ready`` returns.
+    ready : callable or None
+        Called after ``files`` are written, before ``last`` is read and the
+        entry put in place (it may wait for ``last`` to be complete).
 
     Returns
     -------
@@ -69,8 +84,12 @@ def write_attached(path: Path, value: Any, files: Sequence[tuple[Path, int]]) ->
         A file is shorter than its size (nothing is written then).
     OSError
         A file cannot be read.
+    Exception
+        Whatever ``ready`` raises (nothing is written then).
     """
-    sizes = [size for _, size in files]
+    sizes: list[int | None] = [size for _, size in files]
+    if last is not None:
+        sizes.append(None)
     data = pickle.dumps((value, sizes), protocol=5)
     # Zeros after the pickle (unpickling stops at its end) start the files at an offset
     # O_DIRECT can write at.
@@ -80,17 +99,28 @@ def write_attached(path: Path, value: Any, files: Sequence[tuple[Path, int]]) ->
         stream.write(_HEADER.pack(MAGIC, len(data)))
         stream.write(data)
         stream.flush()  # what follows is written through the descriptor
-        if append_direct(stream.fileno(), files):
-            return
-        for source, size in files:
-            handle = os.open(source, os.O_RDONLY)
-            try:
-                copy_bytes(handle, stream.fileno(), size, 0)
-            finally:
-                os.close(handle)
+        _append(stream.fileno(), files)
+        if ready is not None:
+            ready()
+        if last is not None:
+            size = last.stat().st_size
+            _append(stream.fileno(), [(last, size)])
+            os.write(stream.fileno(), _SIZE.pack(size))
 
     # Not durable: a damaged entry is recognised by its length and computed again.
     return atomic_write_with(path, fill, durable=False)
+
+
+def _append(target: int, files: Sequence[tuple[Path, int]]) -> None:
+    """Append the files' bytes to ``target``: past the page cache, else by the kernel."""
+    if append_direct(target, files):
+        return
+    for source, size in files:
+        handle = os.open(source, os.O_RDONLY)
+        try:
+            copy_bytes(handle, target, size, 0)
+        finally:
+            os.close(handle)
 
 
 class AttachedEntry:
@@ -195,6 +225,9 @@ def read_attached(path: Path) -> AttachedEntry:
             raise DamagedEntryError(f"{path.name} does not start as an entry with files does")
         value, sizes = pickle.loads(os.pread(handle, length, _HEADER.size))
         start = _HEADER.size + length
+        if sizes and sizes[-1] is None:  # the last file's size follows it
+            (sizes[-1],) = _SIZE.unpack(os.pread(handle, _SIZE.size, total - _SIZE.size))
+            total -= _SIZE.size
         offsets = list(itertools.accumulate(sizes[:-1], initial=start))
         if start + sum(sizes) != total:
             raise DamagedEntryError(f"{path.name} holds {total} bytes, not the files' bytes")

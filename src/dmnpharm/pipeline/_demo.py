@@ -13,7 +13,8 @@ from dmnpharm.config import AnalysisConfig
 from dmnpharm.io import OutputLayout
 from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results
-from dmnpharm.pipeline._snapshots import load_snapshot, restored, snapshot_key
+from dmnpharm.pipeline._snapshot_key import snapshot_key
+from dmnpharm.pipeline._snapshots import load_snapshot, restored
 from dmnpharm.simulate import StudySpec, load_preset
 from dmnpharm.store import check_new_analysis
 

@@ -39,17 +39,13 @@ output is found and nothing is done).
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dmnpharm._utils import get_logger
-from dmnpharm.config import AnalysisConfig
 from dmnpharm.execution import AttachedEntry, RunCache
 from dmnpharm.io import OutputLayout
 from dmnpharm.pipeline._outputs import Outputs
@@ -61,99 +57,22 @@ from dmnpharm.pipeline._snapshot_files import (
     path_forms,
     rewrite_folder,
 )
+from dmnpharm.pipeline._snapshot_key import SNAPSHOT_STAGE
 from dmnpharm.store import write_analysis
 from dmnpharm.store._writer import StoreWriter, restamp_analysis
 
 __all__ = [
     "MAX_SNAPSHOT_BYTES",
     "Snapshot",
-    "code_fingerprint",
     "load_snapshot",
     "restore_files",
     "restored",
     "save_snapshot",
-    "snapshot_key",
     "store_and_keep",
 ]
 
 _NOT_KEPT = "outputs not kept in the cache (too large, or naming paths unsafely)"
 _LOG = get_logger("pipeline")
-
-#: Cache stage of the snapshots (``<cache>/v1/outputs/``), pruned with the rest.
-_STAGE = "outputs"
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """Return a digest of every installed dmnpharm file's name, size and modification time.
-
-    Returns
-    -------
-    str
-        64 hexadecimal characters; any edited, added or removed file changes it.
-    """
-    package = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            stat = path.stat()
-            name = path.relative_to(package).as_posix()
-            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
-@functools.cache
-def _library_versions() -> dict[str, str]:
-    """Versions of the libraries whose files and pickles a snapshot holds."""
-    from importlib.metadata import version
-
-    return {name: version(name) for name in ("numpy", "pandas", "pyarrow", "duckdb")}
-
-
-def _local_catalog_digest(config: AnalysisConfig) -> str | None:
-    """Return the lab's local catalog's digest when a drug is compared with the catalog."""
-    if config.drug is None:
-        return None
-    from dmnpharm.catalog import local_catalog_path
-
-    path = local_catalog_path()
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return "absent"
-
-
-def snapshot_key(
-    cache: RunCache, config: AnalysisConfig, identity: Mapping[str, Any]
-) -> str | None:
-    """Return the cache key of an analysis's outputs, or None when they are not kept.
-
-    Parameters
-    ----------
-    cache : RunCache
-        The cache (disabled: None).
-    config : AnalysisConfig
-        The analysis's choices (a prediction beside it: None).
-    identity : mapping
-        Everything else that names the outputs: the analysis (or simulation)
-        and its configuration, the recorded study, the execution record.
-
-    Returns
-    -------
-    str or None
-        The key; None when the cache is disabled or the outputs are not kept.
-    """
-    if not cache.enabled or config.receptors is not None:
-        return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    parts = {
-        **identity,
-        "code": code_fingerprint(),
-        "libraries": _library_versions(),
-        "cores": cores,
-        "local_catalog": _local_catalog_digest(config),
-    }
-    return cache.key(_STAGE, parts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,6 +129,7 @@ def save_snapshot(
     store_file: Path | None = None,
     *,
     collected: Collected | None = None,
+    ready: Callable[[], object] | None = None,
 ) -> bool:
     """Keep a complete analysis's outputs in the cache under ``key``.
 
@@ -223,7 +143,7 @@ def save_snapshot(
     cache : RunCache
         Where (nothing when disabled).
     key : str or None
-        From :func:`snapshot_key` (None: nothing is kept).
+        From :func:`~dmnpharm.pipeline._snapshot_key.snapshot_key` (None: nothing is kept).
     staging : Path
         The complete staging folder.
     final : Path
@@ -237,10 +157,14 @@ def save_snapshot(
     store_file : Path or None
         A results store inside ``staging`` that holds this analysis alone:
         kept whole, so that a restored demo copies it instead of filling a
-        new store.
+        new store. It is read last, after ``ready``.
     collected : Collected or None
-        The staged files, already looked through by :func:`collect_outputs`
-        (while the store finished, say); None looks through them here.
+        The staged files, already looked through by :func:`collect_outputs`;
+        None looks through them here.
+    ready : callable or None
+        Called once the other files are in the entry, before ``store_file`` is
+        read and the entry committed: it may wait for the store to close. An
+        exception it raises keeps nothing (an ``OSError`` returns False).
 
     Returns
     -------
@@ -259,8 +183,6 @@ def save_snapshot(
         for name, value in store.items()
     }
     attached = [(staging / name, size) for name, size in collected.copied]
-    if store_file is not None:
-        attached.append((store_file, store_file.stat().st_size))
     snapshot = Snapshot(
         collected.read,
         str(final.resolve()),
@@ -271,7 +193,7 @@ def save_snapshot(
         store_file is not None,
     )
     try:
-        cache.store_attached(_STAGE, key, snapshot, attached)
+        cache.store_attached(SNAPSHOT_STAGE, key, snapshot, attached, store_file, ready)
     except (OSError, EOFError) as exc:  # a file changed or vanished: nothing is kept
         _LOG.debug("%s (%s)", _NOT_KEPT, exc)
         return False
@@ -286,7 +208,7 @@ def load_snapshot(cache: RunCache, key: str | None) -> Snapshot | None:
     cache : RunCache
         Where it was kept.
     key : str or None
-        From :func:`snapshot_key`.
+        From :func:`~dmnpharm.pipeline._snapshot_key.snapshot_key`.
 
     Returns
     -------
@@ -296,7 +218,7 @@ def load_snapshot(cache: RunCache, key: str | None) -> Snapshot | None:
     """
     if key is None:
         return None
-    entry = cache.load_attached(_STAGE, key)
+    entry = cache.load_attached(SNAPSHOT_STAGE, key)
     if entry is None:
         return None
     snapshot = entry.value
@@ -394,7 +316,7 @@ def store_and_keep(
     outputs : Outputs
         The output folder, store, cache.
     key : str or None
-        From :func:`snapshot_key`; None: the outputs are not kept.
+        From :func:`~dmnpharm.pipeline._snapshot_key.snapshot_key`; None: the outputs are not kept.
     writer : StoreWriter or None
         The store's open transaction, its large tables already ingested
         (None: the whole analysis is written now).
@@ -408,17 +330,6 @@ def store_and_keep(
     skip = {layout.log, outputs.store}
     # A store inside the staging folder is new: it holds this analysis alone.
     alone = outputs.store if outputs.store.is_relative_to(result.out) else None
-    with ThreadPoolExecutor(1, thread_name_prefix="dmnpharm-snapshot") as pool:
-        # The snapshot's files are looked through while the store commits and closes
-        # (DuckDB lets go of the GIL): the store's own files are skipped, nothing else
-        # changes.
-        collecting = (
-            pool.submit(collect_outputs, result.out, outputs.final, skip)
-            if key is not None and outputs.cache.enabled
-            else None
-        )
-        stored = _stored(result, tables, outputs, writer)
-        collected = None if collecting is None else collecting.result()
     kept = {
         "metrics": result.metrics,
         "results": result.results,
@@ -427,22 +338,36 @@ def store_and_keep(
         "provenance": result.provenance,
         "null": result.null,
     }
-    if collecting is None:
-        return stored
-    if collected is None:
-        _LOG.debug(_NOT_KEPT)
-    elif save_snapshot(
-        outputs.cache,
-        key,
-        result.out,
-        outputs.final,
-        skip,
-        tables,
-        kept,
-        alone,
-        collected=collected,
-    ):
-        _LOG.debug("kept the outputs in the cache for an identical analysis elsewhere")
+    closed: Future[None] = Future()
+    with ThreadPoolExecutor(1, thread_name_prefix="dmnpharm-snapshot") as pool:
+        # The snapshot's files are looked through and copied into the cache while the
+        # store commits and closes (DuckDB lets go of the GIL; the copy waits on the
+        # disk): the store's own files are skipped, nothing else changes. The entry
+        # takes the store last and is committed only once the store is complete.
+        keeping = (
+            pool.submit(
+                save_snapshot,
+                outputs.cache,
+                key,
+                result.out,
+                outputs.final,
+                skip,
+                tables,
+                kept,
+                alone,
+                ready=closed.result,
+            )
+            if key is not None and outputs.cache.enabled
+            else None
+        )
+        try:
+            stored = _stored(result, tables, outputs, writer)
+        except BaseException as exc:
+            closed.set_exception(exc)  # nothing is kept
+            raise
+        closed.set_result(None)
+        if keeping is not None and keeping.result():
+            _LOG.debug("kept the outputs in the cache for an identical analysis elsewhere")
     return stored
 
 

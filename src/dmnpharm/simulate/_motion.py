@@ -108,7 +108,7 @@ def gaussian_smooth(x: npt.NDArray[np.float64], sigma: float) -> npt.NDArray[np.
     kernel /= kernel.sum()
     n = x.shape[1]
     padded = np.pad(x, ((0, 0), (radius, radius), (0, 0)), mode="symmetric")
-    out = padded[:, radius : radius + n] * kernel[radius]
+    out: npt.NDArray[np.float64] = padded[:, radius : radius + n] * kernel[radius]
     for j in range(radius, 0, -1):  # the farthest pair of samples first
         pair = padded[:, radius - j : radius - j + n] + padded[:, radius + j : radius + j + n]
         pair *= kernel[radius + j]
