@@ -16,7 +16,6 @@ from dmnpharm.pipeline._results import Results
 from dmnpharm.pipeline._snapshot_key import snapshot_key
 from dmnpharm.pipeline._snapshots import load_snapshot, restored
 from dmnpharm.simulate import StudySpec, load_preset
-from dmnpharm.store import check_new_analysis
 
 __all__ = ["ANALYSIS_MODULES", "DEMO_STUDY", "make_demo"]
 
@@ -91,6 +90,8 @@ def make_demo(
         key = _demo_key(outputs, sim_spec, cfg)
         kept = load_snapshot(outputs.cache, key)
         if kept is not None:
+            from dmnpharm.store import check_new_analysis
+
             check_new_analysis(outputs.store, kept.results["analysis_id"], outputs.overwrite)
             result = restored(kept, staging, outputs)
         else:

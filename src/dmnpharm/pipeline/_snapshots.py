@@ -43,7 +43,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dmnpharm._utils import get_logger
 from dmnpharm.execution import AttachedEntry, RunCache
@@ -58,8 +58,9 @@ from dmnpharm.pipeline._snapshot_files import (
     rewrite_folder,
 )
 from dmnpharm.pipeline._snapshot_key import SNAPSHOT_STAGE
-from dmnpharm.store import write_analysis
-from dmnpharm.store._writer import StoreWriter, restamp_analysis
+
+if TYPE_CHECKING:  # DuckDB is imported where a store is written (not before the demo forks)
+    from dmnpharm.store._writer import StoreWriter
 
 __all__ = [
     "MAX_SNAPSHOT_BYTES",
@@ -278,6 +279,8 @@ def _stored(
 ) -> Results:
     """Append the analysis to the results store; return the results pointing at it."""
     if writer is None:
+        from dmnpharm.store import write_analysis
+
         store = write_analysis(
             outputs.store,
             analysis_id=result.analysis_id,
@@ -419,6 +422,8 @@ def _restored(snapshot: Snapshot, staging: Path, outputs: Outputs) -> Results:
     # A new store inside the folder: the kept one, holding this analysis alone, copied.
     store.parent.mkdir(parents=True, exist_ok=True)
     snapshot.attached.copy_to(len(snapshot.copied), store)  # type: ignore[union-attr]
+    from dmnpharm.store._writer import restamp_analysis
+
     restamp_analysis(store, result.analysis_id, str(outputs.final))
     shown = outputs.final / store.relative_to(staging)
     _LOG.info("analysis %s stored in %s", result.analysis_id, shown)

@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING
 from dmnpharm._utils._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from dmnpharm.store._names import STORE_FILENAME, STORE_TABLES
+    from dmnpharm.store._names import STORE_FILENAME, STORE_TABLES, store_path
     from dmnpharm.store._store import (
         check_new_analysis,
         make_analysis_id,
         query,
-        store_path,
         write_analysis,
     )
 

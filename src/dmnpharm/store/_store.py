@@ -13,7 +13,7 @@ import pandas as pd
 
 from dmnpharm.exceptions import InputError, OutputExistsError
 from dmnpharm.io import bids_label
-from dmnpharm.store._names import STORE_FILENAME, STORE_TABLES
+from dmnpharm.store._names import STORE_FILENAME, STORE_TABLES, store_path
 from dmnpharm.store._sql import connect
 from dmnpharm.store._writer import StoreWriter, exists_message, has_analysis
 
@@ -26,23 +26,6 @@ __all__ = [
     "store_path",
     "write_analysis",
 ]
-
-
-def store_path(path: str | Path) -> Path:
-    """Return the store file a path names: a folder's ``results.duckdb``, or the file itself.
-
-    Parameters
-    ----------
-    path : str or Path
-        An output folder of ``dmnpharm run``, or a store file.
-
-    Returns
-    -------
-    Path
-        ``path / "results.duckdb"`` for an existing folder, else ``path``.
-    """
-    given = Path(path)
-    return given / STORE_FILENAME if given.is_dir() else given
 
 
 def make_analysis_id(atlas: str, strategy: str, estimator: str, identity: Any) -> str:
