@@ -112,7 +112,9 @@ def _simulate(spec: StudySpec, study: Path) -> None:
     """Simulate the study and write it into ``study`` (run in a forked process)."""
     from dmnpharm.simulate import simulate_and_write_study
 
-    simulate_and_write_study(spec, study)
+    # ``study`` is inside the demo's own locked staging folder: a forked process that died
+    # after moving it into place is simply written over when this runs here instead.
+    simulate_and_write_study(spec, study, overwrite=True)
 
 
 def _import_analysis() -> None:
