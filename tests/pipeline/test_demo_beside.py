@@ -26,8 +26,8 @@ SPEC = replace(
 )
 
 
-def _config(cache: Path) -> AnalysisConfig:
-    execution = Execution(scheduler="synchronous", cache_dir=cache)
+def _config(cache: Path, scheduler: str = "local") -> AnalysisConfig:
+    execution = Execution(scheduler=scheduler, cache_dir=cache)
     return AnalysisConfig(inference=Inference(n_permutations=15), execution=execution)
 
 
@@ -75,3 +75,19 @@ def test_the_modules_loaded_beside_the_simulation_exist() -> None:
     for name in ANALYSIS_MODULES:
         assert name.startswith("dmnpharm.")
         importlib.import_module(name)
+
+
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
+def test_an_in_process_demo_forks_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scheduler: str
+) -> None:
+    """Asked to work in this process, the demo simulates here too."""
+    from dmnpharm.pipeline import _demo
+
+    def refuse(*args: object) -> None:
+        raise AssertionError(f"the demo forked {args[0]} although asked to work here")
+
+    monkeypatch.setattr(_demo, "call_beside", refuse)
+    result = make_demo(tmp_path / "here", SPEC, _config(tmp_path / "cache", scheduler))
+    assert (tmp_path / "here" / "study" / "participants.tsv").is_file()
+    assert result.report_file.is_file()

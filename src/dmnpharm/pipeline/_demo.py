@@ -96,9 +96,12 @@ def make_demo(
             result = restored(kept, staging, outputs)
         else:
             _LOG.info("simulating %s (seed %d)", sim_spec.name, sim_spec.seed)
-            # The study is simulated in a forked process while this one imports the
-            # analysis (each on its own core); neither is imported by a restored demo.
-            call_beside(_simulate, (sim_spec, study), _import_analysis)
+            if cfg.execution.mode in ("synchronous", "threads"):  # in this process, as asked
+                _simulate(sim_spec, study)
+            else:
+                # The study is simulated in a forked process while this one imports the
+                # analysis (each on its own core); neither is imported by a restored demo.
+                call_beside(_simulate, (sim_spec, study), _import_analysis)
             from dmnpharm.pipeline._adapters import plan_roi
             from dmnpharm.pipeline._orchestrator import analyse_plan, resolve_config
 
