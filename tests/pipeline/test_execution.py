@@ -125,6 +125,10 @@ def test_execution_options_are_checked_and_resolved(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("DMNPHARM_SCHEDULER", "synchronous")
     assert Execution().mode == "synchronous"
     assert Execution().describe()["engine"] == "in-process"
+    assert Execution().in_process
+    assert Execution(scheduler="threads").in_process
+    assert not Execution(scheduler="local").in_process
+    assert not Execution(cluster="slurm").in_process
     with pytest.raises(InputError, match="slurm, pbs"):
         Execution(cluster="sge")
     with pytest.raises(InputError, match="not both"):

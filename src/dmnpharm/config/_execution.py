@@ -98,6 +98,11 @@ class Execution:
         return chosen if chosen in ("local", "synchronous", "threads") else "address"
 
     @property
+    def in_process(self) -> bool:
+        """Whether every run is computed in this process (``synchronous`` or ``threads``)."""
+        return self.mode in ("synchronous", "threads")
+
+    @property
     def address(self) -> str:
         """The scheduler address (``address`` mode)."""
         return str(self.scheduler or os.environ.get(SCHEDULER_ENV, ""))
@@ -105,9 +110,7 @@ class Execution:
     def describe(self) -> dict[str, Any]:
         """Return the options for the provenance (no host names or ports)."""
         return {
-            "engine": (
-                "in-process" if self.mode in ("synchronous", "threads") else "dask.distributed"
-            ),
+            "engine": "in-process" if self.in_process else "dask.distributed",
             "mode": self.mode,
             "workers": self.workers,
             "memory_limit": self.memory_limit,

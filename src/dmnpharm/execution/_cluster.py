@@ -316,7 +316,7 @@ def checking_workers(execution: Execution) -> int:
     int
         At least 1.
     """
-    if execution.mode in ("synchronous", "threads"):
+    if execution.in_process:
         return 1
     return max(1, min(execution.workers or usable_cores(), usable_cores()))
 

@@ -96,7 +96,7 @@ def make_demo(
             result = restored(kept, staging, outputs)
         else:
             _LOG.info("simulating %s (seed %d)", sim_spec.name, sim_spec.seed)
-            if cfg.execution.mode in ("synchronous", "threads"):  # in this process, as asked
+            if cfg.execution.in_process:  # the work stays in this process, as asked
                 _simulate(sim_spec, study)
             else:
                 # The study is simulated in a forked process while this one imports the
