@@ -52,7 +52,6 @@ from dmnpharm.pipeline._outputs import Outputs
 from dmnpharm.pipeline._results import Results
 from dmnpharm.pipeline._snapshot_files import (
     MAX_SNAPSHOT_BYTES,
-    Collected,
     collect_outputs,
     path_forms,
     rewrite_folder,
@@ -129,7 +128,6 @@ def save_snapshot(
     results: dict[str, Any],
     store_file: Path | None = None,
     *,
-    collected: Collected | None = None,
     ready: Callable[[], object] | None = None,
 ) -> bool:
     """Keep a complete analysis's outputs in the cache under ``key``.
@@ -159,9 +157,6 @@ def save_snapshot(
         A results store inside ``staging`` that holds this analysis alone:
         kept whole, so that a restored demo copies it instead of filling a
         new store. It is read last, after ``ready``.
-    collected : Collected or None
-        The staged files, already looked through by :func:`collect_outputs`;
-        None looks through them here.
     ready : callable or None
         Called once the other files are in the entry, before ``store_file`` is
         read and the entry committed: it may wait for the store to close. An
@@ -174,8 +169,7 @@ def save_snapshot(
     """
     if key is None or not cache.enabled:
         return False
-    if collected is None:
-        collected = collect_outputs(staging, final, skip)
+    collected = collect_outputs(staging, final, skip)
     if collected is None:
         _LOG.debug(_NOT_KEPT)
         return False
