@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import filecmp
 import json
-import pickle
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from demo_probe import demo_in_fresh_python
 from dmnpharm import AnalysisConfig, Execution, Inference
 from dmnpharm.execution import RunCache
 from dmnpharm.pipeline import _snapshot_files as snapshot_files
@@ -194,22 +192,16 @@ def test_a_restored_demo_imports_no_simulator_or_per_run_stack(
     0.15 s more.
     """
     base = demos["base"]
-    settings = base / "settings.pickle"
-    settings.write_bytes(pickle.dumps((SPEC, _config(base / "cache"))))
-    probe = (
-        "import pickle, sys\n"
-        "from pathlib import Path\n"
-        "from dmnpharm.pipeline import make_demo\n"
-        f"spec, config = pickle.loads(Path({str(settings)!r}).read_bytes())\n"
-        f"make_demo({str(base / 'c')!r}, spec, config)\n"
-        "heavy = ('scipy.optimize', 'scipy.signal', 'scipy.stats', 'matplotlib', 'nibabel',\n"
-        "         'dmnpharm.pipeline._orchestrator', 'dmnpharm.pipeline._work')\n"
-        "print([name for name in heavy if name in sys.modules])\n"
+    heavy = (
+        "scipy.optimize",
+        "scipy.signal",
+        "scipy.stats",
+        "matplotlib",
+        "nibabel",
+        "dmnpharm.pipeline._orchestrator",
+        "dmnpharm.pipeline._work",
     )
-    found = (
-        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    assert found == "[]"
+    report = f"[name for name in {heavy!r} if name in sys.modules]"
+    found = demo_in_fresh_python(base / "c", SPEC, _config(base / "cache"), report)
+    assert found == []
     assert "restored from the cache" in (base / "c" / "dmnpharm.log").read_text()

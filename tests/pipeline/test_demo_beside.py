@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import filecmp
-import json
-import pickle
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from demo_probe import demo_in_fresh_python
 from dmnpharm import AnalysisConfig, Execution, Inference
 from dmnpharm._utils._forked import can_fork
 from dmnpharm.pipeline import make_demo
@@ -44,22 +41,14 @@ def test_the_forked_simulation_writes_what_this_process_would(tmp_path: Path) ->
     imports anyway.
     """
     make_demo(tmp_path / "forked", SPEC, _config(tmp_path / "cache-forked"))
-    settings = tmp_path / "settings.pickle"
-    settings.write_bytes(pickle.dumps((SPEC, _config(tmp_path / "cache-here"))))
-    probe = (
-        "import json, pickle, sys\n"
-        "from pathlib import Path\n"
+    before = (
         "from dmnpharm._utils import _forked\n"
-        "from dmnpharm.pipeline import _demo\n"
         "_forked.can_fork = lambda: False\n"
-        "wanted, _demo.ANALYSIS_MODULES = _demo.ANALYSIS_MODULES, ()\n"
-        f"spec, config = pickle.loads(Path({str(settings)!r}).read_bytes())\n"
-        f"_demo.make_demo({str(tmp_path / 'here')!r}, spec, config)\n"
-        "print(json.dumps([name for name in wanted if name not in sys.modules]))\n"
+        "wanted, _demo.ANALYSIS_MODULES = _demo.ANALYSIS_MODULES, ()"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    report = "[name for name in wanted if name not in sys.modules]"
+    config = _config(tmp_path / "cache-here")
+    assert demo_in_fresh_python(tmp_path / "here", SPEC, config, report, before) == []
     forked, here = tmp_path / "forked" / "study", tmp_path / "here" / "study"
     names = _files(forked)
     assert names == _files(here)
