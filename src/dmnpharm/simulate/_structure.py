@@ -15,8 +15,9 @@ diagonal and is positive semi-definite (a sum of an exponential kernel and a
 block matrix of ones), so it is a correlation matrix. Subsystems are the
 atlas's own (:attr:`dmnpharm.atlases.Atlas.subsystems`) where it has them;
 otherwise each network's regions are split into spatially compact clusters
-of about :data:`CLUSTER_SIZE` regions (k-means on their coordinates, seeded),
-which stand in for subsystems. The local signal is part of each region's
+of about :data:`CLUSTER_SIZE` regions (seeded k-means on their coordinates,
+:func:`~dmnpharm.simulate._kmeans.kmeans_labels`), which stand in for
+subsystems. The local signal is part of each region's
 fixed BOLD variance, so it changes no amplitude measure.
 """
 
@@ -27,10 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.cluster.vq import kmeans2
-from scipy.spatial.distance import cdist
 
 from dmnpharm.atlases import load_atlas
+from dmnpharm.simulate._kmeans import euclidean_distances, kmeans_labels
 
 __all__ = ["CLUSTER_SIZE", "LocalStructure", "local_structure"]
 
@@ -97,7 +97,7 @@ def _groups(
         if k == 1 or not np.ptp(coords[members], axis=0).any():
             labels[members] = net
             continue
-        _, assigned = kmeans2(coords[members], k, seed=0, minit="++")
+        assigned = kmeans_labels(coords[members], k, seed=0)
         labels[members] = [f"{net}/{c}" for c in assigned]
     codes: npt.NDArray[np.intp] = np.unique(labels.astype(str), return_inverse=True)[1]
     return codes
@@ -138,7 +138,7 @@ def local_structure(atlas_name: str, length_mm: float, network_map: str = "") ->
     groups = _groups(tuple(atlas.networks), tuple(atlas.subsystems), coords)
     same = (groups[:, None] == groups[None, :]).astype(np.float64)
     if length_mm > 0 and placed:
-        distance = np.exp(-cdist(coords, coords) / length_mm)
+        distance = np.exp(-euclidean_distances(coords) / length_mm)
     else:
         distance = np.eye(coords.shape[0])
     corr = 0.5 * distance + 0.5 * same
