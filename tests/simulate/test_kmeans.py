@@ -108,6 +108,13 @@ def test_bad_arguments_are_refused(
         kmeans_labels(points, k, iterations=iterations)
 
 
+@pytest.mark.parametrize("dims", [1, 2, 3, 7, 8, 12])
+def test_distances_equal_cdists_in_any_dimension(dims: int) -> None:
+    """The squares are added in coordinate order, as cdist adds them, beyond 8 too."""
+    points = 40.0 * np.random.default_rng(dims).standard_normal((30, dims))
+    assert np.array_equal(euclidean_distances(points), cdist(points, points))
+
+
 def test_distances_refuse_a_vector() -> None:
     """Distances need points x coordinates."""
     with pytest.raises(ValueError, match="points x coordinates"):

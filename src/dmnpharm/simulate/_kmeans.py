@@ -38,10 +38,16 @@ _Array = npt.NDArray[np.float64]
 
 
 def _squared_distances(points: _Array, centres: _Array) -> _Array:
-    """Return ``(centres, points)`` squared Euclidean distances, coordinates summed in order."""
-    differences = centres[:, None, :] - points[None, :, :]
-    differences *= differences
-    squared: _Array = differences.sum(axis=2)
+    """Return ``(centres, points)`` squared Euclidean distances, coordinates added in order.
+
+    One coordinate at a time, so the squares are added first to last whatever their
+    number (a NumPy sum over 8 or more would add them pairwise, in another order).
+    """
+    squared: _Array = np.zeros((centres.shape[0], points.shape[0]))
+    for k in range(points.shape[1]):
+        difference = centres[:, k, None] - points[None, :, k]
+        difference *= difference
+        squared += difference
     return squared
 
 
